@@ -1,0 +1,1 @@
+"""Command side: one eventsourcing Application per bounded context, and their handlers."""

@@ -1,0 +1,108 @@
+"""The application base shared by every bounded context: load, decide, append, retry."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import RecordConflictError
+from eventsourcing.utils import Environment
+
+from commands.errors import StaleVersion, TooMuchContention
+from domain.base import MarketplaceAggregate
+from domain.errors import NotFound
+
+T = TypeVar("T", bound=MarketplaceAggregate)
+
+LOCK_STRIPES = 1024
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a command did: the aggregate, its new version and the log position of its last event."""
+
+    aggregate_id: UUID
+    version: int
+    log: str
+    position: int | None
+
+
+class ContextApplication(Application[UUID]):
+    """One bounded context's application, writing to its own event log.
+
+    The environment is given, never read from the process: the composition root builds it.
+    Appends to one stream are serialised inside the process by striped locks, and a
+    conflict with another process is retried with jittered backoff until a deadline.
+    """
+
+    name = "context"
+    conflict_deadline_seconds = 10.0
+
+    def __init__(self, env: Mapping[str, str], log_name: str | None = None) -> None:
+        self.log_name = log_name or self.name
+        self._locks = [threading.Lock() for _ in range(LOCK_STRIPES)]
+        super().__init__(env=dict(env))
+
+    def construct_env(self, name: str, env: Mapping[str, str] | None = None) -> Environment:
+        """Use only the given environment, named for this context's log."""
+        values = dict(type(self).env)
+        values.update(env or {})
+        return Environment(self.log_name, values)
+
+    def load(self, aggregate_id: UUID, kind: type[T]) -> T:
+        """Load an aggregate of the given type, or raise NotFound."""
+        try:
+            aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise NotFound(f"{kind.__name__.lower()} {aggregate_id} does not exist") from None
+        if not isinstance(aggregate, kind):
+            raise NotFound(f"{kind.__name__.lower()} {aggregate_id} does not exist")
+        return aggregate
+
+    def exists(self, aggregate_id: UUID) -> bool:
+        """Whether any event exists for the aggregate."""
+        return aggregate_id in self.repository
+
+    def create(self, aggregate: MarketplaceAggregate) -> Outcome:
+        """Append a new aggregate's events; a second create of the same id conflicts."""
+        return self._save(aggregate)
+
+    def change(
+        self,
+        aggregate_id: UUID,
+        kind: type[T],
+        decide: Callable[[T], Any],
+        expected_version: int | None = None,
+    ) -> Outcome:
+        """Load, apply decide(), and append; retry from a fresh load when another writer won."""
+        deadline = time.monotonic() + self.conflict_deadline_seconds
+        attempt = 0
+        with self._lock_for(aggregate_id):
+            while True:
+                aggregate = self.load(aggregate_id, kind)
+                if expected_version is not None and aggregate.version != expected_version:
+                    raise StaleVersion(expected_version, aggregate.version)
+                decide(aggregate)
+                try:
+                    return self._save(aggregate)
+                except RecordConflictError:
+                    if expected_version is not None:
+                        raise StaleVersion(expected_version, aggregate.version) from None
+                    attempt += 1
+                    if time.monotonic() >= deadline:
+                        raise TooMuchContention(str(aggregate_id)) from None
+                    time.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))
+
+    def _save(self, aggregate: MarketplaceAggregate) -> Outcome:
+        recordings = self.save(aggregate)
+        position = recordings[-1].notification.id if recordings else None
+        return Outcome(aggregate.id, aggregate.version, self.log_name, position)
+
+    def _lock_for(self, aggregate_id: UUID) -> threading.Lock:
+        return self._locks[aggregate_id.int % LOCK_STRIPES]

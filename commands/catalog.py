@@ -1,0 +1,106 @@
+"""Catalog context: sellers and the products they list."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from commands.access import require_owner
+from commands.base import ContextApplication, Outcome
+from domain.base import Context
+from domain.errors import RuleViolated
+from domain.money import Money
+from domain.product import Product
+from domain.seller import Seller
+
+
+class CatalogApplication(ContextApplication):
+    """Registers sellers and lists, updates, reprices and delists their products."""
+
+    name = "catalog"
+
+    def register_seller(self, seller_id: UUID, name: str, email: str, ctx: Context) -> Outcome:
+        """Register a seller; the actor registers itself unless an admin acts."""
+        require_owner(ctx, seller_id)
+        return self.create(Seller.register(seller_id, name, email, ctx))
+
+    def update_seller_profile(
+        self, seller_id: UUID, name: str, email: str, ctx: Context, expected_version: int | None
+    ) -> Outcome:
+        """Change a seller's name and email."""
+        require_owner(ctx, seller_id)
+        return self.change(
+            seller_id, Seller, lambda s: s.update_profile(name, email, ctx), expected_version
+        )
+
+    def suspend_seller(self, seller_id: UUID, reason: str, ctx: Context) -> Outcome:
+        """Suspend a seller (admin only, checked at the edge)."""
+        return self.change(seller_id, Seller, lambda s: s.suspend(reason, ctx))
+
+    def list_product(
+        self,
+        product_id: UUID,
+        seller_id: UUID,
+        title: str,
+        description: str,
+        category: str,
+        attributes: dict[str, str],
+        price: Money,
+        ctx: Context,
+    ) -> Outcome:
+        """List a product for an active seller."""
+        require_owner(ctx, seller_id)
+        seller = self.load(seller_id, Seller)
+        if seller.suspended:
+            raise RuleViolated("a suspended seller cannot list products")
+        product = Product.list(
+            product_id, seller_id, title, description, category, attributes, price, ctx
+        )
+        return self.create(product)
+
+    def update_product(
+        self,
+        product_id: UUID,
+        title: str,
+        description: str,
+        category: str,
+        attributes: dict[str, str],
+        ctx: Context,
+        expected_version: int | None,
+    ) -> Outcome:
+        """Replace a product's details."""
+        self.product_owned_by_actor(product_id, ctx)
+        return self.change(
+            product_id,
+            Product,
+            lambda p: p.update_details(title, description, category, attributes, ctx),
+            expected_version,
+        )
+
+    def reprice_product(
+        self, product_id: UUID, price: Money, ctx: Context, expected_version: int | None
+    ) -> Outcome:
+        """Set a product's price."""
+        self.product_owned_by_actor(product_id, ctx)
+        return self.change(
+            product_id, Product, lambda p: p.change_price(price, ctx), expected_version
+        )
+
+    def delist_product(
+        self, product_id: UUID, reason: str, ctx: Context, expected_version: int | None
+    ) -> Outcome:
+        """Take a product off sale."""
+        self.product_owned_by_actor(product_id, ctx)
+        return self.change(product_id, Product, lambda p: p.delist(reason, ctx), expected_version)
+
+    def product_owned_by_actor(self, product_id: UUID, ctx: Context) -> Product:
+        """Load a product and check that the actor may change it."""
+        product = self.load(product_id, Product)
+        require_owner(ctx, product.seller_id)
+        return product
+
+    def listed_product(self, product_id: UUID) -> Product:
+        """Load a product that is still on sale."""
+        product = self.load(product_id, Product)
+        if product.delisted:
+            raise RuleViolated("product is delisted")
+        return product

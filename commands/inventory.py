@@ -1,0 +1,82 @@
+"""Inventory context: stock items, reservations and sales."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from eventsourcing.persistence import RecordConflictError
+
+from commands.access import require_owner
+from commands.base import ContextApplication, Outcome
+from domain.base import Context
+from domain.errors import NotFound
+from domain.inventory import StockItem, stock_item_id
+
+
+class InventoryApplication(ContextApplication):
+    """Receives and adjusts stock, and holds, releases and sells units for orders."""
+
+    name = "inventory"
+
+    def receive_stock(
+        self, product_id: UUID, seller_id: UUID, quantity: int, ctx: Context
+    ) -> Outcome:
+        """Add units to a product's stock, opening its stock item on the first receipt."""
+        require_owner(ctx, seller_id)
+
+        def receive(item: StockItem) -> None:
+            require_owner(ctx, item.seller_id)
+            item.receive(quantity, ctx)
+
+        try:
+            return self.change(stock_item_id(product_id), StockItem, receive)
+        except NotFound:
+            item = StockItem.open(product_id, seller_id, ctx)
+            item.receive(quantity, ctx)
+            try:
+                return self.create(item)
+            except RecordConflictError:
+                return self.change(stock_item_id(product_id), StockItem, receive)
+
+    def adjust_stock(
+        self,
+        product_id: UUID,
+        delta: int,
+        reason: str,
+        ctx: Context,
+        expected_version: int | None = None,
+    ) -> Outcome:
+        """Correct the units on hand of a product."""
+
+        def adjust(item: StockItem) -> None:
+            require_owner(ctx, item.seller_id)
+            item.adjust(delta, reason, ctx)
+
+        return self.change(stock_item_id(product_id), StockItem, adjust, expected_version)
+
+    def reserve(
+        self, product_id: UUID, order_id: UUID, quantity: int, expires_at: datetime, ctx: Context
+    ) -> Outcome:
+        """Hold units of a product for an order, idempotently."""
+        return self.change(
+            stock_item_id(product_id),
+            StockItem,
+            lambda item: item.reserve(order_id, quantity, expires_at, ctx),
+        )
+
+    def release(self, product_id: UUID, order_id: UUID, reason: str, ctx: Context) -> Outcome:
+        """Return an order's held units to stock."""
+        return self.change(
+            stock_item_id(product_id), StockItem, lambda item: item.release(order_id, reason, ctx)
+        )
+
+    def commit(self, product_id: UUID, order_id: UUID, ctx: Context) -> Outcome:
+        """Mark an order's held units as sold."""
+        return self.change(
+            stock_item_id(product_id), StockItem, lambda item: item.commit(order_id, ctx)
+        )
+
+    def stock_of(self, product_id: UUID) -> StockItem:
+        """The current stock item of a product."""
+        return self.load(stock_item_id(product_id), StockItem)

@@ -1,0 +1,1 @@
+"""The pure marketplace model: aggregates, their events, value objects and domain errors."""

@@ -1,0 +1,95 @@
+"""Cart: the one shopping cart of a shopper."""
+
+from __future__ import annotations
+
+from uuid import UUID, uuid5
+
+from domain.base import Context, MarketplaceAggregate
+from domain.errors import InvalidValue, NotFound, RuleViolated
+
+CART_NAMESPACE = UUID("a3c5e7f9-1b2d-4e6f-8a0b-c1d2e3f4a5b6")
+MAX_LINES = 50
+MAX_QUANTITY_PER_LINE = 99
+
+
+def cart_id_for(shopper_id: UUID) -> UUID:
+    """The id of a shopper's cart."""
+    return uuid5(CART_NAMESPACE, str(shopper_id))
+
+
+class Cart(MarketplaceAggregate):
+    """A shopper's cart: at most MAX_LINES lines of at most MAX_QUANTITY_PER_LINE units."""
+
+    class Created(MarketplaceAggregate.Created):
+        shopper_id: UUID
+
+    class ItemAdded(MarketplaceAggregate.Event):
+        product_id: UUID
+        quantity: int
+
+        def apply(self, cart: Cart) -> None:
+            cart.lines[self.product_id] = cart.lines.get(self.product_id, 0) + self.quantity
+
+    class QuantityChanged(MarketplaceAggregate.Event):
+        product_id: UUID
+        quantity: int
+
+        def apply(self, cart: Cart) -> None:
+            cart.lines[self.product_id] = self.quantity
+
+    class ItemRemoved(MarketplaceAggregate.Event):
+        product_id: UUID
+
+        def apply(self, cart: Cart) -> None:
+            del cart.lines[self.product_id]
+
+    class Cleared(MarketplaceAggregate.Event):
+        def apply(self, cart: Cart) -> None:
+            cart.lines.clear()
+
+    def __init__(self, shopper_id: UUID) -> None:
+        self.shopper_id = shopper_id
+        self.lines: dict[UUID, int] = {}
+
+    @classmethod
+    def create(cls, shopper_id: UUID, ctx: Context) -> Cart:
+        """Create the shopper's cart."""
+        return cls._start(cls.Created, cart_id_for(shopper_id), ctx, shopper_id=shopper_id)
+
+    def add_item(self, product_id: UUID, quantity: int, ctx: Context) -> None:
+        """Add units of a product, merging with an existing line."""
+        _require_quantity(quantity)
+        current = self.lines.get(product_id)
+        if current is None and len(self.lines) >= MAX_LINES:
+            raise RuleViolated(f"a cart holds at most {MAX_LINES} lines")
+        if (current or 0) + quantity > MAX_QUANTITY_PER_LINE:
+            raise RuleViolated(f"a line holds at most {MAX_QUANTITY_PER_LINE} units")
+        self._emit(self.ItemAdded, ctx, product_id=product_id, quantity=quantity)
+
+    def change_quantity(self, product_id: UUID, quantity: int, ctx: Context) -> None:
+        """Set the quantity of an existing line."""
+        _require_quantity(quantity)
+        current = self._line(product_id)
+        if quantity != current:
+            self._emit(self.QuantityChanged, ctx, product_id=product_id, quantity=quantity)
+
+    def remove_item(self, product_id: UUID, ctx: Context) -> None:
+        """Remove a line from the cart."""
+        self._line(product_id)
+        self._emit(self.ItemRemoved, ctx, product_id=product_id)
+
+    def clear(self, ctx: Context) -> None:
+        """Remove every line; clearing an empty cart changes nothing."""
+        if self.lines:
+            self._emit(self.Cleared, ctx)
+
+    def _line(self, product_id: UUID) -> int:
+        try:
+            return self.lines[product_id]
+        except KeyError:
+            raise NotFound("the cart has no line for this product") from None
+
+
+def _require_quantity(quantity: int) -> None:
+    if isinstance(quantity, bool) or not 1 <= quantity <= MAX_QUANTITY_PER_LINE:
+        raise InvalidValue(f"quantity must be from 1 to {MAX_QUANTITY_PER_LINE}")

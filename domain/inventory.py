@@ -1,0 +1,161 @@
+"""Inventory: one stock item per product; units are received, reserved for orders, and sold."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID, uuid5
+
+from domain.base import Context, MarketplaceAggregate
+from domain.errors import InsufficientStock, InvalidValue, RuleViolated
+from domain.text import bounded
+
+STOCK_NAMESPACE = UUID("0b1e6f2c-3d4a-4b5c-9d6e-7f8091a2b3c4")
+MAX_UNITS_PER_MOVE = 1_000_000
+MAX_UNITS_PER_RESERVATION = 10_000
+
+
+def stock_item_id(product_id: UUID) -> UUID:
+    """The id of the one stock item that belongs to a product."""
+    return uuid5(STOCK_NAMESPACE, str(product_id))
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """Units held for one order until they are committed, released or expire."""
+
+    quantity: int
+    expires_at: datetime
+
+
+class StockItem(MarketplaceAggregate):
+    """Stock of one product. Invariant: reserved + sold never exceed received."""
+
+    class Opened(MarketplaceAggregate.Created):
+        product_id: UUID
+        seller_id: UUID
+
+    class StockReceived(MarketplaceAggregate.Event):
+        quantity: int
+
+        def apply(self, item: StockItem) -> None:
+            item.received += self.quantity
+
+    class StockAdjusted(MarketplaceAggregate.Event):
+        delta: int
+        reason: str
+
+        def apply(self, item: StockItem) -> None:
+            item.received += self.delta
+
+    class UnitsReserved(MarketplaceAggregate.Event):
+        order_id: UUID
+        quantity: int
+        expires_at: datetime
+
+        def apply(self, item: StockItem) -> None:
+            item.reservations[self.order_id] = Reservation(self.quantity, self.expires_at)
+
+    class ReservationReleased(MarketplaceAggregate.Event):
+        order_id: UUID
+        quantity: int
+        reason: str
+
+        def apply(self, item: StockItem) -> None:
+            del item.reservations[self.order_id]
+            item.released_orders.add(self.order_id)
+
+    class ReservationCommitted(MarketplaceAggregate.Event):
+        order_id: UUID
+        quantity: int
+
+        def apply(self, item: StockItem) -> None:
+            del item.reservations[self.order_id]
+            item.sold += self.quantity
+            item.committed_orders.add(self.order_id)
+
+    def __init__(self, product_id: UUID, seller_id: UUID) -> None:
+        self.product_id = product_id
+        self.seller_id = seller_id
+        self.received = 0
+        self.sold = 0
+        self.reservations: dict[UUID, Reservation] = {}
+        self.committed_orders: set[UUID] = set()
+        self.released_orders: set[UUID] = set()
+
+    @property
+    def reserved(self) -> int:
+        """Units held by open reservations."""
+        return sum(r.quantity for r in self.reservations.values())
+
+    @property
+    def available(self) -> int:
+        """Units that can still be reserved."""
+        return self.received - self.reserved - self.sold
+
+    @classmethod
+    def open(cls, product_id: UUID, seller_id: UUID, ctx: Context) -> StockItem:
+        """Open the stock item of a product, with no units yet."""
+        return cls._start(
+            cls.Opened, stock_item_id(product_id), ctx, product_id=product_id, seller_id=seller_id
+        )
+
+    def receive(self, quantity: int, ctx: Context) -> None:
+        """Add delivered units to stock."""
+        _require_units(quantity, MAX_UNITS_PER_MOVE)
+        if self.received + quantity > MAX_UNITS_PER_MOVE * 100:
+            raise InvalidValue("stock would exceed the largest count an item may hold")
+        self._emit(self.StockReceived, ctx, quantity=quantity)
+
+    def adjust(self, delta: int, reason: str, ctx: Context) -> None:
+        """Correct the count of units on hand, never below what is reserved or sold."""
+        if delta == 0 or abs(delta) > MAX_UNITS_PER_MOVE:
+            raise InvalidValue(f"adjustment must be non-zero and at most {MAX_UNITS_PER_MOVE}")
+        if self.received + delta < self.reserved + self.sold:
+            raise InsufficientStock(
+                f"cannot remove {-delta} units: only {self.available} are unreserved"
+            )
+        self._emit(self.StockAdjusted, ctx, delta=delta, reason=bounded("reason", reason, 500))
+
+    def reserve(self, order_id: UUID, quantity: int, expires_at: datetime, ctx: Context) -> None:
+        """Hold units for an order; reserving again for the same order changes nothing."""
+        _require_units(quantity, MAX_UNITS_PER_RESERVATION)
+        if order_id in self.reservations or order_id in self.committed_orders:
+            return
+        if order_id in self.released_orders:
+            raise RuleViolated("the reservation for this order was already released")
+        if expires_at <= ctx.at:
+            raise InvalidValue("a reservation must expire in the future")
+        if quantity > self.available:
+            raise InsufficientStock(f"{quantity} units requested, {self.available} available")
+        self._emit(
+            self.UnitsReserved, ctx, order_id=order_id, quantity=quantity, expires_at=expires_at
+        )
+
+    def release(self, order_id: UUID, reason: str, ctx: Context) -> None:
+        """Return an order's held units to stock; releasing what is not held changes nothing."""
+        if order_id in self.committed_orders:
+            raise RuleViolated("the reservation for this order was already sold")
+        reservation = self.reservations.get(order_id)
+        if reservation is not None:
+            self._emit(
+                self.ReservationReleased,
+                ctx,
+                order_id=order_id,
+                quantity=reservation.quantity,
+                reason=bounded("reason", reason, 200),
+            )
+
+    def commit(self, order_id: UUID, ctx: Context) -> None:
+        """Turn an order's held units into sold units; committing twice changes nothing."""
+        if order_id in self.committed_orders:
+            return
+        reservation = self.reservations.get(order_id)
+        if reservation is None:
+            raise RuleViolated("no open reservation for this order")
+        self._emit(self.ReservationCommitted, ctx, order_id=order_id, quantity=reservation.quantity)
+
+
+def _require_units(quantity: int, maximum: int) -> None:
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= maximum:
+        raise InvalidValue(f"quantity must be a whole number from 1 to {maximum}")

@@ -1,0 +1,1 @@
+"""Settings, store clients, logging, metrics, local services and deployment."""

@@ -1,0 +1,71 @@
+"""Bearer JWTs: HS256 only, with exp, iss and aud always verified."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Literal, cast, get_args
+from uuid import UUID
+
+import jwt
+
+Role = Literal["shopper", "seller", "admin", "auditor"]
+ROLES: tuple[Role, ...] = get_args(Role)
+ALGORITHMS = ["HS256"]
+
+
+class InvalidToken(Exception):
+    """The bearer token is missing, malformed, expired, or not ours."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller: a UUID subject and one role."""
+
+    sub: UUID
+    role: Role
+
+
+class TokenCodec:
+    """Issues and verifies the platform's access tokens."""
+
+    def __init__(self, secret: str, issuer: str, audience: str, ttl_seconds: int = 3600) -> None:
+        if len(secret) < 32:
+            raise ValueError("the JWT secret must be at least 32 characters")
+        self._secret = secret
+        self._issuer = issuer
+        self._audience = audience
+        self._ttl = ttl_seconds
+
+    def issue(self, sub: UUID, role: Role, *, ttl_seconds: int | None = None) -> str:
+        """A signed token for sub in role, valid for ttl_seconds."""
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}")
+        now = int(time.time())
+        claims = {
+            "sub": str(sub),
+            "role": role,
+            "iss": self._issuer,
+            "aud": self._audience,
+            "iat": now,
+            "exp": now + (self._ttl if ttl_seconds is None else ttl_seconds),
+        }
+        return jwt.encode(claims, self._secret, algorithm=ALGORITHMS[0])
+
+    def verify(self, token: str) -> Principal:
+        """The principal a valid token names; raises InvalidToken otherwise."""
+        try:
+            claims = jwt.decode(
+                token,
+                self._secret,
+                algorithms=ALGORITHMS,
+                audience=self._audience,
+                issuer=self._issuer,
+                options={"require": ["exp", "iat", "iss", "aud", "sub"]},
+            )
+            role = claims.get("role")
+            if role not in ROLES:
+                raise InvalidToken("token has no valid role")
+            return Principal(UUID(claims["sub"]), cast(Role, role))
+        except (jwt.PyJWTError, ValueError) as error:
+            raise InvalidToken(str(error)) from None

@@ -1,0 +1,66 @@
+"""Builds the eventsourcing library's persistence environment from settings."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, unquote, urlencode, urlparse, urlunparse
+
+from infra.settings import Settings
+
+
+def eventsourcing_env(settings: Settings, postgres_url: str | None = None) -> dict[str, str]:
+    """The environment that selects and configures the event store.
+
+    postgres_url overrides settings.postgres_url (the embedded server's URL, once started).
+    """
+    common = {"AGGREGATE_CACHE_MAXSIZE": "10000"}
+    if settings.event_store == "memory":
+        return {**common, "PERSISTENCE_MODULE": "eventsourcing.popo"}
+    if settings.event_store == "kurrentdb":
+        assert settings.kurrentdb_uri
+        return {
+            **common,
+            "PERSISTENCE_MODULE": "eventsourcing_kurrentdb",
+            "KURRENTDB_URI": settings.kurrentdb_uri,
+        }
+    url = postgres_url or settings.postgres_url
+    if not url:
+        raise ValueError("no PostgreSQL URL: start the embedded server or set MARKETPLACE_POSTGRES_URL")
+    return {**common, **postgres_env(url, settings)}
+
+
+def postgres_env(url: str, settings: Settings) -> dict[str, str]:
+    """The eventsourcing.postgres keys for a postgresql:// URL."""
+    parts = urlparse(url)
+    env = {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": parts.path.lstrip("/") or "postgres",
+        "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(parts.port or 5432),
+        "POSTGRES_USER": unquote(parts.username or "postgres"),
+        "POSTGRES_PASSWORD": unquote(parts.password or ""),
+        "POSTGRES_LOCK_TIMEOUT": str(settings.postgres_lock_timeout_seconds),
+        "POSTGRES_POOL_SIZE": str(settings.postgres_pool_size),
+        "POSTGRES_MAX_OVERFLOW": str(settings.postgres_max_overflow),
+        "POSTGRES_PRE_PING": "y",
+        "POSTGRES_ENABLE_DB_FUNCTIONS": "y" if settings.postgres_enable_db_functions else "n",
+    }
+    schema = search_path_of(url)
+    if schema:
+        env["POSTGRES_SCHEMA"] = schema
+    return env
+
+
+def search_path_of(url: str) -> str | None:
+    """The schema named by a libpq URL's options=-csearch_path=..., if any."""
+    for value in parse_qs(urlparse(url).query).get("options", []):
+        for option in value.split():
+            if option.startswith("-csearch_path="):
+                return option.split("=", 1)[1].split(",")[0]
+    return None
+
+
+def with_search_path(url: str, schema: str) -> str:
+    """The same URL, with its sessions using the given schema."""
+    parts = urlparse(url)
+    query = urlencode({"options": f"-csearch_path={schema}"})
+    return urlunparse(parts._replace(query=query))

@@ -1,0 +1,67 @@
+"""The one place that reads the environment: every setting has the MARKETPLACE_ prefix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"  # noqa: S105
+
+
+class Settings(BaseSettings):
+    """Platform settings. Unset store URLs mean: start the embedded local services."""
+
+    model_config = SettingsConfigDict(env_prefix="MARKETPLACE_", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path(".marketplace")
+
+    event_store: Literal["postgres", "kurrentdb", "memory"] = "postgres"
+    split_logs: bool = True
+    postgres_url: str | None = None
+    postgres_lock_timeout_seconds: int = Field(default=5, ge=1, le=60)
+    postgres_pool_size: int = Field(default=10, ge=1, le=200)
+    postgres_max_overflow: int = Field(default=10, ge=0, le=200)
+    postgres_enable_db_functions: bool = False
+    kurrentdb_uri: str | None = None
+    redis_url: str | None = None
+    opensearch_url: str | None = None
+
+    host: str = "127.0.0.1"
+    write_api_port: int = Field(default=8000, ge=1, le=65535)
+    read_api_port: int = Field(default=8001, ge=1, le=65535)
+    write_api_workers: int = Field(default=2, ge=1, le=64)
+    read_api_workers: int = Field(default=2, ge=1, le=64)
+    embedded_postgres_port: int = Field(default=54329, ge=1, le=65535)
+    embedded_redis_port: int = Field(default=63799, ge=1, le=65535)
+
+    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
+    jwt_issuer: str = "marketplace"
+    jwt_audience: str = "marketplace-api"
+    jwt_ttl_seconds: int = Field(default=3600, ge=60, le=86400 * 30)
+
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    idempotency_ttl_hours: int = Field(default=24, ge=24, le=24 * 30)
+    reservation_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _guard_secrets(self) -> Settings:
+        if self.environment == "production" and self.jwt_secret.get_secret_value() == DEV_JWT_SECRET:
+            raise ValueError("MARKETPLACE_JWT_SECRET must be set in production")
+        if self.event_store == "kurrentdb" and not self.kurrentdb_uri:
+            raise ValueError("MARKETPLACE_KURRENTDB_URI is required when event_store is kurrentdb")
+        return self
+
+    @property
+    def embedded(self) -> bool:
+        """Whether the local services must be started because no store is configured."""
+        return self.postgres_url is None
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment, with explicit overrides winning."""
+    return Settings(**overrides)  # type: ignore[arg-type]
