@@ -58,7 +58,7 @@ class ContextApplication(Application[UUID]):
     def load(self, aggregate_id: UUID, kind: type[T]) -> T:
         """Load an aggregate of the given type, or raise NotFound."""
         try:
-            aggregate = self.repository.get(aggregate_id)
+            aggregate: object = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             raise NotFound(f"{kind.__name__.lower()} {aggregate_id} does not exist") from None
         if not isinstance(aggregate, kind):

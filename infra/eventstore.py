@@ -24,7 +24,7 @@ def eventsourcing_env(settings: Settings, postgres_url: str | None = None) -> di
         }
     url = postgres_url or settings.postgres_url
     if not url:
-        raise ValueError("no PostgreSQL URL: start the embedded server or set MARKETPLACE_POSTGRES_URL")
+        raise ValueError("no PostgreSQL URL: set MARKETPLACE_POSTGRES_URL")
     return {**common, **postgres_env(url, settings)}
 
 

@@ -50,7 +50,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _guard_secrets(self) -> Settings:
-        if self.environment == "production" and self.jwt_secret.get_secret_value() == DEV_JWT_SECRET:
+        default_secret = self.jwt_secret.get_secret_value() == DEV_JWT_SECRET
+        if self.environment == "production" and default_secret:
             raise ValueError("MARKETPLACE_JWT_SECRET must be set in production")
         if self.event_store == "kurrentdb" and not self.kurrentdb_uri:
             raise ValueError("MARKETPLACE_KURRENTDB_URI is required when event_store is kurrentdb")

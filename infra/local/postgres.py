@@ -51,8 +51,13 @@ class LocalPostgres:
             self._run(
                 user,
                 "initdb",
-                "-D", str(self.pgdata),
-                "--auth=trust", "-U", "postgres", "--encoding=UTF8", "--locale=C.UTF-8",
+                "-D",
+                str(self.pgdata),
+                "--auth=trust",
+                "-U",
+                "postgres",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
             )
         self._own(user)
         self._write_config()
@@ -64,9 +69,13 @@ class LocalPostgres:
             self._run(
                 user,
                 "pg_ctl",
-                "-D", str(self.pgdata),
-                "-l", str(log),
-                "-w", "-t", str(int(timeout)),
+                "-D",
+                str(self.pgdata),
+                "-l",
+                str(log),
+                "-w",
+                "-t",
+                str(int(timeout)),
                 "start",
             )
         self._wait_ready(timeout)
@@ -76,7 +85,9 @@ class LocalPostgres:
     def stop(self) -> None:
         """Stop the server cleanly, if it runs."""
         if self.running():
-            self._run(self._service_user(), "pg_ctl", "-D", str(self.pgdata), "-m", "fast", "-w", "stop")
+            self._run(
+                self._service_user(), "pg_ctl", "-D", str(self.pgdata), "-m", "fast", "-w", "stop"
+            )
 
     def kill(self, signal_name: str = "KILL") -> None:
         """Send a signal to the postmaster (fault tests)."""
@@ -174,4 +185,5 @@ class LocalPostgres:
             cwd="/",
         )
         if result.returncode != 0:
-            raise RuntimeError(f"{program} failed: {result.stderr.strip() or result.stdout.strip()}")
+            output = result.stderr.strip() or result.stdout.strip()
+            raise RuntimeError(f"{program} failed: {output}")

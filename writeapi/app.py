@@ -1,0 +1,75 @@
+"""The command API's app factory."""
+
+from __future__ import annotations
+
+import orjson
+from fastapi import FastAPI, Request
+from starlette.responses import Response
+
+from writeapi.deps import WriteApiDeps
+from writeapi.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from writeapi.problems import install_problem_handlers, problem_response
+from writeapi.routers import carts, products, sellers
+
+DESCRIPTION = """
+Commands change the marketplace. Every successful answer carries:
+
+* `ETag`: the aggregate's version; send it back as `If-Match` to refuse lost updates (412).
+* `X-Log-Position`: `<log>:<position>` of the last event written, for read-your-writes
+  against the query API.
+
+Send an `Idempotency-Key` header with any change to make retries safe: the same key and
+body returns the first answer (`Idempotent-Replayed: true`), a different body is a 422 and a
+concurrent duplicate a 409. Errors are RFC 9457 `application/problem+json`.
+"""
+
+
+def create_app(deps: WriteApiDeps) -> FastAPI:
+    """Build the command API around its dependencies."""
+    app = FastAPI(
+        title="Marketplace command API",
+        version="1",
+        description=DESCRIPTION,
+        openapi_tags=[
+            {"name": "sellers and customers"},
+            {"name": "products and stock"},
+            {"name": "carts"},
+            {"name": "health"},
+        ],
+    )
+    app.state.deps = deps
+    install_problem_handlers(app)
+    app.include_router(sellers.router)
+    app.include_router(products.router)
+    app.include_router(carts.router)
+
+    @app.get("/health/live", tags=["health"])
+    def live() -> Response:
+        """The process is up."""
+        return Response(b'{"status":"ok"}', media_type="application/json")
+
+    @app.get("/health/ready", tags=["health"])
+    def ready(request: Request) -> Response:
+        """The event store answers."""
+        try:
+            positions = {
+                app.log_name: app.recorder.max_notification_id() or 0
+                for app in deps.commands.applications
+            }
+        except Exception as error:
+            return problem_response(
+                request,
+                503,
+                "not-ready",
+                "Event store unavailable",
+                str(error),
+                headers={"Retry-After": "5"},
+            )
+        return Response(
+            orjson.dumps({"status": "ready", "positions": positions}),
+            media_type="application/json",
+        )
+
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=deps.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware)
+    return app

@@ -1,0 +1,153 @@
+"""Runs one command for a route: idempotency, audit context, and the response headers."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import Depends, Request
+from pydantic import BaseModel
+from starlette.responses import Response
+
+from commands.base import Outcome
+from domain.base import Context
+from infra.auth import Principal
+from infra.idempotency import StoredResponse
+from writeapi.deps import WriteApiDeps, get_deps
+from writeapi.problems import Problem, problem_for, problem_response
+
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+IF_MATCH = re.compile(r'^(?:W/)?"(\d{1,18})"$')
+REPLAYED_HEADERS = ("etag", "location", "x-log-position")
+
+
+@dataclass
+class Reply:
+    """What a command route answers: status, body, and the outcome for ETag and position."""
+
+    outcome: Outcome
+    status: int = 200
+    location: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def expected_version(request: Request) -> int | None:
+    """The version named by If-Match, or None when the header is absent or '*'."""
+    value = request.headers.get("if-match")
+    if value is None or value.strip() == "*":
+        return None
+    match = IF_MATCH.match(value.strip())
+    if match is None:
+        raise Problem(400, "bad-if-match", "Malformed If-Match", 'If-Match must be like "3"')
+    return int(match.group(1))
+
+
+def render(reply: Reply) -> Response:
+    """The JSON response for a reply, with ETag, Location and X-Log-Position headers."""
+    outcome = reply.outcome
+    body = {
+        "id": str(outcome.aggregate_id),
+        "version": outcome.version,
+        "log": outcome.log,
+        "position": outcome.position,
+        **reply.extra,
+    }
+    headers = {"ETag": f'"{outcome.version}"'}
+    if outcome.position is not None:
+        headers["X-Log-Position"] = f"{outcome.log}:{outcome.position}"
+    if reply.location:
+        headers["Location"] = reply.location
+    return Response(orjson.dumps(body), reply.status, headers, media_type="application/json")
+
+
+class CommandRunner:
+    """Executes a route's command once per idempotency key and renders the answer."""
+
+    def __init__(self, request: Request, deps: WriteApiDeps) -> None:
+        self.request = request
+        self.deps = deps
+
+    def context(self, principal: Principal) -> Context:
+        """The audit context of this request."""
+        state = self.request.state
+        return Context(
+            at=datetime.now(UTC),
+            actor=str(principal.sub),
+            role=principal.role,
+            request_id=state.request_id,
+            correlation_id=state.correlation_id,
+            causation_id=state.request_id,
+        )
+
+    def run(
+        self, principal: Principal, body: BaseModel | None, command: Callable[[Context], Reply]
+    ) -> Response:
+        """Run the command, or answer from the first run of the same Idempotency-Key."""
+        key = self.request.headers.get("idempotency-key")
+        if key is None:
+            return render(command(self.context(principal)))
+        if not IDEMPOTENCY_KEY.match(key):
+            raise Problem(
+                422,
+                "bad-idempotency-key",
+                "Invalid Idempotency-Key",
+                "use 1 to 255 visible ASCII characters",
+            )
+        store = self.deps.idempotency
+        owner = str(principal.sub)
+        claim = store.claim(owner, key, self._fingerprint(body))
+        if claim.verdict == "mismatch":
+            raise Problem(
+                422,
+                "idempotency-key-reused",
+                "Idempotency-Key reused",
+                "this key was used with a different request",
+            )
+        if claim.verdict == "in_progress":
+            raise Problem(
+                409,
+                "idempotency-in-progress",
+                "Request in progress",
+                "a request with this key is still being processed",
+                {"Retry-After": "1"},
+            )
+        if claim.verdict == "replay" and claim.response is not None:
+            stored = claim.response
+            headers = {**stored.headers, "Idempotent-Replayed": "true"}
+            media = headers.pop("content-type", "application/json")
+            return Response(stored.body, stored.status, headers, media_type=media)
+        try:
+            response = render(command(self.context(principal)))
+        except Exception as error:
+            known = problem_for(error)
+            if known is None:
+                store.abandon(owner, key)
+                raise
+            status, slug, title = known
+            response = problem_response(self.request, status, slug, title, str(error))
+        kept = {k: v for k, v in response.headers.items() if k in REPLAYED_HEADERS}
+        kept["content-type"] = response.media_type or "application/json"
+        store.complete(owner, key, StoredResponse(response.status_code, kept, bytes(response.body)))
+        return response
+
+    def _fingerprint(self, body: BaseModel | None) -> str:
+        digest = hashlib.sha256()
+        digest.update(self.request.method.encode())
+        digest.update(self.request.url.path.encode())
+        digest.update(self.request.headers.get("if-match", "").encode())
+        if body is not None:
+            digest.update(body.model_dump_json().encode())
+        return digest.hexdigest()
+
+
+def get_runner(request: Request, deps: Annotated[WriteApiDeps, Depends(get_deps)]) -> CommandRunner:
+    """A command runner for this request."""
+    return CommandRunner(request, deps)
+
+
+Runner = Annotated[CommandRunner, Depends(get_runner)]

@@ -1,0 +1,1 @@
+"""Command routes, one module per resource."""

@@ -1,0 +1,102 @@
+"""Seller and customer registration and profiles."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter
+from starlette.responses import Response
+
+from writeapi.deps import Admin, CommandsDep, Seller, Shopper
+from writeapi.execution import Reply, Runner, expected_version
+from writeapi.schemas import (
+    AddAddress,
+    RegisterCustomer,
+    RegisterSeller,
+    SuspendSeller,
+    UpdateSellerProfile,
+)
+
+router = APIRouter(prefix="/v1", tags=["sellers and customers"])
+
+
+@router.post("/sellers", status_code=201)
+def register_seller(
+    body: RegisterSeller, actor: Seller, commands: CommandsDep, runner: Runner
+) -> Response:
+    """Register the calling seller (an admin may name another seller id)."""
+    seller_id = body.seller_id or actor.sub
+    return runner.run(
+        actor,
+        body,
+        lambda ctx: Reply(
+            commands.catalog.register_seller(seller_id, body.name, body.email, ctx),
+            201,
+            f"/v1/sellers/{seller_id}",
+        ),
+    )
+
+
+@router.patch("/sellers/{seller_id}")
+def update_seller_profile(
+    seller_id: UUID, body: UpdateSellerProfile, actor: Seller, commands: CommandsDep, runner: Runner
+) -> Response:
+    """Change a seller's name and contact email. Honors If-Match."""
+    version = expected_version(runner.request)
+    return runner.run(
+        actor,
+        body,
+        lambda ctx: Reply(
+            commands.catalog.update_seller_profile(seller_id, body.name, body.email, ctx, version)
+        ),
+    )
+
+
+@router.post("/sellers/{seller_id}/suspension")
+def suspend_seller(
+    seller_id: UUID, body: SuspendSeller, actor: Admin, commands: CommandsDep, runner: Runner
+) -> Response:
+    """Suspend a seller (admins only)."""
+    return runner.run(
+        actor, body, lambda ctx: Reply(commands.catalog.suspend_seller(seller_id, body.reason, ctx))
+    )
+
+
+@router.post("/customers", status_code=201)
+def register_customer(
+    body: RegisterCustomer, actor: Shopper, commands: CommandsDep, runner: Runner
+) -> Response:
+    """Register the calling shopper as a customer."""
+    customer_id = body.customer_id or actor.sub
+    return runner.run(
+        actor,
+        body,
+        lambda ctx: Reply(
+            commands.customers.register_customer(customer_id, body.name, body.email, ctx),
+            201,
+            f"/v1/customers/{customer_id}",
+        ),
+    )
+
+
+@router.post("/customers/{customer_id}/addresses/{address_id}", status_code=201)
+def add_address(
+    customer_id: UUID,
+    address_id: UUID,
+    body: AddAddress,
+    actor: Shopper,
+    commands: CommandsDep,
+    runner: Runner,
+) -> Response:
+    """Add a delivery address under a client-chosen address id."""
+    version = expected_version(runner.request)
+    return runner.run(
+        actor,
+        body,
+        lambda ctx: Reply(
+            commands.customers.add_address(
+                customer_id, address_id, body.model_dump(), ctx, version
+            ),
+            201,
+        ),
+    )
