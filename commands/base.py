@@ -15,6 +15,7 @@ from eventsourcing.persistence import RecordConflictError
 from eventsourcing.utils import Environment
 
 from commands.errors import StaleVersion, TooMuchContention
+from commands.group_commit import GroupCommitter
 from domain.base import MarketplaceAggregate
 from domain.errors import NotFound
 
@@ -48,6 +49,7 @@ class ContextApplication(Application[UUID]):
         self.log_name = log_name or self.name
         self._locks = [threading.Lock() for _ in range(LOCK_STRIPES)]
         super().__init__(env=dict(env))
+        self._committer = GroupCommitter(self.save)
 
     def construct_env(self, name: str, env: Mapping[str, str] | None = None) -> Environment:
         """Use only the given environment, named for this context's log."""
@@ -100,7 +102,8 @@ class ContextApplication(Application[UUID]):
                     time.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))
 
     def _save(self, aggregate: MarketplaceAggregate) -> Outcome:
-        recordings = self.save(aggregate)
+        events = aggregate.collect_events()
+        recordings = self._committer.append(events) if events else []
         position = recordings[-1].notification.id if recordings else None
         return Outcome(aggregate.id, aggregate.version, self.log_name, position)
 
