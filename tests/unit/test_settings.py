@@ -1,0 +1,50 @@
+"""Settings read only MARKETPLACE_ variables and refuse unsafe production setups."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from infra.eventstore import eventsourcing_env, search_path_of, with_search_path
+from infra.settings import Settings
+
+
+def test_reads_prefixed_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MARKETPLACE_WRITE_API_PORT", "9123")
+    monkeypatch.setenv("WRITE_API_PORT", "1")
+    assert Settings().write_api_port == 9123
+
+
+def test_production_refuses_the_development_secret() -> None:
+    with pytest.raises(ValidationError, match="JWT_SECRET"):
+        Settings(environment="production")
+    assert Settings(environment="production", jwt_secret="x" * 40).environment == "production"
+
+
+def test_kurrentdb_needs_a_uri() -> None:
+    with pytest.raises(ValidationError, match="KURRENTDB_URI"):
+        Settings(event_store="kurrentdb")
+    env = eventsourcing_env(Settings(event_store="kurrentdb", kurrentdb_uri="kurrentdb://h:2113"))
+    assert env["PERSISTENCE_MODULE"] == "eventsourcing_kurrentdb"
+    assert env["KURRENTDB_URI"] == "kurrentdb://h:2113"
+
+
+def test_postgres_env_carries_lock_timeout_and_schema() -> None:
+    url = with_search_path("postgresql://u:p%40ss@db.local:6543/shop", "tenant_a")
+    env = eventsourcing_env(Settings(postgres_lock_timeout_seconds=7), url)
+    assert env["PERSISTENCE_MODULE"] == "eventsourcing.postgres"
+    assert (env["POSTGRES_HOST"], env["POSTGRES_PORT"], env["POSTGRES_DBNAME"]) == (
+        "db.local",
+        "6543",
+        "shop",
+    )
+    assert env["POSTGRES_PASSWORD"] == "p@ss"
+    assert env["POSTGRES_LOCK_TIMEOUT"] == "7"
+    assert env["POSTGRES_SCHEMA"] == "tenant_a" == search_path_of(url)
+
+
+def test_bounds_are_enforced() -> None:
+    with pytest.raises(ValidationError):
+        Settings(idempotency_ttl_hours=1)
+    with pytest.raises(ValidationError):
+        Settings(max_body_bytes=10)
