@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
+import structlog
 from fastapi import Depends, Request
 from pydantic import BaseModel
 from starlette.responses import Response
@@ -24,6 +25,7 @@ from writeapi.problems import Problem, problem_for, problem_response
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 IF_MATCH = re.compile(r'^(?:W/)?"(\d{1,18})"$')
 REPLAYED_HEADERS = ("etag", "location", "x-log-position")
+log = structlog.get_logger()
 
 
 @dataclass
@@ -88,6 +90,21 @@ class CommandRunner:
         self, principal: Principal, body: BaseModel | None, command: Callable[[Context], Reply]
     ) -> Response:
         """Run the command, or answer from the first run of the same Idempotency-Key."""
+        response = self._run(principal, body, command)
+        log.info(
+            "command",
+            method=self.request.method,
+            path=self.request.url.path,
+            status=response.status_code,
+            actor=str(principal.sub),
+            role=principal.role,
+            position=response.headers.get("x-log-position"),
+        )
+        return response
+
+    def _run(
+        self, principal: Principal, body: BaseModel | None, command: Callable[[Context], Reply]
+    ) -> Response:
         key = self.request.headers.get("idempotency-key")
         if key is None:
             return render(command(self.context(principal)))
