@@ -17,11 +17,14 @@ def eventsourcing_env(settings: Settings, postgres_url: str | None = None) -> di
         return {**common, "PERSISTENCE_MODULE": "eventsourcing.popo"}
     if settings.event_store == "kurrentdb":
         assert settings.kurrentdb_uri
-        return {
+        env = {
             **common,
             "PERSISTENCE_MODULE": "eventsourcing_kurrentdb",
             "KURRENTDB_URI": settings.kurrentdb_uri,
         }
+        if settings.kurrentdb_root_certificates:
+            env["KURRENTDB_ROOT_CERTIFICATES"] = settings.kurrentdb_root_certificates
+        return env
     url = postgres_url or settings.postgres_url
     if not url:
         raise ValueError("no PostgreSQL URL: set MARKETPLACE_POSTGRES_URL")

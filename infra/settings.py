@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     postgres_max_overflow: int = Field(default=10, ge=0, le=200)
     postgres_enable_db_functions: bool = False
     kurrentdb_uri: str | None = None
+    kurrentdb_root_certificates: str | None = None
     redis_url: str | None = None
     opensearch_url: str | None = None
 
