@@ -95,7 +95,8 @@ class ContextApplication(Application[UUID]):
                     return self._save(aggregate)
                 except RecordConflictError:
                     if expected_version is not None:
-                        raise StaleVersion(expected_version, aggregate.version) from None
+                        current = self.load(aggregate_id, kind).version
+                        raise StaleVersion(expected_version, current) from None
                     attempt += 1
                     if time.monotonic() >= deadline:
                         raise TooMuchContention(str(aggregate_id)) from None

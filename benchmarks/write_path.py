@@ -1,0 +1,308 @@
+"""Write-path throughput: the command API against a bare FastAPI + eventsourcing baseline.
+
+Run `python -m benchmarks.write_path [--duration 10] [--connections 32]`. One run starts its
+own durable PostgreSQL (fsync on) on loopback, prepares fixtures, then for each scenario
+starts the server, warms it up, loads it with wrk, stops it and checks by SQL that every 2xx
+answer wrote exactly one event. It prints a table and the ratios to the baseline measured
+in the same run. Needs `wrk` on PATH (exit status 2 otherwise).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from benchmarks import fixtures, invariants
+from benchmarks.invariants import NAIVE_REF, RunCheck, Table
+from benchmarks.loadgen import LoadData, WrkResult, require_wrk, run_wrk
+from benchmarks.servers import clean_env, free_port, marketplace_command, naive_command, serving
+from infra.local.postgres import LocalPostgres
+
+SCENARIOS = ("naive", "cart", "stock", "mixed")
+LABELS = {
+    "naive": "naive: new aggregate",
+    "cart": "ours: add to cart",
+    "stock": "ours: receive stock",
+    "mixed-split": "ours: mixed, split logs",
+    "mixed-single": "ours: mixed, one log",
+}
+
+
+@dataclass
+class Target:
+    """A server kind on its own schema, with the tables its requests write to."""
+
+    command: Callable[[int, int], list[str]]
+    env: dict[str, str]
+    probe: str
+    url: str
+    tables: list[Table]
+    data: Path
+    next_index: int = 0
+
+
+@dataclass
+class Run:
+    """One timed run and its check."""
+
+    key: str
+    workers: int
+    result: WrkResult
+    check: RunCheck
+
+
+def log(message: str, started: float) -> None:
+    """A progress line on stderr."""
+    print(f"[{time.monotonic() - started:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+def naive_env(url: str, schema: str) -> dict[str, str]:
+    """The eventsourcing library's own settings for the baseline: defaults, plus where."""
+    parts = urlparse(url)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": parts.path.lstrip("/"),
+        "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(parts.port),
+        "POSTGRES_USER": unquote(parts.username or "postgres"),
+        "POSTGRES_PASSWORD": unquote(parts.password or ""),
+        "POSTGRES_SCHEMA": schema,
+    }
+
+
+def naive_target(server_url: str, workdir: Path) -> Target:
+    """The baseline app on schema "naive", its table created before any worker starts."""
+    from benchmarks.naive_app import ItemsApplication
+
+    url = fixtures.create_schema(server_url, "naive")
+    env = naive_env(server_url, "naive")
+    ItemsApplication(env=env).close()
+    table = Table("naive", "naive_items_events", NAIVE_REF, "n", initial_version=1)
+    data = LoadData().write_lua(workdir / "naive.lua")
+    return Target(naive_command, clean_env(env), "/", url, [table], data)
+
+
+def our_target(
+    server_url: str, schema: str, *, split_logs: bool, shape: fixtures.Shape, workdir: Path
+) -> Target:
+    """serve-write on its own schema, with fixtures made through Commands."""
+    url = fixtures.create_schema(server_url, schema)
+    data = fixtures.prepare(url, split_logs=split_logs, shape=shape)
+    if split_logs:
+        tables = [
+            Table(schema, "carts_events", kinds="c"),
+            Table(schema, "inventory_events", kinds="s"),
+        ]
+    else:
+        tables = [Table(schema, "marketplace_events", kinds="cs")]
+    env = clean_env(fixtures.server_env(url, split_logs=split_logs))
+    lua = data.write_lua(workdir / f"{schema}.lua")
+    return Target(marketplace_command, env, "/health/ready", url, tables, lua)
+
+
+class Bench:
+    """Runs scenarios one after another and keeps their results."""
+
+    def __init__(self, args: argparse.Namespace, workdir: Path, started: float) -> None:
+        self.args = args
+        self.workdir = workdir
+        self.started = started
+        self.runs: list[Run] = []
+        self._seq = 0
+
+    def _wrk(self, target: Target, base: str, mode: str, prefix: str, seconds: int) -> WrkResult:
+        result = run_wrk(
+            base,
+            data=target.data,
+            mode=mode,
+            prefix=prefix,
+            start=target.next_index,
+            duration=seconds,
+            connections=self.args.connections,
+            threads=self.args.threads,
+            max_requests=self.args.max_requests,
+            workdir=self.workdir,
+        )
+        target.next_index += result.requests + self.args.connections + self.args.threads
+        return result
+
+    def measure(self, key: str, target: Target, mode: str, workers: int) -> Run:
+        """Start the server, warm it up, run wrk, stop the server, check the events."""
+        self._seq += 1
+        prefix = f"r{self._seq}"
+        port = free_port()
+        server_log = self.workdir / f"server-{self._seq}.log"
+        with serving(
+            target.command(port, workers), target.env, port, target.probe, server_log
+        ) as base:
+            self._wrk(target, base, mode, f"w{self._seq}", self.args.warmup)
+            since = invariants.positions(target.url, target.tables)
+            result = self._wrk(target, base, mode, prefix, self.args.duration)
+        check = invariants.check_run(
+            target.url, target.tables, since, prefix, result.ok_ids, self.args.connections
+        )
+        run = Run(key, workers, result, check)
+        self.runs.append(run)
+        log(
+            f"{LABELS[key]}, {workers} worker(s): {result.rate:.0f} req/s, "
+            f"p99 {result.p99_ms:.1f} ms, non-2xx {result.non2xx}; check {check.describe()}",
+            self.started,
+        )
+        if result.non2xx:
+            log(f"  statuses {result.statuses}; first error: {result.first_error}", self.started)
+        return run
+
+    def rate(self, key: str, workers: int) -> float | None:
+        """The measured rate of a scenario, if it ran."""
+        for run in self.runs:
+            if run.key == key and run.workers == workers:
+                return run.result.rate
+        return None
+
+
+def print_report(bench: Bench, targets: Sequence[Target], args: argparse.Namespace) -> bool:
+    """Print the table, the ratios and the invariants; True when every invariant holds."""
+    header = f"{'scenario':<26}{'workers':>8}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
+    header += f"{'non-2xx':>9}{'sock err':>10}"
+    print()
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(
+        f"Write path, {os.cpu_count()} CPUs (load average now {load}), PostgreSQL fsync=on "
+        f"synchronous_commit=on, wrk -t{args.threads} -c{args.connections} -d{args.duration}s "
+        f"after {args.warmup}s warm-up per server; wrk and PostgreSQL share the same CPUs"
+    )
+    print(header)
+    print("-" * len(header))
+    for run in bench.runs:
+        r = run.result
+        print(
+            f"{LABELS[run.key]:<26}{run.workers:>8}{r.rate:>9.0f}{r.p50_ms:>9.1f}{r.p99_ms:>9.1f}"
+            f"{r.non2xx:>9}{r.socket_errors:>10}"
+        )
+    print()
+    print("Ratios of req/s (same run)")
+    pairs = [
+        ("add to cart / naive", "cart", "naive"),
+        ("receive stock / naive", "stock", "naive"),
+        ("mixed: split / one log", "mixed-split", "mixed-single"),
+    ]
+    for name, top, bottom in pairs:
+        cells = []
+        for workers in (1, 2):
+            a, b = bench.rate(top, workers), bench.rate(bottom, workers)
+            if a is not None and b:
+                cells.append(f"{workers} worker{'s' if workers > 1 else ''}: {a / b:5.2f}")
+        if cells:
+            print(f"  {name:<26}" + "   ".join(cells))
+    scaling = []
+    for key in LABELS:
+        one, two = bench.rate(key, 1), bench.rate(key, 2)
+        if one and two is not None:
+            scaling.append(f"{key} {two / one:.2f}")
+    if scaling:
+        print(f"  {'2 workers / 1 worker':<26}" + ", ".join(scaling))
+    print()
+    print("Invariants (SQL on the event tables after each server stopped)")
+    passed = True
+    for run in bench.runs:
+        print(f"  {LABELS[run.key]}, {run.workers}w: {run.check.describe()}")
+        passed &= run.check.passed
+    for target in targets:
+        for table in target.tables:
+            streams, broken = invariants.broken_streams(target.url, table)
+            print(
+                f"  {table.schema}.{table.name}: {streams} streams, "
+                f"{broken} with a gap or overlap in versions"
+            )
+            passed &= broken == 0
+    bad = sum(run.result.non2xx + run.result.socket_errors for run in bench.runs)
+    print(f"  non-2xx and socket errors over all timed runs: {bad}")
+    print(f"Invariants {'hold' if passed else 'FAILED'}.")
+    return passed
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.write_path", description=__doc__)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per timed run")
+    parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up per server")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads")
+    parser.add_argument("--max-requests", type=int, default=200_000, help="cap per wrk run")
+    parser.add_argument("--carts", type=int, default=2000)
+    parser.add_argument("--products", type=int, default=40, help="products put in carts")
+    parser.add_argument("--stock-products", type=int, default=400)
+    parser.add_argument("--sellers", type=int, default=4)
+    parser.add_argument(
+        "--scenarios", default=",".join(SCENARIOS), help=f"comma-separated: {','.join(SCENARIOS)}"
+    )
+    args = parser.parse_args(argv)
+    if not 1 <= args.duration <= 120 or not 1 <= args.warmup <= 30:
+        parser.error("--duration must be 1..120 and --warmup 1..30 seconds")
+    if not args.threads <= args.connections <= 1000:
+        parser.error("--connections must be from --threads to 1000")
+    if args.products > args.stock_products or args.products > 50:
+        parser.error("--products must be at most --stock-products and 50 (cart line cap)")
+    args.scenarios = [s for s in args.scenarios.split(",") if s]
+    if not set(args.scenarios) <= set(SCENARIOS):
+        parser.error(f"--scenarios takes {','.join(SCENARIOS)}")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark; 0 when every invariant holds, 1 otherwise, 2 without wrk."""
+    args = parse_args(argv)
+    if require_wrk() is None:
+        print("wrk is not on PATH: install it (Debian: apt-get install -y wrk).", file=sys.stderr)
+        return 2
+    started = time.monotonic()
+    shape = fixtures.Shape(args.sellers, args.stock_products, args.products, args.carts)
+    with tempfile.TemporaryDirectory(prefix="bench-write-path-") as tmp:
+        workdir = Path(tmp)
+        postgres = LocalPostgres(workdir / "postgres", free_port(), durable=True)
+        server_url = postgres.start()
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        log(f"PostgreSQL (durable) on {server_url}; load average {load}", started)
+        try:
+            bench = Bench(args, workdir, started)
+            targets: list[Target] = []
+            if "naive" in args.scenarios:
+                naive = naive_target(server_url, workdir)
+                targets.append(naive)
+                for workers in (1, 2):
+                    bench.measure("naive", naive, "naive", workers)
+            if {"cart", "stock"} & set(args.scenarios):
+                ours = our_target(server_url, "cmd", split_logs=True, shape=shape, workdir=workdir)
+                targets.append(ours)
+                log("fixtures ready on schema cmd", started)
+                for mode in ("cart", "stock"):
+                    if mode in args.scenarios:
+                        for workers in (1, 2):
+                            bench.measure(mode, ours, mode, workers)
+            if "mixed" in args.scenarios:
+                split = our_target(
+                    server_url, "mixed_split", split_logs=True, shape=shape, workdir=workdir
+                )
+                single = our_target(
+                    server_url, "mixed_single", split_logs=False, shape=shape, workdir=workdir
+                )
+                targets += [split, single]
+                log("fixtures ready on schemas mixed_split and mixed_single", started)
+                for workers in (1, 2):
+                    bench.measure("mixed-split", split, "mixed", workers)
+                    bench.measure("mixed-single", single, "mixed", workers)
+            passed = print_report(bench, targets, args)
+        finally:
+            postgres.stop()
+    print(f"Total time {time.monotonic() - started:.0f} s.")
+    return 0 if passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
