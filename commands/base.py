@@ -11,8 +11,8 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import RecordConflictError
-from eventsourcing.utils import Environment
+from eventsourcing.persistence import ApplicationRecorder, RecordConflictError
+from eventsourcing.utils import Environment, strtobool
 
 from commands.errors import StaleVersion, TooMuchContention
 from commands.group_commit import GroupCommitter
@@ -22,6 +22,8 @@ from domain.errors import NotFound
 T = TypeVar("T", bound=MarketplaceAggregate)
 
 LOCK_STRIPES = 1024
+GROUP_COMMIT = "GROUP_COMMIT"
+"""Environment key: "n" for stores that cannot append to several streams atomically."""
 
 
 @dataclass(frozen=True)
@@ -45,11 +47,22 @@ class ContextApplication(Application[UUID]):
     name = "context"
     conflict_deadline_seconds = 10.0
 
-    def __init__(self, env: Mapping[str, str], log_name: str | None = None) -> None:
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        log_name: str | None = None,
+        shared_recorder: ApplicationRecorder | None = None,
+    ) -> None:
         self.log_name = log_name or self.name
         self._locks = [threading.Lock() for _ in range(LOCK_STRIPES)]
+        self._shared_recorder = shared_recorder
         super().__init__(env=dict(env))
+        self._group_commit = strtobool(self.env.get(GROUP_COMMIT, "y"))
         self._committer = GroupCommitter(self.save)
+
+    def construct_recorder(self) -> ApplicationRecorder:
+        """The recorder of this context's log, or the one shared by contexts writing one log."""
+        return self._shared_recorder or super().construct_recorder()
 
     def construct_env(self, name: str, env: Mapping[str, str] | None = None) -> Environment:
         """Use only the given environment, named for this context's log."""
@@ -104,7 +117,12 @@ class ContextApplication(Application[UUID]):
 
     def _save(self, aggregate: MarketplaceAggregate) -> Outcome:
         events = aggregate.collect_events()
-        recordings = self._committer.append(events) if events else []
+        if not events:
+            recordings = []
+        elif self._group_commit:
+            recordings = self._committer.append(events)
+        else:
+            recordings = self.save(*events)
         position = recordings[-1].notification.id if recordings else None
         return Outcome(aggregate.id, aggregate.version, self.log_name, position)
 

@@ -12,12 +12,7 @@ from commands.customers import CustomersApplication
 from commands.inventory import InventoryApplication
 from domain.base import Context
 
-CONTEXTS: tuple[type[ContextApplication], ...] = (
-    CatalogApplication,
-    InventoryApplication,
-    CartsApplication,
-    CustomersApplication,
-)
+SINGLE_LOG = "marketplace"
 
 
 class Commands:
@@ -28,13 +23,17 @@ class Commands:
     """
 
     def __init__(self, env: Mapping[str, str], *, split_logs: bool = True) -> None:
-        def log(app: type[ContextApplication]) -> str:
-            return app.name if split_logs else "marketplace"
-
-        self.catalog = CatalogApplication(env, log(CatalogApplication))
-        self.inventory = InventoryApplication(env, log(InventoryApplication))
-        self.carts = CartsApplication(env, log(CartsApplication))
-        self.customers = CustomersApplication(env, log(CustomersApplication))
+        if split_logs:
+            self.catalog = CatalogApplication(env)
+            self.inventory = InventoryApplication(env)
+            self.carts = CartsApplication(env)
+            self.customers = CustomersApplication(env)
+        else:
+            self.catalog = CatalogApplication(env, SINGLE_LOG)
+            shared = self.catalog.recorder
+            self.inventory = InventoryApplication(env, SINGLE_LOG, shared)
+            self.carts = CartsApplication(env, SINGLE_LOG, shared)
+            self.customers = CustomersApplication(env, SINGLE_LOG, shared)
 
     @property
     def applications(self) -> tuple[ContextApplication, ...]:

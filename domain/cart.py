@@ -91,5 +91,9 @@ class Cart(MarketplaceAggregate):
 
 
 def _require_quantity(quantity: int) -> None:
-    if isinstance(quantity, bool) or not 1 <= quantity <= MAX_QUANTITY_PER_LINE:
+    if (
+        isinstance(quantity, bool)
+        or not isinstance(quantity, int)
+        or not 1 <= quantity <= MAX_QUANTITY_PER_LINE
+    ):
         raise InvalidValue(f"quantity must be from 1 to {MAX_QUANTITY_PER_LINE}")

@@ -68,7 +68,9 @@ class Customer(MarketplaceAggregate):
             return
         if len(self.addresses) >= MAX_ADDRESSES:
             raise RuleViolated(f"a customer has at most {MAX_ADDRESSES} addresses")
-        if not (len(country) == 2 and country.isascii() and country.isupper()):
+        if not (
+            len(country) == 2 and country.isascii() and country.isalpha() and country.isupper()
+        ):
             raise InvalidValue("country must be a two-letter ISO 3166 code")
         self._emit(
             self.AddressAdded,

@@ -109,8 +109,15 @@ class StockItem(MarketplaceAggregate):
 
     def adjust(self, delta: int, reason: str, ctx: Context) -> None:
         """Correct the count of units on hand, never below what is reserved or sold."""
-        if delta == 0 or abs(delta) > MAX_UNITS_PER_MOVE:
+        if (
+            isinstance(delta, bool)
+            or not isinstance(delta, int)
+            or delta == 0
+            or abs(delta) > MAX_UNITS_PER_MOVE
+        ):
             raise InvalidValue(f"adjustment must be non-zero and at most {MAX_UNITS_PER_MOVE}")
+        if self.received + delta > MAX_UNITS_PER_MOVE * 100:
+            raise InvalidValue("stock would exceed the largest count an item may hold")
         if self.received + delta < self.reserved + self.sold:
             raise InsufficientStock(
                 f"cannot remove {-delta} units: only {self.available} are unreserved"

@@ -21,7 +21,8 @@ class Money:
             raise InvalidValue("money must be an integer number of minor units")
         if not 0 <= self.minor <= MAX_MINOR_UNITS:
             raise InvalidValue(f"amount must be between 0 and {MAX_MINOR_UNITS} minor units")
-        if not (len(self.currency) == 3 and self.currency.isascii() and self.currency.isupper()):
+        code = self.currency
+        if not (len(code) == 3 and code.isascii() and code.isalpha() and code.isupper()):
             raise InvalidValue("currency must be a three-letter ISO 4217 code")
 
     def times(self, quantity: int) -> Money:

@@ -21,6 +21,7 @@ def eventsourcing_env(settings: Settings, postgres_url: str | None = None) -> di
             **common,
             "PERSISTENCE_MODULE": "eventsourcing_kurrentdb",
             "KURRENTDB_URI": settings.kurrentdb_uri,
+            "GROUP_COMMIT": "n",
         }
         if settings.kurrentdb_root_certificates:
             env["KURRENTDB_ROOT_CERTIFICATES"] = settings.kurrentdb_root_certificates

@@ -364,13 +364,6 @@ def test_split_logs_keep_each_context_in_its_own_log(
 def test_unsplit_logs_put_every_context_in_one_log(
     open_commands: OpenCommands, backend: str, request: pytest.FixtureRequest
 ) -> None:
-    if backend == "memory":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="eventsourcing.popo gives each application its own in-memory recorder",
-            )
-        )
     commands = open_commands(split_logs=False)
     head = head_of(commands.catalog)
     seller_id = register_seller(commands)
