@@ -12,6 +12,7 @@ import jwt
 Role = Literal["shopper", "seller", "admin", "auditor"]
 ROLES: tuple[Role, ...] = get_args(Role)
 ALGORITHMS = ["HS256"]
+VERIFIED_CACHE_SIZE = 100_000
 
 
 class InvalidToken(Exception):
@@ -36,6 +37,7 @@ class TokenCodec:
         self._issuer = issuer
         self._audience = audience
         self._ttl = ttl_seconds
+        self._verified: dict[str, tuple[Principal, float]] = {}
 
     def issue(self, sub: UUID, role: Role, *, ttl_seconds: int | None = None) -> str:
         """A signed token for sub in role, valid for ttl_seconds."""
@@ -53,7 +55,21 @@ class TokenCodec:
         return jwt.encode(claims, self._secret, algorithm=ALGORITHMS[0])
 
     def verify(self, token: str) -> Principal:
-        """The principal a valid token names; raises InvalidToken otherwise."""
+        """The principal a valid token names; raises InvalidToken otherwise.
+
+        Verified tokens are remembered until they expire, so a client's repeated
+        requests skip the signature check.
+        """
+        known = self._verified.get(token)
+        if known is not None and known[1] > time.time():
+            return known[0]
+        principal, expires = self._verify(token)
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            self._verified.clear()
+        self._verified[token] = (principal, expires)
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, float]:
         try:
             claims = jwt.decode(
                 token,
@@ -66,6 +82,6 @@ class TokenCodec:
             role = claims.get("role")
             if role not in ROLES:
                 raise InvalidToken("token has no valid role")
-            return Principal(UUID(claims["sub"]), cast(Role, role))
+            return Principal(UUID(claims["sub"]), cast(Role, role)), float(claims["exp"])
         except (jwt.PyJWTError, ValueError) as error:
             raise InvalidToken(str(error)) from None

@@ -8,7 +8,9 @@ point at running servers. A backend that cannot start fails the run: nothing is 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,8 +31,15 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def services_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("services")
+def services_dir() -> Iterator[Path]:
+    """A folder for the servers' data, outside pytest's tmp tree.
+
+    pytest makes its tmp tree private to root, which would lock out PostgreSQL's own
+    service user; concurrent pytest runs can also reset it under a running server.
+    """
+    path = Path(tempfile.mkdtemp(prefix="marketplace-test-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

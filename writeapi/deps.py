@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
@@ -25,30 +25,32 @@ class WriteApiDeps:
     reservation_minutes: int = 15
 
 
-def get_deps(request: Request) -> WriteApiDeps:
+async def get_deps(request: Request) -> WriteApiDeps:
     """The dependencies bound to this app."""
     deps: WriteApiDeps = request.app.state.deps
     return deps
 
 
-def get_commands(request: Request) -> Commands:
+async def get_commands(request: Request) -> Commands:
     """The command side."""
-    return get_deps(request).commands
+    deps: WriteApiDeps = request.app.state.deps
+    return deps.commands
 
 
-def get_principal(request: Request) -> Principal:
+async def get_principal(request: Request) -> Principal:
     """The caller named by a valid bearer token; 401 otherwise."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise InvalidToken("missing bearer token")
-    return get_deps(request).tokens.verify(token.strip())
+    deps: WriteApiDeps = request.app.state.deps
+    return deps.tokens.verify(token.strip())
 
 
-def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
+def require_roles(*roles: Role) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:
     """A dependency that lets only the given roles through; 403 for the others."""
 
-    def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    async def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
         if principal.role not in roles:
             raise Problem(
                 403, "forbidden", "Forbidden", f"the {principal.role} role cannot do this"

@@ -20,7 +20,7 @@ from domain.base import Context
 from infra.auth import Principal
 from infra.idempotency import StoredResponse
 from writeapi.deps import WriteApiDeps, get_deps
-from writeapi.problems import Problem, problem_for, problem_response
+from writeapi.problems import Problem, detail_for, problem_for, problem_response
 
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 IF_MATCH = re.compile(r'^(?:W/)?"(\d{1,18})"$')
@@ -146,7 +146,7 @@ class CommandRunner:
                 store.abandon(owner, key)
                 raise
             status, slug, title = known
-            response = problem_response(self.request, status, slug, title, str(error))
+            response = problem_response(self.request, status, slug, title, detail_for(error))
         kept = {k: v for k, v in response.headers.items() if k in REPLAYED_HEADERS}
         kept["content-type"] = response.media_type or "application/json"
         store.complete(owner, key, StoredResponse(response.status_code, kept, bytes(response.body)))
@@ -162,7 +162,9 @@ class CommandRunner:
         return digest.hexdigest()
 
 
-def get_runner(request: Request, deps: Annotated[WriteApiDeps, Depends(get_deps)]) -> CommandRunner:
+async def get_runner(
+    request: Request, deps: Annotated[WriteApiDeps, Depends(get_deps)]
+) -> CommandRunner:
     """A command runner for this request."""
     return CommandRunner(request, deps)
 

@@ -95,6 +95,10 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 413:
+            return problem_response(
+                request, 413, "too-large", "Request body too large", str(exc.detail)
+            )
         return problem_response(
             request, exc.status_code, "http", str(exc.detail), headers=dict(exc.headers or {})
         )
@@ -127,9 +131,16 @@ def install_problem_handlers(app: FastAPI) -> None:
 
 def _domain_handler(status: int, slug: str, title: str) -> Any:
     async def handle(request: Request, exc: Exception) -> Response:
-        return problem_response(request, status, slug, title, str(exc))
+        return problem_response(request, status, slug, title, detail_for(exc))
 
     return handle
+
+
+def detail_for(exc: Exception) -> str:
+    """What a client may read of an error; the store's own message names tables and keys."""
+    if isinstance(exc, RecordConflictError):
+        return "the resource already exists or another request changed it first"
+    return str(exc)
 
 
 def problem_for(exc: Exception) -> tuple[int, str, str] | None:

@@ -50,7 +50,10 @@ class LocalRedis:
             "--logfile",
             str((self.data_dir / "valkey.log").resolve()),
         ]
-        self._process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # A session of its own: a terminal's Ctrl-C must not stop it before its clients.
+        self._process = subprocess.Popen(
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+        )
         deadline = time.monotonic() + timeout
         client = redis.Redis.from_url(self.url)
         while True:

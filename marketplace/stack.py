@@ -1,0 +1,200 @@
+"""`marketplace up`: the whole platform on one machine, supervised by one process.
+
+Components start in order and stop in reverse: the embedded Valkey, the embedded PostgreSQL,
+then each child process (today the command API; later the query API, projectors, gateway).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from urllib.parse import urlsplit, urlunsplit
+
+from infra.local.postgres import LocalPostgres
+from infra.local.redis import LocalRedis
+from infra.settings import Settings, load_settings
+from marketplace.supervisor import ChildProcess, Component, Interrupted, StartFailed, Supervisor
+
+
+def log_tail(path: Path, lines: int = 3) -> str:
+    """The last lines of a server log, indented on new lines, or nothing."""
+    try:
+        tail = path.read_text(errors="replace").strip().splitlines()[-lines:]
+    except OSError:
+        return ""
+    return "".join(f"\n    {line}" for line in tail)
+
+
+@dataclass
+class EmbeddedPostgres:
+    """The embedded PostgreSQL server as a component."""
+
+    server: LocalPostgres
+    name: str = "PostgreSQL"
+
+    def start(self, stopping: threading.Event) -> None:
+        """Initialise on first use, start, and create the database."""
+        try:
+            self.server.start()
+        except RuntimeError as error:
+            raise StartFailed(f"{error}{log_tail(self.server.data_dir / 'postgres.log')}") from None
+
+    def alive(self) -> bool:
+        """Whether the postmaster runs."""
+        return self.server.running()
+
+    def stop(self) -> None:
+        """Stop with pg_ctl (fast mode: running transactions are rolled back)."""
+        self.server.stop()
+
+    def exit_note(self) -> str:
+        """Where to look for the reason."""
+        return f"stopped (see {self.server.data_dir / 'postgres.log'})"
+
+
+@dataclass
+class EmbeddedRedis:
+    """The embedded Valkey server as a component."""
+
+    server: LocalRedis
+    name: str = "Valkey"
+
+    def start(self, stopping: threading.Event) -> None:
+        """Start valkey-server and wait for PING."""
+        try:
+            self.server.start()
+        except RuntimeError as error:
+            raise StartFailed(f"{error}{log_tail(self.server.data_dir / 'valkey.log')}") from None
+
+    def alive(self) -> bool:
+        """Whether valkey-server runs."""
+        return self.server.pid is not None
+
+    def stop(self) -> None:
+        """Terminate valkey-server (it flushes its append-only file)."""
+        self.server.stop()
+
+    def exit_note(self) -> str:
+        """Where to look for the reason."""
+        return f"stopped (see {self.server.data_dir / 'valkey.log'})"
+
+
+def api_url(settings: Settings, port: int) -> str:
+    """The base URL of an API listening on settings.host and port."""
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    return f"http://{host}:{port}"
+
+
+def cli_child(
+    name: str, args: list[str], env: Mapping[str, str], ready_url: str | None = None
+) -> ChildProcess:
+    """A `marketplace <args>` child run by this interpreter; ready once ready_url answers."""
+    return ChildProcess(name, [sys.executable, "-m", "marketplace.cli", *args], env, ready_url)
+
+
+def redact(url: str) -> str:
+    """The URL with its password, if any, hidden."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def build_stack(
+    settings: Settings, base_env: Mapping[str, str]
+) -> tuple[Supervisor, dict[str, str]]:
+    """The supervisor for the configured stack, and the addresses to announce."""
+    data_dir = settings.data_dir.resolve()
+    components: list[Component] = []
+    postgres_url, redis_url = settings.postgres_url or None, settings.redis_url or None
+    where = {"data dir": str(data_dir)}
+    if redis_url is None:
+        redis = LocalRedis(data_dir / "redis", settings.embedded_redis_port, durable=True)
+        components.append(EmbeddedRedis(redis))
+        redis_url = redis.url
+    if postgres_url is None:
+        postgres = LocalPostgres(data_dir / "postgres", settings.embedded_postgres_port)
+        components.append(EmbeddedPostgres(postgres))
+        postgres_url = postgres.url
+    where["postgres"] = (
+        postgres_url + "  (embedded)" if not settings.postgres_url else redact(postgres_url)
+    )
+    where["redis"] = redis_url + "  (embedded)" if not settings.redis_url else redact(redis_url)
+    env = {
+        **base_env,
+        "MARKETPLACE_DATA_DIR": str(data_dir),
+        "MARKETPLACE_POSTGRES_URL": postgres_url,
+        "MARKETPLACE_REDIS_URL": redis_url,
+        "MARKETPLACE_WRITE_API_PORT": str(settings.write_api_port),
+        "MARKETPLACE_WRITE_API_WORKERS": str(settings.write_api_workers),
+    }
+    write_url = api_url(settings, settings.write_api_port)
+    write_args = ["--port", str(settings.write_api_port)]
+    write_args += ["--workers", str(settings.write_api_workers)]
+    components.append(
+        cli_child("command API", ["serve-write", *write_args], env, f"{write_url}/health/ready")
+    )
+    where["command API"] = write_url
+    where["API docs"] = f"{write_url}/docs"
+    return Supervisor(components), where
+
+
+def ready_block(where: Mapping[str, str]) -> str:
+    """The announcement printed once everything is ready."""
+    width = max(len(key) for key in where)
+    lines = [f"  {key.ljust(width)}  {value}" for key, value in where.items()]
+    rule = "-" * 72
+    return "\n".join([rule, "marketplace is up", *lines, "Press Ctrl-C to stop.", rule])
+
+
+def run_stack(settings: Settings, base_env: Mapping[str, str]) -> int:
+    """Run the stack until SIGINT/SIGTERM (exit 0) or until a component fails (exit 1)."""
+    supervisor, where = build_stack(settings, base_env)
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        supervisor.stopping.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    code = 0
+    try:
+        supervisor.start()
+        print(ready_block(where), flush=True)
+        dead = supervisor.watch()
+        if dead is not None:
+            print(f"unexpected: {dead.name} {dead.exit_note()}; shutting down", flush=True)
+            code = 1
+    except Interrupted:
+        print("stop requested while starting", flush=True)
+    except (StartFailed, RuntimeError, OSError) as error:
+        if supervisor.stopping.is_set():
+            print("stop requested while starting", flush=True)
+        else:
+            print(f"could not start: {error}", file=sys.stderr, flush=True)
+            code = 1
+    finally:
+        supervisor.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    print("marketplace stopped" if code == 0 else "marketplace stopped after a failure", flush=True)
+    return code
+
+
+def up(
+    data_dir: Path | None = None, write_port: int | None = None, workers: int | None = None
+) -> int:
+    """Settings from the environment plus command-line overrides, then run the stack."""
+    overrides: dict[str, object] = {}
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    if write_port is not None:
+        overrides["write_api_port"] = write_port
+    if workers is not None:
+        overrides["write_api_workers"] = workers
+    return run_stack(load_settings(**overrides), dict(os.environ))
