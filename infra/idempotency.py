@@ -24,6 +24,10 @@ CREATE INDEX IF NOT EXISTS idempotency_keys_created_at ON idempotency_keys (crea
 """
 
 
+PENDING_LEASE_SECONDS = 60
+"""A pending claim older than this belongs to a request that died; a retry may take it."""
+
+
 @dataclass(frozen=True)
 class StoredResponse:
     """A response recorded for a key."""
@@ -49,6 +53,7 @@ class IdempotencyStore:
             raise ValueError("idempotency keys are kept for at least 24 hours")
         self._pool = pool
         self._ttl = f"{int(ttl_hours)} hours"
+        self._lease = f"{PENDING_LEASE_SECONDS} seconds"
 
     def create_table(self) -> None:
         """Create the table if it does not exist."""
@@ -66,9 +71,10 @@ class IdempotencyStore:
                     SET request_hash = EXCLUDED.request_hash, state = 'pending',
                         status = NULL, headers = NULL, body = NULL, created_at = now()
                     WHERE k.created_at < now() - %s::interval
+                       OR (k.state = 'pending' AND k.created_at < now() - %s::interval)
                 RETURNING 1
                 """,
-                (principal, key, request_hash, self._ttl),
+                (principal, key, request_hash, self._ttl, self._lease),
             ).fetchone()
             if row is not None:
                 return Claim("new")

@@ -25,7 +25,6 @@ class Settings(BaseSettings):
     postgres_lock_timeout_seconds: int = Field(default=5, ge=1, le=60)
     postgres_pool_size: int = Field(default=10, ge=1, le=200)
     postgres_max_overflow: int = Field(default=10, ge=0, le=200)
-    postgres_enable_db_functions: bool = False
     kurrentdb_uri: str | None = None
     kurrentdb_root_certificates: str | None = None
     redis_url: str | None = None

@@ -23,7 +23,7 @@ from writeapi.deps import WriteApiDeps, get_deps
 from writeapi.problems import Problem, detail_for, problem_for, problem_response
 
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
-IF_MATCH = re.compile(r'^(?:W/)?"(\d{1,18})"$')
+IF_MATCH = re.compile(r'^"(\d{1,18})"$')
 REPLAYED_HEADERS = ("etag", "location", "x-log-position")
 log = structlog.get_logger()
 
@@ -43,7 +43,10 @@ def expected_version(request: Request) -> int | None:
     value = request.headers.get("if-match")
     if value is None or value.strip() == "*":
         return None
-    match = IF_MATCH.match(value.strip())
+    value = value.strip()
+    if value.startswith("W/") and IF_MATCH.match(value[2:]):
+        raise Problem(412, "stale-version", "Precondition failed", "a weak ETag never matches")
+    match = IF_MATCH.match(value)
     if match is None:
         raise Problem(400, "bad-if-match", "Malformed If-Match", 'If-Match must be like "3"')
     return int(match.group(1))
@@ -117,7 +120,13 @@ class CommandRunner:
             )
         store = self.deps.idempotency
         owner = str(principal.sub)
-        claim = store.claim(owner, key, self._fingerprint(body))
+        fingerprint = request_fingerprint(
+            self.request.method,
+            self.request.url.path,
+            self.request.headers.get("if-match", ""),
+            body,
+        )
+        claim = store.claim(owner, key, fingerprint)
         if claim.verdict == "mismatch":
             raise Problem(
                 422,
@@ -152,14 +161,14 @@ class CommandRunner:
         store.complete(owner, key, StoredResponse(response.status_code, kept, bytes(response.body)))
         return response
 
-    def _fingerprint(self, body: BaseModel | None) -> str:
-        digest = hashlib.sha256()
-        digest.update(self.request.method.encode())
-        digest.update(self.request.url.path.encode())
-        digest.update(self.request.headers.get("if-match", "").encode())
-        if body is not None:
-            digest.update(body.model_dump_json().encode())
-        return digest.hexdigest()
+
+def request_fingerprint(method: str, path: str, if_match: str, body: BaseModel | None) -> str:
+    """What makes two requests with one Idempotency-Key the same request."""
+    digest = hashlib.sha256()
+    for part in (method, path, if_match, body.model_dump_json() if body else ""):
+        digest.update(part.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
 
 
 async def get_runner(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +30,9 @@ from eventsourcing.persistence import (
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.utils import Environment, get_topic
 
+from commands.group_commit import GroupCommitter
 from infra.eventstore import eventsourcing_env
+from infra.postgres_recorder import ArrayInsertPostgresRecorder
 from infra.settings import Settings
 
 pytestmark = pytest.mark.postgres
@@ -39,10 +41,10 @@ TOPIC = "tests.gap:Appended"
 SUBSCRIBER_TIMEOUT_SECONDS = 60.0
 
 
-class PausingRecorder(PostgresApplicationRecorder):
-    """The library's recorder, pausing after its ids are issued and before it commits."""
+class LockFreeRecorder(PostgresApplicationRecorder):
+    """The library's recorder without the table lock, pausing after its ids are issued."""
 
-    max_pause_seconds = 0.002
+    max_pause_seconds = 0.010
 
     def _fetch_ids_after_insert_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -50,12 +52,6 @@ class PausingRecorder(PostgresApplicationRecorder):
         ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
         time.sleep(random.uniform(0, self.max_pause_seconds))
         return ids
-
-
-class LockFreeRecorder(PausingRecorder):
-    """The same, without the table lock that orders commits by notification id."""
-
-    max_pause_seconds = 0.010
 
     def _lock_table(self, curs: Any) -> None:
         pass
@@ -128,8 +124,19 @@ def stored_ids(recorder: ApplicationRecorder) -> list[int]:
         last = page[-1].id
 
 
-def follow_while_writing(recorder: ApplicationRecorder, writers: int, appends: int) -> Detection:
-    """Run writers against the log while a subscriber follows it; return what it saw."""
+Append = Callable[[list[StoredEvent]], Any]
+
+
+def follow_while_writing(
+    recorder: ApplicationRecorder,
+    writers: int,
+    appends: int,
+    append_for: Callable[[int], Append] | None = None,
+) -> Detection:
+    """Run writers against the log while a subscriber follows it; return what it saw.
+
+    append_for(i) gives writer i its way to append; by default the recorder itself.
+    """
     sentinel = uuid4()
     seen: list[int] = []
     errors: list[BaseException] = []
@@ -152,19 +159,19 @@ def follow_while_writing(recorder: ApplicationRecorder, writers: int, appends: i
 
     start = threading.Barrier(writers)
 
-    def write(stream: UUID) -> None:
+    def write(stream: UUID, append: Append) -> None:
         try:
             start.wait()
             for version in range(appends):
-                event = StoredEvent(stream, version, TOPIC, b"{}")
-                recorder.insert_events([event])
+                append([StoredEvent(stream, version, TOPIC, b"{}")])
         except BaseException as e:
             errors.append(e)
 
     follower = threading.Thread(target=follow)
     follower.start()
     assert subscribed.wait(SUBSCRIBER_TIMEOUT_SECONDS)
-    threads = [threading.Thread(target=write, args=(uuid4(),)) for _ in range(writers)]
+    appenders = [append_for(i) if append_for else recorder.insert_events for i in range(writers)]
+    threads = [threading.Thread(target=write, args=(uuid4(), a)) for a in appenders]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -181,9 +188,16 @@ def follow_while_writing(recorder: ApplicationRecorder, writers: int, appends: i
 
 
 def test_follower_sees_every_position_once_in_order(postgres_url: str) -> None:
-    with build_recorder(recorder_env(postgres_url, PausingRecorder)) as recorder:
-        assert type(recorder) is PausingRecorder
-        detection = follow_while_writing(recorder, writers=16, appends=1000)
+    """The production append path: our recorder, behind group commit, in four 'processes'."""
+    with build_recorder(recorder_env(postgres_url, None)) as recorder:
+        assert type(recorder) is ArrayInsertPostgresRecorder
+        pause_inside_inserts(postgres_url, max_pause_seconds=0.002)
+        committers = [
+            GroupCommitter(lambda *events: recorder.insert_events(list(events))) for _ in range(4)
+        ]
+        detection = follow_while_writing(
+            recorder, writers=16, appends=1000, append_for=lambda i: committers[i % 4].append
+        )
 
         assert len(detection.stored) == 16 * 1000 + 1
         assert detection.missing == []

@@ -1,0 +1,264 @@
+"""The command API over real PostgreSQL, driven through httpx.
+
+`api` builds a fresh app on a fresh schema for each test; `shared_api` builds one per
+module for the table-driven tests, whose rows each make their own aggregates.
+"""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+import httpx
+import psycopg
+import pytest
+import structlog
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute
+
+from commands.base import ContextApplication
+from domain.base import Context
+from domain.money import Money
+from infra.auth import Role
+from infra.eventstore import with_search_path
+from infra.idempotency import IdempotencyStore
+from infra.settings import Settings
+from marketplace.bootstrap import build_commands, postgres_pool, token_codec
+from writeapi.app import create_app
+from writeapi.deps import WriteApiDeps
+
+JWT_SECRET = "api-tests-secret-" + "0123456789abcdef" * 4
+ISSUER = "marketplace-tests"
+AUDIENCE = "marketplace-api-tests"
+MAX_BODY_BYTES = 4096
+BASE_URL = "http://test"
+
+
+MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def api_routes(routes: list[BaseRoute]) -> Iterator[APIRoute]:
+    """Every APIRoute, descending into included routers (FastAPI keeps them nested)."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        included = getattr(route, "original_router", None) or getattr(route, "app", None)
+        nested = getattr(included, "routes", None)
+        if nested is not None and included is not route:
+            yield from api_routes(nested)
+
+
+def mutating_operations(app: FastAPI) -> set[tuple[str, str]]:
+    """(method, path) of every route that changes something, found two ways that must agree."""
+    walked = {
+        (method, route.path)
+        for route in api_routes(app.routes)
+        for method in route.methods & MUTATING
+    }
+    documented = {
+        (method.upper(), path)
+        for path, operations in app.openapi()["paths"].items()
+        for method in operations
+        if method.upper() in MUTATING
+    }
+    assert walked == documented
+    return walked
+
+
+def api_settings(url: str) -> Settings:
+    """Settings for an API under test on the given PostgreSQL URL."""
+    return Settings(
+        environment="test",
+        event_store="postgres",
+        split_logs=True,
+        postgres_url=url,
+        postgres_pool_size=4,
+        postgres_max_overflow=4,
+        jwt_secret=JWT_SECRET,  # type: ignore[arg-type]
+        jwt_issuer=ISSUER,
+        jwt_audience=AUDIENCE,
+        max_body_bytes=MAX_BODY_BYTES,
+    )
+
+
+def seller_body(**extra: Any) -> dict[str, Any]:
+    return {"name": "Acme Tools", "email": "sales@acme.example", **extra}
+
+
+def product_body(**extra: Any) -> dict[str, Any]:
+    return {
+        "title": "Claw hammer",
+        "description": "16 oz, steel shaft",
+        "category": "tools",
+        "attributes": {"weight": "16oz"},
+        "price": {"amount_minor": 1999, "currency": "EUR"},
+        **extra,
+    }
+
+
+def address_body() -> dict[str, Any]:
+    return {"line1": "1 Main St", "city": "Springfield", "postal_code": "12345", "country": "US"}
+
+
+@dataclass
+class Api:
+    """One command API on its own schema, with helpers to call it as someone."""
+
+    url: str
+    deps: WriteApiDeps
+    app: FastAPI
+    client: httpx.AsyncClient
+
+    def token(self, sub: UUID, role: Role) -> str:
+        return self.deps.tokens.issue(sub, role)
+
+    def auth(self, sub: UUID, role: Role, **headers: str) -> dict[str, str]:
+        """Headers carrying a valid bearer token for sub in role, plus any given."""
+        named = {k.replace("_", "-"): v for k, v in headers.items()}
+        return {"Authorization": f"Bearer {self.token(sub, role)}", **named}
+
+    def position(self, application: ContextApplication) -> int:
+        """The highest notification id of an application's log (0 when empty)."""
+        return application.recorder.max_notification_id() or 0
+
+    def positions(self) -> dict[str, int]:
+        return {a.log_name: self.position(a) for a in self.deps.commands.applications}
+
+    def sql(self, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Run SQL in this API's schema and return the rows (none for statements)."""
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            cursor = conn.execute(query, params)  # type: ignore[arg-type]
+            return cursor.fetchall() if cursor.description else []
+
+    async def register_seller(self, seller: UUID) -> httpx.Response:
+        response = await self.client.post(
+            "/v1/sellers", json=seller_body(), headers=self.auth(seller, "seller")
+        )
+        assert response.status_code == 201, response.text
+        return response
+
+    async def list_product(self, seller: UUID, **extra: Any) -> UUID:
+        response = await self.client.post(
+            "/v1/products", json=product_body(**extra), headers=self.auth(seller, "seller")
+        )
+        assert response.status_code == 201, response.text
+        return UUID(response.json()["id"])
+
+    async def receive(self, seller: UUID, product: UUID, quantity: int) -> httpx.Response:
+        response = await self.client.post(
+            f"/v1/products/{product}/stock/receipts",
+            json={"quantity": quantity},
+            headers=self.auth(seller, "seller"),
+        )
+        assert response.status_code == 200, response.text
+        return response
+
+
+def context(actor: UUID, role: Role) -> Context:
+    """An audit context for setting up state without going through HTTP."""
+    return Context(datetime.now(UTC), str(actor), role, "setup", "setup", "setup")
+
+
+@dataclass(frozen=True)
+class World:
+    """Seller A with a product and 10 units in stock; shopper A with a customer and a cart."""
+
+    seller_a: UUID
+    seller_b: UUID
+    shopper_a: UUID
+    shopper_b: UUID
+    auditor: UUID
+    admin: UUID
+    product: UUID
+    cart: UUID
+
+    @classmethod
+    def build(cls, api: Api) -> World:
+        """Make the aggregates straight through the command side: fast and independent."""
+        commands = api.deps.commands
+        seller_a, shopper_a, product = uuid4(), uuid4(), uuid4()
+        as_seller, as_shopper = context(seller_a, "seller"), context(shopper_a, "shopper")
+        commands.catalog.register_seller(seller_a, "Seller A", "a@sellers.example", as_seller)
+        commands.catalog.list_product(
+            product, seller_a, "Widget", "", "tools", {}, Money(500, "EUR"), as_seller
+        )
+        commands.receive_stock(product, 10, as_seller)
+        commands.customers.register_customer(shopper_a, "Shopper A", "a@shop.example", as_shopper)
+        cart = commands.carts.create_cart(shopper_a, as_shopper)[0].aggregate_id
+        commands.add_to_cart(cart, product, 2, as_shopper)
+        return cls(seller_a, uuid4(), shopper_a, uuid4(), uuid4(), uuid4(), product, cart)
+
+
+@pytest.fixture(scope="package", autouse=True)
+def json_logs() -> Iterator[None]:
+    """Log as the deployed API does (JSON lines), not with the slow pretty tracebacks."""
+    before = structlog.get_config()
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(),
+        ],
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+    try:
+        yield
+    finally:
+        structlog.configure(**before)
+
+
+@pytest.fixture(scope="module")
+def module_postgres_url(postgres_server: str) -> Iterator[str]:
+    """Like postgres_url, but one schema for a whole module."""
+    schema = f"m_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield with_search_path(postgres_server, schema)
+    finally:
+        with psycopg.connect(postgres_server, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+async def _open_api(url: str) -> AsyncIterator[Api]:
+    settings = api_settings(url)
+    pool = postgres_pool(settings, max_size=8)
+    commands = build_commands(settings)
+    try:
+        idempotency = IdempotencyStore(pool, settings.idempotency_ttl_hours)
+        idempotency.create_table()
+        deps = WriteApiDeps(
+            commands=commands,
+            tokens=token_codec(settings),
+            idempotency=idempotency,
+            max_body_bytes=settings.max_body_bytes,
+        )
+        app = create_app(deps)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+            yield Api(url, deps, app, client)
+    finally:
+        commands.close()
+        pool.close()
+
+
+@pytest.fixture
+async def api(postgres_url: str) -> AsyncIterator[Api]:
+    """A fresh command API on a fresh schema."""
+    async for built in _open_api(postgres_url):
+        yield built
+
+
+@pytest.fixture(scope="module")
+async def shared_api(module_postgres_url: str) -> AsyncIterator[Api]:
+    """One command API for a whole module; its tests must use ids of their own."""
+    async for built in _open_api(module_postgres_url):
+        yield built
