@@ -23,6 +23,8 @@ from domain.errors import DomainError, NotFound
 T = TypeVar("T", bound=MarketplaceAggregate)
 
 LOCK_STRIPES = 1024
+RECENT_SECONDS = 1.0
+RECENT_CACHE_SIZE = 50_000
 GROUP_COMMIT = "GROUP_COMMIT"
 """Environment key: "n" for stores that cannot append to several streams atomically."""
 
@@ -61,6 +63,7 @@ class ContextApplication(Application[UUID]):
         self._group_commit = strtobool(self.env.get(GROUP_COMMIT, "y"))
         self._committer = GroupCommitter(self.save)
         self._written = WrittenAggregates()
+        self._recent: dict[UUID, tuple[float, MarketplaceAggregate]] = {}
 
     def construct_recorder(self) -> ApplicationRecorder:
         """The recorder of this context's log, or the one shared by contexts writing one log."""
@@ -80,6 +83,23 @@ class ContextApplication(Application[UUID]):
             raise NotFound(f"{kind.__name__.lower()} {aggregate_id} does not exist") from None
         if not isinstance(aggregate, kind):
             raise NotFound(f"{kind.__name__.lower()} {aggregate_id} does not exist")
+        return aggregate
+
+    def recent(self, aggregate_id: UUID, kind: type[T]) -> T:
+        """The aggregate as read from the store at most RECENT_SECONDS ago; do not change it.
+
+        For checks on aggregates other than the one a command changes (is the product
+        listed, is the seller active), where a moment's staleness is acceptable. A change
+        made through this process is seen at once; one made elsewhere within RECENT_SECONDS.
+        """
+        now = time.monotonic()
+        seen = self._recent.get(aggregate_id)
+        if seen is not None and now - seen[0] < RECENT_SECONDS and isinstance(seen[1], kind):
+            return seen[1]
+        aggregate = self.load(aggregate_id, kind)
+        if len(self._recent) >= RECENT_CACHE_SIZE:
+            self._recent.clear()
+        self._recent[aggregate_id] = (now, aggregate)
         return aggregate
 
     def exists(self, aggregate_id: UUID) -> bool:
@@ -135,6 +155,7 @@ class ContextApplication(Application[UUID]):
                 return outcome
 
     def _save(self, aggregate: MarketplaceAggregate) -> Outcome:
+        self._recent.pop(aggregate.id, None)
         events = aggregate.collect_events()
         if not events:
             recordings = []

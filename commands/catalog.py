@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from typing import Any
 from uuid import UUID
 
 from commands.access import require_owner
@@ -14,18 +12,12 @@ from domain.money import Money
 from domain.product import Product
 from domain.seller import Seller
 
-LISTED_TTL_SECONDS = 1.0
-LISTED_CACHE_SIZE = 50_000
-
 
 class CatalogApplication(ContextApplication):
     """Registers sellers and lists, updates, reprices and delists their products."""
 
     name = "catalog"
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._listed: dict[UUID, tuple[float, Product]] = {}
 
     def register_seller(self, seller_id: UUID, name: str, email: str, ctx: Context) -> Outcome:
         """Register a seller; the actor registers itself unless an admin acts."""
@@ -103,25 +95,24 @@ class CatalogApplication(ContextApplication):
 
     def product_owned_by_actor(self, product_id: UUID, ctx: Context) -> Product:
         """Load a product and check that the actor may change it."""
-        product = self.load(product_id, Product)
+        product = self.recent(product_id, Product)
         require_owner(ctx, product.seller_id)
         return product
 
     def listed_product(self, product_id: UUID) -> Product:
-        """A product that is on sale, as read at most LISTED_TTL_SECONDS ago.
+        """A product that is on sale, as read at most RECENT_SECONDS ago.
 
         Carts check this on every change; a product delisted a moment ago may still be
-        added for up to the TTL, and checkout checks again against the store.
+        added for that long, and checkout checks again against the store.
         """
-        now = time.monotonic()
-        seen = self._listed.get(product_id)
-        if seen is not None and now - seen[0] < LISTED_TTL_SECONDS:
-            return seen[1]
-        product = self.load(product_id, Product)
+        product = self.recent(product_id, Product)
         if product.delisted:
-            self._listed.pop(product_id, None)
             raise RuleViolated("product is delisted")
-        if len(self._listed) >= LISTED_CACHE_SIZE:
-            self._listed.clear()
-        self._listed[product_id] = (now, product)
         return product
+
+    def active_seller(self, seller_id: UUID) -> Seller:
+        """A seller that is not suspended, as read at most RECENT_SECONDS ago."""
+        seller = self.recent(seller_id, Seller)
+        if seller.suspended:
+            raise RuleViolated("the seller is suspended")
+        return seller

@@ -11,8 +11,6 @@ from commands.catalog import CatalogApplication
 from commands.customers import CustomersApplication
 from commands.inventory import InventoryApplication
 from domain.base import Context
-from domain.errors import RuleViolated
-from domain.seller import Seller
 
 SINGLE_LOG = "marketplace"
 
@@ -45,8 +43,7 @@ class Commands:
     def receive_stock(self, product_id: UUID, quantity: int, ctx: Context) -> Outcome:
         """Receive units for a product the actor sells, unless its seller is suspended."""
         product = self.catalog.product_owned_by_actor(product_id, ctx)
-        if self.catalog.load(product.seller_id, Seller).suspended:
-            raise RuleViolated("a suspended seller cannot restock")
+        self.catalog.active_seller(product.seller_id)
         return self.inventory.receive_stock(product_id, product.seller_id, quantity, ctx)
 
     def add_to_cart(

@@ -1,4 +1,4 @@
-"""What the command API needs, bound once per app, and the Annotated dependencies over it."""
+"""What the command API needs, and the one dependency each route takes: an authorised call."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from commands.services import Commands
 from infra.auth import InvalidToken, Principal, Role, TokenCodec
 from infra.idempotency import IdempotencyStore
+from writeapi.execution import Call
 from writeapi.problems import Problem
 
 
@@ -25,42 +26,29 @@ class WriteApiDeps:
     reservation_minutes: int = 15
 
 
-async def get_deps(request: Request) -> WriteApiDeps:
-    """The dependencies bound to this app."""
-    deps: WriteApiDeps = request.app.state.deps
-    return deps
-
-
-async def get_commands(request: Request) -> Commands:
-    """The command side."""
-    deps: WriteApiDeps = request.app.state.deps
-    return deps.commands
-
-
-async def get_principal(request: Request) -> Principal:
-    """The caller named by a valid bearer token; 401 otherwise."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
+def principal_of(request: Request, tokens: TokenCodec) -> Principal:
+    """The caller named by the request's bearer token; InvalidToken (401) otherwise."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise InvalidToken("missing bearer token")
-    deps: WriteApiDeps = request.app.state.deps
-    return deps.tokens.verify(token.strip())
+    return tokens.verify(token.strip())
 
 
-def require_roles(*roles: Role) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:
-    """A dependency that lets only the given roles through; 403 for the others."""
+def call_as(*roles: Role) -> Callable[[Request], Coroutine[Any, Any, Call]]:
+    """A dependency giving an authorised call to callers in one of the roles; 403 for others."""
 
-    async def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    async def authorise(request: Request) -> Call:
+        deps: WriteApiDeps = request.app.state.deps
+        principal = principal_of(request, deps.tokens)
         if principal.role not in roles:
             raise Problem(
                 403, "forbidden", "Forbidden", f"the {principal.role} role cannot do this"
             )
-        return principal
+        return Call(request, principal, deps.commands, deps.idempotency)
 
-    return check
+    return authorise
 
 
-CommandsDep = Annotated[Commands, Depends(get_commands)]
-Seller = Annotated[Principal, Depends(require_roles("seller", "admin"))]
-Shopper = Annotated[Principal, Depends(require_roles("shopper", "admin"))]
-Admin = Annotated[Principal, Depends(require_roles("admin"))]
+SellerCall = Annotated[Call, Depends(call_as("seller", "admin"))]
+ShopperCall = Annotated[Call, Depends(call_as("shopper", "admin"))]
+AdminCall = Annotated[Call, Depends(call_as("admin"))]

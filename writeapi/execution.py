@@ -7,19 +7,19 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
 import orjson
 import structlog
-from fastapi import Depends, Request
+from fastapi import Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
 from commands.base import Outcome
+from commands.services import Commands
 from domain.base import Context
 from infra.auth import Principal
-from infra.idempotency import StoredResponse
-from writeapi.deps import WriteApiDeps, get_deps
+from infra.idempotency import IdempotencyStore, StoredResponse
 from writeapi.problems import Problem, detail_for, problem_for, problem_response
 
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
@@ -70,12 +70,24 @@ def render(reply: Reply) -> Response:
     return Response(orjson.dumps(body), reply.status, headers, media_type="application/json")
 
 
-class CommandRunner:
-    """Executes a route's command once per idempotency key and renders the answer."""
+class Call:
+    """One authorised command call: runs its command once per Idempotency-Key and answers."""
 
-    def __init__(self, request: Request, deps: WriteApiDeps) -> None:
+    def __init__(
+        self,
+        request: Request,
+        principal: Principal,
+        commands: Commands,
+        idempotency: IdempotencyStore,
+    ) -> None:
         self.request = request
-        self.deps = deps
+        self.principal = principal
+        self.commands = commands
+        self.idempotency = idempotency
+
+    def expected_version(self) -> int | None:
+        """The version the client's If-Match names, if any."""
+        return expected_version(self.request)
 
     def context(self, principal: Principal) -> Context:
         """The audit context of this request."""
@@ -89,10 +101,9 @@ class CommandRunner:
             causation_id=state.request_id,
         )
 
-    def run(
-        self, principal: Principal, body: BaseModel | None, command: Callable[[Context], Reply]
-    ) -> Response:
+    def run(self, body: BaseModel | None, command: Callable[[Context], Reply]) -> Response:
         """Run the command, or answer from the first run of the same Idempotency-Key."""
+        principal = self.principal
         response = self._run(principal, body, command)
         log.info(
             "command",
@@ -118,7 +129,7 @@ class CommandRunner:
                 "Invalid Idempotency-Key",
                 "use 1 to 255 visible ASCII characters",
             )
-        store = self.deps.idempotency
+        store = self.idempotency
         owner = str(principal.sub)
         fingerprint = request_fingerprint(
             self.request.method,
@@ -169,13 +180,3 @@ def request_fingerprint(method: str, path: str, if_match: str, body: BaseModel |
         digest.update(part.encode())
         digest.update(b"\0")
     return digest.hexdigest()
-
-
-async def get_runner(
-    request: Request, deps: Annotated[WriteApiDeps, Depends(get_deps)]
-) -> CommandRunner:
-    """A command runner for this request."""
-    return CommandRunner(request, deps)
-
-
-Runner = Annotated[CommandRunner, Depends(get_runner)]

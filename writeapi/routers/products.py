@@ -8,32 +8,31 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from domain.money import Money
-from writeapi.deps import CommandsDep, Seller
-from writeapi.execution import Reply, Runner, expected_version
+from writeapi.deps import SellerCall
+from writeapi.execution import Reply
 from writeapi.schemas import AdjustStock, Delist, ListProduct, Price, ReceiveStock, UpdateProduct
 
 router = APIRouter(prefix="/v1/products", tags=["products and stock"])
 
 
 @router.post("", status_code=201)
-def list_product(
-    body: ListProduct, actor: Seller, commands: CommandsDep, runner: Runner
-) -> Response:
+def list_product(body: ListProduct, call: SellerCall) -> Response:
     """List a new product for the calling seller."""
     product_id = uuid4()
-    seller_id = body.seller_id or actor.sub
-    return runner.run(
-        actor,
+    seller_id = body.seller_id or call.principal.sub
+    price = Money(body.price.amount_minor, body.price.currency)
+    catalog = call.commands.catalog
+    return call.run(
         body,
         lambda ctx: Reply(
-            commands.catalog.list_product(
+            catalog.list_product(
                 product_id,
                 seller_id,
                 body.title,
                 body.description,
                 body.category,
                 dict(body.attributes),
-                Money(body.price.amount_minor, body.price.currency),
+                price,
                 ctx,
             ),
             201,
@@ -43,16 +42,14 @@ def list_product(
 
 
 @router.patch("/{product_id}")
-def update_product(
-    product_id: UUID, body: UpdateProduct, actor: Seller, commands: CommandsDep, runner: Runner
-) -> Response:
+def update_product(product_id: UUID, body: UpdateProduct, call: SellerCall) -> Response:
     """Replace a product's title, description, category and attributes. Honors If-Match."""
-    version = expected_version(runner.request)
-    return runner.run(
-        actor,
+    version = call.expected_version()
+    catalog = call.commands.catalog
+    return call.run(
         body,
         lambda ctx: Reply(
-            commands.catalog.update_product(
+            catalog.update_product(
                 product_id,
                 body.title,
                 body.description,
@@ -66,52 +63,41 @@ def update_product(
 
 
 @router.put("/{product_id}/price")
-def reprice_product(
-    product_id: UUID, body: Price, actor: Seller, commands: CommandsDep, runner: Runner
-) -> Response:
+def reprice_product(product_id: UUID, body: Price, call: SellerCall) -> Response:
     """Set a product's price. Honors If-Match."""
-    version = expected_version(runner.request)
+    version = call.expected_version()
     price = Money(body.amount_minor, body.currency)
-    return runner.run(
-        actor,
-        body,
-        lambda ctx: Reply(commands.catalog.reprice_product(product_id, price, ctx, version)),
+    catalog = call.commands.catalog
+    return call.run(
+        body, lambda ctx: Reply(catalog.reprice_product(product_id, price, ctx, version))
     )
 
 
 @router.post("/{product_id}/delisting")
-def delist_product(
-    product_id: UUID, body: Delist, actor: Seller, commands: CommandsDep, runner: Runner
-) -> Response:
+def delist_product(product_id: UUID, body: Delist, call: SellerCall) -> Response:
     """Take a product off sale. Honors If-Match."""
-    version = expected_version(runner.request)
-    return runner.run(
-        actor,
-        body,
-        lambda ctx: Reply(commands.catalog.delist_product(product_id, body.reason, ctx, version)),
+    version = call.expected_version()
+    catalog = call.commands.catalog
+    return call.run(
+        body, lambda ctx: Reply(catalog.delist_product(product_id, body.reason, ctx, version))
     )
 
 
 @router.post("/{product_id}/stock/receipts")
-def receive_stock(
-    product_id: UUID, body: ReceiveStock, actor: Seller, commands: CommandsDep, runner: Runner
-) -> Response:
+def receive_stock(product_id: UUID, body: ReceiveStock, call: SellerCall) -> Response:
     """Record units delivered into stock."""
-    return runner.run(
-        actor, body, lambda ctx: Reply(commands.receive_stock(product_id, body.quantity, ctx))
-    )
+    commands = call.commands
+    return call.run(body, lambda ctx: Reply(commands.receive_stock(product_id, body.quantity, ctx)))
 
 
 @router.post("/{product_id}/stock/adjustments")
-def adjust_stock(
-    product_id: UUID, body: AdjustStock, actor: Seller, commands: CommandsDep, runner: Runner
-) -> Response:
+def adjust_stock(product_id: UUID, body: AdjustStock, call: SellerCall) -> Response:
     """Correct the units on hand (never below what is reserved or sold). Honors If-Match."""
-    version = expected_version(runner.request)
-    return runner.run(
-        actor,
+    version = call.expected_version()
+    inventory = call.commands.inventory
+    return call.run(
         body,
         lambda ctx: Reply(
-            commands.inventory.adjust_stock(product_id, body.delta, body.reason, ctx, version)
+            inventory.adjust_stock(product_id, body.delta, body.reason, ctx, version)
         ),
     )

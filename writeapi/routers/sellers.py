@@ -7,8 +7,8 @@ from uuid import UUID
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from writeapi.deps import Admin, CommandsDep, Seller, Shopper
-from writeapi.execution import Reply, Runner, expected_version
+from writeapi.deps import AdminCall, SellerCall, ShopperCall
+from writeapi.execution import Reply
 from writeapi.schemas import (
     AddAddress,
     RegisterCustomer,
@@ -21,16 +21,14 @@ router = APIRouter(prefix="/v1", tags=["sellers and customers"])
 
 
 @router.post("/sellers", status_code=201)
-def register_seller(
-    body: RegisterSeller, actor: Seller, commands: CommandsDep, runner: Runner
-) -> Response:
+def register_seller(body: RegisterSeller, call: SellerCall) -> Response:
     """Register the calling seller (an admin may name another seller id)."""
-    seller_id = body.seller_id or actor.sub
-    return runner.run(
-        actor,
+    seller_id = body.seller_id or call.principal.sub
+    catalog = call.commands.catalog
+    return call.run(
         body,
         lambda ctx: Reply(
-            commands.catalog.register_seller(seller_id, body.name, body.email, ctx),
+            catalog.register_seller(seller_id, body.name, body.email, ctx),
             201,
             f"/v1/sellers/{seller_id}",
         ),
@@ -38,41 +36,34 @@ def register_seller(
 
 
 @router.patch("/sellers/{seller_id}")
-def update_seller_profile(
-    seller_id: UUID, body: UpdateSellerProfile, actor: Seller, commands: CommandsDep, runner: Runner
-) -> Response:
+def update_seller_profile(seller_id: UUID, body: UpdateSellerProfile, call: SellerCall) -> Response:
     """Change a seller's name and contact email. Honors If-Match."""
-    version = expected_version(runner.request)
-    return runner.run(
-        actor,
+    version = call.expected_version()
+    catalog = call.commands.catalog
+    return call.run(
         body,
         lambda ctx: Reply(
-            commands.catalog.update_seller_profile(seller_id, body.name, body.email, ctx, version)
+            catalog.update_seller_profile(seller_id, body.name, body.email, ctx, version)
         ),
     )
 
 
 @router.post("/sellers/{seller_id}/suspension")
-def suspend_seller(
-    seller_id: UUID, body: SuspendSeller, actor: Admin, commands: CommandsDep, runner: Runner
-) -> Response:
+def suspend_seller(seller_id: UUID, body: SuspendSeller, call: AdminCall) -> Response:
     """Suspend a seller (admins only)."""
-    return runner.run(
-        actor, body, lambda ctx: Reply(commands.catalog.suspend_seller(seller_id, body.reason, ctx))
-    )
+    catalog = call.commands.catalog
+    return call.run(body, lambda ctx: Reply(catalog.suspend_seller(seller_id, body.reason, ctx)))
 
 
 @router.post("/customers", status_code=201)
-def register_customer(
-    body: RegisterCustomer, actor: Shopper, commands: CommandsDep, runner: Runner
-) -> Response:
+def register_customer(body: RegisterCustomer, call: ShopperCall) -> Response:
     """Register the calling shopper as a customer."""
-    customer_id = body.customer_id or actor.sub
-    return runner.run(
-        actor,
+    customer_id = body.customer_id or call.principal.sub
+    customers = call.commands.customers
+    return call.run(
         body,
         lambda ctx: Reply(
-            commands.customers.register_customer(customer_id, body.name, body.email, ctx),
+            customers.register_customer(customer_id, body.name, body.email, ctx),
             201,
             f"/v1/customers/{customer_id}",
         ),
@@ -81,22 +72,14 @@ def register_customer(
 
 @router.post("/customers/{customer_id}/addresses/{address_id}", status_code=201)
 def add_address(
-    customer_id: UUID,
-    address_id: UUID,
-    body: AddAddress,
-    actor: Shopper,
-    commands: CommandsDep,
-    runner: Runner,
+    customer_id: UUID, address_id: UUID, body: AddAddress, call: ShopperCall
 ) -> Response:
     """Add a delivery address under a client-chosen address id."""
-    version = expected_version(runner.request)
-    return runner.run(
-        actor,
+    version = call.expected_version()
+    customers = call.commands.customers
+    return call.run(
         body,
         lambda ctx: Reply(
-            commands.customers.add_address(
-                customer_id, address_id, body.model_dump(), ctx, version
-            ),
-            201,
+            customers.add_address(customer_id, address_id, body.model_dump(), ctx, version), 201
         ),
     )
