@@ -16,9 +16,8 @@ from eventsourcing.utils import Environment, strtobool
 
 from commands.errors import StaleVersion, TooMuchContention
 from commands.group_commit import GroupCommitter
-from commands.written import WrittenAggregates
 from domain.base import MarketplaceAggregate
-from domain.errors import DomainError, NotFound
+from domain.errors import NotFound
 
 T = TypeVar("T", bound=MarketplaceAggregate)
 
@@ -62,7 +61,6 @@ class ContextApplication(Application[UUID]):
         super().__init__(env=dict(env))
         self._group_commit = strtobool(self.env.get(GROUP_COMMIT, "y"))
         self._committer = GroupCommitter(self.save)
-        self._written = WrittenAggregates()
         self._recent: dict[UUID, tuple[float, MarketplaceAggregate]] = {}
 
     def construct_recorder(self) -> ApplicationRecorder:
@@ -117,41 +115,33 @@ class ContextApplication(Application[UUID]):
         decide: Callable[[T], Any],
         expected_version: int | None = None,
     ) -> Outcome:
-        """Apply decide() to the aggregate and append its new events.
+        """Load the aggregate, apply decide(), and append its new events.
 
-        The copy this process last wrote is used without reading the store. If another
-        process has written since, the append conflicts, or decide() refuses on old state:
-        either way the aggregate is reloaded and decide() runs again. Only answers given
-        on freshly loaded state are final. Real contention is retried with backoff.
+        Loading reads only the events after the cached copy's version. When another
+        writer appends first, the append conflicts and the whole step runs again on fresh
+        state, with jittered backoff, until conflict_deadline_seconds have passed.
         """
         deadline = time.monotonic() + self.conflict_deadline_seconds
         attempt = 0
         with self._lock_for(aggregate_id):
-            cached = self._written.take(aggregate_id)
             while True:
-                fresh = not isinstance(cached, kind)
-                aggregate: T = cached if isinstance(cached, kind) else self.load(aggregate_id, kind)
-                cached = None
+                aggregate = self.load(aggregate_id, kind)
+                if expected_version is not None and aggregate.version != expected_version:
+                    raise StaleVersion(expected_version, aggregate.version)
+                decide(aggregate)
                 try:
-                    if expected_version is not None and aggregate.version != expected_version:
-                        raise StaleVersion(expected_version, aggregate.version)
-                    decide(aggregate)
                     outcome = self._save(aggregate)
-                except (DomainError, StaleVersion):
-                    if fresh:
-                        raise
-                    continue
                 except RecordConflictError:
-                    if fresh and expected_version is not None:
+                    if expected_version is not None:
                         current = self.load(aggregate_id, kind).version
                         raise StaleVersion(expected_version, current) from None
-                    if fresh:
-                        attempt += 1
-                        if time.monotonic() >= deadline:
-                            raise TooMuchContention(str(aggregate_id)) from None
-                        time.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))
+                    attempt += 1
+                    if time.monotonic() >= deadline:
+                        raise TooMuchContention(str(aggregate_id)) from None
+                    time.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))
                     continue
-                self._written.put(aggregate_id, aggregate)
+                if self.repository.cache is not None:
+                    self.repository.cache.put(aggregate_id, aggregate)
                 return outcome
 
     def _save(self, aggregate: MarketplaceAggregate) -> Outcome:

@@ -27,8 +27,9 @@ class GroupCommitter:
     The first caller to arrive while no append is running becomes the leader and appends
     everything queued so far (up to max_batch); callers arriving meanwhile wait and are
     taken by the next leader. Under no load a batch holds one caller, so nothing waits for
-    a timer. If a batch hits an optimistic-concurrency conflict, its members are appended
-    one by one so that only the conflicting caller sees the error.
+    a timer. If a batch hits an optimistic-concurrency conflict, it is split in halves and
+    each half appended again, so only the conflicting caller sees the error, after about
+    2·log2(n) appends rather than n.
     """
 
     def __init__(self, save: Save, max_batch: int = 100) -> None:
@@ -71,8 +72,9 @@ class GroupCommitter:
         try:
             recordings = self._save(*[e for p in batch for e in p.events])
         except RecordConflictError:
-            for pending in batch:
-                self._flush_one(pending)
+            half = len(batch) // 2
+            self._flush(batch[:half])
+            self._flush(batch[half:])
             return
         except BaseException as error:
             for pending in batch:
