@@ -16,8 +16,9 @@ from eventsourcing.utils import Environment, strtobool
 
 from commands.errors import StaleVersion, TooMuchContention
 from commands.group_commit import GroupCommitter
+from commands.written import WrittenAggregates
 from domain.base import MarketplaceAggregate
-from domain.errors import NotFound
+from domain.errors import DomainError, NotFound
 
 T = TypeVar("T", bound=MarketplaceAggregate)
 
@@ -61,6 +62,7 @@ class ContextApplication(Application[UUID]):
         super().__init__(env=dict(env))
         self._group_commit = strtobool(self.env.get(GROUP_COMMIT, "y"))
         self._committer = GroupCommitter(self.save)
+        self._written = WrittenAggregates()
         self._recent: dict[UUID, tuple[float, MarketplaceAggregate]] = {}
 
     def construct_recorder(self) -> ApplicationRecorder:
@@ -115,23 +117,37 @@ class ContextApplication(Application[UUID]):
         decide: Callable[[T], Any],
         expected_version: int | None = None,
     ) -> Outcome:
-        """Load the aggregate, apply decide(), and append its new events.
+        """Apply decide() to the aggregate and append its new events.
 
-        Loading reads only the events after the cached copy's version. When another
-        writer appends first, the append conflicts and the whole step runs again on fresh
-        state, with jittered backoff, until conflict_deadline_seconds have passed.
+        The copy this process last wrote is used without reading the store, while such
+        copies are rarely stale (see WrittenAggregates). If another process has written
+        since, the append conflicts or decide() refuses on old state: either way the
+        aggregate is reloaded (cached copy plus newer events) and decide() runs again.
+        Only answers given on fresh state are final. Real contention is retried with
+        jittered backoff until conflict_deadline_seconds have passed.
         """
         deadline = time.monotonic() + self.conflict_deadline_seconds
         attempt = 0
         with self._lock_for(aggregate_id):
+            cached = self._written.take(aggregate_id)
             while True:
-                aggregate = self.load(aggregate_id, kind)
-                if expected_version is not None and aggregate.version != expected_version:
-                    raise StaleVersion(expected_version, aggregate.version)
-                decide(aggregate)
+                fresh = not isinstance(cached, kind)
+                aggregate: T = cached if isinstance(cached, kind) else self.load(aggregate_id, kind)
+                cached = None
                 try:
+                    if expected_version is not None and aggregate.version != expected_version:
+                        raise StaleVersion(expected_version, aggregate.version)
+                    decide(aggregate)
                     outcome = self._save(aggregate)
+                except (DomainError, StaleVersion):
+                    if fresh:
+                        raise
+                    self._written.report(stale=True)
+                    continue
                 except RecordConflictError:
+                    if not fresh:
+                        self._written.report(stale=True)
+                        continue
                     if expected_version is not None:
                         current = self.load(aggregate_id, kind).version
                         raise StaleVersion(expected_version, current) from None
@@ -140,8 +156,9 @@ class ContextApplication(Application[UUID]):
                         raise TooMuchContention(str(aggregate_id)) from None
                     time.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))
                     continue
-                if self.repository.cache is not None:
-                    self.repository.cache.put(aggregate_id, aggregate)
+                if not fresh:
+                    self._written.report(stale=False)
+                self._written.put(aggregate_id, aggregate)
                 return outcome
 
     def _save(self, aggregate: MarketplaceAggregate) -> Outcome:

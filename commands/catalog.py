@@ -18,7 +18,6 @@ class CatalogApplication(ContextApplication):
 
     name = "catalog"
 
-
     def register_seller(self, seller_id: UUID, name: str, email: str, ctx: Context) -> Outcome:
         """Register a seller; the actor registers itself unless an admin acts."""
         require_owner(ctx, seller_id)
