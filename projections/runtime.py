@@ -1,0 +1,236 @@
+"""The projection runtime: follow logs in batches, apply each batch and its position atomically."""
+
+from __future__ import annotations
+
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
+
+import structlog
+from prometheus_client import Counter, Gauge
+from tenacity import Retrying, retry_if_exception_type, stop_never, wait_random_exponential
+
+from projections.log import ContextLog, Positioned
+
+log = structlog.get_logger()
+
+LAG_EVENTS = Gauge(
+    "projection_lag_events", "Events in the log not yet projected", ["projection", "log"]
+)
+LAG_SECONDS = Gauge(
+    "projection_lag_seconds",
+    "Age of the oldest event not yet projected (0 when caught up)",
+    ["projection", "log"],
+)
+PROJECTED = Counter("projection_events_total", "Events projected", ["projection", "log"])
+FAILURES = Counter(
+    "projection_failures_total", "Projection stops and store retries", ["projection", "kind"]
+)
+
+
+class UnhandledEvent(Exception):
+    """A projection met an event type it neither handles nor declares as ignored."""
+
+
+class PositionMoved(Exception):
+    """The view's stored position is not where this worker left it.
+
+    The store lost its data (a Redis restarted without persistence) or another worker
+    wrote: the worker rereads the positions and carries on from there, rebuilding from
+    the start of the log if the view is empty.
+    """
+
+
+class Unit(Protocol):
+    """The changes of one batch, written together with the batch's position."""
+
+    def track(self, log: str, after: int, position: int) -> None:
+        """Record that the log is projected up to position, if the view was at after.
+
+        On commit the view raises PositionMoved unless its stored position was after.
+        """
+
+
+U = TypeVar("U", bound=Unit)
+U_co = TypeVar("U_co", bound=Unit, covariant=True)
+
+
+class View(Protocol[U_co]):
+    """A read-model store that keeps each log's position with its data."""
+
+    transient_errors: tuple[type[BaseException], ...]
+
+    def positions(self) -> dict[str, int]:
+        """The last projected position of each log."""
+
+    def unit_of_work(self) -> AbstractContextManager[U_co]:
+        """A unit whose changes and position commit atomically when the block exits."""
+
+
+class Projection(ABC, Generic[U]):
+    """Turns events into view changes. Subclasses name what they follow and ignore."""
+
+    name: ClassVar[str]
+    contexts: ClassVar[tuple[str, ...]]
+    ignored: ClassVar[tuple[type, ...]] = ()
+
+    def project(self, event: Any, unit: U) -> None:
+        """Apply one event to the unit; unknown event types stop the projection."""
+        if not self.handle(event, unit) and not isinstance(event, self.ignored):
+            raise UnhandledEvent(f"{self.name} cannot handle {type(event).__qualname__}")
+
+    @abstractmethod
+    def handle(self, event: Any, unit: U) -> bool:
+        """Apply the event if this projection knows it; return whether it did."""
+
+
+class Worker(Generic[U]):
+    """Runs one projection over its logs, batch by batch, until stopped.
+
+    Each batch's changes and the log position after it are committed in one unit of
+    work, so a crash at any instant leaves the view at a batch boundary. A store that
+    is unavailable is retried with capped, jittered backoff; any other error stops the
+    worker (it never logs and skips).
+    """
+
+    def __init__(
+        self,
+        projection: Projection[U],
+        view: View[U],
+        logs: Sequence[ContextLog],
+        *,
+        batch_size: int = 1000,
+        idle_seconds: float = 0.02,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.projection = projection
+        self.view = view
+        self.logs = list(logs)
+        self.batch_size = batch_size
+        self.idle_seconds = idle_seconds
+        self._clock = clock
+        self._positions: dict[str, int] | None = None
+
+    def run(self, stop: threading.Event, verify_seconds: float = 1.0) -> None:
+        """Project until stop is set; re-raise a non-transient error after counting it.
+
+        While idle it checks every verify_seconds that the view still holds the positions
+        it wrote, so a view that lost its data is rebuilt from the log without a write.
+        """
+        verified = time.monotonic()
+        while not stop.is_set():
+            try:
+                projected = self._retrying(self.step)
+                if projected == 0 and time.monotonic() - verified >= verify_seconds:
+                    self._retrying(self.verify)
+                    verified = time.monotonic()
+            except Exception:
+                FAILURES.labels(self.projection.name, "stopped").inc()
+                log.exception("projection_stopped", projection=self.projection.name)
+                raise
+            if projected == 0:
+                stop.wait(self.idle_seconds)
+
+    def verify(self) -> int:
+        """Reread the view's positions; if they moved (say, the view was emptied), start there."""
+        stored = self.view.positions()
+        if self._positions is not None and stored != self._positions:
+            FAILURES.labels(self.projection.name, "view_reset").inc()
+            log.warning(
+                "projection_view_moved",
+                projection=self.projection.name,
+                expected=self._positions,
+                found=stored,
+            )
+        self._positions = stored
+        return 0
+
+    def catch_up(self) -> int:
+        """Project until every log's head, as seen when called; return how many events."""
+        heads = {log.log_name: log.head() for log in self.logs}
+        self._positions = None
+        total = 0
+        while any(self.positions().get(name, 0) < head for name, head in heads.items()):
+            total += self._retrying(self.step)
+        return total
+
+    def step(self) -> int:
+        """Project one batch from each log that has new events; return how many events."""
+        total = 0
+        for context_log in self.logs:
+            name = context_log.log_name
+            after = self.positions().get(name, 0)
+            batch = context_log.read(after, self.batch_size)
+            self._observe_lag(context_log, after, batch)
+            if not batch:
+                continue
+            self._apply(name, after, batch)
+            total += len(batch)
+        return total
+
+    def positions(self) -> dict[str, int]:
+        """The positions the view holds (read once, then kept in step with each commit)."""
+        if self._positions is None:
+            self._positions = self.view.positions()
+        return self._positions
+
+    def _apply(self, name: str, after: int, batch: list[Positioned]) -> None:
+        last = batch[-1].position
+        try:
+            with self.view.unit_of_work() as unit:
+                for item in batch:
+                    self.projection.project(item.event, unit)
+                unit.track(name, after, last)
+        except BaseException:
+            self._positions = None
+            raise
+        self.positions()[name] = last
+        PROJECTED.labels(self.projection.name, name).inc(len(batch))
+
+    def _observe_lag(self, context_log: ContextLog, after: int, batch: list[Positioned]) -> None:
+        name = context_log.log_name
+        behind = context_log.head() - after if batch else 0
+        LAG_EVENTS.labels(self.projection.name, name).set(max(behind, 0))
+        seconds = (self._clock() - batch[0].event.timestamp).total_seconds() if batch else 0.0
+        LAG_SECONDS.labels(self.projection.name, name).set(max(seconds, 0.0))
+
+    def _retrying(self, step: Callable[[], int]) -> int:
+        transient: tuple[type[BaseException], ...] = (PositionMoved, *self.view.transient_errors)
+
+        def note(state: Any) -> None:
+            FAILURES.labels(self.projection.name, "retry").inc()
+            log.warning(
+                "projection_store_unavailable",
+                projection=self.projection.name,
+                attempt=state.attempt_number,
+                error=repr(state.outcome.exception()) if state.outcome else None,
+            )
+            self._positions = None
+
+        retrying = Retrying(
+            retry=retry_if_exception_type(transient),
+            wait=wait_random_exponential(multiplier=0.05, max=5.0),
+            stop=stop_never,
+            before_sleep=note,
+            reraise=True,
+        )
+        result: int = retrying(step)
+        return result
+
+
+def wait_for_position(
+    positions: Callable[[], dict[str, int]], log_name: str, position: int, timeout: float
+) -> bool:
+    """Poll a view's positions until log_name reaches position; False if timeout passes first."""
+    deadline = time.monotonic() + timeout
+    delay = 0.002
+    while positions().get(log_name, 0) < position:
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+    return True
