@@ -1,15 +1,12 @@
 """The product-detail view in Redis: hashes per product, seller and stock item, plus positions.
 
-Each batch is one MULTI/EXEC under WATCH of the positions hash, so data and position
-change together or not at all, and a view that lost its data (or was written by another
-worker) is noticed before anything is written.
+Each batch is one MULTI/EXEC under WATCH of the positions hash (see projections.redis_unit),
+so data and position change together or not at all.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -17,14 +14,7 @@ from uuid import UUID
 import redis
 
 from domain.inventory import stock_item_id
-from projections.runtime import PositionMoved
-
-Op = Callable[[Any], Any]
-TRANSIENT: tuple[type[BaseException], ...] = (
-    redis.ConnectionError,
-    redis.TimeoutError,
-    redis.BusyLoadingError,
-)
+from projections.redis_unit import Op, RedisUnit, RedisView, text
 
 
 @dataclass(frozen=True)
@@ -47,13 +37,12 @@ class Keys:
         return f"{self.prefix}:stock:{stock_id}"
 
 
-class ProductDetailUnit:
+class ProductDetailUnit(RedisUnit):
     """The Redis writes of one batch, named for what they mean."""
 
     def __init__(self, keys: Keys) -> None:
+        super().__init__()
         self.keys = keys
-        self.ops: list[Op] = []
-        self.tracked: tuple[str, int, int] | None = None
 
     def name_seller(self, seller_id: UUID, name: str) -> None:
         """Record a seller's display name."""
@@ -92,46 +81,17 @@ class ProductDetailUnit:
                 self.ops.append(_increment(key, name, delta))
         self.ops.append(lambda p: p.hset(key, "version", str(version)))
 
-    def track(self, log: str, after: int, position: int) -> None:
-        """Move the log's position from after to position when the unit commits."""
-        self.tracked = (log, after, position)
 
-
-class RedisProductDetailView:
+class RedisProductDetailView(RedisView[ProductDetailUnit]):
     """Writes and reads the product-detail view under one key prefix."""
 
-    transient_errors = TRANSIENT
-
     def __init__(self, client: redis.Redis, prefix: str) -> None:
-        self.client = client
+        super().__init__(client, prefix)
         self.keys = Keys(prefix)
 
-    def positions(self) -> dict[str, int]:
-        """The last projected position of each log."""
-        stored = self.client.hgetall(self.keys.positions)
-        return {_text(k): int(v) for k, v in stored.items()}
-
-    @contextmanager
-    def unit_of_work(self) -> Iterator[ProductDetailUnit]:
-        """Collect a batch's writes, then apply them and the position in one transaction."""
-        unit = ProductDetailUnit(self.keys)
-        yield unit
-        if unit.tracked is None:
-            raise ValueError("a unit of work must track the position it reaches")
-        log, after, position = unit.tracked
-        with self.client.pipeline(transaction=True) as pipe:
-            try:
-                pipe.watch(self.keys.positions)
-                stored = int(pipe.hget(self.keys.positions, log) or 0)
-                if stored != after:
-                    raise PositionMoved(f"{log} is at {stored} in the view, not {after}")
-                pipe.multi()
-                for op in unit.ops:
-                    op(pipe)
-                pipe.hset(self.keys.positions, log, position)
-                pipe.execute()
-            except redis.WatchError:
-                raise PositionMoved(f"{log} position changed during the batch") from None
+    def new_unit(self) -> ProductDetailUnit:
+        """A unit for one batch of product-detail writes."""
+        return ProductDetailUnit(self.keys)
 
     def product(self, product_id: UUID) -> dict[str, Any] | None:
         """A product's document with its seller's name and units available, or None."""
@@ -141,19 +101,14 @@ class RedisProductDetailView:
             raw, stock = pipe.execute()
         if not raw:
             return None
-        doc = {_text(k): _decode(_text(k), _text(v)) for k, v in raw.items()}
+        doc = {text(k): _decode(text(k), text(v)) for k, v in raw.items()}
         seller_name = self.client.hget(self.keys.seller(doc["seller_id"]), "name")
-        counts = {_text(k): _text(v) for k, v in stock.items()}
+        counts = {text(k): text(v) for k, v in stock.items()}
         received, reserved, sold = (int(counts.get(n, 0)) for n in ("received", "reserved", "sold"))
         doc["id"] = str(product_id)
-        doc["seller_name"] = _text(seller_name) if seller_name is not None else None
+        doc["seller_name"] = text(seller_name) if seller_name is not None else None
         doc["units_available"] = received - reserved - sold
         return doc
-
-    def clear(self) -> None:
-        """Delete every key of this view (tests and rebuilds)."""
-        for key in self.client.scan_iter(match=f"{self.keys.prefix}:*", count=1000):
-            self.client.delete(key)
 
 
 INTEGER_FIELDS = {"price_minor", "version"}
@@ -179,7 +134,3 @@ def _decode(name: str, value: str) -> Any:
     if name == "attributes":
         return json.loads(value)
     return value
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

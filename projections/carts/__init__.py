@@ -1,0 +1,1 @@
+"""Carts: each shopper's current cart lines in Redis."""
