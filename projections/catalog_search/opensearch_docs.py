@@ -1,0 +1,182 @@
+"""Whole product documents for the OpenSearch view, rebuilt in memory for one batch.
+
+A batch starts from the stored documents it touches and applies its events in log order.
+Each document keeps the aggregate versions it reflects (product, stock item, seller) and
+skips any event at or below them, so starting from a document that already holds some of
+the batch's events (a replay) applies each event at most once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from projections.catalog_search.projection import Listing
+
+Doc = dict[str, Any]
+
+MAPPING: Doc = {
+    "dynamic": "strict",
+    "properties": {
+        "kind": {"type": "keyword"},
+        "id": {"type": "keyword"},
+        "listed": {"type": "boolean"},
+        "delisted": {"type": "boolean"},
+        "title": {"type": "text", "copy_to": "search_text"},
+        "description": {"type": "text", "copy_to": "search_text"},
+        "search_text": {"type": "text"},
+        "category": {"type": "keyword"},
+        "seller_id": {"type": "keyword"},
+        "seller_name": {"type": "keyword"},
+        "price_minor": {"type": "long"},
+        "currency": {"type": "keyword"},
+        "listed_at": {"type": "date_nanos"},
+        "stock_id": {"type": "keyword"},
+        "received": {"type": "long", "index": False},
+        "reserved": {"type": "long", "index": False},
+        "sold": {"type": "long", "index": False},
+        "units_available": {"type": "long"},
+        "versions": {"type": "object", "enabled": False},
+        "positions": {"type": "object", "enabled": False},
+        "name": {"type": "keyword", "index": False},
+        "version": {"type": "long", "index": False},
+        "position": {"type": "long", "index": False},
+        "product_id": {"type": "keyword", "index": False},
+    },
+}
+"""One index, four kinds of document, told apart by kind and id:
+
+- product (id: the product id): text fields for matching (title boosted at query time),
+  keywords for filters and facets, the counters and the versions and positions it reflects;
+- seller (id "seller:<id>"): name, aggregate version and position;
+- stock (id "stock:<id>"): the product a stock item belongs to (stock events carry only
+  the stock item's id);
+- tracking (id "tracking"): the view's position in each log.
+"""
+
+
+def new_product(product_id: str) -> Doc:
+    """A document for a product not seen yet: not listed, no stock, nothing applied."""
+    return {
+        "kind": "product",
+        "id": product_id,
+        "listed": False,
+        "delisted": False,
+        "title": None,
+        "description": None,
+        "category": None,
+        "seller_id": None,
+        "seller_name": None,
+        "price_minor": None,
+        "currency": None,
+        "listed_at": None,
+        "stock_id": None,
+        "received": 0,
+        "reserved": 0,
+        "sold": 0,
+        "units_available": 0,
+        "versions": {"product": -1, "stock": -1, "seller": -1},
+        "positions": {},
+    }
+
+
+class Batch:
+    """The documents one batch reads and changes; which of them it changed."""
+
+    def __init__(
+        self, products: dict[str, Doc], sellers: dict[str, Doc], stock_products: dict[str, str]
+    ) -> None:
+        self.products = products
+        self.sellers = sellers
+        self.stock_products = stock_products
+        self.changed_products: set[str] = set()
+        self.changed_sellers: set[str] = set()
+        self.opened: dict[str, str] = {}
+
+    def name_seller(self, seller_id: UUID, name: str, version: int) -> None:
+        """Rename a seller and every product document of it."""
+        key = str(seller_id)
+        seller = self.sellers.get(key, {})
+        if seller.get("version", -1) >= version:
+            return
+        self.sellers[key] = {**seller, "kind": "seller", "name": name, "version": version}
+        self.changed_sellers.add(key)
+        for doc in self.products.values():
+            if doc["seller_id"] == key and doc["versions"]["seller"] < version:
+                doc["seller_name"] = name
+                doc["versions"]["seller"] = version
+                self.changed_products.add(doc["id"])
+
+    def list_product(self, listing: Listing, version: int) -> None:
+        """Fill a product's document from its listing and its seller's current name."""
+        doc = self._product(str(listing.product_id))
+        if doc["versions"]["product"] >= version:
+            return
+        seller = self.sellers.get(str(listing.seller_id), {})
+        doc.update(
+            listed=True,
+            seller_id=str(listing.seller_id),
+            seller_name=seller.get("name"),
+            title=listing.title,
+            description=listing.description,
+            category=listing.category,
+            price_minor=listing.price_minor,
+            currency=listing.currency,
+            listed_at=listing.listed_at.isoformat(),
+        )
+        doc["versions"].update(product=version, seller=seller.get("version", -1))
+        self.changed_products.add(doc["id"])
+
+    def update_product(self, product_id: UUID, version: int, **fields: Any) -> None:
+        """Overwrite some fields of a listed product's document."""
+        doc = self.products.get(str(product_id))
+        if doc is None or not doc["listed"] or doc["versions"]["product"] >= version:
+            return
+        doc.update(fields)
+        doc["versions"]["product"] = version
+        self.changed_products.add(doc["id"])
+
+    def open_stock(self, stock_id: UUID, product_id: UUID, version: int) -> None:
+        """Link a stock item to its product's document."""
+        key = str(stock_id)
+        self.stock_products[key] = self.opened[key] = str(product_id)
+        doc = self._product(str(product_id))
+        if doc["versions"]["stock"] >= version:
+            return
+        doc["stock_id"] = key
+        doc["versions"]["stock"] = version
+        self.changed_products.add(doc["id"])
+
+    def move_stock(
+        self, stock_id: UUID, version: int, received: int, reserved: int, sold: int
+    ) -> None:
+        """Add deltas to the stock counters of the stock item's product."""
+        product_id = self.stock_products.get(str(stock_id))
+        if product_id is None:
+            raise LookupError(f"stock item {stock_id} moved before it was opened in the view")
+        doc = self._product(product_id)
+        if doc["versions"]["stock"] >= version:
+            return
+        doc["received"] += received
+        doc["reserved"] += reserved
+        doc["sold"] += sold
+        doc["units_available"] = doc["received"] - doc["reserved"] - doc["sold"]
+        doc["versions"]["stock"] = version
+        self.changed_products.add(doc["id"])
+
+    def _product(self, product_id: str) -> Doc:
+        if product_id not in self.products:
+            self.products[product_id] = new_product(product_id)
+        return self.products[product_id]
+
+
+def external_version(doc: Doc, log: str, position: int) -> int:
+    """Mark doc as projected up to position in log; its external version (positions summed).
+
+    A document reflects two logs, catalog and inventory, each with its own positions. Every
+    write raises one of the two and never lowers the other, so their sum rises with every
+    write of a document: OpenSearch keeps the newest and refuses (409) any replayed write.
+    """
+    positions = doc["positions"]
+    positions[log] = max(positions.get(log, 0), position)
+    return sum(positions.values())
