@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     kurrentdb_uri: str | None = None
     kurrentdb_root_certificates: str | None = None
     redis_url: str | None = None
+    redis_prefix: str = Field(
+        default="mp", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$"
+    )
     opensearch_url: str | None = None
 
     host: str = "127.0.0.1"
@@ -35,6 +38,10 @@ class Settings(BaseSettings):
     read_api_port: int = Field(default=8001, ge=1, le=65535)
     write_api_workers: int = Field(default=2, ge=1, le=64)
     read_api_workers: int = Field(default=2, ge=1, le=64)
+    read_wait_max_seconds: float = Field(default=2.0, gt=0, le=10)
+    """How long the query API waits for a view to reach a client's X-Min-Position."""
+    read_store_timeout_seconds: float = Field(default=1.0, gt=0, le=30)
+    """How long one query-API call to a read store may take before the request gets a 503."""
     embedded_postgres_port: int = Field(default=54329, ge=1, le=65535)
     embedded_redis_port: int = Field(default=63799, ge=1, le=65535)
 

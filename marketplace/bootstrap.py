@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import redis
 from fastapi import FastAPI
 from psycopg_pool import ConnectionPool
 
@@ -11,6 +12,11 @@ from infra.eventstore import eventsourcing_env
 from infra.idempotency import IdempotencyStore
 from infra.logging import configure_logging
 from infra.settings import Settings, load_settings
+from marketplace.projectors import log_names, stores
+from projections.product_detail.projection import ProductDetailProjection
+from projections.product_detail.redis_view import RedisProductDetailView
+from readapi.app import create_app as create_read_app
+from readapi.deps import Followed, ReadApiDeps
 from writeapi.app import create_app as create_write_app
 from writeapi.deps import WriteApiDeps
 
@@ -61,3 +67,36 @@ def write_app() -> FastAPI:
     settings = load_settings()
     configure_logging(settings.log_level)
     return create_write_app(build_write_deps(settings))
+
+
+def read_redis_client(settings: Settings, url: str) -> redis.Redis:
+    """A Redis client for the query API: a call not answered within the timeout fails (a 503).
+
+    No retries (from_url's default): the pool already replaces connections a restarted
+    server closed, and a hung server then holds a request for one timeout only.
+    """
+    timeout = settings.read_store_timeout_seconds
+    return redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+
+
+def build_read_deps(settings: Settings) -> ReadApiDeps:
+    """Everything the query API needs: the views it reads, as the projectors write them."""
+    client = read_redis_client(settings, stores(settings).redis_url)
+    projection = ProductDetailProjection()
+    product_detail = Followed(
+        projection.name,
+        RedisProductDetailView(client, settings.redis_prefix),
+        log_names(projection, settings),
+    )
+    return ReadApiDeps(
+        product_detail=product_detail,
+        tokens=token_codec(settings),
+        max_wait_seconds=settings.read_wait_max_seconds,
+    )
+
+
+def read_app() -> FastAPI:
+    """The query API from the environment's settings (a uvicorn factory)."""
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    return create_read_app(build_read_deps(settings))

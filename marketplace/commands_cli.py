@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,14 +12,13 @@ import uvicorn
 from infra.settings import load_settings
 
 
-def _serve_write(args: argparse.Namespace) -> int:
-    settings = load_settings()
+def _serve(factory: str, port: int, workers: int) -> int:
     uvicorn.run(
-        "marketplace.bootstrap:write_app",
+        factory,
         factory=True,
-        host=settings.host,
-        port=args.port or settings.write_api_port,
-        workers=args.workers or settings.write_api_workers,
+        host=load_settings().host,
+        port=port,
+        workers=workers,
         log_level="warning",
         access_log=False,
         loop="uvloop",
@@ -27,10 +27,22 @@ def _serve_write(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve_write(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    port, workers = args.port or settings.write_api_port, args.workers or settings.write_api_workers
+    return _serve("marketplace.bootstrap:write_app", port, workers)
+
+
+def _serve_read(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    port, workers = args.port or settings.read_api_port, args.workers or settings.read_api_workers
+    return _serve("marketplace.bootstrap:read_app", port, workers)
+
+
 def _up(args: argparse.Namespace) -> int:
     from marketplace.stack import up
 
-    return up(args.data_dir, args.write_port, args.workers)
+    return up(args.data_dir, args.write_port, args.workers, args.read_port)
 
 
 def _seed_demo(args: argparse.Namespace) -> int:
@@ -46,6 +58,50 @@ def _seed_demo(args: argparse.Namespace) -> int:
     )
 
 
+def _project(args: argparse.Namespace) -> int:
+    from infra.logging import configure_logging
+    from marketplace.projectors import UnknownProjection, run
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    try:
+        return run(args.name, settings, batch_size=args.batch_size, metrics_port=args.metrics_port)
+    except UnknownProjection as error:
+        print(f"marketplace project: {error}", file=sys.stderr)
+        return 2
+
+
+def _status(args: argparse.Namespace) -> int:
+    from marketplace.projectors import lag_table, status
+
+    print(lag_table(status(load_settings())))
+    return 0
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
+    return number
+
+
+def _register_projection_commands(sub: Any) -> None:
+    project = sub.add_parser("project", help="run one projection as a worker until SIGTERM/SIGINT")
+    project.add_argument("name", help="the projection, e.g. product-detail (see `status`)")
+    project.add_argument(
+        "--batch-size", type=_positive, default=1000, help="events per view transaction"
+    )
+    project.add_argument(
+        "--metrics-port", type=int, default=0, help="serve Prometheus metrics (0: off)"
+    )
+    project.set_defaults(handler=_project)
+
+    status = sub.add_parser(
+        "status", help="print each projection's position and lag behind its logs"
+    )
+    status.set_defaults(handler=_status)
+
+
 def register(sub: Any) -> None:
     """Add the process subcommands to the parser."""
     serve = sub.add_parser("serve-write", help="run the command API (needs a configured store)")
@@ -53,12 +109,18 @@ def register(sub: Any) -> None:
     serve.add_argument("--workers", type=int, default=None)
     serve.set_defaults(handler=_serve_write)
 
+    serve_read = sub.add_parser("serve-read", help="run the query API (needs a configured store)")
+    serve_read.add_argument("--port", type=int, default=None)
+    serve_read.add_argument("--workers", type=int, default=None)
+    serve_read.set_defaults(handler=_serve_read)
+
     up = sub.add_parser(
         "up", help="run the whole platform locally, starting embedded stores when none is set"
     )
     up.add_argument("--data-dir", type=Path, default=None, help="default: ./.marketplace")
     up.add_argument("--write-port", type=int, default=None, help="command API port")
     up.add_argument("--workers", type=int, default=None, help="command API worker processes")
+    up.add_argument("--read-port", type=int, default=None, help="query API port")
     up.set_defaults(handler=_up)
 
     seed = sub.add_parser("seed-demo", help="load a demo marketplace through the command API")
@@ -69,3 +131,5 @@ def register(sub: Any) -> None:
     seed.add_argument("--seed", type=int, default=42)
     seed.add_argument("--concurrency", type=int, default=16, help="requests in flight")
     seed.set_defaults(handler=_seed_demo)
+
+    _register_projection_commands(sub)

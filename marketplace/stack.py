@@ -1,7 +1,7 @@
 """`marketplace up`: the whole platform on one machine, supervised by one process.
 
 Components start in order and stop in reverse: the embedded Valkey, the embedded PostgreSQL,
-then each child process (today the command API; later the query API, projectors, gateway).
+then each child process (the command API, the query API and the product-detail projector).
 """
 
 from __future__ import annotations
@@ -134,6 +134,8 @@ def build_stack(
         "MARKETPLACE_REDIS_URL": redis_url,
         "MARKETPLACE_WRITE_API_PORT": str(settings.write_api_port),
         "MARKETPLACE_WRITE_API_WORKERS": str(settings.write_api_workers),
+        "MARKETPLACE_READ_API_PORT": str(settings.read_api_port),
+        "MARKETPLACE_READ_API_WORKERS": str(settings.read_api_workers),
     }
     write_url = api_url(settings, settings.write_api_port)
     write_args = ["--port", str(settings.write_api_port)]
@@ -142,7 +144,17 @@ def build_stack(
         cli_child("command API", ["serve-write", *write_args], env, f"{write_url}/health/ready")
     )
     where["command API"] = write_url
-    where["API docs"] = f"{write_url}/docs"
+    where["command API docs"] = f"{write_url}/docs"
+    read_url = api_url(settings, settings.read_api_port)
+    read_args = ["--port", str(settings.read_api_port)]
+    read_args += ["--workers", str(settings.read_api_workers)]
+    components.append(
+        cli_child("query API", ["serve-read", *read_args], env, f"{read_url}/health/ready")
+    )
+    where["query API"] = read_url
+    where["query API docs"] = f"{read_url}/docs"
+    components.append(cli_child("product-detail projector", ["project", "product-detail"], env))
+    where["projectors"] = "product-detail  (lag: marketplace status)"
     return Supervisor(components), where
 
 
@@ -187,7 +199,10 @@ def run_stack(settings: Settings, base_env: Mapping[str, str]) -> int:
 
 
 def up(
-    data_dir: Path | None = None, write_port: int | None = None, workers: int | None = None
+    data_dir: Path | None = None,
+    write_port: int | None = None,
+    workers: int | None = None,
+    read_port: int | None = None,
 ) -> int:
     """Settings from the environment plus command-line overrides, then run the stack."""
     overrides: dict[str, object] = {}
@@ -197,4 +212,6 @@ def up(
         overrides["write_api_port"] = write_port
     if workers is not None:
         overrides["write_api_workers"] = workers
+    if read_port is not None:
+        overrides["read_api_port"] = read_port
     return run_stack(load_settings(**overrides), dict(os.environ))

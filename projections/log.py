@@ -7,8 +7,16 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+import psycopg
 from eventsourcing.application import Application
+from eventsourcing.persistence import InterfaceError, OperationalError
 from eventsourcing.utils import Environment
+
+TRANSIENT: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    psycopg.OperationalError,
+)
 
 
 @dataclass(frozen=True)
@@ -22,6 +30,9 @@ class Positioned:
 
 class ContextLog(Application[UUID]):
     """Read-only access to the log named log_name, with the same persistence as the writers."""
+
+    transient_errors = TRANSIENT
+    """Errors from reading the log that mean its store is unavailable for now (retried)."""
 
     def __init__(self, env: Mapping[str, str], log_name: str) -> None:
         self.log_name = log_name

@@ -12,7 +12,13 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import structlog
 from prometheus_client import Counter, Gauge
-from tenacity import Retrying, retry_if_exception_type, stop_never, wait_random_exponential
+from tenacity import (
+    Retrying,
+    retry_if_exception_type,
+    stop_never,
+    stop_when_event_set,
+    wait_random_exponential,
+)
 
 from projections.log import ContextLog, Positioned
 
@@ -93,8 +99,8 @@ class Worker(Generic[U]):
 
     Each batch's changes and the log position after it are committed in one unit of
     work, so a crash at any instant leaves the view at a batch boundary. A store that
-    is unavailable is retried with capped, jittered backoff; any other error stops the
-    worker (it never logs and skips).
+    is unavailable (the view's store or the log's) is retried with capped, jittered
+    backoff; any other error stops the worker (it never logs and skips).
     """
 
     def __init__(
@@ -120,15 +126,18 @@ class Worker(Generic[U]):
 
         While idle it checks every verify_seconds that the view still holds the positions
         it wrote, so a view that lost its data is rebuilt from the log without a write.
+        A stop requested while a store is being retried ends the retries and returns.
         """
         verified = time.monotonic()
         while not stop.is_set():
             try:
-                projected = self._retrying(self.step)
+                projected = self._retrying(self.step, stop)
                 if projected == 0 and time.monotonic() - verified >= verify_seconds:
-                    self._retrying(self.verify)
+                    self._retrying(self.verify, stop)
                     verified = time.monotonic()
-            except Exception:
+            except Exception as error:
+                if stop.is_set() and isinstance(error, self._transient_errors()):
+                    return
                 FAILURES.labels(self.projection.name, "stopped").inc()
                 log.exception("projection_stopped", projection=self.projection.name)
                 raise
@@ -198,8 +207,18 @@ class Worker(Generic[U]):
         seconds = (self._clock() - batch[0].event.timestamp).total_seconds() if batch else 0.0
         LAG_SECONDS.labels(self.projection.name, name).set(max(seconds, 0.0))
 
-    def _retrying(self, step: Callable[[], int]) -> int:
-        transient: tuple[type[BaseException], ...] = (PositionMoved, *self.view.transient_errors)
+    def _transient_errors(self) -> tuple[type[BaseException], ...]:
+        log_errors = (error for context_log in self.logs for error in context_log.transient_errors)
+        return (PositionMoved, *self.view.transient_errors, *log_errors)
+
+    def _retrying(self, step: Callable[[], int], stop: threading.Event | None = None) -> int:
+        transient = self._transient_errors()
+
+        def pause(seconds: float) -> None:
+            if stop is None:
+                time.sleep(seconds)
+            else:
+                stop.wait(seconds)
 
         def note(state: Any) -> None:
             FAILURES.labels(self.projection.name, "retry").inc()
@@ -214,7 +233,8 @@ class Worker(Generic[U]):
         retrying = Retrying(
             retry=retry_if_exception_type(transient),
             wait=wait_random_exponential(multiplier=0.05, max=5.0),
-            stop=stop_never,
+            stop=stop_never if stop is None else stop_when_event_set(stop),
+            sleep=pause,
             before_sleep=note,
             reraise=True,
         )

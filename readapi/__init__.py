@@ -1,0 +1,1 @@
+"""The query API: a stateless FastAPI app that reads projected views only."""

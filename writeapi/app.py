@@ -6,8 +6,9 @@ import orjson
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
+from infra.web import RequestContextMiddleware
 from writeapi.deps import WriteApiDeps
-from writeapi.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from writeapi.middleware import BodySizeLimitMiddleware
 from writeapi.problems import install_problem_handlers, problem_response
 from writeapi.routers import carts, products, sellers
 

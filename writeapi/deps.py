@@ -9,8 +9,9 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 
 from commands.services import Commands
-from infra.auth import InvalidToken, Principal, Role, TokenCodec
+from infra.auth import Role, TokenCodec
 from infra.idempotency import IdempotencyStore
+from infra.web import principal_of
 from writeapi.execution import Call
 from writeapi.problems import Problem
 
@@ -24,14 +25,6 @@ class WriteApiDeps:
     idempotency: IdempotencyStore
     max_body_bytes: int = 64 * 1024
     reservation_minutes: int = 15
-
-
-def principal_of(request: Request, tokens: TokenCodec) -> Principal:
-    """The caller named by the request's bearer token; InvalidToken (401) otherwise."""
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise InvalidToken("missing bearer token")
-    return tokens.verify(token.strip())
 
 
 def call_as(*roles: Role) -> Callable[[Request], Coroutine[Any, Any, Call]]:

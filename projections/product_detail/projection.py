@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from domain.cart import Cart
 from domain.customer import Customer
 from domain.inventory import StockItem
 from domain.product import Product
@@ -17,7 +18,8 @@ class ProductDetailProjection(Projection[ProductDetailUnit]):
 
     name = "product-detail"
     contexts: ClassVar[tuple[str, ...]] = ("catalog", "inventory")
-    ignored: ClassVar[tuple[type, ...]] = (Customer.Event,)
+    ignored: ClassVar[tuple[type, ...]] = (Customer.Event, Cart.Event)
+    """Other contexts' events, met when every context shares one log (split_logs off)."""
 
     def handle(self, event: Any, unit: ProductDetailUnit) -> bool:
         """Apply one event; False if this projection does not know the event."""

@@ -1,0 +1,158 @@
+"""HTTP pieces both APIs share: problem+json errors, request ids, and bearer-token callers."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+import orjson
+import structlog
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from infra.auth import InvalidToken, Principal, TokenCodec
+
+PROBLEM_JSON = "application/problem+json"
+SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+log = structlog.get_logger()
+
+
+class Problem(Exception):
+    """An HTTP problem raised from inside a route."""
+
+    def __init__(
+        self,
+        status: int,
+        slug: str,
+        title: str,
+        detail: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail or title)
+        self.status = status
+        self.slug = slug
+        self.title = title
+        self.detail = detail
+        self.headers = headers or {}
+
+
+def problem_response(
+    request: Request,
+    status: int,
+    slug: str,
+    title: str,
+    detail: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response:
+    """A problem+json response naming the request path and request id."""
+    body: dict[str, Any] = {
+        "type": f"urn:marketplace:problem:{slug}",
+        "title": title,
+        "status": status,
+        "instance": request.url.path,
+    }
+    if detail:
+        body["detail"] = detail
+    request_id = getattr(request.state, "request_id", None)
+    if request_id:
+        body["request_id"] = request_id
+    body.update(extra)
+    return Response(orjson.dumps(body), status, headers=headers, media_type=PROBLEM_JSON)
+
+
+def install_http_problems(app: FastAPI) -> None:
+    """Answer raised Problems, invalid requests, bad tokens and unknown errors as problem+json."""
+
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> Response:
+        return problem_response(request, exc.status, exc.slug, exc.title, exc.detail, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        return problem_response(
+            request, 422, "validation", "Invalid request", "the request is not valid", errors=errors
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 413:
+            return problem_response(
+                request, 413, "too-large", "Request body too large", str(exc.detail)
+            )
+        return problem_response(
+            request, exc.status_code, "http", str(exc.detail), headers=dict(exc.headers or {})
+        )
+
+    @app.exception_handler(InvalidToken)
+    async def _token(request: Request, exc: InvalidToken) -> Response:
+        return problem_response(
+            request,
+            401,
+            "unauthenticated",
+            "Authentication required",
+            "a valid bearer token is required",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.error("unhandled_error", path=request.url.path, exc_info=exc)
+        return problem_response(request, 500, "internal", "Internal error")
+
+
+def principal_of(request: Request, tokens: TokenCodec) -> Principal:
+    """The caller named by the request's bearer token; InvalidToken (401) otherwise."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise InvalidToken("missing bearer token")
+    return tokens.verify(token.strip())
+
+
+class RequestContextMiddleware:
+    """Give each request a request id and a correlation id, echo them, and bind them to logs."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        request_id = _safe(headers.get(b"x-request-id")) or uuid.uuid4().hex
+        correlation_id = _safe(headers.get(b"x-correlation-id")) or request_id
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        state["correlation_id"] = correlation_id
+        structlog.contextvars.bind_contextvars(request_id=request_id, correlation_id=correlation_id)
+        echo = [
+            (b"x-request-id", request_id.encode()),
+            (b"x-correlation-id", correlation_id.encode()),
+        ]
+
+        async def send_with_ids(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *echo]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_ids)
+        finally:
+            structlog.contextvars.unbind_contextvars("request_id", "correlation_id")
+
+
+def _safe(value: bytes | None) -> str | None:
+    if value is None:
+        return None
+    text = value.decode("latin-1")
+    return text if SAFE_ID.match(text) else None

@@ -1,0 +1,242 @@
+"""The projections this platform runs, and how each is wired to its logs, view and metrics.
+
+A projector is one projection, the logs it follows and the view it writes, run as its own
+worker process (`marketplace project NAME`). Adding a read model is one more entry in
+PROJECTORS.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import FrameType
+from typing import Any
+
+import redis
+import structlog
+from prometheus_client import start_http_server
+
+from commands.services import SINGLE_LOG
+from infra.eventstore import eventsourcing_env
+from infra.local.postgres import LocalPostgres
+from infra.local.redis import LocalRedis
+from infra.settings import Settings
+from projections.log import ContextLog
+from projections.product_detail.projection import ProductDetailProjection
+from projections.product_detail.redis_view import RedisProductDetailView
+from projections.runtime import Projection, View, Worker
+
+log = structlog.get_logger()
+
+LOG_POOL_SIZE = 1
+"""A worker reads one batch at a time, so each log needs one connection (plus one spare)."""
+LOG_CONNECT_TIMEOUT_SECONDS = 1
+"""How long a log read waits for a connection before the library's own retries (ten) give up.
+
+The library's default (30 s, ten times) would hold a worker inside one read for five minutes
+of a PostgreSQL outage, deaf to SIGTERM; with this the worker's retry, which counts, logs and
+honours a stop request, takes over within about twelve seconds.
+"""
+
+
+class UnknownProjection(LookupError):
+    """No projection has the given name."""
+
+
+@dataclass(frozen=True)
+class Stores:
+    """The addresses a projector reads from and writes to."""
+
+    postgres_url: str
+    redis_url: str
+
+
+@dataclass(frozen=True)
+class Projector:
+    """One projection and how to build the view it writes on the configured stores."""
+
+    name: str
+    projection: Callable[[], Projection[Any]]
+    view: Callable[[Settings, Stores], View[Any]]
+    close_view: Callable[[View[Any]], None]
+
+
+def redis_client(url: str) -> redis.Redis:
+    """A Redis client whose calls fail (and are retried by the worker) instead of hanging."""
+    return redis.Redis.from_url(
+        url, socket_timeout=5.0, socket_connect_timeout=2.0, health_check_interval=10
+    )
+
+
+def product_detail_view(settings: Settings, stores: Stores) -> RedisProductDetailView:
+    """The product-detail view in Redis under the configured key prefix."""
+    return RedisProductDetailView(redis_client(stores.redis_url), settings.redis_prefix)
+
+
+def close_redis_view(view: View[Any]) -> None:
+    """Close the Redis client of a Redis-backed view."""
+    client = getattr(view, "client", None)
+    if isinstance(client, redis.Redis):
+        client.close()
+
+
+PROJECTORS: dict[str, Projector] = {
+    projector.name: projector
+    for projector in [
+        Projector(
+            ProductDetailProjection.name,
+            ProductDetailProjection,
+            product_detail_view,
+            close_redis_view,
+        ),
+    ]
+}
+
+
+def projector(name: str) -> Projector:
+    """The projector of that name, or UnknownProjection naming the known ones."""
+    try:
+        return PROJECTORS[name]
+    except KeyError:
+        known = ", ".join(sorted(PROJECTORS))
+        raise UnknownProjection(
+            f"unknown projection {name!r}; known projections: {known}"
+        ) from None
+
+
+def stores(settings: Settings) -> Stores:
+    """The configured store URLs; unset ones are the embedded servers `marketplace up` starts."""
+    data_dir = settings.data_dir.resolve()
+    postgres_url = settings.postgres_url or (
+        LocalPostgres(data_dir / "postgres", settings.embedded_postgres_port).url
+    )
+    redis_url = (
+        settings.redis_url or LocalRedis(data_dir / "redis", settings.embedded_redis_port).url
+    )
+    return Stores(postgres_url, redis_url)
+
+
+def log_names(projection: Projection[Any], settings: Settings) -> tuple[str, ...]:
+    """The logs a projection follows: one per context, or the single shared log."""
+    return projection.contexts if settings.split_logs else (SINGLE_LOG,)
+
+
+def context_logs(
+    projection: Projection[Any], settings: Settings, where: Stores
+) -> list[ContextLog]:
+    """A reader for each log the projection follows, on small connection pools."""
+    env = eventsourcing_env(
+        settings.model_copy(
+            update={"postgres_pool_size": LOG_POOL_SIZE, "postgres_max_overflow": 1}
+        ),
+        where.postgres_url,
+    )
+    if env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres":
+        env["POSTGRES_CONNECT_TIMEOUT"] = str(LOG_CONNECT_TIMEOUT_SECONDS)
+    return [ContextLog(env, name) for name in log_names(projection, settings)]
+
+
+@contextmanager
+def opened(name: str, settings: Settings, batch_size: int = 1000) -> Iterator[Worker[Any]]:
+    """A worker for the named projection on the configured stores; closed on exit."""
+    spec = projector(name)
+    where = stores(settings)
+    with ExitStack() as resources:
+        projection = spec.projection()
+        logs = context_logs(projection, settings, where)
+        for context_log in logs:
+            resources.callback(context_log.close)
+        view = spec.view(settings, where)
+        resources.callback(spec.close_view, view)
+        yield Worker(projection, view, logs, batch_size=batch_size)
+
+
+@dataclass(frozen=True)
+class Lag:
+    """How far one projection's view is behind one log."""
+
+    projection: str
+    log: str
+    head: int
+    position: int
+    seconds: float
+
+    @property
+    def events(self) -> int:
+        """Events in the log not yet in the view."""
+        return max(self.head - self.position, 0)
+
+
+def lag_of(worker: Worker[Any], now: datetime | None = None) -> list[Lag]:
+    """Each log's head, the view's position in it, and the age of the next unprojected event."""
+    now = now or datetime.now(UTC)
+    positions = worker.view.positions()
+    rows = []
+    for context_log in worker.logs:
+        position = positions.get(context_log.log_name, 0)
+        head = context_log.head()
+        seconds = 0.0
+        if head > position:
+            following = context_log.read(position, 1)
+            if following:
+                seconds = max((now - following[0].event.timestamp).total_seconds(), 0.0)
+        rows.append(Lag(worker.projection.name, context_log.log_name, head, position, seconds))
+    return rows
+
+
+def status(settings: Settings) -> list[Lag]:
+    """The lag of every known projection, read from the stores (no worker need run)."""
+    rows: list[Lag] = []
+    for name in sorted(PROJECTORS):
+        with opened(name, settings) as worker:
+            rows.extend(lag_of(worker))
+    return rows
+
+
+def lag_table(rows: Sequence[Lag]) -> str:
+    """The rows as an aligned text table with a header."""
+    header = ("projection", "log", "head", "position", "behind", "seconds behind")
+    cells = [header] + [
+        (r.projection, r.log, str(r.head), str(r.position), str(r.events), f"{r.seconds:.1f}")
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    lines = []
+    for row in cells:
+        left = [row[i].ljust(widths[i]) for i in range(2)]
+        right = [row[i].rjust(widths[i]) for i in range(2, len(header))]
+        lines.append("  ".join(left + right).rstrip())
+    return "\n".join(lines)
+
+
+def run(name: str, settings: Settings, *, batch_size: int = 1000, metrics_port: int = 0) -> int:
+    """Run the named projector until SIGTERM or SIGINT, then return 0.
+
+    With a metrics port, Prometheus metrics (lag per log, events, failures) are served there.
+    """
+    spec = projector(name)
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        if metrics_port:
+            start_http_server(metrics_port, addr=settings.host)
+        with opened(spec.name, settings, batch_size) as worker:
+            log.info(
+                "projector_started",
+                projection=spec.name,
+                logs=log_names(worker.projection, settings),
+            )
+            worker.run(stop)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    log.info("projector_stopped", projection=spec.name)
+    return 0

@@ -1,0 +1,66 @@
+"""What the query API needs, and the dependency naming the caller of a private read."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Annotated, Any, Generic, Protocol, TypeVar
+
+from fastapi import Depends, Request
+
+from infra.auth import ROLES, Principal, Role, TokenCodec
+from infra.web import Problem, principal_of
+from projections.product_detail.redis_view import RedisProductDetailView
+
+
+class PositionedView(Protocol):
+    """A view a client can wait on: it reports how far it has projected each log."""
+
+    transient_errors: tuple[type[BaseException], ...]
+
+    def positions(self) -> dict[str, int]:
+        """The last projected position of each log."""
+        ...
+
+
+V = TypeVar("V", bound=PositionedView)
+
+
+@dataclass(frozen=True)
+class Followed(Generic[V]):
+    """A view with the name of its projection and the logs that projection follows."""
+
+    name: str
+    view: V
+    logs: tuple[str, ...]
+
+
+@dataclass
+class ReadApiDeps:
+    """The query API's dependencies, built by the composition root."""
+
+    product_detail: Followed[RedisProductDetailView]
+    tokens: TokenCodec
+    max_wait_seconds: float = 2.0
+
+    def views(self) -> tuple[Followed[Any], ...]:
+        """Every view the API reads."""
+        return (self.product_detail,)
+
+
+def caller_as(*roles: Role) -> Callable[[Request], Coroutine[Any, Any, Principal]]:
+    """A dependency naming a caller in one of the roles: 401 without a valid token, else 403."""
+
+    async def authorise(request: Request) -> Principal:
+        deps: ReadApiDeps = request.app.state.deps
+        principal = principal_of(request, deps.tokens)
+        if principal.role not in roles:
+            raise Problem(
+                403, "forbidden", "Forbidden", f"the {principal.role} role cannot read this"
+            )
+        return principal
+
+    return authorise
+
+
+Caller = Annotated[Principal, Depends(caller_as(*ROLES))]

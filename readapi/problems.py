@@ -1,0 +1,34 @@
+"""The query API's problem+json answers, including 503 while a read store is down."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import structlog
+from fastapi import FastAPI, Request
+from starlette.responses import Response
+
+from infra.web import install_http_problems, problem_response
+
+RETRY_AFTER_SECONDS = 2
+log = structlog.get_logger()
+
+
+def install_problem_handlers(app: FastAPI, unavailable: Iterable[type[BaseException]]) -> None:
+    """Map errors to problem+json; the read stores' unavailable errors become 503s."""
+    install_http_problems(app)
+
+    async def store_down(request: Request, exc: Exception) -> Response:
+        log.warning("read_store_unavailable", path=request.url.path, error=repr(exc))
+        return problem_response(
+            request,
+            503,
+            "store-unavailable",
+            "Read store unavailable",
+            "the read store does not answer; retry shortly",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+
+    for error in set(unavailable):
+        if issubclass(error, Exception):
+            app.add_exception_handler(error, store_down)

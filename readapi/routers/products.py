@@ -1,0 +1,72 @@
+"""Public product reads."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import orjson
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from infra.web import Problem
+from readapi.caching import public_json
+from readapi.consistency import HEADERS_DOC, PARAMETERS_DOC, consistency_for
+from readapi.deps import ReadApiDeps
+from readapi.schemas import ProductDetail
+
+router = APIRouter(tags=["products"])
+
+IF_NONE_MATCH_DOC = {
+    "name": "If-None-Match",
+    "in": "header",
+    "required": False,
+    "description": "An ETag you hold: 304 if it is still current.",
+    "schema": {"type": "string"},
+}
+PUBLIC_HEADERS: dict[str, Any] = {
+    "ETag": {"description": "Strong tag of the body; send it as If-None-Match."},
+    "Cache-Control": {"description": "`public, max-age=60`, or `no-store` when stale."},
+    **HEADERS_DOC,
+}
+
+
+def document(doc: dict[str, Any]) -> dict[str, Any]:
+    """The public shape of a product-detail view document."""
+    return {
+        "id": doc["id"],
+        "title": doc["title"],
+        "description": doc.get("description", ""),
+        "category": doc["category"],
+        "attributes": doc.get("attributes", {}),
+        "price": {"amount_minor": doc["price_minor"], "currency": doc["currency"]},
+        "seller": {"id": doc["seller_id"], "name": doc["seller_name"]},
+        "units_available": doc["units_available"],
+        "delisted": doc["delisted"],
+        "listed_at": doc["listed_at"],
+        "version": doc["version"],
+    }
+
+
+@router.get(
+    "/v1/products/{product_id}",
+    response_model=None,
+    responses={
+        200: {"model": ProductDetail, "headers": PUBLIC_HEADERS},
+        304: {"description": "Not modified: the If-None-Match tag is current"},
+        404: {"description": "No such product (in the view, once it reached X-Min-Position)"},
+        422: {"description": "Malformed id, X-Min-Position, or a log this view does not follow"},
+        503: {"description": "The read store does not answer; see Retry-After"},
+    },
+    openapi_extra={"parameters": [*PARAMETERS_DOC, IF_NONE_MATCH_DOC]},
+)
+async def product_detail(product_id: UUID, request: Request) -> Response:
+    """A product with its price, seller name and units available. Public and cacheable."""
+    deps: ReadApiDeps = request.app.state.deps
+    consistency = await consistency_for(request, deps.product_detail)
+    doc = await run_in_threadpool(deps.product_detail.view.product, product_id)
+    if doc is None:
+        raise Problem(404, "not-found", "Not found", "no such product", consistency.headers())
+    body = orjson.dumps(document(doc))
+    return public_json(body, consistency, request.headers.get("if-none-match"))

@@ -1,0 +1,333 @@
+"""Projector fault-test helpers: a stock workload, the projector process, replay and compare."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis
+from prometheus_client.parser import text_string_to_metric_families
+
+from commands.services import Commands
+from domain.base import Context
+from domain.errors import DomainError
+from domain.inventory import StockItem, stock_item_id
+from domain.money import Money
+from domain.product import Product
+from infra.eventstore import eventsourcing_env
+from infra.settings import Settings
+from projections.log import ContextLog
+from projections.product_detail.projection import ProductDetailProjection
+from projections.product_detail.redis_view import RedisProductDetailView
+from projections.runtime import Worker
+from tests.conftest import free_port
+
+WAIT_SECONDS = 60.0
+
+
+def as_actor(actor: uuid.UUID) -> Context:
+    return Context(datetime.now(UTC), str(actor), "seller", "req", "corr", "cause")
+
+
+@dataclass
+class Workload:
+    """Sellers, products, and random stock moves and price changes through the command side.
+
+    Each step is one command: a product's stock item or price changed by a burst of one to
+    max_burst domain operations, appended together as one write (as a bulk import would).
+    """
+
+    commands: Commands
+    rng: random.Random
+    max_burst: int = 20
+    products: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
+    events: int = 0
+
+    def open_shop(self, sellers: int, products: int) -> None:
+        """Register sellers and list products, each with some stock."""
+        owners = [uuid.uuid4() for _ in range(sellers)]
+        catalog = self.commands.catalog
+        for n, seller in enumerate(owners):
+            catalog.register_seller(seller, f"Seller {n}", f"s{n}@x.test", as_actor(seller))
+        for n in range(products):
+            seller, product = owners[n % sellers], uuid.uuid4()
+            price = Money(1000 + n, "EUR")
+            attributes = {"n": str(n)}
+            ctx = as_actor(seller)
+            catalog.list_product(product, seller, f"Item {n}", "d", "home", attributes, price, ctx)
+            self.commands.receive_stock(product, 50, ctx)
+            self.products[product] = seller
+        self.events += sellers + products * 3
+
+    def step(self) -> None:
+        """One command changing one product's stock (mostly) or price by a burst of events."""
+        product = self.rng.choice(list(self.products))
+        ctx = as_actor(self.products[product])
+        burst = self.rng.randint(1, self.max_burst)
+        moves = [self.rng.random() for _ in range(burst)]
+        done = 0
+
+        def reprice(item: Product) -> None:
+            nonlocal done
+            done = 0
+            for roll in moves:
+                item.change_price(Money(int(roll * 99_999) + 1, "EUR"), ctx)
+                done += 1
+
+        def move_stock(item: StockItem) -> None:
+            nonlocal done
+            done = 0
+            for roll in moves:
+                done += stock_move(item, roll, ctx)
+
+        if moves[0] < 0.1:
+            self.commands.catalog.change(product, Product, reprice)
+        else:
+            self.commands.inventory.change(stock_item_id(product), StockItem, move_stock)
+        self.events += done
+
+    def run(self, events: int) -> None:
+        """Append at least that many events."""
+        target = self.events + events
+        while self.events < target:
+            self.step()
+
+
+def stock_move(item: StockItem, roll: float, ctx: Context) -> int:
+    """Receive, reserve, commit, release or adjust, chosen by roll; the events emitted (0 or 1)."""
+    held = sorted(item.reservations)
+    pick = held[int(roll * 1000) % len(held)] if held else None
+    try:
+        if roll < 0.25:
+            item.receive(int(roll * 80) + 1, ctx)
+        elif roll < 0.55:
+            item.reserve(uuid.uuid4(), int(roll * 10) % 5 + 1, ctx.at + timedelta(hours=1), ctx)
+        elif roll < 0.7 and pick:
+            item.commit(pick, ctx)
+        elif roll < 0.85 and pick:
+            item.release(pick, "gone", ctx)
+        else:
+            item.adjust(1 if roll < 0.95 else -1, "count", ctx)
+    except DomainError:
+        return 0
+    return 1
+
+
+class Appender:
+    """Keeps a workload appending in a background thread, a step every so often, until stopped."""
+
+    def __init__(self, workload: Workload, every: float = 0.0) -> None:
+        self.workload = workload
+        self.every = every
+        self.stopping = threading.Event()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> Appender:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopping.set()
+        self.thread.join(30)
+        assert not self.thread.is_alive(), "the appender did not stop"
+        if self.error is not None:
+            raise self.error
+
+    def _loop(self) -> None:
+        try:
+            while not self.stopping.wait(self.every):
+                self.workload.step()
+        except BaseException as error:
+            self.error = error
+
+
+@dataclass
+class ProjectorProcess:
+    """`marketplace project product-detail` as a child process."""
+
+    postgres_url: str
+    redis_url: str
+    prefix: str
+    output: Path
+    batch_size: int = 1000
+    metrics_port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Spawn the process and wait until it serves metrics."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MARKETPLACE_")}
+        env |= {
+            "MARKETPLACE_POSTGRES_URL": self.postgres_url,
+            "MARKETPLACE_REDIS_URL": self.redis_url,
+            "MARKETPLACE_REDIS_PREFIX": self.prefix,
+            "MARKETPLACE_LOG_LEVEL": "WARNING",
+        }
+        argv = [sys.executable, "-m", "marketplace.cli", "project", "product-detail"]
+        argv += ["--batch-size", str(self.batch_size), "--metrics-port", str(self.metrics_port)]
+        with self.output.open("ab") as out:
+            self.process = subprocess.Popen(
+                argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        deadline = time.monotonic() + WAIT_SECONDS
+        while not self.serving():
+            if not self.alive():
+                pytest.fail(f"projector exited at start: {self.log()}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"projector not serving metrics after {WAIT_SECONDS}s: {self.log()}")
+            time.sleep(0.02)
+
+    def serving(self) -> bool:
+        """Whether its metrics endpoint answers (its signal handlers are in place by then)."""
+        try:
+            return httpx.get(self.metrics_url, timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.metrics_port}/metrics"
+
+    def kill(self) -> None:
+        """SIGKILL, and reap it."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> int:
+        """SIGTERM; its exit code."""
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                return self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+                raise
+        return self.process.returncode
+
+    def metric(self, sample: str, **labels: str) -> float:
+        """A sample's value on the process's metrics endpoint (0 when absent or unreachable)."""
+        try:
+            text = httpx.get(self.metrics_url, timeout=5).text
+        except httpx.HTTPError:
+            return 0.0
+        return sum(
+            s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+            if s.name == sample and labels.items() <= s.labels.items()
+        )
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def log(self) -> str:
+        return self.output.read_text(errors="replace")[-4000:] if self.output.exists() else ""
+
+
+def heads(commands: Commands) -> dict[str, int]:
+    """The head of each log the product-detail projection follows."""
+    return {
+        app.log_name: app.recorder.max_notification_id() or 0
+        for app in (commands.catalog, commands.inventory)
+    }
+
+
+def wait_until_caught_up(
+    view: RedisProductDetailView,
+    commands: Commands,
+    projector: ProjectorProcess | None = None,
+    timeout: float = WAIT_SECONDS,
+) -> dict[str, int]:
+    """Poll the view's positions until they reach the log heads; fail after timeout."""
+    target = heads(commands)
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        try:
+            positions = view.positions()
+        except redis.ConnectionError:
+            positions = {}
+        if all(positions.get(name, 0) >= head for name, head in target.items()):
+            return positions
+        if projector is not None and not projector.alive():
+            pytest.fail(f"projector exited: {projector.log()}")
+        if time.monotonic() > deadline:
+            log = projector.log() if projector else ""
+            pytest.fail(f"view at {positions}, logs at {target} after {timeout}s\n{log}")
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+
+
+def replay(postgres_url: str, client: redis.Redis, prefix: str) -> RedisProductDetailView:
+    """A full replay of both logs into a fresh prefix by an in-process worker."""
+    env = eventsourcing_env(Settings(), postgres_url)
+    logs = [ContextLog(env, "catalog"), ContextLog(env, "inventory")]
+    view = RedisProductDetailView(client, prefix)
+    view.clear()
+    try:
+        Worker(ProductDetailProjection(), view, logs, batch_size=500).catch_up()
+    finally:
+        for context_log in logs:
+            context_log.close()
+    return view
+
+
+def dump(view: RedisProductDetailView) -> dict[str, dict[str, str]]:
+    """Every hash of the view, keyed without the prefix."""
+    prefix = f"{view.keys.prefix}:"
+    out: dict[str, dict[str, str]] = {}
+    for key in view.client.scan_iter(match=f"{prefix}*", count=1000):
+        name = key.decode()
+        fields = view.client.hgetall(name)
+        out[name.removeprefix(prefix)] = {k.decode(): v.decode() for k, v in fields.items()}
+    return out
+
+
+def documents(view: RedisProductDetailView, products: Any) -> dict[uuid.UUID, Any]:
+    """The product document of each product."""
+    return {product: view.product(product) for product in products}
+
+
+def assert_same_view(
+    view: RedisProductDetailView, replayed: RedisProductDetailView, workload: Workload
+) -> None:
+    """Every product document, every hash and the positions equal the full replay's."""
+    assert view.positions() == replayed.positions()
+    assert documents(view, workload.products) == documents(replayed, workload.products)
+    assert dump(view) == dump(replayed)
+
+
+def assert_matches_domain(view: RedisProductDetailView, workload: Workload) -> None:
+    """units_available equals the aggregate's available units for every product."""
+    for product in workload.products:
+        doc = view.product(product)
+        assert doc is not None
+        assert doc["units_available"] == workload.commands.inventory.stock_of(product).available
+
+
+@pytest.fixture
+def commands(postgres_url: str) -> Iterator[Commands]:
+    commands = Commands(eventsourcing_env(Settings(), postgres_url))
+    yield commands
+    commands.close()
+
+
+@pytest.fixture
+def prefix() -> str:
+    return f"t{uuid.uuid4().hex[:10]}"

@@ -1,0 +1,114 @@
+"""`marketplace project` and `marketplace status` as a user runs them, and the one-log wiring."""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+import redis
+
+from commands.services import Commands
+from domain.base import Context
+from domain.money import Money
+from infra.eventstore import eventsourcing_env
+from infra.settings import Settings
+from marketplace.projectors import PROJECTORS, lag_of, lag_table, opened
+from projections.product_detail.redis_view import RedisProductDetailView
+from tests.projections.conftest import Workload, as_actor
+
+pytestmark = pytest.mark.postgres
+
+
+def marketplace(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("MARKETPLACE_")}
+    return subprocess.run(
+        [sys.executable, "-m", "marketplace.cli", *args],
+        env=base | env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_an_unknown_projection_is_refused_with_the_known_names() -> None:
+    result = marketplace("project", "nope", env={})
+
+    assert result.returncode == 2
+    assert "unknown projection 'nope'" in result.stderr
+    assert all(name in result.stderr for name in PROJECTORS)
+
+
+def test_status_prints_each_log_head_position_and_lag(
+    postgres_url: str, redis_server: str, commands: Commands, prefix: str
+) -> None:
+    workload = Workload(commands, random.Random(3))
+    workload.open_shop(sellers=1, products=2)
+    settings = Settings(postgres_url=postgres_url, redis_url=redis_server, redis_prefix=prefix)
+    env = {
+        "MARKETPLACE_POSTGRES_URL": postgres_url,
+        "MARKETPLACE_REDIS_URL": redis_server,
+        "MARKETPLACE_REDIS_PREFIX": prefix,
+    }
+    try:
+        behind = marketplace("status", env=env)
+        with opened("product-detail", settings) as worker:
+            worker.catch_up()
+        caught_up = marketplace("status", env=env)
+    finally:
+        RedisProductDetailView(redis.Redis.from_url(redis_server), prefix).clear()
+
+    assert behind.returncode == 0, behind.stderr
+    assert caught_up.returncode == 0, caught_up.stderr
+    rows = [line.split() for line in behind.stdout.splitlines()]
+    assert rows[0] == ["projection", "log", "head", "position", "behind", "seconds", "behind"]
+    heads = {"catalog": 3, "inventory": 4}
+    for row in rows[1:]:
+        name, log, head, position, events, seconds = row
+        assert (name, int(head), int(position), int(events)) == (
+            "product-detail",
+            heads[log],
+            0,
+            heads[log],
+        )
+        assert float(seconds) > 0
+    for row in [line.split() for line in caught_up.stdout.splitlines()][1:]:
+        assert row[3:] == [row[2], "0", "0.0"]
+
+
+def test_one_shared_log_is_followed_past_other_contexts_events(
+    postgres_url: str, redis_server: str, prefix: str
+) -> None:
+    settings = Settings(
+        split_logs=False, postgres_url=postgres_url, redis_url=redis_server, redis_prefix=prefix
+    )
+    commands = Commands(eventsourcing_env(settings), split_logs=False)
+    seller, product, shopper = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    ctx = as_actor(seller)
+    shopping = Context(datetime.now(UTC), str(shopper), "customer", "r", "c", "c")
+    try:
+        commands.catalog.register_seller(seller, "Acme", "a@acme.test", ctx)
+        commands.catalog.list_product(
+            product, seller, "Lamp", "d", "home", {}, Money(9, "EUR"), ctx
+        )
+        commands.receive_stock(product, 5, ctx)
+        commands.customers.register_customer(shopper, "Ann", "ann@x.test", shopping)
+        cart, _ = commands.carts.create_cart(shopper, shopping)
+        commands.add_to_cart(cart.aggregate_id, product, 1, shopping)
+
+        with opened("product-detail", settings) as worker:
+            assert worker.catch_up() == 7
+            doc = worker.view.product(product)  # type: ignore[attr-defined]
+            lag = lag_of(worker)
+            worker.view.clear()  # type: ignore[attr-defined]
+    finally:
+        commands.close()
+
+    assert doc is not None and doc["units_available"] == 5
+    assert [(row.log, row.events, row.seconds) for row in lag] == [("marketplace", 0, 0.0)]
+    assert "marketplace" in lag_table(lag)
