@@ -12,7 +12,7 @@ from infra.eventstore import eventsourcing_env
 from infra.idempotency import IdempotencyStore
 from infra.logging import configure_logging
 from infra.settings import Settings, load_settings
-from marketplace.projectors import log_names, stores
+from marketplace.projectors import log_names, redis_prefix, stores
 from projections.product_detail.projection import ProductDetailProjection
 from projections.product_detail.redis_view import RedisProductDetailView
 from readapi.app import create_app as create_read_app
@@ -85,7 +85,7 @@ def build_read_deps(settings: Settings) -> ReadApiDeps:
     projection = ProductDetailProjection()
     product_detail = Followed(
         projection.name,
-        RedisProductDetailView(client, settings.redis_prefix),
+        RedisProductDetailView(client, redis_prefix(settings, projection.name)),
         log_names(projection, settings),
     )
     return ReadApiDeps(

@@ -25,6 +25,8 @@ from infra.eventstore import eventsourcing_env
 from infra.local.postgres import LocalPostgres
 from infra.local.redis import LocalRedis
 from infra.settings import Settings
+from projections.carts.projection import CartProjection
+from projections.carts.redis_view import RedisCartView
 from projections.log import ContextLog
 from projections.product_detail.projection import ProductDetailProjection
 from projections.product_detail.redis_view import RedisProductDetailView
@@ -72,9 +74,22 @@ def redis_client(url: str) -> redis.Redis:
     )
 
 
+def redis_prefix(settings: Settings, projection: str) -> str:
+    """The key prefix of one projection's Redis view: each keeps its own positions."""
+    return f"{settings.redis_prefix}:{projection}"
+
+
 def product_detail_view(settings: Settings, stores: Stores) -> RedisProductDetailView:
-    """The product-detail view in Redis under the configured key prefix."""
-    return RedisProductDetailView(redis_client(stores.redis_url), settings.redis_prefix)
+    """The product-detail view in Redis under its own key prefix."""
+    prefix = redis_prefix(settings, ProductDetailProjection.name)
+    return RedisProductDetailView(redis_client(stores.redis_url), prefix)
+
+
+def cart_view(settings: Settings, stores: Stores) -> RedisCartView:
+    """The carts view in Redis under its own key prefix."""
+    return RedisCartView(
+        redis_client(stores.redis_url), redis_prefix(settings, CartProjection.name)
+    )
 
 
 def close_redis_view(view: View[Any]) -> None:
@@ -93,6 +108,7 @@ PROJECTORS: dict[str, Projector] = {
             product_detail_view,
             close_redis_view,
         ),
+        Projector(CartProjection.name, CartProjection, cart_view, close_redis_view),
     ]
 }
 

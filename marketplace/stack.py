@@ -1,7 +1,7 @@
 """`marketplace up`: the whole platform on one machine, supervised by one process.
 
 Components start in order and stop in reverse: the embedded Valkey, the embedded PostgreSQL,
-then each child process (the command API, the query API and the product-detail projector).
+then each child process (the command API, the query API and one worker per projection).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 from infra.local.postgres import LocalPostgres
 from infra.local.redis import LocalRedis
 from infra.settings import Settings, load_settings
+from marketplace.projectors import PROJECTORS
 from marketplace.supervisor import ChildProcess, Component, Interrupted, StartFailed, Supervisor
 
 
@@ -153,8 +154,9 @@ def build_stack(
     )
     where["query API"] = read_url
     where["query API docs"] = f"{read_url}/docs"
-    components.append(cli_child("product-detail projector", ["project", "product-detail"], env))
-    where["projectors"] = "product-detail  (lag: marketplace status)"
+    for name in PROJECTORS:
+        components.append(cli_child(f"{name} projector", ["project", name], env))
+    where["projectors"] = f"{', '.join(PROJECTORS)}  (lag: marketplace status)"
     return Supervisor(components), where
 
 

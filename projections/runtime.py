@@ -240,17 +240,3 @@ class Worker(Generic[U]):
         )
         result: int = retrying(step)
         return result
-
-
-def wait_for_position(
-    positions: Callable[[], dict[str, int]], log_name: str, position: int, timeout: float
-) -> bool:
-    """Poll a view's positions until log_name reaches position; False if timeout passes first."""
-    deadline = time.monotonic() + timeout
-    delay = 0.002
-    while positions().get(log_name, 0) < position:
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(delay)
-        delay = min(delay * 2, 0.05)
-    return True

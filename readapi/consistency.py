@@ -102,7 +102,7 @@ async def wait_for_positions(
 ) -> tuple[bool, dict[str, int]]:
     """Poll positions (off the event loop) with backoff until wanted is reached or timeout.
 
-    Unlike projections.runtime.wait_for_position, the waiting holds no thread, and several
+    The waiting holds no thread, and several
     logs and the positions last seen are handled. Checks at least once, even for timeout 0.
     """
     deadline = time.monotonic() + timeout

@@ -5,6 +5,10 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from domain.cart import Cart
+from domain.customer import Customer
+from domain.inventory import StockItem
+from domain.product import Product
+from domain.seller import Seller
 from projections.carts.redis_view import CartUnit
 from projections.runtime import Projection
 
@@ -14,6 +18,12 @@ class CartProjection(Projection[CartUnit]):
 
     name = "carts"
     contexts: ClassVar[tuple[str, ...]] = ("carts",)
+    ignored: ClassVar[tuple[type, ...]] = (
+        Seller.Event,
+        Product.Event,
+        StockItem.Event,
+        Customer.Event,
+    )
 
     def handle(self, event: Any, unit: CartUnit) -> bool:
         """Apply one cart event; False for any other event."""

@@ -29,6 +29,7 @@ from domain.money import Money
 from domain.product import Product
 from infra.eventstore import eventsourcing_env
 from infra.settings import Settings
+from marketplace.projectors import redis_prefix
 from projections.log import ContextLog
 from projections.product_detail.projection import ProductDetailProjection
 from projections.product_detail.redis_view import RedisProductDetailView
@@ -55,6 +56,7 @@ class Workload:
     max_burst: int = 20
     products: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
     events: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def open_shop(self, sellers: int, products: int) -> None:
         """Register sellers and list products, each with some stock."""
@@ -74,6 +76,10 @@ class Workload:
 
     def step(self) -> None:
         """One command changing one product's stock (mostly) or price by a burst of events."""
+        with self.lock:
+            self._step()
+
+    def _step(self) -> None:
         product = self.rng.choice(list(self.products))
         ctx = as_actor(self.products[product])
         burst = self.rng.randint(1, self.max_burst)
@@ -331,3 +337,8 @@ def commands(postgres_url: str) -> Iterator[Commands]:
 @pytest.fixture
 def prefix() -> str:
     return f"t{uuid.uuid4().hex[:10]}"
+
+
+def view_prefix(prefix: str) -> str:
+    """The key prefix `project product-detail` writes under for MARKETPLACE_REDIS_PREFIX=prefix."""
+    return redis_prefix(Settings(redis_prefix=prefix), ProductDetailProjection.name)

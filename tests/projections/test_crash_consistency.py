@@ -26,6 +26,7 @@ from tests.projections.conftest import (
     assert_same_view,
     heads,
     replay,
+    view_prefix,
     wait_until_caught_up,
 )
 
@@ -35,6 +36,8 @@ KILLS = 22
 BATCH_SIZE = 20
 INITIAL_EVENTS = 5000
 APPEND_EVERY_SECONDS = 0.05
+BACKLOG_EVENTS = 300
+"""Appended while the projector is down, so each restart has a batch-sized backlog to chew."""
 
 
 def wait_for_progress(
@@ -60,7 +63,7 @@ def test_kill_9_at_random_points_leaves_the_view_equal_to_a_full_replay(
     workload.open_shop(sellers=4, products=36)
     workload.run(INITIAL_EVENTS)
     client = redis.Redis.from_url(redis_server)
-    view = RedisProductDetailView(client, prefix)
+    view = RedisProductDetailView(client, view_prefix(prefix))
     projector = ProjectorProcess(
         postgres_url, redis_server, prefix, tmp_path / "projector.log", BATCH_SIZE
     )
@@ -68,10 +71,11 @@ def test_kill_9_at_random_points_leaves_the_view_equal_to_a_full_replay(
     try:
         with Appender(workload, APPEND_EVERY_SECONDS):
             for _ in range(KILLS):
+                workload.run(BACKLOG_EVENTS)
                 since = view.positions()
                 projector.start()
                 wait_for_progress(view, since, projector)
-                time.sleep(rng.uniform(0.0, 0.3))
+                time.sleep(rng.uniform(0.0, 0.1))
                 positions, target = view.positions(), heads(commands)
                 projector.kill()
                 kills += 1

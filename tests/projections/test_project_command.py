@@ -19,7 +19,7 @@ from infra.eventstore import eventsourcing_env
 from infra.settings import Settings
 from marketplace.projectors import PROJECTORS, lag_of, lag_table, opened
 from projections.product_detail.redis_view import RedisProductDetailView
-from tests.projections.conftest import Workload, as_actor
+from tests.projections.conftest import Workload, as_actor, view_prefix
 
 pytestmark = pytest.mark.postgres
 
@@ -61,14 +61,19 @@ def test_status_prints_each_log_head_position_and_lag(
             worker.catch_up()
         caught_up = marketplace("status", env=env)
     finally:
-        RedisProductDetailView(redis.Redis.from_url(redis_server), prefix).clear()
+        RedisProductDetailView(redis.Redis.from_url(redis_server), view_prefix(prefix)).clear()
 
     assert behind.returncode == 0, behind.stderr
     assert caught_up.returncode == 0, caught_up.stderr
     rows = [line.split() for line in behind.stdout.splitlines()]
     assert rows[0] == ["projection", "log", "head", "position", "behind", "seconds", "behind"]
     heads = {"catalog": 3, "inventory": 4}
-    for row in rows[1:]:
+    assert {(row[0], row[1]) for row in rows[1:]} == {
+        ("product-detail", "catalog"),
+        ("product-detail", "inventory"),
+        ("carts", "carts"),
+    }
+    for row in [row for row in rows[1:] if row[0] == "product-detail"]:
         name, log, head, position, events, seconds = row
         assert (name, int(head), int(position), int(events)) == (
             "product-detail",

@@ -35,6 +35,7 @@ from tests.projections.conftest import (
     dump,
     heads,
     replay,
+    view_prefix,
     wait_until_caught_up,
 )
 
@@ -89,7 +90,7 @@ def test_a_redis_restart_under_appends_loses_and_doubles_nothing(
     workload = Workload(commands, random.Random(7))
     workload.open_shop(sellers=3, products=24)
     workload.run(1500)
-    view = RedisProductDetailView(redis.Redis.from_url(own_redis.url), prefix)
+    view = RedisProductDetailView(redis.Redis.from_url(own_redis.url), view_prefix(prefix))
     projector = ProjectorProcess(
         postgres_url, own_redis.url, prefix, tmp_path / "projector.log", 50
     )
@@ -120,7 +121,7 @@ def test_a_redis_restarted_empty_is_rebuilt_from_the_log_by_the_idle_projector(
     workload = Workload(commands, random.Random(11))
     workload.open_shop(sellers=3, products=24)
     workload.run(1500)
-    view = RedisProductDetailView(redis.Redis.from_url(own_redis.url), prefix)
+    view = RedisProductDetailView(redis.Redis.from_url(own_redis.url), view_prefix(prefix))
     projector = ProjectorProcess(
         postgres_url, own_redis.url, prefix, tmp_path / "projector.log", 50
     )
@@ -151,7 +152,7 @@ def test_a_postgres_restart_under_the_idle_projector_is_retried(
     server.start()
     env = eventsourcing_env(Settings(), server.url)
     workload = Workload(Commands(env), random.Random(13))
-    view = RedisProductDetailView(redis.Redis.from_url(redis_server), prefix)
+    view = RedisProductDetailView(redis.Redis.from_url(redis_server), view_prefix(prefix))
     projector = ProjectorProcess(server.url, redis_server, prefix, tmp_path / "projector.log", 50)
     try:
         workload.open_shop(sellers=3, products=12)
@@ -184,7 +185,7 @@ def test_sigterm_while_redis_is_down_stops_the_projector_promptly(
 ) -> None:
     workload = Workload(commands, random.Random(17))
     workload.open_shop(sellers=1, products=3)
-    view = RedisProductDetailView(redis.Redis.from_url(own_redis.url), prefix)
+    view = RedisProductDetailView(redis.Redis.from_url(own_redis.url), view_prefix(prefix))
     projector = ProjectorProcess(postgres_url, own_redis.url, prefix, tmp_path / "projector.log")
     projector.start()
     try:

@@ -16,6 +16,8 @@ import pytest
 import yaml
 
 from infra.settings import Settings
+from marketplace.cli import build_parser
+from marketplace.projectors import PROJECTORS
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -27,7 +29,7 @@ STORES = ("kurrentdb", "postgres", "redis", "opensearch")
 APPS = {
     "writeapi": ["serve-write"],
     "readapi": ["serve-read"],
-    "projector-catalog": ["project", "catalog"],
+    "projector-product-detail": ["project", "product-detail"],
 }
 API_PORT_FIELD = {"writeapi": "write_api_port", "readapi": "read_api_port"}
 SENSITIVE = re.compile(r"PASSWORD|SECRET|TOKEN|KEY", re.IGNORECASE)
@@ -304,7 +306,7 @@ def test_deployments_have_probes_and_resources() -> None:
         assert container["args"] == APPS[name]
 
 
-@pytest.mark.parametrize("name", ["writeapi", "readapi", "projector-catalog"])
+@pytest.mark.parametrize("name", ["writeapi", "readapi", "projector-product-detail"])
 def test_k8s_environment_builds_production_settings(
     name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -445,3 +447,12 @@ def test_deployment_check_catches_missing_probes_and_limits() -> None:
 )
 def test_dockerfile_check_catches(dockerfile: str) -> None:
     assert dockerfile_problems(dockerfile) != []
+
+
+@pytest.mark.parametrize("name", sorted(APPS))
+def test_every_app_command_is_one_the_cli_runs(name: str) -> None:
+    args = APPS[name]
+    parsed = build_parser().parse_args(args)
+    assert parsed.command == args[0]
+    if args[0] == "project":
+        assert args[1] in PROJECTORS, f"no projection named {args[1]!r}"
