@@ -43,6 +43,7 @@ def postgres_env(url: str, settings: Settings) -> dict[str, str]:
         "POSTGRES_USER": unquote(parts.username or "postgres"),
         "POSTGRES_PASSWORD": unquote(parts.password or ""),
         "POSTGRES_LOCK_TIMEOUT": str(settings.postgres_lock_timeout_seconds),
+        "POSTGRES_CONNECT_TIMEOUT": str(settings.postgres_connect_timeout_seconds),
         "POSTGRES_POOL_SIZE": str(settings.postgres_pool_size),
         "POSTGRES_MAX_OVERFLOW": str(settings.postgres_max_overflow),
         "POSTGRES_PRE_PING": "n",

@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     split_logs: bool = True
     postgres_url: str | None = None
     postgres_lock_timeout_seconds: int = Field(default=5, ge=1, le=60)
+    postgres_connect_timeout_seconds: int = Field(default=2, ge=1, le=60)
     postgres_pool_size: int = Field(default=10, ge=1, le=200)
     postgres_max_overflow: int = Field(default=10, ge=0, le=200)
     kurrentdb_uri: str | None = None
@@ -32,6 +33,11 @@ class Settings(BaseSettings):
         default="mp", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$"
     )
     opensearch_url: str | None = None
+    """Set, the catalog-search view lives in OpenSearch; unset, in the event store's PostgreSQL."""
+    opensearch_index_prefix: str = Field(
+        default="mp-", max_length=64, pattern=r"^[a-z0-9][a-z0-9_.-]*$"
+    )
+    """Prefix of this platform's OpenSearch indices (`<prefix>catalog-search-v1`)."""
 
     host: str = "127.0.0.1"
     write_api_port: int = Field(default=8000, ge=1, le=65535)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from eventsourcing.persistence import RecordConflictError
+import psycopg
+import structlog
+from eventsourcing.persistence import InterfaceError, OperationalError, RecordConflictError
 from fastapi import FastAPI, Request
+from psycopg_pool import PoolTimeout
 from starlette.responses import Response
 
 from commands.errors import Forbidden, StaleVersion, TooMuchContention
@@ -14,6 +17,13 @@ from infra.web import Problem, install_http_problems, problem_response
 
 __all__ = ["Problem", "detail_for", "install_problem_handlers", "problem_for", "problem_response"]
 
+log = structlog.get_logger()
+STORE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    OperationalError,
+    InterfaceError,
+    psycopg.OperationalError,
+    PoolTimeout,
+)
 ERROR_MAP: list[tuple[type[Exception], int, str, str]] = [
     (InsufficientStock, 409, "insufficient-stock", "Not enough stock"),
     (NotFound, 404, "not-found", "Not found"),
@@ -35,6 +45,20 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(
             request, 503, "contention", "Too much contention", headers={"Retry-After": "1"}
         )
+
+    async def _store_down(request: Request, exc: Exception) -> Response:
+        log.warning("store_unavailable", path=request.url.path, error=repr(exc))
+        return problem_response(
+            request,
+            503,
+            "store-unavailable",
+            "Store unavailable",
+            "the event store or the idempotency store is not answering; retry later",
+            headers={"Retry-After": "2"},
+        )
+
+    for unavailable in STORE_UNAVAILABLE:
+        app.add_exception_handler(unavailable, _store_down)
 
     for error, status, slug, title in ERROR_MAP:
         app.add_exception_handler(error, _domain_handler(status, slug, title))
