@@ -12,7 +12,11 @@ from infra.eventstore import eventsourcing_env
 from infra.idempotency import IdempotencyStore
 from infra.logging import configure_logging
 from infra.settings import Settings, load_settings
+from marketplace import catalog_search
 from marketplace.projectors import log_names, redis_prefix, stores
+from projections.carts.projection import CartProjection
+from projections.carts.redis_view import RedisCartView
+from projections.catalog_search.projection import CatalogSearchProjection
 from projections.product_detail.projection import ProductDetailProjection
 from projections.product_detail.redis_view import RedisProductDetailView
 from readapi.app import create_app as create_read_app
@@ -81,15 +85,28 @@ def read_redis_client(settings: Settings, url: str) -> redis.Redis:
 
 def build_read_deps(settings: Settings) -> ReadApiDeps:
     """Everything the query API needs: the views it reads, as the projectors write them."""
-    client = read_redis_client(settings, stores(settings).redis_url)
+    where = stores(settings)
+    client = read_redis_client(settings, where.redis_url)
     projection = ProductDetailProjection()
     product_detail = Followed(
         projection.name,
         RedisProductDetailView(client, redis_prefix(settings, projection.name)),
         log_names(projection, settings),
     )
+    carts = CartProjection()
+    search = CatalogSearchProjection()
     return ReadApiDeps(
         product_detail=product_detail,
+        catalog_search=Followed(
+            search.name,
+            catalog_search.reader_view(settings, where.postgres_url),
+            log_names(search, settings),
+        ),
+        carts=Followed(
+            carts.name,
+            RedisCartView(client, redis_prefix(settings, carts.name)),
+            log_names(carts, settings),
+        ),
         tokens=token_codec(settings),
         max_wait_seconds=settings.read_wait_max_seconds,
     )

@@ -25,8 +25,10 @@ from infra.eventstore import eventsourcing_env
 from infra.local.postgres import LocalPostgres
 from infra.local.redis import LocalRedis
 from infra.settings import Settings
+from marketplace import catalog_search
 from projections.carts.projection import CartProjection
 from projections.carts.redis_view import RedisCartView
+from projections.catalog_search.projection import CatalogSearchProjection
 from projections.log import ContextLog
 from projections.product_detail.projection import ProductDetailProjection
 from projections.product_detail.redis_view import RedisProductDetailView
@@ -92,6 +94,11 @@ def cart_view(settings: Settings, stores: Stores) -> RedisCartView:
     )
 
 
+def catalog_search_view(settings: Settings, stores: Stores) -> catalog_search.CatalogSearchView:
+    """The catalog-search view: OpenSearch if configured, else the event store's PostgreSQL."""
+    return catalog_search.projector_view(settings, stores.postgres_url)
+
+
 def close_redis_view(view: View[Any]) -> None:
     """Close the Redis client of a Redis-backed view."""
     client = getattr(view, "client", None)
@@ -109,6 +116,12 @@ PROJECTORS: dict[str, Projector] = {
             close_redis_view,
         ),
         Projector(CartProjection.name, CartProjection, cart_view, close_redis_view),
+        Projector(
+            CatalogSearchProjection.name,
+            CatalogSearchProjection,
+            catalog_search_view,
+            catalog_search.close_view,
+        ),
     ]
 }
 

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from infra.web import RequestContextMiddleware
 from readapi.deps import ReadApiDeps
 from readapi.problems import install_problem_handlers
-from readapi.routers import me, products
+from readapi.routers import carts, me, products, search
 
 DESCRIPTION = """
 Queries read views that projections keep from the event logs, so they trail the commands
@@ -28,9 +28,11 @@ most 10 s; ask for less with `X-Max-Wait-Ms`), and says which it got:
 
 A malformed `X-Min-Position`, or a log the view does not follow, is a 422.
 
-**Caching.** Public answers carry `Cache-Control: public, max-age=60`, a strong `ETag`
-(answered with 304 to a matching `If-None-Match`) and `Vary: X-Min-Position`. Answers
-about the caller carry `Cache-Control: private, no-store` and need a bearer token.
+**Caching.** Public answers carry `Cache-Control: public, max-age=60` (search answers,
+which every listing, price and stock move can change, `public, max-age=30`), a strong
+`ETag` (answered with 304 to a matching `If-None-Match`) and `Vary: X-Min-Position`.
+Private answers (the caller, a cart) carry `Cache-Control: private, no-store` and need a
+bearer token.
 
 **Errors** are RFC 9457 `application/problem+json`; while a read store is down the reads
 that need it answer 503 with `Retry-After`.
@@ -43,13 +45,19 @@ def create_app(deps: ReadApiDeps) -> FastAPI:
         title="Marketplace query API",
         version="1",
         description=DESCRIPTION,
-        openapi_tags=[{"name": "products"}, {"name": "me"}, {"name": "health"}],
+        openapi_tags=[
+            {"name": "products"},
+            {"name": "search"},
+            {"name": "carts"},
+            {"name": "me"},
+            {"name": "health"},
+        ],
     )
     app.state.deps = deps
     install_problem_handlers(
         app, (error for followed in deps.views() for error in followed.view.transient_errors)
     )
-    for module in (products, me):
+    for module in (products, search, carts, me):
         app.router.routes.extend(module.router.routes)
 
     @app.get("/health/live", tags=["health"])

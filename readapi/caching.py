@@ -11,6 +11,8 @@ from starlette.responses import Response
 from readapi.consistency import Consistency
 
 PUBLIC = "public, max-age=60"
+SEARCH = "public, max-age=30"
+"""Search answers change with every listing, price and stock move: cached half as long."""
 PRIVATE = "private, no-store"
 STALE = "no-store"
 
@@ -30,7 +32,12 @@ def none_match(if_none_match: str | None, etag: str) -> bool:
     return any(tag.strip().removeprefix("W/") == etag for tag in value.split(","))
 
 
-def public_json(body: bytes, consistency: Consistency, if_none_match: str | None) -> Response:
+def public_json(
+    body: bytes,
+    consistency: Consistency,
+    if_none_match: str | None,
+    cache_control: str = PUBLIC,
+) -> Response:
     """A cacheable JSON answer, or 304 when the client holds it already.
 
     It varies on X-Min-Position so a cache never answers a read-your-writes request with a
@@ -39,7 +46,7 @@ def public_json(body: bytes, consistency: Consistency, if_none_match: str | None
     etag = strong_etag(body)
     headers = {
         "ETag": etag,
-        "Cache-Control": STALE if consistency.fresh is False else PUBLIC,
+        "Cache-Control": STALE if consistency.fresh is False else cache_control,
         "Vary": "X-Min-Position",
         **consistency.headers(),
     }
@@ -48,8 +55,11 @@ def public_json(body: bytes, consistency: Consistency, if_none_match: str | None
     return Response(body, 200, headers, media_type="application/json")
 
 
-def private_json(document: dict[str, Any]) -> Response:
+def private_json(document: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
     """A JSON answer for one caller only, which no cache may keep."""
     return Response(
-        orjson.dumps(document), 200, {"Cache-Control": PRIVATE}, media_type="application/json"
+        orjson.dumps(document),
+        200,
+        {**(headers or {}), "Cache-Control": PRIVATE},
+        media_type="application/json",
     )

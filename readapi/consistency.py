@@ -135,21 +135,42 @@ async def consistency_for(request: Request, followed: Followed[Any]) -> Consiste
     Headers are read here rather than declared as parameters: FastAPI's per-request
     parameter handling was a quarter of this endpoint's profile. PARAMETERS_DOC documents them.
     """
+    return await consistency_across(request, followed)
+
+
+async def consistency_across(request: Request, *views: Followed[Any]) -> Consistency:
+    """Wait until each view reaches its share of X-Min-Position, all within one bound.
+
+    Each view waits for the logs it follows; a log several views follow (the single shared
+    log) is waited for in each, and X-View-Position reports the least any of them reached.
+    """
     header = request.headers.get("x-min-position")
     if header is None:
         return Consistency()
     deps: ReadApiDeps = request.app.state.deps
     wanted = parse_positions(header)
-    unknown = sorted(set(wanted) - set(followed.logs))
+    followed = dict.fromkeys(log for view in views for log in view.logs)
+    unknown = sorted(set(wanted) - set(followed))
     if unknown:
+        names = " and ".join(view.name for view in views)
         raise Problem(
             422,
             "unknown-log",
             "Log not followed",
-            f"{followed.name} follows {', '.join(followed.logs)}, not {', '.join(unknown)}",
+            f"{names} follow{'s' if len(views) == 1 else ''} {', '.join(followed)}, "
+            f"not {', '.join(unknown)}",
         )
     timeout = max_wait(request.headers.get("x-max-wait-ms"), deps.max_wait_seconds)
-    fresh, seen = await wait_for_positions(followed.view.positions, wanted, timeout)
-    if not fresh:
-        log.info("read_stale", view=followed.name, wanted=wanted, seen=seen, waited=timeout)
-    return Consistency(fresh, {name: seen.get(name, 0) for name in followed.logs})
+    deadline = time.monotonic() + timeout
+    fresh = True
+    least: dict[str, int] = {}
+    for view in views:
+        share = {log: position for log, position in wanted.items() if log in view.logs}
+        remaining = max(deadline - time.monotonic(), 0.0)
+        reached_share, seen = await wait_for_positions(view.view.positions, share, remaining)
+        if not reached_share:
+            fresh = False
+            log.info("read_stale", view=view.name, wanted=share, seen=seen, waited=timeout)
+        for name in view.logs:
+            least[name] = min(seen.get(name, 0), least.get(name, seen.get(name, 0)))
+    return Consistency(fresh, least)

@@ -10,6 +10,8 @@ from fastapi import Depends, Request
 
 from infra.auth import ROLES, Principal, Role, TokenCodec
 from infra.web import Problem, principal_of
+from projections.carts.redis_view import RedisCartView
+from projections.catalog_search.search import CatalogSearch
 from projections.product_detail.redis_view import RedisProductDetailView
 
 
@@ -20,6 +22,14 @@ class PositionedView(Protocol):
 
     def positions(self) -> dict[str, int]:
         """The last projected position of each log."""
+        ...
+
+
+class SearchView(PositionedView, CatalogSearch, Protocol):
+    """A catalog-search view a client can wait on."""
+
+    def close(self) -> None:
+        """Release the view's connections."""
         ...
 
 
@@ -40,12 +50,14 @@ class ReadApiDeps:
     """The query API's dependencies, built by the composition root."""
 
     product_detail: Followed[RedisProductDetailView]
+    catalog_search: Followed[SearchView]
+    carts: Followed[RedisCartView]
     tokens: TokenCodec
     max_wait_seconds: float = 2.0
 
     def views(self) -> tuple[Followed[Any], ...]:
         """Every view the API reads."""
-        return (self.product_detail,)
+        return (self.product_detail, self.catalog_search, self.carts)
 
 
 def caller_as(*roles: Role) -> Callable[[Request], Coroutine[Any, Any, Principal]]:

@@ -53,3 +53,78 @@ class Me(BaseModel):
 
     sub: UUID
     role: Role
+
+
+class FacetCount(BaseModel):
+    """How many matches share one value."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: str
+    count: int
+
+
+class SearchFacets(BaseModel):
+    """Counts over the whole match set, not just the page."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    categories: list[FacetCount]
+    sellers: list[FacetCount]
+    prices: list[FacetCount]
+
+
+class SearchHit(BaseModel):
+    """One product found."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: UUID
+    title: str
+    category: str
+    price: Price
+    seller: SellerName
+    units_available: int
+    listed_at: str
+
+
+class SearchPage(BaseModel):
+    """One page of matches, how many match in all, and the facets."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    total: int
+    page: int
+    page_size: int
+    hits: list[SearchHit]
+    facets: SearchFacets
+
+
+class CartLine(BaseModel):
+    """A product in a cart, priced from the product view.
+
+    A line whose product is missing from the view or delisted is `unavailable` (with the
+    reason), has no line total and counts toward no total.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    product_id: UUID
+    quantity: int
+    title: str | None
+    unit_price: Price | None
+    line_total: Price | None
+    unavailable: bool
+    reason: str | None
+
+
+class Cart(BaseModel):
+    """A shopper's cart: its lines and a total per currency of the lines on sale."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: UUID
+    shopper_id: UUID
+    version: int
+    lines: list[CartLine]
+    totals: list[Price]
