@@ -30,6 +30,8 @@ APPS = {
     "writeapi": ["serve-write"],
     "readapi": ["serve-read"],
     "projector-product-detail": ["project", "product-detail"],
+    "projector-carts": ["project", "carts"],
+    "projector-catalog-search": ["project", "catalog-search"],
 }
 API_PORT_FIELD = {"writeapi": "write_api_port", "readapi": "read_api_port"}
 SENSITIVE = re.compile(r"PASSWORD|SECRET|TOKEN|KEY", re.IGNORECASE)
