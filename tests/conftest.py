@@ -16,6 +16,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol
 
 import psycopg
 import pytest
@@ -45,34 +46,39 @@ def services_dir() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def postgres_server(services_dir: Path) -> Iterator[str]:
-    """The URL of a real PostgreSQL server for this test run."""
-    given = os.environ.get("MARKETPLACE_TEST_POSTGRES_URL")
+class LocalServer(Protocol):
+    url: str
+
+    def start(self) -> str: ...
+
+    def stop(self) -> None: ...
+
+
+def serving(given_variable: str, server: LocalServer) -> Iterator[str]:
+    """The URL in given_variable if set; otherwise start the server for the session."""
+    given = os.environ.get(given_variable)
     if given:
         yield given
         return
-    server = LocalPostgres(services_dir / "postgres", free_port(), durable=False)
     server.start()
     try:
         yield server.url
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server(services_dir: Path) -> Iterator[str]:
+    """The URL of a real PostgreSQL server for this test run."""
+    server = LocalPostgres(services_dir / "postgres", free_port(), durable=False)
+    yield from serving("MARKETPLACE_TEST_POSTGRES_URL", server)
 
 
 @pytest.fixture(scope="session")
 def redis_server(services_dir: Path) -> Iterator[str]:
     """The URL of a real Redis-compatible server for this test run."""
-    given = os.environ.get("MARKETPLACE_TEST_REDIS_URL")
-    if given:
-        yield given
-        return
     server = LocalRedis(services_dir / "redis", free_port(), durable=False)
-    server.start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
+    yield from serving("MARKETPLACE_TEST_REDIS_URL", server)
 
 
 @pytest.fixture(scope="session")
@@ -83,9 +89,8 @@ def opensearch_server(services_dir: Path) -> Iterator[str]:
     MARKETPLACE_TEST_OPENSEARCH_CACHE moves the download cache. Without Java the tests
     are skipped, except in CI (CI=true), where they fail.
     """
-    given = os.environ.get("MARKETPLACE_TEST_OPENSEARCH_URL")
-    if given:
-        yield given
+    if os.environ.get("MARKETPLACE_TEST_OPENSEARCH_URL"):
+        yield os.environ["MARKETPLACE_TEST_OPENSEARCH_URL"]
         return
     if find_java_home() is None:
         message = "the OpenSearch tests need Java 11+ (17 recommended) on PATH; none was found"
@@ -98,11 +103,7 @@ def opensearch_server(services_dir: Path) -> Iterator[str]:
         free_port(),
         cache_dir=Path(cache) if cache else DEFAULT_CACHE_DIR,
     )
-    server.start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
+    yield from serving("MARKETPLACE_TEST_OPENSEARCH_URL", server)
 
 
 @pytest.fixture
