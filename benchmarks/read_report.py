@@ -1,0 +1,188 @@
+"""What the read-path benchmark measured and checked, and how it is printed."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass, field
+
+from benchmarks.loadgen import WrkResult
+from benchmarks.read_load import percentile
+from benchmarks.rebuild import Rate
+
+REBUILD_GOAL = 20_000
+"""Events per second the issue asks of a rebuild."""
+P99_GOAL_MS = 15.0
+
+
+@dataclass(frozen=True)
+class HttpRun:
+    """One timed wrk run against one server."""
+
+    label: str
+    workers: int
+    result: WrkResult
+
+
+@dataclass(frozen=True)
+class Lag:
+    """The product-detail projector's lag sampled during the receive-stock load."""
+
+    load: WrkResult
+    seconds: list[float]
+    events: list[float]
+    drained_after: float | None
+    sample_failures: int
+
+
+@dataclass
+class Report:
+    """Figures and invariant checks, printed at the end."""
+
+    args: argparse.Namespace
+    opensearch_url: str | None
+    opensearch_note: str
+    raw: list[Rate] = field(default_factory=list)
+    rebuilds: list[Rate] = field(default_factory=list)
+    http: list[HttpRun] = field(default_factory=list)
+    search_note: str = "not reached"
+    lag: Lag | None = None
+    checks: list[tuple[str, bool]] = field(default_factory=list)
+
+    def check(self, description: str, passed: bool) -> None:
+        """Record one invariant."""
+        self.checks.append((description, passed))
+
+    def rate(self, label: str, workers: int) -> WrkResult | None:
+        """The run of that label and worker count, if it ran."""
+        return next(
+            (r.result for r in self.http if r.label == label and r.workers == workers), None
+        )
+
+    def print(self) -> bool:
+        """Print everything; True when every invariant holds."""
+        a = self.args
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        print()
+        print(
+            f"Read path, {os.cpu_count()} CPUs (load average now {load}); PostgreSQL fsync=on, "
+            f"Valkey AOF everysec, OpenSearch {'on' if self.opensearch_url else 'off'}; "
+            f"wrk -t{a.threads} -c{a.connections} -d{a.duration}s after {a.warmup}s warm-up; "
+            "everything shares the same CPUs"
+        )
+        self._print_rebuilds()
+        self._print_http()
+        self._print_lag()
+        print()
+        print("Invariants")
+        passed = True
+        for description, ok in self.checks:
+            print(f"  [{'ok' if ok else 'FAILED'}] {description}")
+            passed &= ok
+        for kind in ("product detail and bare", "search"):
+            runs = [r for r in self.http if ("search" in r.label) == (kind == "search")]
+            if not runs:
+                continue
+            bad = sum(r.result.non2xx + r.result.socket_errors for r in runs)
+            statuses: dict[str, int] = {}
+            for run in runs:
+                for status, n in run.result.statuses.items():
+                    statuses[status] = statuses.get(status, 0) + n
+            print(
+                f"  [{'ok' if bad == 0 else 'FAILED'}] non-2xx and socket errors over the "
+                f"{kind} runs: {bad} {statuses or ''}".rstrip()
+            )
+            passed &= bad == 0
+        print(f"Invariants {'hold' if passed else 'FAILED'}.")
+        return passed
+
+    def _print_rebuilds(self) -> None:
+        raw = {r.batch: r for r in self.raw}
+        print()
+        print("Projection rebuild from empty (events of the catalog and inventory logs)")
+        header = f"{'store: projection':<30}{'batch':>6}{'events':>8}{'seconds':>9}"
+        header += f"{'events/s':>10}{'/ raw read':>11}  note"
+        print(header)
+        print("-" * (len(header) + 10))
+        for rate in [*self.raw, *self.rebuilds]:
+            base = raw.get(rate.batch)
+            ratio = (
+                f"{rate.per_second / base.per_second:>11.2f}" if base and base.per_second else ""
+            )
+            note = "to the heads" if rate.complete else "stopped by the time budget"
+            print(
+                f"{rate.label:<30}{rate.batch:>6}{rate.events:>8}{rate.seconds:>9.2f}"
+                f"{rate.per_second:>10,.0f}{ratio:>11}  {note}"
+            )
+        if not self.opensearch_url:
+            print(f"  OpenSearch: {self.opensearch_note}")
+        print("Ratios")
+        for rate in self.rebuilds:
+            if rate.batch != 1000:
+                continue
+            goal = "meets" if rate.per_second >= REBUILD_GOAL else "misses"
+            print(f"  {rate.label:<28} {goal} the {REBUILD_GOAL:,} events/s goal")
+        for label in [self.raw[0].label if self.raw else "", *{r.label for r in self.rebuilds}]:
+            rates = {r.batch: r for r in [*self.raw, *self.rebuilds] if r.label == label}
+            if 1 in rates and 1000 in rates and rates[1].per_second:
+                gain = rates[1000].per_second / rates[1].per_second
+                print(f"  {label:<28} batch 1000 / batch 1: {gain:6.1f}x")
+
+    def _print_http(self) -> None:
+        print()
+        print("Query API (GET, rotating over every product id; search over a few queries)")
+        header = f"{'scenario':<28}{'workers':>8}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
+        header += f"{'non-2xx':>9}{'sock err':>10}"
+        print(header)
+        print("-" * len(header))
+        for run in self.http:
+            r = run.result
+            print(
+                f"{run.label:<28}{run.workers:>8}{r.rate:>9.0f}{r.p50_ms:>9.1f}{r.p99_ms:>9.1f}"
+                f"{r.non2xx:>9}{r.socket_errors:>10}"
+            )
+        print(f"  search: {self.search_note}")
+        print("Ratios")
+        for workers in (1, 2):
+            ours = self.rate("ours: product detail", workers)
+            bare = self.rate("bare FastAPI, constant", workers)
+            if ours and bare and bare.rate:
+                ratio = ours.rate / bare.rate
+                print(
+                    f"  product detail / bare, {workers} worker{'s' if workers > 1 else ''}: "
+                    f"{ratio:5.2f} (goal >= 1.0: {'met' if ratio >= 1.0 else 'missed'}); "
+                    f"p99 {ours.p99_ms:.1f} ms (goal <= {P99_GOAL_MS:.0f} ms: "
+                    f"{'met' if ours.p99_ms <= P99_GOAL_MS else 'missed'})"
+                )
+        for label in dict.fromkeys(r.label for r in self.http):
+            one, two = self.rate(label, 1), self.rate(label, 2)
+            if one and two and one.rate:
+                print(f"  {label}: 2 workers / 1 worker {two.rate / one.rate:.2f}")
+
+    def _print_lag(self) -> None:
+        lag = self.lag
+        print()
+        if lag is None:
+            print("Projection lag: not measured")
+            return
+        r = lag.load
+        print(
+            f"Projection lag of product-detail (inventory log) while serve-write (1 worker) "
+            f"took receive-stock at {r.rate:,.0f} req/s (p99 {r.p99_ms:.1f} ms, "
+            f"non-2xx {r.non2xx}) for {r.seconds:.0f} s"
+        )
+        print(
+            f"  projection_lag_seconds over {len(lag.seconds)} samples (every 100 ms): "
+            f"p50 {percentile(lag.seconds, 0.5) * 1000:.0f} ms, "
+            f"p99 {percentile(lag.seconds, 0.99) * 1000:.0f} ms, "
+            f"max {max(lag.seconds, default=0.0) * 1000:.0f} ms"
+        )
+        print(
+            f"  projection_lag_events: p50 {percentile(lag.events, 0.5):.0f}, "
+            f"p99 {percentile(lag.events, 0.99):.0f}, max {max(lag.events, default=0.0):.0f}"
+        )
+        drained = f"{lag.drained_after:.2f} s" if lag.drained_after is not None else "not in 30 s"
+        print(
+            f"  view at the log heads {drained} after the load stopped; "
+            f"failed samples {lag.sample_failures}"
+        )
