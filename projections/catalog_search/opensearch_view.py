@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from opensearchpy import ConflictError, NotFoundError, OpenSearch
+from opensearchpy import ConflictError, NotFoundError, OpenSearch, TransportError
 from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 
 from projections.catalog_search.opensearch_docs import MAPPING, Batch, Doc, external_version
@@ -30,11 +30,36 @@ from projections.runtime import PositionMoved
 VIEW_VERSION = 1
 TRACKING_ID = "tracking"
 SCAN_PAGE = 1000
-TRANSIENT: tuple[type[BaseException], ...] = (OpenSearchConnectionError,)
+
+
+class OpenSearchUnavailable(Exception):
+    """OpenSearch answered 429 or 5xx (busy, starting, recovering shards): retried."""
+
+
+TRANSIENT: tuple[type[BaseException], ...] = (OpenSearchConnectionError, OpenSearchUnavailable)
+"""opensearch-py raises ConnectionError (and its ConnectionTimeout) when the node does not
+answer, and a bare TransportError for a 5xx, such as the 503 no_shard_available_action_exception
+of a node still recovering its shards after a restart; the view turns those into
+OpenSearchUnavailable."""
 
 
 class BulkWriteFailed(Exception):
     """OpenSearch refused a document write for a reason other than a newer version."""
+
+
+def _unavailable(status: object) -> bool:
+    return isinstance(status, int) and (status == 429 or status >= 500)
+
+
+@contextmanager
+def _unavailable_is_transient() -> Iterator[None]:
+    """Raise OpenSearchUnavailable for a 429 or 5xx answer; other errors pass unchanged."""
+    try:
+        yield
+    except TransportError as error:
+        if _unavailable(error.status_code):
+            raise OpenSearchUnavailable(f"{error.status_code} {error.error}") from error
+        raise
 
 
 @dataclass
@@ -123,7 +148,8 @@ class OpenSearchCatalogSearch:
     def positions(self) -> dict[str, int]:
         """The tracking document: the last projected position of each log."""
         try:
-            found = self.client.get(index=self.index, id=TRACKING_ID)
+            with _unavailable_is_transient():
+                found = self.client.get(index=self.index, id=TRACKING_ID)
         except NotFoundError:
             return {}
         return _positions(found["_source"])
@@ -139,7 +165,12 @@ class OpenSearchCatalogSearch:
         yield unit
         if unit.tracked is None:
             raise ValueError("a unit of work must track the position it reaches")
-        log, after, position = unit.tracked
+        with _unavailable_is_transient():
+            self._apply(unit, *unit.tracked)
+
+    def _apply(
+        self, unit: OpenSearchCatalogSearchUnit, log: str, after: int, position: int
+    ) -> None:
         sellers = [f"seller:{s}" for s in sorted(unit.sellers)]
         links = [f"stock:{s}" for s in sorted(unit.stock)]
         found = self._mget([TRACKING_ID, *sellers, *links, *sorted(unit.products)])
@@ -170,10 +201,17 @@ class OpenSearchCatalogSearch:
         return Batch(products, sellers, links)
 
     def _mget(self, ids: list[str]) -> dict[str, Doc]:
-        """The stored documents with these ids (realtime, so unrefreshed writes are seen)."""
+        """The stored documents with these ids (realtime, so unrefreshed writes are seen).
+
+        A document that could not be read (its shard unavailable) must not pass for a missing
+        one, which the batch would rebuild from nothing: that raises OpenSearchUnavailable.
+        """
         if not ids:
             return {}
         response = self.client.mget(index=self.index, body={"ids": ids})
+        failed = [doc for doc in response["docs"] if "error" in doc]
+        if failed:
+            raise OpenSearchUnavailable(f"{failed[0]['_id']}: {failed[0]['error']}")
         return {doc["_id"]: doc for doc in response["docs"] if doc.get("found")}
 
     def _move_tracking(self, positions: dict[str, int], tracking: Doc | None) -> None:
@@ -239,5 +277,7 @@ def _raise_unless_written_or_newer(response: dict[str, Any]) -> None:
         return
     for item in response["items"]:
         ((_, result),) = item.items()
+        if _unavailable(result.get("status")):
+            raise OpenSearchUnavailable(f"{result.get('_id')}: {result.get('error')}")
         if result.get("status", 500) >= 300 and result.get("status") != 409:
             raise BulkWriteFailed(f"{result.get('_id')}: {result.get('error')}")
