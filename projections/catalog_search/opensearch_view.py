@@ -155,8 +155,10 @@ class OpenSearchCatalogSearch:
         return _positions(found["_source"])
 
     def search(self, query: SearchQuery) -> SearchResult:
-        """One page of matches with total and facets."""
-        return search_result(self.client.search(index=self.index, body=search_body(query)))
+        """One page of matches with total and facets; OpenSearchUnavailable on a 429 or 5xx."""
+        with _unavailable_is_transient():
+            answer = self.client.search(index=self.index, body=search_body(query))
+        return search_result(answer)
 
     @contextmanager
     def unit_of_work(self) -> Iterator[OpenSearchCatalogSearchUnit]:
