@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import redis
+import redis.asyncio
 from fastapi import FastAPI
 from psycopg_pool import ConnectionPool
 
@@ -83,6 +84,12 @@ def read_redis_client(settings: Settings, url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
 
 
+def read_redis_async_client(settings: Settings, url: str) -> redis.asyncio.Redis:
+    """The same as read_redis_client, for reads awaited on the event loop."""
+    timeout = settings.read_store_timeout_seconds
+    return redis.asyncio.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+
+
 def build_read_deps(settings: Settings) -> ReadApiDeps:
     """Everything the query API needs: the views it reads, as the projectors write them."""
     where = stores(settings)
@@ -90,7 +97,11 @@ def build_read_deps(settings: Settings) -> ReadApiDeps:
     projection = ProductDetailProjection()
     product_detail = Followed(
         projection.name,
-        RedisProductDetailView(client, redis_prefix(settings, projection.name)),
+        RedisProductDetailView(
+            client,
+            redis_prefix(settings, projection.name),
+            read_redis_async_client(settings, where.redis_url),
+        ),
         log_names(projection, settings),
     )
     carts = CartProjection()

@@ -1,7 +1,8 @@
 """The product-detail view in Redis: hashes per product, seller and stock item, plus positions.
 
 Each batch is one MULTI/EXEC under WATCH of the positions hash (see projections.redis_unit),
-so data and position change together or not at all.
+so data and position change together or not at all. A read is one Lua script: the product,
+its stock counters and its seller's name in one round trip, from one consistent snapshot.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 from uuid import UUID
 
 import redis
+import redis.asyncio
 
 from domain.inventory import stock_item_id
 from projections.redis_unit import Op, RedisUnit, RedisView, text
@@ -85,9 +87,16 @@ class ProductDetailUnit(RedisUnit):
 class RedisProductDetailView(RedisView[ProductDetailUnit]):
     """Writes and reads the product-detail view under one key prefix."""
 
-    def __init__(self, client: redis.Redis, prefix: str) -> None:
+    def __init__(
+        self, client: redis.Redis, prefix: str, async_client: redis.asyncio.Redis | None = None
+    ) -> None:
         super().__init__(client, prefix)
         self.keys = Keys(prefix)
+        self.async_client = async_client
+        self._read = client.register_script(READ_PRODUCT)
+        self._read_async = (
+            None if async_client is None else async_client.register_script(READ_PRODUCT)
+        )
 
     def new_unit(self) -> ProductDetailUnit:
         """A unit for one batch of product-detail writes."""
@@ -95,20 +104,51 @@ class RedisProductDetailView(RedisView[ProductDetailUnit]):
 
     def product(self, product_id: UUID) -> dict[str, Any] | None:
         """A product's document with its seller's name and units available, or None."""
-        with self.client.pipeline(transaction=False) as pipe:
-            pipe.hgetall(self.keys.product(product_id))
-            pipe.hgetall(self.keys.stock(stock_item_id(product_id)))
-            raw, stock = pipe.execute()
-        if not raw:
-            return None
-        doc = {text(k): _decode(text(k), text(v)) for k, v in raw.items()}
-        seller_name = self.client.hget(self.keys.seller(doc["seller_id"]), "name")
-        counts = {text(k): text(v) for k, v in stock.items()}
-        received, reserved, sold = (int(counts.get(n, 0)) for n in ("received", "reserved", "sold"))
-        doc["id"] = str(product_id)
-        doc["seller_name"] = text(seller_name) if seller_name is not None else None
-        doc["units_available"] = received - reserved - sold
-        return doc
+        return _document(product_id, self._read(*self._read_args(product_id)))
+
+    async def product_async(self, product_id: UUID) -> dict[str, Any] | None:
+        """As product(), on the async client: the event loop waits, no thread does."""
+        if self._read_async is None:
+            raise RuntimeError("this view was built without an async client")
+        return _document(product_id, await self._read_async(*self._read_args(product_id)))
+
+    async def aclose(self) -> None:
+        """Close the async client, if the view has one."""
+        if self.async_client is not None:
+            await self.async_client.aclose()
+
+    def _read_args(self, product_id: UUID) -> tuple[list[str], list[str]]:
+        keys = [self.keys.product(product_id), self.keys.stock(stock_item_id(product_id))]
+        return keys, [self.keys.seller("")]
+
+
+# The product hash (flat), its stock counters and its seller's name, atomically. The seller
+# key is ARGV[1] followed by the product's seller_id, so the script derives it (not in KEYS).
+READ_PRODUCT = """
+local product = redis.call('HGETALL', KEYS[1])
+if #product == 0 then return false end
+local stock = redis.call('HMGET', KEYS[2], 'received', 'reserved', 'sold')
+local seller = false
+for i = 1, #product, 2 do
+  if product[i] == 'seller_id' then
+    seller = redis.call('HGET', ARGV[1] .. product[i + 1], 'name')
+    break
+  end
+end
+return {product, stock, seller}
+"""
+
+
+def _document(product_id: UUID, reply: list[Any] | None) -> dict[str, Any] | None:
+    if not reply:
+        return None
+    flat, stock, seller_name = reply
+    doc = {text(k): _decode(text(k), text(v)) for k, v in zip(flat[::2], flat[1::2], strict=True)}
+    received, reserved, sold = (int(count or 0) for count in stock)
+    doc["id"] = str(product_id)
+    doc["seller_name"] = text(seller_name) if seller_name is not None else None
+    doc["units_available"] = received - reserved - sold
+    return doc
 
 
 INTEGER_FIELDS = {"price_minor", "version"}

@@ -7,7 +7,6 @@ from uuid import UUID
 
 import orjson
 from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from infra.web import Problem
@@ -65,7 +64,7 @@ async def product_detail(product_id: UUID, request: Request) -> Response:
     """A product with its price, seller name and units available. Public and cacheable."""
     deps: ReadApiDeps = request.app.state.deps
     consistency = await consistency_for(request, deps.product_detail)
-    doc = await run_in_threadpool(deps.product_detail.view.product, product_id)
+    doc = await deps.product_detail.view.product_async(product_id)
     if doc is None:
         raise Problem(404, "not-found", "Not found", "no such product", consistency.headers())
     body = orjson.dumps(document(doc))

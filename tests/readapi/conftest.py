@@ -114,6 +114,7 @@ async def open_reader(settings: Settings, commands: Commands) -> AsyncIterator[R
         with contextlib.suppress(redis.ConnectionError):
             view.clear()
         view.client.close()
+        await view.aclose()
         deps.catalog_search.view.close()
         for context_log in logs:
             context_log.close()

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import redis
+import redis.asyncio
 
 from projections.product_detail.redis_view import RedisProductDetailView
 from tests.readapi.conftest import Reader, http_client, open_reader, read_settings
@@ -20,8 +21,15 @@ pytestmark = pytest.mark.postgres
 class WatchedView(RedisProductDetailView):
     """Notes each read of the positions, and when one found a log short of a target."""
 
-    def __init__(self, client: redis.Redis, prefix: str, log: str, target: int) -> None:
-        super().__init__(client, prefix)
+    def __init__(
+        self,
+        client: redis.Redis,
+        prefix: str,
+        log: str,
+        target: int,
+        async_client: redis.asyncio.Redis | None = None,
+    ) -> None:
+        super().__init__(client, prefix, async_client)
         self.log, self.target = log, target
         self.polls = 0
         self.behind = threading.Event()
@@ -55,7 +63,9 @@ async def test_a_request_waits_while_a_worker_projects_then_answers_fresh(
     outcome = reader.receive(seller, product, 5)
     assert outcome.log == "inventory" and outcome.position is not None
     view = reader.deps.product_detail.view
-    watched = WatchedView(view.client, view.keys.prefix, "inventory", outcome.position)
+    watched = WatchedView(
+        view.client, view.keys.prefix, "inventory", outcome.position, view.async_client
+    )
     deps = replace(
         reader.deps,
         product_detail=replace(reader.deps.product_detail, view=watched),
