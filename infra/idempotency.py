@@ -8,6 +8,8 @@ from typing import Literal
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
+from infra.schema_lock import lock_schema_in_transaction
+
 SCHEMA_SQL = """
 CREATE TABLE IF NOT EXISTS idempotency_keys (
     principal text NOT NULL,
@@ -56,8 +58,9 @@ class IdempotencyStore:
         self._lease = f"{PENDING_LEASE_SECONDS} seconds"
 
     def create_table(self) -> None:
-        """Create the table if it does not exist."""
-        with self._pool.connection() as conn:
+        """Create the table if it does not exist (one process at a time)."""
+        with self._pool.connection() as conn, conn.transaction():
+            lock_schema_in_transaction(conn)
             conn.execute(SCHEMA_SQL)
 
     def claim(self, principal: str, key: str, request_hash: str) -> Claim:

@@ -17,6 +17,8 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
+from infra.schema_lock import schema_locked
+
 
 class ArrayInsertPostgresRecorder(PostgresApplicationRecorder):
     """Appends events as parallel uuid/bigint/text/bytea arrays in binary format."""
@@ -34,6 +36,14 @@ class ArrayInsertPostgresRecorder(PostgresApplicationRecorder):
             table=Identifier(self.events_table_name),
             id_type=Identifier(self.datastore.originator_id_type),
         )
+
+    def create_table(self) -> None:
+        """Create the log's table, type, index and function, one process at a time."""
+        pool = self.datastore.pool
+        conninfo = pool.conninfo() if callable(pool.conninfo) else pool.conninfo
+        kwargs = pool.kwargs() if callable(pool.kwargs) else pool.kwargs or {}
+        with schema_locked(conninfo, **kwargs):
+            super().create_table()
 
     def _insert_stored_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **_: Any

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from infra.schema_lock import lock_schema_in_transaction
 from projections.runtime import PositionMoved
 
 TRANSIENT: tuple[type[BaseException], ...] = (psycopg.OperationalError, PoolTimeout)
@@ -59,8 +60,9 @@ class PostgresView:
         self.name = name
 
     def create_tables(self, *statements: str) -> None:
-        """Create the positions table and the view's own tables."""
-        with self.pool.connection() as conn:
+        """Create the positions table and the view's own tables (one process at a time)."""
+        with self.pool.connection() as conn, conn.transaction():
+            lock_schema_in_transaction(conn)
             conn.execute(POSITIONS_SQL)
             for statement in statements:
                 conn.execute(statement)
