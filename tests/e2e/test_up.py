@@ -46,6 +46,7 @@ class Stack:
 
     data_dir: Path
     write_port: int
+    read_port: int
     postgres_port: int
     redis_port: int
     log: Path
@@ -70,6 +71,7 @@ class Stack:
     def start(self) -> str:
         """Run `marketplace up` in a session of its own; its output once the ready block shows."""
         args = ["up", "--data-dir", str(self.data_dir), "--write-port", str(self.write_port)]
+        args += ["--read-port", str(self.read_port)]
         self.offset = self.log.stat().st_size if self.log.exists() else 0
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
@@ -111,7 +113,7 @@ class Stack:
     def assert_all_stopped(self) -> None:
         """No server of this stack runs or listens any more."""
         assert not (self.data_dir / "postgres" / "pgdata" / "postmaster.pid").exists()
-        for port in (self.write_port, self.postgres_port, self.redis_port):
+        for port in (self.write_port, self.read_port, self.postgres_port, self.redis_port):
             assert not listening(port), f"port {port} still listening"
         assert self.leftovers() == []
 
@@ -223,12 +225,12 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
     The data directory is not under tmp_path: a concurrent pytest run chmods
     /tmp/pytest-of-<user> back to 0700, which locks out the PostgreSQL service user.
     """
-    ports = {free_port(), free_port(), free_port()}
-    while len(ports) < 3:
+    ports: set[int] = set()
+    while len(ports) < 4:
         ports.add(free_port())
-    write_port, postgres_port, redis_port = sorted(ports)
+    write_port, read_port, postgres_port, redis_port = sorted(ports)
     data_dir = Path(tempfile.mkdtemp(prefix="marketplace-e2e-"))
-    up = Stack(data_dir, write_port, postgres_port, redis_port, tmp_path / "up.log")
+    up = Stack(data_dir, write_port, read_port, postgres_port, redis_port, tmp_path / "up.log")
     try:
         yield up
     finally:
