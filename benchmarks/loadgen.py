@@ -110,6 +110,13 @@ def run_wrk(
         str(LUA_SCRIPT),
         url,
     ]
+    raw = wrk_output(command, env, duration)
+    ids = out.read_text().split() if out.exists() else []
+    return wrk_result(raw, ids)
+
+
+def wrk_output(command: list[str], env: dict[str, str], duration: int) -> dict[str, Any]:
+    """Run a wrk command line and return the JSON its Lua script's done() printed."""
     completed = subprocess.run(
         command, env=env, capture_output=True, text=True, timeout=duration + 60, check=False
     )
@@ -117,7 +124,11 @@ def run_wrk(
     if completed.returncode != 0 or line is None:
         raise RuntimeError(f"wrk failed ({completed.returncode}): {completed.stderr.strip()}")
     raw: dict[str, Any] = json.loads(line[len(RESULT_MARKER) :])
-    ids = out.read_text().split() if out.exists() else []
+    return raw
+
+
+def wrk_result(raw: dict[str, Any], ok_ids: list[str] | None = None) -> WrkResult:
+    """A WrkResult from the figures the Lua scripts print."""
     return WrkResult(
         requests=raw["requests"],
         seconds=raw["duration_us"] / 1e6,
@@ -130,5 +141,5 @@ def run_wrk(
         max_ms=raw["max_us"] / 1000,
         statuses=raw["statuses"],
         first_error=raw["first_error"],
-        ok_ids=ids,
+        ok_ids=ok_ids or [],
     )

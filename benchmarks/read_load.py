@@ -6,7 +6,6 @@ import json
 import math
 import os
 import re
-import subprocess
 import sys
 import threading
 import time
@@ -17,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.loadgen import RESULT_MARKER, WrkResult
+from benchmarks.loadgen import WrkResult, wrk_output, wrk_result
 from benchmarks.servers import naive_command
 
 LUA_SCRIPT = Path(__file__).with_name("read_rotate.lua")
@@ -34,26 +33,7 @@ def run_get(base: str, paths: Path, *, duration: int, connections: int, threads:
     env = {**os.environ, "BENCH_PATHS": str(paths), "BENCH_THREADS": str(threads)}
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "10s"]
     command += ["-s", str(LUA_SCRIPT), base]
-    completed = subprocess.run(
-        command, env=env, capture_output=True, text=True, timeout=duration + 60, check=False
-    )
-    line = next((x for x in completed.stdout.splitlines() if x.startswith(RESULT_MARKER)), None)
-    if completed.returncode != 0 or line is None:
-        raise RuntimeError(f"wrk failed ({completed.returncode}): {completed.stderr.strip()}")
-    raw: dict[str, Any] = json.loads(line[len(RESULT_MARKER) :])
-    return WrkResult(
-        requests=raw["requests"],
-        seconds=raw["duration_us"] / 1e6,
-        ok=raw["ok"],
-        non2xx=raw["non2xx"],
-        socket_errors=raw["socket_errors"],
-        p50_ms=raw["p50_us"] / 1000,
-        p90_ms=raw["p90_us"] / 1000,
-        p99_ms=raw["p99_us"] / 1000,
-        max_ms=raw["max_us"] / 1000,
-        statuses=raw["statuses"],
-        first_error=raw["first_error"],
-    )
+    return wrk_result(wrk_output(command, env, duration))
 
 
 def marketplace_script() -> list[str]:
