@@ -102,10 +102,6 @@ class ContextApplication(Application[UUID]):
         self._recent[aggregate_id] = (now, aggregate)
         return aggregate
 
-    def exists(self, aggregate_id: UUID) -> bool:
-        """Whether any event exists for the aggregate."""
-        return aggregate_id in self.repository
-
     def create(self, aggregate: MarketplaceAggregate) -> Outcome:
         """Append a new aggregate's events; a second create of the same id conflicts."""
         return self._save(aggregate)

@@ -58,7 +58,6 @@ class Settings(BaseSettings):
 
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
     idempotency_ttl_hours: int = Field(default=24, ge=24, le=24 * 30)
-    reservation_minutes: int = Field(default=15, ge=1, le=24 * 60)
     log_level: str = "INFO"
 
     @model_validator(mode="after")
@@ -69,11 +68,6 @@ class Settings(BaseSettings):
         if self.event_store == "kurrentdb" and not self.kurrentdb_uri:
             raise ValueError("MARKETPLACE_KURRENTDB_URI is required when event_store is kurrentdb")
         return self
-
-    @property
-    def embedded(self) -> bool:
-        """Whether the local services must be started because no store is configured."""
-        return self.postgres_url is None
 
 
 def load_settings(**overrides: object) -> Settings:

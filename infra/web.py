@@ -110,6 +110,15 @@ def install_http_problems(app: FastAPI) -> None:
         return problem_response(request, 500, "internal", "Internal error")
 
 
+def add_liveness(app: FastAPI) -> None:
+    """GET /health/live: the process is up (nothing else is checked)."""
+
+    @app.get("/health/live", tags=["health"])
+    def live() -> Response:
+        """The process is up."""
+        return Response(b'{"status":"ok"}', media_type="application/json")
+
+
 def principal_of(request: Request, tokens: TokenCodec) -> Principal:
     """The caller named by the request's bearer token; InvalidToken (401) otherwise."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")

@@ -58,12 +58,12 @@ def build_write_deps(settings: Settings) -> WriteApiDeps:
     """Everything the command API needs."""
     idempotency = IdempotencyStore(postgres_pool(settings), settings.idempotency_ttl_hours)
     idempotency.create_table()
+    idempotency.purge_expired()
     return WriteApiDeps(
         commands=build_commands(settings),
         tokens=token_codec(settings),
         idempotency=idempotency,
         max_body_bytes=settings.max_body_bytes,
-        reservation_minutes=settings.reservation_minutes,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
@@ -33,7 +34,7 @@ class RedisUnit:
 UnitT = TypeVar("UnitT", bound=RedisUnit)
 
 
-class RedisView(Generic[UnitT]):
+class RedisView(ABC, Generic[UnitT]):
     """A view whose keys share a prefix and whose positions live in one hash beside them."""
 
     transient_errors = TRANSIENT
@@ -41,11 +42,11 @@ class RedisView(Generic[UnitT]):
     def __init__(self, client: redis.Redis, prefix: str) -> None:
         self.client = client
         self.prefix = prefix
-        self.positions_key = f"{prefix}:positions"
+        self.positions_key = positions_key(prefix)
 
+    @abstractmethod
     def new_unit(self) -> UnitT:
         """A fresh unit of this view's kind."""
-        raise NotImplementedError
 
     def positions(self) -> dict[str, int]:
         """The last projected position of each log."""
@@ -78,6 +79,11 @@ class RedisView(Generic[UnitT]):
         """Delete every key of this view (tests and rebuilds)."""
         for key in self.client.scan_iter(match=f"{self.prefix}:*", count=1000):
             self.client.delete(key)
+
+
+def positions_key(prefix: str) -> str:
+    """The hash holding a view's log positions, beside its data under the same prefix."""
+    return f"{prefix}:positions"
 
 
 def text(value: bytes | str) -> str:

@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from infra.web import RequestContextMiddleware
+from infra.web import RequestContextMiddleware, add_liveness
 from readapi.deps import ReadApiDeps
 from readapi.problems import install_problem_handlers
 from readapi.routers import carts, me, products, search
@@ -60,10 +60,7 @@ def create_app(deps: ReadApiDeps) -> FastAPI:
     for module in (products, search, carts, me):
         app.router.routes.extend(module.router.routes)
 
-    @app.get("/health/live", tags=["health"])
-    def live() -> Response:
-        """The process is up."""
-        return Response(b'{"status":"ok"}', media_type="application/json")
+    add_liveness(app)
 
     @app.get("/health/ready", tags=["health"])
     async def ready() -> Response:

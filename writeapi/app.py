@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import orjson
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from starlette.responses import Response
 
-from infra.web import RequestContextMiddleware
+from infra.web import RequestContextMiddleware, add_liveness
 from writeapi.deps import WriteApiDeps
 from writeapi.middleware import BodySizeLimitMiddleware
-from writeapi.problems import install_problem_handlers, problem_response
+from writeapi.problems import install_problem_handlers
 from writeapi.routers import carts, products, sellers
 
 DESCRIPTION = """
@@ -43,28 +43,15 @@ def create_app(deps: WriteApiDeps) -> FastAPI:
     for module in (sellers, products, carts):
         app.router.routes.extend(module.router.routes)
 
-    @app.get("/health/live", tags=["health"])
-    def live() -> Response:
-        """The process is up."""
-        return Response(b'{"status":"ok"}', media_type="application/json")
+    add_liveness(app)
 
     @app.get("/health/ready", tags=["health"])
-    def ready(request: Request) -> Response:
-        """The event store answers."""
-        try:
-            positions = {
-                app.log_name: app.recorder.max_notification_id() or 0
-                for app in deps.commands.applications
-            }
-        except Exception as error:
-            return problem_response(
-                request,
-                503,
-                "not-ready",
-                "Event store unavailable",
-                str(error),
-                headers={"Retry-After": "5"},
-            )
+    def ready() -> Response:
+        """The event store answers: each log's head, or 503 with Retry-After."""
+        positions = {
+            context.log_name: context.recorder.max_notification_id() or 0
+            for context in deps.commands.applications
+        }
         return Response(
             orjson.dumps({"status": "ready", "positions": positions}),
             media_type="application/json",

@@ -24,7 +24,6 @@ class WriteApiDeps:
     tokens: TokenCodec
     idempotency: IdempotencyStore
     max_body_bytes: int = 64 * 1024
-    reservation_minutes: int = 15
 
 
 def call_as(*roles: Role) -> Callable[[Request], Coroutine[Any, Any, Call]]:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import orjson
 import structlog
@@ -35,7 +34,6 @@ class Reply:
     outcome: Outcome
     status: int = 200
     location: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def expected_version(request: Request) -> int | None:
@@ -60,7 +58,6 @@ def render(reply: Reply) -> Response:
         "version": outcome.version,
         "log": outcome.log,
         "position": outcome.position,
-        **reply.extra,
     }
     headers = {"ETag": f'"{outcome.version}"'}
     if outcome.position is not None:
@@ -89,13 +86,13 @@ class Call:
         """The version the client's If-Match names, if any."""
         return expected_version(self.request)
 
-    def context(self, principal: Principal) -> Context:
+    def context(self) -> Context:
         """The audit context of this request."""
         state = self.request.state
         return Context(
             at=datetime.now(UTC),
-            actor=str(principal.sub),
-            role=principal.role,
+            actor=str(self.principal.sub),
+            role=self.principal.role,
             request_id=state.request_id,
             correlation_id=state.correlation_id,
             causation_id=state.request_id,
@@ -103,25 +100,22 @@ class Call:
 
     def run(self, body: BaseModel | None, command: Callable[[Context], Reply]) -> Response:
         """Run the command, or answer from the first run of the same Idempotency-Key."""
-        principal = self.principal
-        response = self._run(principal, body, command)
+        response = self._run(body, command)
         log.info(
             "command",
             method=self.request.method,
             path=self.request.url.path,
             status=response.status_code,
-            actor=str(principal.sub),
-            role=principal.role,
+            actor=str(self.principal.sub),
+            role=self.principal.role,
             position=response.headers.get("x-log-position"),
         )
         return response
 
-    def _run(
-        self, principal: Principal, body: BaseModel | None, command: Callable[[Context], Reply]
-    ) -> Response:
+    def _run(self, body: BaseModel | None, command: Callable[[Context], Reply]) -> Response:
         key = self.request.headers.get("idempotency-key")
         if key is None:
-            return render(command(self.context(principal)))
+            return render(command(self.context()))
         if not IDEMPOTENCY_KEY.match(key):
             raise Problem(
                 422,
@@ -130,7 +124,7 @@ class Call:
                 "use 1 to 255 visible ASCII characters",
             )
         store = self.idempotency
-        owner = str(principal.sub)
+        owner = str(self.principal.sub)
         fingerprint = request_fingerprint(
             self.request.method,
             self.request.url.path,
@@ -159,7 +153,7 @@ class Call:
             media = headers.pop("content-type", "application/json")
             return Response(stored.body, stored.status, headers, media_type=media)
         try:
-            response = render(command(self.context(principal)))
+            response = render(command(self.context()))
         except Exception as error:
             known = problem_for(error)
             if known is None:

@@ -89,12 +89,6 @@ class LocalPostgres:
                 self._service_user(), "pg_ctl", "-D", str(self.pgdata), "-m", "fast", "-w", "stop"
             )
 
-    def kill(self, signal_name: str = "KILL") -> None:
-        """Send a signal to the postmaster (fault tests)."""
-        pid = self.pid()
-        if pid:
-            subprocess.run(["kill", f"-{signal_name}", str(pid)], check=False)
-
     def pid(self) -> int | None:
         """The postmaster's process id, if it runs."""
         pidfile = self.pgdata / "postmaster.pid"

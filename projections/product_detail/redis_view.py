@@ -16,7 +16,7 @@ import redis
 import redis.asyncio
 
 from domain.inventory import stock_item_id
-from projections.redis_unit import Op, RedisUnit, RedisView, text
+from projections.redis_unit import Op, RedisUnit, RedisView, positions_key, text
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class Keys:
 
     @property
     def positions(self) -> str:
-        return f"{self.prefix}:positions"
+        return positions_key(self.prefix)
 
     def product(self, product_id: UUID | str) -> str:
         return f"{self.prefix}:product:{product_id}"

@@ -38,6 +38,10 @@ async def test_event_store_down_is_503_with_retry_after(services_dir: Path) -> N
             assert down.json()["type"] == "urn:marketplace:problem:store-unavailable"
             assert down.headers["retry-after"] == "2"
             assert waited < 60, "a dead store must not hold a request for minutes"
+            ready = await client.get("/health/ready")
+            assert ready.status_code == 503
+            assert ready.json()["type"] == "urn:marketplace:problem:store-unavailable"
+            assert (await client.get("/health/live")).status_code == 200
 
             server.start()
             up = await client.post("/v1/sellers", json=seller_body(), headers=headers)
