@@ -158,14 +158,14 @@ def context_logs(
     projection: Projection[Any], settings: Settings, where: Stores
 ) -> list[ContextLog]:
     """A reader for each log the projection follows, on small connection pools."""
-    env = eventsourcing_env(
-        settings.model_copy(
-            update={"postgres_pool_size": LOG_POOL_SIZE, "postgres_max_overflow": 1}
-        ),
-        where.postgres_url,
+    reader = settings.model_copy(
+        update={
+            "postgres_pool_size": LOG_POOL_SIZE,
+            "postgres_max_overflow": 1,
+            "postgres_connect_timeout_seconds": LOG_CONNECT_TIMEOUT_SECONDS,
+        }
     )
-    if env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres":
-        env["POSTGRES_CONNECT_TIMEOUT"] = str(LOG_CONNECT_TIMEOUT_SECONDS)
+    env = eventsourcing_env(reader, where.postgres_url)
     return [ContextLog(env, name) for name in log_names(projection, settings)]
 
 
