@@ -84,63 +84,69 @@ def compare_with_replay(
         replayed.clear()
 
 
-def test_a_redis_restart_under_appends_loses_and_doubles_nothing(
-    postgres_url: str, commands: Commands, own_redis: LocalRedis, prefix: str, tmp_path: Path
-) -> None:
-    workload = Workload(commands, random.Random(7))
+@contextlib.contextmanager
+def projecting_shop(
+    postgres_url: str,
+    commands: Commands,
+    own_redis: LocalRedis,
+    prefix: str,
+    output: Path,
+    seed: int,
+) -> Iterator[tuple[Workload, RedisProductDetailView, ProjectorProcess]]:
+    """A shop with 1,500 events, its view, and a projector that has caught up on them."""
+    workload = Workload(commands, random.Random(seed))
     workload.open_shop(sellers=3, products=24)
     workload.run(1500)
     view = RedisProductDetailView(redis.Redis.from_url(own_redis.url), view_prefix(prefix))
-    projector = ProjectorProcess(
-        postgres_url, own_redis.url, prefix, tmp_path / "projector.log", 50
-    )
+    projector = ProjectorProcess(postgres_url, own_redis.url, prefix, output, 50)
     projector.start()
     try:
         wait_until_caught_up(view, commands, projector)
-        pid = projector.process.pid if projector.process else None
-        with Appender(workload, every=0.02):
-            poll("appends while Redis is up", grown(commands, 100), projector)
-            own_redis.stop()
-            poll("appends while Redis is down", grown(commands, 300), projector)
-            poll("the projector retrying", retried(projector), projector)
-            own_redis.start()
-            poll("appends after Redis is back", grown(commands, 100), projector)
-        wait_until_caught_up(view, commands, projector)
-        assert projector.alive() and projector.process and projector.process.pid == pid
-        assert projector.stop() == 0, projector.log()
-        compare_with_replay(postgres_url, view, workload)
+        yield workload, view, projector
     finally:
         if projector.alive():
             projector.kill()
-        view.clear()
+
+
+def test_a_redis_restart_under_appends_loses_and_doubles_nothing(
+    postgres_url: str, commands: Commands, own_redis: LocalRedis, prefix: str, tmp_path: Path
+) -> None:
+    shop = projecting_shop(postgres_url, commands, own_redis, prefix, tmp_path / "p.log", 7)
+    with shop as (workload, view, projector):
+        try:
+            pid = projector.process.pid if projector.process else None
+            with Appender(workload, every=0.02):
+                poll("appends while Redis is up", grown(commands, 100), projector)
+                own_redis.stop()
+                poll("appends while Redis is down", grown(commands, 300), projector)
+                poll("the projector retrying", retried(projector), projector)
+                own_redis.start()
+                poll("appends after Redis is back", grown(commands, 100), projector)
+            wait_until_caught_up(view, commands, projector)
+            assert projector.alive() and projector.process and projector.process.pid == pid
+            assert projector.stop() == 0, projector.log()
+            compare_with_replay(postgres_url, view, workload)
+        finally:
+            view.clear()
 
 
 def test_a_redis_restarted_empty_is_rebuilt_from_the_log_by_the_idle_projector(
     postgres_url: str, commands: Commands, own_redis: LocalRedis, prefix: str, tmp_path: Path
 ) -> None:
-    workload = Workload(commands, random.Random(11))
-    workload.open_shop(sellers=3, products=24)
-    workload.run(1500)
-    view = RedisProductDetailView(redis.Redis.from_url(own_redis.url), view_prefix(prefix))
-    projector = ProjectorProcess(
-        postgres_url, own_redis.url, prefix, tmp_path / "projector.log", 50
-    )
-    projector.start()
     empty = LocalRedis(tmp_path / "redis-empty", own_redis.port, durable=True)
-    try:
-        wait_until_caught_up(view, commands, projector)
-        before = dump(view)
-        own_redis.stop()
-        empty.start()
-        assert view.positions() == {}
-        wait_until_caught_up(view, commands, projector)
-        assert dump(view) == before
-        assert projector.stop() == 0, projector.log()
-        compare_with_replay(postgres_url, view, workload)
-    finally:
-        if projector.alive():
-            projector.kill()
-        empty.stop()
+    shop = projecting_shop(postgres_url, commands, own_redis, prefix, tmp_path / "p.log", 11)
+    with shop as (workload, view, projector):
+        try:
+            before = dump(view)
+            own_redis.stop()
+            empty.start()
+            assert view.positions() == {}
+            wait_until_caught_up(view, commands, projector)
+            assert dump(view) == before
+            assert projector.stop() == 0, projector.log()
+            compare_with_replay(postgres_url, view, workload)
+        finally:
+            empty.stop()
 
 
 def test_a_postgres_restart_under_the_idle_projector_is_retried(
