@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 from uuid import uuid4
@@ -16,6 +17,22 @@ from tests.conftest import free_port
 from writeapi.app import create_app
 
 pytestmark = pytest.mark.postgres
+
+
+async def post_until_answered(
+    client: httpx.AsyncClient, headers: dict[str, str], within: float = 60.0
+) -> httpx.Response:
+    """Register, retrying after each 503's Retry-After as a client would, for a bounded time.
+
+    Once PostgreSQL is back, the connection pools refill on their own reconnect backoff,
+    so the first attempts may still be answered 503.
+    """
+    deadline = time.monotonic() + within
+    while True:
+        response = await client.post("/v1/sellers", json=seller_body(), headers=headers)
+        if response.status_code != 503 or time.monotonic() > deadline:
+            return response
+        await asyncio.sleep(float(response.headers["retry-after"]))
 
 
 async def test_event_store_down_is_503_with_retry_after(services_dir: Path) -> None:
@@ -44,7 +61,7 @@ async def test_event_store_down_is_503_with_retry_after(services_dir: Path) -> N
             assert (await client.get("/health/live")).status_code == 200
 
             server.start()
-            up = await client.post("/v1/sellers", json=seller_body(), headers=headers)
+            up = await post_until_answered(client, headers)
             assert up.status_code == 201, up.text
     finally:
         deps.commands.close()
