@@ -6,7 +6,7 @@ from uuid import UUID
 
 from domain.base import Context, MarketplaceAggregate
 from domain.errors import InvalidValue, RuleViolated
-from domain.text import bounded
+from domain.text import bounded, iso_country
 
 MAX_ADDRESSES = 10
 
@@ -68,10 +68,6 @@ class Customer(MarketplaceAggregate):
             return
         if len(self.addresses) >= MAX_ADDRESSES:
             raise RuleViolated(f"a customer has at most {MAX_ADDRESSES} addresses")
-        if not (
-            len(country) == 2 and country.isascii() and country.isalpha() and country.isupper()
-        ):
-            raise InvalidValue("country must be a two-letter ISO 3166 code")
         self._emit(
             self.AddressAdded,
             ctx,
@@ -80,5 +76,5 @@ class Customer(MarketplaceAggregate):
             line2=bounded("line2", line2, 200, allow_empty=True),
             city=bounded("city", city, 100),
             postal_code=bounded("postal_code", postal_code, 20),
-            country=country,
+            country=iso_country(country),
         )

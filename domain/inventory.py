@@ -72,7 +72,17 @@ class StockItem(MarketplaceAggregate):
         def apply(self, item: StockItem) -> None:
             del item.reservations[self.order_id]
             item.sold += self.quantity
-            item.committed_orders.add(self.order_id)
+            item.committed_orders[self.order_id] = self.quantity
+
+    class SaleCancelled(MarketplaceAggregate.Event):
+        order_id: UUID
+        quantity: int
+        reason: str
+
+        def apply(self, item: StockItem) -> None:
+            item.sold -= self.quantity
+            del item.committed_orders[self.order_id]
+            item.cancelled_sales[self.order_id] = self.quantity
 
     def __init__(self, product_id: UUID, seller_id: UUID) -> None:
         self.product_id = product_id
@@ -80,8 +90,9 @@ class StockItem(MarketplaceAggregate):
         self.received = 0
         self.sold = 0
         self.reservations: dict[UUID, Reservation] = {}
-        self.committed_orders: set[UUID] = set()
+        self.committed_orders: dict[UUID, int] = {}
         self.released_orders: set[UUID] = set()
+        self.cancelled_sales: dict[UUID, int] = {}
 
     @property
     def reserved(self) -> int:
@@ -129,7 +140,7 @@ class StockItem(MarketplaceAggregate):
         _require_units(quantity, MAX_UNITS_PER_RESERVATION)
         if order_id in self.reservations or order_id in self.committed_orders:
             return
-        if order_id in self.released_orders:
+        if order_id in self.released_orders or order_id in self.cancelled_sales:
             raise RuleViolated("the reservation for this order was already released")
         if expires_at <= ctx.at:
             raise InvalidValue("a reservation must expire in the future")
@@ -152,6 +163,21 @@ class StockItem(MarketplaceAggregate):
                 quantity=reservation.quantity,
                 reason=bounded("reason", reason, 200),
             )
+
+    def cancel_sale(self, order_id: UUID, reason: str, ctx: Context) -> None:
+        """Put an order's sold units back on sale (the order was cancelled before shipment)."""
+        if order_id in self.cancelled_sales:
+            return
+        quantity = self.committed_orders.get(order_id)
+        if quantity is None:
+            raise RuleViolated("no sale to cancel for this order")
+        self._emit(
+            self.SaleCancelled,
+            ctx,
+            order_id=order_id,
+            quantity=quantity,
+            reason=bounded("reason", reason, 200),
+        )
 
     def commit(self, order_id: UUID, ctx: Context) -> None:
         """Turn an order's held units into sold units; committing twice changes nothing."""

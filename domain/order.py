@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from domain.address import checked_address
 from domain.base import Context, MarketplaceAggregate
 from domain.errors import InvalidValue, RuleViolated
 from domain.money import Money
@@ -31,6 +32,7 @@ class Order(MarketplaceAggregate):
         lines: list[dict[str, Any]]
         expires_at: datetime
         idempotency_key: str
+        ship_to: dict[str, str]
 
     class StockReserved(MarketplaceAggregate.Event):
         def apply(self, order: Order) -> None:
@@ -100,6 +102,12 @@ class Order(MarketplaceAggregate):
         def apply(self, order: Order) -> None:
             order._refunds[self.refund_id] = self.amount_minor
 
+    class PaymentVoided(MarketplaceAggregate.Event):
+        payment_id: str
+
+        def apply(self, order: Order) -> None:
+            order.payment_voided = True
+
     class Expired(MarketplaceAggregate.Event):
         def apply(self, order: Order) -> None:
             order._status = OrderStatus.EXPIRED
@@ -111,6 +119,7 @@ class Order(MarketplaceAggregate):
         lines: list[dict[str, Any]],
         expires_at: datetime,
         idempotency_key: str,
+        ship_to: dict[str, str],
     ) -> None:
         self.customer_id = customer_id
         self.currency = currency
@@ -119,6 +128,8 @@ class Order(MarketplaceAggregate):
         )
         self.expires_at = expires_at
         self.idempotency_key = idempotency_key
+        self.ship_to = dict(ship_to)
+        self.payment_voided = False
         self._status = OrderStatus.PLACED
         self.stock_reserved = False
         self.rejected_product_ids: tuple[UUID, ...] = ()
@@ -189,6 +200,7 @@ class Order(MarketplaceAggregate):
         lines: Sequence[OrderLine],
         expires_at: datetime,
         idempotency_key: str,
+        ship_to: Mapping[str, str],
         ctx: Context,
     ) -> Order:
         """Place an order from 1..MAX_LINES cart lines of one currency, payable until expires_at."""
@@ -213,6 +225,7 @@ class Order(MarketplaceAggregate):
             lines=[asdict(line) for line in checked],
             expires_at=expires_at,
             idempotency_key=bounded("idempotency key", idempotency_key, 200),
+            ship_to=checked_address(ship_to),
         )
 
     def reserve_stock(self, ctx: Context) -> None:
@@ -325,6 +338,16 @@ class Order(MarketplaceAggregate):
             amount_minor=amount.minor,
             currency=amount.currency,
         )
+
+    def void_payment(self, ctx: Context) -> None:
+        """Record that the uncaptured authorisation of a cancelled or expired order was voided."""
+        if self.payment_voided:
+            return
+        if self._status not in (OrderStatus.CANCELLED, OrderStatus.EXPIRED):
+            raise RuleViolated(f"cannot void the payment of an order that is {self.status}")
+        if self.payment_id is None or self._captured_minor:
+            raise RuleViolated("there is no uncaptured authorisation to void")
+        self._emit(self.PaymentVoided, ctx, payment_id=self.payment_id)
 
     def expire(self, ctx: Context) -> None:
         """Expire an unconfirmed order once its payment deadline has come."""

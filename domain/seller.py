@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from uuid import UUID
 
+from domain.address import checked_address
 from domain.base import Context, MarketplaceAggregate
 from domain.errors import InvalidValue, RuleViolated
 from domain.text import bounded
@@ -24,6 +26,12 @@ class Seller(MarketplaceAggregate):
             seller.name = self.name
             seller.email = self.email
 
+    class AddressSet(MarketplaceAggregate.Event):
+        address: dict[str, str]
+
+        def apply(self, seller: Seller) -> None:
+            seller.address = dict(self.address)
+
     class Suspended(MarketplaceAggregate.Event):
         reason: str
 
@@ -34,6 +42,7 @@ class Seller(MarketplaceAggregate):
         self.name = name
         self.email = email
         self.suspended = False
+        self.address: dict[str, str] | None = None
 
     @classmethod
     def register(cls, seller_id: UUID, name: str, email: str, ctx: Context) -> Seller:
@@ -46,6 +55,13 @@ class Seller(MarketplaceAggregate):
         """Change the seller's display name and contact email."""
         self._require_active()
         self._emit(self.ProfileUpdated, ctx, name=bounded("name", name, 120), email=_email(email))
+
+    def set_address(self, address: Mapping[str, str], ctx: Context) -> None:
+        """Set the address the seller ships from; setting the same address changes nothing."""
+        self._require_active()
+        checked = checked_address(address)
+        if checked != self.address:
+            self._emit(self.AddressSet, ctx, address=checked)
 
     def suspend(self, reason: str, ctx: Context) -> None:
         """Suspend the seller; suspending twice changes nothing."""

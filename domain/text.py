@@ -11,3 +11,10 @@ def bounded(field: str, value: str, max_length: int, *, allow_empty: bool = Fals
     if len(value) > max_length:
         raise InvalidValue(f"{field} must be at most {max_length} characters")
     return value
+
+
+def iso_country(value: str) -> str:
+    """Return value if it is a two-letter upper-case ISO 3166 code, else raise."""
+    if not (len(value) == 2 and value.isascii() and value.isalpha() and value.isupper()):
+        raise InvalidValue("country must be a two-letter ISO 3166 code")
+    return value

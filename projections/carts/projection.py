@@ -6,7 +6,9 @@ from typing import Any, ClassVar
 
 from domain.cart import Cart
 from domain.customer import Customer
+from domain.fulfilment import Fulfilment
 from domain.inventory import StockItem
+from domain.order import Order
 from domain.product import Product
 from domain.seller import Seller
 from projections.carts.redis_view import CartUnit
@@ -23,6 +25,8 @@ class CartProjection(Projection[CartUnit]):
         Product.Event,
         StockItem.Event,
         Customer.Event,
+        Order.Event,
+        Fulfilment.Event,
     )
 
     def handle(self, event: Any, unit: CartUnit) -> bool:

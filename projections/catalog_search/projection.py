@@ -7,8 +7,11 @@ from datetime import datetime
 from typing import Any, ClassVar, Protocol
 from uuid import UUID
 
+from domain.cart import Cart
 from domain.customer import Customer
+from domain.fulfilment import Fulfilment
 from domain.inventory import StockItem
+from domain.order import Order
 from domain.product import Product
 from domain.seller import Seller
 from projections.runtime import Projection, Unit
@@ -68,7 +71,14 @@ class CatalogSearchProjection(Projection[CatalogSearchUnit]):
 
     name = "catalog-search"
     contexts: ClassVar[tuple[str, ...]] = ("catalog", "inventory")
-    ignored: ClassVar[tuple[type, ...]] = (Customer.Event, Seller.Suspended)
+    ignored: ClassVar[tuple[type, ...]] = (
+        Customer.Event,
+        Cart.Event,
+        Order.Event,
+        Fulfilment.Event,
+        Seller.Suspended,
+        Seller.AddressSet,
+    )
 
     def handle(self, event: Any, unit: CatalogSearchUnit) -> bool:
         """Apply one event; False if this projection does not know the event."""
@@ -108,6 +118,8 @@ class CatalogSearchProjection(Projection[CatalogSearchUnit]):
                 unit.move_stock(stock, version, reserved=-event.quantity)
             case StockItem.ReservationCommitted():
                 unit.move_stock(stock, version, reserved=-event.quantity, sold=event.quantity)
+            case StockItem.SaleCancelled():
+                unit.move_stock(stock, version, sold=-event.quantity)
             case _:
                 return False
         return True

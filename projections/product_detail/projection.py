@@ -6,7 +6,9 @@ from typing import Any, ClassVar
 
 from domain.cart import Cart
 from domain.customer import Customer
+from domain.fulfilment import Fulfilment
 from domain.inventory import StockItem
+from domain.order import Order
 from domain.product import Product
 from domain.seller import Seller
 from projections.product_detail.redis_view import ProductDetailUnit
@@ -18,7 +20,13 @@ class ProductDetailProjection(Projection[ProductDetailUnit]):
 
     name = "product-detail"
     contexts: ClassVar[tuple[str, ...]] = ("catalog", "inventory")
-    ignored: ClassVar[tuple[type, ...]] = (Customer.Event, Cart.Event)
+    ignored: ClassVar[tuple[type, ...]] = (
+        Customer.Event,
+        Cart.Event,
+        Order.Event,
+        Fulfilment.Event,
+        Seller.AddressSet,
+    )
     """Other contexts' events, met when every context shares one log (split_logs off)."""
 
     def handle(self, event: Any, unit: ProductDetailUnit) -> bool:
@@ -88,6 +96,10 @@ class ProductDetailProjection(Projection[ProductDetailUnit]):
                     event.originator_version,
                     reserved=-event.quantity,
                     sold=event.quantity,
+                )
+            case StockItem.SaleCancelled():
+                unit.move_stock_of(
+                    event.originator_id, event.originator_version, sold=-event.quantity
                 )
             case _:
                 return False

@@ -301,3 +301,30 @@ def test_sold_units_stay_counted_after_adjustments() -> None:
     assert_counts(item, 6, 0, 6)
     then_error(when(item, StockItem.adjust, -1, "shrinkage"), InsufficientStock)
     then_error(when(item, StockItem.reserve, OTHER_ORDER, 1, LATER), InsufficientStock)
+
+
+def test_cancel_sale_puts_sold_units_back_on_sale() -> None:
+    item = stock(
+        (StockItem.receive, 10), (StockItem.reserve, ORDER, 4, LATER), (StockItem.commit, ORDER)
+    )
+    then(
+        when(item, StockItem.cancel_sale, ORDER, "order cancelled"),
+        event(StockItem.SaleCancelled, order_id=ORDER, quantity=4, reason="order cancelled"),
+    )
+    assert_counts(item, 10, 0, 0)
+
+
+def test_cancel_sale_twice_records_nothing_and_the_order_cannot_reserve_again() -> None:
+    item = stock(
+        (StockItem.receive, 10),
+        (StockItem.reserve, ORDER, 4, LATER),
+        (StockItem.commit, ORDER),
+        (StockItem.cancel_sale, ORDER, "order cancelled"),
+    )
+    then(when(item, StockItem.cancel_sale, ORDER, "order cancelled"))
+    then_error(when(item, StockItem.reserve, ORDER, 4, LATER), RuleViolated)
+
+
+def test_cancel_sale_without_a_sale_is_refused() -> None:
+    item = stock((StockItem.receive, 10), (StockItem.reserve, ORDER, 4, LATER))
+    then_error(when(item, StockItem.cancel_sale, ORDER, "order cancelled"), RuleViolated)

@@ -59,7 +59,7 @@ def assert_invariant(item: StockItem) -> None:
     assert item.available >= 0
     assert item.sold >= 0
     assert all(r.quantity > 0 for r in item.reservations.values())
-    assert not item.committed_orders & set(item.reservations)
+    assert not set(item.committed_orders) & set(item.reservations)
     assert not item.released_orders & set(item.reservations)
 
 

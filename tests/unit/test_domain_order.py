@@ -33,6 +33,14 @@ ACME, BOLT = uid(0x5E1), uid(0x5E2)
 TEAPOT, KETTLE, CUP = uid(0x9D), uid(0x9E), uid(0x9F)
 KEY = "checkout-req-1"
 PAYMENT = "pay_123"
+SHIP_TO = {
+    "name": "Ada",
+    "line1": "1 Loop Rd",
+    "line2": "",
+    "city": "Lyon",
+    "postal_code": "69001",
+    "country": "FR",
+}
 
 LINES = [
     OrderLine(TEAPOT, ACME, "Teapot", Money(1500, "EUR"), 2),
@@ -50,12 +58,12 @@ CANCELLED = ((Order.cancel, "changed my mind"),)
 
 
 def order(*steps: tuple) -> Order:
-    placed = Order.place(ORDER_ID, CUSTOMER_ID, LINES, LATER, KEY, CTX)
+    placed = Order.place(ORDER_ID, CUSTOMER_ID, LINES, LATER, KEY, SHIP_TO, CTX)
     return given(Order, *history(placed, *steps))
 
 
 def expired_order() -> Order:
-    placed = Order.place(ORDER_ID, CUSTOMER_ID, LINES, LATER, KEY, CTX)
+    placed = Order.place(ORDER_ID, CUSTOMER_ID, LINES, LATER, KEY, SHIP_TO, CTX)
     return given(Order, *history(placed, (Order.expire,), ctx=AFTER_DEADLINE))
 
 
@@ -64,7 +72,7 @@ def line(n: int, quantity: int = 1, currency: str = "EUR") -> OrderLine:
 
 
 def test_place_starts_at_version_zero_with_frozen_lines() -> None:
-    outcome = when_created(Order.place, ORDER_ID, CUSTOMER_ID, LINES, LATER, KEY)
+    outcome = when_created(Order.place, ORDER_ID, CUSTOMER_ID, LINES, LATER, KEY, SHIP_TO)
     then(
         outcome,
         event(
@@ -87,6 +95,7 @@ def test_place_starts_at_version_zero_with_frozen_lines() -> None:
             ],
             expires_at=LATER,
             idempotency_key=KEY,
+            ship_to=SHIP_TO,
         ),
     )
     placed = outcome.aggregate
@@ -116,7 +125,7 @@ def test_placed_event_survives_the_default_json_transcoder() -> None:
     transcoder = JSONTranscoder()
     transcoder.register(UUIDAsHex())
     transcoder.register(DatetimeAsISO())
-    placed = Order.place(ORDER_ID, CUSTOMER_ID, LINES, LATER, KEY, CTX)
+    placed = Order.place(ORDER_ID, CUSTOMER_ID, LINES, LATER, KEY, SHIP_TO, CTX)
     [created] = placed.collect_events()
     state = {k: v for k, v in vars(created).items() if k != "originator_topic"}
     assert transcoder.decode(transcoder.encode(state)) == state
@@ -124,14 +133,14 @@ def test_placed_event_survives_the_default_json_transcoder() -> None:
 
 def test_place_strips_titles() -> None:
     lines = [OrderLine(TEAPOT, ACME, "  Teapot ", Money(1, "EUR"), 1)]
-    placed = Order.place(ORDER_ID, CUSTOMER_ID, lines, LATER, " k ", CTX)
+    placed = Order.place(ORDER_ID, CUSTOMER_ID, lines, LATER, " k ", SHIP_TO, CTX)
     assert placed.lines[0].title == "Teapot"
     assert placed.idempotency_key == "k"
 
 
 def test_place_accepts_the_bounds() -> None:
     lines = [line(n, MAX_QUANTITY_PER_LINE) for n in range(MAX_LINES)]
-    placed = when_created(Order.place, ORDER_ID, CUSTOMER_ID, lines, LATER, KEY)
+    placed = when_created(Order.place, ORDER_ID, CUSTOMER_ID, lines, LATER, KEY, SHIP_TO)
     assert placed.error is None
     assert placed.aggregate.total == Money(100 * MAX_QUANTITY_PER_LINE * MAX_LINES, "EUR")
 
@@ -153,24 +162,28 @@ def test_place_accepts_the_bounds() -> None:
     ],
 )
 def test_place_refuses_lines_out_of_bounds(lines: list[OrderLine]) -> None:
-    then_error(when_created(Order.place, ORDER_ID, CUSTOMER_ID, lines, LATER, KEY), InvalidValue)
+    then_error(
+        when_created(Order.place, ORDER_ID, CUSTOMER_ID, lines, LATER, KEY, SHIP_TO), InvalidValue
+    )
 
 
 def test_place_refuses_mixed_currencies() -> None:
     lines = [line(1), line(2, currency="GBP")]
-    outcome = when_created(Order.place, ORDER_ID, CUSTOMER_ID, lines, LATER, KEY)
+    outcome = when_created(Order.place, ORDER_ID, CUSTOMER_ID, lines, LATER, KEY, SHIP_TO)
     then_error(outcome, RuleViolated, "one currency")
 
 
 @pytest.mark.parametrize("expires_at", [AT, AT - timedelta(seconds=1)])
 def test_place_refuses_a_deadline_that_is_not_in_the_future(expires_at: Any) -> None:
-    outcome = when_created(Order.place, ORDER_ID, CUSTOMER_ID, LINES, expires_at, KEY)
+    outcome = when_created(Order.place, ORDER_ID, CUSTOMER_ID, LINES, expires_at, KEY, SHIP_TO)
     then_error(outcome, InvalidValue, "deadline")
 
 
 @pytest.mark.parametrize("key", ["", "  ", "k" * 201])
 def test_place_refuses_a_bad_idempotency_key(key: str) -> None:
-    then_error(when_created(Order.place, ORDER_ID, CUSTOMER_ID, LINES, LATER, key), InvalidValue)
+    then_error(
+        when_created(Order.place, ORDER_ID, CUSTOMER_ID, LINES, LATER, key, SHIP_TO), InvalidValue
+    )
 
 
 def test_reserve_stock() -> None:
@@ -473,3 +486,33 @@ def test_events_carry_the_metadata_of_their_own_command() -> None:
     )
     assert [e.meta["request_id"] for e in outcome.events] == ["req-2", "req-2"]
     assert [e.timestamp for e in outcome.events] == [other.at, other.at]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"country": "fr"},
+        {"city": " "},
+        {"postal_code": "9" * 21},
+        {"extra": "field"},
+    ],
+)
+def test_place_refuses_a_bad_delivery_address(change: dict[str, str]) -> None:
+    address = {**SHIP_TO, **change}
+    outcome = when_created(Order.place, ORDER_ID, CUSTOMER_ID, LINES, LATER, KEY, address)
+    then_error(outcome, InvalidValue)
+
+
+def test_void_records_the_uncaptured_authorisation_of_a_cancelled_order() -> None:
+    cancelled = order(*AUTHORISED, (Order.cancel, "changed my mind"))
+    then(when(cancelled, Order.void_payment), event(Order.PaymentVoided, payment_id=PAYMENT))
+
+
+def test_void_twice_changes_nothing() -> None:
+    voided = order(*AUTHORISED, (Order.cancel, "changed my mind"), (Order.void_payment,))
+    then(when(voided, Order.void_payment))
+
+
+def test_void_needs_an_authorisation_and_a_cancelled_or_expired_order() -> None:
+    then_error(when(order(*AUTHORISED), Order.void_payment), RuleViolated)
+    then_error(when(order(*CANCELLED), Order.void_payment), RuleViolated)

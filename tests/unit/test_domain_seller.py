@@ -103,3 +103,31 @@ def test_suspend_twice_records_one_event() -> None:
 @pytest.mark.parametrize("reason", ["", "  ", "r" * 501])
 def test_suspend_refuses_bad_reason(reason: str) -> None:
     then_error(when(registered(), Seller.suspend, reason), InvalidValue)
+
+
+WAREHOUSE = {
+    "name": "Acme dispatch",
+    "line1": "2 Dock St",
+    "line2": "",
+    "city": "Ghent",
+    "postal_code": "9000",
+    "country": "BE",
+}
+
+
+def test_set_address_records_the_checked_address_once() -> None:
+    seller = registered()
+    then(
+        when(seller, Seller.set_address, {**WAREHOUSE, "city": " Ghent "}),
+        event(Seller.AddressSet, address=WAREHOUSE),
+    )
+    assert seller.address == WAREHOUSE
+    then(when(seller, Seller.set_address, WAREHOUSE))
+
+
+def test_set_address_refuses_a_bad_address_or_a_suspended_seller() -> None:
+    then_error(
+        when(registered(), Seller.set_address, {**WAREHOUSE, "country": "BEL"}), InvalidValue
+    )
+    suspended = registered((Seller.suspend, "fraud"))
+    then_error(when(suspended, Seller.set_address, WAREHOUSE), RuleViolated, "suspended")
