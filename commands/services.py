@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from uuid import UUID
 
+from commands.access import require_owner
 from commands.base import ContextApplication, Outcome
 from commands.carts import CartsApplication
 from commands.catalog import CatalogApplication
 from commands.customers import CustomersApplication
 from commands.inventory import InventoryApplication
+from commands.orders import OrdersApplication
 from domain.base import Context
+from domain.cart import Cart, cart_id_for
+from domain.customer import Customer
+from domain.errors import NotFound, RuleViolated
+from domain.order import Order, order_id_for
+from domain.order_lines import OrderLine
+from domain.product import Product
 
 SINGLE_LOG = "marketplace"
 
@@ -28,17 +37,19 @@ class Commands:
             self.inventory = InventoryApplication(env)
             self.carts = CartsApplication(env)
             self.customers = CustomersApplication(env)
+            self.orders = OrdersApplication(env)
         else:
             self.catalog = CatalogApplication(env, SINGLE_LOG)
             shared = self.catalog.recorder
             self.inventory = InventoryApplication(env, SINGLE_LOG, shared)
             self.carts = CartsApplication(env, SINGLE_LOG, shared)
             self.customers = CustomersApplication(env, SINGLE_LOG, shared)
+            self.orders = OrdersApplication(env, SINGLE_LOG, shared)
 
     @property
     def applications(self) -> tuple[ContextApplication, ...]:
         """Every context's application."""
-        return (self.catalog, self.inventory, self.carts, self.customers)
+        return (self.catalog, self.inventory, self.carts, self.customers, self.orders)
 
     def receive_stock(self, product_id: UUID, quantity: int, ctx: Context) -> Outcome:
         """Receive units for a product the actor sells, unless its seller is suspended."""
@@ -57,6 +68,61 @@ class Commands:
         """Add a product that is on sale to a cart."""
         self.catalog.listed_product(product_id)
         return self.carts.add_item(cart_id, product_id, quantity, ctx, expected_version)
+
+    def check_out(
+        self,
+        shopper_id: UUID,
+        address_id: UUID,
+        idempotency_key: str,
+        expires_at: datetime,
+        ctx: Context,
+    ) -> Outcome:
+        """Place an order from the shopper's cart at today's prices, then empty the cart.
+
+        The order id derives from the shopper and the idempotency key, so a repeated
+        checkout finds the order it already placed instead of placing a second one.
+        """
+        require_owner(ctx, shopper_id)
+        order_id = order_id_for(shopper_id, idempotency_key)
+        cart = self.carts.load(cart_id_for(shopper_id), Cart)
+        try:
+            placed = self.orders.order(order_id)
+            outcome = Outcome(placed.id, placed.version, self.orders.log_name, None)
+        except NotFound:
+            order = self._order_from(cart, order_id, address_id, idempotency_key, expires_at, ctx)
+            outcome, _ = self.orders.place(order)
+        if cart.lines:
+            self.carts.clear(cart.id, ctx)
+        return outcome
+
+    def _order_from(
+        self,
+        cart: Cart,
+        order_id: UUID,
+        address_id: UUID,
+        idempotency_key: str,
+        expires_at: datetime,
+        ctx: Context,
+    ) -> Order:
+        if not cart.lines:
+            raise RuleViolated("the cart is empty")
+        customer = self.customers.load(cart.shopper_id, Customer)
+        address = customer.addresses.get(address_id)
+        if address is None:
+            raise NotFound(f"address {address_id} does not exist")
+        lines = [self._order_line(product_id, n) for product_id, n in cart.lines.items()]
+        ship_to = {"name": customer.name, **address}
+        return Order.place(
+            order_id, cart.shopper_id, lines, expires_at, idempotency_key, ship_to, ctx
+        )
+
+    def _order_line(self, product_id: UUID, quantity: int) -> OrderLine:
+        """The cart line at the product's current price, checked against the store."""
+        product = self.catalog.load(product_id, Product)
+        if product.delisted:
+            raise RuleViolated(f"product {product_id} is no longer on sale")
+        self.catalog.active_seller(product.seller_id)
+        return OrderLine(product.id, product.seller_id, product.title, product.price, quantity)
 
     def close(self) -> None:
         """Release every application's connections."""

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from domain.address import checked_address
 from domain.base import Context, MarketplaceAggregate
@@ -21,6 +21,13 @@ from domain.order_lines import (
     checked_line,
 )
 from domain.text import bounded
+
+ORDER_NAMESPACE = UUID("9a6c1f4e-7b2d-4e0a-8c3f-1d5e6b7a8c9d")
+
+
+def order_id_for(customer_id: UUID, idempotency_key: str) -> UUID:
+    """The id of the order a customer's checkout with this idempotency key places."""
+    return uuid5(ORDER_NAMESPACE, f"{customer_id}/{idempotency_key}")
 
 
 class Order(MarketplaceAggregate):

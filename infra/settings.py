@@ -56,6 +56,40 @@ class Settings(BaseSettings):
     jwt_audience: str = "marketplace-api"
     jwt_ttl_seconds: int = Field(default=3600, ge=60, le=86400 * 30)
 
+    checkout_expiry_seconds: int = Field(default=900, ge=1, le=86400)
+    """How long a placed order may take to be paid and confirmed before it expires."""
+    payment_gateway_url: str | None = None
+    """Unset, `marketplace up` starts the sandbox gateway on gateway_port."""
+    gateway_port: int = Field(default=8010, ge=1, le=65535)
+    payment_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
+    payment_attempts: int = Field(default=3, ge=1, le=10)
+    """Tries per gateway call (the first plus retries), only for retry-safe failures."""
+    payment_workers: int = Field(default=8, ge=1, le=128)
+    """Gateway calls the checkout worker makes at once."""
+    breaker_failure_rate: float = Field(default=0.5, gt=0, le=1)
+    breaker_window_calls: int = Field(default=100, ge=1, le=10_000)
+    breaker_min_calls: int = Field(default=20, ge=1, le=10_000)
+    breaker_open_seconds: float = Field(default=60.0, gt=0, le=3600)
+    breaker_half_open_calls: int = Field(default=10, ge=1, le=1000)
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=8025, ge=1, le=65535)
+    """With the default host, `marketplace up` runs a local mail sink that keeps .eml files."""
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    mail_from: str = Field(default="Marketplace <no-reply@marketplace.local>", max_length=200)
+
+    blob_store: Literal["local", "s3"] = "local"
+    blob_dir: Path | None = None
+    """Folder of the local blob store; unset, `<data_dir>/blobs`."""
+    s3_endpoint_url: str | None = None
+    s3_bucket: str = Field(default="marketplace", min_length=3, max_length=63)
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
     idempotency_ttl_hours: int = Field(default=24, ge=24, le=24 * 30)
     log_level: str = "INFO"

@@ -1,0 +1,118 @@
+"""Orders context: orders from checkout to delivery, and each seller's fulfilment."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import RecordConflictError
+
+from commands.access import require_owner
+from commands.base import ContextApplication, Outcome
+from domain.base import Context
+from domain.fulfilment import Fulfilment, fulfilment_id
+from domain.money import Money
+from domain.order import Order
+
+
+class OrdersApplication(ContextApplication):
+    """Places orders, moves them through payment and shipping, and opens fulfilments."""
+
+    name = "orders"
+
+    def place(self, order: Order) -> tuple[Outcome, bool]:
+        """Append a new order; if its id exists (a repeated checkout), the existing one."""
+        try:
+            return self.create(order), True
+        except RecordConflictError:
+            existing = self.load(order.id, Order)
+            return Outcome(existing.id, existing.version, self.log_name, None), False
+
+    def order(self, order_id: UUID) -> Order:
+        """The current order."""
+        return self.load(order_id, Order)
+
+    def reserve_stock(self, order_id: UUID, ctx: Context) -> Outcome:
+        """Record that every line's units are held."""
+        return self._change(order_id, lambda o: o.reserve_stock(ctx))
+
+    def reject(self, order_id: UUID, product_ids: Sequence[UUID], ctx: Context) -> Outcome:
+        """Refuse the order: these products are out of stock."""
+        return self._change(order_id, lambda o: o.reject(product_ids, ctx))
+
+    def authorise_payment(
+        self, order_id: UUID, payment_id: str, amount: Money, ctx: Context
+    ) -> Outcome:
+        """Record the gateway's authorisation of the order total."""
+        return self._change(order_id, lambda o: o.authorise_payment(payment_id, amount, ctx))
+
+    def fail_payment(self, order_id: UUID, reason: str, ctx: Context) -> Outcome:
+        """Record that the gateway refused the payment."""
+        return self._change(order_id, lambda o: o.fail_payment(reason, ctx))
+
+    def confirm(self, order_id: UUID, ctx: Context) -> Outcome:
+        """Confirm a paid order."""
+        return self._change(order_id, lambda o: o.confirm(ctx))
+
+    def ship(
+        self, order_id: UUID, seller_id: UUID, ctx: Context, expected_version: int | None = None
+    ) -> Outcome:
+        """Record that the seller shipped its part (the acting seller, or an admin)."""
+        require_owner(ctx, seller_id)
+        return self._change(order_id, lambda o: o.ship(seller_id, ctx), expected_version)
+
+    def cancel(
+        self, order_id: UUID, reason: str, ctx: Context, expected_version: int | None = None
+    ) -> Outcome:
+        """Cancel the order at its shopper's (or an admin's) request."""
+
+        def cancel(order: Order) -> None:
+            require_owner(ctx, order.customer_id)
+            order.cancel(reason, ctx)
+
+        return self._change(order_id, cancel, expected_version)
+
+    def void_payment(self, order_id: UUID, ctx: Context) -> Outcome:
+        """Record that the authorisation of a cancelled or expired order was voided."""
+        return self._change(order_id, lambda o: o.void_payment(ctx))
+
+    def expire(self, order_id: UUID, ctx: Context) -> Outcome:
+        """Expire an order whose payment deadline has passed."""
+        return self._change(order_id, lambda o: o.expire(ctx))
+
+    def open_fulfilment(
+        self, order: Order, seller_id: UUID, ship_from: Mapping[str, str] | None, ctx: Context
+    ) -> Outcome:
+        """Open the fulfilment of a seller's part of a confirmed order, once."""
+        lines: list[dict[str, Any]] = [
+            {"product_id": str(line.product_id), "title": line.title, "quantity": line.quantity}
+            for line in order.lines_by_seller[seller_id]
+        ]
+        fulfilment = Fulfilment.open(
+            order.id, seller_id, order.customer_id, lines, order.ship_to, ship_from, ctx
+        )
+        try:
+            return self.create(fulfilment)
+        except RecordConflictError:
+            existing = self.load(fulfilment.id, Fulfilment)
+            return Outcome(existing.id, existing.version, self.log_name, None)
+
+    def attach_label(
+        self, order_id: UUID, seller_id: UUID, blob_key: str, content_type: str, ctx: Context
+    ) -> Outcome:
+        """Attach the rendered shipping label to a fulfilment."""
+        return self.change(
+            fulfilment_id(order_id, seller_id),
+            Fulfilment,
+            lambda f: f.attach_label(blob_key, content_type, ctx),
+        )
+
+    def fulfilment(self, order_id: UUID, seller_id: UUID) -> Fulfilment:
+        """The fulfilment of a seller's part of an order."""
+        return self.load(fulfilment_id(order_id, seller_id), Fulfilment)
+
+    def _change(
+        self, order_id: UUID, decide: Callable[[Order], None], expected_version: int | None = None
+    ) -> Outcome:
+        return self.change(order_id, Order, decide, expected_version)
