@@ -77,6 +77,17 @@ class InventoryApplication(ContextApplication):
             stock_item_id(product_id), StockItem, lambda item: item.commit(order_id, ctx)
         )
 
+    def return_units(self, product_id: UUID, order_id: UUID, reason: str, ctx: Context) -> Outcome:
+        """Put an order's units back on sale, whether they are still held or already sold."""
+
+        def give_back(item: StockItem) -> None:
+            if order_id in item.committed_orders:
+                item.cancel_sale(order_id, reason, ctx)
+            else:
+                item.release(order_id, reason, ctx)
+
+        return self.change(stock_item_id(product_id), StockItem, give_back)
+
     def stock_of(self, product_id: UUID) -> StockItem:
         """The current stock item of a product."""
         return self.load(stock_item_id(product_id), StockItem)

@@ -27,8 +27,10 @@ class GatewayAnswer(Protocol):
 class PaymentGateway(Protocol):
     """A card gateway; every call carries an idempotency key, so a repeat never charges twice."""
 
-    def authorise(self, key: str, amount_minor: int, currency: str) -> GatewayAnswer:
-        """Hold amount on the shopper's card."""
+    def authorise(
+        self, key: str, amount_minor: int, currency: str, *, reference: str | None = None
+    ) -> GatewayAnswer:
+        """Hold amount on the shopper's card; reference names our order at the gateway."""
         ...
 
     def capture(self, payment_id: str, key: str, amount_minor: int, currency: str) -> GatewayAnswer:

@@ -71,6 +71,15 @@ def _project(args: argparse.Namespace) -> int:
         return 2
 
 
+def _checkout(args: argparse.Namespace) -> int:
+    from infra.logging import configure_logging
+    from marketplace.checkout import run
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    return run(settings, metrics_port=args.metrics_port)
+
+
 def _status(args: argparse.Namespace) -> int:
     from marketplace.projectors import lag_table, status
 
@@ -95,6 +104,15 @@ def _register_projection_commands(sub: Any) -> None:
         "--metrics-port", type=int, default=0, help="serve Prometheus metrics (0: off)"
     )
     project.set_defaults(handler=_project)
+
+    checkout = sub.add_parser(
+        "checkout",
+        help="run the checkout process manager, gateway calls and deadlines until SIGTERM/SIGINT",
+    )
+    checkout.add_argument(
+        "--metrics-port", type=int, default=0, help="serve Prometheus metrics (0: off)"
+    )
+    checkout.set_defaults(handler=_checkout)
 
     status = sub.add_parser(
         "status", help="print each projection's position and lag behind its logs"

@@ -1,0 +1,204 @@
+"""The checkout process manager: from a placed order to reserved stock, payment and fulfilment.
+
+It reacts to order events and issues the next command. Every command it issues is
+idempotent (reservations are keyed by order, state changes repeat as no-ops, gateway
+calls carry the order's keys), so replaying events after a crash repeats no effect.
+Gateway calls are not made here: the order's payment work is queued in the checkout
+book and done by PaymentSettlement, so a slow gateway never holds up the log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+from uuid import UUID
+
+import structlog
+
+from commands.catalog import CatalogApplication
+from commands.inventory import InventoryApplication
+from commands.orders import OrdersApplication
+from commands.payments import GatewayAnswer, PaymentGateway
+from domain.base import Context
+from domain.errors import InsufficientStock, InvalidValue, NotFound, RuleViolated
+from domain.money import Money
+from domain.order import Order
+from domain.order_lines import OrderStatus
+from domain.seller import Seller
+
+log = structlog.get_logger()
+
+ACTOR = "checkout"
+PaymentKind = Literal["authorise", "capture", "void"]
+
+
+def system_context(at: datetime, event: Any | None = None, actor: str = ACTOR) -> Context:
+    """The context of a command the platform issues itself, caused by event if given."""
+    meta: dict[str, str] = getattr(event, "meta", None) or {}
+    cause = meta.get("event_id", "")
+    return Context(
+        at=at,
+        actor=actor,
+        role="system",
+        request_id=cause,
+        correlation_id=meta.get("correlation_id", cause),
+        causation_id=cause,
+    )
+
+
+class CheckoutProcess:
+    """Reserves every line of a placed order (all or nothing), confirms paid orders,
+    sells their units and opens one fulfilment per seller; gives stock back when an
+    order fails, expires or is cancelled."""
+
+    def __init__(
+        self,
+        orders: OrdersApplication,
+        inventory: InventoryApplication,
+        catalog: CatalogApplication,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.orders = orders
+        self.inventory = inventory
+        self.catalog = catalog
+        self.clock = clock
+
+    def react(self, event: Any) -> None:
+        """Issue the commands that follow from one order event."""
+        ctx = system_context(self.clock(), event)
+        order_id = event.originator_id
+        match event:
+            case Order.Placed():
+                self._reserve(order_id, ctx)
+            case Order.PaymentAuthorised():
+                self._ignore_if_moved_on(lambda: self.orders.confirm(order_id, ctx))
+            case Order.Confirmed():
+                self._fulfil(order_id, ctx)
+            case Order.PaymentFailed():
+                self._give_back(order_id, "payment failed", ctx)
+            case Order.Expired():
+                self._give_back(order_id, "order expired", ctx)
+            case Order.Cancelled():
+                self._give_back(order_id, "order cancelled", ctx)
+
+    def _reserve(self, order_id: UUID, ctx: Context) -> None:
+        order = self.orders.order(order_id)
+        if order.status is not OrderStatus.PLACED or ctx.at >= order.expires_at:
+            return
+        failed: UUID | None = None
+        for line in order.lines:
+            try:
+                self.inventory.reserve(
+                    line.product_id, order.id, line.quantity, order.expires_at, ctx
+                )
+            except (InsufficientStock, RuleViolated, NotFound, InvalidValue):
+                failed = line.product_id
+                break
+        if failed is None:
+            self._ignore_if_moved_on(lambda: self.orders.reserve_stock(order_id, ctx))
+            return
+        for line in order.lines:
+            self.inventory.release(line.product_id, order.id, "order rejected", ctx)
+        self._ignore_if_moved_on(lambda: self.orders.reject(order_id, [failed], ctx))
+
+    def _fulfil(self, order_id: UUID, ctx: Context) -> None:
+        order = self.orders.order(order_id)
+        for line in order.lines:
+            self.inventory.commit(line.product_id, order.id, ctx)
+        for seller_id in order.lines_by_seller:
+            seller = self.catalog.load(seller_id, Seller)
+            self.orders.open_fulfilment(order, seller_id, seller.address, ctx)
+
+    def _give_back(self, order_id: UUID, reason: str, ctx: Context) -> None:
+        order = self.orders.order(order_id)
+        for line in order.lines:
+            self.inventory.return_units(line.product_id, order.id, reason, ctx)
+
+    @staticmethod
+    def _ignore_if_moved_on(command: Callable[[], object]) -> None:
+        """Run a state change that is moot if the order already left that state."""
+        try:
+            command()
+        except RuleViolated as error:
+            log.info("checkout_step_moot", reason=str(error))
+
+
+@dataclass(frozen=True)
+class PaymentJob:
+    """Gateway work due for an order: authorise its total, capture it, or void it."""
+
+    order_id: UUID
+    kind: PaymentKind
+    amount_minor: int
+    currency: str
+    payment_id: str | None
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Settled:
+    """What became of a payment job: done, or retry later; and any late authorisation to void."""
+
+    done: bool
+    void_payment_id: str | None = None
+
+
+class PaymentSettlement:
+    """Does one payment job at the gateway and records the answer on the order."""
+
+    def __init__(
+        self,
+        orders: OrdersApplication,
+        gateway: PaymentGateway,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.orders = orders
+        self.gateway = gateway
+        self.clock = clock
+
+    def settle(self, job: PaymentJob) -> Settled:
+        """Call the gateway once (the client retries inside) and record what it said."""
+        ctx = system_context(self.clock(), actor="payments")
+        key = f"{job.order_id}:{job.kind}"
+        if job.kind == "authorise":
+            answer = self.gateway.authorise(
+                key, job.amount_minor, job.currency, reference=str(job.order_id)
+            )
+            return self._record_authorisation(job, answer, ctx)
+        if job.payment_id is None:
+            raise ValueError(f"a {job.kind} job needs a payment id")
+        if job.kind == "capture":
+            answer = self.gateway.capture(job.payment_id, key, job.amount_minor, job.currency)
+            if answer.status == "declined":
+                log.error(
+                    "payment_capture_declined", order_id=str(job.order_id), reason=answer.reason
+                )
+            return Settled(done=answer.status != "unavailable")
+        answer = self.gateway.void(job.payment_id, f"{job.payment_id}:void")
+        if answer.status == "unavailable":
+            return Settled(done=False)
+        with suppress(RuleViolated):  # a late authorisation never reached the order
+            self.orders.void_payment(job.order_id, ctx)
+        return Settled(done=True)
+
+    def _record_authorisation(
+        self, job: PaymentJob, answer: GatewayAnswer, ctx: Context
+    ) -> Settled:
+        if answer.status == "unavailable":
+            return Settled(done=False)
+        try:
+            if answer.status == "declined":
+                self.orders.fail_payment(job.order_id, answer.reason or "declined", ctx)
+                return Settled(done=True)
+            if answer.payment_id is None:
+                raise ValueError("an approved authorisation has a payment id")
+            amount = Money(job.amount_minor, job.currency)
+            self.orders.authorise_payment(job.order_id, answer.payment_id, amount, ctx)
+        except (RuleViolated, NotFound) as error:
+            log.info("payment_arrived_late", order_id=str(job.order_id), reason=str(error))
+            late = answer.payment_id if answer.status == "approved" else None
+            return Settled(done=True, void_payment_id=late)
+        return Settled(done=True)

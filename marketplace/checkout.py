@@ -1,0 +1,254 @@
+"""The checkout worker: the process manager, the gateway calls and the deadline watch.
+
+`marketplace checkout` runs three loops in one process:
+- the process manager follows the order log; each batch's commands are issued and then
+  its book entries and position commit together, so a crash repeats at most one batch
+  of idempotent commands and skips none;
+- the payment loop claims due gateway calls from the book and makes them on a thread
+  pool, so a slow or dead gateway holds up neither the log nor any API request;
+- the deadline loop expires orders whose payment deadline passed, found in the book.
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from datetime import UTC, datetime, timedelta
+from types import FrameType
+from typing import Any, ClassVar, cast
+from uuid import UUID
+
+import structlog
+from prometheus_client import Counter, start_http_server
+from psycopg_pool import ConnectionPool
+
+from commands.checkout import (
+    CheckoutProcess,
+    PaymentJob,
+    PaymentKind,
+    PaymentSettlement,
+    system_context,
+)
+from commands.payments import PaymentGateway
+from commands.services import Commands
+from domain.errors import NotFound, RuleViolated
+from domain.order import Order
+from infra.eventstore import eventsourcing_env
+from infra.settings import Settings
+from marketplace.projectors import context_logs, stores
+from projections.checkout.postgres_view import CheckoutBookUnit, DuePayment, PostgresCheckoutBook
+from projections.checkout.projection import CheckoutBookProjection
+from projections.runtime import Projection, Worker
+
+log = structlog.get_logger()
+
+PAYMENT_CALLS = Counter(
+    "checkout_payment_jobs_total", "Gateway calls the checkout worker finished", ["kind", "result"]
+)
+EXPIRED = Counter("checkout_orders_expired_total", "Orders expired past their deadline")
+
+BATCH_SIZE = 50
+"""Order events per process-manager batch: small, so book entries (and payments) follow fast."""
+RETRY_CAP_SECONDS = 5.0
+"""Longest wait before a gateway call that found the gateway unavailable is tried again."""
+EXPIRY_RETRY = timedelta(seconds=5)
+
+
+class CheckoutManager(Projection[CheckoutBookUnit]):
+    """The process manager as a projection: issue an event's commands, then book it."""
+
+    name = CheckoutBookProjection.name
+    contexts: ClassVar[tuple[str, ...]] = CheckoutBookProjection.contexts
+    ignored: ClassVar[tuple[type, ...]] = CheckoutBookProjection.ignored
+
+    def __init__(self, process: CheckoutProcess) -> None:
+        self.process = process
+        self.book = CheckoutBookProjection()
+
+    def handle(self, event: Any, unit: CheckoutBookUnit) -> bool:
+        """React to an order event, then record what the book must now watch."""
+        if isinstance(event, Order.Event):
+            self.process.react(event)
+        return self.book.handle(event, unit)
+
+
+def retry_at(now: datetime, attempts: int) -> datetime:
+    """When to try a gateway call again: jittered exponential backoff, capped."""
+    ceiling = min(RETRY_CAP_SECONDS, 0.25 * 2 ** min(attempts, 8))
+    return now + timedelta(seconds=random.uniform(ceiling / 2, ceiling))
+
+
+class PaymentLoop:
+    """Claims due gateway calls and makes them on a pool of threads."""
+
+    def __init__(
+        self,
+        book: PostgresCheckoutBook,
+        settlement: PaymentSettlement,
+        workers: int,
+        lease: timedelta,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.book = book
+        self.settlement = settlement
+        self.workers = workers
+        self.lease = lease
+        self.clock = clock
+
+    def run(self, stop: threading.Event, idle_seconds: float = 0.05) -> None:
+        """Make due calls until stop is set."""
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="payments") as pool:
+            while not stop.is_set():
+                try:
+                    due = self.book.claim_payments(self.clock(), self.workers * 2, self.lease)
+                except Exception:
+                    log.exception("payment_claim_failed")
+                    stop.wait(1.0)
+                    continue
+                if not due:
+                    stop.wait(idle_seconds)
+                    continue
+                list(pool.map(self.settle, due))
+
+    def settle(self, due: DuePayment) -> None:
+        """Make one call; on an error the claim's lease runs out and the call is retried."""
+        job = PaymentJob(
+            due.order_id,
+            cast(PaymentKind, due.kind),
+            due.amount_minor,
+            due.currency,
+            due.payment_id,
+            due.attempts,
+        )
+        try:
+            settled = self.settlement.settle(job)
+            if settled.done:
+                self.book.payment_done(due, settled.void_payment_id)
+            else:
+                self.book.payment_later(
+                    due.order_id, due.kind, retry_at(self.clock(), due.attempts)
+                )
+        except Exception:
+            PAYMENT_CALLS.labels(due.kind, "error").inc()
+            log.exception("payment_job_failed", order_id=str(due.order_id), kind=due.kind)
+            return
+        PAYMENT_CALLS.labels(due.kind, "done" if settled.done else "later").inc()
+
+
+class DeadlineLoop:
+    """Expires orders whose payment deadline passed (found in the book, never the log)."""
+
+    def __init__(
+        self,
+        book: PostgresCheckoutBook,
+        commands: Commands,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.book = book
+        self.commands = commands
+        self.clock = clock
+
+    def run(self, stop: threading.Event, every_seconds: float = 0.2) -> None:
+        """Expire due orders until stop is set."""
+        while not stop.is_set():
+            try:
+                self.expire_due()
+            except Exception:
+                log.exception("deadline_check_failed")
+                stop.wait(1.0)
+            stop.wait(every_seconds)
+
+    def expire_due(self) -> int:
+        """Expire every order now due; return how many were expired."""
+        now = self.clock()
+        expired = 0
+        for order_id in self.book.claim_expired(now, 100, EXPIRY_RETRY):
+            if self._expire(order_id):
+                expired += 1
+        return expired
+
+    def _expire(self, order_id: UUID) -> bool:
+        try:
+            self.commands.orders.expire(order_id, system_context(self.clock(), actor="deadlines"))
+        except (RuleViolated, NotFound) as error:
+            log.info("expiry_moot", order_id=str(order_id), reason=str(error))
+            return False
+        EXPIRED.inc()
+        return True
+
+
+def gateway_client(settings: Settings) -> PaymentGateway:
+    """The payment gateway client the settings describe."""
+    from infra.payments.client import PaymentsClient
+
+    client: PaymentGateway = PaymentsClient.from_settings(settings)
+    return client
+
+
+def run(settings: Settings, *, metrics_port: int = 0) -> int:
+    """Run the checkout worker until SIGTERM or SIGINT, then return 0."""
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        if metrics_port:
+            start_http_server(metrics_port, addr=settings.host)
+        run_until(stop, settings, gateway_client(settings))
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0
+
+
+def run_until(stop: threading.Event, settings: Settings, gateway: PaymentGateway) -> None:
+    """Run the three loops until stop is set; re-raise if the process manager stops on an error."""
+    where = stores(settings)
+    with ExitStack() as resources:
+        commands = Commands(
+            eventsourcing_env(settings, where.postgres_url), split_logs=settings.split_logs
+        )
+        resources.callback(commands.close)
+        pool = ConnectionPool(
+            where.postgres_url,
+            min_size=1,
+            max_size=settings.payment_workers + 4,
+            kwargs={"autocommit": True},
+            open=True,
+        )
+        resources.callback(pool.close)
+        book = PostgresCheckoutBook(pool)
+        book.create()
+        process = CheckoutProcess(commands.orders, commands.inventory, commands.catalog)
+        manager = CheckoutManager(process)
+        logs = context_logs(manager, settings, where)
+        for context_log in logs:
+            resources.callback(context_log.close)
+        worker = Worker(manager, book, logs, batch_size=BATCH_SIZE)
+        lease = timedelta(
+            seconds=settings.payment_timeout_seconds * settings.payment_attempts * 2 + 5
+        )
+        payments = PaymentLoop(
+            book, PaymentSettlement(commands.orders, gateway), settings.payment_workers, lease
+        )
+        deadlines = DeadlineLoop(book, commands)
+        threads = [
+            threading.Thread(target=payments.run, args=(stop,), name="payments", daemon=True),
+            threading.Thread(target=deadlines.run, args=(stop,), name="deadlines", daemon=True),
+        ]
+        for thread in threads:
+            thread.start()
+        log.info("checkout_started")
+        try:
+            worker.run(stop)
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join(timeout=30)
+    log.info("checkout_stopped")

@@ -1,0 +1,221 @@
+"""The checkout book in PostgreSQL: orders under way and the gateway calls due for them.
+
+The process manager writes the book in the transaction that moves its position, so the
+book is always what the log says up to that position. The payment and deadline workers
+claim due rows with a lease (FOR UPDATE SKIP LOCKED), so several can run at once and a
+worker that dies mid-call only delays its rows by the lease.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from psycopg_pool import ConnectionPool
+
+from projections.postgres_unit import PostgresUnit, PostgresView
+
+TABLES = (
+    """
+    CREATE TABLE IF NOT EXISTS checkout_orders (
+        order_id uuid PRIMARY KEY,
+        total_minor bigint NOT NULL,
+        currency text NOT NULL,
+        expires_at timestamptz NOT NULL,
+        awaiting boolean NOT NULL DEFAULT true,
+        payment_id text,
+        retry_at timestamptz
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS checkout_orders_due ON checkout_orders (expires_at) WHERE awaiting",
+    """
+    CREATE TABLE IF NOT EXISTS checkout_payment_jobs (
+        order_id uuid NOT NULL,
+        kind text NOT NULL CHECK (kind IN ('authorise', 'capture', 'void')),
+        amount_minor bigint NOT NULL,
+        currency text NOT NULL,
+        payment_id text,
+        expires_at timestamptz,
+        due_at timestamptz NOT NULL,
+        attempts integer NOT NULL DEFAULT 0,
+        PRIMARY KEY (order_id, kind)
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS checkout_payment_jobs_due ON checkout_payment_jobs (due_at)",
+)
+
+
+@dataclass(frozen=True)
+class DuePayment:
+    """A claimed gateway call: which order, what to do, and how often it was tried."""
+
+    order_id: UUID
+    kind: str
+    amount_minor: int
+    currency: str
+    payment_id: str | None
+    attempts: int
+
+
+class CheckoutBookUnit(PostgresUnit):
+    """One batch's book changes, in the transaction that moves the position."""
+
+    def open_order(
+        self, order_id: UUID, total_minor: int, currency: str, expires_at: datetime
+    ) -> None:
+        """Start watching an order's payment deadline."""
+        self.cursor.execute(
+            "INSERT INTO checkout_orders (order_id, total_minor, currency, expires_at) "
+            "VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            (order_id, total_minor, currency, expires_at),
+        )
+
+    def await_authorisation(self, order_id: UUID) -> None:
+        """Queue the authorisation of the order's total."""
+        self.cursor.execute(
+            "INSERT INTO checkout_payment_jobs "
+            "(order_id, kind, amount_minor, currency, expires_at, due_at) "
+            "SELECT order_id, 'authorise', total_minor, currency, expires_at, now() "
+            "FROM checkout_orders WHERE order_id = %s AND awaiting ON CONFLICT DO NOTHING",
+            (order_id,),
+        )
+
+    def authorised(self, order_id: UUID, payment_id: str) -> None:
+        """The authorisation arrived: stop asking for it, remember its payment id."""
+        self._drop_job(order_id, "authorise")
+        self.cursor.execute(
+            "UPDATE checkout_orders SET payment_id = %s WHERE order_id = %s",
+            (payment_id, order_id),
+        )
+
+    def confirmed(self, order_id: UUID) -> None:
+        """The deadline no longer applies."""
+        self.cursor.execute(
+            "UPDATE checkout_orders SET awaiting = false WHERE order_id = %s", (order_id,)
+        )
+
+    def closed(self, order_id: UUID) -> None:
+        """Stop everything for an order whose stock and payment are settled."""
+        self.cursor.execute(
+            "DELETE FROM checkout_payment_jobs WHERE order_id = %s AND kind <> 'capture'",
+            (order_id,),
+        )
+        self.cursor.execute("DELETE FROM checkout_orders WHERE order_id = %s", (order_id,))
+
+    def abandoned(self, order_id: UUID) -> None:
+        """Cancelled or expired: stop the deadline and authorisation; void a held payment."""
+        self._drop_job(order_id, "authorise")
+        self.cursor.execute(
+            "INSERT INTO checkout_payment_jobs "
+            "(order_id, kind, amount_minor, currency, payment_id, due_at) "
+            "SELECT order_id, 'void', total_minor, currency, payment_id, now() "
+            "FROM checkout_orders WHERE order_id = %s AND payment_id IS NOT NULL "
+            "ON CONFLICT DO NOTHING",
+            (order_id,),
+        )
+        self.cursor.execute(
+            "DELETE FROM checkout_orders WHERE order_id = %s AND payment_id IS NULL", (order_id,)
+        )
+        self.confirmed(order_id)
+
+    def queue_capture(
+        self, order_id: UUID, payment_id: str, amount_minor: int, currency: str
+    ) -> None:
+        """Queue the capture of the order's payment; nothing else is due for the order."""
+        self.cursor.execute(
+            "INSERT INTO checkout_payment_jobs "
+            "(order_id, kind, amount_minor, currency, payment_id, due_at) "
+            "VALUES (%s, 'capture', %s, %s, %s, now()) ON CONFLICT DO NOTHING",
+            (order_id, amount_minor, currency, payment_id),
+        )
+        self.cursor.execute("DELETE FROM checkout_orders WHERE order_id = %s", (order_id,))
+
+    def _drop_job(self, order_id: UUID, kind: str) -> None:
+        self.cursor.execute(
+            "DELETE FROM checkout_payment_jobs WHERE order_id = %s AND kind = %s",
+            (order_id, kind),
+        )
+
+
+class PostgresCheckoutBook(PostgresView):
+    """The checkout book's tables, its position, and the claims the workers make on it."""
+
+    def __init__(self, pool: ConnectionPool, name: str = "checkout") -> None:
+        super().__init__(pool, name)
+
+    def create(self) -> None:
+        """Create the book's tables if they do not exist."""
+        self.create_tables(*TABLES)
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[CheckoutBookUnit]:
+        """A unit whose book changes and position commit together."""
+        with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cursor:
+            yield CheckoutBookUnit(self.name, cursor)
+
+    def claim_payments(self, now: datetime, limit: int, lease: timedelta) -> list[DuePayment]:
+        """Claim due gateway calls for lease; an authorisation only before its deadline."""
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                "UPDATE checkout_payment_jobs j SET due_at = %(until)s, attempts = attempts + 1 "
+                "FROM (SELECT order_id, kind FROM checkout_payment_jobs "
+                "      WHERE due_at <= %(now)s "
+                "      AND (kind <> 'authorise' OR expires_at > %(now)s) "
+                "      ORDER BY due_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED) due "
+                "WHERE j.order_id = due.order_id AND j.kind = due.kind "
+                "RETURNING j.order_id, j.kind, j.amount_minor, j.currency, j.payment_id, "
+                "j.attempts",
+                {"now": now, "until": now + lease, "limit": limit},
+            ).fetchall()
+        return [DuePayment(*row) for row in rows]
+
+    def payment_done(self, job: DuePayment, void_payment_id: str | None) -> None:
+        """Drop a finished call; queue the void of an authorisation that came too late."""
+        with self.pool.connection() as conn, conn.transaction():
+            conn.execute(
+                "DELETE FROM checkout_payment_jobs WHERE order_id = %s AND kind = %s",
+                (job.order_id, job.kind),
+            )
+            if void_payment_id is not None:
+                conn.execute(
+                    "INSERT INTO checkout_payment_jobs "
+                    "(order_id, kind, amount_minor, currency, payment_id, due_at) "
+                    "VALUES (%s, 'void', %s, %s, %s, now()) ON CONFLICT DO NOTHING",
+                    (job.order_id, job.amount_minor, job.currency, void_payment_id),
+                )
+
+    def payment_later(self, order_id: UUID, kind: str, at: datetime) -> None:
+        """Try a call again at the given time."""
+        with self.pool.connection() as conn:
+            conn.execute(
+                "UPDATE checkout_payment_jobs SET due_at = %s WHERE order_id = %s AND kind = %s",
+                (at, order_id, kind),
+            )
+
+    def claim_expired(self, now: datetime, limit: int, retry: timedelta) -> list[UUID]:
+        """Claim up to limit orders whose deadline has passed, not again before now + retry."""
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                "UPDATE checkout_orders o SET retry_at = %(again)s "
+                "FROM (SELECT order_id FROM checkout_orders "
+                "      WHERE awaiting AND expires_at <= %(now)s "
+                "      AND (retry_at IS NULL OR retry_at <= %(now)s) "
+                "      ORDER BY expires_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED) due "
+                "WHERE o.order_id = due.order_id RETURNING o.order_id",
+                {"now": now, "again": now + retry, "limit": limit},
+            ).fetchall()
+        return [row[0] for row in rows]
+
+    def pending(self) -> dict[str, int]:
+        """How many orders await their deadline and how many gateway calls are queued, by kind."""
+        with self.pool.connection() as conn:
+            awaiting = conn.execute(
+                "SELECT count(*) FROM checkout_orders WHERE awaiting"
+            ).fetchone()
+            jobs = conn.execute(
+                "SELECT kind, count(*) FROM checkout_payment_jobs GROUP BY kind"
+            ).fetchall()
+        return {"awaiting": int(awaiting[0]) if awaiting else 0, **{k: int(n) for k, n in jobs}}

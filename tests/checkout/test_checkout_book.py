@@ -1,0 +1,119 @@
+"""The checkout book in PostgreSQL: what the gateway and deadline workers find due, and when."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from psycopg_pool import ConnectionPool
+
+from projections.checkout.postgres_view import DuePayment, PostgresCheckoutBook
+
+pytestmark = pytest.mark.postgres
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+LEASE = timedelta(seconds=30)
+
+
+@pytest.fixture
+def book(postgres_url: str) -> Iterator[PostgresCheckoutBook]:
+    with ConnectionPool(postgres_url, min_size=1, max_size=4, kwargs={"autocommit": True}) as pool:
+        created = PostgresCheckoutBook(pool)
+        created.create()
+        yield created
+
+
+def booked(book: PostgresCheckoutBook, *steps: tuple[str, tuple[object, ...]]) -> None:
+    position = max(book.positions().get("orders", 0), 0)
+    with book.unit_of_work() as unit:
+        for method, args in steps:
+            getattr(unit, method)(*args)
+        unit.track("orders", position, position + 1)
+
+
+def placed(book: PostgresCheckoutBook, expires_at: datetime) -> uuid.UUID:
+    order_id = uuid.uuid4()
+    booked(book, ("open_order", (order_id, 4200, "EUR", expires_at)))
+    return order_id
+
+
+def test_an_order_with_reserved_stock_is_due_for_authorisation_once_per_lease(
+    book: PostgresCheckoutBook,
+) -> None:
+    order_id = placed(book, datetime.now(UTC) + timedelta(minutes=15))
+    assert book.claim_payments(datetime.now(UTC), 10, LEASE) == []
+    booked(book, ("await_authorisation", (order_id,)))
+
+    first = book.claim_payments(datetime.now(UTC), 10, LEASE)
+    again = book.claim_payments(datetime.now(UTC), 10, LEASE)
+    after_lease = book.claim_payments(datetime.now(UTC) + LEASE * 2, 10, LEASE)
+
+    assert first == [DuePayment(order_id, "authorise", 4200, "EUR", None, 1)]
+    assert again == []
+    assert [(d.order_id, d.attempts) for d in after_lease] == [(order_id, 2)]
+
+
+def test_no_authorisation_is_attempted_past_the_deadline(book: PostgresCheckoutBook) -> None:
+    order_id = placed(book, datetime.now(UTC) + timedelta(seconds=60))
+    booked(book, ("await_authorisation", (order_id,)))
+
+    assert book.claim_payments(datetime.now(UTC) + timedelta(seconds=61), 10, LEASE) == []
+
+
+def test_a_late_authorisation_is_queued_for_voiding(book: PostgresCheckoutBook) -> None:
+    order_id = placed(book, datetime.now(UTC) + timedelta(minutes=15))
+    booked(book, ("await_authorisation", (order_id,)))
+    (due,) = book.claim_payments(datetime.now(UTC), 10, LEASE)
+    booked(book, ("abandoned", (order_id,)))
+
+    book.payment_done(due, "pay_late")
+
+    (void,) = book.claim_payments(datetime.now(UTC), 10, LEASE)
+    assert (void.order_id, void.kind, void.payment_id) == (order_id, "void", "pay_late")
+
+
+def test_a_cancelled_paid_order_is_voided_and_then_closed(book: PostgresCheckoutBook) -> None:
+    order_id = placed(book, datetime.now(UTC) + timedelta(minutes=15))
+    booked(
+        book,
+        ("await_authorisation", (order_id,)),
+        ("authorised", (order_id, "pay_1")),
+        ("confirmed", (order_id,)),
+        ("abandoned", (order_id,)),
+    )
+    (void,) = book.claim_payments(datetime.now(UTC), 10, LEASE)
+    assert (void.kind, void.payment_id) == ("void", "pay_1")
+
+    booked(book, ("closed", (order_id,)))
+
+    assert book.pending() == {"awaiting": 0}
+
+
+def test_a_shipped_order_is_due_for_capture(book: PostgresCheckoutBook) -> None:
+    order_id = placed(book, datetime.now(UTC) + timedelta(minutes=15))
+    booked(
+        book,
+        ("await_authorisation", (order_id,)),
+        ("authorised", (order_id, "pay_1")),
+        ("confirmed", (order_id,)),
+        ("queue_capture", (order_id, "pay_1", 4200, "EUR")),
+    )
+    (capture,) = book.claim_payments(datetime.now(UTC), 10, LEASE)
+    assert (capture.kind, capture.payment_id, capture.amount_minor) == ("capture", "pay_1", 4200)
+    book.payment_later(order_id, "capture", datetime.now(UTC) + timedelta(minutes=1))
+    assert book.claim_payments(datetime.now(UTC), 10, LEASE) == []
+
+
+def test_only_orders_past_their_deadline_and_unconfirmed_are_due_to_expire(
+    book: PostgresCheckoutBook,
+) -> None:
+    due = placed(book, NOW - timedelta(seconds=1))
+    placed(book, NOW + timedelta(minutes=1))
+    confirmed = placed(book, NOW - timedelta(seconds=1))
+    booked(book, ("confirmed", (confirmed,)))
+
+    assert book.claim_expired(NOW, 10, timedelta(seconds=5)) == [due]
+    assert book.claim_expired(NOW, 10, timedelta(seconds=5)) == []
+    assert book.claim_expired(NOW + timedelta(seconds=6), 10, timedelta(seconds=5)) == [due]
