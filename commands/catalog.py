@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from uuid import UUID
 
 from commands.access import require_owner
@@ -30,6 +31,19 @@ class CatalogApplication(ContextApplication):
         require_owner(ctx, seller_id)
         return self.change(
             seller_id, Seller, lambda s: s.update_profile(name, email, ctx), expected_version
+        )
+
+    def set_seller_address(
+        self,
+        seller_id: UUID,
+        address: Mapping[str, str],
+        ctx: Context,
+        expected_version: int | None = None,
+    ) -> Outcome:
+        """Set the address a seller ships from."""
+        require_owner(ctx, seller_id)
+        return self.change(
+            seller_id, Seller, lambda s: s.set_address(address, ctx), expected_version
         )
 
     def suspend_seller(self, seller_id: UUID, reason: str, ctx: Context) -> Outcome:

@@ -8,8 +8,9 @@ from uuid import UUID
 
 from eventsourcing.persistence import RecordConflictError
 
-from commands.access import require_owner
+from commands.access import ADMIN, require_owner
 from commands.base import ContextApplication, Outcome
+from commands.errors import Forbidden
 from domain.base import Context
 from domain.fulfilment import Fulfilment, fulfilment_id
 from domain.money import Money
@@ -60,7 +61,13 @@ class OrdersApplication(ContextApplication):
     ) -> Outcome:
         """Record that the seller shipped its part (the acting seller, or an admin)."""
         require_owner(ctx, seller_id)
-        return self._change(order_id, lambda o: o.ship(seller_id, ctx), expected_version)
+
+        def ship(order: Order) -> None:
+            if ctx.role != ADMIN and seller_id not in order.lines_by_seller:
+                raise Forbidden("only a seller of the order may ship it")
+            order.ship(seller_id, ctx)
+
+        return self._change(order_id, ship, expected_version)
 
     def cancel(
         self, order_id: UUID, reason: str, ctx: Context, expected_version: int | None = None

@@ -80,18 +80,22 @@ class Commands:
         """Place an order from the shopper's cart at today's prices, then empty the cart.
 
         The order id derives from the shopper and the idempotency key, so a repeated
-        checkout finds the order it already placed instead of placing a second one.
+        checkout finds the order it already placed instead of placing a second one; it
+        empties the cart only if the cart still holds just what was ordered.
         """
         require_owner(ctx, shopper_id)
         order_id = order_id_for(shopper_id, idempotency_key)
         cart = self.carts.load(cart_id_for(shopper_id), Cart)
         try:
             placed = self.orders.order(order_id)
-            outcome = Outcome(placed.id, placed.version, self.orders.log_name, None)
         except NotFound:
             order = self._order_from(cart, order_id, address_id, idempotency_key, expires_at, ctx)
             outcome, _ = self.orders.place(order)
-        if cart.lines:
+            placed = order
+        else:
+            outcome = Outcome(placed.id, placed.version, self.orders.log_name, None)
+        ordered = {line.product_id: line.quantity for line in placed.lines}
+        if cart.lines and cart.lines == ordered:
             self.carts.clear(cart.id, ctx)
         return outcome
 

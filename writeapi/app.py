@@ -10,7 +10,7 @@ from infra.web import RequestContextMiddleware, add_liveness
 from writeapi.deps import WriteApiDeps
 from writeapi.middleware import BodySizeLimitMiddleware
 from writeapi.problems import install_problem_handlers
-from writeapi.routers import carts, products, sellers
+from writeapi.routers import carts, orders, products, sellers
 
 DESCRIPTION = """
 Commands change the marketplace. Every successful answer carries:
@@ -21,7 +21,9 @@ Commands change the marketplace. Every successful answer carries:
 
 Send an `Idempotency-Key` header with any change to make retries safe: the same key and
 body returns the first answer (`Idempotent-Replayed: true`), a different body is a 422 and a
-concurrent duplicate a 409. Errors are RFC 9457 `application/problem+json`.
+concurrent duplicate a 409. Checkout requires the key (400 without it): the order id derives
+from it, so a retried checkout never places a second order. Errors are RFC 9457
+`application/problem+json`.
 """
 
 
@@ -35,12 +37,13 @@ def create_app(deps: WriteApiDeps) -> FastAPI:
             {"name": "sellers and customers"},
             {"name": "products and stock"},
             {"name": "carts"},
+            {"name": "orders"},
             {"name": "health"},
         ],
     )
     app.state.deps = deps
     install_problem_handlers(app)
-    for module in (sellers, products, carts):
+    for module in (sellers, products, carts, orders):
         app.router.routes.extend(module.router.routes)
 
     add_liveness(app)

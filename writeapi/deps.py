@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -24,6 +25,8 @@ class WriteApiDeps:
     tokens: TokenCodec
     idempotency: IdempotencyStore
     max_body_bytes: int = 64 * 1024
+    checkout_expiry_seconds: int = 900
+    """How long a placed order may wait for payment (settings.checkout_expiry_seconds)."""
 
 
 def call_as(*roles: Role) -> Callable[[Request], Coroutine[Any, Any, Call]]:
@@ -41,6 +44,13 @@ def call_as(*roles: Role) -> Callable[[Request], Coroutine[Any, Any, Call]]:
     return authorise
 
 
+def checkout_expiry(request: Request) -> timedelta:
+    """How long after checkout a placed order expires unless paid and confirmed."""
+    deps: WriteApiDeps = request.app.state.deps
+    return timedelta(seconds=deps.checkout_expiry_seconds)
+
+
 SellerCall = Annotated[Call, Depends(call_as("seller", "admin"))]
 ShopperCall = Annotated[Call, Depends(call_as("shopper", "admin"))]
 AdminCall = Annotated[Call, Depends(call_as("admin"))]
+CheckoutExpiry = Annotated[timedelta, Depends(checkout_expiry)]

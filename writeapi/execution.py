@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 import structlog
@@ -22,6 +23,18 @@ from infra.idempotency import IdempotencyStore, StoredResponse
 from writeapi.problems import Problem, detail_for, problem_for, problem_response
 
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+REQUIRED_IDEMPOTENCY_KEY: dict[str, Any] = {
+    "parameters": [
+        {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": True,
+            "description": "1 to 255 visible ASCII characters; a new key for each new request",
+            "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY.pattern},
+        }
+    ]
+}
+"""OpenAPI text for a route that refuses a request without an Idempotency-Key (400)."""
 IF_MATCH = re.compile(r'^"(\d{1,18})"$')
 REPLAYED_HEADERS = ("etag", "location", "x-log-position")
 log = structlog.get_logger()
@@ -34,6 +47,8 @@ class Reply:
     outcome: Outcome
     status: int = 200
     location: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Fields the route adds to the body beside id, version, log and position."""
 
 
 def expected_version(request: Request) -> int | None:
@@ -58,6 +73,7 @@ def render(reply: Reply) -> Response:
         "version": outcome.version,
         "log": outcome.log,
         "position": outcome.position,
+        **reply.extra,
     }
     headers = {"ETag": f'"{outcome.version}"'}
     if outcome.position is not None:
@@ -85,6 +101,18 @@ class Call:
     def expected_version(self) -> int | None:
         """The version the client's If-Match names, if any."""
         return expected_version(self.request)
+
+    def required_idempotency_key(self) -> str:
+        """The Idempotency-Key header, for routes that need one; a 400 problem if it is absent."""
+        key = self.request.headers.get("idempotency-key")
+        if key is None:
+            raise Problem(
+                400,
+                "idempotency-key-required",
+                "Idempotency-Key required",
+                "this request must carry an Idempotency-Key header so that a retry is safe",
+            )
+        return key
 
     def context(self) -> Context:
         """The audit context of this request."""

@@ -35,6 +35,15 @@ Reason = Annotated[str, text(1, 500)]
 Currency = Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Z]{3}$")]
 AttributeName = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=50)]
 AttributeValue = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=200)]
+AddressLine = Annotated[str, text(1, 200)]
+OptionalAddressLine = Annotated[str, StringConstraints(strict=True, max_length=200)]
+City = Annotated[str, text(1, 100)]
+PostalCode = Annotated[str, text(1, 20)]
+Country = Annotated[
+    str,
+    StringConstraints(strict=True, pattern=r"^[A-Z]{2}$"),
+    Field(description="ISO 3166-1 alpha-2 code, upper case"),
+]
 PriceMinor = Annotated[
     int, Strict(), Field(gt=0, le=10**12, description="price in minor units (cents)")
 ]
@@ -68,11 +77,20 @@ class RegisterCustomer(Body):
 
 
 class AddAddress(Body):
-    line1: Annotated[str, text(1, 200)]
-    line2: Annotated[str, StringConstraints(strict=True, max_length=200)] = ""
-    city: Annotated[str, text(1, 100)]
-    postal_code: Annotated[str, text(1, 20)]
-    country: Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Z]{2}$")]
+    line1: AddressLine
+    line2: OptionalAddressLine = ""
+    city: City
+    postal_code: PostalCode
+    country: Country
+
+
+class SellerAddress(Body):
+    name: Name
+    line1: AddressLine
+    line2: OptionalAddressLine = ""
+    city: City
+    postal_code: PostalCode
+    country: Country
 
 
 class Price(Body):
@@ -116,3 +134,19 @@ class AddCartItem(Body):
 
 class ChangeCartQuantity(Body):
     quantity: Annotated[int, Strict(), Field(ge=1, le=99)]
+
+
+class Checkout(Body):
+    address_id: UUID = Field(description="one of the customer's delivery addresses")
+
+
+class CancelOrder(Body):
+    reason: Reason
+
+
+class ShipOrder(Body):
+    seller_id: UUID | None = Field(
+        default=None,
+        description="the seller whose part shipped; defaults to the caller, "
+        "and an admin must give it",
+    )

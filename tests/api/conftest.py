@@ -10,7 +10,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -25,6 +25,8 @@ from starlette.routing import BaseRoute
 from commands.base import ContextApplication
 from domain.base import Context
 from domain.money import Money
+from domain.order import Order
+from domain.order_lines import OrderLine
 from infra.auth import Role
 from infra.eventstore import with_search_path
 from infra.idempotency import IdempotencyStore
@@ -37,6 +39,7 @@ JWT_SECRET = "api-tests-secret-" + "0123456789abcdef" * 4
 ISSUER = "marketplace-tests"
 AUDIENCE = "marketplace-api-tests"
 MAX_BODY_BYTES = 4096
+CHECKOUT_EXPIRY_SECONDS = 1200
 BASE_URL = "http://test"
 
 
@@ -84,6 +87,7 @@ def api_settings(url: str) -> Settings:
         jwt_issuer=ISSUER,
         jwt_audience=AUDIENCE,
         max_body_bytes=MAX_BODY_BYTES,
+        checkout_expiry_seconds=CHECKOUT_EXPIRY_SECONDS,
     )
 
 
@@ -104,6 +108,18 @@ def product_body(**extra: Any) -> dict[str, Any]:
 
 def address_body() -> dict[str, Any]:
     return {"line1": "1 Main St", "city": "Springfield", "postal_code": "12345", "country": "US"}
+
+
+def ship_from_body(**extra: Any) -> dict[str, Any]:
+    return {
+        "name": "Acme Warehouse",
+        "line1": "9 Dock Rd",
+        "line2": "Unit 4",
+        "city": "Rotterdam",
+        "postal_code": "3011 AA",
+        "country": "NL",
+        **extra,
+    }
 
 
 @dataclass
@@ -165,9 +181,19 @@ def context(actor: UUID, role: Role) -> Context:
     return Context(datetime.now(UTC), str(actor), role, "setup", "setup", "setup")
 
 
+def confirm_order(api: Api, order_id: UUID) -> None:
+    """Take a placed order through stock, payment and confirmation, as the workers would."""
+    orders = api.deps.commands.orders
+    system = context(uuid4(), "admin")
+    orders.reserve_stock(order_id, system)
+    orders.authorise_payment(order_id, f"pay-{order_id}", orders.order(order_id).total, system)
+    orders.confirm(order_id, system)
+
+
 @dataclass(frozen=True)
 class World:
-    """Seller A with a product and 10 units in stock; shopper A with a customer and a cart."""
+    """Seller A with a product and 10 units in stock; shopper A with a customer, an address,
+    a cart holding 2 units, and a confirmed order of 1 unit (placed without the cart)."""
 
     seller_a: UUID
     seller_b: UUID
@@ -177,6 +203,8 @@ class World:
     admin: UUID
     product: UUID
     cart: UUID
+    address: UUID
+    order: UUID
 
     @classmethod
     def build(cls, api: Api) -> World:
@@ -190,9 +218,29 @@ class World:
         )
         commands.receive_stock(product, 10, as_seller)
         commands.customers.register_customer(shopper_a, "Shopper A", "a@shop.example", as_shopper)
+        address = uuid4()
+        delivery = {"line2": "", **address_body()}
+        commands.customers.add_address(shopper_a, address, delivery, as_shopper, None)
         cart = commands.carts.create_cart(shopper_a, as_shopper)[0].aggregate_id
         commands.add_to_cart(cart, product, 2, as_shopper)
-        return cls(seller_a, uuid4(), shopper_a, uuid4(), uuid4(), uuid4(), product, cart)
+        line = OrderLine(product, seller_a, "Widget", Money(500, "EUR"), 1)
+        expires = as_shopper.at + timedelta(hours=1)
+        ship_to = {"name": "Shopper A", **delivery}
+        order = Order.place(uuid4(), shopper_a, [line], expires, "world", ship_to, as_shopper)
+        commands.orders.place(order)
+        confirm_order(api, order.id)
+        return cls(
+            seller_a,
+            uuid4(),
+            shopper_a,
+            uuid4(),
+            uuid4(),
+            uuid4(),
+            product,
+            cart,
+            address,
+            order.id,
+        )
 
 
 @pytest.fixture(scope="package", autouse=True)
@@ -240,6 +288,7 @@ async def _open_api(url: str) -> AsyncIterator[Api]:
             tokens=token_codec(settings),
             idempotency=idempotency,
             max_body_bytes=settings.max_body_bytes,
+            checkout_expiry_seconds=settings.checkout_expiry_seconds,
         )
         app = create_app(deps)
         transport = httpx.ASGITransport(app=app)

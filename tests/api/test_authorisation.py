@@ -1,7 +1,8 @@
 """Who may call what: every mutating route against every kind of caller.
 
 Each cell builds its own seller A (with a product and stock) and shopper A (with a
-customer record and a cart), then calls one route as one caller. Anyone not listed in
+customer record, an address, a cart and a confirmed order from seller A), then calls
+one route as one caller. Anyone not listed in
 a row's `allowed` gets 403, or 401 when anonymous, and nothing is written.
 """
 
@@ -21,6 +22,7 @@ from tests.api.conftest import (
     mutating_operations,
     product_body,
     seller_body,
+    ship_from_body,
 )
 from tests.api.test_validation import assert_problem
 
@@ -45,6 +47,7 @@ class Row:
     path: str
     allowed: dict[str, int]
     body: Callable[[World], Any] = field(default=lambda w: None)
+    headers: Callable[[], dict[str, str]] = field(default=dict)
 
 
 def details(w: World) -> dict[str, Any]:
@@ -60,6 +63,12 @@ ROWS = [
     ),
     Row(
         "PATCH", "/v1/sellers/{seller_id}", {"seller_a": 200, "admin": 200}, lambda w: seller_body()
+    ),
+    Row(
+        "PUT",
+        "/v1/sellers/{seller_id}/address",
+        {"seller_a": 200, "admin": 200},
+        lambda w: ship_from_body(),
     ),
     Row(
         "POST",
@@ -125,9 +134,32 @@ ROWS = [
     ),
     Row("DELETE", "/v1/carts/{cart_id}/items/{product_id}", {"shopper_a": 200, "admin": 200}),
     Row("DELETE", "/v1/carts/{cart_id}/items", {"shopper_a": 200, "admin": 200}),
+    Row(
+        "POST",
+        "/v1/carts/{cart_id}/checkout",
+        {"shopper_a": 202, "admin": 202},
+        lambda w: {"address_id": str(w.address)},
+        lambda: {"Idempotency-Key": f"checkout-{uuid4()}"},
+    ),
+    Row(
+        "POST",
+        "/v1/orders/{order_id}/cancellation",
+        {"shopper_a": 200, "admin": 200},
+        lambda w: {"reason": "changed my mind"},
+    ),
+    Row(
+        "POST",
+        "/v1/orders/{order_id}/shipments",
+        {"seller_a": 200, "admin": 200},
+        lambda w: {"seller_id": str(w.seller_a)},
+    ),
 ]
 
-SELLER_ROUTES = {r.path for r in ROWS if r.path.startswith(("/v1/sellers", "/v1/products"))}
+SELLER_ROUTES = {
+    r.path
+    for r in ROWS
+    if r.path.startswith(("/v1/sellers", "/v1/products")) or r.path.endswith("/shipments")
+}
 
 
 def expected(row: Row, caller: str) -> int:
@@ -143,6 +175,7 @@ def url_for(row: Row, w: World) -> str:
         cart_id=w.cart,
         customer_id=w.shopper_a,
         address_id=uuid4(),
+        order_id=w.order,
     )
 
 
@@ -171,7 +204,7 @@ def test_the_matrix_encodes_the_policy() -> None:
             assert set(row.allowed) <= {"seller_a", "admin"}, row.path
         else:
             assert not {"seller_a", "seller_b"} & set(row.allowed), row.path
-            assert row.allowed.get("shopper_a") in (200, 201, 409), row.path
+            assert row.allowed.get("shopper_a") in (200, 201, 202, 409), row.path
     suspension = next(r for r in ROWS if r.path.endswith("/suspension"))
     assert set(suspension.allowed) == {"admin"}
 
@@ -196,7 +229,9 @@ async def test_authorisation(
     api = shared_api
     status = expected(row, caller)
     world = untouched_world if status in (401, 403) else World.build(api)
-    headers = {} if caller == "anonymous" else api.auth(caller_id(world, caller), ROLES[caller])
+    headers = row.headers()
+    if caller != "anonymous":
+        headers |= api.auth(caller_id(world, caller), ROLES[caller])
     before = api.positions()
 
     response = await api.client.request(

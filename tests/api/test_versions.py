@@ -16,6 +16,7 @@ from commands.base import ContextApplication
 from domain.cart import Cart
 from domain.customer import Customer
 from domain.inventory import StockItem, stock_item_id
+from domain.order import Order
 from domain.product import Product
 from domain.seller import Seller
 from infra.auth import Role
@@ -27,6 +28,7 @@ from tests.api.conftest import (
     mutating_operations,
     product_body,
     seller_body,
+    ship_from_body,
 )
 from tests.api.test_validation import assert_problem
 
@@ -165,6 +167,7 @@ class Versioned:
     application: Callable[[Api], ContextApplication]
     aggregate: Callable[[World], UUID]
     kind: type
+    events: int = 1
 
 
 def _seller(w: World) -> UUID:
@@ -183,11 +186,25 @@ def _carts(a: Api) -> ContextApplication:
     return a.deps.commands.carts
 
 
+def _orders(a: Api) -> ContextApplication:
+    return a.deps.commands.orders
+
+
 VERSIONED = {
     "update-seller": Versioned(
         "PATCH",
         lambda w: f"/v1/sellers/{w.seller_a}",
         lambda w: seller_body(),
+        "seller",
+        _seller,
+        _catalog,
+        _seller,
+        Seller,
+    ),
+    "set-seller-address": Versioned(
+        "PUT",
+        lambda w: f"/v1/sellers/{w.seller_a}/address",
+        lambda w: ship_from_body(),
         "seller",
         _seller,
         _catalog,
@@ -284,6 +301,27 @@ VERSIONED = {
         lambda w: w.cart,
         Cart,
     ),
+    "cancel-order": Versioned(
+        "POST",
+        lambda w: f"/v1/orders/{w.order}/cancellation",
+        lambda w: {"reason": "changed my mind"},
+        "shopper",
+        _shopper,
+        _orders,
+        lambda w: w.order,
+        Order,
+    ),
+    "ship-order": Versioned(
+        "POST",
+        lambda w: f"/v1/orders/{w.order}/shipments",
+        lambda w: {},
+        "seller",
+        _seller,
+        _orders,
+        lambda w: w.order,
+        Order,
+        events=2,
+    ),
 }
 
 
@@ -315,11 +353,11 @@ async def test_stale_if_match_is_412_and_current_one_succeeds(
 
     response = await send(f'"{current}"')
     assert response.status_code in (200, 201), response.text
-    assert response.headers["etag"] == f'"{current + 1}"'
-    assert application.load(aggregate, route.kind).version == current + 1
+    assert response.headers["etag"] == f'"{current + route.events}"'
+    assert application.load(aggregate, route.kind).version == current + route.events
     log, position = position_of(response)
     assert log == application.log_name
-    assert position == before[log] + 1
+    assert position == before[log] + route.events
 
 
 def test_every_if_match_route_is_covered(shared: Api) -> None:

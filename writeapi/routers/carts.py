@@ -7,10 +7,13 @@ from uuid import UUID
 from fastapi import APIRouter
 from starlette.responses import Response
 
+from commands.carts import CartsApplication
 from domain.base import Context
-from writeapi.deps import ShopperCall
-from writeapi.execution import Reply
-from writeapi.schemas import AddCartItem, ChangeCartQuantity
+from domain.cart import Cart, cart_id_for
+from infra.auth import Principal
+from writeapi.deps import CheckoutExpiry, ShopperCall
+from writeapi.execution import REQUIRED_IDEMPOTENCY_KEY, Reply
+from writeapi.schemas import AddCartItem, ChangeCartQuantity, Checkout
 
 router = APIRouter(prefix="/v1/carts", tags=["carts"])
 
@@ -66,3 +69,42 @@ def clear_cart(cart_id: UUID, call: ShopperCall) -> Response:
     version = call.expected_version()
     carts = call.commands.carts
     return call.run(None, lambda ctx: Reply(carts.clear(cart_id, ctx, version)))
+
+
+@router.post(
+    "/{cart_id}/checkout",
+    status_code=202,
+    responses={400: {"description": "No Idempotency-Key header"}},
+    openapi_extra=REQUIRED_IDEMPOTENCY_KEY,
+)
+def check_out(cart_id: UUID, body: Checkout, call: ShopperCall, expiry: CheckoutExpiry) -> Response:
+    """Place an order from the cart at today's prices and empty the cart.
+
+    An Idempotency-Key is required: the order id derives from the shopper and the key,
+    so a retry with the same key answers with the same order and never places a second.
+    Stock and payment follow asynchronously; the order's status is at the Location.
+    """
+    key = call.required_idempotency_key()
+    commands = call.commands
+
+    def place(ctx: Context) -> Reply:
+        shopper_id = cart_owner(commands.carts, cart_id, call.principal)
+        outcome = commands.check_out(shopper_id, body.address_id, key, ctx.at + expiry, ctx)
+        order_id = outcome.aggregate_id
+        placed_now = outcome.position is not None
+        status = "placed" if placed_now else str(commands.orders.order(order_id).status)
+        return Reply(
+            outcome,
+            202,
+            f"/v1/me/orders/{order_id}",
+            {"order_id": str(order_id), "status": status},
+        )
+
+    return call.run(body, place)
+
+
+def cart_owner(carts: CartsApplication, cart_id: UUID, caller: Principal) -> UUID:
+    """The shopper whose cart this is: the caller's own without a read, else as stored."""
+    if cart_id == cart_id_for(caller.sub):
+        return caller.sub
+    return carts.recent(cart_id, Cart).shopper_id

@@ -13,6 +13,7 @@ from writeapi.schemas import (
     AddAddress,
     RegisterCustomer,
     RegisterSeller,
+    SellerAddress,
     SuspendSeller,
     UpdateSellerProfile,
 )
@@ -45,6 +46,17 @@ def update_seller_profile(seller_id: UUID, body: UpdateSellerProfile, call: Sell
         lambda ctx: Reply(
             catalog.update_seller_profile(seller_id, body.name, body.email, ctx, version)
         ),
+    )
+
+
+@router.put("/sellers/{seller_id}/address")
+def set_seller_address(seller_id: UUID, body: SellerAddress, call: SellerCall) -> Response:
+    """Set the address a seller ships from, printed on its labels. Honors If-Match."""
+    version = call.expected_version()
+    catalog = call.commands.catalog
+    return call.run(
+        body,
+        lambda ctx: Reply(catalog.set_seller_address(seller_id, body.model_dump(), ctx, version)),
     )
 
 

@@ -1,0 +1,55 @@
+"""Orders after checkout: the shopper's cancellation and each seller's shipment."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter
+from starlette.responses import Response
+
+from writeapi.deps import SellerCall, ShopperCall
+from writeapi.execution import Call, Reply
+from writeapi.problems import Problem
+from writeapi.schemas import CancelOrder, ShipOrder
+
+router = APIRouter(prefix="/v1/orders", tags=["orders"])
+
+
+@router.post("/{order_id}/cancellation")
+def cancel_order(order_id: UUID, body: CancelOrder, call: ShopperCall) -> Response:
+    """Cancel an order before anything has shipped (its shopper, or an admin). Honors If-Match.
+
+    Cancelling again with the same reason changes nothing; an authorised payment is
+    voided afterwards, asynchronously.
+    """
+    version = call.expected_version()
+    orders = call.commands.orders
+    return call.run(
+        body,
+        lambda ctx: Reply(
+            orders.cancel(order_id, body.reason, ctx, version), extra={"status": "cancelled"}
+        ),
+    )
+
+
+@router.post("/{order_id}/shipments")
+def ship_order(order_id: UUID, body: ShipOrder, call: SellerCall) -> Response:
+    """Record that a seller shipped its part of a confirmed order. Honors If-Match.
+
+    The first shipment of an order also captures its payment; shipping again changes nothing.
+    """
+    version = call.expected_version()
+    seller_id = shipping_seller(body, call)
+    orders = call.commands.orders
+    return call.run(body, lambda ctx: Reply(orders.ship(order_id, seller_id, ctx, version)))
+
+
+def shipping_seller(body: ShipOrder, call: Call) -> UUID:
+    """The seller the body names, else the calling seller; an admin has to name one."""
+    if body.seller_id is not None:
+        return body.seller_id
+    if call.principal.role == "admin":
+        raise Problem(
+            422, "seller-id-required", "Seller id required", "an admin must name the seller_id"
+        )
+    return call.principal.sub
