@@ -103,10 +103,11 @@ def test_orders_wait_while_the_breaker_is_open_and_are_paid_when_it_closes(
     product = shop.product(10)
     shop.register_shoppers(5)
     shop.fill_carts(product, shop.shoppers)
+    opened_before = transitions("open")
     with checkout_worker(settings):
         order_ids = shop.check_out_all(shop.shoppers, "wait")
         deadline = time.monotonic() + 10
-        while transitions("open") == 0 and time.monotonic() < deadline:
+        while transitions("open") == opened_before and time.monotonic() < deadline:
             time.sleep(0.05)
         pending = [shop.order(order_id).status for order_id in order_ids]
         gateway.faults(error_rate=0.0)
