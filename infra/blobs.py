@@ -5,8 +5,14 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
 from infra.settings import Settings
 
@@ -15,6 +21,10 @@ KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,299}$")
 
 class BlobNotFound(KeyError):
     """No blob is stored under the key."""
+
+
+class BlobStoreUnavailable(Exception):
+    """The blob store could not be reached or was busy; the same call may succeed later."""
 
 
 class BlobStore(Protocol):
@@ -63,8 +73,97 @@ class LocalBlobStore:
             raise BlobNotFound(key) from None
 
 
+class S3BlobStore:
+    """Blobs as objects in one bucket of S3 or any S3-compatible store (MinIO, Ceph, R2...).
+
+    Network failures, timeouts, throttling and 5xx answers raise BlobStoreUnavailable after
+    botocore's own few retries; other refusals (access denied, no such bucket) raise as they are.
+    """
+
+    def __init__(self, client: Any, bucket: str) -> None:
+        self.client = client
+        self.bucket = bucket
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> S3BlobStore:
+        """A store on the bucket and endpoint the settings name, with bounded timeouts."""
+        secret = settings.s3_secret_access_key
+        config = Config(
+            connect_timeout=5,
+            read_timeout=30,
+            retries={"max_attempts": 3, "mode": "standard"},
+            s3={"addressing_style": "path" if settings.s3_endpoint_url else "auto"},
+        )
+        client = boto3.client(
+            "s3",
+            endpoint_url=settings.s3_endpoint_url,
+            region_name=settings.s3_region,
+            aws_access_key_id=settings.s3_access_key_id,
+            aws_secret_access_key=secret.get_secret_value() if secret else None,
+            config=config,
+        )
+        return cls(client, settings.s3_bucket)
+
+    def create_bucket(self) -> None:
+        """Create the bucket unless it exists (for development stores and tests)."""
+        with _s3_errors():
+            try:
+                self.client.head_bucket(Bucket=self.bucket)
+                return
+            except ClientError as error:
+                if _status(error) != 404:
+                    raise
+            region = self.client.meta.region_name
+            extra: dict[str, Any] = {}
+            if region and region != "us-east-1":
+                extra["CreateBucketConfiguration"] = {"LocationConstraint": region}
+            with suppress(self.client.exceptions.BucketAlreadyOwnedByYou):
+                self.client.create_bucket(Bucket=self.bucket, **extra)
+
+    def put(self, key: str, data: bytes, content_type: str) -> None:
+        """Store data under key (S3 replaces whole objects atomically)."""
+        with _s3_errors():
+            self.client.put_object(
+                Bucket=self.bucket, Key=checked_key(key), Body=data, ContentType=content_type
+            )
+
+    def get(self, key: str) -> tuple[bytes, str]:
+        """The data and content type under key, or BlobNotFound."""
+        with _s3_errors():
+            try:
+                answer = self.client.get_object(Bucket=self.bucket, Key=checked_key(key))
+            except ClientError as error:
+                if _status(error) == 404 and _code(error) in ("NoSuchKey", "404"):
+                    raise BlobNotFound(key) from None
+                raise
+            with answer["Body"] as body:
+                data = body.read()
+        return data, str(answer.get("ContentType", "application/octet-stream"))
+
+
+def _status(error: Any) -> int:
+    return int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+
+
+def _code(error: Any) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+@contextmanager
+def _s3_errors() -> Iterator[None]:
+    """Turn 'try again later' failures of botocore into BlobStoreUnavailable."""
+    try:
+        yield
+    except (ConnectionError, HTTPClientError) as error:
+        raise BlobStoreUnavailable(repr(error)) from error
+    except ClientError as error:
+        if _status(error) >= 500 or _status(error) == 429 or "Throttl" in _code(error):
+            raise BlobStoreUnavailable(repr(error)) from error
+        raise
+
+
 def blob_store(settings: Settings) -> BlobStore:
-    """The blob store the settings choose: a local folder by default."""
+    """The blob store the settings choose: a local folder by default, or an S3 bucket."""
     if settings.blob_store == "s3":
-        raise NotImplementedError("the S3 blob store is not wired yet")
+        return S3BlobStore.from_settings(settings)
     return LocalBlobStore(settings.blob_dir or settings.data_dir / "blobs")

@@ -46,9 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("pytest_args", nargs=argparse.REMAINDER)
     test.set_defaults(handler=_test)
 
-    from marketplace import commands_cli
+    from marketplace import commands_cli, fulfilment_cli, gateway_cli
 
     commands_cli.register(sub)
+    gateway_cli.register(sub)
+    fulfilment_cli.register(sub)
     return parser
 
 

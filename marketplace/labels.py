@@ -1,0 +1,187 @@
+"""The label worker: renders each opened fulfilment's shipping label and attaches it.
+
+It follows the orders log (or the single shared log) with the projection runtime, its
+position kept in PostgreSQL as the view "labels". For each Fulfilment.Opened it renders the
+PDF, puts it at `labels/<fulfilment_id>.pdf` and records Fulfilment.LabelAttached through
+the orders application. Each step is idempotent: a fulfilment that already has its label is
+left alone, a repeated put writes the same key, and attaching the same label again appends
+nothing. So a crash before the position commits only makes the restart redo that work.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+from uuid import UUID
+
+import structlog
+from prometheus_client import Counter, start_http_server
+from psycopg_pool import ConnectionPool
+
+from commands.catalog import CatalogApplication
+from commands.orders import OrdersApplication
+from commands.services import Commands
+from domain.base import Context, event_id
+from domain.cart import Cart
+from domain.customer import Customer
+from domain.fulfilment import Fulfilment
+from domain.inventory import StockItem
+from domain.order import Order
+from domain.product import Product
+from domain.seller import Seller
+from infra.blobs import BlobStore, BlobStoreUnavailable, blob_store
+from infra.eventstore import eventsourcing_env
+from infra.labels import LabelContent, address_lines, render_label
+from infra.settings import Settings
+from marketplace.projectors import context_logs, log_names, stores
+from projections.log import TRANSIENT as LOG_TRANSIENT
+from projections.postgres_unit import PostgresUnit, PostgresView
+from projections.runtime import Projection, Worker
+
+log = structlog.get_logger()
+
+PDF = "application/pdf"
+ACTOR = "label-worker"
+POOL_SIZE = 2
+LABELS = Counter("labels_rendered_total", "Shipping labels rendered and attached")
+
+
+def label_key(fulfilment_id: UUID) -> str:
+    """The blob key of a fulfilment's label."""
+    return f"labels/{fulfilment_id}.pdf"
+
+
+class Labeller:
+    """Renders, stores and attaches one fulfilment's label."""
+
+    def __init__(
+        self,
+        blobs: BlobStore,
+        orders: OrdersApplication,
+        catalog: CatalogApplication,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.blobs = blobs
+        self.orders = orders
+        self.catalog = catalog
+        self.clock = clock
+
+    def label(self, opened: Fulfilment.Opened) -> str:
+        """Make sure the fulfilment has its label; return the label's blob key."""
+        key = label_key(opened.originator_id)
+        if self.orders.fulfilment(opened.order_id, opened.seller_id).label == (key, PDF):
+            return key
+        self.blobs.put(key, render_label(self.content(opened)), PDF)
+        cause = str(event_id(opened.originator_id, opened.originator_version))
+        ctx = Context(
+            at=self.clock(),
+            actor=ACTOR,
+            role="system",
+            request_id=cause,
+            correlation_id=opened.meta.get("correlation_id", cause),
+            causation_id=cause,
+        )
+        self.orders.attach_label(opened.order_id, opened.seller_id, key, PDF, ctx)
+        LABELS.inc()
+        return key
+
+    def content(self, opened: Fulfilment.Opened) -> LabelContent:
+        """What the label shows: the seller's address, else its name, and the shopper's."""
+        if opened.ship_from:
+            ship_from = address_lines(opened.ship_from)
+        else:
+            ship_from = (self.catalog.load(opened.seller_id, Seller).name,)
+        lines = tuple((str(line["title"]), int(line["quantity"])) for line in opened.lines)
+        return LabelContent(str(opened.order_id), ship_from, address_lines(opened.ship_to), lines)
+
+
+class LabelProjection(Projection[PostgresUnit]):
+    """Labels for opened fulfilments; every other event of the log is ignored."""
+
+    name = "labels"
+    contexts: ClassVar[tuple[str, ...]] = ("orders",)
+    ignored: ClassVar[tuple[type, ...]] = (
+        Fulfilment.LabelAttached,
+        Order.Event,
+        Customer.Event,
+        Seller.Event,
+        Product.Event,
+        StockItem.Event,
+        Cart.Event,
+    )
+
+    def __init__(self, labeller: Labeller) -> None:
+        self.labeller = labeller
+
+    def handle(self, event: Any, unit: PostgresUnit) -> bool:
+        """Label an opened fulfilment; False for any other event."""
+        if isinstance(event, Fulfilment.Opened):
+            self.labeller.label(event)
+            return True
+        return False
+
+
+class LabelView(PostgresView):
+    """Only the worker's position, in projection_positions under "labels".
+
+    A blob store or event store that is unavailable is retried like the view's own store.
+    """
+
+    transient_errors = (*PostgresView.transient_errors, BlobStoreUnavailable, *LOG_TRANSIENT)
+
+    def create(self) -> None:
+        """Create the positions table if missing."""
+        self.create_tables()
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[PostgresUnit]:
+        """A unit whose position commits when the block exits."""
+        with self.transaction() as unit:
+            yield unit
+
+
+@contextmanager
+def opened(settings: Settings, batch_size: int = 50) -> Iterator[Worker[PostgresUnit]]:
+    """The label worker on the configured stores; closed on exit."""
+    where = stores(settings)
+    small = settings.model_copy(
+        update={"postgres_pool_size": POOL_SIZE, "postgres_max_overflow": 1}
+    )
+    with ExitStack() as resources:
+        commands = Commands(
+            eventsourcing_env(small, where.postgres_url), split_logs=settings.split_logs
+        )
+        resources.callback(commands.close)
+        labeller = Labeller(blob_store(settings), commands.orders, commands.catalog)
+        projection = LabelProjection(labeller)
+        logs = context_logs(projection, settings, where)
+        for context_log in logs:
+            resources.callback(context_log.close)
+        pool = ConnectionPool(
+            where.postgres_url,
+            min_size=1,
+            max_size=POOL_SIZE,
+            timeout=5.0,
+            kwargs={"autocommit": True},
+            open=True,
+        )
+        resources.callback(pool.close)
+        view = LabelView(pool, LabelProjection.name)
+        view.create()
+        yield Worker(projection, view, logs, batch_size=batch_size)
+
+
+def run(
+    settings: Settings, stop: threading.Event, *, batch_size: int = 50, metrics_port: int = 0
+) -> int:
+    """Label fulfilments until stop is set, then return 0; a non-transient failure raises."""
+    if metrics_port:
+        start_http_server(metrics_port, addr=settings.host)
+    with opened(settings, batch_size) as worker:
+        log.info("labels_started", logs=log_names(worker.projection, settings))
+        worker.run(stop)
+    log.info("labels_stopped")
+    return 0
