@@ -1,7 +1,9 @@
 """`marketplace up`: the whole platform on one machine, supervised by one process.
 
 Components start in order and stop in reverse: the embedded Valkey, the embedded PostgreSQL,
-then each child process (the command API, the query API and one worker per projection).
+then each child process (the command API, the query API, one worker per projection), then
+the mail sink and sandbox payment gateway (unless real ones are configured) and the
+checkout, label and notification workers.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from infra.local.postgres import LocalPostgres
 from infra.local.redis import LocalRedis
+from infra.mail import MailSink, local_sink
 from infra.settings import Settings, load_settings
 from marketplace.projectors import PROJECTORS
 from marketplace.supervisor import ChildProcess, Component, Interrupted, StartFailed, Supervisor
@@ -84,6 +87,33 @@ class EmbeddedRedis:
     def exit_note(self) -> str:
         """Where to look for the reason."""
         return f"stopped (see {self.server.data_dir / 'valkey.log'})"
+
+
+@dataclass
+class LocalMail:
+    """The local mail sink as a component: mail the platform sends lands in a folder."""
+
+    sink: MailSink
+    name: str = "mail sink"
+
+    def start(self, stopping: threading.Event) -> None:
+        """Listen for SMTP."""
+        try:
+            self.sink.start()
+        except OSError as error:
+            raise StartFailed(f"mail sink on port {self.sink.port}: {error}") from None
+
+    def alive(self) -> bool:
+        """Whether it listens (it runs in this process)."""
+        return True
+
+    def stop(self) -> None:
+        """Stop listening."""
+        self.sink.stop()
+
+    def exit_note(self) -> str:
+        """Where the mail went."""
+        return f"stopped (mail kept in {self.sink.folder})"
 
 
 def api_url(settings: Settings, port: int) -> str:
@@ -157,7 +187,39 @@ def build_stack(
     for name in PROJECTORS:
         components.append(cli_child(f"{name} projector", ["project", name], env))
     where["projectors"] = f"{', '.join(PROJECTORS)}  (lag: marketplace status)"
+    components.extend(checkout_components(settings, env, where))
     return Supervisor(components), where
+
+
+def checkout_components(
+    settings: Settings, env: dict[str, str], where: dict[str, str]
+) -> list[Component]:
+    """The payment gateway and mail sink (when none is configured) and the checkout workers.
+
+    env gains the gateway's address, so the workers started after it use it.
+    """
+    components: list[Component] = []
+    sink = local_sink(settings.model_copy(update={"data_dir": settings.data_dir.resolve()}))
+    if sink is not None:
+        components.append(LocalMail(sink))
+        where["mail"] = f"smtp://{sink.host}:{sink.port}  (kept in {sink.folder})"
+    gateway_url = settings.payment_gateway_url
+    if gateway_url is None:
+        gateway_url = api_url(settings, settings.gateway_port)
+        components.append(
+            cli_child(
+                "sandbox gateway",
+                ["gateway", "--port", str(settings.gateway_port)],
+                env,
+                f"{gateway_url}/healthz",
+            )
+        )
+        where["payment gateway"] = f"{gateway_url}  (sandbox)"
+    env["MARKETPLACE_PAYMENT_GATEWAY_URL"] = gateway_url
+    for name in ("checkout", "labels", "notify"):
+        components.append(cli_child(f"{name} worker", [name], env))
+    where["workers"] = "checkout, labels, notify"
+    return components
 
 
 def ready_block(where: Mapping[str, str]) -> str:
