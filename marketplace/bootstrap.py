@@ -9,17 +9,20 @@ from psycopg_pool import ConnectionPool
 
 from commands.services import Commands
 from infra.auth import TokenCodec
+from infra.blobs import blob_store
 from infra.eventstore import eventsourcing_env
 from infra.idempotency import IdempotencyStore
 from infra.logging import configure_logging
 from infra.settings import Settings, load_settings
-from marketplace import catalog_search
+from marketplace import catalog_search, order_views
 from marketplace.projectors import log_names, redis_prefix, stores
 from projections.carts.projection import CartProjection
 from projections.carts.redis_view import RedisCartView
 from projections.catalog_search.projection import CatalogSearchProjection
+from projections.orders.projection import OrderHistoryProjection
 from projections.product_detail.projection import ProductDetailProjection
 from projections.product_detail.redis_view import RedisProductDetailView
+from projections.seller_sales.projection import SellerSalesProjection
 from readapi.app import create_app as create_read_app
 from readapi.deps import Followed, ReadApiDeps
 from writeapi.app import create_app as create_write_app
@@ -64,6 +67,7 @@ def build_write_deps(settings: Settings) -> WriteApiDeps:
         tokens=token_codec(settings),
         idempotency=idempotency,
         max_body_bytes=settings.max_body_bytes,
+        checkout_expiry_seconds=settings.checkout_expiry_seconds,
     )
 
 
@@ -106,6 +110,7 @@ def build_read_deps(settings: Settings) -> ReadApiDeps:
     )
     carts = CartProjection()
     search = CatalogSearchProjection()
+    history, sales = order_views.reader_views(settings, where.postgres_url)
     return ReadApiDeps(
         product_detail=product_detail,
         catalog_search=Followed(
@@ -118,6 +123,9 @@ def build_read_deps(settings: Settings) -> ReadApiDeps:
             RedisCartView(client, redis_prefix(settings, carts.name)),
             log_names(carts, settings),
         ),
+        orders=Followed(history.name, history, log_names(OrderHistoryProjection(), settings)),
+        seller_sales=Followed(sales.name, sales, log_names(SellerSalesProjection(), settings)),
+        blobs=blob_store(settings),
         tokens=token_codec(settings),
         max_wait_seconds=settings.read_wait_max_seconds,
     )

@@ -25,14 +25,16 @@ from infra.eventstore import eventsourcing_env
 from infra.local.postgres import LocalPostgres
 from infra.local.redis import LocalRedis
 from infra.settings import Settings
-from marketplace import catalog_search
+from marketplace import catalog_search, order_views
 from projections.carts.projection import CartProjection
 from projections.carts.redis_view import RedisCartView
 from projections.catalog_search.projection import CatalogSearchProjection
 from projections.log import ContextLog
+from projections.orders.projection import OrderHistoryProjection
 from projections.product_detail.projection import ProductDetailProjection
 from projections.product_detail.redis_view import RedisProductDetailView
 from projections.runtime import Projection, View, Worker
+from projections.seller_sales.projection import SellerSalesProjection
 
 log = structlog.get_logger()
 
@@ -99,6 +101,16 @@ def catalog_search_view(settings: Settings, stores: Stores) -> catalog_search.Ca
     return catalog_search.projector_view(settings, stores.postgres_url)
 
 
+def order_history_view(settings: Settings, stores: Stores) -> View[Any]:
+    """The order-history view in the event store's PostgreSQL."""
+    return order_views.order_history_view(stores.postgres_url)
+
+
+def seller_sales_view(settings: Settings, stores: Stores) -> View[Any]:
+    """The seller-sales view in the event store's PostgreSQL."""
+    return order_views.seller_sales_view(stores.postgres_url)
+
+
 def close_redis_view(view: View[Any]) -> None:
     """Close the Redis client of a Redis-backed view."""
     client = getattr(view, "client", None)
@@ -121,6 +133,18 @@ PROJECTORS: dict[str, Projector] = {
             CatalogSearchProjection,
             catalog_search_view,
             catalog_search.close_view,
+        ),
+        Projector(
+            OrderHistoryProjection.name,
+            OrderHistoryProjection,
+            order_history_view,
+            order_views.close_view,
+        ),
+        Projector(
+            SellerSalesProjection.name,
+            SellerSalesProjection,
+            seller_sales_view,
+            order_views.close_view,
         ),
     ]
 }

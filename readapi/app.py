@@ -10,7 +10,7 @@ from starlette.responses import Response
 from infra.web import RequestContextMiddleware, add_liveness
 from readapi.deps import ReadApiDeps
 from readapi.problems import install_problem_handlers
-from readapi.routers import carts, me, products, search
+from readapi.routers import carts, me, orders, products, search, sellers
 
 DESCRIPTION = """
 Queries read views that projections keep from the event logs, so they trail the commands
@@ -31,8 +31,8 @@ A malformed `X-Min-Position`, or a log the view does not follow, is a 422.
 **Caching.** Public answers carry `Cache-Control: public, max-age=60` (search answers,
 which every listing, price and stock move can change, `public, max-age=30`), a strong
 `ETag` (answered with 304 to a matching `If-None-Match`) and `Vary: X-Min-Position`.
-Private answers (the caller, a cart) carry `Cache-Control: private, no-store` and need a
-bearer token.
+Private answers (the caller, a cart, a shopper's orders, a seller's orders, labels and
+sales) carry `Cache-Control: private, no-store` and need a bearer token.
 
 **Errors** are RFC 9457 `application/problem+json`; while a read store is down the reads
 that need it answer 503 with `Retry-After`.
@@ -50,6 +50,8 @@ def create_app(deps: ReadApiDeps) -> FastAPI:
             {"name": "search"},
             {"name": "carts"},
             {"name": "me"},
+            {"name": "orders"},
+            {"name": "sellers"},
             {"name": "health"},
         ],
     )
@@ -57,7 +59,7 @@ def create_app(deps: ReadApiDeps) -> FastAPI:
     install_problem_handlers(
         app, (error for followed in deps.views() for error in followed.view.transient_errors)
     )
-    for module in (products, search, carts, me):
+    for module in (products, search, carts, me, orders, sellers):
         app.router.routes.extend(module.router.routes)
 
     add_liveness(app)

@@ -9,10 +9,13 @@ from typing import Annotated, Any, Generic, Protocol, TypeVar
 from fastapi import Depends, Request
 
 from infra.auth import ROLES, Principal, Role, TokenCodec
+from infra.blobs import BlobStore
 from infra.web import Problem, principal_of
 from projections.carts.redis_view import RedisCartView
 from projections.catalog_search.search import CatalogSearch
+from projections.orders.view import OrderHistoryView
 from projections.product_detail.redis_view import RedisProductDetailView
+from projections.seller_sales.view import SellerSalesView
 
 
 class PositionedView(Protocol):
@@ -52,12 +55,21 @@ class ReadApiDeps:
     product_detail: Followed[RedisProductDetailView]
     catalog_search: Followed[SearchView]
     carts: Followed[RedisCartView]
+    orders: Followed[OrderHistoryView]
+    seller_sales: Followed[SellerSalesView]
+    blobs: BlobStore
     tokens: TokenCodec
     max_wait_seconds: float = 2.0
 
     def views(self) -> tuple[Followed[Any], ...]:
         """Every view the API reads."""
-        return (self.product_detail, self.catalog_search, self.carts)
+        return (
+            self.product_detail,
+            self.catalog_search,
+            self.carts,
+            self.orders,
+            self.seller_sales,
+        )
 
 
 def caller_as(*roles: Role) -> Callable[[Request], Coroutine[Any, Any, Principal]]:

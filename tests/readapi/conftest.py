@@ -116,6 +116,7 @@ async def open_reader(settings: Settings, commands: Commands) -> AsyncIterator[R
         view.client.close()
         await view.aclose()
         deps.catalog_search.view.close()
+        deps.orders.view.close()
         for context_log in logs:
             context_log.close()
 

@@ -78,7 +78,13 @@ async def test_a_stopped_redis_makes_reads_503_until_it_is_back(
     assert back.status_code == 200
     assert back.json() == {
         "status": "ready",
-        "views": {"product-detail": {}, "catalog-search": {}, "carts": {}},
+        "views": {
+            "product-detail": {},
+            "catalog-search": {},
+            "carts": {},
+            "orders": {},
+            "seller-sales": {},
+        },
     }
 
 

@@ -290,6 +290,7 @@ async def test_a_search_store_that_does_not_answer_is_a_503(
             response = await client.get("/v1/search", params={"q": "kettle"})
     finally:
         deps.catalog_search.view.close()
+        deps.orders.view.close()
         deps.product_detail.view.client.close()
 
     assert response.status_code == 503, response.text

@@ -1,0 +1,58 @@
+"""The order-history and seller-sales views in the event store's PostgreSQL.
+
+Each projector writes its view through a small pool of its own, creating the tables first;
+the query API reads both through one pool whose calls fail within the read timeout (a 503).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from infra.settings import Settings
+from marketplace.catalog_search import search_pool
+from projections.orders.projection import OrderHistoryProjection
+from projections.orders.view import OrderHistoryView
+from projections.postgres_reads import PostgresReadView
+from projections.seller_sales.projection import SellerSalesProjection
+from projections.seller_sales.view import SellerSalesView
+
+PROJECTOR_POOL_SIZE = 2
+READ_POOL_SIZE = 10
+PROJECTOR_POOL_TIMEOUT_SECONDS = 30.0
+
+
+def order_history_view(postgres_url: str) -> OrderHistoryView:
+    """The view the orders projector writes, its tables created if missing."""
+    pool = search_pool(postgres_url, PROJECTOR_POOL_SIZE, PROJECTOR_POOL_TIMEOUT_SECONDS)
+    view = OrderHistoryView(pool, OrderHistoryProjection.name)
+    view.create()
+    return view
+
+
+def seller_sales_view(postgres_url: str) -> SellerSalesView:
+    """The view the seller-sales projector writes, its tables created if missing."""
+    pool = search_pool(postgres_url, PROJECTOR_POOL_SIZE, PROJECTOR_POOL_TIMEOUT_SECONDS)
+    view = SellerSalesView(pool, SellerSalesProjection.name)
+    view.create()
+    return view
+
+
+def close_view(view: Any) -> None:
+    """Release a view's pool."""
+    if isinstance(view, PostgresReadView):
+        view.close()
+
+
+def reader_views(settings: Settings, postgres_url: str) -> tuple[OrderHistoryView, SellerSalesView]:
+    """Both views for the query API, on one pool; each statement ends within the read timeout.
+
+    The order-history view owns the pool (closing it closes both).
+    """
+    timeout = settings.read_store_timeout_seconds
+    pool = search_pool(postgres_url, READ_POOL_SIZE, timeout)
+    statement_ms = max(int(timeout * 1000), 1)
+    history = OrderHistoryView(pool, OrderHistoryProjection.name, statement_timeout_ms=statement_ms)
+    sales = SellerSalesView(
+        pool, SellerSalesProjection.name, statement_timeout_ms=statement_ms, owns_pool=False
+    )
+    return history, sales

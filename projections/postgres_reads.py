@@ -1,0 +1,63 @@
+"""A PostgreSQL view that also answers the query API: bounded reads, empty until created."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from projections.postgres_unit import PostgresView
+
+T = TypeVar("T")
+
+
+class PostgresReadView(PostgresView):
+    """A view whose reads run in one transaction each, within an optional statement timeout.
+
+    A read made before the projector has created the tables answers as an empty view (a
+    query API may start first). A timed-out statement raises QueryCanceled, an
+    OperationalError, so the query API answers 503 like any other store outage.
+    """
+
+    def __init__(
+        self,
+        pool: ConnectionPool,
+        name: str,
+        *,
+        statement_timeout_ms: int | None = None,
+        owns_pool: bool = True,
+    ) -> None:
+        super().__init__(pool, name)
+        self.statement_timeout_ms = statement_timeout_ms
+        self.owns_pool = owns_pool
+
+    def positions(self) -> dict[str, int]:
+        """The last projected position of each log (none before the tables exist)."""
+
+        def read(conn: psycopg.Connection[Any]) -> dict[str, int]:
+            rows = conn.execute(
+                "SELECT log, position FROM projection_positions WHERE view = %s", (self.name,)
+            ).fetchall()
+            return {str(log): int(position) for log, position in rows}
+
+        return self.read(read, {})
+
+    def read(self, query: Callable[[psycopg.Connection[Any]], T], missing: T) -> T:
+        """query() in one transaction within the statement timeout; missing if a table is."""
+        try:
+            with self.pool.connection() as conn, conn.transaction():
+                if self.statement_timeout_ms is not None:
+                    conn.execute(
+                        "SELECT set_config('statement_timeout', %s, true)",
+                        (str(self.statement_timeout_ms),),
+                    )
+                return query(conn)
+        except psycopg.errors.UndefinedTable:
+            return missing
+
+    def close(self) -> None:
+        """Release the view's pool, if it is the view's own."""
+        if self.owns_pool:
+            self.pool.close()

@@ -1,0 +1,99 @@
+"""Order events to seller-sales changes: a confirmation adds, its cancellation subtracts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Protocol
+from uuid import UUID
+
+from domain.cart import Cart
+from domain.customer import Customer
+from domain.fulfilment import Fulfilment
+from domain.inventory import StockItem
+from domain.order import Order
+from domain.product import Product
+from domain.seller import Seller
+from projections.runtime import Projection, Unit
+
+
+@dataclass(frozen=True)
+class SoldLine:
+    """What one order line sells: which seller's product, how many, at which unit price."""
+
+    seller_id: UUID
+    product_id: UUID
+    quantity: int
+    unit_price_minor: int
+
+
+class SellerSalesUnit(Unit, Protocol):
+    """The writes of one batch, named for what they mean.
+
+    version is the order's aggregate version: an order's sales change only if the version
+    the view holds for it is lower, so an event applied twice counts once.
+    """
+
+    def remember_order(self, order_id: UUID, currency: str, lines: tuple[SoldLine, ...]) -> None:
+        """Keep a placed order's lines until it is confirmed or ends."""
+
+    def count_sale(self, order_id: UUID, hour: datetime, version: int) -> None:
+        """Add a confirmed order's lines to its sellers' sales in the hour of confirmation."""
+
+    def uncount_sale(self, order_id: UUID, version: int) -> None:
+        """Take a cancelled order's lines back out of its hour, if it was confirmed."""
+
+
+def hour_of(at: datetime) -> datetime:
+    """The start of the UTC hour that holds at."""
+    return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+class SellerSalesProjection(Projection[SellerSalesUnit]):
+    """Units and revenue per seller, product and UTC hour in which the order was confirmed."""
+
+    name = "seller-sales"
+    contexts: ClassVar[tuple[str, ...]] = ("orders",)
+    ignored: ClassVar[tuple[type, ...]] = (
+        Order.StockReserved,
+        Order.Rejected,
+        Order.PaymentAuthorised,
+        Order.PaymentFailed,
+        Order.Shipped,
+        Order.PaymentCaptured,
+        Order.Delivered,
+        Order.Refunded,
+        Order.PaymentVoided,
+        Order.Expired,
+        Fulfilment.Event,
+        Seller.Event,
+        Product.Event,
+        StockItem.Event,
+        Customer.Event,
+        Cart.Event,
+    )
+    """Order events that change no sale, and other contexts' events (met on one shared log)."""
+
+    def handle(self, event: Any, unit: SellerSalesUnit) -> bool:
+        """Apply one order event; False for any other event."""
+        match event:
+            case Order.Placed():
+                lines = tuple(
+                    SoldLine(
+                        seller_id=UUID(str(line["seller_id"])),
+                        product_id=UUID(str(line["product_id"])),
+                        quantity=int(line["quantity"]),
+                        unit_price_minor=int(line["unit_price"]["minor"]),
+                    )
+                    for line in event.lines
+                )
+                unit.remember_order(event.originator_id, event.currency, lines)
+            case Order.Confirmed():
+                unit.count_sale(
+                    event.originator_id, hour_of(event.timestamp), event.originator_version
+                )
+            case Order.Cancelled():
+                unit.uncount_sale(event.originator_id, event.originator_version)
+            case _:
+                return False
+        return True
