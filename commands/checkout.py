@@ -32,7 +32,7 @@ from domain.seller import Seller
 log = structlog.get_logger()
 
 ACTOR = "checkout"
-PaymentKind = Literal["authorise", "capture", "void"]
+PaymentKind = Literal["authorise", "capture", "void", "refund"]
 
 
 def system_context(at: datetime, event: Any | None = None, actor: str = ACTOR) -> Context:
@@ -128,7 +128,10 @@ class CheckoutProcess:
 
 @dataclass(frozen=True)
 class PaymentJob:
-    """Gateway work due for an order: authorise its total, capture it, or void it."""
+    """Gateway work due for an order: authorise its total, capture, void or refund it.
+
+    reference tells apart calls of one kind for one order (the refund id of a refund).
+    """
 
     order_id: UUID
     kind: PaymentKind
@@ -136,6 +139,7 @@ class PaymentJob:
     currency: str
     payment_id: str | None
     attempts: int
+    reference: str = ""
 
 
 @dataclass(frozen=True)
@@ -170,19 +174,29 @@ class PaymentSettlement:
             return self._record_authorisation(job, answer, ctx)
         if job.payment_id is None:
             raise ValueError(f"a {job.kind} job needs a payment id")
-        if job.kind == "capture":
-            answer = self.gateway.capture(job.payment_id, key, job.amount_minor, job.currency)
-            if answer.status == "declined":
-                log.error(
-                    "payment_capture_declined", order_id=str(job.order_id), reason=answer.reason
-                )
-            return Settled(done=answer.status != "unavailable")
+        if job.kind in ("capture", "refund"):
+            return self._move_money(job, key)
         answer = self.gateway.void(job.payment_id, f"{job.payment_id}:void")
         if answer.status == "unavailable":
             return Settled(done=False)
         with suppress(RuleViolated):  # a late authorisation never reached the order
             self.orders.void_payment(job.order_id, ctx)
         return Settled(done=True)
+
+    def _move_money(self, job: PaymentJob, key: str) -> Settled:
+        """Capture or refund: recorded on the order already, done at the gateway here."""
+        assert job.payment_id is not None
+        if job.kind == "capture":
+            answer = self.gateway.capture(job.payment_id, key, job.amount_minor, job.currency)
+        else:
+            answer = self.gateway.refund(
+                job.payment_id, f"{key}:{job.reference}", job.amount_minor, job.currency
+            )
+        if answer.status == "declined":
+            log.error(
+                "payment_refused", kind=job.kind, order_id=str(job.order_id), reason=answer.reason
+            )
+        return Settled(done=answer.status != "unavailable")
 
     def _record_authorisation(
         self, job: PaymentJob, answer: GatewayAnswer, ctx: Context

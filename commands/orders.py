@@ -80,6 +80,16 @@ class OrdersApplication(ContextApplication):
 
         return self._change(order_id, cancel, expected_version)
 
+    def refund(self, order_id: UUID, refund_id: str, amount: Money, ctx: Context) -> Outcome:
+        """Refund part of a captured payment (a seller of the order, or an admin)."""
+
+        def refund(order: Order) -> None:
+            if ctx.role != ADMIN and ctx.actor not in {str(s) for s in order.lines_by_seller}:
+                raise Forbidden("only a seller of the order may refund it")
+            order.refund(refund_id, amount, ctx)
+
+        return self._change(order_id, refund)
+
     def void_payment(self, order_id: UUID, ctx: Context) -> Outcome:
         """Record that the authorisation of a cancelled or expired order was voided."""
         return self._change(order_id, lambda o: o.void_payment(ctx))

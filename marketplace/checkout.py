@@ -123,15 +123,14 @@ class PaymentLoop:
             due.currency,
             due.payment_id,
             due.attempts,
+            due.reference,
         )
         try:
             settled = self.settlement.settle(job)
             if settled.done:
                 self.book.payment_done(due, settled.void_payment_id)
             else:
-                self.book.payment_later(
-                    due.order_id, due.kind, retry_at(self.clock(), due.attempts)
-                )
+                self.book.payment_later(due, retry_at(self.clock(), due.attempts))
         except Exception:
             PAYMENT_CALLS.labels(due.kind, "error").inc()
             log.exception("payment_job_failed", order_id=str(due.order_id), kind=due.kind)

@@ -34,14 +34,15 @@ TABLES = (
     """
     CREATE TABLE IF NOT EXISTS checkout_payment_jobs (
         order_id uuid NOT NULL,
-        kind text NOT NULL CHECK (kind IN ('authorise', 'capture', 'void')),
+        kind text NOT NULL CHECK (kind IN ('authorise', 'capture', 'void', 'refund')),
+        reference text NOT NULL DEFAULT '',
         amount_minor bigint NOT NULL,
         currency text NOT NULL,
         payment_id text,
         expires_at timestamptz,
         due_at timestamptz NOT NULL,
         attempts integer NOT NULL DEFAULT 0,
-        PRIMARY KEY (order_id, kind)
+        PRIMARY KEY (order_id, kind, reference)
     )
     """,
     "CREATE INDEX IF NOT EXISTS checkout_payment_jobs_due ON checkout_payment_jobs (due_at)",
@@ -50,7 +51,10 @@ TABLES = (
 
 @dataclass(frozen=True)
 class DuePayment:
-    """A claimed gateway call: which order, what to do, and how often it was tried."""
+    """A claimed gateway call: which order, what to do, and how often it was tried.
+
+    reference tells apart calls of one kind for one order (the refund id of a refund).
+    """
 
     order_id: UUID
     kind: str
@@ -58,6 +62,7 @@ class DuePayment:
     currency: str
     payment_id: str | None
     attempts: int
+    reference: str = ""
 
 
 class CheckoutBookUnit(PostgresUnit):
@@ -100,7 +105,8 @@ class CheckoutBookUnit(PostgresUnit):
     def closed(self, order_id: UUID) -> None:
         """Stop everything for an order whose stock and payment are settled."""
         self.cursor.execute(
-            "DELETE FROM checkout_payment_jobs WHERE order_id = %s AND kind <> 'capture'",
+            "DELETE FROM checkout_payment_jobs WHERE order_id = %s "
+            "AND kind IN ('authorise', 'void')",
             (order_id,),
         )
         self.cursor.execute("DELETE FROM checkout_orders WHERE order_id = %s", (order_id,))
@@ -133,6 +139,17 @@ class CheckoutBookUnit(PostgresUnit):
         )
         self.cursor.execute("DELETE FROM checkout_orders WHERE order_id = %s", (order_id,))
 
+    def queue_refund(
+        self, order_id: UUID, refund_id: str, payment_id: str, amount_minor: int, currency: str
+    ) -> None:
+        """Queue the refund of part of a captured payment."""
+        self.cursor.execute(
+            "INSERT INTO checkout_payment_jobs "
+            "(order_id, kind, reference, amount_minor, currency, payment_id, due_at) "
+            "VALUES (%s, 'refund', %s, %s, %s, %s, now()) ON CONFLICT DO NOTHING",
+            (order_id, refund_id, amount_minor, currency, payment_id),
+        )
+
     def _drop_job(self, order_id: UUID, kind: str) -> None:
         self.cursor.execute(
             "DELETE FROM checkout_payment_jobs WHERE order_id = %s AND kind = %s",
@@ -161,13 +178,14 @@ class PostgresCheckoutBook(PostgresView):
         with self.pool.connection() as conn:
             rows = conn.execute(
                 "UPDATE checkout_payment_jobs j SET due_at = %(until)s, attempts = attempts + 1 "
-                "FROM (SELECT order_id, kind FROM checkout_payment_jobs "
+                "FROM (SELECT order_id, kind, reference FROM checkout_payment_jobs "
                 "      WHERE due_at <= %(now)s "
                 "      AND (kind <> 'authorise' OR expires_at > %(now)s) "
                 "      ORDER BY due_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED) due "
                 "WHERE j.order_id = due.order_id AND j.kind = due.kind "
+                "AND j.reference = due.reference "
                 "RETURNING j.order_id, j.kind, j.amount_minor, j.currency, j.payment_id, "
-                "j.attempts",
+                "j.attempts, j.reference",
                 {"now": now, "until": now + lease, "limit": limit},
             ).fetchall()
         return [DuePayment(*row) for row in rows]
@@ -176,8 +194,9 @@ class PostgresCheckoutBook(PostgresView):
         """Drop a finished call; queue the void of an authorisation that came too late."""
         with self.pool.connection() as conn, conn.transaction():
             conn.execute(
-                "DELETE FROM checkout_payment_jobs WHERE order_id = %s AND kind = %s",
-                (job.order_id, job.kind),
+                "DELETE FROM checkout_payment_jobs "
+                "WHERE order_id = %s AND kind = %s AND reference = %s",
+                (job.order_id, job.kind, job.reference),
             )
             if void_payment_id is not None:
                 conn.execute(
@@ -187,12 +206,13 @@ class PostgresCheckoutBook(PostgresView):
                     (job.order_id, job.amount_minor, job.currency, void_payment_id),
                 )
 
-    def payment_later(self, order_id: UUID, kind: str, at: datetime) -> None:
+    def payment_later(self, job: DuePayment, at: datetime) -> None:
         """Try a call again at the given time."""
         with self.pool.connection() as conn:
             conn.execute(
-                "UPDATE checkout_payment_jobs SET due_at = %s WHERE order_id = %s AND kind = %s",
-                (at, order_id, kind),
+                "UPDATE checkout_payment_jobs SET due_at = %s "
+                "WHERE order_id = %s AND kind = %s AND reference = %s",
+                (at, job.order_id, job.kind, job.reference),
             )
 
     def claim_expired(self, now: datetime, limit: int, retry: timedelta) -> list[UUID]:

@@ -44,6 +44,11 @@ class CheckoutBookUnit(Unit, Protocol):
     ) -> None:
         """Queue the capture of the order's payment."""
 
+    def queue_refund(
+        self, order_id: UUID, refund_id: str, payment_id: str, amount_minor: int, currency: str
+    ) -> None:
+        """Queue the refund of part of a captured payment."""
+
 
 class CheckoutBookProjection(Projection[CheckoutBookUnit]):
     """Order events to book entries; the gateway and deadline workers read the book."""
@@ -53,7 +58,6 @@ class CheckoutBookProjection(Projection[CheckoutBookUnit]):
     ignored: ClassVar[tuple[type, ...]] = (
         Order.Shipped,
         Order.Delivered,
-        Order.Refunded,
         Fulfilment.Event,
         Seller.Event,
         Product.Event,
@@ -81,6 +85,10 @@ class CheckoutBookProjection(Projection[CheckoutBookUnit]):
                 unit.abandoned(order_id)
             case Order.PaymentCaptured():
                 unit.queue_capture(order_id, event.payment_id, event.amount_minor, event.currency)
+            case Order.Refunded():
+                unit.queue_refund(
+                    order_id, event.refund_id, event.payment_id, event.amount_minor, event.currency
+                )
             case _:
                 return False
         return True

@@ -153,12 +153,20 @@ ROWS = [
         {"seller_a": 200, "admin": 200},
         lambda w: {"seller_id": str(w.seller_a)},
     ),
+    Row(
+        "POST",
+        "/v1/orders/{order_id}/refunds",
+        {"seller_a": 409, "admin": 409},
+        lambda w: {"amount_minor": 100, "currency": "EUR"},
+        lambda: {"Idempotency-Key": f"refund-{uuid4()}"},
+    ),
 ]
 
 SELLER_ROUTES = {
     r.path
     for r in ROWS
-    if r.path.startswith(("/v1/sellers", "/v1/products")) or r.path.endswith("/shipments")
+    if r.path.startswith(("/v1/sellers", "/v1/products"))
+    or r.path.endswith(("/shipments", "/refunds"))
 }
 
 

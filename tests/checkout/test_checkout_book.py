@@ -102,7 +102,7 @@ def test_a_shipped_order_is_due_for_capture(book: PostgresCheckoutBook) -> None:
     )
     (capture,) = book.claim_payments(datetime.now(UTC), 10, LEASE)
     assert (capture.kind, capture.payment_id, capture.amount_minor) == ("capture", "pay_1", 4200)
-    book.payment_later(order_id, "capture", datetime.now(UTC) + timedelta(minutes=1))
+    book.payment_later(capture, datetime.now(UTC) + timedelta(minutes=1))
     assert book.claim_payments(datetime.now(UTC), 10, LEASE) == []
 
 
@@ -117,3 +117,20 @@ def test_only_orders_past_their_deadline_and_unconfirmed_are_due_to_expire(
     assert book.claim_expired(NOW, 10, timedelta(seconds=5)) == [due]
     assert book.claim_expired(NOW, 10, timedelta(seconds=5)) == []
     assert book.claim_expired(NOW + timedelta(seconds=6), 10, timedelta(seconds=5)) == [due]
+
+
+def test_each_refund_of_an_order_is_its_own_call(book: PostgresCheckoutBook) -> None:
+    order_id = placed(book, datetime.now(UTC) + timedelta(minutes=15))
+    booked(
+        book,
+        ("queue_capture", (order_id, "pay_1", 4200, "EUR")),
+        ("queue_refund", (order_id, "r1", "pay_1", 1000, "EUR")),
+        ("queue_refund", (order_id, "r2", "pay_1", 500, "EUR")),
+        ("queue_refund", (order_id, "r2", "pay_1", 500, "EUR")),
+    )
+    due = book.claim_payments(datetime.now(UTC), 10, LEASE)
+    refunds = sorted((d.reference, d.amount_minor) for d in due if d.kind == "refund")
+    assert refunds == [("r1", 1000), ("r2", 500)]
+    for job in due:
+        book.payment_done(job, None)
+    assert book.claim_payments(datetime.now(UTC) + LEASE * 2, 10, LEASE) == []

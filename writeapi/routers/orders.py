@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from fastapi import APIRouter
 from starlette.responses import Response
 
+from domain.money import Money
 from writeapi.deps import SellerCall, ShopperCall
-from writeapi.execution import Call, Reply
+from writeapi.execution import REQUIRED_IDEMPOTENCY_KEY, Call, Reply
 from writeapi.problems import Problem
-from writeapi.schemas import CancelOrder, ShipOrder
+from writeapi.schemas import CancelOrder, Price, ShipOrder
 
 router = APIRouter(prefix="/v1/orders", tags=["orders"])
 
@@ -42,6 +43,29 @@ def ship_order(order_id: UUID, body: ShipOrder, call: SellerCall) -> Response:
     seller_id = shipping_seller(body, call)
     orders = call.commands.orders
     return call.run(body, lambda ctx: Reply(orders.ship(order_id, seller_id, ctx, version)))
+
+
+@router.post(
+    "/{order_id}/refunds",
+    status_code=202,
+    responses={400: {"description": "No Idempotency-Key header"}},
+    openapi_extra=REQUIRED_IDEMPOTENCY_KEY,
+)
+def refund_order(order_id: UUID, body: Price, call: SellerCall) -> Response:
+    """Refund part of a shipped order's captured payment (a seller of the order, or an admin).
+
+    Requires an Idempotency-Key, which names the refund: the same key never refunds twice.
+    The money goes back at the gateway afterwards, asynchronously.
+    """
+    refund_id = str(uuid5(order_id, call.required_idempotency_key()))
+    amount = Money(body.amount_minor, body.currency)
+    orders = call.commands.orders
+    return call.run(
+        body,
+        lambda ctx: Reply(
+            orders.refund(order_id, refund_id, amount, ctx), extra={"refund_id": refund_id}
+        ),
+    )
 
 
 def shipping_seller(body: ShipOrder, call: Call) -> UUID:
