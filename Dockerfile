@@ -1,4 +1,5 @@
-# One image for every process: `marketplace serve-write`, `serve-read`, `project <name>`.
+# One image for every process: `marketplace serve-write`, `serve-read`, `project <name>`,
+# `checkout`, `labels`, `notify` and the sandbox `gateway`.
 # Configuration comes only from MARKETPLACE_* variables at run time; nothing secret is baked in.
 
 FROM python:3.11-slim AS build
@@ -32,13 +33,14 @@ ENV PATH=/opt/venv/bin:$PATH \
 RUN groupadd --system --gid 10001 marketplace \
     && useradd --system --uid 10001 --gid marketplace --home-dir /home/marketplace \
        --create-home --shell /usr/sbin/nologin marketplace \
-    && install -d -o marketplace -g marketplace -m 0750 /var/lib/marketplace
+    && install -d -o marketplace -g marketplace -m 0750 \
+       /var/lib/marketplace /var/lib/marketplace/blobs
 
 COPY --from=build /opt/venv /opt/venv
 
 WORKDIR /home/marketplace
 USER 10001:10001
 
-EXPOSE 8000 8001
+EXPOSE 8000 8001 8010
 ENTRYPOINT ["marketplace"]
 CMD ["--help"]

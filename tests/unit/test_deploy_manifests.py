@@ -6,11 +6,15 @@ once on a small broken example, so every assertion is shown to be able to fail.
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import io
 import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -32,7 +36,21 @@ APPS = {
     "projector-product-detail": ["project", "product-detail"],
     "projector-carts": ["project", "carts"],
     "projector-catalog-search": ["project", "catalog-search"],
+    "projector-orders": ["project", "orders"],
+    "projector-seller-sales": ["project", "seller-sales"],
+    "checkout": ["checkout"],
+    "labels": ["labels"],
+    "notify": ["notify"],
+    "payment-gateway": ["gateway", "--port", "8010"],
 }
+STORELESS = {"payment-gateway"}
+"""Apps that use no store: they neither wait for the stores nor need production settings."""
+STORE_APPS = [app for app in APPS if app not in STORELESS]
+WORKERS = ("checkout", "labels", "notify")
+"""The long-running workers besides the projectors (`marketplace up` runs them too)."""
+PROCESSES = {"serve-write", "serve-read", "project", "checkout", "labels", "notify", "gateway"}
+"""The CLI commands that run a long-lived process; a deployment runs nothing else."""
+IMAGE = "marketplace"
 API_PORT_FIELD = {"writeapi": "write_api_port", "readapi": "read_api_port"}
 SENSITIVE = re.compile(r"PASSWORD|SECRET|TOKEN|KEY", re.IGNORECASE)
 REQUIRED_VAR = r"\$\{[A-Za-z_][A-Za-z0-9_]*:\?[^}]+\}"
@@ -234,6 +252,172 @@ def by_kind(docs: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
     return {d["metadata"]["name"]: d for d in docs if d.get("kind") == kind}
 
 
+def parse_cli(args: Any) -> argparse.Namespace | None:
+    """args as the real CLI parses them, or None when it refuses them."""
+    if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+        return None
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            return build_parser().parse_args(args)
+    except SystemExit:
+        return None
+
+
+def command_problems(where: str, args: Any) -> list[str]:
+    """Why args are not a process the CLI runs (a known command, a known projection)."""
+    parsed = parse_cli(args)
+    if parsed is None:
+        return [f"{where}: the CLI refuses {args!r}"]
+    if parsed.command not in PROCESSES:
+        return [f"{where}: {parsed.command!r} is not a long-running process"]
+    if parsed.command == "project" and parsed.name not in PROJECTORS:
+        return [f"{where}: no projection named {parsed.name!r}"]
+    return []
+
+
+def image_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The compose services that run our image (built from the Dockerfile)."""
+    return {
+        name: service
+        for name, service in compose.get("services", {}).items()
+        if "build" in service or str(service.get("image", "")).startswith(f"{IMAGE}:")
+    }
+
+
+def image_containers(docs: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(Deployment/container, container) for every k8s container that runs our image."""
+    for doc in (d for d in docs if d.get("kind") == "Deployment"):
+        for c in containers(doc):
+            if str(c.get("image", "")).split(":")[0] == IMAGE:
+                yield f"{doc['metadata']['name']}/{c['name']}", c
+
+
+def service_env(service: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for _, name, value in compose_env({"services": {"s": service}})}
+
+
+def waits_healthy(service: dict[str, Any], other: str) -> bool:
+    depends = service.get("depends_on") or {}
+    return (
+        isinstance(depends, dict)
+        and (depends.get(other) or {}).get("condition") == "service_healthy"
+    )
+
+
+def volume_mounts(service: dict[str, Any]) -> dict[str, tuple[str, bool]]:
+    """target -> (source, read_only) for a service's volumes, short or long syntax."""
+    mounts = {}
+    for volume in service.get("volumes", []):
+        if isinstance(volume, dict):
+            source, target = str(volume.get("source")), str(volume.get("target"))
+            read_only = bool(volume.get("read_only"))
+        else:
+            source, target, *mode = str(volume).split(":")
+            read_only = "ro" in ",".join(mode).split(",")
+        mounts[target] = (source, read_only)
+    return mounts
+
+
+def compose_wiring_problems(compose: dict[str, Any]) -> list[str]:
+    """The checkout worker reaches the gateway, notify the mail catcher, labels reach readapi."""
+    services = compose.get("services", {})
+    problems = []
+
+    checkout = services.get("checkout", {})
+    url = urlsplit(str(service_env(checkout).get(f"{PREFIX}PAYMENT_GATEWAY_URL") or ""))
+    gateway = services.get(url.hostname or "")
+    parsed = parse_cli(gateway.get("command")) if gateway else None
+    if gateway is None or parsed is None or parsed.command != "gateway":
+        problems.append(f"checkout calls the gateway at {url.geturl()!r}, which no service runs")
+    else:
+        if url.port != parsed.port:
+            problems.append(f"checkout calls port {url.port}, the gateway listens on {parsed.port}")
+        if f"127.0.0.1:{parsed.port}/healthz" not in str(gateway.get("healthcheck")):
+            problems.append(f"{url.hostname} is not checked on its own /healthz")
+        if not waits_healthy(checkout, url.hostname or ""):
+            problems.append(f"checkout does not wait for {url.hostname} to be service_healthy")
+
+    notify = services.get("notify", {})
+    smtp_host = str(service_env(notify).get(f"{PREFIX}SMTP_HOST"))
+    if smtp_host not in services:
+        problems.append(f"notify sends mail to {smtp_host!r}, which is no service")
+    elif not waits_healthy(notify, smtp_host):
+        problems.append(f"notify does not wait for {smtp_host} to be service_healthy")
+
+    sources = set()
+    for name, writes in (("labels", True), ("readapi", False)):
+        service = services.get(name, {})
+        blob_dir = str(service_env(service).get(f"{PREFIX}BLOB_DIR"))
+        source, read_only = volume_mounts(service).get(blob_dir, ("", False))
+        if source not in (compose.get("volumes") or {}):
+            problems.append(f"{name}: {PREFIX}BLOB_DIR {blob_dir!r} is not on a named volume")
+        elif writes and read_only:
+            problems.append(f"{name} mounts the blob volume read-only")
+        sources.add(source)
+    if len(sources) != 1:
+        problems.append(f"labels and readapi use different blob volumes: {sorted(sources)}")
+    return problems
+
+
+def k8s_wiring_problems(docs: list[dict[str, Any]]) -> list[str]:
+    """Gateway URL, SMTP relay and blob store from the ConfigMap; their keys from the Secret."""
+    config = (by_kind(docs, "ConfigMap").get("marketplace-config") or {}).get("data") or {}
+    deployments = by_kind(docs, "Deployment")
+    problems = []
+    for name in ("PAYMENT_GATEWAY_URL", "SMTP_HOST", "SMTP_PORT"):
+        if not config.get(f"{PREFIX}{name}"):
+            problems.append(f"the ConfigMap does not set {PREFIX}{name}")
+    if config.get(f"{PREFIX}BLOB_STORE") != "s3":
+        problems.append(f"the ConfigMap does not set {PREFIX}BLOB_STORE to s3")
+    needs = {
+        "labels": ("S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"),
+        "readapi": ("S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"),
+        "notify": ("SMTP_USERNAME", "SMTP_PASSWORD"),
+    }
+    for deployment, names in needs.items():
+        env = {n: v for _, n, v in k8s_env([deployments.get(deployment, {})])}
+        for name in names:
+            if "secretKeyRef" not in (env.get(f"{PREFIX}{name}") or {}):
+                problems.append(f"{deployment} does not get {PREFIX}{name} from the Secret")
+    for where, name, _ in k8s_env(list(deployments.values())):
+        if name == f"{PREFIX}PAYMENT_GATEWAY_URL":
+            problems.append(f"{where} overrides the ConfigMap's gateway URL")
+
+    url = urlsplit(str(config.get(f"{PREFIX}PAYMENT_GATEWAY_URL") or ""))
+    service = by_kind(docs, "Service").get(url.hostname or "")
+    if service is not None:  # the in-cluster sandbox: it must answer on that port
+        ports = {p["port"]: p["targetPort"] for p in service["spec"]["ports"]}
+        selector = service["spec"]["selector"].items()
+        backends = [
+            d
+            for d in deployments.values()
+            if selector <= d["spec"]["template"]["metadata"]["labels"].items()
+        ]
+        if url.port not in ports or len(backends) != 1:
+            problems.append(f"the gateway URL {url.geturl()!r} reaches no single Deployment")
+        else:
+            (container,) = containers(backends[0])
+            parsed = parse_cli(container.get("args"))
+            opened = {p.get("name"): p["containerPort"] for p in container.get("ports", [])}
+            if parsed is None or parsed.command != "gateway":
+                problems.append(f"{backends[0]['metadata']['name']} does not run the gateway")
+            elif opened.get(ports[url.port]) != parsed.port:
+                problems.append(f"the gateway listens on {parsed.port}, not {ports[url.port]}")
+    return problems
+
+
+def metrics_port_problems(docs: list[dict[str, Any]]) -> list[str]:
+    """A container that opens a `metrics` port serves metrics there (--metrics-port)."""
+    problems = []
+    for where, container in image_containers(docs):
+        opened = {p.get("name"): p.get("containerPort") for p in container.get("ports", [])}
+        parsed = parse_cli(container.get("args"))
+        served = getattr(parsed, "metrics_port", 0) or None
+        if opened.get("metrics") != served:
+            problems.append(f"{where} opens metrics port {opened.get('metrics')}, serves {served}")
+    return problems
+
+
 # The real files.
 
 
@@ -245,12 +429,33 @@ def test_compose_has_the_stores_and_the_app_services_built_from_the_dockerfile()
         assert services[app]["command"] == command
 
 
+def test_every_projection_and_worker_runs_in_compose_and_k8s() -> None:
+    """What `marketplace up` runs, the deployments run too: each projection and each worker."""
+    wanted = {("project", name) for name in PROJECTORS} | {(name,) for name in WORKERS}
+
+    def runs(args: list[str]) -> tuple[str, ...]:
+        return tuple(args[:2] if args[0] == "project" else args[:1])
+
+    assert wanted <= {runs(s["command"]) for s in image_services(load_compose()).values()}
+    assert wanted <= {runs(c["args"]) for _, c in image_containers(load_k8s())}
+
+
 def test_every_compose_service_has_a_healthcheck() -> None:
     assert missing_healthchecks(load_compose()) == []
 
 
 def test_app_services_wait_for_healthy_stores() -> None:
-    assert unhealthy_dependencies(load_compose(), list(APPS)) == []
+    assert unhealthy_dependencies(load_compose(), STORE_APPS) == []
+
+
+def test_compose_wires_the_gateway_the_mail_catcher_and_the_blob_volume() -> None:
+    assert compose_wiring_problems(load_compose()) == []
+
+
+def test_the_sandbox_gateway_needs_no_store_and_no_secret() -> None:
+    gateway = load_compose()["services"]["payment-gateway"]
+    assert not gateway.get("depends_on")
+    assert not any(SENSITIVE.search(name) or "URL" in name for name in service_env(gateway))
 
 
 def test_no_literal_secrets_in_compose_or_k8s() -> None:
@@ -278,7 +483,7 @@ def test_every_marketplace_variable_is_a_settings_field() -> None:
     assert unknown_settings(names) == []
 
 
-@pytest.mark.parametrize("app", list(APPS))
+@pytest.mark.parametrize("app", STORE_APPS)
 def test_compose_environment_builds_production_settings(
     app: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -298,17 +503,33 @@ def test_compose_environment_builds_production_settings(
 def test_deployments_have_probes_and_resources() -> None:
     docs = load_k8s()
     deployments = by_kind(docs, "Deployment")
-    projectors = {name for name in load_compose()["services"] if name.startswith("projector-")}
-    assert {"writeapi", "readapi"} | projectors <= deployments.keys()
+    assert set(APPS) <= deployments.keys()
     assert deployment_problems(docs) == []
     for name in ("writeapi", "readapi"):
         (container,) = containers(deployments[name])
         assert container["readinessProbe"]["httpGet"]["path"] == "/health/ready"
         assert container["livenessProbe"]["httpGet"]["path"] == "/health/live"
         assert container["args"] == APPS[name]
+    (gateway,) = containers(deployments["payment-gateway"])
+    assert gateway["livenessProbe"]["httpGet"]["path"] == "/healthz"
 
 
-@pytest.mark.parametrize("name", ["writeapi", "readapi", "projector-product-detail"])
+@pytest.mark.parametrize("name", sorted(APPS))
+def test_k8s_runs_what_compose_runs(name: str) -> None:
+    """Same command as in compose; k8s may add options (workers serve --metrics-port)."""
+    (container,) = containers(by_kind(load_k8s(), "Deployment")[name])
+    assert container["args"][: len(APPS[name])] == APPS[name]
+
+
+def test_k8s_workers_serve_metrics_on_the_port_they_open() -> None:
+    assert metrics_port_problems(load_k8s()) == []
+
+
+def test_k8s_takes_gateway_mail_and_blob_settings_from_the_configmap_and_secret() -> None:
+    assert k8s_wiring_problems(load_k8s()) == []
+
+
+@pytest.mark.parametrize("name", STORE_APPS)
 def test_k8s_environment_builds_production_settings(
     name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -323,6 +544,8 @@ def test_k8s_environment_builds_production_settings(
     env.extend(k8s_env([deployment]))
     settings = build_settings(monkeypatch, dict(settings_env(env)))
     assert settings.environment == "production"
+    assert settings.payment_gateway_url and settings.blob_store == "s3"
+    assert settings.smtp_host != Settings.model_fields["smtp_host"].default
     if name in API_PORT_FIELD:
         assert container["ports"][0]["containerPort"] == getattr(settings, API_PORT_FIELD[name])
 
@@ -451,10 +674,97 @@ def test_dockerfile_check_catches(dockerfile: str) -> None:
     assert dockerfile_problems(dockerfile) != []
 
 
-@pytest.mark.parametrize("name", sorted(APPS))
-def test_every_app_command_is_one_the_cli_runs(name: str) -> None:
-    args = APPS[name]
-    parsed = build_parser().parse_args(args)
-    assert parsed.command == args[0]
-    if args[0] == "project":
-        assert args[1] in PROJECTORS, f"no projection named {args[1]!r}"
+def test_every_app_command_is_one_the_cli_runs() -> None:
+    compose = image_services(load_compose())
+    containers_ = dict(image_containers(load_k8s()))
+    assert set(APPS) <= compose.keys()
+    assert len(containers_) >= len(APPS)
+    problems = [p for name, s in compose.items() for p in command_problems(name, s["command"])]
+    problems += [p for where, c in containers_.items() for p in command_problems(where, c["args"])]
+    assert problems == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["project", "no-such-view"],
+        ["serve"],
+        ["checkout", "--port", "1"],
+        ["gateway", "--port", "http"],
+        ["token", "--role", "admin", "--sub", "x"],
+        "checkout",
+        None,
+    ],
+)
+def test_command_check_catches(args: Any) -> None:
+    assert command_problems("here", args) != []
+
+
+def test_command_check_accepts_every_process() -> None:
+    for args in [*APPS.values(), ["labels", "--metrics-port", "9100"], ["notify"]]:
+        assert command_problems("here", args) == []
+
+
+def broken_compose() -> dict[str, Any]:
+    return {
+        "services": {
+            "checkout": {
+                "environment": {f"{PREFIX}PAYMENT_GATEWAY_URL": "http://gw:9000"},
+                "depends_on": {"gw": {"condition": "service_started"}},
+            },
+            "gw": {
+                "command": ["gateway", "--port", "8010"],
+                "healthcheck": {"test": ["CMD", "true"]},
+            },
+            "notify": {"environment": [f"{PREFIX}SMTP_HOST=smtp.example.com"]},
+            "labels": {
+                "environment": {f"{PREFIX}BLOB_DIR": "/blobs"},
+                "volumes": [
+                    {"type": "volume", "source": "b", "target": "/blobs", "read_only": True}
+                ],
+            },
+            "readapi": {"environment": {f"{PREFIX}BLOB_DIR": "/blobs"}, "volumes": ["c:/blobs:ro"]},
+        },
+        "volumes": {"b": None, "c": None},
+    }
+
+
+def test_compose_wiring_check_catches() -> None:
+    assert compose_wiring_problems(broken_compose()) == [
+        "checkout calls port 9000, the gateway listens on 8010",
+        "gw is not checked on its own /healthz",
+        "checkout does not wait for gw to be service_healthy",
+        "notify sends mail to 'smtp.example.com', which is no service",
+        "labels mounts the blob volume read-only",
+        "labels and readapi use different blob volumes: ['b', 'c']",
+    ]
+    compose = broken_compose()
+    compose["services"]["gw"]["command"] = ["serve-write"]
+    del compose["services"]["readapi"]["volumes"]
+    problems = compose_wiring_problems(compose)
+    assert "checkout calls the gateway at 'http://gw:9000', which no service runs" in problems
+    assert f"readapi: {PREFIX}BLOB_DIR '/blobs' is not on a named volume" in problems
+
+
+def test_k8s_wiring_and_metrics_checks_catch() -> None:
+    docs = load_k8s()
+    for doc in docs:
+        if doc.get("kind") == "ConfigMap":
+            doc["data"][f"{PREFIX}BLOB_STORE"] = "local"
+            del doc["data"][f"{PREFIX}SMTP_HOST"]
+        if doc.get("kind") == "Service" and doc["metadata"]["name"] == "payment-gateway":
+            doc["spec"]["ports"][0]["port"] = 9999
+        for c in containers(doc):
+            if c["name"] == "notify":
+                c["env"] = [e for e in c["env"] if e["name"] != f"{PREFIX}SMTP_PASSWORD"]
+                c["env"].append({"name": f"{PREFIX}PAYMENT_GATEWAY_URL", "value": "http://x"})
+            if c["name"] == "labels":
+                c["args"] = ["labels"]
+    assert k8s_wiring_problems(docs) == [
+        f"the ConfigMap does not set {PREFIX}SMTP_HOST",
+        f"the ConfigMap does not set {PREFIX}BLOB_STORE to s3",
+        f"notify does not get {PREFIX}SMTP_PASSWORD from the Secret",
+        "Deployment/notify/notify overrides the ConfigMap's gateway URL",
+        "the gateway URL 'http://payment-gateway:8010' reaches no single Deployment",
+    ]
+    assert metrics_port_problems(docs) == ["labels/labels opens metrics port 9100, serves None"]
