@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     """How long a placed order may take to be paid and confirmed before it expires."""
     payment_gateway_url: str | None = None
     """Unset, `marketplace up` starts the sandbox gateway on gateway_port."""
+    payment_gateway_api_key: SecretStr | None = None
+    """Sent as a bearer token on every gateway call (the sandbox needs none)."""
     gateway_port: int = Field(default=8010, ge=1, le=65535)
     payment_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
     payment_attempts: int = Field(default=3, ge=1, le=10)

@@ -104,6 +104,7 @@ class PaymentsClient:
         wait_max_seconds: float = 0.5,
         http: httpx.Client | None = None,
         metrics: ClientMetrics | None = None,
+        api_key: str | None = None,
     ) -> None:
         if attempts < 1:
             raise ValueError(f"attempts must be at least 1, not {attempts}")
@@ -112,6 +113,8 @@ class PaymentsClient:
         self._wait = wait_random_exponential(multiplier=wait_initial_seconds, max=wait_max_seconds)
         self._owns_http = http is None
         self._http = http or httpx.Client()
+        if api_key:
+            self._http.headers["Authorization"] = f"Bearer {api_key}"
         self._http.base_url = httpx.URL(base_url)
         self._http.timeout = httpx.Timeout(timeout_seconds)
         self._http.follow_redirects = False
@@ -127,11 +130,13 @@ class PaymentsClient:
     ) -> PaymentsClient:
         """A client of settings.payment_gateway_url (default: the local sandbox's port)."""
         url = settings.payment_gateway_url or f"http://{settings.host}:{settings.gateway_port}"
+        key = settings.payment_gateway_api_key
         return cls(
             url,
             timeout_seconds=settings.payment_timeout_seconds,
             attempts=settings.payment_attempts,
             breaker=CircuitBreaker.from_settings(settings, metrics=breaker_metrics),
+            api_key=key.get_secret_value() if key else None,
             metrics=metrics,
         )
 

@@ -321,3 +321,24 @@ def test_fault_flags_configure_the_gateway_at_start() -> None:
             timeout=5,
         )
         assert response.status_code == 402
+
+
+def test_the_api_key_from_settings_goes_out_as_a_bearer_token() -> None:
+    seen: list[str | None] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("authorization"))
+        return httpx.Response(402, json={"status": "declined", "reason": "test"})
+
+    registry = CollectorRegistry()
+    client = PaymentsClient(
+        "http://gateway.test",
+        timeout_seconds=1.0,
+        attempts=1,
+        breaker=CircuitBreaker.from_settings(Settings(), metrics=BreakerMetrics.on(registry)),
+        http=httpx.Client(transport=httpx.MockTransport(answer)),
+        metrics=ClientMetrics.on(registry),
+        api_key="k-123",
+    )
+    assert client.authorise("key", 100, "EUR").status == "declined"
+    assert seen == ["Bearer k-123"]
