@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from limits import parse_many
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"  # noqa: S105
@@ -95,6 +96,47 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
     idempotency_ttl_hours: int = Field(default=24, ge=24, le=24 * 30)
     log_level: str = "INFO"
+
+    rate_limits_enabled: bool = True
+    """Per-caller and per-IP budgets for browsing, cart changes and checkout (kept in Redis)."""
+    rate_limit_strategy: Literal["sliding-window-counter", "moving-window", "fixed-window"] = (
+        "sliding-window-counter"
+    )
+    rate_limit_browse_per_principal: str = "1200/minute"
+    """Query-API GETs per authenticated caller (token sub); `limits` notation, `;`-separated."""
+    rate_limit_browse_per_ip: str = "6000/minute"
+    """Per client IP: the peer, or X-Forwarded-For from a proxy in FORWARDED_ALLOW_IPS."""
+    rate_limit_cart_per_principal: str = "300/minute"
+    """Command-API cart changes (create, add, change, remove, clear) per caller."""
+    rate_limit_cart_per_ip: str = "1500/minute"
+    rate_limit_checkout_per_principal: str = "30/minute"
+    """POST /v1/carts/{id}/checkout per caller; an empty string turns a budget off."""
+    rate_limit_checkout_per_ip: str = "300/minute"
+    rate_limit_store_timeout_seconds: float = Field(default=0.5, gt=0, le=5)
+    """How long a request waits on the rate-limit Redis before the in-process fallback decides."""
+    rate_limit_recheck_seconds: float = Field(default=5.0, gt=0, le=300)
+    """While Redis is down, how often one background PING checks whether it is back."""
+    rate_limit_fallback_scale: float = Field(default=1.0, gt=0, le=1)
+    """Each process's share of every budget while it decides alone (e.g. 1 / processes)."""
+    max_requests_in_flight: int = Field(default=200, ge=1, le=100_000)
+    """Requests one API process serves at once; past it, 503 with Retry-After at once."""
+    checkout_reserved_share: float = Field(default=0.2, ge=0, lt=1)
+    """The last share of the command API's slots, only checkout requests may take."""
+    shed_retry_after_seconds: int = Field(default=1, ge=1, le=600)
+
+    @field_validator(
+        "rate_limit_browse_per_principal",
+        "rate_limit_browse_per_ip",
+        "rate_limit_cart_per_principal",
+        "rate_limit_cart_per_ip",
+        "rate_limit_checkout_per_principal",
+        "rate_limit_checkout_per_ip",
+    )
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        if value.strip():
+            parse_many(value)
+        return value.strip()
 
     @model_validator(mode="after")
     def _guard_secrets(self) -> Settings:

@@ -7,6 +7,8 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from infra.ratelimit import RateLimiter, RateLimitMiddleware
+from infra.shedding import LoadShedder, LoadSheddingMiddleware
 from infra.web import RequestContextMiddleware, add_liveness
 from readapi.deps import ReadApiDeps
 from readapi.problems import install_problem_handlers
@@ -36,11 +38,30 @@ sales) carry `Cache-Control: private, no-store` and need a bearer token.
 
 **Errors** are RFC 9457 `application/problem+json`; while a read store is down the reads
 that need it answer 503 with `Retry-After`.
+
+**Limits.** Reads have a budget per caller (with a bearer token) and per client IP.
+Answers carry `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers:
+`"browse-ip";q=6000;w=60` and `"browse-ip";r=5999;t=60`); past a budget the answer is 429
+with `Retry-After`. A process at its cap of requests in flight answers 503 with
+`Retry-After` at once.
 """
 
+RATE_LIMITED = ("browse",)
+"""The budgets the query API spends (see request_category)."""
 
-def create_app(deps: ReadApiDeps) -> FastAPI:
-    """Build the query API around its dependencies."""
+
+def request_category(method: str, path: str) -> str | None:
+    """The budget a request spends: every read of /v1 is browsing."""
+    return "browse" if method in ("GET", "HEAD") and path.startswith("/v1/") else None
+
+
+def create_app(
+    deps: ReadApiDeps,
+    *,
+    rate_limiter: RateLimiter | None = None,
+    shedder: LoadShedder | None = None,
+) -> FastAPI:
+    """Build the query API around its dependencies, with the guards given."""
     app = FastAPI(
         title="Marketplace query API",
         version="1",
@@ -75,5 +96,15 @@ def create_app(deps: ReadApiDeps) -> FastAPI:
             orjson.dumps({"status": "ready", "views": views}), media_type="application/json"
         )
 
+    # The last added runs first: request ids, then shedding, then rate limits, then routes.
+    if rate_limiter is not None:
+        app.add_middleware(
+            RateLimitMiddleware,
+            limiter=rate_limiter,
+            classify=request_category,
+            tokens=deps.tokens,
+        )
+    if shedder is not None:
+        app.add_middleware(LoadSheddingMiddleware, shedder=shedder)
     app.add_middleware(RequestContextMiddleware)
     return app

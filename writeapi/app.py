@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import orjson
 from fastapi import FastAPI
 from starlette.responses import Response
 
+from infra.ratelimit import RateLimiter, RateLimitMiddleware
+from infra.shedding import LoadShedder, LoadSheddingMiddleware
 from infra.web import RequestContextMiddleware, add_liveness
 from writeapi.deps import WriteApiDeps
 from writeapi.middleware import BodySizeLimitMiddleware
@@ -24,11 +28,41 @@ body returns the first answer (`Idempotent-Replayed: true`), a different body is
 concurrent duplicate a 409. Checkout requires the key (400 without it): the order id derives
 from it, so a retried checkout never places a second order. Errors are RFC 9457
 `application/problem+json`.
+
+**Limits.** Cart changes and checkout each have a budget per caller and per client IP.
+Answers carry `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers:
+`"checkout-user";q=30;w=60` and `"checkout-user";r=29;t=60`); past a budget the answer is
+429 with `Retry-After`. A process at its cap of requests in flight answers 503 with
+`Retry-After` at once; its last slots are kept for checkout.
 """
 
+RATE_LIMITED = ("cart", "checkout")
+"""The budgets the command API spends (see request_category)."""
+CHECKOUT_PATH = re.compile(r"^/v1/carts/[^/]+/checkout$")
+CHANGES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
-def create_app(deps: WriteApiDeps) -> FastAPI:
-    """Build the command API around its dependencies."""
+
+def request_category(method: str, path: str) -> str | None:
+    """The budget a request spends: checkout, a cart change, or none."""
+    if method == "POST" and CHECKOUT_PATH.match(path):
+        return "checkout"
+    if method in CHANGES and (path == "/v1/carts" or path.startswith("/v1/carts/")):
+        return "cart"
+    return None
+
+
+def is_checkout(method: str, path: str) -> bool:
+    """Checkout requests may take the slots kept back from everything else."""
+    return request_category(method, path) == "checkout"
+
+
+def create_app(
+    deps: WriteApiDeps,
+    *,
+    rate_limiter: RateLimiter | None = None,
+    shedder: LoadShedder | None = None,
+) -> FastAPI:
+    """Build the command API around its dependencies, with the guards given."""
     app = FastAPI(
         title="Marketplace command API",
         version="1",
@@ -60,6 +94,17 @@ def create_app(deps: WriteApiDeps) -> FastAPI:
             media_type="application/json",
         )
 
+    # The last added runs first: request ids, then shedding (a counter), then rate limits
+    # (a Redis round trip), then the body cap, then the routes.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=deps.max_body_bytes)
+    if rate_limiter is not None:
+        app.add_middleware(
+            RateLimitMiddleware,
+            limiter=rate_limiter,
+            classify=request_category,
+            tokens=deps.tokens,
+        )
+    if shedder is not None:
+        app.add_middleware(LoadSheddingMiddleware, shedder=shedder, reserved=is_checkout)
     app.add_middleware(RequestContextMiddleware)
     return app
