@@ -56,6 +56,8 @@ BATCH_SIZE = 50
 RETRY_CAP_SECONDS = 5.0
 """Longest wait before a gateway call that found the gateway unavailable is tried again."""
 EXPIRY_RETRY = timedelta(seconds=5)
+POOL_TIMEOUT_SECONDS = 5.0
+"""How long a loop waits for a connection; short, so a stop during an outage is prompt."""
 
 
 class CheckoutManager(Projection[CheckoutBookUnit]):
@@ -218,6 +220,7 @@ def run_until(stop: threading.Event, settings: Settings, gateway: PaymentGateway
             where.postgres_url,
             min_size=1,
             max_size=settings.payment_workers + 4,
+            timeout=POOL_TIMEOUT_SECONDS,
             kwargs={"autocommit": True},
             open=True,
         )

@@ -140,9 +140,14 @@ class Stack:
         leaders = {
             pid
             for pid, (_, cmdline) in table.items()
-            if "postgres" not in cmdline and any(mark in cmdline for mark in marks)
+            if "postgres" not in cmdline
+            and (any(mark in cmdline for mark in marks) or self._runs_here(pid))
         }
         return sorted(pid for pid, (session, _) in table.items() if {pid, session} & leaders)
+
+    def _runs_here(self, pid: int) -> bool:
+        """Whether the process was started for this stack (its data dir is in its environment)."""
+        return f"MARKETPLACE_DATA_DIR={self.data_dir}\n" in environment_of(pid)
 
     def token(self, role: str, sub: uuid.UUID) -> str:
         """A development token from the `marketplace token` command."""
@@ -155,6 +160,14 @@ class Stack:
             check=True,
         )
         return result.stdout.strip()
+
+
+def environment_of(pid: int) -> str:
+    """A process's environment as one string, or nothing if it cannot be read."""
+    try:
+        return (Path("/proc") / str(pid) / "environ").read_bytes().replace(b"\0", b"\n").decode()
+    except OSError:
+        return ""
 
 
 def process_table() -> dict[int, tuple[int, str]]:
