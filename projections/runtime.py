@@ -89,6 +89,13 @@ class Projection(ABC, Generic[U]):
         if not self.handle(event, unit) and not isinstance(event, self.ignored):
             raise UnhandledEvent(f"{self.name} cannot handle {type(event).__qualname__}")
 
+    def prepare(self, events: Sequence[Any]) -> None:
+        """Act on a batch before its view changes commit; nothing by default.
+
+        A process manager issues its commands here: if it crashes, the batch's position
+        is not recorded, so the commands run again (they must be idempotent).
+        """
+
     @abstractmethod
     def handle(self, event: Any, unit: U) -> bool:
         """Apply the event if this projection knows it; return whether it did."""
@@ -189,6 +196,7 @@ class Worker(Generic[U]):
 
     def _apply(self, name: str, after: int, batch: list[Positioned]) -> None:
         last = batch[-1].position
+        self.projection.prepare([item.event for item in batch])
         try:
             with self.view.unit_of_work() as unit:
                 for item in batch:
