@@ -10,9 +10,10 @@ from datetime import timedelta
 import pytest
 from prometheus_client import REGISTRY
 
+from domain.order import Order
 from domain.order_lines import OrderStatus
 from infra.settings import Settings
-from tests.checkout.shop import Gateway, Shop, checkout_worker
+from tests.checkout.shop import Gateway, Shop, checkout_worker, wait_for
 
 pytestmark = pytest.mark.postgres
 
@@ -29,6 +30,11 @@ def transitions(to_state: str) -> float:
         )
         total += value or 0.0
     return total
+
+
+def confirmed(orders: dict[uuid.UUID, Order]) -> set[str]:
+    """The ids of the confirmed orders."""
+    return {str(i) for i, o in orders.items() if o.status is OrderStatus.CONFIRMED}
 
 
 def test_every_order_ends_confirmed_or_failed_with_at_most_one_charge(
@@ -59,7 +65,15 @@ def test_every_order_ends_confirmed_or_failed_with_at_most_one_charge(
             time.sleep(0.1)
         gateway.faults(error_rate=0.0, timeout_rate=0.0, decline_rate=0.1)
         orders = shop.wait_until_final(order_ids, 60)
-        time.sleep(0.5)  # let the voids of late authorisations go through
+        products_of = [order.lines[0].product_id for order in orders.values()]
+        wait_for(lambda: all(shop.stock(p).reserved == 0 for p in products_of), 60)
+        wait_for(
+            lambda: all(
+                c["state"] != "authorised" or c["reference"] in confirmed(orders)
+                for c in gateway.charges()
+            ),
+            60,
+        )
 
     assert transitions("open") > before["open"]
     assert transitions("half_open") > before["half_open"]

@@ -10,7 +10,7 @@ import pytest
 
 from domain.order_lines import OrderStatus
 from infra.settings import Settings
-from tests.checkout.shop import Gateway, Shop, checkout_worker
+from tests.checkout.shop import Gateway, Shop, checkout_worker, wait_for
 
 pytestmark = pytest.mark.postgres
 
@@ -58,6 +58,7 @@ def test_exactly_the_units_in_stock_are_sold_however_many_shoppers_check_out(
             with StockWatch(shop, product) as watch:
                 order_ids = shop.check_out_all(shop.shoppers, f"flash-{round_number}")
                 orders = shop.wait_until_final(order_ids, 180)
+                wait_for(lambda p=product: shop.stock(p).reserved == 0, 60)  # sold when confirmed
 
             statuses = Counter(order.status for order in orders.values())
             assert statuses == {
