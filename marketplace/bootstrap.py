@@ -13,7 +13,10 @@ from infra.blobs import blob_store
 from infra.eventstore import eventsourcing_env
 from infra.idempotency import IdempotencyStore
 from infra.logging import configure_logging
+from infra.ratelimit import DEFAULT_METRICS as RATE_LIMIT_METRICS
+from infra.ratelimit import RateLimiter, RateLimitMetrics, policies, redis_storage
 from infra.settings import Settings, load_settings
+from infra.shedding import LoadShedder
 from marketplace import catalog_search, order_views
 from marketplace.projectors import log_names, redis_prefix, stores
 from projections.carts.projection import CartProjection
@@ -23,8 +26,11 @@ from projections.orders.projection import OrderHistoryProjection
 from projections.product_detail.projection import ProductDetailProjection
 from projections.product_detail.redis_view import RedisProductDetailView
 from projections.seller_sales.projection import SellerSalesProjection
+from projections.versions import READERS
+from readapi.app import RATE_LIMITED as READ_BUDGETS
 from readapi.app import create_app as create_read_app
 from readapi.deps import Followed, ReadApiDeps
+from writeapi.app import RATE_LIMITED as WRITE_BUDGETS
 from writeapi.app import create_app as create_write_app
 from writeapi.deps import WriteApiDeps
 
@@ -75,7 +81,11 @@ def write_app() -> FastAPI:
     """The command API from the environment's settings (a uvicorn factory)."""
     settings = load_settings()
     configure_logging(settings.log_level)
-    return create_write_app(build_write_deps(settings))
+    return create_write_app(
+        build_write_deps(settings),
+        rate_limiter=rate_limiter(settings, WRITE_BUDGETS),
+        shedder=load_shedder(settings, "command", settings.checkout_reserved_share),
+    )
 
 
 def read_redis_client(settings: Settings, url: str) -> redis.Redis:
@@ -95,7 +105,10 @@ def read_redis_async_client(settings: Settings, url: str) -> redis.asyncio.Redis
 
 
 def build_read_deps(settings: Settings) -> ReadApiDeps:
-    """Everything the query API needs: the views it reads, as the projectors write them."""
+    """Everything the query API needs: the views it reads, as the projectors write them.
+
+    Each view reads the version its readers' pointer names, so a rebuild switches them.
+    """
     where = stores(settings)
     client = read_redis_client(settings, where.redis_url)
     projection = ProductDetailProjection()
@@ -105,6 +118,7 @@ def build_read_deps(settings: Settings) -> ReadApiDeps:
             client,
             redis_prefix(settings, projection.name),
             read_redis_async_client(settings, where.redis_url),
+            follows=READERS,
         ),
         log_names(projection, settings),
     )
@@ -120,7 +134,7 @@ def build_read_deps(settings: Settings) -> ReadApiDeps:
         ),
         carts=Followed(
             carts.name,
-            RedisCartView(client, redis_prefix(settings, carts.name)),
+            RedisCartView(client, redis_prefix(settings, carts.name), follows=READERS),
             log_names(carts, settings),
         ),
         orders=Followed(history.name, history, log_names(OrderHistoryProjection(), settings)),
@@ -135,4 +149,52 @@ def read_app() -> FastAPI:
     """The query API from the environment's settings (a uvicorn factory)."""
     settings = load_settings()
     configure_logging(settings.log_level)
-    return create_read_app(build_read_deps(settings))
+    return create_read_app(
+        build_read_deps(settings),
+        rate_limiter=rate_limiter(settings, READ_BUDGETS),
+        shedder=load_shedder(settings, "query"),
+    )
+
+
+def rate_limiter(
+    settings: Settings,
+    categories: tuple[str, ...],
+    metrics: RateLimitMetrics = RATE_LIMIT_METRICS,
+) -> RateLimiter | None:
+    """The settings' budgets for these request categories, kept in Redis; None when off."""
+    if not settings.rate_limits_enabled:
+        return None
+    budgets = {
+        "browse": (settings.rate_limit_browse_per_principal, settings.rate_limit_browse_per_ip),
+        "cart": (settings.rate_limit_cart_per_principal, settings.rate_limit_cart_per_ip),
+        "checkout": (
+            settings.rate_limit_checkout_per_principal,
+            settings.rate_limit_checkout_per_ip,
+        ),
+    }
+    url = stores(settings).redis_url
+    timeout = settings.rate_limit_store_timeout_seconds
+    # No retries (from_url's default): a dead Redis holds a request one timeout at most.
+    client = redis.asyncio.Redis.from_url(
+        url, socket_timeout=timeout, socket_connect_timeout=timeout
+    )
+    return RateLimiter(
+        redis_storage(client, url, f"{settings.redis_prefix}:ratelimit"),
+        {category: policies(category, *budgets[category]) for category in categories},
+        strategy=settings.rate_limit_strategy,
+        store_timeout=timeout,
+        recheck_seconds=settings.rate_limit_recheck_seconds,
+        fallback_scale=settings.rate_limit_fallback_scale,
+        metrics=metrics,
+        close=client.aclose,
+    )
+
+
+def load_shedder(settings: Settings, api: str, reserved_share: float = 0.0) -> LoadShedder:
+    """The cap on one API process's requests in flight; reserved_share is kept for checkout."""
+    return LoadShedder(
+        settings.max_requests_in_flight,
+        reserved_share=reserved_share,
+        retry_after_seconds=settings.shed_retry_after_seconds,
+        api=api,
+    )

@@ -15,6 +15,7 @@ from opensearchpy import NotFoundError, OpenSearch
 from psycopg_pool import ConnectionPool
 
 from infra.settings import Settings
+from projections.catalog_search.opensearch_versions import VIEW_VERSION, OpenSearchVersions
 from projections.catalog_search.opensearch_view import OpenSearchCatalogSearch
 from projections.catalog_search.postgres_view import PostgresCatalogSearch
 from projections.catalog_search.projection import CatalogSearchProjection
@@ -25,6 +26,8 @@ from projections.catalog_search.search import (
     SearchQuery,
     SearchResult,
 )
+from projections.postgres_versions import PostgresVersions
+from projections.versions import READERS, ViewVersions
 
 log = structlog.get_logger()
 
@@ -34,6 +37,8 @@ READ_POOL_SIZE = 10
 OPENSEARCH_WRITE_TIMEOUT_SECONDS = 30
 MIN_CONNECT_TIMEOUT_SECONDS = 2
 """libpq rounds a connect_timeout below two seconds up to two."""
+PROJECTOR_VERIFY_SECONDS = 1.0
+"""How often an idle projector rereads its positions (Worker.run), resolving its alias."""
 
 
 def search_pool(postgres_url: str, max_size: int, timeout: float) -> ConnectionPool:
@@ -70,6 +75,34 @@ def projector_view(settings: Settings, postgres_url: str) -> CatalogSearchView:
     return view
 
 
+def versions(settings: Settings, postgres_url: str) -> ViewVersions:
+    """The versions of the catalog-search view on the configured backend, for a rebuild.
+
+    An old OpenSearch index is deleted after the longest search the query API lets run and
+    an idle projector's verify interval (when it resolves the writers' alias again).
+    """
+    if settings.opensearch_url:
+        client = opensearch_client(
+            settings.opensearch_url, OPENSEARCH_WRITE_TIMEOUT_SECONDS, retries=3
+        )
+        prefix = settings.opensearch_index_prefix
+        grace = settings.read_store_timeout_seconds + PROJECTOR_VERIFY_SECONDS
+        return OpenSearchVersions(
+            client,
+            prefix,
+            lambda version: OpenSearchCatalogSearch(client, prefix, version=version),
+            grace,
+        )
+    pool = search_pool(postgres_url, PROJECTOR_POOL_SIZE, 30.0)
+    name = CatalogSearchProjection.name
+    return PostgresVersions(
+        pool,
+        name,
+        PostgresCatalogSearch.tables,
+        lambda version: PostgresCatalogSearch(pool, name, version=version),
+    )
+
+
 def close_view(view: Any) -> None:
     """Release the view's pool or client."""
     if isinstance(view, PostgresCatalogSearch):
@@ -79,29 +112,43 @@ def close_view(view: Any) -> None:
 
 
 class EmptyUntilCreated:
-    """A view read before its projector has created it: no positions, no matches (not a 500)."""
+    """A view read before its projector has created it: no positions, no matches (not a 500).
 
-    def __init__(self, view: CatalogSearchView, missing: tuple[type[Exception], ...]) -> None:
+    earlier, if given, is read while view is missing: the OpenSearch index of a deployment
+    from before the aliases, until its upgraded projector adds them.
+    """
+
+    def __init__(
+        self,
+        view: CatalogSearchView,
+        missing: tuple[type[Exception], ...],
+        earlier: CatalogSearchView | None = None,
+    ) -> None:
         self.view = view
         self.missing = missing
+        self.earlier = earlier
         self.transient_errors = view.transient_errors
 
     def positions(self) -> dict[str, int]:
         """The view's positions, or none while it does not exist."""
-        try:
-            return self.view.positions()
-        except self.missing as error:
-            log.info("catalog_search_not_created", error=repr(error))
-            return {}
+        for view in (self.view, self.earlier):
+            try:
+                if view is not None:
+                    return view.positions()
+            except self.missing as error:
+                log.info("catalog_search_not_created", error=repr(error))
+        return {}
 
     def search(self, query: SearchQuery) -> SearchResult:
         """The view's answer, or an empty one while it does not exist."""
-        try:
-            return self.view.search(query)
-        except self.missing as error:
-            log.info("catalog_search_not_created", error=repr(error))
-            prices = tuple(FacetBucket(bucket.key, 0) for bucket in PRICE_BUCKETS)
-            return SearchResult(hits=(), total=0, facets=Facets((), (), prices))
+        for view in (self.view, self.earlier):
+            try:
+                if view is not None:
+                    return view.search(query)
+            except self.missing as error:
+                log.info("catalog_search_not_created", error=repr(error))
+        prices = tuple(FacetBucket(bucket.key, 0) for bucket in PRICE_BUCKETS)
+        return SearchResult(hits=(), total=0, facets=Facets((), (), prices))
 
     def close(self) -> None:
         """Release the view's pool or client."""
@@ -109,12 +156,14 @@ class EmptyUntilCreated:
 
 
 def reader_view(settings: Settings, postgres_url: str) -> EmptyUntilCreated:
-    """The view the query API reads: each call to the store fails within the read timeout."""
+    """The view the query API reads (the readers' version): each call fails within the timeout."""
     timeout = settings.read_store_timeout_seconds
     if settings.opensearch_url:
         client = opensearch_client(settings.opensearch_url, timeout, retries=0)
-        view = OpenSearchCatalogSearch(client, settings.opensearch_index_prefix)
-        return EmptyUntilCreated(view, (NotFoundError,))
+        prefix = settings.opensearch_index_prefix
+        view = OpenSearchCatalogSearch(client, prefix, follows=READERS)
+        earlier = OpenSearchCatalogSearch(client, prefix, version=VIEW_VERSION)
+        return EmptyUntilCreated(view, (NotFoundError,), earlier)
     pool = search_pool(postgres_url, READ_POOL_SIZE, timeout)
-    postgres = PostgresCatalogSearch(pool, CatalogSearchProjection.name)
+    postgres = PostgresCatalogSearch(pool, CatalogSearchProjection.name, follows=READERS)
     return EmptyUntilCreated(postgres, (psycopg.errors.UndefinedTable,))

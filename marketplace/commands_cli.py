@@ -71,6 +71,31 @@ def _project(args: argparse.Namespace) -> int:
         return 2
 
 
+def _rebuild(args: argparse.Namespace) -> int:
+    from infra.logging import configure_logging
+    from marketplace.projectors import UnknownProjection
+    from marketplace.rebuild import RebuildRunning, rebuild
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    try:
+        done = rebuild(
+            args.name,
+            settings,
+            batch_size=args.batch_size,
+            progress=sys.stderr,
+            grace_seconds=args.grace_seconds,
+        )
+    except UnknownProjection as error:
+        print(f"marketplace rebuild: {error}", file=sys.stderr)
+        return 2
+    except RebuildRunning as error:
+        print(f"marketplace rebuild: {error}", file=sys.stderr)
+        return 1
+    print(done.summary())
+    return 0
+
+
 def _checkout(args: argparse.Namespace) -> int:
     from infra.logging import configure_logging
     from marketplace.checkout import run
@@ -104,6 +129,22 @@ def _register_projection_commands(sub: Any) -> None:
         "--metrics-port", type=int, default=0, help="serve Prometheus metrics (0: off)"
     )
     project.set_defaults(handler=_project)
+
+    rebuild = sub.add_parser(
+        "rebuild",
+        help="build a new version of a read model beside the live one, switch to it, drop the old",
+    )
+    rebuild.add_argument("name", help="the projection, e.g. seller-sales (see `status`)")
+    rebuild.add_argument(
+        "--batch-size", type=_positive, default=1000, help="events per view transaction"
+    )
+    rebuild.add_argument(
+        "--grace-seconds",
+        type=float,
+        default=None,
+        help="wait between switching readers and dropping the old version (default: the store's)",
+    )
+    rebuild.set_defaults(handler=_rebuild)
 
     checkout = sub.add_parser(
         "checkout",

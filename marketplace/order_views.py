@@ -13,8 +13,10 @@ from marketplace.catalog_search import search_pool
 from projections.orders.projection import OrderHistoryProjection
 from projections.orders.view import OrderHistoryView
 from projections.postgres_reads import PostgresReadView
+from projections.postgres_versions import PostgresVersions
 from projections.seller_sales.projection import SellerSalesProjection
 from projections.seller_sales.view import SellerSalesView
+from projections.versions import READERS
 
 PROJECTOR_POOL_SIZE = 2
 READ_POOL_SIZE = 10
@@ -37,6 +39,30 @@ def seller_sales_view(postgres_url: str) -> SellerSalesView:
     return view
 
 
+def order_history_versions(postgres_url: str) -> PostgresVersions:
+    """The versions of the order-history view, for a rebuild."""
+    pool = search_pool(postgres_url, PROJECTOR_POOL_SIZE, PROJECTOR_POOL_TIMEOUT_SECONDS)
+    name = OrderHistoryProjection.name
+    return PostgresVersions(
+        pool,
+        name,
+        OrderHistoryView.tables,
+        lambda version: OrderHistoryView(pool, name, version=version, owns_pool=False),
+    )
+
+
+def seller_sales_versions(postgres_url: str) -> PostgresVersions:
+    """The versions of the seller-sales view, for a rebuild."""
+    pool = search_pool(postgres_url, PROJECTOR_POOL_SIZE, PROJECTOR_POOL_TIMEOUT_SECONDS)
+    name = SellerSalesProjection.name
+    return PostgresVersions(
+        pool,
+        name,
+        SellerSalesView.tables,
+        lambda version: SellerSalesView(pool, name, version=version, owns_pool=False),
+    )
+
+
 def close_view(view: Any) -> None:
     """Release a view's pool."""
     if isinstance(view, PostgresReadView):
@@ -46,13 +72,20 @@ def close_view(view: Any) -> None:
 def reader_views(settings: Settings, postgres_url: str) -> tuple[OrderHistoryView, SellerSalesView]:
     """Both views for the query API, on one pool; each statement ends within the read timeout.
 
-    The order-history view owns the pool (closing it closes both).
+    They read the versions the readers' pointers name. The order-history view owns the pool
+    (closing it closes both).
     """
     timeout = settings.read_store_timeout_seconds
     pool = search_pool(postgres_url, READ_POOL_SIZE, timeout)
     statement_ms = max(int(timeout * 1000), 1)
-    history = OrderHistoryView(pool, OrderHistoryProjection.name, statement_timeout_ms=statement_ms)
+    history = OrderHistoryView(
+        pool, OrderHistoryProjection.name, statement_timeout_ms=statement_ms, follows=READERS
+    )
     sales = SellerSalesView(
-        pool, SellerSalesProjection.name, statement_timeout_ms=statement_ms, owns_pool=False
+        pool,
+        SellerSalesProjection.name,
+        statement_timeout_ms=statement_ms,
+        owns_pool=False,
+        follows=READERS,
     )
     return history, sales

@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
 
-import redis
 import structlog
 from prometheus_client import start_http_server
 
@@ -25,7 +24,10 @@ from infra.eventstore import eventsourcing_env
 from infra.local.postgres import LocalPostgres
 from infra.local.redis import LocalRedis
 from infra.settings import Settings
-from marketplace import catalog_search, order_views
+from marketplace import catalog_search, order_views, redis_views
+from marketplace.redis_views import close_redis_view
+from marketplace.redis_views import redis_client as redis_client
+from marketplace.redis_views import redis_prefix as redis_prefix
 from projections.carts.projection import CartProjection
 from projections.carts.redis_view import RedisCartView
 from projections.catalog_search.projection import CatalogSearchProjection
@@ -35,6 +37,7 @@ from projections.product_detail.projection import ProductDetailProjection
 from projections.product_detail.redis_view import RedisProductDetailView
 from projections.runtime import Projection, View, Worker
 from projections.seller_sales.projection import SellerSalesProjection
+from projections.versions import ViewVersions
 
 log = structlog.get_logger()
 
@@ -69,31 +72,18 @@ class Projector:
     projection: Callable[[], Projection[Any]]
     view: Callable[[Settings, Stores], View[Any]]
     close_view: Callable[[View[Any]], None]
-
-
-def redis_client(url: str) -> redis.Redis:
-    """A Redis client whose calls fail (and are retried by the worker) instead of hanging."""
-    return redis.Redis.from_url(
-        url, socket_timeout=5.0, socket_connect_timeout=2.0, health_check_interval=10
-    )
-
-
-def redis_prefix(settings: Settings, projection: str) -> str:
-    """The key prefix of one projection's Redis view: each keeps its own positions."""
-    return f"{settings.redis_prefix}:{projection}"
+    versions: Callable[[Settings, Stores], ViewVersions]
+    """The view's versions in its store, for `marketplace rebuild`."""
 
 
 def product_detail_view(settings: Settings, stores: Stores) -> RedisProductDetailView:
     """The product-detail view in Redis under its own key prefix."""
-    prefix = redis_prefix(settings, ProductDetailProjection.name)
-    return RedisProductDetailView(redis_client(stores.redis_url), prefix)
+    return redis_views.product_detail_view(settings, stores.redis_url)
 
 
 def cart_view(settings: Settings, stores: Stores) -> RedisCartView:
     """The carts view in Redis under its own key prefix."""
-    return RedisCartView(
-        redis_client(stores.redis_url), redis_prefix(settings, CartProjection.name)
-    )
+    return redis_views.cart_view(settings, stores.redis_url)
 
 
 def catalog_search_view(settings: Settings, stores: Stores) -> catalog_search.CatalogSearchView:
@@ -111,13 +101,6 @@ def seller_sales_view(settings: Settings, stores: Stores) -> View[Any]:
     return order_views.seller_sales_view(stores.postgres_url)
 
 
-def close_redis_view(view: View[Any]) -> None:
-    """Close the Redis client of a Redis-backed view."""
-    client = getattr(view, "client", None)
-    if isinstance(client, redis.Redis):
-        client.close()
-
-
 PROJECTORS: dict[str, Projector] = {
     projector.name: projector
     for projector in [
@@ -126,25 +109,35 @@ PROJECTORS: dict[str, Projector] = {
             ProductDetailProjection,
             product_detail_view,
             close_redis_view,
+            lambda settings, at: redis_views.product_detail_versions(settings, at.redis_url),
         ),
-        Projector(CartProjection.name, CartProjection, cart_view, close_redis_view),
+        Projector(
+            CartProjection.name,
+            CartProjection,
+            cart_view,
+            close_redis_view,
+            lambda settings, at: redis_views.cart_versions(settings, at.redis_url),
+        ),
         Projector(
             CatalogSearchProjection.name,
             CatalogSearchProjection,
             catalog_search_view,
             catalog_search.close_view,
+            lambda settings, at: catalog_search.versions(settings, at.postgres_url),
         ),
         Projector(
             OrderHistoryProjection.name,
             OrderHistoryProjection,
             order_history_view,
             order_views.close_view,
+            lambda settings, at: order_views.order_history_versions(at.postgres_url),
         ),
         Projector(
             SellerSalesProjection.name,
             SellerSalesProjection,
             seller_sales_view,
             order_views.close_view,
+            lambda settings, at: order_views.seller_sales_versions(at.postgres_url),
         ),
     ]
 }

@@ -9,6 +9,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from projections.postgres_unit import PostgresView
+from projections.versions import WRITERS
 
 T = TypeVar("T")
 
@@ -16,9 +17,11 @@ T = TypeVar("T")
 class PostgresReadView(PostgresView):
     """A view whose reads run in one transaction each, within an optional statement timeout.
 
-    A read made before the projector has created the tables answers as an empty view (a
-    query API may start first). A timed-out statement raises QueryCanceled, an
-    OperationalError, so the query API answers 503 like any other store outage.
+    It reads the version its pointer names (follows: READERS for the query API, WRITERS for
+    the projector), or the pinned version. A read made before the projector has created the
+    tables answers as an empty view (a query API may start first). A timed-out statement
+    raises QueryCanceled, an OperationalError, so the query API answers 503 like any other
+    store outage.
     """
 
     def __init__(
@@ -28,8 +31,10 @@ class PostgresReadView(PostgresView):
         *,
         statement_timeout_ms: int | None = None,
         owns_pool: bool = True,
+        follows: str = WRITERS,
+        version: int | None = None,
     ) -> None:
-        super().__init__(pool, name)
+        super().__init__(pool, name, versioned=True, follows=follows, version=version)
         self.statement_timeout_ms = statement_timeout_ms
         self.owns_pool = owns_pool
 
@@ -46,14 +51,11 @@ class PostgresReadView(PostgresView):
 
     def read(self, query: Callable[[psycopg.Connection[Any]], T], missing: T) -> T:
         """query() in one transaction within the statement timeout; missing if a table is."""
+        settings = {}
+        if self.statement_timeout_ms is not None:
+            settings["statement_timeout"] = str(self.statement_timeout_ms)
         try:
-            with self.pool.connection() as conn, conn.transaction():
-                if self.statement_timeout_ms is not None:
-                    conn.execute(
-                        "SELECT set_config('statement_timeout', %s, true)",
-                        (str(self.statement_timeout_ms),),
-                    )
-                return query(conn)
+            return self.run(query, settings)
         except psycopg.errors.UndefinedTable:
             return missing
 

@@ -1,17 +1,34 @@
-"""What every PostgreSQL view shares: rows and position change in one transaction."""
+"""What every PostgreSQL view shares: rows and position change in one transaction.
+
+A versioned view (see projections.postgres_versions) follows the version that readers or
+writers use, or is pinned to one; every transaction starts by setting its search_path to
+that version's schema.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any, TypeVar
 
 import psycopg
+from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from infra.schema_lock import lock_schema_in_transaction
-from projections.runtime import PositionMoved
+from projections.postgres_versions import (
+    COLUMNS,
+    REGISTER,
+    VERSIONS_SQL,
+    enter,
+    registered,
+    schema_name,
+)
+from projections.runtime import PositionMoved, ViewVersionMoved
+from projections.versions import WRITERS
 
 TRANSIENT: tuple[type[BaseException], ...] = (psycopg.OperationalError, PoolTimeout)
+T = TypeVar("T")
 
 POSITIONS_SQL = """
 CREATE TABLE IF NOT EXISTS projection_positions (
@@ -51,32 +68,105 @@ class PostgresUnit:
 
 
 class PostgresView:
-    """A view in PostgreSQL tables, tracked under its name in projection_positions."""
+    """A view in PostgreSQL tables, tracked under its name in projection_positions.
+
+    versioned views follow the version readers or writers use (follows), or are pinned to
+    version; a live writer's batch writes nothing, raising ViewVersionMoved, once the
+    writers were moved to another version.
+    """
 
     transient_errors = TRANSIENT
 
-    def __init__(self, pool: ConnectionPool, name: str) -> None:
+    def __init__(
+        self,
+        pool: ConnectionPool,
+        name: str,
+        *,
+        versioned: bool = False,
+        follows: str = WRITERS,
+        version: int | None = None,
+    ) -> None:
         self.pool = pool
         self.name = name
+        self.versioned = versioned or version is not None
+        self.follows = follows if self.versioned else None
+        self.pinned = version
+        self.version = version or 0
 
     def create_tables(self, *statements: str) -> None:
-        """Create the positions table and the view's own tables (one process at a time)."""
+        """Create the positions table and the view's own tables (one process at a time).
+
+        A versioned view registers itself and creates them in its version's schema.
+        """
         with self.pool.connection() as conn, conn.transaction():
             lock_schema_in_transaction(conn)
+            if self.versioned:
+                conn.execute(VERSIONS_SQL)
+                conn.execute(REGISTER, (self.name,))
+                version = self.pinned if self.pinned is not None else self._named(conn)
+                if version:
+                    schema = sql.Identifier(schema_name(conn, self.name, version))
+                    conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(schema))
+                    enter(conn, self.name, None, version)
+                self.version = version
             conn.execute(POSITIONS_SQL)
             for statement in statements:
                 conn.execute(statement)
 
+    def _named(self, conn: psycopg.Connection[Any]) -> int:
+        """The version the row names for the pointer this view follows."""
+        column = sql.Identifier(COLUMNS[self.follows or WRITERS])
+        row = conn.execute(
+            sql.SQL("SELECT {} FROM projection_versions WHERE view = %s").format(column),
+            (self.name,),
+        ).fetchone()
+        return int(row[0]) if row else 0
+
     def positions(self) -> dict[str, int]:
-        """The last projected position of each log."""
-        with self.pool.connection() as conn:
+        """The last projected position of each log (in the version the view resolves now)."""
+
+        def read(conn: psycopg.Connection[Any]) -> dict[str, int]:
             rows = conn.execute(
                 "SELECT log, position FROM projection_positions WHERE view = %s", (self.name,)
             ).fetchall()
-        return {str(log): int(position) for log, position in rows}
+            return {str(log): int(position) for log, position in rows}
+
+        return self.run(read)
+
+    def run(
+        self,
+        query: Callable[[psycopg.Connection[Any]], T],
+        settings: Mapping[str, str] | None = None,
+        isolation: str | None = None,
+    ) -> T:
+        """query() in one transaction on one version, with these transaction settings.
+
+        A read that resolved a version a rebuild dropped just after (UndefinedTable) is
+        retried once on the version now named, or, if no view was ever registered, on the
+        unversioned tables.
+        """
+        for attempt in (1, 2):
+            try:
+                with self.pool.connection() as conn, conn.transaction():
+                    if isolation is not None:
+                        conn.execute(isolation)
+                    follows = self.follows
+                    if attempt == 2 and not registered(conn):
+                        follows = None
+                    self.version = enter(conn, self.name, follows, self.pinned, settings)
+                    return query(conn)
+            except psycopg.errors.UndefinedTable:
+                if attempt == 2 or not self.versioned:
+                    raise
+        raise AssertionError("unreachable")
 
     @contextmanager
     def transaction(self) -> Iterator[PostgresUnit]:
         """A unit whose writes and position commit together, or not at all."""
         with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cursor:
+            if self.versioned:
+                version = self.version
+                now = enter(conn, self.name, self.follows, self.pinned, lock=True)
+                if now != version:
+                    raise ViewVersionMoved(f"{self.name} writers use v{now}, not v{version}")
             yield PostgresUnit(self.name, cursor)

@@ -51,6 +51,14 @@ class PositionMoved(Exception):
     """
 
 
+class ViewVersionMoved(PositionMoved):
+    """The view's writers were moved to another version of it (a rebuild switched them).
+
+    Nothing of the batch was written: the worker rereads the positions, which resolves the
+    version writers now use, and carries on there from that version's own positions.
+    """
+
+
 class Unit(Protocol):
     """The changes of one batch, written together with the batch's position."""
 
@@ -152,9 +160,22 @@ class Worker(Generic[U]):
                 stop.wait(self.idle_seconds)
 
     def verify(self) -> int:
-        """Reread the view's positions; if they moved (say, the view was emptied), start there."""
+        """Reread the view's positions; if they moved (say, the view was emptied), start there.
+
+        A versioned view resolves the version its writers use as it rereads, so a worker
+        whose view was rebuilt beside it moves to the new version here when idle.
+        """
+        version = getattr(self.view, "version", None)
         stored = self.view.positions()
-        if self._positions is not None and stored != self._positions:
+        moved = getattr(self.view, "version", None) != version
+        if moved:
+            log.info(
+                "projection_version_moved",
+                projection=self.projection.name,
+                version=getattr(self.view, "version", None),
+                found=stored,
+            )
+        elif self._positions is not None and stored != self._positions:
             FAILURES.labels(self.projection.name, "view_reset").inc()
             log.warning(
                 "projection_view_moved",
@@ -165,13 +186,19 @@ class Worker(Generic[U]):
         self._positions = stored
         return 0
 
-    def catch_up(self) -> int:
-        """Project until every log's head, as seen when called; return how many events."""
+    def catch_up(self, progress: Callable[[int, dict[str, int]], None] | None = None) -> int:
+        """Project until every log's head, as seen when called; return how many events.
+
+        progress, if given, is called after each step with the events projected so far by
+        this call and the view's positions.
+        """
         heads = {log.log_name: log.head() for log in self.logs}
         self._positions = None
         total = 0
         while any(self.positions().get(name, 0) < head for name, head in heads.items()):
             total += self._retrying(self.step)
+            if progress is not None:
+                progress(total, dict(self.positions()))
         return total
 
     def step(self) -> int:
@@ -229,14 +256,19 @@ class Worker(Generic[U]):
                 stop.wait(seconds)
 
         def note(state: Any) -> None:
+            self._positions = None
+            error = state.outcome.exception() if state.outcome else None
+            if isinstance(error, ViewVersionMoved):
+                name = self.projection.name
+                log.info("projection_version_moved", projection=name, why=str(error))
+                return
             FAILURES.labels(self.projection.name, "retry").inc()
             log.warning(
                 "projection_store_unavailable",
                 projection=self.projection.name,
                 attempt=state.attempt_number,
-                error=repr(state.outcome.exception()) if state.outcome else None,
+                error=repr(error),
             )
-            self._positions = None
 
         retrying = Retrying(
             retry=retry_if_exception_type(transient),

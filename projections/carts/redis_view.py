@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
-from projections.redis_unit import RedisUnit, RedisView, text
+import redis
+
+from projections.redis_unit import RESOLVE, RedisUnit, RedisView, text
+from projections.versions import WRITERS
 
 
 @dataclass(frozen=True)
@@ -63,16 +66,28 @@ class CartUnit(RedisUnit):
 class RedisCartView(RedisView[CartUnit]):
     """Writes and reads the carts view under one key prefix."""
 
+    def __init__(
+        self,
+        client: redis.Redis,
+        prefix: str,
+        *,
+        follows: str = WRITERS,
+        version: int | None = None,
+    ) -> None:
+        super().__init__(client, prefix, follows=follows, version=version)
+        self._read = client.register_script(READ_CART)
+
     def new_unit(self) -> CartUnit:
         """A unit for one batch of cart writes."""
         return CartUnit(self.prefix)
 
     def cart(self, cart_id: UUID) -> CartLines | None:
         """A cart's shopper and lines, or None if the view has no such cart."""
-        with self.client.pipeline(transaction=True) as pipe:
-            pipe.hgetall(_meta(self.prefix, cart_id))
-            pipe.hgetall(_lines(self.prefix, cart_id))
-            meta, lines = pipe.execute()
+        flat_meta, flat_lines = self._read(
+            keys=[self.pointer], args=[*self.resolve_args(), str(cart_id)]
+        )
+        meta = dict(zip(flat_meta[::2], flat_meta[1::2], strict=True))
+        lines = dict(zip(flat_lines[::2], flat_lines[1::2], strict=True))
         if not meta:
             return None
         fields = {text(k): text(v) for k, v in meta.items()}
@@ -82,6 +97,20 @@ class RedisCartView(RedisView[CartUnit]):
             version=int(fields["version"]),
             lines={UUID(text(k)): int(v) for k, v in lines.items()},
         )
+
+
+# The version's prefix (from the pin or the pointer), then the cart's meta and lines hashes,
+# in one atomic script (the data keys depend on the pointer, so they are not in KEYS).
+READ_CART = (
+    RESOLVE
+    + """
+local prefix = prefix_of(ARGV[1], ARGV[2], KEYS[1])
+return {
+  redis.call('HGETALL', prefix .. ':cart:' .. ARGV[3]),
+  redis.call('HGETALL', prefix .. ':cart-lines:' .. ARGV[3]),
+}
+"""
+)
 
 
 def _meta(prefix: str, cart_id: UUID) -> str:

@@ -1,13 +1,16 @@
 """Whole product documents for the OpenSearch view, rebuilt in memory for one batch.
 
-A batch starts from the stored documents it touches and applies its events in log order.
-Each document keeps the aggregate versions it reflects (product, stock item, seller) and
-skips any event at or below them, so starting from a document that already holds some of
-the batch's events (a replay) applies each event at most once.
+A unit collects a batch's intents; a Batch starts from the stored documents it touches and
+applies the events in log order. Each document keeps the aggregate versions it reflects
+(product, stock item, seller) and skips any event at or below them, so starting from a
+document that already holds some of the batch's events (a replay) applies each event at
+most once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
@@ -180,3 +183,64 @@ def external_version(doc: Doc, log: str, position: int) -> int:
     positions = doc["positions"]
     positions[log] = max(positions.get(log, 0), position)
     return sum(positions.values())
+
+
+@dataclass
+class OpenSearchCatalogSearchUnit:
+    """One batch's intents, kept in order, and what must be read before applying them."""
+
+    ops: list[Callable[[Batch], None]] = field(default_factory=list)
+    sellers: set[str] = field(default_factory=set)
+    renamed: set[str] = field(default_factory=set)
+    products: set[str] = field(default_factory=set)
+    stock: set[str] = field(default_factory=set)
+    tracked: tuple[str, int, int] | None = None
+
+    def track(self, log: str, after: int, position: int) -> None:
+        """Move the log's tracking position from after to position when the unit exits."""
+        self.tracked = (log, after, position)
+
+    def name_seller(self, seller_id: UUID, name: str, version: int) -> None:
+        """Rename a seller: its documents are rewritten whole with the new name."""
+        self.sellers.add(str(seller_id))
+        self.renamed.add(str(seller_id))
+        self.ops.append(lambda batch: batch.name_seller(seller_id, name, version))
+
+    def list_product(self, listing: Listing, version: int) -> None:
+        """Make a product findable."""
+        self.sellers.add(str(listing.seller_id))
+        self.products.add(str(listing.product_id))
+        self.ops.append(lambda batch: batch.list_product(listing, version))
+
+    def describe_product(
+        self, product_id: UUID, title: str, description: str, category: str, version: int
+    ) -> None:
+        """Replace a product's searchable details."""
+        fields = {"title": title, "description": description, "category": category}
+        self._update(product_id, version, fields)
+
+    def reprice_product(
+        self, product_id: UUID, price_minor: int, currency: str, version: int
+    ) -> None:
+        """Set a product's price."""
+        self._update(product_id, version, {"price_minor": price_minor, "currency": currency})
+
+    def delist_product(self, product_id: UUID, version: int) -> None:
+        """Keep the document, marked delisted, so a replayed older write cannot revive it."""
+        self._update(product_id, version, {"delisted": True})
+
+    def open_stock(self, stock_id: UUID, product_id: UUID, version: int) -> None:
+        """Link a stock item to its product."""
+        self.products.add(str(product_id))
+        self.ops.append(lambda batch: batch.open_stock(stock_id, product_id, version))
+
+    def move_stock(
+        self, stock_id: UUID, version: int, *, received: int = 0, reserved: int = 0, sold: int = 0
+    ) -> None:
+        """Add deltas to the stock counters of the stock item's product."""
+        self.stock.add(str(stock_id))
+        self.ops.append(lambda batch: batch.move_stock(stock_id, version, received, reserved, sold))
+
+    def _update(self, product_id: UUID, version: int, fields: dict[str, Any]) -> None:
+        self.products.add(str(product_id))
+        self.ops.append(lambda batch: batch.update_product(product_id, version, **fields))

@@ -1,7 +1,9 @@
 """The catalog-search view in OpenSearch: whole documents with external versions, then tracking.
 
-One index per view version, `<prefix>catalog-search-v1`: a whole document per product (what
+One index per view version, `<prefix>catalog-search-v<N>`: a whole document per product (what
 searches read) beside the seller, stock-link and tracking documents (see opensearch_docs).
+The view follows an alias (readers or writers, see opensearch_versions) or is pinned to one
+version; a live writer works on the index its alias named when it last read its positions.
 
 A batch is applied when its unit exits: read (mget, realtime) the tracking document and the
 documents the batch touches, refuse the batch unless tracking is at its start, apply the
@@ -12,24 +14,47 @@ replayed write is refused with 409, which is harmless.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
-from uuid import UUID
 
-from opensearchpy import ConflictError, NotFoundError, OpenSearch, TransportError
+from opensearchpy import (
+    AuthorizationException,
+    ConflictError,
+    NotFoundError,
+    OpenSearch,
+    TransportError,
+)
 from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 
-from projections.catalog_search.opensearch_docs import MAPPING, Batch, Doc, external_version
+from projections.catalog_search.opensearch_docs import (
+    MAPPING,
+    Batch,
+    Doc,
+    OpenSearchCatalogSearchUnit,
+    external_version,
+)
 from projections.catalog_search.opensearch_query import search_body, search_result
-from projections.catalog_search.projection import Listing
+from projections.catalog_search.opensearch_versions import (
+    TRACKING_ID,
+    VIEW_VERSION,
+    alias_name,
+    aliased,
+    index_name,
+    tracked,
+    version_of,
+)
 from projections.catalog_search.search import SearchQuery, SearchResult
-from projections.runtime import PositionMoved
+from projections.runtime import PositionMoved, ViewVersionMoved
+from projections.versions import READERS, WRITERS
 
-VIEW_VERSION = 1
-TRACKING_ID = "tracking"
 SCAN_PAGE = 1000
+__all__ = [
+    "TRACKING_ID",
+    "VIEW_VERSION",
+    "OpenSearchCatalogSearch",
+    "OpenSearchCatalogSearchUnit",
+]
 
 
 class OpenSearchUnavailable(Exception):
@@ -62,113 +87,108 @@ def _unavailable_is_transient() -> Iterator[None]:
         raise
 
 
-@dataclass
-class OpenSearchCatalogSearchUnit:
-    """One batch's intents, kept in order, and what must be read before applying them."""
-
-    ops: list[Callable[[Batch], None]] = field(default_factory=list)
-    sellers: set[str] = field(default_factory=set)
-    renamed: set[str] = field(default_factory=set)
-    products: set[str] = field(default_factory=set)
-    stock: set[str] = field(default_factory=set)
-    tracked: tuple[str, int, int] | None = None
-
-    def track(self, log: str, after: int, position: int) -> None:
-        """Move the log's tracking position from after to position when the unit exits."""
-        self.tracked = (log, after, position)
-
-    def name_seller(self, seller_id: UUID, name: str, version: int) -> None:
-        """Rename a seller: its documents are rewritten whole with the new name."""
-        self.sellers.add(str(seller_id))
-        self.renamed.add(str(seller_id))
-        self.ops.append(lambda batch: batch.name_seller(seller_id, name, version))
-
-    def list_product(self, listing: Listing, version: int) -> None:
-        """Make a product findable."""
-        self.sellers.add(str(listing.seller_id))
-        self.products.add(str(listing.product_id))
-        self.ops.append(lambda batch: batch.list_product(listing, version))
-
-    def describe_product(
-        self, product_id: UUID, title: str, description: str, category: str, version: int
-    ) -> None:
-        """Replace a product's searchable details."""
-        fields = {"title": title, "description": description, "category": category}
-        self._update(product_id, version, fields)
-
-    def reprice_product(
-        self, product_id: UUID, price_minor: int, currency: str, version: int
-    ) -> None:
-        """Set a product's price."""
-        self._update(product_id, version, {"price_minor": price_minor, "currency": currency})
-
-    def delist_product(self, product_id: UUID, version: int) -> None:
-        """Keep the document, marked delisted, so a replayed older write cannot revive it."""
-        self._update(product_id, version, {"delisted": True})
-
-    def open_stock(self, stock_id: UUID, product_id: UUID, version: int) -> None:
-        """Link a stock item to its product."""
-        self.products.add(str(product_id))
-        self.ops.append(lambda batch: batch.open_stock(stock_id, product_id, version))
-
-    def move_stock(
-        self, stock_id: UUID, version: int, *, received: int = 0, reserved: int = 0, sold: int = 0
-    ) -> None:
-        """Add deltas to the stock counters of the stock item's product."""
-        self.stock.add(str(stock_id))
-        self.ops.append(lambda batch: batch.move_stock(stock_id, version, received, reserved, sold))
-
-    def _update(self, product_id: UUID, version: int, fields: dict[str, Any]) -> None:
-        self.products.add(str(product_id))
-        self.ops.append(lambda batch: batch.update_product(product_id, version, **fields))
-
-
 class OpenSearchCatalogSearch:
     """Writes and answers catalog searches from this view version's index under prefix."""
 
     transient_errors = TRANSIENT
 
     def __init__(
-        self, client: OpenSearch, prefix: str, *, shards: int = 1, replicas: int = 0
+        self,
+        client: OpenSearch,
+        prefix: str,
+        *,
+        shards: int = 1,
+        replicas: int = 0,
+        follows: str = WRITERS,
+        version: int | None = None,
     ) -> None:
         self.client = client
-        self.index = f"{prefix}catalog-search-v{VIEW_VERSION}"
+        self.prefix = prefix
+        self.pinned = version
+        self.follows = follows
+        self.alias = alias_name(prefix, follows)
+        self.version = version or VIEW_VERSION
+        self.index = index_name(prefix, self.version)
         self.settings = {"number_of_shards": shards, "number_of_replicas": replicas}
 
+    @property
+    def target(self) -> str:
+        """What reads address: the pinned index, or the alias the view follows."""
+        return self.index if self.pinned is not None else self.alias
+
     def create(self) -> None:
-        """Create the index with its mapping, unless it exists."""
-        if not self.client.indices.exists(index=self.index):
+        """Create the index with its mapping, unless it exists.
+
+        A view following the aliases creates them if missing, on the index of version 1
+        (the one an unversioned deployment already has).
+        """
+        if self.pinned is not None or aliased(self.client, self.alias) is not None:
+            self._create_index(self.index if self.pinned is not None else self._resolve())
+            return
+        first = index_name(self.prefix, VIEW_VERSION)
+        self._create_index(first)
+        actions = [
+            {"add": {"index": first, "alias": alias}}
+            for alias in (alias_name(self.prefix, READERS), alias_name(self.prefix, WRITERS))
+            if aliased(self.client, alias) is None
+        ]
+        self.client.indices.update_aliases(body={"actions": actions})
+        self._resolve()
+
+    def _create_index(self, index: str) -> None:
+        if not self.client.indices.exists(index=index):
             body = {"settings": self.settings, "mappings": MAPPING}
-            self.client.indices.create(index=self.index, body=body)
+            self.client.indices.create(index=index, body=body)
 
     def drop(self) -> None:
-        """Delete the index (tests and rebuilds)."""
-        self.client.indices.delete(index=self.index, ignore_unavailable=True)
+        """Delete every version's index under the prefix, with their aliases (tests)."""
+        for index in self.client.indices.get(index=f"{self.prefix}catalog-search-v*"):
+            self.client.indices.delete(index=index, ignore_unavailable=True)
 
     def positions(self) -> dict[str, int]:
-        """The tracking document: the last projected position of each log."""
-        try:
-            with _unavailable_is_transient():
-                found = self.client.get(index=self.index, id=TRACKING_ID)
-        except NotFoundError:
-            return {}
-        return _positions(found["_source"])
+        """The tracking document: the last projected position of each log.
+
+        A live writer first resolves its alias, and works on that index from then on. A
+        reader's missing alias is a NotFoundError (the view is not created yet).
+        """
+        with _unavailable_is_transient():
+            if self.pinned is None and self.follows == WRITERS:
+                self._resolve()
+                return tracked(self.client, self.index)
+            return tracked(self.client, self.target, strict=self.pinned is None)
 
     def search(self, query: SearchQuery) -> SearchResult:
         """One page of matches with total and facets; OpenSearchUnavailable on a 429 or 5xx."""
         with _unavailable_is_transient():
-            answer = self.client.search(index=self.index, body=search_body(query))
+            answer = self.client.search(index=self.target, body=search_body(query))
         return search_result(answer)
 
     @contextmanager
     def unit_of_work(self) -> Iterator[OpenSearchCatalogSearchUnit]:
-        """Collect a batch's intents, then write its documents and, last, its position."""
+        """Collect a batch's intents, then write its documents and, last, its position.
+
+        A live writer whose index was blocked or deleted because the writers' alias moved
+        raises ViewVersionMoved, and resolves the alias again when it rereads positions.
+        """
         unit = OpenSearchCatalogSearchUnit()
         yield unit
         if unit.tracked is None:
             raise ValueError("a unit of work must track the position it reaches")
-        with _unavailable_is_transient():
-            self._apply(unit, *unit.tracked)
+        try:
+            with _unavailable_is_transient():
+                self._apply(unit, *unit.tracked)
+        except (BulkWriteFailed, AuthorizationException, NotFoundError) as error:
+            if self.pinned is None and aliased(self.client, self.alias) != self.index:
+                raise ViewVersionMoved(f"{self.alias} no longer names {self.index}") from error
+            raise
+
+    def _resolve(self) -> str:
+        """Point the view at the index its alias names now (NotFoundError if none)."""
+        index = aliased(self.client, self.alias)
+        if index is None:
+            raise NotFoundError(404, "alias_not_found", {"alias": self.alias})
+        self.index, self.version = index, version_of(self.prefix, index)
+        return index
 
     def _apply(
         self, unit: OpenSearchCatalogSearchUnit, log: str, after: int, position: int
@@ -270,6 +290,7 @@ class OpenSearchCatalogSearch:
 
 
 def _positions(tracking: Doc) -> dict[str, int]:
+    """The positions a tracking document holds."""
     return {str(k): int(v) for k, v in tracking.get("positions", {}).items()}
 
 

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
+import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
@@ -39,6 +40,7 @@ from projections.catalog_search.search import (
     top_buckets,
 )
 from projections.postgres_unit import PostgresUnit, PostgresView
+from projections.versions import WRITERS
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS catalog_search_sellers (
@@ -89,6 +91,10 @@ TRIGRAM_SCHEMA = """
 SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
 WHERE e.extname = 'pg_trgm'
 """
+
+
+SNAPSHOT = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+SEARCH_SETTINGS = {"pg_trgm.word_similarity_threshold": str(WORD_SIMILARITY)}
 
 
 class PostgresCatalogSearchUnit(PostgresUnit):
@@ -174,10 +180,24 @@ class PostgresCatalogSearchUnit(PostgresUnit):
 
 
 class PostgresCatalogSearch(PostgresView):
-    """Writes and answers catalog searches from PostgreSQL tables on the pool's schema."""
+    """Writes and answers catalog searches from PostgreSQL tables on the pool's schema.
 
-    def __init__(self, pool: ConnectionPool, name: str = "catalog-search") -> None:
-        super().__init__(pool, name)
+    The tables of version N >= 1 are in a schema of their own (projections.postgres_versions);
+    the view follows the version readers or writers use, or is pinned to one.
+    """
+
+    tables = ("catalog_search_products", "catalog_search_stock", "catalog_search_sellers")
+    """The tables of one version (what dropping the unversioned layout removes)."""
+
+    def __init__(
+        self,
+        pool: ConnectionPool,
+        name: str = "catalog-search",
+        *,
+        follows: str = WRITERS,
+        version: int | None = None,
+    ) -> None:
+        super().__init__(pool, name, versioned=True, follows=follows, version=version)
         self._trgm_schema: str | None = None
 
     def create(self) -> None:
@@ -206,16 +226,13 @@ class PostgresCatalogSearch(PostgresView):
     def search(self, query: SearchQuery) -> SearchResult:
         """One page of matches with total and facets, read from one snapshot."""
         hits_sql, facets_sql, params = search_statements(query, self.trgm_schema())
-        with self.pool.connection() as conn:
-            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            conn.execute(
-                "SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)",
-                (str(WORD_SIMILARITY),),
-            )
+
+        def read(conn: psycopg.Connection[Any]) -> SearchResult:
             rows = conn.execute(hits_sql, params).fetchall()
             groups = conn.execute(facets_sql, params).fetchall()
-        hits = tuple(SearchHit(*row) for row in rows)
-        return _result(hits, groups)
+            return _result(tuple(SearchHit(*row) for row in rows), groups)
+
+        return self.run(read, SEARCH_SETTINGS, SNAPSHOT)
 
 
 def _result(hits: tuple[SearchHit, ...], groups: list[tuple[Any, ...]]) -> SearchResult:

@@ -29,6 +29,7 @@ from projections.orders.history import (
 )
 from projections.orders.postgres_view import CUSTOMER, SCHEMA, PostgresOrderHistoryUnit
 from projections.postgres_reads import PostgresReadView
+from projections.versions import WRITERS
 
 ORDER_COLUMNS = sql.SQL(", ").join(sql.Identifier(field.name) for field in fields(OrderRecord))
 BEFORE = sql.SQL(" AND (placed_at, order_id) < (%(after_at)s, %(after_id)s)")
@@ -62,6 +63,9 @@ SELLER_LABEL = sql.SQL(
 class OrderHistoryView(PostgresReadView):
     """Each shopper's orders and each seller's part of them, on the pool's schema."""
 
+    tables = ("orders", "seller_order_lines", "order_customers", "order_fulfilments")
+    """The tables of one version (what dropping the unversioned layout removes)."""
+
     def __init__(
         self,
         pool: ConnectionPool,
@@ -69,8 +73,17 @@ class OrderHistoryView(PostgresReadView):
         *,
         statement_timeout_ms: int | None = None,
         owns_pool: bool = True,
+        follows: str = WRITERS,
+        version: int | None = None,
     ) -> None:
-        super().__init__(pool, name, statement_timeout_ms=statement_timeout_ms, owns_pool=owns_pool)
+        super().__init__(
+            pool,
+            name,
+            statement_timeout_ms=statement_timeout_ms,
+            owns_pool=owns_pool,
+            follows=follows,
+            version=version,
+        )
 
     def create(self) -> None:
         """Create the partitioned tables, their partitions and the lookup tables."""

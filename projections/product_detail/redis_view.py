@@ -1,8 +1,9 @@
 """The product-detail view in Redis: hashes per product, seller and stock item, plus positions.
 
 Each batch is one MULTI/EXEC under WATCH of the positions hash (see projections.redis_unit),
-so data and position change together or not at all. A read is one Lua script: the product,
-its stock counters and its seller's name in one round trip, from one consistent snapshot.
+so data and position change together or not at all. A read is one Lua script: it resolves
+the version the view follows, then reads the product, its stock counters and its seller's
+name, in one round trip, from one consistent snapshot of one version.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import redis
 import redis.asyncio
 
 from domain.inventory import stock_item_id
-from projections.redis_unit import Op, RedisUnit, RedisView, positions_key, text
+from projections.redis_unit import RESOLVE, Op, RedisUnit, RedisView, positions_key, text
+from projections.versions import WRITERS
 
 
 @dataclass(frozen=True)
@@ -88,15 +90,25 @@ class RedisProductDetailView(RedisView[ProductDetailUnit]):
     """Writes and reads the product-detail view under one key prefix."""
 
     def __init__(
-        self, client: redis.Redis, prefix: str, async_client: redis.asyncio.Redis | None = None
+        self,
+        client: redis.Redis,
+        prefix: str,
+        async_client: redis.asyncio.Redis | None = None,
+        *,
+        follows: str = WRITERS,
+        version: int | None = None,
     ) -> None:
-        super().__init__(client, prefix)
-        self.keys = Keys(prefix)
+        super().__init__(client, prefix, follows=follows, version=version)
         self.async_client = async_client
         self._read = client.register_script(READ_PRODUCT)
         self._read_async = (
             None if async_client is None else async_client.register_script(READ_PRODUCT)
         )
+
+    @property
+    def keys(self) -> Keys:
+        """The key names of the version the view last resolved (or is pinned to)."""
+        return Keys(self.prefix)
 
     def new_unit(self) -> ProductDetailUnit:
         """A unit for one batch of product-detail writes."""
@@ -118,25 +130,31 @@ class RedisProductDetailView(RedisView[ProductDetailUnit]):
             await self.async_client.aclose()
 
     def _read_args(self, product_id: UUID) -> tuple[list[str], list[str]]:
-        keys = [self.keys.product(product_id), self.keys.stock(stock_item_id(product_id))]
-        return keys, [self.keys.seller("")]
+        args = [*self.resolve_args(), str(product_id), str(stock_item_id(product_id))]
+        return [self.pointer], args
 
 
-# The product hash (flat), its stock counters and its seller's name, atomically. The seller
-# key is ARGV[1] followed by the product's seller_id, so the script derives it (not in KEYS).
-READ_PRODUCT = """
-local product = redis.call('HGETALL', KEYS[1])
+# The version's prefix (from the pin or the pointer), then the product hash (flat), its stock
+# counters and its seller's name, atomically. The data keys depend on the pointer's value and
+# the seller key on the product's seller_id, so the script derives them (they are not in KEYS:
+# fine on one Redis node, not on a cluster).
+READ_PRODUCT = (
+    RESOLVE
+    + """
+local prefix = prefix_of(ARGV[1], ARGV[2], KEYS[1])
+local product = redis.call('HGETALL', prefix .. ':product:' .. ARGV[3])
 if #product == 0 then return false end
-local stock = redis.call('HMGET', KEYS[2], 'received', 'reserved', 'sold')
+local stock = redis.call('HMGET', prefix .. ':stock:' .. ARGV[4], 'received', 'reserved', 'sold')
 local seller = false
 for i = 1, #product, 2 do
   if product[i] == 'seller_id' then
-    seller = redis.call('HGET', ARGV[1] .. product[i + 1], 'name')
+    seller = redis.call('HGET', prefix .. ':seller:' .. product[i + 1], 'name')
     break
   end
 end
 return {product, stock, seller}
 """
+)
 
 
 def _document(product_id: UUID, reply: list[Any] | None) -> dict[str, Any] | None:

@@ -25,6 +25,7 @@ from psycopg_pool import ConnectionPool
 from projections.postgres_reads import PostgresReadView
 from projections.postgres_unit import PostgresUnit
 from projections.seller_sales.projection import SoldLine
+from projections.versions import WRITERS
 
 MAX_RANGE = timedelta(days=31)
 MAX_BUCKETS = 10_000
@@ -132,6 +133,9 @@ class PostgresSellerSalesUnit(PostgresUnit):
 class SellerSalesView(PostgresReadView):
     """Hourly sales per seller and product, on the pool's schema."""
 
+    tables = ("seller_sales_orders", "seller_sales_hourly")
+    """The tables of one version (what dropping the unversioned layout removes)."""
+
     def __init__(
         self,
         pool: ConnectionPool,
@@ -139,8 +143,17 @@ class SellerSalesView(PostgresReadView):
         *,
         statement_timeout_ms: int | None = None,
         owns_pool: bool = True,
+        follows: str = WRITERS,
+        version: int | None = None,
     ) -> None:
-        super().__init__(pool, name, statement_timeout_ms=statement_timeout_ms, owns_pool=owns_pool)
+        super().__init__(
+            pool,
+            name,
+            statement_timeout_ms=statement_timeout_ms,
+            owns_pool=owns_pool,
+            follows=follows,
+            version=version,
+        )
 
     def create(self) -> None:
         """Create the tables."""

@@ -1,0 +1,157 @@
+"""Versions of the OpenSearch catalog-search view: an index per version, an alias per pointer.
+
+Version N is the index `<prefix>catalog-search-vN`, with its own tracking document. The
+alias `<prefix>catalog-search` names the version readers search, and
+`<prefix>catalog-search-writing` the one the live projector writes. Each alias moves in one
+`_aliases` call (remove and add together), so a search, which resolves the alias once, sees
+one version whole. Moving the writers also blocks writes to the old index: a live batch
+still aimed at it fails, and the projector resolves the alias again. Searches already running
+on the old index when the readers move may last up to the query API's timeout, so the old
+index is deleted after a grace period, not at once.
+
+Before aliases existed the view was the index `<prefix>catalog-search-v1` alone; the live
+view's create() adds the aliases to it, and until then it counts as version 1 here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from opensearchpy import NotFoundError, OpenSearch
+
+from projections.versions import READERS, WRITERS, CreatedView, VersionConflict, reached
+
+VIEW_VERSION = 1
+"""The version of the index an unversioned deployment has (before aliases existed)."""
+TRACKING_ID = "tracking"
+INDEX = "catalog-search"
+
+
+def index_name(prefix: str, version: int) -> str:
+    """The index holding one version of the view."""
+    return f"{prefix}{INDEX}-v{version}"
+
+
+def alias_name(prefix: str, follows: str) -> str:
+    """The alias naming the version readers (READERS) or writers (WRITERS) use."""
+    return f"{prefix}{INDEX}" if follows == READERS else f"{prefix}{INDEX}-writing"
+
+
+def version_of(prefix: str, index: str) -> int:
+    """The version an index of the view holds."""
+    match = re.fullmatch(re.escape(f"{prefix}{INDEX}-v") + r"(\d+)", index)
+    if match is None:
+        raise ValueError(f"{index} is not a version of {prefix}{INDEX}")
+    return int(match.group(1))
+
+
+def aliased(client: OpenSearch, alias: str) -> str | None:
+    """The index an alias names, or None if there is no such alias."""
+    try:
+        found = client.indices.get_alias(name=alias)
+    except NotFoundError:
+        return None
+    (index,) = found
+    return str(index)
+
+
+def tracked(client: OpenSearch, index: str, *, strict: bool = False) -> dict[str, int]:
+    """The tracking document's positions in an index or alias (none if it has none).
+
+    A missing index or alias has none either, unless strict: then it is a NotFoundError.
+    """
+    try:
+        found = client.get(index=index, id=TRACKING_ID)
+    except NotFoundError as error:
+        if strict and error.error == "index_not_found_exception":
+            raise
+        return {}
+    return {str(k): int(v) for k, v in found["_source"].get("positions", {}).items()}
+
+
+class OpenSearchVersions:
+    """The versions of the view under prefix; view(n) opens the view pinned to version n."""
+
+    def __init__(
+        self,
+        client: OpenSearch,
+        prefix: str,
+        view: Callable[[int], CreatedView],
+        grace_seconds: float,
+    ) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.view = view
+        self.grace_seconds = grace_seconds
+        self.lock_name = f"opensearch:{prefix}{INDEX}"
+
+    def readers(self) -> int:
+        """The version the readers' alias names."""
+        return self._pointer(READERS)
+
+    def writers(self) -> int:
+        """The version the writers' alias names."""
+        return self._pointer(WRITERS)
+
+    def existing(self) -> set[int]:
+        """Every version with an index."""
+        found = self.client.indices.get(index=f"{self.prefix}{INDEX}-v*")
+        return {version_of(self.prefix, index) for index in found}
+
+    def build(self, version: int) -> CreatedView:
+        """An empty view pinned to version, its index created."""
+        self.drop(version)
+        view = self.view(version)
+        view.create()
+        return view
+
+    def move_writers(self, old: int, new: int) -> None:
+        """Point the writers' alias at new, then block writes to old."""
+        if self.writers() != old:
+            raise VersionConflict(f"{self.prefix}{INDEX}: writers are not at v{old}")
+        self._move(WRITERS, old, new)
+        self._block(new, False)
+        if old:
+            self._block(old, True)
+
+    def move_readers(self, old: int, new: int) -> bool:
+        """Point the readers' alias at new if new has reached old's positions."""
+        if self.readers() != old:
+            raise VersionConflict(f"{self.prefix}{INDEX}: readers are not at v{old}")
+        before = tracked(self.client, index_name(self.prefix, old)) if old else {}
+        if not reached(tracked(self.client, index_name(self.prefix, new)), before):
+            return False
+        self._move(READERS, old, new)
+        return True
+
+    def drop(self, version: int) -> None:
+        """Delete the version's index (and any alias on it)."""
+        self.client.indices.delete(index=index_name(self.prefix, version), ignore_unavailable=True)
+
+    def close(self) -> None:
+        """Close the client."""
+        self.client.close()
+
+    def _pointer(self, follows: str) -> int:
+        index = aliased(self.client, alias_name(self.prefix, follows))
+        if index is not None:
+            return version_of(self.prefix, index)
+        legacy = self.client.indices.exists(index=index_name(self.prefix, VIEW_VERSION))
+        return VIEW_VERSION if legacy else 0
+
+    def _move(self, follows: str, old: int, new: int) -> None:
+        alias = alias_name(self.prefix, follows)
+        actions: list[dict[str, Any]] = []
+        current = aliased(self.client, alias)
+        if old and current == index_name(self.prefix, old):
+            actions.append({"remove": {"index": current, "alias": alias}})
+        actions.append({"add": {"index": index_name(self.prefix, new), "alias": alias}})
+        self.client.indices.update_aliases(body={"actions": actions})
+
+    def _block(self, version: int, blocked: bool) -> None:
+        index = index_name(self.prefix, version)
+        if self.client.indices.exists(index=index):
+            body = {"index.blocks.write": blocked}
+            self.client.indices.put_settings(index=index, body=body)

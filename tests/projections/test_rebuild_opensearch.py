@@ -1,0 +1,63 @@
+"""`marketplace rebuild catalog-search` on OpenSearch: a new index, the aliases switched.
+
+Before aliases existed, the view was the index `<prefix>catalog-search-v1` alone: the live
+projector adds the aliases to it, and the first rebuild builds v2 beside it.
+"""
+
+from __future__ import annotations
+
+import pytest
+from opensearchpy import OpenSearch
+
+from infra.settings import Settings
+from marketplace.catalog_search import reader_view
+from projections.catalog_search.opensearch_view import OpenSearchCatalogSearch
+from projections.catalog_search.search import SearchQuery
+from tests.projections.rebuild_fixture import (  # noqa: F401 - fixtures
+    BY_ID,
+    Market,
+    Target,
+    market,
+    project,
+    rebuild_settings,
+    rebuild_twice_beside_a_live_projector,
+)
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def target() -> Target:
+    return BY_ID["catalog-search@opensearch"]
+
+
+def test_a_rebuild_equals_a_replay_and_the_live_projector_moves_to_it(
+    target: Target,
+    rebuild_settings: Settings,  # noqa: F811
+    market: Market,  # noqa: F811
+) -> None:
+    rebuild_twice_beside_a_live_projector(
+        target, rebuild_settings, market, trades=24, live_batch=1000
+    )
+
+
+def test_the_query_api_reads_the_index_made_before_aliases_existed(
+    target: Target,
+    rebuild_settings: Settings,  # noqa: F811
+    market: Market,  # noqa: F811
+) -> None:
+    client = OpenSearch(hosts=[str(rebuild_settings.opensearch_url)], timeout=30)
+    earlier = OpenSearchCatalogSearch(client, rebuild_settings.opensearch_index_prefix, version=1)
+    earlier.create()  # the lone index, without aliases
+    projected = project(target.name, rebuild_settings, earlier)
+    view = reader_view(rebuild_settings, str(rebuild_settings.postgres_url))
+    try:
+        found = view.search(SearchQuery(limit=100))
+        positions = view.positions()
+    finally:
+        view.close()
+        client.close()
+
+    assert projected > 0
+    assert found.total == len(market.products)
+    assert positions == earlier.positions()
