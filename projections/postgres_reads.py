@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import psycopg
 from psycopg_pool import ConnectionPool
@@ -24,17 +24,21 @@ class PostgresReadView(PostgresView):
     store outage.
     """
 
+    default_name: ClassVar[str] = ""
+    """The view's name when none is given (its projection's)."""
+
     def __init__(
         self,
         pool: ConnectionPool,
-        name: str,
+        name: str | None = None,
         *,
         statement_timeout_ms: int | None = None,
         owns_pool: bool = True,
         follows: str = WRITERS,
         version: int | None = None,
     ) -> None:
-        super().__init__(pool, name, versioned=True, follows=follows, version=version)
+        view = name or self.default_name
+        super().__init__(pool, view, versioned=True, follows=follows, version=version)
         self.statement_timeout_ms = statement_timeout_ms
         self.owns_pool = owns_pool
 

@@ -16,7 +16,6 @@ from uuid import UUID
 import psycopg
 from psycopg import sql
 from psycopg.rows import class_row, dict_row
-from psycopg_pool import ConnectionPool
 
 from projections.orders.history import (
     After,
@@ -29,7 +28,6 @@ from projections.orders.history import (
 )
 from projections.orders.postgres_view import CUSTOMER, SCHEMA, PostgresOrderHistoryUnit
 from projections.postgres_reads import PostgresReadView
-from projections.versions import WRITERS
 
 ORDER_COLUMNS = sql.SQL(", ").join(sql.Identifier(field.name) for field in fields(OrderRecord))
 BEFORE = sql.SQL(" AND (placed_at, order_id) < (%(after_at)s, %(after_id)s)")
@@ -66,24 +64,7 @@ class OrderHistoryView(PostgresReadView):
     tables = ("orders", "seller_order_lines", "order_customers", "order_fulfilments")
     """The tables of one version (what dropping the unversioned layout removes)."""
 
-    def __init__(
-        self,
-        pool: ConnectionPool,
-        name: str = "orders",
-        *,
-        statement_timeout_ms: int | None = None,
-        owns_pool: bool = True,
-        follows: str = WRITERS,
-        version: int | None = None,
-    ) -> None:
-        super().__init__(
-            pool,
-            name,
-            statement_timeout_ms=statement_timeout_ms,
-            owns_pool=owns_pool,
-            follows=follows,
-            version=version,
-        )
+    default_name = "orders"
 
     def create(self) -> None:
         """Create the partitioned tables, their partitions and the lookup tables."""

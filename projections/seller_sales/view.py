@@ -20,12 +20,10 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool
 
 from projections.postgres_reads import PostgresReadView
 from projections.postgres_unit import PostgresUnit
 from projections.seller_sales.projection import SoldLine
-from projections.versions import WRITERS
 
 MAX_RANGE = timedelta(days=31)
 MAX_BUCKETS = 10_000
@@ -136,24 +134,7 @@ class SellerSalesView(PostgresReadView):
     tables = ("seller_sales_orders", "seller_sales_hourly")
     """The tables of one version (what dropping the unversioned layout removes)."""
 
-    def __init__(
-        self,
-        pool: ConnectionPool,
-        name: str = "seller-sales",
-        *,
-        statement_timeout_ms: int | None = None,
-        owns_pool: bool = True,
-        follows: str = WRITERS,
-        version: int | None = None,
-    ) -> None:
-        super().__init__(
-            pool,
-            name,
-            statement_timeout_ms=statement_timeout_ms,
-            owns_pool=owns_pool,
-            follows=follows,
-            version=version,
-        )
+    default_name = "seller-sales"
 
     def create(self) -> None:
         """Create the tables."""
