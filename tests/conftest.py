@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -25,6 +27,19 @@ from infra.eventstore import with_search_path
 from infra.local.opensearch import DEFAULT_CACHE_DIR, LocalOpenSearch, find_java_home
 from infra.local.postgres import LocalPostgres
 from infra.local.redis import LocalRedis
+
+
+def run_marketplace(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`marketplace <args>` to completion, with only the given MARKETPLACE_* variables."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("MARKETPLACE_")}
+    return subprocess.run(
+        [sys.executable, "-m", "marketplace.cli", *args],
+        env=base | env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def free_port() -> int:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import random
-import subprocess
-import sys
 import uuid
 from datetime import UTC, datetime
 
@@ -19,21 +16,10 @@ from infra.eventstore import eventsourcing_env
 from infra.settings import Settings
 from marketplace.projectors import PROJECTORS, lag_of, lag_table, opened
 from projections.product_detail.redis_view import RedisProductDetailView
+from tests.conftest import run_marketplace as marketplace
 from tests.projections.conftest import Workload, as_actor, view_prefix
 
 pytestmark = pytest.mark.postgres
-
-
-def marketplace(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("MARKETPLACE_")}
-    return subprocess.run(
-        [sys.executable, "-m", "marketplace.cli", *args],
-        env=base | env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def test_an_unknown_projection_is_refused_with_the_known_names() -> None:

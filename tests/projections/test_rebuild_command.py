@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import io
-import os
-import subprocess
-import sys
 
 import pytest
 
 from infra.settings import Settings
 from marketplace.projectors import PROJECTORS
 from marketplace.rebuild import rebuild
+from tests.conftest import run_marketplace as marketplace
 from tests.projections.rebuild_fixture import (  # noqa: F401 - fixtures
     BY_ID,
     TARGETS,
@@ -29,18 +27,6 @@ STORES = [target for target in TARGETS if target.backend != "opensearch"]
 @pytest.fixture(params=STORES, ids=[target.id for target in STORES])
 def target(request: pytest.FixtureRequest) -> Target:
     return request.param  # type: ignore[no-any-return]
-
-
-def marketplace(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("MARKETPLACE_")}
-    return subprocess.run(
-        [sys.executable, "-m", "marketplace.cli", *args],
-        env=base | env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def test_an_unknown_view_is_refused_with_the_known_names() -> None:
