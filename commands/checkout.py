@@ -92,7 +92,12 @@ class CheckoutProcess:
         for line in order.lines:
             try:
                 self.inventory.reserve(
-                    line.product_id, order.id, line.quantity, order.expires_at, ctx
+                    line.product_id,
+                    order.id,
+                    line.quantity,
+                    order.expires_at,
+                    ctx,
+                    buyer_id=order.customer_id,
                 )
             except (InsufficientStock, RuleViolated, NotFound, InvalidValue):
                 failed = line.product_id

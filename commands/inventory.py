@@ -56,14 +56,31 @@ class InventoryApplication(ContextApplication):
         return self.change(stock_item_id(product_id), StockItem, adjust, expected_version)
 
     def reserve(
-        self, product_id: UUID, order_id: UUID, quantity: int, expires_at: datetime, ctx: Context
+        self,
+        product_id: UUID,
+        order_id: UUID,
+        quantity: int,
+        expires_at: datetime,
+        ctx: Context,
+        buyer_id: UUID | None = None,
     ) -> Outcome:
-        """Hold units of a product for an order, idempotently."""
+        """Hold units of a product for an order, idempotently, within the buyer's limit."""
         return self.change(
             stock_item_id(product_id),
             StockItem,
-            lambda item: item.reserve(order_id, quantity, expires_at, ctx),
+            lambda item: item.reserve(order_id, quantity, expires_at, ctx, buyer_id=buyer_id),
         )
+
+    def set_purchase_limit(
+        self, product_id: UUID, limit: int | None, ctx: Context, expected_version: int | None = None
+    ) -> Outcome:
+        """Cap the units one buyer may hold or buy of a product (None lifts the cap)."""
+
+        def set_limit(item: StockItem) -> None:
+            require_owner(ctx, item.seller_id)
+            item.set_purchase_limit(limit, ctx)
+
+        return self.change(stock_item_id(product_id), StockItem, set_limit, expected_version)
 
     def release(self, product_id: UUID, order_id: UUID, reason: str, ctx: Context) -> Outcome:
         """Return an order's held units to stock."""

@@ -19,3 +19,7 @@ class RuleViolated(DomainError):
 
 class InsufficientStock(RuleViolated):
     """Fewer units are available than the command asks for."""
+
+
+class PurchaseLimitExceeded(RuleViolated):
+    """The buyer would hold or buy more units of a product than its purchase limit allows."""

@@ -7,7 +7,7 @@ from datetime import datetime
 from uuid import UUID, uuid5
 
 from domain.base import Context, MarketplaceAggregate
-from domain.errors import InsufficientStock, InvalidValue, RuleViolated
+from domain.errors import InsufficientStock, InvalidValue, PurchaseLimitExceeded, RuleViolated
 from domain.text import bounded
 
 STOCK_NAMESPACE = UUID("0b1e6f2c-3d4a-4b5c-9d6e-7f8091a2b3c4")
@@ -20,12 +20,16 @@ def stock_item_id(product_id: UUID) -> UUID:
     return uuid5(STOCK_NAMESPACE, str(product_id))
 
 
+MAX_PURCHASE_LIMIT = MAX_UNITS_PER_RESERVATION
+
+
 @dataclass(frozen=True)
 class Reservation:
     """Units held for one order until they are committed, released or expire."""
 
     quantity: int
     expires_at: datetime
+    buyer_id: UUID | None = None
 
 
 class StockItem(MarketplaceAggregate):
@@ -52,9 +56,19 @@ class StockItem(MarketplaceAggregate):
         order_id: UUID
         quantity: int
         expires_at: datetime
+        buyer_id: UUID | None = None
 
         def apply(self, item: StockItem) -> None:
-            item.reservations[self.order_id] = Reservation(self.quantity, self.expires_at)
+            item.reservations[self.order_id] = Reservation(
+                self.quantity, self.expires_at, self.buyer_id
+            )
+            item.count_purchase(self.buyer_id, self.order_id, self.quantity)
+
+    class PurchaseLimitSet(MarketplaceAggregate.Event):
+        limit: int | None
+
+        def apply(self, item: StockItem) -> None:
+            item.purchase_limit = self.limit
 
     class ReservationReleased(MarketplaceAggregate.Event):
         order_id: UUID
@@ -64,6 +78,7 @@ class StockItem(MarketplaceAggregate):
         def apply(self, item: StockItem) -> None:
             del item.reservations[self.order_id]
             item.released_orders.add(self.order_id)
+            item.uncount_purchase(self.order_id)
 
     class ReservationCommitted(MarketplaceAggregate.Event):
         order_id: UUID
@@ -83,6 +98,7 @@ class StockItem(MarketplaceAggregate):
             item.sold -= self.quantity
             del item.committed_orders[self.order_id]
             item.cancelled_sales[self.order_id] = self.quantity
+            item.uncount_purchase(self.order_id)
 
     def __init__(self, product_id: UUID, seller_id: UUID) -> None:
         self.product_id = product_id
@@ -93,6 +109,22 @@ class StockItem(MarketplaceAggregate):
         self.committed_orders: dict[UUID, int] = {}
         self.released_orders: set[UUID] = set()
         self.cancelled_sales: dict[UUID, int] = {}
+        self.purchase_limit: int | None = None
+        self.bought: dict[UUID, int] = {}
+        self._buyer_of: dict[UUID, tuple[UUID, int]] = {}
+
+    def count_purchase(self, buyer_id: UUID | None, order_id: UUID, quantity: int) -> None:
+        """Count units held or sold for a buyer (for the purchase limit)."""
+        if buyer_id is not None:
+            self.bought[buyer_id] = self.bought.get(buyer_id, 0) + quantity
+            self._buyer_of[order_id] = (buyer_id, quantity)
+
+    def uncount_purchase(self, order_id: UUID) -> None:
+        """Stop counting an order's units for its buyer (released or sale cancelled)."""
+        counted = self._buyer_of.pop(order_id, None)
+        if counted is not None:
+            buyer_id, quantity = counted
+            self.bought[buyer_id] -= quantity
 
     @property
     def reserved(self) -> int:
@@ -135,8 +167,29 @@ class StockItem(MarketplaceAggregate):
             )
         self._emit(self.StockAdjusted, ctx, delta=delta, reason=bounded("reason", reason, 500))
 
-    def reserve(self, order_id: UUID, quantity: int, expires_at: datetime, ctx: Context) -> None:
-        """Hold units for an order; reserving again for the same order changes nothing."""
+    def set_purchase_limit(self, limit: int | None, ctx: Context) -> None:
+        """Cap the units one buyer may hold or buy (None: no cap); for flash sales."""
+        if limit is not None and (
+            isinstance(limit, bool)
+            or not isinstance(limit, int)
+            or not 1 <= limit <= MAX_PURCHASE_LIMIT
+        ):
+            raise InvalidValue(f"a purchase limit is from 1 to {MAX_PURCHASE_LIMIT} units")
+        if limit != self.purchase_limit:
+            self._emit(self.PurchaseLimitSet, ctx, limit=limit)
+
+    def reserve(
+        self,
+        order_id: UUID,
+        quantity: int,
+        expires_at: datetime,
+        ctx: Context,
+        buyer_id: UUID | None = None,
+    ) -> None:
+        """Hold units for an order; reserving again for the same order changes nothing.
+
+        With a purchase limit, a buyer's units held and bought may not exceed it.
+        """
         _require_units(quantity, MAX_UNITS_PER_RESERVATION)
         if order_id in self.reservations or order_id in self.committed_orders:
             return
@@ -146,8 +199,19 @@ class StockItem(MarketplaceAggregate):
             raise InvalidValue("a reservation must expire in the future")
         if quantity > self.available:
             raise InsufficientStock(f"{quantity} units requested, {self.available} available")
+        if self.purchase_limit is not None and buyer_id is not None:
+            already = self.bought.get(buyer_id, 0)
+            if already + quantity > self.purchase_limit:
+                raise PurchaseLimitExceeded(
+                    f"at most {self.purchase_limit} units per buyer; {already} already held"
+                )
         self._emit(
-            self.UnitsReserved, ctx, order_id=order_id, quantity=quantity, expires_at=expires_at
+            self.UnitsReserved,
+            ctx,
+            order_id=order_id,
+            quantity=quantity,
+            expires_at=expires_at,
+            buyer_id=buyer_id,
         )
 
     def release(self, order_id: UUID, reason: str, ctx: Context) -> None:

@@ -122,6 +122,12 @@ class ReceiveStock(Body):
     quantity: Annotated[int, Strict(), Field(ge=1, le=1_000_000)]
 
 
+class PurchaseLimit(Body):
+    limit: Annotated[int, Strict(), Field(ge=1, le=10_000)] | None = Field(
+        description="units one buyer may hold or buy; null lifts the cap"
+    )
+
+
 class AdjustStock(Body):
     delta: Annotated[int, Strict(), Field(ge=-1_000_000, le=1_000_000)]
     reason: Reason

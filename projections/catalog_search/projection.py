@@ -76,6 +76,7 @@ class CatalogSearchProjection(Projection[CatalogSearchUnit]):
         Cart.Event,
         Order.Event,
         Fulfilment.Event,
+        StockItem.PurchaseLimitSet,
         Seller.Suspended,
         Seller.AddressSet,
     )

@@ -25,6 +25,7 @@ class ProductDetailProjection(Projection[ProductDetailUnit]):
         Cart.Event,
         Order.Event,
         Fulfilment.Event,
+        StockItem.PurchaseLimitSet,
         Seller.AddressSet,
     )
     """Other contexts' events, met when every context shares one log (split_logs off)."""

@@ -119,6 +119,12 @@ ROWS = [
         {"seller_a": 200, "admin": 200},
         lambda w: {"delta": -3, "reason": "damaged"},
     ),
+    Row(
+        "PUT",
+        "/v1/products/{product_id}/stock/purchase-limit",
+        {"seller_a": 200, "admin": 200},
+        lambda w: {"limit": 2},
+    ),
     Row("POST", "/v1/carts", {"shopper_a": 200, "shopper_b": 201, "admin": 201}),
     Row(
         "POST",

@@ -130,6 +130,36 @@ async def test_stock_receipt_quantity_is_strict_and_bounded(
 
 
 @pytest.mark.parametrize(
+    ("limit", "accepted"),
+    [
+        (0, False),
+        (10_001, False),
+        ("2", False),
+        (2.0, False),
+        (True, False),
+        (1, True),
+        (None, True),
+    ],
+)
+async def test_purchase_limit_is_strict_and_bounded(
+    api: Api, seller: UUID, limit: Any, accepted: bool
+) -> None:
+    product = await api.list_product(seller)
+    headers = api.auth(seller, "seller")
+    stocked = await api.client.post(
+        f"/v1/products/{product}/stock/receipts", json={"quantity": 5}, headers=headers
+    )
+    assert stocked.status_code == 200, stocked.text
+    response = await api.client.put(
+        f"/v1/products/{product}/stock/purchase-limit", json={"limit": limit}, headers=headers
+    )
+    if accepted:
+        assert response.status_code == 200, response.text
+    else:
+        assert_validation(response, "body", "limit")
+
+
+@pytest.mark.parametrize(
     ("quantity", "accepted"),
     [
         (1000, False),

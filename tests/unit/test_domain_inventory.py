@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from domain.errors import InsufficientStock, InvalidValue, RuleViolated
+from domain.errors import InsufficientStock, InvalidValue, PurchaseLimitExceeded, RuleViolated
 from domain.inventory import (
     MAX_UNITS_PER_MOVE,
     MAX_UNITS_PER_RESERVATION,
@@ -139,7 +139,7 @@ def test_reserve() -> None:
     item = stock((StockItem.receive, 10))
     then(
         when(item, StockItem.reserve, ORDER, 4, LATER),
-        event(StockItem.UnitsReserved, order_id=ORDER, quantity=4, expires_at=LATER),
+        event(StockItem.UnitsReserved, order_id=ORDER, quantity=4, expires_at=LATER, buyer_id=None),
     )
     assert item.reservations == {ORDER: Reservation(4, LATER)}
     assert_counts(item, 10, 4, 0)
@@ -149,7 +149,13 @@ def test_reserve_every_available_unit() -> None:
     item = stock((StockItem.receive, 10), (StockItem.reserve, ORDER, 4, LATER))
     then(
         when(item, StockItem.reserve, OTHER_ORDER, 6, LATER),
-        event(StockItem.UnitsReserved, order_id=OTHER_ORDER, quantity=6, expires_at=LATER),
+        event(
+            StockItem.UnitsReserved,
+            order_id=OTHER_ORDER,
+            quantity=6,
+            expires_at=LATER,
+            buyer_id=None,
+        ),
     )
     assert item.available == 0
 
@@ -220,6 +226,7 @@ def test_reserve_accepts_the_largest_reservation() -> None:
             order_id=ORDER,
             quantity=MAX_UNITS_PER_RESERVATION,
             expires_at=LATER,
+            buyer_id=None,
         ),
     )
 
@@ -328,3 +335,87 @@ def test_cancel_sale_twice_records_nothing_and_the_order_cannot_reserve_again() 
 def test_cancel_sale_without_a_sale_is_refused() -> None:
     item = stock((StockItem.receive, 10), (StockItem.reserve, ORDER, 4, LATER))
     then_error(when(item, StockItem.cancel_sale, ORDER, "order cancelled"), RuleViolated)
+
+
+BUYER, OTHER_BUYER = uid(0xB0), uid(0xB1)
+
+
+def reserve_for(
+    item: StockItem, order: Any, quantity: int, expires_at: Any, buyer: Any, ctx: Any
+) -> None:
+    item.reserve(order, quantity, expires_at, ctx, buyer_id=buyer)
+
+
+def limited(limit: int, *steps: tuple) -> StockItem:
+    return stock((StockItem.receive, 100), (StockItem.set_purchase_limit, limit), *steps)
+
+
+def test_set_purchase_limit_once_and_clear_it() -> None:
+    item = stock((StockItem.receive, 10))
+    then(when(item, StockItem.set_purchase_limit, 2), event(StockItem.PurchaseLimitSet, limit=2))
+    then(when(item, StockItem.set_purchase_limit, 2))
+    then(
+        when(item, StockItem.set_purchase_limit, None),
+        event(StockItem.PurchaseLimitSet, limit=None),
+    )
+
+
+@pytest.mark.parametrize("limit", [0, -1, 10_001, True])
+def test_a_purchase_limit_is_a_sane_number_of_units(limit: int) -> None:
+    then_error(when(stock(), StockItem.set_purchase_limit, limit), InvalidValue)
+
+
+def test_a_buyer_may_hold_up_to_the_limit_across_orders() -> None:
+    item = limited(2, (reserve_for, ORDER, 1, LATER, BUYER))
+    then(
+        when(item, reserve_for, OTHER_ORDER, 1, LATER, BUYER),
+        event(
+            StockItem.UnitsReserved,
+            order_id=OTHER_ORDER,
+            quantity=1,
+            expires_at=LATER,
+            buyer_id=BUYER,
+        ),
+    )
+    then_error(when(item, reserve_for, uid(0x0D9), 1, LATER, BUYER), PurchaseLimitExceeded)
+    then(
+        when(item, reserve_for, uid(0x0D9), 2, LATER, OTHER_BUYER),
+        event(
+            StockItem.UnitsReserved,
+            order_id=uid(0x0D9),
+            quantity=2,
+            expires_at=LATER,
+            buyer_id=OTHER_BUYER,
+        ),
+    )
+
+
+def test_sold_units_count_and_released_or_cancelled_ones_do_not() -> None:
+    item = limited(
+        2,
+        (reserve_for, ORDER, 2, LATER, BUYER),
+        (StockItem.commit, ORDER),
+    )
+    then_error(when(item, reserve_for, OTHER_ORDER, 1, LATER, BUYER), PurchaseLimitExceeded)
+    given_back = limited(
+        2,
+        (reserve_for, ORDER, 2, LATER, BUYER),
+        (StockItem.commit, ORDER),
+        (StockItem.cancel_sale, ORDER, "cancelled"),
+    )
+    assert given_back.bought[BUYER] == 0
+    released = limited(2, (reserve_for, ORDER, 2, LATER, BUYER), (StockItem.release, ORDER, "r"))
+    then(
+        when(released, reserve_for, OTHER_ORDER, 2, LATER, BUYER),
+        event(
+            StockItem.UnitsReserved,
+            order_id=OTHER_ORDER,
+            quantity=2,
+            expires_at=LATER,
+            buyer_id=BUYER,
+        ),
+    )
+
+
+def test_a_reservation_larger_than_the_limit_is_refused_at_once() -> None:
+    then_error(when(limited(3), reserve_for, ORDER, 4, LATER, BUYER), PurchaseLimitExceeded)

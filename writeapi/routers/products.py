@@ -10,7 +10,15 @@ from starlette.responses import Response
 from domain.money import Money
 from writeapi.deps import SellerCall
 from writeapi.execution import Reply
-from writeapi.schemas import AdjustStock, Delist, ListProduct, Price, ReceiveStock, UpdateProduct
+from writeapi.schemas import (
+    AdjustStock,
+    Delist,
+    ListProduct,
+    Price,
+    PurchaseLimit,
+    ReceiveStock,
+    UpdateProduct,
+)
 
 router = APIRouter(prefix="/v1/products", tags=["products and stock"])
 
@@ -100,4 +108,15 @@ def adjust_stock(product_id: UUID, body: AdjustStock, call: SellerCall) -> Respo
         lambda ctx: Reply(
             inventory.adjust_stock(product_id, body.delta, body.reason, ctx, version)
         ),
+    )
+
+
+@router.put("/{product_id}/stock/purchase-limit")
+def set_purchase_limit(product_id: UUID, body: PurchaseLimit, call: SellerCall) -> Response:
+    """Cap the units one buyer may hold or buy (flash sales); null lifts it. Honors If-Match."""
+    version = call.expected_version()
+    inventory = call.commands.inventory
+    return call.run(
+        body,
+        lambda ctx: Reply(inventory.set_purchase_limit(product_id, body.limit, ctx, version)),
     )
