@@ -1,5 +1,7 @@
 """Errors the command handlers raise beside the domain's own."""
 
+from domain.errors import RuleViolated
+
 
 class Forbidden(Exception):
     """The actor may not change this aggregate."""
@@ -16,3 +18,7 @@ class StaleVersion(Exception):
 
 class TooMuchContention(Exception):
     """Optimistic concurrency kept conflicting until the retry budget ran out."""
+
+
+class SoldOut(RuleViolated):
+    """The projected availability already shows none of a product left (refused early)."""

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime
+from typing import Protocol
 from uuid import UUID
+
+import structlog
 
 from commands.access import require_owner
 from commands.base import ContextApplication, Outcome
 from commands.carts import CartsApplication
 from commands.catalog import CatalogApplication
 from commands.customers import CustomersApplication
+from commands.errors import SoldOut
 from commands.inventory import InventoryApplication
 from commands.orders import OrdersApplication
 from domain.base import Context
@@ -22,6 +26,15 @@ from domain.order_lines import OrderLine
 from domain.product import Product
 
 SINGLE_LOG = "marketplace"
+log = structlog.get_logger()
+
+
+class Availability(Protocol):
+    """Projected stock, read without the event store: it may refuse early, never grant."""
+
+    def sold_out(self, product_ids: Collection[UUID]) -> set[UUID]:
+        """Those of the products whose projected availability is zero."""
+        ...
 
 
 class Commands:
@@ -31,7 +44,14 @@ class Commands:
     named "marketplace" (kept for comparison and for small installations).
     """
 
-    def __init__(self, env: Mapping[str, str], *, split_logs: bool = True) -> None:
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        *,
+        split_logs: bool = True,
+        availability: Availability | None = None,
+    ) -> None:
+        self.availability = availability
         if split_logs:
             self.catalog = CatalogApplication(env)
             self.inventory = InventoryApplication(env)
@@ -110,6 +130,7 @@ class Commands:
     ) -> Order:
         if not cart.lines:
             raise RuleViolated("the cart is empty")
+        self._refuse_sold_out(cart.lines)
         customer = self.customers.load(cart.shopper_id, Customer)
         address = customer.addresses.get(address_id)
         if address is None:
@@ -119,6 +140,22 @@ class Commands:
         return Order.place(
             order_id, cart.shopper_id, lines, expires_at, idempotency_key, ship_to, ctx
         )
+
+    def _refuse_sold_out(self, product_ids: Collection[UUID]) -> None:
+        """Refuse at once if the projected stock shows a product gone (a flash sale's tail).
+
+        Only a refusal comes from the projection; a unit is granted by the reservation in
+        the event store alone. If the projection cannot be read, checkout goes on.
+        """
+        if self.availability is None:
+            return
+        try:
+            gone = self.availability.sold_out(product_ids)
+        except Exception:
+            log.warning("availability_unreadable", exc_info=True)
+            return
+        if gone:
+            raise SoldOut(f"sold out: {', '.join(sorted(map(str, gone)))}")
 
     def _order_line(self, product_id: UUID, quantity: int) -> OrderLine:
         """The cart line at the product's current price, checked against the store."""

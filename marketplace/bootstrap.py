@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from uuid import UUID
+
 import redis
 import redis.asyncio
 from fastapi import FastAPI
 from psycopg_pool import ConnectionPool
 
-from commands.services import Commands
+from commands.services import Availability, Commands
 from infra.auth import TokenCodec
 from infra.blobs import blob_store
 from infra.eventstore import eventsourcing_env
@@ -34,6 +37,8 @@ from writeapi.app import RATE_LIMITED as WRITE_BUDGETS
 from writeapi.app import create_app as create_write_app
 from writeapi.deps import WriteApiDeps
 
+AVAILABILITY_TIMEOUT_SECONDS = 0.2
+
 
 def token_codec(settings: Settings) -> TokenCodec:
     """The token codec configured by settings."""
@@ -45,9 +50,38 @@ def token_codec(settings: Settings) -> TokenCodec:
     )
 
 
-def build_commands(settings: Settings) -> Commands:
+def build_commands(settings: Settings, availability: Availability | None = None) -> Commands:
     """The command side on the configured event store."""
-    return Commands(eventsourcing_env(settings), split_logs=settings.split_logs)
+    return Commands(
+        eventsourcing_env(settings), split_logs=settings.split_logs, availability=availability
+    )
+
+
+class ProjectedAvailability:
+    """Units available as the product-detail view shows them (readers' version)."""
+
+    def __init__(self, view: RedisProductDetailView) -> None:
+        self.view = view
+
+    def sold_out(self, product_ids: Collection[UUID]) -> set[UUID]:
+        """Those of the products the view shows with no unit available."""
+        gone = set()
+        for product_id in product_ids:
+            document = self.view.product(product_id)
+            if document is not None and int(document.get("units_available", 1)) <= 0:
+                gone.add(product_id)
+        return gone
+
+
+def projected_availability(settings: Settings) -> ProjectedAvailability:
+    """The sold-out check of the command API; a slow or dead Redis costs one short timeout."""
+    client = redis.Redis.from_url(
+        stores(settings).redis_url,
+        socket_timeout=AVAILABILITY_TIMEOUT_SECONDS,
+        socket_connect_timeout=AVAILABILITY_TIMEOUT_SECONDS,
+    )
+    prefix = redis_prefix(settings, ProductDetailProjection.name)
+    return ProjectedAvailability(RedisProductDetailView(client, prefix, follows=READERS))
 
 
 def postgres_pool(settings: Settings, max_size: int = 10) -> ConnectionPool:
@@ -69,7 +103,7 @@ def build_write_deps(settings: Settings) -> WriteApiDeps:
     idempotency.create_table()
     idempotency.purge_expired()
     return WriteApiDeps(
-        commands=build_commands(settings),
+        commands=build_commands(settings, projected_availability(settings)),
         tokens=token_codec(settings),
         idempotency=idempotency,
         max_body_bytes=settings.max_body_bytes,

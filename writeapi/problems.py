@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from psycopg_pool import PoolTimeout
 from starlette.responses import Response
 
-from commands.errors import Forbidden, StaleVersion, TooMuchContention
+from commands.errors import Forbidden, SoldOut, StaleVersion, TooMuchContention
 from domain.errors import DomainError, InsufficientStock, InvalidValue, NotFound, RuleViolated
 from infra.web import Problem, install_http_problems, problem_response
 
@@ -26,6 +26,7 @@ STORE_UNAVAILABLE: tuple[type[Exception], ...] = (
 )
 ERROR_MAP: list[tuple[type[Exception], int, str, str]] = [
     (InsufficientStock, 409, "insufficient-stock", "Not enough stock"),
+    (SoldOut, 409, "sold-out", "Sold out"),
     (NotFound, 404, "not-found", "Not found"),
     (InvalidValue, 422, "invalid-value", "Invalid value"),
     (RuleViolated, 409, "rule-violated", "Business rule violated"),
