@@ -251,6 +251,16 @@ VERSIONED = {
         lambda w: stock_item_id(w.product),
         StockItem,
     ),
+    "purchase-limit": Versioned(
+        "PUT",
+        lambda w: f"/v1/products/{w.product}/stock/purchase-limit",
+        lambda w: {"limit": 3},
+        "seller",
+        _seller,
+        lambda a: a.deps.commands.inventory,
+        lambda w: stock_item_id(w.product),
+        StockItem,
+    ),
     "add-address": Versioned(
         "POST",
         lambda w: f"/v1/customers/{w.shopper_a}/addresses/{uuid4()}",
