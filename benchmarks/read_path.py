@@ -76,6 +76,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=int, default=10, help="seconds per timed wrk run")
     parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up per server")
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="timed runs per query-API server, taken in turn (ratios are per-round medians)",
+    )
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
     parser.add_argument("--sellers", type=int, default=36)
     parser.add_argument("--products", type=int, default=3000)
@@ -86,9 +92,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="time budget of each batch-size-1 run (they stop at the heads or here)",
     )
     parser.add_argument("--no-opensearch", action="store_true", help="skip the OpenSearch view")
+    parser.add_argument(
+        "--product-detail-only",
+        action="store_true",
+        help="only the product-detail query API runs next to the bare endpoint (implies "
+        "--no-opensearch): one batch-1000 rebuild per store, no raw reads, search or lag",
+    )
     args = parser.parse_args(argv)
+    if args.product_detail_only:
+        args.no_opensearch = True
     if not 1 <= args.duration <= 120 or not 1 <= args.warmup <= 30:
         parser.error("--duration must be 1..120 and --warmup 1..30 seconds")
+    if not 1 <= args.rounds <= 20:
+        parser.error("--rounds must be 1..20")
     if not args.threads <= args.connections <= 1000:
         parser.error("--connections must be from --threads to 1000")
     if not 1 <= args.sellers <= args.products <= 100_000:
@@ -140,9 +156,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 report,
                 lambda message: log(message, started),
             )
-            scenarios.rebuilds()
-            scenarios.query_api()
-            scenarios.lag()
+            if args.product_detail_only:
+                scenarios.rebuilds(small=False)
+                scenarios.query_api(search=False)
+            else:
+                scenarios.rebuilds()
+                scenarios.query_api()
+                scenarios.lag()
             passed = report.print()
         finally:
             opensearch.stop()

@@ -6,6 +6,7 @@ import argparse
 import time
 import urllib.parse
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,11 @@ from projections.product_detail.projection import ProductDetailProjection
 VIEW = "bench"
 """The Redis prefix, PostgreSQL schema and OpenSearch index prefix the query API reads."""
 SMALL = "b1"
+BENCH_IP_BUDGET = "1000000000/minute"
+"""The browse-ip budget of the query API under load: spent by every request, never reached."""
+BARE = "bare FastAPI, constant"
+LIMITED = "ours: product detail"
+UNLIMITED = "ours: product detail, no limits"
 SEARCH_QUERIES = (
     "earbuds",
     "cast iron skillet",
@@ -68,7 +74,11 @@ class Scenarios:
         self.rebuild = Rebuilds(settings, server_url, self.stores, opensearch_url)
         store_env = {"MARKETPLACE_REDIS_URL": redis_url, "MARKETPLACE_REDIS_PREFIX": VIEW}
         self.env = clean_env({**fixtures.server_env(url, split_logs=True), **store_env})
-        self.search_env = dict(self.env)
+        # Rate limits stay on (every request spends its budgets in Redis, as in production),
+        # but wrk's one client IP would spend the default browse-ip budget in a second.
+        self.read_env = {**self.env, "MARKETPLACE_RATE_LIMIT_BROWSE_PER_IP": BENCH_IP_BUDGET}
+        self.unlimited_env = {**self.env, "MARKETPLACE_RATE_LIMITS_ENABLED": "false"}
+        self.search_env = dict(self.read_env)
         if opensearch_url:
             self.search_env["MARKETPLACE_OPENSEARCH_URL"] = opensearch_url
             self.search_env["MARKETPLACE_OPENSEARCH_INDEX_PREFIX"] = f"{VIEW}-"
@@ -78,16 +88,22 @@ class Scenarios:
         with self.rebuild.logs(ProductDetailProjection()) as logs:
             return {log.log_name: log.head() for log in logs}
 
-    def rebuilds(self) -> None:
-        """Raw log reads and rebuilds per store, batch 1000 (to the heads) and 1 (bounded)."""
+    def rebuilds(self, small: bool = True) -> None:
+        """Raw log reads and rebuilds per store, batch 1000 (to the heads) and 1 (bounded).
+
+        Without small, only batch 1000: the views the query API reads, and their checks.
+        """
         budget = self.args.small_batch_seconds
-        self.report.raw = [self.rebuild.raw(1000, 300.0), self.rebuild.raw(1, budget)]
+        self.report.raw = [self.rebuild.raw(1000, 300.0)]
+        if small:
+            self.report.raw.append(self.rebuild.raw(1, budget))
         self.log(f"raw read: {self.report.raw[0].per_second:,.0f} events/s")
         for target in self.rebuild.targets():
             big = self.rebuild.run(target, VIEW, 1000, None)
             self.log(f"{target.store}: {big.per_second:,.0f} events/s (batch 1000)")
-            small = self.rebuild.run(target, SMALL, 1, budget)
-            self.report.rebuilds += [big, small]
+            self.report.rebuilds.append(big)
+            if small:
+                self.report.rebuilds.append(self.rebuild.run(target, SMALL, 1, budget))
         heads, products = self.heads(), len(self.demo.products)
         events = self.report.raw[0].events
         for rate in self.report.rebuilds:
@@ -115,16 +131,19 @@ class Scenarios:
                 docs == products and positions == heads,
             )
 
-    def _measure(self, label: str, base: str, paths: Path, workers: int) -> WrkResult:
+    def _measure(
+        self, label: str, base: str, paths: Path, workers: int, warmup: bool = True, round_: int = 0
+    ) -> WrkResult:
         a = self.args
-        run_get(base, paths, duration=a.warmup, connections=a.connections, threads=a.threads)
+        if warmup:
+            run_get(base, paths, duration=a.warmup, connections=a.connections, threads=a.threads)
         result = run_get(
             base, paths, duration=a.duration, connections=a.connections, threads=a.threads
         )
-        self.report.http.append(HttpRun(label, workers, result))
+        self.report.http.append(HttpRun(label, workers, result, round_))
         self.log(
-            f"{label}, {workers} worker(s): {result.rate:,.0f} req/s, p99 {result.p99_ms:.1f} ms, "
-            f"non-2xx {result.non2xx}"
+            f"{label}, {workers} worker(s), round {round_ + 1}: {result.rate:,.0f} req/s, "
+            f"p99 {result.p99_ms:.1f} ms, non-2xx {result.non2xx}"
         )
         if result.non2xx:
             self.log(f"  statuses {result.statuses}; first error: {result.first_error}")
@@ -149,46 +168,67 @@ class Scenarios:
             )
         return write_paths(paths, self.workdir / "search.lua")
 
-    def query_api(self) -> None:
+    def query_api(self, search: bool = True) -> None:
         """Product detail (and search) through serve-read, next to the bare endpoint.
 
-        The query API searches OpenSearch when it runs (index prefix "bench-"); then one
-        more 2-worker server without it measures search on PostgreSQL.
+        Per worker count, three servers run side by side: the bare endpoint, serve-read with
+        rate limits on and serve-read with MARKETPLACE_RATE_LIMITS_ENABLED=false. wrk loads
+        them in turn, --rounds times (each warmed up in the first round only), so a load
+        that comes and goes on the machine hits all three alike. Then search, once per
+        worker count: on OpenSearch when it runs (index prefix "bench-"), and one more
+        2-worker server without it measures search on PostgreSQL.
         """
         paths = write_paths(self.demo.product_paths(), self.workdir / "products.lua")
         backend = "OpenSearch" if self.opensearch_url else "PostgreSQL"
         for workers in (1, 2):
-            port = free_port()
-            logfile = self.workdir / f"bare-{workers}.log"
-            command = bare_command(port, workers)
-            with serving(command, self.env, port, "/health/ready", logfile) as bare:
-                self._measure("bare FastAPI, constant", bare, paths, workers)
-            self._serve_read(workers, self.search_env, paths, backend)
-        if self.opensearch_url:
-            self._serve_read(2, self.env, None, "PostgreSQL")
+            with ExitStack() as servers:
+                bases = {
+                    BARE: self._start(servers, bare_command, self.env, workers, "bare"),
+                    LIMITED: self._start(servers, read_command, self.search_env, workers, "read"),
+                    UNLIMITED: self._start(
+                        servers, read_command, self.unlimited_env, workers, "unlimited"
+                    ),
+                }
+                for label in (LIMITED, UNLIMITED):
+                    first = get_json(bases[label] + self.demo.product_paths()[0])
+                    self.report.check(
+                        f"serve-read {workers}w ({label}): first product answers with its title",
+                        first.get("title") == self.demo.titles[0],
+                    )
+                for round_ in range(self.args.rounds):
+                    for label, base in bases.items():
+                        self._measure(label, base, paths, workers, round_ == 0, round_)
+                if search:
+                    self._search(bases[LIMITED], workers, backend)
+        if self.opensearch_url and search:
+            with ExitStack() as servers:
+                base = self._start(servers, read_command, self.read_env, 2, "read-postgres")
+                self._search(base, 2, "PostgreSQL")
 
-    def _serve_read(
-        self, workers: int, env: dict[str, str], products: Path | None, backend: str
-    ) -> None:
+    def _start(
+        self,
+        servers: ExitStack,
+        command: Callable[[int, int], list[str]],
+        env: dict[str, str],
+        workers: int,
+        name: str,
+    ) -> str:
         port = free_port()
-        logfile = self.workdir / f"read-{workers}-{backend}.log"
-        with serving(read_command(port, workers), env, port, "/health/ready", logfile) as base:
-            if products is not None:
-                first = get_json(base + self.demo.product_paths()[0])
-                self.report.check(
-                    f"serve-read {workers}w: first product answers with its title",
-                    first.get("title") == self.demo.titles[0],
-                )
-                self._measure("ours: product detail", base, products, workers)
-            search = self._search_paths(base)
-            if search is not None:
-                word = self.demo.titles[0].split()[0].lower()
-                total = get_json(f"{base}/v1/search?q={urllib.parse.quote(word)}").get("total")
-                self.report.check(
-                    f"search on {backend}: {word!r} (first product's brand) finds {total} products",
-                    isinstance(total, int) and total > 0,
-                )
-                self._measure(f"ours: search ({backend})", base, search, workers)
+        logfile = self.workdir / f"{name}-{workers}.log"
+        return servers.enter_context(
+            serving(command(port, workers), env, port, "/health/ready", logfile)
+        )
+
+    def _search(self, base: str, workers: int, backend: str) -> None:
+        search_paths = self._search_paths(base)
+        if search_paths is not None:
+            word = self.demo.titles[0].split()[0].lower()
+            total = get_json(f"{base}/v1/search?q={urllib.parse.quote(word)}").get("total")
+            self.report.check(
+                f"search on {backend}: {word!r} (first product's brand) finds {total} products",
+                isinstance(total, int) and total > 0,
+            )
+            self._measure(f"ours: search ({backend})", base, search_paths, workers)
 
     def lag(self) -> None:
         """Sample the product-detail projector's lag while wrk drives receive-stock."""

@@ -3,7 +3,10 @@
 Each category of request (browse, cart, checkout) has a budget per authenticated caller
 (the bearer token's sub) and one per client IP; a request spends one unit of each that
 applies, and is refused (429) when any is spent (the budgets it passed still count it).
-The counts live in Redis through the `limits` package, so every API process shares them.
+The counts live in Redis, so every API process shares them. With the sliding-window-counter
+and fixed-window strategies one Lua script (SPEND) checks and counts all of a request's
+budgets in one round trip and returns what the RateLimit fields need; the moving window
+goes through the `limits` package, one call per budget.
 While Redis does not answer, each process decides alone from an in-memory store (the same
 budgets times fallback_scale) and PINGs Redis in the background at most every
 recheck_seconds until it is back.
@@ -20,7 +23,8 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Literal
+from functools import cache
+from typing import Any, Literal, Protocol
 
 import redis.asyncio
 import structlog
@@ -63,6 +67,12 @@ class Policy:
     def field(self) -> str:
         """This policy as a RateLimit-Policy list item."""
         return f'"{self.name}";q={self.limit.amount};w={self.limit.get_expiry()}'
+
+
+@cache
+def policy_field(spent: tuple[Policy, ...]) -> bytes:
+    """The RateLimit-Policy field of these budgets, encoded (few combinations: cached)."""
+    return ", ".join(p.field() for p in spent).encode()
 
 
 def policies(category: str, per_principal: str, per_ip: str) -> tuple[Policy, ...]:
@@ -108,6 +118,18 @@ class Verdict:
         """Seconds until every refusing budget has room again (at least 1)."""
         return max([1, *(s.reset_seconds for s in self.spent if not s.allowed)])
 
+    def raw_headers(self) -> list[tuple[bytes, bytes]]:
+        """headers(), as ASGI header pairs."""
+        return [
+            (b"ratelimit-policy", policy_field(tuple(s.policy for s in self.spent))),
+            (
+                b"ratelimit",
+                ", ".join(
+                    f'"{s.policy.name}";r={s.remaining};t={s.reset_seconds}' for s in self.spent
+                ).encode(),
+            ),
+        ]
+
     def headers(self) -> dict[str, str]:
         """The RateLimit-Policy and RateLimit fields (draft-ietf-httpapi-ratelimit-headers)."""
         return {
@@ -152,8 +174,61 @@ class RateLimitMetrics:
 DEFAULT_METRICS = RateLimitMetrics.on(REGISTRY)
 
 
+# KEYS: one base key per budget. ARGV[1]: "sliding" or "fixed"; then per budget its amount
+# and window seconds. Each budget counts in the key <base>:<window index> (expiring after
+# the windows that still weigh); a sliding window also weighs the previous window's count
+# by the share of it still inside the window. A budget with room counts the request even
+# when another refuses it. Returns allowed (1/0), remaining and reset seconds per budget.
+SPEND = """
+local now = redis.call('TIME')
+now = tonumber(now[1]) + tonumber(now[2]) / 1000000
+local sliding = ARGV[1] == 'sliding'
+local out = {}
+for i = 1, #KEYS do
+  local limit = tonumber(ARGV[2 * i])
+  local window = tonumber(ARGV[2 * i + 1])
+  local index = math.floor(now / window)
+  local elapsed = now - index * window
+  local key = KEYS[i] .. ':' .. string.format('%d', index)
+  local weighted = tonumber(redis.call('GET', key) or '0')
+  if sliding then
+    local previous = redis.call('GET', KEYS[i] .. ':' .. string.format('%d', index - 1))
+    weighted = weighted + tonumber(previous or '0') * (window - elapsed) / window
+  end
+  local allowed, remaining = 0, 0
+  if weighted + 1 <= limit then
+    allowed = 1
+    remaining = math.floor(limit - weighted - 1)
+    if redis.call('INCR', key) == 1 then
+      redis.call('EXPIRE', key, sliding and 2 * window or window)
+    end
+  end
+  out[#out + 1] = allowed
+  out[#out + 1] = remaining
+  out[#out + 1] = math.ceil(window - elapsed)
+end
+return out
+"""
+
+
+class ScriptClient(Protocol):
+    """An async Redis client that runs Lua scripts (redis.asyncio.Redis, or a leaner one)."""
+
+    def register_script(self, script: str) -> Any:
+        """A callable taking (keys, args) and awaiting the script's reply."""
+        ...
+
+
+SCRIPTED = {"sliding-window-counter": "sliding", "fixed-window": "fixed"}
+"""The strategies SPEND implements, by its ARGV[1]."""
+
+
 class RateLimiter:
-    """Spends requests against their budgets in a shared store, or in memory while it is down."""
+    """Spends requests against their budgets in a shared store, or in memory while it is down.
+
+    Given client (on the same Redis as storage) and a strategy SPEND implements, a request
+    spends all its budgets in one script call under key_prefix; otherwise through storage.
+    """
 
     def __init__(
         self,
@@ -166,7 +241,14 @@ class RateLimiter:
         fallback_scale: float = 1.0,
         metrics: RateLimitMetrics = DEFAULT_METRICS,
         close: Callable[[], Awaitable[None]] | None = None,
+        client: redis.asyncio.Redis | ScriptClient | None = None,
+        key_prefix: str = "ratelimit",
     ) -> None:
+        self._script = (
+            client.register_script(SPEND) if client is not None and strategy in SCRIPTED else None
+        )
+        self._mode = SCRIPTED.get(strategy, "")
+        self._key_prefix = key_prefix
         self._shared = STRATEGIES[strategy](storage)
         self._local = STRATEGIES[strategy](MemoryStorage())
         self._storage = storage
@@ -198,6 +280,8 @@ class RateLimiter:
         if self._up:
             try:
                 async with asyncio.timeout(self._timeout):
+                    if self._script is not None:
+                        return await self._spend_scripted(category, principal, ip)
                     return await self._spend(self._shared, self._budgets, category, principal, ip)
             except STORE_ERRORS as error:
                 self._went_down(error)
@@ -234,6 +318,30 @@ class RateLimiter:
                 self._metrics.limited.labels(s.policy.name).inc()
         return Verdict(tuple(spent))
 
+    async def _spend_scripted(self, category: str, principal: str | None, ip: str) -> Verdict:
+        assert self._script is not None
+        keys = {"user": principal, "ip": ip}
+        applied = [p for p in self._budgets.get(category, ()) if keys[p.partition]]
+        if not applied:
+            return Verdict(())
+        names = [
+            f"{self._key_prefix}:{category}:{p.partition}:{keys[p.partition]}:"
+            f"{p.limit.amount}/{p.limit.get_expiry()}"
+            for p in applied
+        ]
+        args: list[str | int] = [self._mode]
+        for p in applied:
+            args += [p.limit.amount, p.limit.get_expiry()]
+        reply = await self._script(keys=names, args=args)
+        spent = tuple(
+            Spent(p, bool(reply[3 * n]), int(reply[3 * n + 1]), int(reply[3 * n + 2]))
+            for n, p in enumerate(applied)
+        )
+        for s in spent:
+            if not s.allowed:
+                self._metrics.limited.labels(s.policy.name).inc()
+        return Verdict(spent)
+
     def _went_down(self, error: BaseException) -> None:
         if self._up:
             self._up = False
@@ -267,6 +375,12 @@ async def _spend_one(strategy: Strategy, policy: Policy, category: str, key: str
     return Spent(policy, allowed, remaining, max(0, math.ceil(stats.reset_time - time.time())))
 
 
+def _retrieve(spending: asyncio.Future[Verdict]) -> None:
+    """Mark the outcome of a spend nobody awaited any more as seen."""
+    if not spending.cancelled():
+        spending.exception()
+
+
 def _scaled(limit: RateLimitItem, scale: float) -> RateLimitItem:
     if scale == 1:
         return limit
@@ -284,7 +398,14 @@ def redis_storage(client: redis.asyncio.Redis, url: str, key_prefix: str) -> Red
 
 
 class RateLimitMiddleware:
-    """Pure ASGI: spend a request's budgets before the app sees it; 429 past any of them."""
+    """Pure ASGI: spend a request's budgets before the app answers; 429 past any of them.
+
+    A request speculate(method, path) names runs while its budgets are spent, and its
+    answer waits for the verdict (a 429 replaces it): the spend and the app's own store
+    read then share one round trip on a pipelined client. Only for cheap reads that change
+    nothing, since a refused one still costs its work. Any other request reaches the app
+    only once its budgets allow it.
+    """
 
     def __init__(
         self,
@@ -292,11 +413,13 @@ class RateLimitMiddleware:
         limiter: RateLimiter,
         classify: Callable[[str, str], str | None],
         tokens: TokenCodec,
+        speculate: Callable[[str, str], bool] | None = None,
     ) -> None:
         self.app = app
         self.limiter = limiter
         self.classify = classify
         self.tokens = tokens
+        self.speculate = speculate
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         category = (
@@ -307,28 +430,21 @@ class RateLimitMiddleware:
         if category is None or not self.limiter.covers(category):
             await self.app(scope, receive, send)
             return
-        request = Request(scope)
         client = scope.get("client")
-        verdict = await self.limiter.spend(
-            category, self._principal(request), client[0] if client else "unknown"
+        spending = self.limiter.spend(
+            category, self._principal(scope), client[0] if client else "unknown"
         )
+        if self.speculate is not None and self.speculate(scope["method"], scope["path"]):
+            await self._speculate(asyncio.ensure_future(spending), category, scope, receive, send)
+            return
+        verdict = await spending
         if not verdict.spent:
             await self.app(scope, receive, send)
             return
-        headers = verdict.headers()
         if not verdict.allowed:
-            response = problem_response(
-                request,
-                429,
-                "rate-limited",
-                "Too many requests",
-                f"the {category} budget is spent; retry after {verdict.retry_after} s",
-                headers={**headers, "Retry-After": str(verdict.retry_after)},
-                **{"violated-policies": verdict.violated},
-            )
-            await response(scope, receive, send)
+            await self._refuse(verdict, category, scope, receive, send)
             return
-        extra = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+        extra = verdict.raw_headers()
 
         async def send_with_limits(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -337,10 +453,53 @@ class RateLimitMiddleware:
 
         await self.app(scope, receive, send_with_limits)
 
-    def _principal(self, request: Request) -> str | None:
-        if "authorization" not in request.headers:
+    async def _speculate(
+        self,
+        spending: asyncio.Future[Verdict],
+        category: str,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        refused = False
+
+        async def send_after_verdict(message: Message) -> None:
+            nonlocal refused
+            if message["type"] == "http.response.start":
+                verdict = await spending
+                if not verdict.allowed:
+                    refused = True
+                    await self._refuse(verdict, category, scope, receive, send)
+                    return
+                if verdict.spent:
+                    message["headers"] = [*message.get("headers", []), *verdict.raw_headers()]
+            if not refused:
+                await send(message)
+
+        try:
+            await self.app(scope, receive, send_after_verdict)
+        finally:
+            if not spending.done():
+                spending.add_done_callback(_retrieve)
+
+    async def _refuse(
+        self, verdict: Verdict, category: str, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        response = problem_response(
+            Request(scope),
+            429,
+            "rate-limited",
+            "Too many requests",
+            f"the {category} budget is spent; retry after {verdict.retry_after} s",
+            headers={**verdict.headers(), "Retry-After": str(verdict.retry_after)},
+            **{"violated-policies": verdict.violated},
+        )
+        await response(scope, receive, send)
+
+    def _principal(self, scope: Scope) -> str | None:
+        if not any(name == b"authorization" for name, _ in scope["headers"]):
             return None
         try:
-            return str(principal_of(request, self.tokens).sub)
+            return str(principal_of(Request(scope), self.tokens).sub)
         except InvalidToken:
             return None

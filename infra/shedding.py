@@ -74,7 +74,8 @@ class LoadShedder:
         self.general_slots = max(1, max_in_flight - reserved)
         self.retry_after_seconds = retry_after_seconds
         self.in_flight = 0
-        self._gauge = metrics.in_flight.labels(api)
+        # Read when scraped: nothing to update per request.
+        metrics.in_flight.labels(api).set_function(lambda: self.in_flight)
         self._shed_reserved = metrics.shed.labels(api, "reserved")
         self._shed_general = metrics.shed.labels(api, "general")
 
@@ -84,13 +85,11 @@ class LoadShedder:
             (self._shed_reserved if reserved else self._shed_general).inc()
             return False
         self.in_flight += 1
-        self._gauge.inc()
         return True
 
     def release(self) -> None:
         """Give back a slot taken by admit."""
         self.in_flight -= 1
-        self._gauge.dec()
 
 
 class LoadSheddingMiddleware:
@@ -107,7 +106,7 @@ class LoadSheddingMiddleware:
         self.reserved = reserved
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or unguarded(scope["path"]):
+        if scope["type"] != "http" or scope["path"].startswith(UNGUARDED_PREFIXES):
             await self.app(scope, receive, send)
             return
         if not self.shedder.admit(self.reserved(scope["method"], scope["path"])):

@@ -137,9 +137,14 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
-        request_id = _safe(headers.get(b"x-request-id")) or uuid.uuid4().hex
-        correlation_id = _safe(headers.get(b"x-correlation-id")) or request_id
+        request_id = correlation_id = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                request_id = _safe(value)
+            elif name == b"x-correlation-id":
+                correlation_id = _safe(value)
+        request_id = request_id or uuid.uuid4().hex
+        correlation_id = correlation_id or request_id
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         state["correlation_id"] = correlation_id

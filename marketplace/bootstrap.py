@@ -33,6 +33,7 @@ from projections.versions import READERS
 from readapi.app import RATE_LIMITED as READ_BUDGETS
 from readapi.app import create_app as create_read_app
 from readapi.deps import Followed, ReadApiDeps
+from readapi.redis_pipeline import PipelinedRedis
 from writeapi.app import RATE_LIMITED as WRITE_BUDGETS
 from writeapi.app import create_app as create_write_app
 from writeapi.deps import WriteApiDeps
@@ -132,16 +133,16 @@ def read_redis_client(settings: Settings, url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
 
 
-def read_redis_async_client(settings: Settings, url: str) -> redis.asyncio.Redis:
-    """The same as read_redis_client, for reads awaited on the event loop."""
-    timeout = settings.read_store_timeout_seconds
-    return redis.asyncio.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+def read_pipelined_client(settings: Settings, url: str) -> PipelinedRedis:
+    """The query API's client for its hot reads: one connection per process, auto-pipelined."""
+    return PipelinedRedis.from_url(url, timeout=settings.read_store_timeout_seconds)
 
 
-def build_read_deps(settings: Settings) -> ReadApiDeps:
+def build_read_deps(settings: Settings, hot: PipelinedRedis | None = None) -> ReadApiDeps:
     """Everything the query API needs: the views it reads, as the projectors write them.
 
     Each view reads the version its readers' pointer names, so a rebuild switches them.
+    Product detail reads through hot (one is made if not given).
     """
     where = stores(settings)
     client = read_redis_client(settings, where.redis_url)
@@ -151,7 +152,7 @@ def build_read_deps(settings: Settings) -> ReadApiDeps:
         RedisProductDetailView(
             client,
             redis_prefix(settings, projection.name),
-            read_redis_async_client(settings, where.redis_url),
+            hot or read_pipelined_client(settings, where.redis_url),
             follows=READERS,
         ),
         log_names(projection, settings),
@@ -183,9 +184,13 @@ def read_app() -> FastAPI:
     """The query API from the environment's settings (a uvicorn factory)."""
     settings = load_settings()
     configure_logging(settings.log_level)
+    url = stores(settings).redis_url
+    hot = read_pipelined_client(settings, url)
+    # Rate limits spend on the same pipelined connection as the reads, within their own
+    # (shorter) timeout, which the limiter enforces.
     return create_read_app(
-        build_read_deps(settings),
-        rate_limiter=rate_limiter(settings, READ_BUDGETS),
+        build_read_deps(settings, hot),
+        rate_limiter=rate_limiter(settings, READ_BUDGETS, scripts=hot),
         shedder=load_shedder(settings, "query"),
     )
 
@@ -194,8 +199,13 @@ def rate_limiter(
     settings: Settings,
     categories: tuple[str, ...],
     metrics: RateLimitMetrics = RATE_LIMIT_METRICS,
+    scripts: PipelinedRedis | None = None,
 ) -> RateLimiter | None:
-    """The settings' budgets for these request categories, kept in Redis; None when off."""
+    """The settings' budgets for these request categories, kept in Redis; None when off.
+
+    A request spends its budgets in one script call, on scripts if given (on the settings'
+    Redis), else on a redis-py client.
+    """
     if not settings.rate_limits_enabled:
         return None
     budgets = {
@@ -212,8 +222,9 @@ def rate_limiter(
     client = redis.asyncio.Redis.from_url(
         url, socket_timeout=timeout, socket_connect_timeout=timeout
     )
+    prefix = f"{settings.redis_prefix}:ratelimit"
     return RateLimiter(
-        redis_storage(client, url, f"{settings.redis_prefix}:ratelimit"),
+        redis_storage(client, url, prefix),
         {category: policies(category, *budgets[category]) for category in categories},
         strategy=settings.rate_limit_strategy,
         store_timeout=timeout,
@@ -221,6 +232,8 @@ def rate_limiter(
         fallback_scale=settings.rate_limit_fallback_scale,
         metrics=metrics,
         close=client.aclose,
+        client=scripts or client,
+        key_prefix=prefix,
     )
 
 

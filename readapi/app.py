@@ -11,6 +11,7 @@ from infra.ratelimit import RateLimiter, RateLimitMiddleware
 from infra.shedding import LoadShedder, LoadSheddingMiddleware
 from infra.web import RequestContextMiddleware, add_liveness
 from readapi.deps import ReadApiDeps
+from readapi.fastpath import ProductDetailFastPath
 from readapi.problems import install_problem_handlers
 from readapi.routers import carts, me, orders, products, search, sellers
 
@@ -55,6 +56,11 @@ def request_category(method: str, path: str) -> str | None:
     return "browse" if method in ("GET", "HEAD") and path.startswith("/v1/") else None
 
 
+def cheap_read(method: str, path: str) -> bool:
+    """A product-detail read: one Redis round trip, worth running while its budgets are spent."""
+    return method == "GET" and path.startswith("/v1/products/") and path.count("/") == 3
+
+
 def create_app(
     deps: ReadApiDeps,
     *,
@@ -96,13 +102,16 @@ def create_app(
             orjson.dumps({"status": "ready", "views": views}), media_type="application/json"
         )
 
-    # The last added runs first: request ids, then shedding, then rate limits, then routes.
+    # The last added runs first: request ids, then shedding, then rate limits, then the
+    # product-detail fast path, then routes.
+    app.add_middleware(ProductDetailFastPath, deps=deps)
     if rate_limiter is not None:
         app.add_middleware(
             RateLimitMiddleware,
             limiter=rate_limiter,
             classify=request_category,
             tokens=deps.tokens,
+            speculate=cheap_read,
         )
     if shedder is not None:
         app.add_middleware(LoadSheddingMiddleware, shedder=shedder)

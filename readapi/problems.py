@@ -14,20 +14,25 @@ RETRY_AFTER_SECONDS = 2
 log = structlog.get_logger()
 
 
+def store_unavailable(request: Request, exc: BaseException) -> Response:
+    """The 503 problem (with Retry-After) of a read that its store did not answer."""
+    log.warning("read_store_unavailable", path=request.url.path, error=repr(exc))
+    return problem_response(
+        request,
+        503,
+        "store-unavailable",
+        "Read store unavailable",
+        "the read store does not answer; retry shortly",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 def install_problem_handlers(app: FastAPI, unavailable: Iterable[type[BaseException]]) -> None:
     """Map errors to problem+json; the read stores' unavailable errors become 503s."""
     install_http_problems(app)
 
     async def store_down(request: Request, exc: Exception) -> Response:
-        log.warning("read_store_unavailable", path=request.url.path, error=repr(exc))
-        return problem_response(
-            request,
-            503,
-            "store-unavailable",
-            "Read store unavailable",
-            "the read store does not answer; retry shortly",
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-        )
+        return store_unavailable(request, exc)
 
     for error in set(unavailable):
         if issubclass(error, Exception):

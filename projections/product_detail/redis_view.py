@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from functools import lru_cache
+from typing import Any, Protocol
 from uuid import UUID
 
 import redis
@@ -86,6 +87,18 @@ class ProductDetailUnit(RedisUnit):
         self.ops.append(lambda p: p.hset(key, "version", str(version)))
 
 
+class ScriptClient(Protocol):
+    """An async Redis client that runs Lua scripts (redis.asyncio.Redis, or a leaner one)."""
+
+    def register_script(self, script: str) -> Any:
+        """A callable taking (keys, args) and awaiting the script's reply."""
+        ...
+
+    async def aclose(self) -> None:
+        """Close the client's connections."""
+        ...
+
+
 class RedisProductDetailView(RedisView[ProductDetailUnit]):
     """Writes and reads the product-detail view under one key prefix."""
 
@@ -93,7 +106,7 @@ class RedisProductDetailView(RedisView[ProductDetailUnit]):
         self,
         client: redis.Redis,
         prefix: str,
-        async_client: redis.asyncio.Redis | None = None,
+        async_client: redis.asyncio.Redis | ScriptClient | None = None,
         *,
         follows: str = WRITERS,
         version: int | None = None,
@@ -103,6 +116,9 @@ class RedisProductDetailView(RedisView[ProductDetailUnit]):
         self._read = client.register_script(READ_PRODUCT)
         self._read_async = (
             None if async_client is None else async_client.register_script(READ_PRODUCT)
+        )
+        self._read_json = (
+            None if async_client is None else async_client.register_script(READ_PRODUCT_JSON)
         )
 
     @property
@@ -123,6 +139,18 @@ class RedisProductDetailView(RedisView[ProductDetailUnit]):
         if self._read_async is None:
             raise RuntimeError("this view was built without an async client")
         return _document(product_id, await self._read_async(*self._read_args(product_id)))
+
+    async def product_json_async(self, product_id: str) -> bytes | None:
+        """The public JSON body of a product (see READ_PRODUCT_JSON), or None if unknown.
+
+        product_id must be the canonical text of a UUID: it is the document's id as given.
+        Redis renders the body, so the caller serves these bytes without decoding them.
+        """
+        if self._read_json is None:
+            raise RuntimeError("this view was built without an async client")
+        args = [*self.resolve_args(), product_id, stock_key_id(product_id)]
+        body: bytes | None = await self._read_json(keys=[self.pointer], args=args)
+        return body
 
     async def aclose(self) -> None:
         """Close the async client, if the view has one."""
@@ -153,6 +181,55 @@ for i = 1, #product, 2 do
   end
 end
 return {product, stock, seller}
+"""
+)
+
+
+@lru_cache(maxsize=1 << 16)
+def stock_key_id(product_id: str) -> str:
+    """The text of a product's stock item id (a uuid5: worth remembering for hot products)."""
+    return str(stock_item_id(UUID(product_id)))
+
+
+# As READ_PRODUCT, but renders the query API's public document (readapi.schemas.ProductDetail:
+# these fields in this order, compact) so the API serves the bytes as they come.
+# Strings go through cjson.encode; attributes are stored as JSON text already.
+READ_PRODUCT_JSON = (
+    RESOLVE
+    + """
+local prefix = prefix_of(ARGV[1], ARGV[2], KEYS[1])
+local flat = redis.call('HGETALL', prefix .. ':product:' .. ARGV[3])
+if #flat == 0 then return false end
+local p = {}
+for i = 1, #flat, 2 do p[flat[i]] = flat[i + 1] end
+local stock = redis.call('HMGET', prefix .. ':stock:' .. ARGV[4], 'received', 'reserved', 'sold')
+local seller = false
+if p['seller_id'] then
+  seller = redis.call('HGET', prefix .. ':seller:' .. p['seller_id'], 'name')
+end
+local function str(value)
+  if value then return cjson.encode(value) end
+  return 'null'
+end
+local function raw(value)
+  return value or 'null'
+end
+local units = (tonumber(stock[1]) or 0) - (tonumber(stock[2]) or 0) - (tonumber(stock[3]) or 0)
+return table.concat({
+  '{"id":', cjson.encode(ARGV[3]),
+  ',"title":', str(p['title']),
+  ',"description":', str(p['description'] or ''),
+  ',"category":', str(p['category']),
+  ',"attributes":', p['attributes'] or '{}',
+  ',"price":{"amount_minor":', raw(p['price_minor']),
+  ',"currency":', str(p['currency']),
+  '},"seller":{"id":', str(p['seller_id']),
+  ',"name":', str(seller),
+  '},"units_available":', string.format('%d', units),
+  ',"delisted":', (p['delisted'] == '1') and 'true' or 'false',
+  ',"listed_at":', str(p['listed_at']),
+  ',"version":', raw(p['version']),
+  '}'})
 """
 )
 
