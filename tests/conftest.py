@@ -28,6 +28,8 @@ from infra.local.opensearch import DEFAULT_CACHE_DIR, LocalOpenSearch, find_java
 from infra.local.postgres import LocalPostgres
 from infra.local.redis import LocalRedis
 
+pytest_plugins = ["tests.mail_collector"]
+
 
 def run_marketplace(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """`marketplace <args>` to completion, with only the given MARKETPLACE_* variables."""
@@ -96,6 +98,15 @@ def redis_server(services_dir: Path) -> Iterator[str]:
     yield from serving("MARKETPLACE_TEST_REDIS_URL", server)
 
 
+def require_java_for_opensearch() -> None:
+    """Skip an OpenSearch test on a machine without Java; in CI (CI=true), fail it instead."""
+    if find_java_home() is None:
+        message = "the OpenSearch tests need Java 11+ (17 recommended) on PATH; none was found"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{message}, and CI must run them", pytrace=False)
+        pytest.skip(message)
+
+
 @pytest.fixture(scope="session")
 def opensearch_server(services_dir: Path) -> Iterator[str]:
     """The URL of a real OpenSearch node for this test run (a 256 MB heap on this machine's Java).
@@ -107,11 +118,7 @@ def opensearch_server(services_dir: Path) -> Iterator[str]:
     if os.environ.get("MARKETPLACE_TEST_OPENSEARCH_URL"):
         yield os.environ["MARKETPLACE_TEST_OPENSEARCH_URL"]
         return
-    if find_java_home() is None:
-        message = "the OpenSearch tests need Java 11+ (17 recommended) on PATH; none was found"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{message}, and CI must run them", pytrace=False)
-        pytest.skip(message)
+    require_java_for_opensearch()
     cache = os.environ.get("MARKETPLACE_TEST_OPENSEARCH_CACHE")
     server = LocalOpenSearch(
         services_dir / "opensearch",

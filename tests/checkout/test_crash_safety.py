@@ -12,32 +12,20 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from domain.order_lines import OrderStatus
 from infra.settings import Settings
 from tests.checkout.shop import Gateway, Shop
-from tests.conftest import free_port
-from tests.e2e.test_notify_process import Collector, message_id
 from tests.e2e.worker_process import WorkerProcess
+from tests.mail_collector import Collector, message_id
 
 pytestmark = pytest.mark.postgres
 
 ORDERS = 60
 KILLS = 6
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Collector, int]]:
-    collector, port = Collector(reply_delay=0.03), free_port()
-    controller = Controller(collector, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield collector, port
-    controller.stop()
 
 
 def worker(name: str, settings: Settings, smtp_port: int, folder: Path) -> WorkerProcess:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import random
 import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ from infra.mail import Mail, MailRejected, MailSink, MailUnavailable, SmtpSender
 from infra.settings import Settings
 from tests.conftest import free_port
 from tests.e2e.worker_process import WorkerProcess
+from tests.mail_collector import Collector, message_id
 from tests.projections.mail_shop import MailShop
 
 pytestmark = [pytest.mark.postgres, pytest.mark.e2e]
@@ -36,40 +35,6 @@ def commands(postgres_url: str) -> Iterator[Commands]:
     commands = Commands(eventsourcing_env(Settings(), postgres_url))
     yield commands
     commands.close()
-
-
-class Collector:
-    """An aiosmtpd handler that keeps every message, then waits a moment before its 250.
-
-    The wait widens the window between the message being taken and the sender hearing so,
-    where a kill -9 makes the sender send that message again.
-    """
-
-    def __init__(self, reply_delay: float = 0.0) -> None:
-        self.reply_delay = reply_delay
-        self.lock = threading.Lock()
-        self.received: list[EmailMessage] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        message = message_from_bytes(envelope.original_content, policy=policy.default)
-        assert isinstance(message, EmailMessage)
-        with self.lock:
-            self.received.append(message)
-        await asyncio.sleep(self.reply_delay)
-        return "250 OK"
-
-    def messages(self) -> list[EmailMessage]:
-        with self.lock:
-            return list(self.received)
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Collector, int]]:
-    collector, port = Collector(reply_delay=0.03), free_port()
-    controller = Controller(collector, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield collector, port
-    controller.stop()
 
 
 @pytest.fixture
@@ -89,12 +54,6 @@ def notify(
     yield process
     if process.alive():
         process.kill()
-
-
-def message_id(message: EmailMessage) -> uuid.UUID:
-    value = str(message["Message-ID"])
-    assert value.startswith("<") and value.endswith("@marketplace>"), value
-    return uuid.UUID(value[1:].split("@")[0])
 
 
 def wait_for_mails(sink: Collector, shop: MailShop, process: WorkerProcess) -> list[EmailMessage]:

@@ -28,7 +28,7 @@ from psycopg import sql
 
 from commands.services import Commands
 from infra.eventstore import eventsourcing_env
-from infra.local.opensearch import DEFAULT_CACHE_DIR, LocalOpenSearch, find_java_home
+from infra.local.opensearch import DEFAULT_CACHE_DIR, LocalOpenSearch
 from infra.settings import Settings
 from projections.catalog_search.opensearch_view import (
     TRACKING_ID,
@@ -37,7 +37,7 @@ from projections.catalog_search.opensearch_view import (
 )
 from projections.catalog_search.postgres_view import PostgresCatalogSearch
 from projections.catalog_search.search import SearchQuery, Sort
-from tests.conftest import free_port
+from tests.conftest import free_port, require_java_for_opensearch
 from tests.projections.catalog_fixture import SearchView, opensearch_view, postgres_view, project
 from tests.projections.conftest import WAIT_SECONDS, Appender, Workload, heads
 
@@ -206,11 +206,7 @@ def own_opensearch(services_dir: Path) -> Iterator[LocalOpenSearch]:
     The crash test uses it too: on two cores each node start costs ~20 s, and this file
     needs one node it may stop anyway.
     """
-    if find_java_home() is None:
-        message = "the OpenSearch tests need Java 11+ on PATH; none was found"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{message}, and CI must run them", pytrace=False)
-        pytest.skip(message)
+    require_java_for_opensearch()
     cache = os.environ.get("MARKETPLACE_TEST_OPENSEARCH_CACHE")
     node = LocalOpenSearch(
         services_dir / f"opensearch-{uuid.uuid4().hex[:8]}",
