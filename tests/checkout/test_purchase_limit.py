@@ -26,14 +26,13 @@ def test_a_buyer_gets_at_most_the_limit_across_orders_and_cancelling_frees_it(
         shop.fill_carts(product, [human])
         orders.append(shop.check_out(human, "human"))
         final = shop.wait_until_final(orders, 30)
-        assert [final[o].status for o in orders] == [
-            OrderStatus.CONFIRMED,
-            OrderStatus.CONFIRMED,
-            OrderStatus.REJECTED,
-            OrderStatus.CONFIRMED,
-        ]
+        bot_orders, human_order = orders[:3], orders[3]
+        confirmed = [o for o in bot_orders if final[o].status is OrderStatus.CONFIRMED]
+        rejected = [o for o in bot_orders if final[o].status is OrderStatus.REJECTED]
+        assert (len(confirmed), len(rejected)) == (2, 1)
+        assert final[human_order].status is OrderStatus.CONFIRMED
 
-        shop.commands.orders.cancel(orders[0], "changed my mind", acting(bot, "shopper"))
+        shop.commands.orders.cancel(confirmed[0], "changed my mind", acting(bot, "shopper"))
         wait_for(lambda: shop.stock(product).bought[bot] == 1, 30)
         shop.fill_carts(product, [bot])
         again = shop.check_out(bot, "bot-after-cancel")
