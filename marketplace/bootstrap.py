@@ -98,13 +98,18 @@ def postgres_pool(settings: Settings, max_size: int = 10) -> ConnectionPool:
     )
 
 
+def sold_out_fast_path(settings: Settings) -> ProjectedAvailability | None:
+    """The projected availability checkout refuses on, except on the naive write path."""
+    return projected_availability(settings) if settings.write_path == "batched" else None
+
+
 def build_write_deps(settings: Settings) -> WriteApiDeps:
     """Everything the command API needs."""
     idempotency = IdempotencyStore(postgres_pool(settings), settings.idempotency_ttl_hours)
     idempotency.create_table()
     idempotency.purge_expired()
     return WriteApiDeps(
-        commands=build_commands(settings, projected_availability(settings)),
+        commands=build_commands(settings, sold_out_fast_path(settings)),
         tokens=token_codec(settings),
         idempotency=idempotency,
         max_body_bytes=settings.max_body_bytes,
