@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from domain.errors import DomainError, NotFound
 
 T = TypeVar("T", bound=MarketplaceAggregate)
 
+LOAD_LOCK_STRIPES = 1024
 RECENT_SECONDS = 1.0
 RECENT_CACHE_SIZE = 50_000
 GROUP_COMMIT = "GROUP_COMMIT"
@@ -61,6 +63,7 @@ class ContextApplication(Application[UUID]):
     ) -> None:
         self.log_name = log_name or self.name
         self._shared_recorder = shared_recorder
+        self._load_locks = [threading.Lock() for _ in range(LOAD_LOCK_STRIPES)]
         super().__init__(env=dict(env))
         self._group_commit = strtobool(self.env.get(GROUP_COMMIT, "y"))
         self._naive = self.env.get(WRITE_PATH, "batched") == "naive"
@@ -80,9 +83,14 @@ class ContextApplication(Application[UUID]):
         return Environment(self.log_name, values)
 
     def load(self, aggregate_id: UUID, kind: type[T]) -> T:
-        """Load an aggregate of the given type, or raise NotFound."""
+        """Load an aggregate of the given type, or raise NotFound.
+
+        Loads of one aggregate are serialised: the library's cache fast-forwards its copy
+        in place and deep-copies it outside its lock, which races with a concurrent load.
+        """
         try:
-            aggregate: object = self.repository.get(aggregate_id)
+            with self._load_locks[aggregate_id.int % LOAD_LOCK_STRIPES]:
+                aggregate: object = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             raise NotFound(f"{kind.__name__.lower()} {aggregate_id} does not exist") from None
         if not isinstance(aggregate, kind):

@@ -97,9 +97,10 @@ def test_concurrent_reservations_share_appends() -> None:
     assert sorted(a.version for a in answers) == list(range(opened + 1, opened + 1 + BUYERS))
 
 
-def test_two_processes_on_one_stream_stay_exact() -> None:
-    first = inventory("batched")
-    second = inventory("batched", first.recorder)
+@pytest.mark.parametrize("mode", ["batched", "naive"])
+def test_two_processes_on_one_stream_stay_exact(mode: str) -> None:
+    first = inventory(mode)
+    second = inventory(mode, first.recorder)
     product = stocked(first)
     answers = reserve_all([first, second], product, BUYERS)
     assert sum(not isinstance(a, DomainError) for a in answers) == UNITS
