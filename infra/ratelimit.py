@@ -7,6 +7,11 @@ The counts live in Redis, so every API process shares them. With the sliding-win
 and fixed-window strategies one Lua script (SPEND) checks and counts all of a request's
 budgets in one round trip and returns what the RateLimit fields need; the moving window
 goes through the `limits` package, one call per budget.
+A large budget is leased: one trip takes up to 1 % of it (at most LEASE_MAX units) for this
+process, which spends them locally for up to LEASE_SECONDS, so the hottest reads rarely
+wait on Redis. A budget is never exceeded across processes (units are counted when leased);
+near its end a process may refuse while another still holds a few units, and a budget of
+under 200 units is spent one unit per trip, exactly.
 While Redis does not answer, each process decides alone from an in-memory store (the same
 budgets times fallback_scale) and PINGs Redis in the background at most every
 recheck_seconds until it is back.
@@ -174,19 +179,22 @@ class RateLimitMetrics:
 DEFAULT_METRICS = RateLimitMetrics.on(REGISTRY)
 
 
-# KEYS: one base key per budget. ARGV[1]: "sliding" or "fixed"; then per budget its amount
-# and window seconds. Each budget counts in the key <base>:<window index> (expiring after
-# the windows that still weigh); a sliding window also weighs the previous window's count
-# by the share of it still inside the window. A budget with room counts the request even
-# when another refuses it. Returns allowed (1/0), remaining and reset seconds per budget.
+# KEYS: one base key per budget. ARGV[1]: "sliding" or "fixed"; then per budget its amount,
+# window seconds and the units wanted (a lease). Each budget counts in the key
+# <base>:<window index> (expiring after the windows that still weigh); a sliding window also
+# weighs the previous window's count by the share of it still inside the window. A budget
+# grants the units wanted if it has room for them, else one if it has room for one, else
+# none; it counts what it grants even when another budget refuses. Returns per budget the
+# units granted, the remaining units and the seconds until the window resets.
 SPEND = """
 local now = redis.call('TIME')
 now = tonumber(now[1]) + tonumber(now[2]) / 1000000
 local sliding = ARGV[1] == 'sliding'
 local out = {}
 for i = 1, #KEYS do
-  local limit = tonumber(ARGV[2 * i])
-  local window = tonumber(ARGV[2 * i + 1])
+  local limit = tonumber(ARGV[3 * i - 1])
+  local window = tonumber(ARGV[3 * i])
+  local wanted = tonumber(ARGV[3 * i + 1])
   local index = math.floor(now / window)
   local elapsed = now - index * window
   local key = KEYS[i] .. ':' .. string.format('%d', index)
@@ -195,20 +203,76 @@ for i = 1, #KEYS do
     local previous = redis.call('GET', KEYS[i] .. ':' .. string.format('%d', index - 1))
     weighted = weighted + tonumber(previous or '0') * (window - elapsed) / window
   end
-  local allowed, remaining = 0, 0
-  if weighted + 1 <= limit then
-    allowed = 1
-    remaining = math.floor(limit - weighted - 1)
-    if redis.call('INCR', key) == 1 then
+  local granted = 0
+  if weighted + wanted <= limit then
+    granted = wanted
+  elseif weighted + 1 <= limit then
+    granted = 1
+  end
+  local remaining = 0
+  if granted > 0 then
+    remaining = math.floor(limit - weighted - granted)
+    if redis.call('INCRBY', key, granted) == granted then
       redis.call('EXPIRE', key, sliding and 2 * window or window)
     end
   end
-  out[#out + 1] = allowed
+  out[#out + 1] = granted
   out[#out + 1] = remaining
   out[#out + 1] = math.ceil(window - elapsed)
 end
 return out
 """
+
+LEASE_SHARE = 0.01
+"""A process takes up to this share of a budget from Redis at once, and spends it locally."""
+LEASE_MAX = 100
+LEASE_SECONDS = 1.0
+"""Units leased and not spent within this time (or the window) are given up, not returned."""
+LEASES_KEPT = 100_000
+
+
+def lease_size(limit: RateLimitItem) -> int:
+    """Units one process takes from a budget per round trip: 1 for small budgets (exact)."""
+    return max(1, min(LEASE_MAX, int(limit.amount * LEASE_SHARE)))
+
+
+@dataclass
+class Lease:
+    """Units of one budget this process holds, and what Redis said when it granted them."""
+
+    left: int
+    until: float
+    remaining: int
+    resets_at: float
+
+
+class Leases:
+    """The budgets' units this process took from Redis ahead of use, spent without a trip."""
+
+    def __init__(self) -> None:
+        self._held: dict[str, Lease] = {}
+
+    def spend(self, key: str, policy: Policy, now: float) -> Spent | None:
+        """One unit from a live lease on key, or None if there is none."""
+        lease = self._held.get(key)
+        if lease is None or lease.left <= 0 or now >= lease.until:
+            return None
+        lease.left -= 1
+        reset = max(0, math.ceil(lease.resets_at - now))
+        return Spent(policy, True, lease.remaining + lease.left, reset)
+
+    def keep(self, key: str, spent: Spent | None, granted: int, now: float) -> None:
+        """Hold the units Redis granted beyond the one spent now."""
+        if spent is None or granted <= 1:
+            self._held.pop(key, None)
+            return
+        if len(self._held) >= LEASES_KEPT:
+            self._held = {k: v for k, v in self._held.items() if now < v.until and v.left}
+            if len(self._held) >= LEASES_KEPT:
+                self._held.clear()
+        until = now + min(LEASE_SECONDS, spent.reset_seconds)
+        held = granted - 1
+        self._held[key] = Lease(held, until, spent.remaining - held, now + spent.reset_seconds)
 
 
 class ScriptClient(Protocol):
@@ -248,6 +312,7 @@ class RateLimiter:
             client.register_script(SPEND) if client is not None and strategy in SCRIPTED else None
         )
         self._mode = SCRIPTED.get(strategy, "")
+        self._leases = Leases()
         self._key_prefix = key_prefix
         self._shared = STRATEGIES[strategy](storage)
         self._local = STRATEGIES[strategy](MemoryStorage())
@@ -324,23 +389,32 @@ class RateLimiter:
         applied = [p for p in self._budgets.get(category, ()) if keys[p.partition]]
         if not applied:
             return Verdict(())
-        names = [
-            f"{self._key_prefix}:{category}:{p.partition}:{keys[p.partition]}:"
-            f"{p.limit.amount}/{p.limit.get_expiry()}"
-            for p in applied
-        ]
-        args: list[str | int] = [self._mode]
-        for p in applied:
-            args += [p.limit.amount, p.limit.get_expiry()]
-        reply = await self._script(keys=names, args=args)
-        spent = tuple(
-            Spent(p, bool(reply[3 * n]), int(reply[3 * n + 1]), int(reply[3 * n + 2]))
-            for n, p in enumerate(applied)
-        )
-        for s in spent:
+        now = time.monotonic()
+        spent: list[Spent | None] = []
+        asked: list[tuple[int, str]] = []
+        for n, p in enumerate(applied):
+            name = (
+                f"{self._key_prefix}:{category}:{p.partition}:{keys[p.partition]}:"
+                f"{p.limit.amount}/{p.limit.get_expiry()}"
+            )
+            spent.append(self._leases.spend(name, p, now))
+            if spent[-1] is None:
+                asked.append((n, name))
+        if asked:
+            args: list[str | int] = [self._mode]
+            for n, _ in asked:
+                limit = applied[n].limit
+                args += [limit.amount, limit.get_expiry(), lease_size(limit)]
+            reply = await self._script(keys=[name for _, name in asked], args=args)
+            for i, (n, name) in enumerate(asked):
+                granted, remaining, reset = (int(x) for x in reply[3 * i : 3 * i + 3])
+                spent[n] = Spent(applied[n], granted > 0, remaining + max(0, granted - 1), reset)
+                self._leases.keep(name, spent[n], granted, now)
+        verdict = Verdict(tuple(s for s in spent if s is not None))
+        for s in verdict.spent:
             if not s.allowed:
                 self._metrics.limited.labels(s.policy.name).inc()
-        return Verdict(spent)
+        return verdict
 
     def _went_down(self, error: BaseException) -> None:
         if self._up:

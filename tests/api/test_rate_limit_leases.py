@@ -1,0 +1,109 @@
+"""Large budgets are leased in blocks: fewer Redis trips, never exceeded across processes."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+import redis.asyncio
+from prometheus_client import CollectorRegistry
+
+from infra.ratelimit import (
+    LEASE_MAX,
+    RateLimiter,
+    RateLimitMetrics,
+    lease_size,
+    policies,
+    redis_storage,
+)
+
+pytestmark = pytest.mark.postgres
+
+
+class CountingScripts:
+    """A script client that counts the trips its scripts make to Redis."""
+
+    def __init__(self, client: redis.asyncio.Redis) -> None:
+        self.client = client
+        self.trips = 0
+
+    def register_script(self, script: str) -> Any:
+        run = self.client.register_script(script)
+
+        async def counted(keys: list[str], args: list[Any]) -> Any:
+            self.trips += 1
+            return await run(keys=keys, args=args)
+
+        return counted
+
+
+@asynccontextmanager
+async def process(
+    redis_url: str, prefix: str, budget: str
+) -> AsyncIterator[tuple[RateLimiter, CountingScripts]]:
+    """One API process's limiter on the shared Redis, with its trips counted."""
+    client = redis.asyncio.Redis.from_url(redis_url)
+    scripts = CountingScripts(client)
+    limiter = RateLimiter(
+        redis_storage(client, redis_url, prefix),
+        {"browse": policies("browse", "", budget)},
+        metrics=RateLimitMetrics.on(CollectorRegistry()),
+        close=client.aclose,
+        client=scripts,
+        key_prefix=prefix,
+    )
+    try:
+        yield limiter, scripts
+    finally:
+        await limiter.aclose()
+
+
+async def test_two_processes_never_exceed_a_leased_budget_and_rarely_ask_redis(
+    redis_server: str,
+) -> None:
+    prefix = f"rl{uuid.uuid4().hex[:10]}"
+    async with (
+        process(redis_server, prefix, "1000/minute") as (first, one),
+        process(redis_server, prefix, "1000/minute") as (second, two),
+    ):
+        allowed = 0
+        for n in range(1200):
+            verdict = await (first if n % 2 else second).spend("browse", None, "10.0.0.1")
+            allowed += verdict.allowed
+            if n == 899:
+                trips_while_room = one.trips + two.trips
+    lease = lease_size(policies("browse", "", "1000/minute")[0].limit)
+    assert lease == 10
+    assert 1000 - 2 * lease <= allowed <= 1000
+    assert trips_while_room <= 900 / lease + 2
+
+
+async def test_small_budgets_are_spent_one_unit_per_trip_exactly(redis_server: str) -> None:
+    prefix = f"rl{uuid.uuid4().hex[:10]}"
+    async with (
+        process(redis_server, prefix, "50/minute") as (first, one),
+        process(redis_server, prefix, "50/minute") as (second, two),
+    ):
+        verdicts = [
+            await (first if n % 2 else second).spend("browse", None, "10.0.0.2") for n in range(60)
+        ]
+    assert [v.allowed for v in verdicts] == [True] * 50 + [False] * 10
+    assert [v.spent[0].remaining for v in verdicts[:3]] == [49, 48, 47]
+    assert one.trips + two.trips == 60
+
+
+async def test_the_lease_is_capped_and_the_remaining_count_stays_plausible(
+    redis_server: str,
+) -> None:
+    prefix = f"rl{uuid.uuid4().hex[:10]}"
+    async with process(redis_server, prefix, "1000000/minute") as (limiter, scripts):
+        remaining = [
+            (await limiter.spend("browse", None, "10.0.0.3")).spent[0].remaining for _ in range(250)
+        ]
+    assert scripts.trips == 3
+    assert lease_size(policies("browse", "", "1000000/minute")[0].limit) == LEASE_MAX
+    assert remaining == sorted(remaining, reverse=True)
+    assert remaining[0] == 1_000_000 - 1
