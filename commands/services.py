@@ -119,6 +119,20 @@ class Commands:
             self.carts.clear(cart.id, ctx)
         return outcome
 
+    def refuse_if_sold_out(self, shopper_id: UUID, idempotency_key: str) -> None:
+        """Refuse a first checkout of a cart holding a product shown sold out, changing nothing.
+
+        For the command API to call before it records the idempotency key: a refusal has no
+        effect to replay, and a key whose order exists is left to check_out, which finds it.
+        """
+        if self.availability is None:
+            return
+        try:
+            self.orders.order(order_id_for(shopper_id, idempotency_key))
+        except NotFound:
+            cart = self.carts.load(cart_id_for(shopper_id), Cart)
+            self._refuse_sold_out(cart.lines)
+
     def _order_from(
         self,
         cart: Cart,

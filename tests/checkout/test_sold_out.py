@@ -56,6 +56,9 @@ def test_checkout_is_refused_at_once_when_the_projection_shows_none_left(
             check_out(fast, shop, second, "second")
         with pytest.raises(NotFound):
             shop.order(refused)
+        with pytest.raises(SoldOut):
+            fast.refuse_if_sold_out(second, "second")
+        fast.refuse_if_sold_out(first, "first")  # a retry of a placed order is not refused
 
         closed = f"redis://127.0.0.1:{free_port()}/0"
         blind = RedisProductDetailView(

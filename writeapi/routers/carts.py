@@ -86,6 +86,8 @@ def check_out(cart_id: UUID, body: Checkout, call: ShopperCall, expiry: Checkout
     """
     key = call.required_idempotency_key()
     commands = call.commands
+    if cart_id == cart_id_for(call.principal.sub):
+        commands.refuse_if_sold_out(call.principal.sub, key)
 
     def place(ctx: Context) -> Reply:
         shopper_id = cart_owner(commands.carts, cart_id, call.principal)
