@@ -161,6 +161,7 @@ class RateLimitMetrics:
                 "rate_limit_store_up",
                 "1 while the shared rate-limit store (Redis) answers, 0 while on the fallback",
                 registry=registry,
+                multiprocess_mode="livemin",
             ),
             fallback=Counter(
                 "rate_limit_fallback_total",

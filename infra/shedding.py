@@ -42,6 +42,7 @@ class SheddingMetrics:
                 "Requests this API process is serving now",
                 ["api"],
                 registry=registry,
+                multiprocess_mode="livesum",
             ),
             shed=Counter(
                 "api_requests_shed_total",
@@ -74,8 +75,8 @@ class LoadShedder:
         self.general_slots = max(1, max_in_flight - reserved)
         self.retry_after_seconds = retry_after_seconds
         self.in_flight = 0
-        # Read when scraped: nothing to update per request.
-        metrics.in_flight.labels(api).set_function(lambda: self.in_flight)
+        self._in_flight_gauge = metrics.in_flight.labels(api)
+        self._in_flight_gauge.set(0)
         self._shed_reserved = metrics.shed.labels(api, "reserved")
         self._shed_general = metrics.shed.labels(api, "general")
 
@@ -85,11 +86,13 @@ class LoadShedder:
             (self._shed_reserved if reserved else self._shed_general).inc()
             return False
         self.in_flight += 1
+        self._in_flight_gauge.inc()
         return True
 
     def release(self) -> None:
         """Give back a slot taken by admit."""
         self.in_flight -= 1
+        self._in_flight_gauge.dec()
 
 
 class LoadSheddingMiddleware:

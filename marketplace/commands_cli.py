@@ -9,10 +9,14 @@ from typing import Any
 
 import uvicorn
 
+from infra.metrics import share_between_workers
 from infra.settings import load_settings
 
 
 def _serve(factory: str, port: int, workers: int) -> int:
+    if workers > 1:
+        settings = load_settings()
+        share_between_workers(settings.data_dir / "metrics" / f"{factory.rsplit(':')[-1]}-{port}")
     uvicorn.run(
         factory,
         factory=True,

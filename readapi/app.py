@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from infra.metrics import install_metrics
 from infra.ratelimit import RateLimiter, RateLimitMiddleware
 from infra.shedding import LoadShedder, LoadSheddingMiddleware
 from infra.web import RequestContextMiddleware, add_liveness
@@ -90,6 +91,8 @@ def create_app(
         app.router.routes.extend(module.router.routes)
 
     add_liveness(app)
+
+    install_metrics(app)
 
     @app.get("/health/ready", tags=["health"])
     async def ready() -> Response:

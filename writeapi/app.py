@@ -8,6 +8,7 @@ import orjson
 from fastapi import FastAPI
 from starlette.responses import Response
 
+from infra.metrics import install_metrics
 from infra.ratelimit import RateLimiter, RateLimitMiddleware
 from infra.shedding import LoadShedder, LoadSheddingMiddleware
 from infra.web import RequestContextMiddleware, add_liveness
@@ -81,6 +82,8 @@ def create_app(
         app.router.routes.extend(module.router.routes)
 
     add_liveness(app)
+
+    install_metrics(app)
 
     @app.get("/health/ready", tags=["health"])
     def ready() -> Response:

@@ -86,6 +86,12 @@ def test_up_serves_commands_stops_on_ctrl_c_and_keeps_data(stack: Stack) -> None
         item = {"product_id": product_id, "quantity": 2}
         carted = ok(client.post(f"/v1/carts/{cart_id}/items", json=item, headers=shopper), 200)
         first = positions(client)
+        exported = client.get("/metrics")
+        assert exported.status_code == 200
+        assert 'api_requests_in_flight{api="command"}' in exported.text  # summed over 2 workers
+        assert "rate_limit_store_up 1.0" in exported.text
+    read_metrics = httpx.get(f"http://127.0.0.1:{stack.read_port}/metrics", timeout=30.0)
+    assert "rate_limit_store_up 1.0" in read_metrics.text
     grew(first, before, {"catalog": 2, "inventory": 2, "carts": 2, "customers": 0})
     counted = event_counts(stack.postgres_url)
     assert counted == {"catalog": 2, "inventory": 2, "carts": 2, "customers": 0}
