@@ -152,16 +152,21 @@ def build_shop(commands: Commands, args: argparse.Namespace, rng: random.Random)
         plan.addresses[shopper] = uuid4()
 
     def fill(shopper: UUID) -> None:
-        ctx = acting(shopper, "shopper")
-        commands.customers.register_customer(shopper, "Shopper", "shopper@bench.example", ctx)
-        address = {**ADDRESS, "country": "FR"}
-        commands.customers.add_address(shopper, plan.addresses[shopper], address, ctx, None)
-        commands.carts.create_cart(shopper, ctx)
-        for product, quantity in plan.carts[shopper].items():
-            commands.add_to_cart(cart_id_for(shopper), product, quantity, ctx)
+        fill_cart(commands, shopper, plan.addresses[shopper], plan.carts[shopper])
 
     parallel(args.threads, fill, list(plan.carts))
     return plan
+
+
+def fill_cart(commands: Commands, shopper: UUID, address_id: UUID, lines: dict[UUID, int]) -> None:
+    """Register the shopper with one delivery address and put the lines in a new cart."""
+    ctx = acting(shopper, "shopper")
+    commands.customers.register_customer(shopper, "Shopper", "shopper@bench.example", ctx)
+    address = {**ADDRESS, "country": "FR"}
+    commands.customers.add_address(shopper, address_id, address, ctx, None)
+    commands.carts.create_cart(shopper, ctx)
+    for product, quantity in lines.items():
+        commands.add_to_cart(cart_id_for(shopper), product, quantity, ctx)
 
 
 @dataclass(frozen=True)

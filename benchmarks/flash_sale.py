@@ -34,7 +34,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID, uuid4
 
-from benchmarks.checkout import ADDRESS, Follower, acting, log, parallel, percentile
+from benchmarks.checkout import Follower, acting, fill_cart, log, parallel, percentile
 from benchmarks.stack import RunningStack, marketplace_up
 from commands.services import Commands
 from domain.cart import cart_id_for
@@ -70,12 +70,7 @@ def prepare(commands: Commands, buyers: int, units: int) -> Shop:
     shop.buyers = {uuid4(): uuid4() for _ in range(buyers)}
 
     def fill(buyer: UUID) -> None:
-        ctx = acting(buyer, "shopper")
-        commands.customers.register_customer(buyer, "Buyer", "buyer@bench.example", ctx)
-        address = {**ADDRESS, "country": "FR"}
-        commands.customers.add_address(buyer, shop.buyers[buyer], address, ctx, None)
-        commands.carts.create_cart(buyer, ctx)
-        commands.add_to_cart(cart_id_for(buyer), shop.product, 1, ctx)
+        fill_cart(commands, buyer, shop.buyers[buyer], {shop.product: 1})
 
     parallel(PREPARE_THREADS, fill, list(shop.buyers))
     return shop
