@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     payment_gateway_api_key: SecretStr | None = None
     """Sent as a bearer token on every gateway call (the sandbox needs none)."""
     gateway_port: int = Field(default=8010, ge=1, le=65535)
+    checkout_metrics_port: int = Field(default=0, ge=0, le=65535)
+    """Set, `marketplace up` has the checkout worker serve Prometheus metrics on it (breaker
+    state and transitions, gateway calls); `marketplace loadtest` samples them from there."""
     payment_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
     payment_attempts: int = Field(default=3, ge=1, le=10)
     """Tries per gateway call (the first plus retries), only for retry-safe failures."""

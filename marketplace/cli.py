@@ -47,10 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
     test.set_defaults(handler=_test)
 
     from marketplace import commands_cli, fulfilment_cli, gateway_cli
+    from marketplace.loadtest import cli as loadtest_cli
 
     commands_cli.register(sub)
     gateway_cli.register(sub)
     fulfilment_cli.register(sub)
+    loadtest_cli.register(sub)
     return parser
 
 

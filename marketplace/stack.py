@@ -216,7 +216,13 @@ def checkout_components(
         )
         where["payment gateway"] = f"{gateway_url}  (sandbox)"
     env["MARKETPLACE_PAYMENT_GATEWAY_URL"] = gateway_url
-    for name in ("checkout", "labels", "notify"):
+    metrics = ["--metrics-port", str(settings.checkout_metrics_port)]
+    components.append(
+        cli_child("checkout worker", ["checkout", *metrics], env)
+        if settings.checkout_metrics_port
+        else cli_child("checkout worker", ["checkout"], env)
+    )
+    for name in ("labels", "notify"):
         components.append(cli_child(f"{name} worker", [name], env))
     where["workers"] = "checkout, labels, notify"
     return components

@@ -45,6 +45,7 @@ class Stack:
     log: Path
     gateway_port: int = field(default_factory=free_port)
     smtp_port: int = field(default_factory=free_port)
+    checkout_metrics_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     offset: int = 0
 
@@ -62,6 +63,7 @@ class Stack:
         env["MARKETPLACE_EMBEDDED_REDIS_PORT"] = str(self.redis_port)
         env["MARKETPLACE_GATEWAY_PORT"] = str(self.gateway_port)
         env["MARKETPLACE_SMTP_PORT"] = str(self.smtp_port)
+        env["MARKETPLACE_CHECKOUT_METRICS_PORT"] = str(self.checkout_metrics_port)
         env["MARKETPLACE_LOG_LEVEL"] = "WARNING"
         return env
 
@@ -111,7 +113,7 @@ class Stack:
         """No server of this stack runs or listens any more."""
         assert not (self.data_dir / "postgres" / "pgdata" / "postmaster.pid").exists()
         ports = (self.write_port, self.read_port, self.postgres_port, self.redis_port)
-        for port in (*ports, self.gateway_port, self.smtp_port):
+        for port in (*ports, self.gateway_port, self.smtp_port, self.checkout_metrics_port):
             assert not listening(port), f"port {port} still listening"
         assert self.leftovers() == []
 
