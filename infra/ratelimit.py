@@ -356,6 +356,27 @@ class RateLimiter:
         self._metrics.fallback.inc()
         return await self._spend(self._local, self._fallback, category, principal, ip)
 
+    def spend_locally(self, category: str, principal: str | None, ip: str) -> Verdict | None:
+        """Spend the request's budgets from this process's leases alone, if they all have units.
+
+        None means a trip is needed (or no lease applies): call spend(). A verdict from here
+        always allows, and costs no await.
+        """
+        if not self._up or self._script is None:
+            return None
+        keys = {"user": principal, "ip": ip}
+        now = time.monotonic()
+        spent = []
+        for p in self._budgets.get(category, ()):
+            key = keys[p.partition]
+            if not key:
+                continue
+            local = self._leases.spend(self._key(category, p, key), p, now)
+            if local is None:
+                return None
+            spent.append(local)
+        return Verdict(tuple(spent)) if spent else None
+
     async def aclose(self) -> None:
         """Stop probing and close the store's connections."""
         if self._probe is not None:
@@ -394,10 +415,7 @@ class RateLimiter:
         spent: list[Spent | None] = []
         asked: list[tuple[int, str]] = []
         for n, p in enumerate(applied):
-            name = (
-                f"{self._key_prefix}:{category}:{p.partition}:{keys[p.partition]}:"
-                f"{p.limit.amount}/{p.limit.get_expiry()}"
-            )
+            name = self._key(category, p, str(keys[p.partition]))
             spent.append(self._leases.spend(name, p, now))
             if spent[-1] is None:
                 asked.append((n, name))
@@ -416,6 +434,13 @@ class RateLimiter:
             if not s.allowed:
                 self._metrics.limited.labels(s.policy.name).inc()
         return verdict
+
+    def _key(self, category: str, policy: Policy, caller: str) -> str:
+        limit = policy.limit
+        return (
+            f"{self._key_prefix}:{category}:{policy.partition}:{caller}:"
+            f"{limit.amount}/{limit.get_expiry()}"
+        )
 
     def _went_down(self, error: BaseException) -> None:
         if self._up:
@@ -448,6 +473,17 @@ async def _spend_one(strategy: Strategy, policy: Policy, category: str, key: str
     stats = await strategy.get_window_stats(policy.limit, *ids)
     remaining = max(0, stats.remaining) if allowed else 0
     return Spent(policy, allowed, remaining, max(0, math.ceil(stats.reset_time - time.time())))
+
+
+def with_headers(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
+    """send, adding the extra headers to the response's start."""
+
+    async def send_with_limits(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", []), *extra]
+        await send(message)
+
+    return send_with_limits
 
 
 def _retrieve(spending: asyncio.Future[Verdict]) -> None:
@@ -506,9 +542,12 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         client = scope.get("client")
-        spending = self.limiter.spend(
-            category, self._principal(scope), client[0] if client else "unknown"
-        )
+        principal, ip = self._principal(scope), client[0] if client else "unknown"
+        leased = self.limiter.spend_locally(category, principal, ip)
+        if leased is not None:
+            await self.app(scope, receive, with_headers(send, leased.raw_headers()))
+            return
+        spending = self.limiter.spend(category, principal, ip)
         if self.speculate is not None and self.speculate(scope["method"], scope["path"]):
             await self._speculate(asyncio.ensure_future(spending), category, scope, receive, send)
             return
@@ -519,14 +558,7 @@ class RateLimitMiddleware:
         if not verdict.allowed:
             await self._refuse(verdict, category, scope, receive, send)
             return
-        extra = verdict.raw_headers()
-
-        async def send_with_limits(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *extra]
-            await send(message)
-
-        await self.app(scope, receive, send_with_limits)
+        await self.app(scope, receive, with_headers(send, verdict.raw_headers()))
 
     async def _speculate(
         self,

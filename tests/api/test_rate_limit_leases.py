@@ -107,3 +107,14 @@ async def test_the_lease_is_capped_and_the_remaining_count_stays_plausible(
     assert lease_size(policies("browse", "", "1000000/minute")[0].limit) == LEASE_MAX
     assert remaining == sorted(remaining, reverse=True)
     assert remaining[0] == 1_000_000 - 1
+
+
+async def test_units_in_hand_are_spent_without_a_trip(redis_server: str) -> None:
+    prefix = f"rl{uuid.uuid4().hex[:10]}"
+    async with process(redis_server, prefix, "1000/minute") as (limiter, scripts):
+        assert limiter.spend_locally("browse", None, "10.0.0.4") is None
+        first = await limiter.spend("browse", None, "10.0.0.4")
+        local = [limiter.spend_locally("browse", None, "10.0.0.4") for _ in range(10)]
+    assert scripts.trips == 1
+    assert first.allowed and [v is not None and v.allowed for v in local] == [True] * 9 + [False]
+    assert [v.spent[0].remaining for v in local[:9] if v] == list(range(998, 989, -1))
