@@ -1,25 +1,62 @@
 """Projection rebuild throughput per store, next to the raw rate of reading the same logs.
 
-Each rebuild is a Worker on a fresh key prefix, schema or index prefix. With the large batch
-it runs Worker.catch_up() to the logs' heads; with small batches (much slower) it steps
-until the heads or a time budget, whichever comes first, and says which.
+python -m benchmarks.rebuild [--runs 2] [--products 3000] [--carts 5000] [--orders 6000]
+    [--rounds 8] [--batch-size N] [--max-batch-size N] [--no-opensearch] [--only STORE:VIEW]
+
+Starts its own durable PostgreSQL and Valkey (and an OpenSearch node if java is on PATH) in a
+temporary directory; it reads no store from the settings. It appends a seeded workload
+straight through the applications (benchmarks.rebuild_workload: about 140,000 events over the
+catalog, inventory, carts and orders logs with the defaults), then for each read model on
+each store (product detail and carts in Redis; catalog search, orders and seller sales in
+PostgreSQL; catalog search in OpenSearch) creates the live view as `marketplace project`
+would and, --runs times: reads its logs raw (decoded events, pages of 1000) and runs
+`marketplace rebuild` in process (marketplace.rebuild.rebuild: a new version beside the live
+one, projected from the start, both pointers switched, the old one dropped; timed from its
+start to the readers' switch). Prints events/s, the ratio to the raw read and whether the
+20,000 events/s goal is met, per run and as medians; exit status 1 if a rebuild projected
+fewer events than its logs hold.
+
+Rebuilds and Rate are also used by the read-path benchmark (benchmarks.read_path): each
+rebuild there is a Worker on a fresh key prefix, schema or index prefix.
 """
 
 from __future__ import annotations
 
+import argparse
+import logging
+import os
+import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+from statistics import median
 from typing import Any
 
 import psycopg
 from opensearchpy import OpenSearch
 from psycopg_pool import ConnectionPool
 
+from benchmarks import fixtures
+from benchmarks.rebuild_workload import load
+from benchmarks.servers import free_port
 from infra.eventstore import with_search_path
+from infra.local.opensearch import LocalOpenSearch, find_java_home
+from infra.local.postgres import LocalPostgres
+from infra.local.redis import LocalRedis
+from infra.logging import configure_logging
 from infra.settings import Settings
-from marketplace.projectors import Stores, context_logs, product_detail_view, redis_client
+from marketplace.projectors import (
+    Stores,
+    context_logs,
+    product_detail_view,
+    projector,
+    redis_client,
+)
+from marketplace.rebuild import rebuild as rebuild_view
 from projections.catalog_search.opensearch_view import OpenSearchCatalogSearch
 from projections.catalog_search.postgres_view import PostgresCatalogSearch
 from projections.catalog_search.projection import CatalogSearchProjection
@@ -27,6 +64,20 @@ from projections.log import ContextLog
 from projections.product_detail.projection import ProductDetailProjection
 from projections.redis_unit import text
 from projections.runtime import Projection, View, Worker
+
+REBUILD_GOAL = 20_000
+"""Events per second the issue asks of a rebuild."""
+RAW_PAGE = 1000
+"""The page size of the raw log read (the ceiling a rebuild is compared with)."""
+VIEWS = (
+    ("Redis", "product-detail"),
+    ("Redis", "carts"),
+    ("PostgreSQL", "catalog-search"),
+    ("PostgreSQL", "orders"),
+    ("PostgreSQL", "seller-sales"),
+    ("OpenSearch", "catalog-search"),
+)
+"""Each read model on each store it supports: catalog search on OpenSearch when it runs."""
 
 
 @dataclass(frozen=True)
@@ -201,3 +252,131 @@ def opensearch_counts(url: str, prefix: str) -> tuple[int, dict[str, int]]:
         return int(found["count"]), view.positions()
     finally:
         client.close()
+
+
+def raw_rate(settings: Settings, name: str) -> Rate:
+    """The raw read rate of the logs the named projection follows."""
+    where = Stores(settings.postgres_url or "", settings.redis_url or "")
+    logs = context_logs(projector(name).projection(), settings, where)
+    try:
+        return raw_read(logs, RAW_PAGE, 600.0)
+    finally:
+        for log in logs:
+            log.close()
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.rebuild", description=__doc__)
+    parser.add_argument("--products", type=int, default=3000)
+    parser.add_argument("--rounds", type=int, default=8, help="rounds of stock and cart moves")
+    parser.add_argument("--carts", type=int, default=5000)
+    parser.add_argument("--orders", type=int, default=6000)
+    parser.add_argument("--runs", type=int, default=2, help="rebuilds of each view")
+    parser.add_argument("--batch-size", type=int, default=None, help="rebuild()'s default")
+    parser.add_argument(
+        "--max-batch-size", type=int, default=None, help="rebuild()'s default (MAX_BATCH_SIZE)"
+    )
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--no-opensearch", action="store_true")
+    parser.add_argument("--only", action="append", help="store:view to run (repeatable)")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark; 0 when every rebuild projected every event of its logs."""
+    args = parse_args(argv)
+    configure_logging("WARNING")
+    logging.getLogger("opensearch").setLevel(logging.ERROR)  # a missing alias is expected
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="bench-rebuild-") as tmp, ThreadPoolExecutor(1) as bg:
+        postgres = LocalPostgres(Path(tmp) / "postgres", free_port(), durable=True)
+        valkey = LocalRedis(Path(tmp) / "valkey", free_port())
+        node = None
+        if not args.no_opensearch and find_java_home() is not None:
+            node = LocalOpenSearch(Path(tmp) / "opensearch", free_port())
+        opensearch = bg.submit(node.start) if node is not None else None
+        try:
+            url = fixtures.create_schema(postgres.start(), "bench")
+            settings = fixtures.settings_for(url, split_logs=True).model_copy(
+                update={"redis_url": valkey.start(), "redis_prefix": "bench"}
+            )
+            events = load(
+                settings,
+                products=args.products,
+                rounds=args.rounds,
+                carts=args.carts,
+                orders=args.orders,
+                seed=args.seed,
+            )
+            note(f"workload appended: {events} events", started)
+            opensearch_url = opensearch.result() if opensearch is not None else None
+            passed = measure(settings, opensearch_url, args, started)
+        finally:
+            if node is not None:
+                node.stop()
+            valkey.stop()
+            postgres.stop()
+    return 0 if passed else 1
+
+
+def note(message: str, started: float) -> None:
+    """A progress line on stderr."""
+    print(f"[{time.monotonic() - started:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+def measure(
+    settings: Settings, opensearch_url: str | None, args: argparse.Namespace, started: float
+) -> bool:
+    """Raw reads and rebuilds of every view, --runs times; print them; True if all complete."""
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"Rebuilds, {os.cpu_count()} CPUs (load average now {load}); events/s of")
+    print("`marketplace rebuild` (setup to readers' switch) and of the raw read of its logs")
+    header = f"{'store':<11}{'view':<16}{'run':>4}{'events':>9}{'seconds':>9}{'events/s':>10}"
+    header += f"{'raw read/s':>12}{'/ raw':>7}  goal"
+    print(header)
+    print("-" * (len(header) + 6))
+    passed, url = True, settings.postgres_url or ""
+    results: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for store, name in VIEWS:
+        if args.only and f"{store}:{name}" not in args.only:
+            continue
+        if store == "OpenSearch" and not opensearch_url:
+            print(f"{store:<11}{name:<16} not run: no OpenSearch")
+            continue
+        update = {"opensearch_url": opensearch_url, "opensearch_index_prefix": "bench-"}
+        at = settings.model_copy(update=update if store == "OpenSearch" else {})
+        spec = projector(name)
+        # the live view, as `marketplace project` makes it: the rebuild builds the next version
+        spec.close_view(spec.view(at, Stores(url, settings.redis_url or "")))
+        for run in range(1, args.runs + 1):
+            raw = raw_rate(at, name)
+            kwargs = {} if args.batch_size is None else {"batch_size": args.batch_size}
+            if args.max_batch_size is not None:
+                kwargs["max_batch_size"] = args.max_batch_size
+            done = rebuild_view(name, at, grace_seconds=0, **kwargs)
+            complete = done.events == raw.events
+            passed &= complete
+            results.setdefault((store, name), []).append((done.rate, raw.per_second))
+            print(
+                f"{store:<11}{name:<16}{run:>4}{done.events:>9}{done.seconds:>9.2f}"
+                f"{done.rate:>10,.0f}{raw.per_second:>12,.0f}{done.rate / raw.per_second:>7.2f}  "
+                f"{goal(done.rate)}" + ("" if complete else f"  ({raw.events} events in the logs)"),
+                flush=True,
+            )
+    print()
+    print(f"Medians over {args.runs} run(s)")
+    for (store, name), rates in results.items():
+        rate = median(r for r, _ in rates)
+        ratio = median(r / raw for r, raw in rates)
+        print(f"  {store:<11}{name:<16}{rate:>10,.0f} events/s {ratio:>6.2f} x raw  {goal(rate)}")
+    note("done", started)
+    return passed
+
+
+def goal(rate: float) -> str:
+    """Whether rate meets the goal."""
+    return f"{'meets' if rate >= REBUILD_GOAL else 'misses'} {REBUILD_GOAL:,}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

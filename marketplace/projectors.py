@@ -41,6 +41,11 @@ from projections.versions import ViewVersions
 
 log = structlog.get_logger()
 
+MAX_BATCH_SIZE = 10_000
+"""The largest batch a projector takes while far behind its logs' heads (a rebuild, a
+catch-up): it takes its batch size at the head, and up to this much behind it (see
+projections.runtime.Worker). A Redis view's batch holds Redis for its commit script (some
+tens of milliseconds at this size), so larger is faster but stalls readers longer."""
 LOG_POOL_SIZE = 1
 """A worker reads one batch at a time, so each log needs one connection (plus one spare)."""
 LOG_CONNECT_TIMEOUT_SECONDS = 1
@@ -187,7 +192,12 @@ def context_logs(
 
 
 @contextmanager
-def opened(name: str, settings: Settings, batch_size: int = 1000) -> Iterator[Worker[Any]]:
+def opened(
+    name: str,
+    settings: Settings,
+    batch_size: int = 1000,
+    max_batch_size: int = MAX_BATCH_SIZE,
+) -> Iterator[Worker[Any]]:
     """A worker for the named projection on the configured stores; closed on exit."""
     spec = projector(name)
     where = stores(settings)
@@ -198,7 +208,7 @@ def opened(name: str, settings: Settings, batch_size: int = 1000) -> Iterator[Wo
             resources.callback(context_log.close)
         view = spec.view(settings, where)
         resources.callback(spec.close_view, view)
-        yield Worker(projection, view, logs, batch_size=batch_size)
+        yield Worker(projection, view, logs, batch_size=batch_size, max_batch_size=max_batch_size)
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ import structlog
 from infra.schema_lock import LockHeld, holding
 from infra.settings import Settings
 from marketplace.progress import ProgressBar
-from marketplace.projectors import context_logs, projector, stores
+from marketplace.projectors import MAX_BATCH_SIZE, context_logs, projector, stores
 from projections.runtime import Worker
 from projections.versions import ViewVersions
 
@@ -89,14 +89,16 @@ def rebuild(
     settings: Settings,
     *,
     batch_size: int = 1000,
+    max_batch_size: int = MAX_BATCH_SIZE,
     progress: TextIO | None = None,
     grace_seconds: float | None = None,
 ) -> Rebuilt:
     """Build a new version of the named view, switch readers and writers to it, drop the old.
 
-    progress, if given, gets a progress bar. grace_seconds overrides the store's own wait
-    between the readers' switch and the drop. UnknownProjection for an unknown name;
-    RebuildRunning if another rebuild of the view is running.
+    Batches start at batch_size events and grow to max_batch_size while the logs are read
+    far behind their heads. progress, if given, gets a progress bar. grace_seconds overrides
+    the store's own wait between the readers' switch and the drop. UnknownProjection for an
+    unknown name; RebuildRunning if another rebuild of the view is running.
     """
     spec = projector(name)
     where = stores(settings)
@@ -118,7 +120,10 @@ def rebuild(
             log.info("rebuild_dropping_leftover", projection=name, version=leftover)
             versions.drop(leftover)
         version = max(existing | {readers, writers}) + 1
-        worker = Worker(projection, versions.build(version), logs, batch_size=batch_size)
+        view = versions.build(version)
+        worker = Worker(
+            projection, view, logs, batch_size=batch_size, max_batch_size=max_batch_size
+        )
         bar = CatchUps(worker, f"rebuild {name} v{version}", progress)
         log.info("rebuild_started", projection=name, readers=readers, version=version)
         bar.catch_up()

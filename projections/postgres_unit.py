@@ -47,6 +47,9 @@ class PostgresUnit:
         self.view = view
         self.cursor = cursor
 
+    def flush(self) -> None:
+        """Write what the unit collected, before the transaction commits (nothing here)."""
+
     def track(self, log: str, after: int, position: int) -> None:
         """Move the log's position from after to position, or raise PositionMoved."""
         moved = self.cursor.execute(
@@ -65,6 +68,21 @@ class PostgresUnit:
             ).rowcount
         if inserted != 1:
             raise PositionMoved(f"{self.view} is not at {after} in {log}")
+
+
+class Columns:
+    """Rows for a multi-row statement, kept as one list per column (what unnest takes)."""
+
+    def __init__(self, width: int) -> None:
+        self.columns: list[list[Any]] = [[] for _ in range(width)]
+
+    def add(self, *row: Any) -> None:
+        """Append one row."""
+        for column, value in zip(self.columns, row, strict=True):
+            column.append(value)
+
+    def __bool__(self) -> bool:
+        return bool(self.columns[0])
 
 
 class PostgresView:

@@ -1,11 +1,11 @@
-"""What every Redis view shares: queued writes committed with the position under WATCH.
+"""What every Redis view shares: a batch's writes committed with the position by one script.
 
 A view lives under a base key prefix, `<redis_prefix>:<projection>`. Version N >= 1 keeps
 its keys under `<base>:v<N>`; version 0 is the unversioned layout under `<base>` itself.
 Two pointer keys name versions: `<base>:current` the one readers use, `<base>:writing` the
 one the live projector writes (a missing pointer is version 0). A view follows one of the
 pointers, resolving it atomically with each read (inside the read's Lua script) and with
-each commit (the pointer is watched with the positions), or is pinned to one version.
+each commit (the commit script checks it with the positions), or is pinned to one version.
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 import redis
 
+from projections.redis_writes import COMMIT, HashWrites
 from projections.runtime import PositionMoved, ViewVersionMoved
 from projections.versions import READERS, WRITERS
 
-Op = Callable[[Any], Any]
 TRANSIENT: tuple[type[BaseException], ...] = (
     redis.ConnectionError,
     redis.TimeoutError,
@@ -48,10 +48,10 @@ return {version, redis.call('HGETALL', prefix .. ':positions')}
 
 
 class RedisUnit:
-    """Writes queued for one batch, and the position the batch reaches."""
+    """Hash writes collected for one batch (folded per key), and the position it reaches."""
 
     def __init__(self) -> None:
-        self.ops: list[Op] = []
+        self.writes = HashWrites()
         self.tracked: tuple[str, int, int] | None = None
 
     def track(self, log: str, after: int, position: int) -> None:
@@ -84,6 +84,7 @@ class RedisView(ABC, Generic[UnitT]):
         self.pinned = version
         self.pointer = pointer_key(base, follows)
         self._positions = client.register_script(POSITIONS)
+        self._commit = client.register_script(COMMIT)
         self._place(version or 0)
 
     @abstractmethod
@@ -107,10 +108,11 @@ class RedisView(ABC, Generic[UnitT]):
 
     @contextmanager
     def unit_of_work(self) -> Iterator[UnitT]:
-        """Collect a batch's writes, then apply them and the position in one MULTI/EXEC.
+        """Collect a batch's writes, then apply them and the position in one Lua script.
 
-        A view that follows a pointer watches it too: a batch whose version is no longer
-        the one the pointer names writes nothing and raises ViewVersionMoved.
+        The script writes nothing and the unit raises PositionMoved unless the log's stored
+        position is where the batch starts; a view that follows a pointer also checks that
+        it still names the batch's version, else ViewVersionMoved.
         """
         version = self.version
         unit = self.new_unit()
@@ -118,24 +120,13 @@ class RedisView(ABC, Generic[UnitT]):
         if unit.tracked is None:
             raise ValueError("a unit of work must track the position it reaches")
         log, after, position = unit.tracked
-        following = self.pinned is None
-        with self.client.pipeline(transaction=True) as pipe:
-            try:
-                pipe.watch(self.positions_key, *([self.pointer] if following else []))
-                if following:
-                    now = int(pipe.get(self.pointer) or 0)
-                    if now != version:
-                        raise ViewVersionMoved(f"{self.pointer} names v{now}, not v{version}")
-                stored = int(pipe.hget(self.positions_key, log) or 0)
-                if stored != after:
-                    raise PositionMoved(f"{log} is at {stored} in the view, not {after}")
-                pipe.multi()
-                for op in unit.ops:
-                    op(pipe)
-                pipe.hset(self.positions_key, log, position)
-                pipe.execute()
-            except redis.WatchError:
-                raise PositionMoved(f"{log} position changed during the batch") from None
+        following = "1" if self.pinned is None else "0"
+        args = [log, after, position, following, version, *unit.writes.args()]
+        outcome, found = self._commit(keys=[self.positions_key, self.pointer], args=args)
+        if text(outcome) == "version":
+            raise ViewVersionMoved(f"{self.pointer} names v{text(found)}, not v{version}")
+        if text(outcome) == "position":
+            raise PositionMoved(f"{log} is at {text(found)} in the view, not {after}")
 
     def clear(self) -> None:
         """Delete every key of this view: all its versions and pointers (tests and resets)."""

@@ -1,10 +1,10 @@
 """The versions of one Redis view under its base prefix, and the moves of its pointers.
 
 Each move is one Lua script, so it is atomic: the writers' pointer changes only if it still
-names the old version (and a live batch watching it then fails), the readers' only if the
-new version's positions have reached the old one's. Readers resolve the pointer inside their
-own read script, so no read sees half a switch, and an old version can be dropped as soon as
-the readers have moved: nothing reads it and nothing may write it.
+names the old version (a live batch still aimed at the old one then writes nothing), the
+readers' only if the new version's positions have reached the old one's. Readers resolve the
+pointer inside their own read script, so no read sees half a switch, and an old version can
+be dropped as soon as the readers have moved: nothing reads it and nothing may write it.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from projections.batching import ReadAhead, collection_paused
 from projections.log import ContextLog, Positioned
 
 log = structlog.get_logger()
@@ -116,6 +117,13 @@ class Worker(Generic[U]):
     work, so a crash at any instant leaves the view at a batch boundary. A store that
     is unavailable (the view's store or the log's) is retried with capped, jittered
     backoff; any other error stops the worker (it never logs and skips).
+
+    Batches hold batch_size events. With a larger max_batch_size, a log read far behind its
+    head (a rebuild, a catch-up after a stop) is read next in a batch as large as what is
+    left behind the head, up to max_batch_size: fewer, larger commits when behind, small
+    ones when following the head. While behind, the next batch is read in the background
+    as the current one is applied, and the cyclic garbage collector waits for each batch
+    to end (projections.batching).
     """
 
     def __init__(
@@ -125,6 +133,7 @@ class Worker(Generic[U]):
         logs: Sequence[ContextLog],
         *,
         batch_size: int = 1000,
+        max_batch_size: int | None = None,
         idle_seconds: float = 0.02,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -132,6 +141,9 @@ class Worker(Generic[U]):
         self.view = view
         self.logs = list(logs)
         self.batch_size = batch_size
+        self.max_batch_size = max(batch_size, max_batch_size or batch_size)
+        self._limits: dict[str, int] = {}
+        self._ahead = ReadAhead()
         self.idle_seconds = idle_seconds
         self._clock = clock
         self._positions: dict[str, int] | None = None
@@ -203,14 +215,21 @@ class Worker(Generic[U]):
 
     def step(self) -> int:
         """Project one batch from each log that has new events; return how many events."""
+        with collection_paused():
+            return self._step()
+
+    def _step(self) -> int:
         total = 0
         for context_log in self.logs:
             name = context_log.log_name
             after = self.positions().get(name, 0)
-            batch = context_log.read(after, self.batch_size)
-            self._observe_lag(context_log, after, batch)
+            batch = self._ahead.take(context_log, after, self._limits.get(name, self.batch_size))
+            left = self._observe_lag(context_log, after, batch) - len(batch)
+            self._limits[name] = min(max(left, self.batch_size), self.max_batch_size)
             if not batch:
                 continue
+            if left > 0:
+                self._ahead.start(context_log, batch[-1].position, self._limits[name])
             self._apply(name, after, batch)
             total += len(batch)
         return total
@@ -235,12 +254,14 @@ class Worker(Generic[U]):
         self.positions()[name] = last
         PROJECTED.labels(self.projection.name, name).inc(len(batch))
 
-    def _observe_lag(self, context_log: ContextLog, after: int, batch: list[Positioned]) -> None:
+    def _observe_lag(self, context_log: ContextLog, after: int, batch: list[Positioned]) -> int:
+        """Export how far the batch starts behind the log's head; that many events."""
         name = context_log.log_name
-        behind = context_log.head() - after if batch else 0
-        LAG_EVENTS.labels(self.projection.name, name).set(max(behind, 0))
+        behind = max(context_log.head() - after, 0) if batch else 0
+        LAG_EVENTS.labels(self.projection.name, name).set(behind)
         seconds = (self._clock() - batch[0].event.timestamp).total_seconds() if batch else 0.0
         LAG_SECONDS.labels(self.projection.name, name).set(max(seconds, 0.0))
+        return behind
 
     def _transient_errors(self) -> tuple[type[BaseException], ...]:
         log_errors = (error for context_log in self.logs for error in context_log.transient_errors)

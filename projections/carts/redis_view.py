@@ -30,37 +30,31 @@ class CartUnit(RedisUnit):
 
     def open_cart(self, cart_id: UUID, shopper_id: UUID, version: int) -> None:
         """Record a new, empty cart and its shopper."""
-        meta = _meta(self.prefix, cart_id)
         mapping = {"shopper_id": str(shopper_id), "version": str(version)}
-        self.ops.append(lambda p: p.hset(meta, mapping=mapping))
+        self.writes.hset(_meta(self.prefix, cart_id), mapping)
 
     def add_units(self, cart_id: UUID, product_id: UUID, quantity: int, version: int) -> None:
         """Grow a line by quantity."""
-        lines = _lines(self.prefix, cart_id)
-        self.ops.append(lambda p: p.hincrby(lines, str(product_id), quantity))
+        self.writes.hincrby(_lines(self.prefix, cart_id), str(product_id), quantity)
         self._version(cart_id, version)
 
     def set_units(self, cart_id: UUID, product_id: UUID, quantity: int, version: int) -> None:
         """Set a line's quantity."""
-        lines = _lines(self.prefix, cart_id)
-        self.ops.append(lambda p: p.hset(lines, str(product_id), quantity))
+        self.writes.hset(_lines(self.prefix, cart_id), {str(product_id): quantity})
         self._version(cart_id, version)
 
     def remove_line(self, cart_id: UUID, product_id: UUID, version: int) -> None:
         """Drop a line."""
-        lines = _lines(self.prefix, cart_id)
-        self.ops.append(lambda p: p.hdel(lines, str(product_id)))
+        self.writes.hdel(_lines(self.prefix, cart_id), str(product_id))
         self._version(cart_id, version)
 
     def clear_cart(self, cart_id: UUID, version: int) -> None:
         """Drop every line."""
-        lines = _lines(self.prefix, cart_id)
-        self.ops.append(lambda p: p.delete(lines))
+        self.writes.delete(_lines(self.prefix, cart_id))
         self._version(cart_id, version)
 
     def _version(self, cart_id: UUID, version: int) -> None:
-        meta = _meta(self.prefix, cart_id)
-        self.ops.append(lambda p: p.hset(meta, "version", str(version)))
+        self.writes.hset(_meta(self.prefix, cart_id), {"version": str(version)})
 
 
 class RedisCartView(RedisView[CartUnit]):

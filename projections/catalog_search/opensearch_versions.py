@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from opensearchpy import NotFoundError, OpenSearch
 
@@ -71,6 +71,14 @@ def tracked(client: OpenSearch, index: str, *, strict: bool = False) -> dict[str
     return {str(k): int(v) for k, v in found["_source"].get("positions", {}).items()}
 
 
+@runtime_checkable
+class DeferredRefresh(Protocol):
+    """A view that can write its index without refreshing it (until readers move there)."""
+
+    def defer_refresh(self) -> None:
+        """Stop refreshing the index, per batch and periodically."""
+
+
 class OpenSearchVersions:
     """The versions of the view under prefix; view(n) opens the view pinned to version n."""
 
@@ -101,28 +109,42 @@ class OpenSearchVersions:
         return {version_of(self.prefix, index) for index in found}
 
     def build(self, version: int) -> CreatedView:
-        """An empty view pinned to version, its index created."""
+        """An empty view pinned to version, its index created, refreshes deferred.
+
+        Nothing searches the index until the readers move to it (which refreshes it first),
+        so a rebuild writes it without the refreshes a live view makes per batch.
+        """
         self.drop(version)
         view = self.view(version)
         view.create()
+        if isinstance(view, DeferredRefresh):
+            view.defer_refresh()
         return view
 
     def move_writers(self, old: int, new: int) -> None:
-        """Point the writers' alias at new, then block writes to old."""
-        if self.writers() != old:
+        """Point the writers' alias at new, then block writes to old.
+
+        new gets the default refresh interval back first, so a live projector that finds it
+        through the alias refreshes it as it writes, as a live view does.
+        """
+        if not self._names(WRITERS, old):
             raise VersionConflict(f"{self.prefix}{INDEX}: writers are not at v{old}")
+        self._block(new, False, {"index.refresh_interval": None})
         self._move(WRITERS, old, new)
-        self._block(new, False)
         if old:
             self._block(old, True)
 
     def move_readers(self, old: int, new: int) -> bool:
-        """Point the readers' alias at new if new has reached old's positions."""
-        if self.readers() != old:
+        """Point the readers' alias at new if new has reached old's positions.
+
+        new is refreshed first: a rebuild writes it without refreshing.
+        """
+        if not self._names(READERS, old):
             raise VersionConflict(f"{self.prefix}{INDEX}: readers are not at v{old}")
         before = tracked(self.client, index_name(self.prefix, old)) if old else {}
         if not reached(tracked(self.client, index_name(self.prefix, new)), before):
             return False
+        self.client.indices.refresh(index=index_name(self.prefix, new))
         self._move(READERS, old, new)
         return True
 
@@ -133,6 +155,13 @@ class OpenSearchVersions:
     def close(self) -> None:
         """Close the client."""
         self.client.close()
+
+    def _names(self, follows: str, old: int) -> bool:
+        """Whether the pointer names old; with no alias yet, also when old is 0 (a first
+        rebuild, before any live view: its new v1 must not pass for a pre-alias index)."""
+        if old == 0 and aliased(self.client, alias_name(self.prefix, follows)) is None:
+            return True
+        return self._pointer(follows) == old
 
     def _pointer(self, follows: str) -> int:
         index = aliased(self.client, alias_name(self.prefix, follows))
@@ -150,8 +179,8 @@ class OpenSearchVersions:
         actions.append({"add": {"index": index_name(self.prefix, new), "alias": alias}})
         self.client.indices.update_aliases(body={"actions": actions})
 
-    def _block(self, version: int, blocked: bool) -> None:
+    def _block(self, version: int, blocked: bool, also: dict[str, Any] | None = None) -> None:
         index = index_name(self.prefix, version)
         if self.client.indices.exists(index=index):
-            body = {"index.blocks.write": blocked}
+            body = {"index.blocks.write": blocked, **(also or {})}
             self.client.indices.put_settings(index=index, body=body)

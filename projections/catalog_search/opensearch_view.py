@@ -10,6 +10,10 @@ documents the batch touches, refuse the batch unless tracking is at its start, a
 events in memory, bulk-index the changed whole documents with version_type=external and
 refresh, then move the tracking document {log: position} with optimistic concurrency. A
 replayed write is refused with 409, which is harmless.
+
+A rebuild's view (defer_refresh: a new index nobody searches yet) neither refreshes per batch
+nor periodically: the versions restore the index's refresh interval when the writers move to
+it, and refresh it before the readers do (opensearch_versions).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import orjson
 from opensearchpy import (
     AuthorizationException,
     ConflictError,
@@ -110,6 +115,7 @@ class OpenSearchCatalogSearch:
         self.version = version or VIEW_VERSION
         self.index = index_name(prefix, self.version)
         self.settings = {"number_of_shards": shards, "number_of_replicas": replicas}
+        self.refresh = "true"
 
     @property
     def target(self) -> str:
@@ -139,6 +145,12 @@ class OpenSearchCatalogSearch:
         if not self.client.indices.exists(index=index):
             body = {"settings": self.settings, "mappings": MAPPING}
             self.client.indices.create(index=index, body=body)
+
+    def defer_refresh(self) -> None:
+        """Stop refreshing this view's index, per batch and periodically (a rebuild's)."""
+        self.refresh = "false"
+        body = {"index.refresh_interval": "-1"}
+        self.client.indices.put_settings(index=self.index, body=body)
 
     def drop(self) -> None:
         """Delete every version's index under the prefix, with their aliases (tests)."""
@@ -285,7 +297,8 @@ class OpenSearchCatalogSearch:
             meta = {"_index": self.index, "_id": f"stock:{stock_id}"}
             actions += [{"create": meta}, {"kind": "stock", "product_id": product_id}]
         if actions:
-            response = self.client.bulk(body=actions, refresh="true")
+            body = b"".join(orjson.dumps(action) + b"\n" for action in actions)
+            response = self.client.bulk(body=body, refresh=self.refresh)
             _raise_unless_written_or_newer(response)
 
 

@@ -5,8 +5,9 @@ words): it tokenises like OpenSearch's standard analyzer, so both views agree on
 is, and it does not mangle brand names, model numbers or non-English titles. Near forms
 ("lamps" for "lamp") and typos are matched through pg_trgm on the title instead.
 
-Every write of a batch and the batch's position commit in one transaction (PostgresView);
-each row also keeps its aggregate's version and ignores changes it has already seen.
+Every write of a batch and the batch's position commit in one transaction (PostgresView),
+a few multi-row statements per batch; each row also keeps its aggregate's version and
+ignores changes it has already seen.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from projections.catalog_search.search import (
     SearchResult,
     top_buckets,
 )
-from projections.postgres_unit import PostgresUnit, PostgresView
+from projections.postgres_unit import Columns, PostgresUnit, PostgresView
 from projections.versions import WRITERS
 
 TABLES = """
@@ -97,86 +98,149 @@ SNAPSHOT = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
 SEARCH_SETTINGS = {"pg_trgm.word_similarity_threshold": str(WORD_SIMILARITY)}
 
 
+NAME_SELLERS = """
+INSERT INTO catalog_search_sellers AS s (seller_id, version, name)
+SELECT * FROM unnest(%b::uuid[], %b::integer[], %b::text[])
+ON CONFLICT (seller_id) DO UPDATE SET name = excluded.name, version = excluded.version
+WHERE s.version < excluded.version
+"""
+LIST_PRODUCTS = """
+INSERT INTO catalog_search_products (id, version, seller_id, stock_id, title, description,
+    category, price_minor, currency, listed_at)
+SELECT * FROM unnest(%b::uuid[], %b::integer[], %b::uuid[], %b::uuid[], %b::text[], %b::text[],
+    %b::text[], %b::bigint[], %b::text[], %b::timestamptz[])
+ON CONFLICT (id) DO NOTHING
+"""
+CHANGE_PRODUCTS = """
+UPDATE catalog_search_products AS p
+SET title = coalesce(d.title, p.title), description = coalesce(d.description, p.description),
+    category = coalesce(d.category, p.category),
+    price_minor = coalesce(d.price_minor, p.price_minor),
+    currency = coalesce(d.currency, p.currency), delisted = coalesce(d.delisted, p.delisted),
+    version = d.version
+FROM (
+    SELECT e.id, max(e.version) AS version,
+        (array_agg(e.title ORDER BY e.version DESC) FILTER (WHERE e.title IS NOT NULL))[1]
+            AS title,
+        (array_agg(e.description ORDER BY e.version DESC)
+            FILTER (WHERE e.description IS NOT NULL))[1] AS description,
+        (array_agg(e.category ORDER BY e.version DESC) FILTER (WHERE e.category IS NOT NULL))[1]
+            AS category,
+        (array_agg(e.price_minor ORDER BY e.version DESC)
+            FILTER (WHERE e.price_minor IS NOT NULL))[1] AS price_minor,
+        (array_agg(e.currency ORDER BY e.version DESC) FILTER (WHERE e.currency IS NOT NULL))[1]
+            AS currency,
+        (array_agg(e.delisted ORDER BY e.version DESC) FILTER (WHERE e.delisted IS NOT NULL))[1]
+            AS delisted
+    FROM unnest(%b::uuid[], %b::integer[], %b::text[], %b::text[], %b::text[], %b::bigint[],
+            %b::text[], %b::boolean[])
+        AS e(id, version, title, description, category, price_minor, currency, delisted)
+    JOIN catalog_search_products AS c ON c.id = e.id AND e.version > c.version
+    GROUP BY e.id
+) AS d
+WHERE p.id = d.id
+"""
+"""Each field takes its value from the latest of the batch's events that set it, among those
+above the row's version: what applying them one by one, each only above the version, gives."""
+OPEN_STOCK = """
+INSERT INTO catalog_search_stock (stock_id, version)
+SELECT * FROM unnest(%b::uuid[], %b::integer[])
+ON CONFLICT (stock_id) DO NOTHING
+"""
+MOVE_STOCK = """
+UPDATE catalog_search_stock AS s
+SET received = s.received + d.received, reserved = s.reserved + d.reserved,
+    sold = s.sold + d.sold, version = d.version
+FROM (
+    SELECT e.stock_id, max(e.version) AS version, sum(e.received) AS received,
+        sum(e.reserved) AS reserved, sum(e.sold) AS sold
+    FROM unnest(%b::uuid[], %b::integer[], %b::bigint[], %b::bigint[], %b::bigint[])
+        AS e(stock_id, version, received, reserved, sold)
+    JOIN catalog_search_stock AS c ON c.stock_id = e.stock_id AND e.version > c.version
+    GROUP BY e.stock_id
+) AS d
+WHERE s.stock_id = d.stock_id
+"""
+"""The deltas of the batch's moves above the row's version, added up per stock item."""
+
+
 class PostgresCatalogSearchUnit(PostgresUnit):
-    """One batch's catalog-search writes, in the batch's transaction."""
+    """One batch's catalog-search writes, collected per kind and written when the unit closes.
+
+    flush() writes them in a few multi-row statements (sellers, new products, product changes,
+    new stock items, stock moves, in that order), each equal to applying the events one by
+    one: a row takes an event only if the event's version is above the row's.
+    """
+
+    def __init__(self, view: str, cursor: psycopg.Cursor[tuple[object, ...]]) -> None:
+        super().__init__(view, cursor)
+        self.sellers: dict[UUID, tuple[int, str]] = {}
+        self.listed = Columns(10)
+        self.changed = Columns(8)
+        self.opened = Columns(2)
+        self.moved = Columns(5)
 
     def name_seller(self, seller_id: UUID, name: str, version: int) -> None:
         """Record a seller's display name (read by a join, so a rename shows at once)."""
-        self.cursor.execute(
-            "INSERT INTO catalog_search_sellers AS s (seller_id, version, name) "
-            "VALUES (%s, %s, %s) ON CONFLICT (seller_id) DO UPDATE "
-            "SET name = excluded.name, version = excluded.version "
-            "WHERE s.version < excluded.version",
-            (seller_id, version, name),
-        )
+        known = self.sellers.get(seller_id)
+        if known is None or known[0] < version:
+            self.sellers[seller_id] = (version, name)
 
     def list_product(self, listing: Listing, version: int) -> None:
         """Insert a product's row."""
-        self.cursor.execute(
-            "INSERT INTO catalog_search_products (id, version, seller_id, stock_id, title, "
-            "description, category, price_minor, currency, listed_at) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
-            (
-                listing.product_id,
-                version,
-                listing.seller_id,
-                stock_item_id(listing.product_id),
-                listing.title,
-                listing.description,
-                listing.category,
-                listing.price_minor,
-                listing.currency,
-                listing.listed_at,
-            ),
+        self.listed.add(
+            listing.product_id,
+            version,
+            listing.seller_id,
+            stock_item_id(listing.product_id),
+            listing.title,
+            listing.description,
+            listing.category,
+            listing.price_minor,
+            listing.currency,
+            listing.listed_at,
         )
 
     def describe_product(
         self, product_id: UUID, title: str, description: str, category: str, version: int
     ) -> None:
         """Replace a product's details (its tsvector follows, being generated)."""
-        self._update_product(
-            product_id, version, title=title, description=description, category=category
-        )
+        self.changed.add(product_id, version, title, description, category, None, None, None)
 
     def reprice_product(
         self, product_id: UUID, price_minor: int, currency: str, version: int
     ) -> None:
         """Set a product's price."""
-        self._update_product(product_id, version, price_minor=price_minor, currency=currency)
+        self.changed.add(product_id, version, None, None, None, price_minor, currency, None)
 
     def delist_product(self, product_id: UUID, version: int) -> None:
         """Mark a product delisted; searches skip it."""
-        self._update_product(product_id, version, delisted=True)
+        self.changed.add(product_id, version, None, None, None, None, None, True)
 
     def open_stock(self, stock_id: UUID, product_id: UUID, version: int) -> None:
         """Create a stock item's counters at zero (products find it by stock_item_id)."""
-        self.cursor.execute(
-            "INSERT INTO catalog_search_stock (stock_id, version) VALUES (%s, %s) "
-            "ON CONFLICT (stock_id) DO NOTHING",
-            (stock_id, version),
-        )
+        self.opened.add(stock_id, version)
 
     def move_stock(
         self, stock_id: UUID, version: int, *, received: int = 0, reserved: int = 0, sold: int = 0
     ) -> None:
         """Add deltas to a stock item's counters."""
-        self.cursor.execute(
-            "UPDATE catalog_search_stock SET received = received + %s, "
-            "reserved = reserved + %s, sold = sold + %s, version = %s "
-            "WHERE stock_id = %s AND version < %s",
-            (received, reserved, sold, version, stock_id, version),
-        )
+        self.moved.add(stock_id, version, received, reserved, sold)
 
-    def _update_product(self, product_id: UUID, version: int, **fields: Any) -> None:
-        assignments = sql.SQL(", ").join(
-            sql.SQL("{} = %s").format(sql.Identifier(name)) for name in fields
-        )
-        self.cursor.execute(
-            sql.SQL(
-                "UPDATE catalog_search_products SET {}, version = %s WHERE id = %s AND version < %s"
-            ).format(assignments),
-            (*fields.values(), version, product_id, version),
-        )
+    def flush(self) -> None:
+        """Write what the batch collected."""
+        if self.sellers:
+            ids = list(self.sellers)
+            versions, names = zip(*self.sellers.values(), strict=True)
+            self.cursor.execute(NAME_SELLERS, (ids, list(versions), list(names)))
+        for statement, rows in (
+            (LIST_PRODUCTS, self.listed),
+            (CHANGE_PRODUCTS, self.changed),
+            (OPEN_STOCK, self.opened),
+            (MOVE_STOCK, self.moved),
+        ):
+            if rows:
+                self.cursor.execute(statement, rows.columns)
 
 
 class PostgresCatalogSearch(PostgresView):
@@ -221,7 +285,9 @@ class PostgresCatalogSearch(PostgresView):
     def unit_of_work(self) -> Iterator[PostgresCatalogSearchUnit]:
         """A unit whose writes and position commit in one transaction."""
         with self.transaction() as unit:
-            yield PostgresCatalogSearchUnit(unit.view, unit.cursor)
+            batch = PostgresCatalogSearchUnit(unit.view, unit.cursor)
+            yield batch
+            batch.flush()
 
     def search(self, query: SearchQuery) -> SearchResult:
         """One page of matches with total and facets, read from one snapshot."""

@@ -26,7 +26,8 @@ from projections.orders.history import (
     SellerOrder,
     check_limit,
 )
-from projections.orders.postgres_view import CUSTOMER, SCHEMA, PostgresOrderHistoryUnit
+from projections.orders.postgres_view import CUSTOMER, PostgresOrderHistoryUnit
+from projections.orders.tables import SCHEMA
 from projections.postgres_reads import PostgresReadView
 
 ORDER_COLUMNS = sql.SQL(", ").join(sql.Identifier(field.name) for field in fields(OrderRecord))
@@ -74,7 +75,9 @@ class OrderHistoryView(PostgresReadView):
     def unit_of_work(self) -> Iterator[PostgresOrderHistoryUnit]:
         """A unit whose writes and position commit in one transaction."""
         with self.transaction() as unit:
-            yield PostgresOrderHistoryUnit(unit.view, unit.cursor)
+            batch = PostgresOrderHistoryUnit(unit.view, unit.cursor)
+            yield batch
+            batch.flush()
 
     def customer_orders(
         self, customer_id: UUID, limit: int, after: After | None = None

@@ -1,6 +1,7 @@
 """The product-detail view in Redis: hashes per product, seller and stock item, plus positions.
 
-Each batch is one MULTI/EXEC under WATCH of the positions hash (see projections.redis_unit),
+Each batch is one Lua script that checks the position, writes the batch's hash writes (folded
+per key, see projections.redis_writes) and moves the position (see projections.redis_unit),
 so data and position change together or not at all. A read is one Lua script: it resolves
 the version the view follows, then reads the product, its stock counters and its seller's
 name, in one round trip, from one consistent snapshot of one version.
@@ -18,7 +19,7 @@ import redis
 import redis.asyncio
 
 from domain.inventory import stock_item_id
-from projections.redis_unit import RESOLVE, Op, RedisUnit, RedisView, positions_key, text
+from projections.redis_unit import RESOLVE, RedisUnit, RedisView, positions_key, text
 from projections.versions import WRITERS
 
 
@@ -51,13 +52,11 @@ class ProductDetailUnit(RedisUnit):
 
     def name_seller(self, seller_id: UUID, name: str) -> None:
         """Record a seller's display name."""
-        key = self.keys.seller(seller_id)
-        self.ops.append(lambda p: p.hset(key, "name", name))
+        self.writes.hset(self.keys.seller(seller_id), {"name": name})
 
     def suspend_seller(self, seller_id: UUID) -> None:
         """Mark a seller suspended."""
-        key = self.keys.seller(seller_id)
-        self.ops.append(lambda p: p.hset(key, "suspended", "1"))
+        self.writes.hset(self.keys.seller(seller_id), {"suspended": "1"})
 
     def list_product(self, product_id: UUID, fields: dict[str, Any], version: int) -> None:
         """Create a product's document."""
@@ -65,16 +64,14 @@ class ProductDetailUnit(RedisUnit):
 
     def update_product(self, product_id: UUID, fields: dict[str, Any], version: int) -> None:
         """Overwrite some fields of a product's document."""
-        key = self.keys.product(product_id)
         mapping = {name: _encode(value) for name, value in fields.items()}
         mapping["version"] = str(version)
-        self.ops.append(lambda p: p.hset(key, mapping=mapping))
+        self.writes.hset(self.keys.product(product_id), mapping)
 
     def move_stock(self, product_id: UUID, stock_id: UUID, version: int) -> None:
         """Open a product's stock counters at zero."""
-        key = self.keys.stock(stock_id)
         mapping = {"product_id": str(product_id), "version": str(version)}
-        self.ops.append(lambda p: p.hset(key, mapping=mapping))
+        self.writes.hset(self.keys.stock(stock_id), mapping)
 
     def move_stock_of(
         self, stock_id: UUID, version: int, *, received: int = 0, reserved: int = 0, sold: int = 0
@@ -83,8 +80,8 @@ class ProductDetailUnit(RedisUnit):
         key = self.keys.stock(stock_id)
         for name, delta in (("received", received), ("reserved", reserved), ("sold", sold)):
             if delta:
-                self.ops.append(_increment(key, name, delta))
-        self.ops.append(lambda p: p.hset(key, "version", str(version)))
+                self.writes.hincrby(key, name, delta)
+        self.writes.hset(key, {"version": str(version)})
 
 
 class ScriptClient(Protocol):
@@ -247,10 +244,6 @@ def _document(product_id: UUID, reply: list[Any] | None) -> dict[str, Any] | Non
 
 
 INTEGER_FIELDS = {"price_minor", "version"}
-
-
-def _increment(key: str, field: str, delta: int) -> Op:
-    return lambda pipe: pipe.hincrby(key, field, delta)
 
 
 def _encode(value: Any) -> str:

@@ -1,10 +1,11 @@
 """SellerSalesView: hourly sales per seller and product in PostgreSQL, and the orders behind them.
 
 `seller_sales_orders` keeps each placed order's lines, the version of the order it reflects
-and the hour it was confirmed in. Confirming or cancelling updates that row only if its
-version is lower, and the hourly rows change in the same statement, only when it did: a
-replayed event counts nothing twice. A cancellation subtracts from the hour of confirmation,
-so each hour holds the net sales of the orders confirmed in it.
+and the hour it was confirmed in. Confirming or cancelling changes that row only if its
+version is lower, and the hourly rows change only when it did: a replayed event counts
+nothing twice. A batch is read, applied in memory and written in a few statements. A
+cancellation subtracts from the hour of confirmation, so each hour holds the net sales of the
+orders confirmed in it.
 """
 
 from __future__ import annotations
@@ -16,13 +17,13 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+import orjson
 import psycopg
-from psycopg import sql
 from psycopg.rows import class_row
-from psycopg.types.json import Jsonb
+from psycopg.types.json import Jsonb, set_json_loads
 
 from projections.postgres_reads import PostgresReadView
-from projections.postgres_unit import PostgresUnit
+from projections.postgres_unit import Columns, PostgresUnit
 from projections.seller_sales.projection import SoldLine
 
 MAX_RANGE = timedelta(days=31)
@@ -49,30 +50,31 @@ CREATE TABLE IF NOT EXISTS seller_sales_hourly (
 );
 """
 
-ADD_LINES = """
+REMEMBER = """
+INSERT INTO seller_sales_orders (order_id, version, currency, lines)
+SELECT o.order_id, 0, o.currency, o.lines
+FROM jsonb_to_recordset(%s) AS o(order_id uuid, currency text, lines jsonb)
+ON CONFLICT DO NOTHING
+"""
+KNOWN = """
+SELECT order_id, version, currency, lines, confirmed_hour FROM seller_sales_orders
+WHERE order_id = ANY(%b)
+"""
+MOVE_ORDERS = """
+UPDATE seller_sales_orders AS o SET version = d.version, confirmed_hour = d.confirmed_hour
+FROM unnest(%b::uuid[], %b::integer[], %b::timestamptz[]) AS d(order_id, version, confirmed_hour)
+WHERE o.order_id = d.order_id
+"""
+ADD_SALES = """
 INSERT INTO seller_sales_hourly AS h
     (seller_id, hour, product_id, currency, units, revenue_minor, orders)
-SELECT l.seller_id, c.confirmed_hour, l.product_id, c.currency, %(sign)s * l.quantity,
-    %(sign)s * l.quantity * l.unit_price_minor, %(sign)s
-FROM changed AS c, jsonb_to_recordset(c.lines)
-    AS l(seller_id uuid, product_id uuid, quantity integer, unit_price_minor bigint)
-WHERE c.confirmed_hour IS NOT NULL
+SELECT * FROM unnest(%b::uuid[], %b::timestamptz[], %b::uuid[], %b::text[], %b::bigint[],
+    %b::bigint[], %b::integer[])
 ON CONFLICT (seller_id, hour, product_id, currency) DO UPDATE
 SET units = h.units + excluded.units,
     revenue_minor = h.revenue_minor + excluded.revenue_minor,
     orders = h.orders + excluded.orders
 """
-
-COUNT = sql.SQL(
-    "WITH changed AS (UPDATE seller_sales_orders SET version = %(version)s, "
-    "confirmed_hour = %(hour)s WHERE order_id = %(order)s AND version < %(version)s "
-    "RETURNING lines, currency, confirmed_hour) {}"
-).format(sql.SQL(ADD_LINES))
-UNCOUNT = sql.SQL(
-    "WITH changed AS (UPDATE seller_sales_orders SET version = %(version)s "
-    "WHERE order_id = %(order)s AND version < %(version)s "
-    "RETURNING lines, currency, confirmed_hour) {}"
-).format(sql.SQL(ADD_LINES))
 HOURLY = """
 SELECT hour, product_id, currency, units, revenue_minor, orders FROM seller_sales_hourly
 WHERE seller_id = %(seller)s AND hour >= %(start)s AND hour < %(end)s
@@ -100,7 +102,19 @@ class SalesBucket:
 
 
 class PostgresSellerSalesUnit(PostgresUnit):
-    """One batch's seller-sales writes, in the batch's transaction."""
+    """One batch's seller-sales writes, collected in log order and written when the unit closes.
+
+    flush() stores the batch's new orders, reads every order its confirmations and
+    cancellations touch, applies those in order to the rows in memory (a row takes an event
+    only above its version, as the statements one by one did), then writes the rows and the
+    hourly sums they moved, one statement each.
+    """
+
+    def __init__(self, view: str, cursor: psycopg.Cursor[tuple[object, ...]]) -> None:
+        super().__init__(view, cursor)
+        self.placed: list[dict[str, Any]] = []
+        self.moves: list[tuple[UUID, int, datetime | None]] = []
+        """(order, version, hour): a confirmation in hour, or a cancellation (None)."""
 
     def remember_order(self, order_id: UUID, currency: str, lines: tuple[SoldLine, ...]) -> None:
         """Keep the order's lines (nothing if it is known)."""
@@ -113,19 +127,59 @@ class PostgresSellerSalesUnit(PostgresUnit):
             }
             for line in lines
         ]
-        self.cursor.execute(
-            "INSERT INTO seller_sales_orders (order_id, version, currency, lines) "
-            "VALUES (%s, 0, %s, %s) ON CONFLICT DO NOTHING",
-            (order_id, currency, Jsonb(document)),
-        )
+        self.placed.append({"order_id": str(order_id), "currency": currency, "lines": document})
 
     def count_sale(self, order_id: UUID, hour: datetime, version: int) -> None:
         """Add the order's lines to the hour it was confirmed in, once."""
-        self.cursor.execute(COUNT, {"order": order_id, "hour": hour, "version": version, "sign": 1})
+        self.moves.append((order_id, version, hour))
 
     def uncount_sale(self, order_id: UUID, version: int) -> None:
         """Subtract the order's lines from its hour of confirmation, once, if it was confirmed."""
-        self.cursor.execute(UNCOUNT, {"order": order_id, "version": version, "sign": -1})
+        self.moves.append((order_id, version, None))
+
+    def flush(self) -> None:
+        """Write what the batch collected."""
+        if self.placed:
+            self.cursor.execute(REMEMBER, (Jsonb(self.placed),))
+        if not self.moves:
+            return
+        ids = list({order for order, _, _ in self.moves})
+        set_json_loads(orjson.loads, self.cursor)
+        found = self.cursor.execute(KNOWN, (ids,), binary=True).fetchall()
+        # order -> [version, currency, lines, confirmed hour]
+        rows: dict[Any, list[Any]] = {row[0]: list(row[1:]) for row in found}
+        sales: dict[tuple[UUID, datetime, UUID, str], list[int]] = {}
+        changed: set[UUID] = set()
+        for order, version, hour in self.moves:
+            row = rows.get(order)
+            if row is None or row[0] >= version:
+                continue
+            row[0] = version
+            changed.add(order)
+            if hour is not None:
+                row[3] = hour
+            if row[3] is None:
+                continue
+            sign = 1 if hour is not None else -1
+            for line in row[2]:
+                key = (UUID(line["seller_id"]), row[3], UUID(line["product_id"]), row[1])
+                quantity = sign * int(line["quantity"])
+                total = sales.setdefault(key, [0, 0, 0])
+                total[0] += quantity
+                total[1] += quantity * int(line["unit_price_minor"])
+                total[2] += sign
+        if not changed:
+            return
+        moved = Columns(3)
+        for order in changed:
+            version, _, _, confirmed = rows[order]
+            moved.add(order, version, confirmed)
+        self.cursor.execute(MOVE_ORDERS, moved.columns)
+        if sales:
+            added = Columns(7)
+            for (seller, at, product, currency), (units, revenue, count) in sales.items():
+                added.add(seller, at, product, currency, units, revenue, count)
+            self.cursor.execute(ADD_SALES, added.columns)
 
 
 class SellerSalesView(PostgresReadView):
@@ -144,7 +198,9 @@ class SellerSalesView(PostgresReadView):
     def unit_of_work(self) -> Iterator[PostgresSellerSalesUnit]:
         """A unit whose writes and position commit in one transaction."""
         with self.transaction() as unit:
-            yield PostgresSellerSalesUnit(unit.view, unit.cursor)
+            batch = PostgresSellerSalesUnit(unit.view, unit.cursor)
+            yield batch
+            batch.flush()
 
     def hourly(
         self,

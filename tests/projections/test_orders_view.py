@@ -18,8 +18,8 @@ from infra.eventstore import eventsourcing_env, with_search_path
 from infra.settings import Settings
 from marketplace.order_views import order_history_view, seller_sales_view
 from projections.log import ContextLog
-from projections.orders.postgres_view import PARTITIONS
 from projections.orders.projection import PAYMENT_PENDING, OrderHistoryProjection
+from projections.orders.tables import PARTITIONS
 from projections.orders.view import OrderHistoryView
 from projections.runtime import Worker
 from projections.seller_sales.projection import SellerSalesProjection

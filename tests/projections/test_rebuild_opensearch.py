@@ -11,6 +11,7 @@ from opensearchpy import OpenSearch
 
 from infra.settings import Settings
 from marketplace.catalog_search import reader_view
+from marketplace.rebuild import rebuild
 from projections.catalog_search.opensearch_view import OpenSearchCatalogSearch
 from projections.catalog_search.search import SearchQuery
 from tests.projections.rebuild_fixture import (  # noqa: F401 - fixtures
@@ -18,6 +19,7 @@ from tests.projections.rebuild_fixture import (  # noqa: F401 - fixtures
     Market,
     Target,
     market,
+    pointers,
     project,
     rebuild_settings,
     rebuild_twice_beside_a_live_projector,
@@ -61,3 +63,22 @@ def test_the_query_api_reads_the_index_made_before_aliases_existed(
     assert projected > 0
     assert found.total == len(market.products)
     assert positions == earlier.positions()
+
+
+def test_a_first_rebuild_before_any_live_view_builds_v1_and_points_both_aliases_at_it(
+    target: Target,
+    rebuild_settings: Settings,  # noqa: F811
+    market: Market,  # noqa: F811
+) -> None:
+    market.trade(8)
+
+    done = rebuild(target.name, rebuild_settings, grace_seconds=0)
+
+    assert (done.readers, done.writers, done.version, done.dropped) == (0, 0, 1, (0,))
+    assert pointers(target.name, rebuild_settings) == (1, 1, {1})
+    assert target.dump(rebuild_settings, 1) == target.replay(rebuild_settings)
+    view = reader_view(rebuild_settings, str(rebuild_settings.postgres_url))
+    try:
+        assert view.search(SearchQuery(limit=100)).total == len(market.products)
+    finally:
+        view.close()

@@ -1,0 +1,74 @@
+"""The log reader's decoder gives exactly what the library's JSON transcoder gives."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from eventsourcing.application import Application
+from eventsourcing.persistence import JSONTranscoder, TranscodingNotRegisteredError
+from hypothesis import given
+from hypothesis import strategies as st
+
+from projections.log import FastJSONTranscoder
+
+
+def registered(transcoder: JSONTranscoder) -> JSONTranscoder:
+    Application.register_transcodings(Application.__new__(Application), transcoder)
+    return transcoder
+
+
+LIBRARY = registered(JSONTranscoder())
+FAST = registered(FastJSONTranscoder())
+
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=12)
+    | st.uuids()
+    | st.datetimes(timezones=st.just(UTC))
+    | st.decimals(allow_nan=False, allow_infinity=False, places=3)
+)
+keys = st.sampled_from(["_type_", "_data_", "a", "b", "lines"]) | st.text(max_size=6)
+values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=4),
+    max_leaves=20,
+)
+
+
+def outcome(transcoder: JSONTranscoder, data: bytes) -> Any:
+    """What decoding gives: the object, or the kind of error it raises."""
+    try:
+        return transcoder.decode(data)
+    except Exception as error:
+        return type(error)
+
+
+@given(st.dictionaries(keys, values, max_size=6))
+def test_any_event_state_decodes_the_same(state: dict[str, Any]) -> None:
+    encoded = LIBRARY.encode(state)
+
+    assert outcome(FAST, encoded) == outcome(LIBRARY, encoded)
+
+
+def test_an_event_with_nested_transcoded_values_decodes_the_same() -> None:
+    at = datetime(2025, 3, 1, 9, 15, tzinfo=UTC)
+    state = {
+        "timestamp": at,
+        "meta": {"event_id": "e", "actor": "a"},
+        "lines": [{"product_id": Decimal("1.50"), "unit_price": {"minor": 1, "currency": "EUR"}}],
+        "expires_at": at,
+    }
+    encoded = LIBRARY.encode(state)
+
+    assert FAST.decode(encoded) == LIBRARY.decode(encoded) == state
+
+
+def test_an_unknown_transcoding_is_refused() -> None:
+    with pytest.raises(TranscodingNotRegisteredError):
+        FAST.decode(b'{"x":{"_type_":"nope","_data_":1}}')
