@@ -1,7 +1,8 @@
 """Projection rebuild throughput per store, next to the raw rate of reading the same logs.
 
-python -m benchmarks.rebuild [--runs 2] [--products 3000] [--carts 5000] [--orders 6000]
-    [--rounds 8] [--batch-size N] [--max-batch-size N] [--no-opensearch] [--only STORE:VIEW]
+python -m benchmarks.rebuild [--runs 2] [--warmup 1] [--products 3000] [--carts 5000]
+    [--orders 6000] [--rounds 8] [--batch-size N] [--max-batch-size N] [--no-opensearch]
+    [--only STORE:VIEW]
 
 Starts its own durable PostgreSQL and Valkey (and an OpenSearch node if java is on PATH) in a
 temporary directory; it reads no store from the settings. It appends a seeded workload
@@ -9,7 +10,8 @@ straight through the applications (benchmarks.rebuild_workload: about 140,000 ev
 catalog, inventory, carts and orders logs with the defaults), then for each read model on
 each store (product detail and carts in Redis; catalog search, orders and seller sales in
 PostgreSQL; catalog search in OpenSearch) creates the live view as `marketplace project`
-would and, --runs times: reads its logs raw (decoded events, pages of 1000) and runs
+would, rebuilds it --warmup times untimed (servers warm up: a fresh OpenSearch node indexes
+at half speed), then, --runs times: reads its logs raw (decoded events, pages of 1000) and runs
 `marketplace rebuild` in process (marketplace.rebuild.rebuild: a new version beside the live
 one, projected from the start, both pointers switched, the old one dropped; timed from its
 start to the readers' switch). Prints events/s, the ratio to the raw read and whether the
@@ -271,10 +273,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=8, help="rounds of stock and cart moves")
     parser.add_argument("--carts", type=int, default=5000)
     parser.add_argument("--orders", type=int, default=6000)
-    parser.add_argument("--runs", type=int, default=2, help="rebuilds of each view")
+    parser.add_argument("--runs", type=int, default=2, help="timed rebuilds of each view")
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=1,
+        help="untimed rebuilds of each view first (a cold OpenSearch node indexes at half speed)",
+    )
     parser.add_argument("--batch-size", type=int, default=None, help="rebuild()'s default")
     parser.add_argument(
-        "--max-batch-size", type=int, default=None, help="rebuild()'s default (MAX_BATCH_SIZE)"
+        "--max-batch-size", type=int, default=None, help="rebuild()'s default: the view's own"
     )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--no-opensearch", action="store_true")
@@ -348,11 +356,13 @@ def measure(
         spec = projector(name)
         # the live view, as `marketplace project` makes it: the rebuild builds the next version
         spec.close_view(spec.view(at, Stores(url, settings.redis_url or "")))
+        kwargs = {} if args.batch_size is None else {"batch_size": args.batch_size}
+        if args.max_batch_size is not None:
+            kwargs["max_batch_size"] = args.max_batch_size
+        for _ in range(args.warmup):
+            rebuild_view(name, at, grace_seconds=0, **kwargs)
         for run in range(1, args.runs + 1):
             raw = raw_rate(at, name)
-            kwargs = {} if args.batch_size is None else {"batch_size": args.batch_size}
-            if args.max_batch_size is not None:
-                kwargs["max_batch_size"] = args.max_batch_size
             done = rebuild_view(name, at, grace_seconds=0, **kwargs)
             complete = done.events == raw.events
             passed &= complete

@@ -30,6 +30,7 @@ from marketplace.redis_views import redis_client as redis_client
 from marketplace.redis_views import redis_prefix as redis_prefix
 from projections.carts.projection import CartProjection
 from projections.carts.redis_view import RedisCartView
+from projections.catalog_search.opensearch_view import OpenSearchCatalogSearch
 from projections.catalog_search.projection import CatalogSearchProjection
 from projections.log import ContextLog
 from projections.orders.projection import OrderHistoryProjection
@@ -46,6 +47,9 @@ MAX_BATCH_SIZE = 10_000
 catch-up): it takes its batch size at the head, and up to this much behind it (see
 projections.runtime.Worker). A Redis view's batch holds Redis for its commit script (some
 tens of milliseconds at this size), so larger is faster but stalls readers longer."""
+OPENSEARCH_MAX_BATCH_SIZE = 50_000
+"""The same for the OpenSearch view, which reads and rewrites each touched document whole
+once per batch: the fewer the batches, the fewer the rewrites of a busy product."""
 LOG_POOL_SIZE = 1
 """A worker reads one batch at a time, so each log needs one connection (plus one spare)."""
 LOG_CONNECT_TIMEOUT_SECONDS = 1
@@ -191,14 +195,24 @@ def context_logs(
     return [ContextLog(env, name) for name in log_names(projection, settings)]
 
 
+def largest_batch(view: View[Any]) -> int:
+    """The largest batch a worker writing view takes while behind (see MAX_BATCH_SIZE)."""
+    if isinstance(view, OpenSearchCatalogSearch):
+        return OPENSEARCH_MAX_BATCH_SIZE
+    return MAX_BATCH_SIZE
+
+
 @contextmanager
 def opened(
     name: str,
     settings: Settings,
     batch_size: int = 1000,
-    max_batch_size: int = MAX_BATCH_SIZE,
+    max_batch_size: int | None = None,
 ) -> Iterator[Worker[Any]]:
-    """A worker for the named projection on the configured stores; closed on exit."""
+    """A worker for the named projection on the configured stores; closed on exit.
+
+    Its batches grow to max_batch_size while behind, largest_batch(view) if None.
+    """
     spec = projector(name)
     where = stores(settings)
     with ExitStack() as resources:
@@ -208,7 +222,8 @@ def opened(
             resources.callback(context_log.close)
         view = spec.view(settings, where)
         resources.callback(spec.close_view, view)
-        yield Worker(projection, view, logs, batch_size=batch_size, max_batch_size=max_batch_size)
+        largest = max_batch_size or largest_batch(view)
+        yield Worker(projection, view, logs, batch_size=batch_size, max_batch_size=largest)
 
 
 @dataclass(frozen=True)

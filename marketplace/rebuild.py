@@ -31,7 +31,7 @@ import structlog
 from infra.schema_lock import LockHeld, holding
 from infra.settings import Settings
 from marketplace.progress import ProgressBar
-from marketplace.projectors import MAX_BATCH_SIZE, context_logs, projector, stores
+from marketplace.projectors import context_logs, largest_batch, projector, stores
 from projections.runtime import Worker
 from projections.versions import ViewVersions
 
@@ -89,16 +89,17 @@ def rebuild(
     settings: Settings,
     *,
     batch_size: int = 1000,
-    max_batch_size: int = MAX_BATCH_SIZE,
+    max_batch_size: int | None = None,
     progress: TextIO | None = None,
     grace_seconds: float | None = None,
 ) -> Rebuilt:
     """Build a new version of the named view, switch readers and writers to it, drop the old.
 
-    Batches start at batch_size events and grow to max_batch_size while the logs are read
-    far behind their heads. progress, if given, gets a progress bar. grace_seconds overrides
-    the store's own wait between the readers' switch and the drop. UnknownProjection for an
-    unknown name; RebuildRunning if another rebuild of the view is running.
+    Batches start at batch_size events and grow to max_batch_size (None: the view's
+    largest_batch) while the logs are read far behind their heads. progress, if given, gets
+    a progress bar. grace_seconds overrides the store's own wait between the readers' switch
+    and the drop. UnknownProjection for an unknown name; RebuildRunning if another rebuild of
+    the view is running.
     """
     spec = projector(name)
     where = stores(settings)
@@ -121,9 +122,8 @@ def rebuild(
             versions.drop(leftover)
         version = max(existing | {readers, writers}) + 1
         view = versions.build(version)
-        worker = Worker(
-            projection, view, logs, batch_size=batch_size, max_batch_size=max_batch_size
-        )
+        largest = max_batch_size or largest_batch(view)
+        worker = Worker(projection, view, logs, batch_size=batch_size, max_batch_size=largest)
         bar = CatchUps(worker, f"rebuild {name} v{version}", progress)
         log.info("rebuild_started", projection=name, readers=readers, version=version)
         bar.catch_up()

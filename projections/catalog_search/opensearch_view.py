@@ -54,6 +54,9 @@ from projections.runtime import PositionMoved, ViewVersionMoved
 from projections.versions import READERS, WRITERS
 
 SCAN_PAGE = 1000
+DOCS_PER_REQUEST = 5000
+"""Documents per mget or bulk request: a large batch's are sent in several (the tracking
+document still moves only once they are all written)."""
 __all__ = [
     "TRACKING_ID",
     "VIEW_VERSION",
@@ -240,13 +243,15 @@ class OpenSearchCatalogSearch:
         A document that could not be read (its shard unavailable) must not pass for a missing
         one, which the batch would rebuild from nothing: that raises OpenSearchUnavailable.
         """
-        if not ids:
-            return {}
-        response = self.client.mget(index=self.index, body={"ids": ids})
-        failed = [doc for doc in response["docs"] if "error" in doc]
-        if failed:
-            raise OpenSearchUnavailable(f"{failed[0]['_id']}: {failed[0]['error']}")
-        return {doc["_id"]: doc for doc in response["docs"] if doc.get("found")}
+        found: dict[str, Doc] = {}
+        for start in range(0, len(ids), DOCS_PER_REQUEST):
+            chunk = ids[start : start + DOCS_PER_REQUEST]
+            response = self.client.mget(index=self.index, body={"ids": chunk})
+            failed = [doc for doc in response["docs"] if "error" in doc]
+            if failed:
+                raise OpenSearchUnavailable(f"{failed[0]['_id']}: {failed[0]['error']}")
+            found.update((doc["_id"], doc) for doc in response["docs"] if doc.get("found"))
+        return found
 
     def _move_tracking(self, positions: dict[str, int], tracking: Doc | None) -> None:
         body = {"kind": "tracking", "positions": positions}
@@ -296,8 +301,9 @@ class OpenSearchCatalogSearch:
         for stock_id, product_id in sorted(batch.opened.items()):
             meta = {"_index": self.index, "_id": f"stock:{stock_id}"}
             actions += [{"create": meta}, {"kind": "stock", "product_id": product_id}]
-        if actions:
-            body = b"".join(orjson.dumps(action) + b"\n" for action in actions)
+        for start in range(0, len(actions), 2 * DOCS_PER_REQUEST):
+            chunk = actions[start : start + 2 * DOCS_PER_REQUEST]
+            body = b"".join(orjson.dumps(action) + b"\n" for action in chunk)
             response = self.client.bulk(body=body, refresh=self.refresh)
             _raise_unless_written_or_newer(response)
 
