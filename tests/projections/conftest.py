@@ -33,6 +33,7 @@ from marketplace.projectors import redis_prefix
 from projections.log import ContextLog
 from projections.product_detail.projection import ProductDetailProjection
 from projections.product_detail.redis_view import RedisProductDetailView
+from projections.redis_unit import text
 from projections.runtime import Worker
 from tests.conftest import free_port
 
@@ -299,9 +300,9 @@ def dump(view: RedisProductDetailView) -> dict[str, dict[str, str]]:
     prefix = f"{view.keys.prefix}:"
     out: dict[str, dict[str, str]] = {}
     for key in view.client.scan_iter(match=f"{prefix}*", count=1000):
-        name = key.decode()
+        name = text(key)
         fields = view.client.hgetall(name)
-        out[name.removeprefix(prefix)] = {k.decode(): v.decode() for k, v in fields.items()}
+        out[name.removeprefix(prefix)] = {text(k): text(v) for k, v in fields.items()}
     return out
 
 

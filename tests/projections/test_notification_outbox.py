@@ -7,6 +7,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from psycopg_pool import ConnectionPool
@@ -49,15 +50,15 @@ def pool(postgres_url: str) -> Iterator[ConnectionPool]:
 
 def worker_for(
     postgres_url: str, pool: ConnectionPool, names: tuple[str, ...], batch_size: int = 1000
-) -> Worker[object]:
+) -> Worker[Any]:
     view = PostgresNotificationView(pool)
     view.create()
     env = eventsourcing_env(Settings(), postgres_url)
     logs = [ContextLog(env, name) for name in names]
-    return Worker(NotificationProjection(), view, logs, batch_size=batch_size)  # type: ignore[arg-type]
+    return Worker(NotificationProjection(), view, logs, batch_size=batch_size)
 
 
-def close(worker: Worker[object]) -> None:
+def close(worker: Worker[Any]) -> None:
     for context_log in worker.logs:
         context_log.close()
 

@@ -281,7 +281,7 @@ def test_the_customer_keyed_tables_are_hash_partitioned(
             "JOIN pg_attribute a ON a.attrelid = p.partrelid AND a.attnum = p.partattrs[0] "
             "WHERE c.relnamespace = current_schema()::regnamespace ORDER BY c.relname"
         ).fetchall()
-        children = dict(
+        children: dict[str, int] = dict(
             conn.execute(
                 "SELECT parent.relname, count(*) FROM pg_inherits i "
                 "JOIN pg_class parent ON parent.oid = i.inhparent "
@@ -334,7 +334,7 @@ def test_one_shared_log_is_followed_past_every_other_context(postgres_url: str) 
             (OrderHistoryProjection(), history),
             (SellerSalesProjection(), sales),
         ):
-            assert Worker(projection, view, [log]).catch_up() > 0
+            assert Worker[Any](projection, view, [log]).catch_up() > 0
         assert history.customer_order(shopper, order) is not None
     finally:
         log.close()

@@ -34,7 +34,7 @@ STORES = [target for target in TARGETS if target.backend != "opensearch"]
 
 @pytest.fixture(params=STORES, ids=[target.id for target in STORES])
 def target(request: pytest.FixtureRequest) -> Target:
-    return request.param  # type: ignore[no-any-return]
+    return request.param
 
 
 def test_a_rebuild_equals_a_replay_and_the_live_projector_moves_to_it(

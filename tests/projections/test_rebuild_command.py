@@ -26,7 +26,7 @@ STORES = [target for target in TARGETS if target.backend != "opensearch"]
 
 @pytest.fixture(params=STORES, ids=[target.id for target in STORES])
 def target(request: pytest.FixtureRequest) -> Target:
-    return request.param  # type: ignore[no-any-return]
+    return request.param
 
 
 def test_an_unknown_view_is_refused_with_the_known_names() -> None:
