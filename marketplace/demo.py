@@ -76,21 +76,15 @@ class DemoLoader:
                 actor, self.codec.issue(actor, role, ttl_seconds=6 * 3600)
             )
         headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": f"demo-{self.seed}-{key}"}
-        retrying = Retrying(
-            retry=retry_if_exception_type((Transient, httpx.TransportError)),
-            stop=stop_after_attempt(8),
-            wait=wait_exponential_jitter(initial=0.1, max=3.0),
-            reraise=True,
-        )
-        for attempt in retrying:
+        for attempt in busy_api_retrying():
             with attempt:
                 response = self.client.post(path, json=body, headers=headers)
                 self._count(requests=1)
-                if response.status_code in RETRY_STATUSES or _problem(response) == IN_PROGRESS:
+                if busy(response):
                     raise Transient(f"{path}: {response.status_code}")
         if response.headers.get("idempotent-replayed") == "true":
             self._count(replayed=1)
-        if response.status_code == 409 and _problem(response) == ALREADY_EXISTS:
+        if response.status_code == 409 and problem_type(response) == ALREADY_EXISTS:
             self._count(existing=1)
             return {}
         if response.status_code >= 400:
@@ -133,7 +127,23 @@ class DemoLoader:
                 self.tally.categories[category] += 1
 
 
-def _problem(response: httpx.Response) -> str | None:
+def busy_api_retrying() -> Retrying:
+    """Retries of one command while the API is busy: jittered, 8 attempts, same key."""
+    return Retrying(
+        retry=retry_if_exception_type((Transient, httpx.TransportError)),
+        stop=stop_after_attempt(8),
+        wait=wait_exponential_jitter(initial=0.1, max=3.0),
+        reraise=True,
+    )
+
+
+def busy(response: httpx.Response) -> bool:
+    """Whether the answer says: try the same request again later."""
+    return response.status_code in RETRY_STATUSES or problem_type(response) == IN_PROGRESS
+
+
+def problem_type(response: httpx.Response) -> str | None:
+    """The type of a problem+json answer, or None."""
     if not response.headers.get("content-type", "").startswith("application/problem+json"):
         return None
     kind = response.json().get("type")

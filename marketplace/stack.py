@@ -216,12 +216,9 @@ def checkout_components(
         )
         where["payment gateway"] = f"{gateway_url}  (sandbox)"
     env["MARKETPLACE_PAYMENT_GATEWAY_URL"] = gateway_url
-    metrics = ["--metrics-port", str(settings.checkout_metrics_port)]
-    components.append(
-        cli_child("checkout worker", ["checkout", *metrics], env)
-        if settings.checkout_metrics_port
-        else cli_child("checkout worker", ["checkout"], env)
-    )
+    port = settings.checkout_metrics_port
+    metrics = ["--metrics-port", str(port)] if port else []
+    components.append(cli_child("checkout worker", ["checkout", *metrics], env))
     for name in ("labels", "notify"):
         components.append(cli_child(f"{name} worker", [name], env))
     where["workers"] = "checkout, labels, notify"

@@ -15,10 +15,9 @@ from functools import partial
 from typing import Any
 
 import httpx
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from infra.auth import Role, TokenCodec
-from marketplace.demo import IN_PROGRESS, RETRY_STATUSES, Transient, run_all
+from marketplace.demo import Transient, busy, busy_api_retrying, run_all
 from marketplace.demo_catalog import DemoSeller, customer, product, seller
 from marketplace.loadtest.plan import Fixture, LoadOptions, Shopper
 
@@ -57,16 +56,10 @@ class Preparer:
             "Authorization": f"Bearer {self.token(actor, role)}",
             "Idempotency-Key": f"loadtest-{uuid.uuid4()}",
         }
-        retrying = Retrying(
-            retry=retry_if_exception_type((Transient, httpx.TransportError)),
-            stop=stop_after_attempt(8),
-            wait=wait_exponential_jitter(initial=0.1, max=3.0),
-            reraise=True,
-        )
-        for attempt in retrying:
+        for attempt in busy_api_retrying():
             with attempt:
                 response = self.client.request(method, path, json=body, headers=headers)
-                if response.status_code in RETRY_STATUSES or problem_type(response) == IN_PROGRESS:
+                if busy(response):
                     raise Transient(f"{method} {path}: {response.status_code}")
         if response.status_code >= 400:
             raise PrepareFailed(f"{method} {path} answered {response.status_code}: {response.text}")
@@ -99,14 +92,6 @@ class Preparer:
         path = f"/v1/customers/{shopper_id}/addresses/{address_id}"
         self.send("POST", path, shopper_id, "shopper", addresses[0][1])
         return Shopper(str(shopper_id), str(address_id), self.token(shopper_id, "shopper"))
-
-
-def problem_type(response: httpx.Response) -> str | None:
-    """The type of a problem+json answer, or None."""
-    if not response.headers.get("content-type", "").startswith("application/problem+json"):
-        return None
-    kind = response.json().get("type")
-    return kind if isinstance(kind, str) else None
 
 
 def flash_listing(index: int, body: dict[str, Any]) -> dict[str, Any]:
