@@ -105,8 +105,7 @@ class CheckoutProcess:
         if failed is None:
             self._ignore_if_moved_on(lambda: self.orders.reserve_stock(order_id, ctx))
             return
-        for line in order.lines:
-            self.inventory.release(line.product_id, order.id, "order rejected", ctx)
+        self._give_back(order_id, "order rejected", ctx)
         self._ignore_if_moved_on(lambda: self.orders.reject(order_id, [failed], ctx))
 
     def _fulfil(self, order_id: UUID, ctx: Context) -> None:
@@ -118,9 +117,11 @@ class CheckoutProcess:
             self.orders.open_fulfilment(order, seller_id, seller.address, ctx)
 
     def _give_back(self, order_id: UUID, reason: str, ctx: Context) -> None:
+        """Put every line's units back, held or sold; a product never stocked holds none."""
         order = self.orders.order(order_id)
         for line in order.lines:
-            self.inventory.return_units(line.product_id, order.id, reason, ctx)
+            with suppress(NotFound):
+                self.inventory.return_units(line.product_id, order.id, reason, ctx)
 
     @staticmethod
     def _ignore_if_moved_on(command: Callable[[], object]) -> None:

@@ -282,3 +282,27 @@ def test_settings_configure_it_and_nonsense_is_refused() -> None:
         Harness(min_calls=11, window_calls=10)
     with pytest.raises(ValueError, match="failure_rate"):
         Harness(failure_rate=0.0)
+
+
+def test_defaults_are_the_documented_ones_and_the_breaker_behaves_by_them() -> None:
+    clock = [0.0]
+    breaker = CircuitBreaker.from_settings(
+        Settings(), clock=lambda: clock[0], metrics=BreakerMetrics.on(CollectorRegistry())
+    )
+    assert (breaker.failure_rate, breaker.window_calls, breaker.min_calls) == (0.5, 100, 20)
+    assert (breaker.open_seconds, breaker.half_open_calls) == (60.0, 10)
+    for n in range(100):
+        permit = breaker.acquire()
+        assert permit is not None
+        breaker.record(permit, success=n % 2 == 1 or n < 60)
+    assert breaker.state is BreakerState.CLOSED  # 20 failures in the last 100 calls
+    for _ in range(30):
+        permit = breaker.acquire()
+        assert permit is not None
+        breaker.record(permit, success=False)
+    assert breaker.state is BreakerState.OPEN  # 50 failures in the last 100
+    clock[0] += 59.9
+    assert breaker.acquire() is None
+    clock[0] += 0.2
+    trials = [breaker.acquire() for _ in range(11)]
+    assert sum(trial is not None for trial in trials) == 10

@@ -48,3 +48,7 @@ def test_bounds_are_enforced() -> None:
         Settings(idempotency_ttl_hours=1)
     with pytest.raises(ValidationError):
         Settings(max_body_bytes=10)
+
+
+def test_an_unconfirmed_order_expires_after_fifteen_minutes_by_default() -> None:
+    assert Settings().checkout_expiry_seconds == 15 * 60
