@@ -60,14 +60,30 @@ class OrdersApplication(ContextApplication):
         self, order_id: UUID, seller_id: UUID, ctx: Context, expected_version: int | None = None
     ) -> Outcome:
         """Record that the seller shipped its part (the acting seller, or an admin)."""
+        return self._sellers_part(order_id, seller_id, Order.ship, ctx, expected_version)
+
+    def deliver(
+        self, order_id: UUID, seller_id: UUID, ctx: Context, expected_version: int | None = None
+    ) -> Outcome:
+        """Record that the seller's shipped part arrived (the acting seller, or an admin)."""
+        return self._sellers_part(order_id, seller_id, Order.deliver, ctx, expected_version)
+
+    def _sellers_part(
+        self,
+        order_id: UUID,
+        seller_id: UUID,
+        step: Callable[[Order, UUID, Context], None],
+        ctx: Context,
+        expected_version: int | None,
+    ) -> Outcome:
         require_owner(ctx, seller_id)
 
-        def ship(order: Order) -> None:
+        def take_step(order: Order) -> None:
             if ctx.role != ADMIN and seller_id not in order.lines_by_seller:
-                raise Forbidden("only a seller of the order may ship it")
-            order.ship(seller_id, ctx)
+                raise Forbidden("only a seller of the order may change its part")
+            step(order, seller_id, ctx)
 
-        return self._change(order_id, ship, expected_version)
+        return self._change(order_id, take_step, expected_version)
 
     def cancel(
         self, order_id: UUID, reason: str, ctx: Context, expected_version: int | None = None

@@ -150,9 +150,9 @@ class CancelOrder(Body):
     reason: Reason
 
 
-class ShipOrder(Body):
+class SellerPart(Body):
     seller_id: UUID | None = Field(
         default=None,
-        description="the seller whose part shipped; defaults to the caller, "
+        description="the seller whose part shipped or arrived; defaults to the caller, "
         "and an admin must give it",
     )

@@ -161,6 +161,12 @@ ROWS = [
     ),
     Row(
         "POST",
+        "/v1/orders/{order_id}/deliveries",
+        {"seller_a": 409, "admin": 409},
+        lambda w: {"seller_id": str(w.seller_a)},
+    ),
+    Row(
+        "POST",
         "/v1/orders/{order_id}/refunds",
         {"seller_a": 409, "admin": 409},
         lambda w: {"amount_minor": 100, "currency": "EUR"},
@@ -172,7 +178,7 @@ SELLER_ROUTES = {
     r.path
     for r in ROWS
     if r.path.startswith(("/v1/sellers", "/v1/products"))
-    or r.path.endswith(("/shipments", "/refunds"))
+    or r.path.endswith(("/shipments", "/deliveries", "/refunds"))
 }
 
 

@@ -1,4 +1,5 @@
-"""After checkout: the shopper cancels, each seller ships its part of a confirmed order."""
+"""After checkout: the shopper cancels, each seller ships its part of a confirmed order and
+records its delivery."""
 
 from __future__ import annotations
 
@@ -36,6 +37,14 @@ async def ship(
 ) -> httpx.Response:
     return await api.client.post(
         f"/v1/orders/{order}/shipments", json=body, headers=api.auth(who, role)
+    )
+
+
+async def deliver(
+    api: Api, order: UUID, who: UUID, role: Role = "seller", **body: Any
+) -> httpx.Response:
+    return await api.client.post(
+        f"/v1/orders/{order}/deliveries", json=body, headers=api.auth(who, role)
     )
 
 
@@ -213,3 +222,40 @@ async def test_an_invalid_shipment_is_422(
     before = api.positions()
     assert_validation(await ship(api, w.order, w.seller_a, **body), "body", *loc)
     assert api.positions() == before
+
+
+async def test_each_seller_records_the_delivery_of_its_shipped_part(api: Api) -> None:
+    w = World.build(api)
+    seller_c, other_product = uuid4(), uuid4()
+    as_c, as_shopper = context(seller_c, "seller"), context(w.shopper_a, "shopper")
+    commands = api.deps.commands
+    commands.catalog.register_seller(seller_c, "Seller C", "c@sellers.example", as_c)
+    commands.catalog.list_product(
+        other_product, seller_c, "Gadget", "", "tools", {}, Money(300, "EUR"), as_c
+    )
+    commands.add_to_cart(w.cart, other_product, 1, as_shopper)
+    order = await placed_order(api, w)
+    confirm_order(api, order)
+    before = api.positions()
+
+    early = await deliver(api, order, w.seller_a)
+    assert "not shipped" in assert_problem(early, 409)["detail"]
+    stranger = await deliver(api, order, w.seller_b)
+    assert "only a seller of the order" in assert_problem(stranger, 403)["detail"]
+    assert api.positions() == before
+
+    for seller in (w.seller_a, seller_c):
+        assert (await ship(api, order, seller)).status_code == 200
+    delivered = await deliver(api, order, w.seller_a)
+    assert delivered.status_code == 200, delivered.text
+    assert delivered.headers["x-log-position"] == f"orders:{api.positions()['orders']}"
+    assert status_of(api, order) is OrderStatus.SHIPPED
+    after = api.positions()
+    again = await deliver(api, order, w.seller_a)
+    assert again.status_code == 200, again.text
+    assert again.headers["etag"] == delivered.headers["etag"]
+    assert api.positions() == after
+
+    by_admin = await deliver(api, order, w.admin, "admin", seller_id=str(seller_c))
+    assert by_admin.status_code == 200, by_admin.text
+    assert status_of(api, order) is OrderStatus.DELIVERED

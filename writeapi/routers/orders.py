@@ -1,4 +1,4 @@
-"""Orders after checkout: the shopper's cancellation and each seller's shipment."""
+"""Orders after checkout: the shopper's cancellation, each seller's shipment and delivery."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from domain.money import Money
 from writeapi.deps import SellerCall, ShopperCall
 from writeapi.execution import REQUIRED_IDEMPOTENCY_KEY, Call, Reply
 from writeapi.problems import Problem
-from writeapi.schemas import CancelOrder, Price, ShipOrder
+from writeapi.schemas import CancelOrder, Price, SellerPart
 
 router = APIRouter(prefix="/v1/orders", tags=["orders"])
 
@@ -34,15 +34,27 @@ def cancel_order(order_id: UUID, body: CancelOrder, call: ShopperCall) -> Respon
 
 
 @router.post("/{order_id}/shipments")
-def ship_order(order_id: UUID, body: ShipOrder, call: SellerCall) -> Response:
+def ship_order(order_id: UUID, body: SellerPart, call: SellerCall) -> Response:
     """Record that a seller shipped its part of a confirmed order. Honors If-Match.
 
     The first shipment of an order also captures its payment; shipping again changes nothing.
     """
     version = call.expected_version()
-    seller_id = shipping_seller(body, call)
+    seller_id = seller_of_part(body, call)
     orders = call.commands.orders
     return call.run(body, lambda ctx: Reply(orders.ship(order_id, seller_id, ctx, version)))
+
+
+@router.post("/{order_id}/deliveries")
+def deliver_order(order_id: UUID, body: SellerPart, call: SellerCall) -> Response:
+    """Record that a seller's shipped part reached the shopper. Honors If-Match.
+
+    The order is delivered once every seller's part is; delivering again changes nothing.
+    """
+    version = call.expected_version()
+    seller_id = seller_of_part(body, call)
+    orders = call.commands.orders
+    return call.run(body, lambda ctx: Reply(orders.deliver(order_id, seller_id, ctx, version)))
 
 
 @router.post(
@@ -68,7 +80,7 @@ def refund_order(order_id: UUID, body: Price, call: SellerCall) -> Response:
     )
 
 
-def shipping_seller(body: ShipOrder, call: Call) -> UUID:
+def seller_of_part(body: SellerPart, call: Call) -> UUID:
     """The seller the body names, else the calling seller; an admin has to name one."""
     if body.seller_id is not None:
         return body.seller_id
