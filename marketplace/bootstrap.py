@@ -20,6 +20,7 @@ from infra.ratelimit import DEFAULT_METRICS as RATE_LIMIT_METRICS
 from infra.ratelimit import RateLimiter, RateLimitMetrics, policies, redis_storage
 from infra.settings import Settings, load_settings
 from infra.shedding import LoadShedder
+from infra.web import freeze_startup_heap
 from marketplace import catalog_search, order_views
 from marketplace.projectors import log_names, redis_prefix, stores
 from projections.carts.projection import CartProjection
@@ -121,11 +122,13 @@ def write_app() -> FastAPI:
     """The command API from the environment's settings (a uvicorn factory)."""
     settings = load_settings()
     configure_logging(settings.log_level)
-    return create_write_app(
+    app = create_write_app(
         build_write_deps(settings),
         rate_limiter=rate_limiter(settings, WRITE_BUDGETS),
         shedder=load_shedder(settings, "command", settings.checkout_reserved_share),
     )
+    freeze_startup_heap()
+    return app
 
 
 def read_redis_client(settings: Settings, url: str) -> redis.Redis:
@@ -193,11 +196,13 @@ def read_app() -> FastAPI:
     hot = read_pipelined_client(settings, url)
     # Rate limits spend on the same pipelined connection as the reads, within their own
     # (shorter) timeout, which the limiter enforces.
-    return create_read_app(
+    app = create_read_app(
         build_read_deps(settings, hot),
         rate_limiter=rate_limiter(settings, READ_BUDGETS, scripts=hot),
         shedder=load_shedder(settings, "query"),
     )
+    freeze_startup_heap()
+    return app
 
 
 def rate_limiter(
