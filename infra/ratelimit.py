@@ -9,7 +9,8 @@ budgets in one round trip and returns what the RateLimit fields need; the moving
 goes through the `limits` package, one call per budget.
 A large budget is leased: one trip takes up to 1 % of it (at most LEASE_MAX units) for this
 process, which spends them locally for up to LEASE_SECONDS, so the hottest reads rarely
-wait on Redis. A budget is never exceeded across processes (units are counted when leased);
+wait on Redis; requests that find a lease empty while it is being fetched wait for that
+trip instead of making their own. A budget is never exceeded across processes (units are counted when leased);
 near its end a process may refuse while another still holds a few units, and a budget of
 under 200 units is spent one unit per trip, exactly.
 While Redis does not answer, each process decides alone from an in-memory store (the same
@@ -314,6 +315,7 @@ class RateLimiter:
         )
         self._mode = SCRIPTED.get(strategy, "")
         self._leases = Leases()
+        self._refills: dict[str, asyncio.Future[None]] = {}
         self._key_prefix = key_prefix
         self._shared = STRATEGIES[strategy](storage)
         self._local = STRATEGIES[strategy](MemoryStorage())
@@ -420,11 +422,17 @@ class RateLimiter:
             if spent[-1] is None:
                 asked.append((n, name))
         if asked:
+            asked = await self._after_refills(applied, asked, spent)
+        if asked:
             args: list[str | int] = [self._mode]
             for n, _ in asked:
                 limit = applied[n].limit
                 args += [limit.amount, limit.get_expiry(), lease_size(limit)]
-            reply = await self._script(keys=[name for _, name in asked], args=args)
+            refills = self._start_refills(applied, asked)
+            try:
+                reply = await self._script(keys=[name for _, name in asked], args=args)
+            finally:
+                self._end_refills(refills)
             for i, (n, name) in enumerate(asked):
                 granted, remaining, reset = (int(x) for x in reply[3 * i : 3 * i + 3])
                 spent[n] = Spent(applied[n], granted > 0, remaining + max(0, granted - 1), reset)
@@ -434,6 +442,46 @@ class RateLimiter:
             if not s.allowed:
                 self._metrics.limited.labels(s.policy.name).inc()
         return verdict
+
+    async def _after_refills(
+        self, applied: list[Policy], asked: list[tuple[int, str]], spent: list[Spent | None]
+    ) -> list[tuple[int, str]]:
+        """Wait for the leases other requests are fetching for these budgets and spend from
+        them; the budgets still without a unit, to ask Redis for.
+
+        Without this, every request that finds a lease empty while its refill is on the way
+        makes a trip of its own, and each trip leases a block that the next one replaces.
+        """
+        pending = {self._refills[name] for _, name in asked if name in self._refills}
+        if not pending:
+            return asked
+        await asyncio.wait([asyncio.shield(refill) for refill in pending])
+        now = time.monotonic()
+        still: list[tuple[int, str]] = []
+        for n, name in asked:
+            spent[n] = self._leases.spend(name, applied[n], now)
+            if spent[n] is None:
+                still.append((n, name))
+        return still
+
+    def _start_refills(
+        self, applied: list[Policy], asked: list[tuple[int, str]]
+    ) -> dict[str, asyncio.Future[None]]:
+        """Announce the leases this trip fetches, for requests that come meanwhile."""
+        loop = asyncio.get_running_loop()
+        mine = {
+            name: loop.create_future()
+            for n, name in asked
+            if lease_size(applied[n].limit) > 1 and name not in self._refills
+        }
+        self._refills.update(mine)
+        return mine
+
+    def _end_refills(self, mine: dict[str, asyncio.Future[None]]) -> None:
+        for name, refill in mine.items():
+            if self._refills.get(name) is refill:
+                del self._refills[name]
+            refill.set_result(None)
 
     def _key(self, category: str, policy: Policy, caller: str) -> str:
         limit = policy.limit

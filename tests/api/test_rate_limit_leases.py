@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -118,3 +119,19 @@ async def test_units_in_hand_are_spent_without_a_trip(redis_server: str) -> None
     assert scripts.trips == 1
     assert first.allowed and [v is not None and v.allowed for v in local] == [True] * 9 + [False]
     assert [v.spent[0].remaining for v in local[:9] if v] == list(range(998, 989, -1))
+
+
+async def test_requests_that_find_the_lease_empty_together_share_one_trip(
+    redis_server: str,
+) -> None:
+    prefix = f"rl{uuid.uuid4().hex[:10]}"
+    async with process(redis_server, prefix, "1000000/minute") as (limiter, scripts):
+        verdicts = await asyncio.gather(
+            *(limiter.spend("browse", None, "10.0.0.5") for _ in range(LEASE_MAX))
+        )
+        assert scripts.trips == 1
+        assert all(v.allowed for v in verdicts)
+        remaining = sorted((v.spent[0].remaining for v in verdicts), reverse=True)
+        assert remaining == list(range(1_000_000 - 1, 1_000_000 - LEASE_MAX - 1, -1))
+        more = await asyncio.gather(*(limiter.spend("browse", None, "10.0.0.5") for _ in range(3)))
+    assert scripts.trips == 2 and all(v.allowed for v in more)
