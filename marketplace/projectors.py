@@ -18,6 +18,7 @@ from typing import Any
 
 import structlog
 from prometheus_client import start_http_server
+from psycopg_pool import ConnectionPool
 
 from commands.services import SINGLE_LOG
 from infra.eventstore import eventsourcing_env
@@ -32,7 +33,11 @@ from projections.carts.projection import CartProjection
 from projections.carts.redis_view import RedisCartView
 from projections.catalog_search.opensearch_view import OpenSearchCatalogSearch
 from projections.catalog_search.projection import CatalogSearchProjection
+from projections.checkout.postgres_view import PostgresCheckoutBook
+from projections.checkout.projection import CheckoutBookProjection
 from projections.log import ContextLog
+from projections.notifications.postgres_view import PostgresNotificationView
+from projections.notifications.projection import NotificationProjection
 from projections.orders.projection import OrderHistoryProjection
 from projections.product_detail.projection import ProductDetailProjection
 from projections.product_detail.redis_view import RedisProductDetailView
@@ -244,10 +249,17 @@ class Lag:
 
 def lag_of(worker: Worker[Any], now: datetime | None = None) -> list[Lag]:
     """Each log's head, the view's position in it, and the age of the next unprojected event."""
+    return lag_rows(worker.projection.name, worker.view, worker.logs, now)
+
+
+def lag_rows(
+    name: str, view: View[Any], logs: Sequence[ContextLog], now: datetime | None = None
+) -> list[Lag]:
+    """lag_of for a view and its logs, under the name given."""
     now = now or datetime.now(UTC)
-    positions = worker.view.positions()
+    positions = view.positions()
     rows = []
-    for context_log in worker.logs:
+    for context_log in logs:
         position = positions.get(context_log.log_name, 0)
         head = context_log.head()
         seconds = 0.0
@@ -255,16 +267,32 @@ def lag_of(worker: Worker[Any], now: datetime | None = None) -> list[Lag]:
             following = context_log.read(position, 1)
             if following:
                 seconds = max((now - following[0].event.timestamp).total_seconds(), 0.0)
-        rows.append(Lag(worker.projection.name, context_log.log_name, head, position, seconds))
+        rows.append(Lag(name, context_log.log_name, head, position, seconds))
     return rows
 
 
 def status(settings: Settings) -> list[Lag]:
-    """The lag of every known projection, read from the stores (no worker need run)."""
+    """The lag of every known projection, then of the process managers that keep their
+    position the same way (the checkout book, the mail outbox), read from the stores (no
+    worker need run)."""
     rows: list[Lag] = []
     for name in sorted(PROJECTORS):
         with opened(name, settings) as worker:
             rows.extend(lag_of(worker))
+    where = stores(settings)
+    with ConnectionPool(where.postgres_url, min_size=1, max_size=1, open=True) as pool:
+        books: list[tuple[Projection[Any], PostgresCheckoutBook | PostgresNotificationView]] = [
+            (CheckoutBookProjection(), PostgresCheckoutBook(pool)),
+            (NotificationProjection(), PostgresNotificationView(pool)),
+        ]
+        for projection, book in books:
+            book.create()
+            logs = context_logs(projection, settings, where)
+            try:
+                rows.extend(lag_rows(projection.name, book, logs))
+            finally:
+                for context_log in logs:
+                    context_log.close()
     return rows
 
 
