@@ -31,8 +31,8 @@ import pytest
 from domain.order_lines import OrderStatus
 from infra.settings import Settings
 from tests.checkout.shop import Gateway, Shop
-from tests.e2e.worker_process import WorkerProcess
 from tests.mail_collector import Collector, message_id
+from tests.worker_process import WorkerProcess
 
 pytestmark = pytest.mark.postgres
 

@@ -16,8 +16,8 @@ from infra.blobs import LocalBlobStore
 from infra.eventstore import eventsourcing_env
 from infra.settings import Settings
 from marketplace.labels import label_key
-from tests.e2e.worker_process import WorkerProcess
 from tests.projections.mail_shop import SHIP_TO, MailShop, admin
+from tests.worker_process import WorkerProcess
 
 pytestmark = [pytest.mark.postgres, pytest.mark.e2e]
 

@@ -20,9 +20,9 @@ from infra.eventstore import eventsourcing_env
 from infra.mail import Mail, MailRejected, MailSink, MailUnavailable, SmtpSender, local_sink
 from infra.settings import Settings
 from tests.conftest import free_port
-from tests.e2e.worker_process import WorkerProcess
 from tests.mail_collector import Collector, message_id
 from tests.projections.mail_shop import MailShop
+from tests.worker_process import WorkerProcess
 
 pytestmark = [pytest.mark.postgres, pytest.mark.e2e]
 

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import random
-import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -16,10 +12,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import redis
-from prometheus_client.parser import text_string_to_metric_families
 
 from commands.services import Commands
 from domain.base import Context
@@ -35,7 +29,7 @@ from projections.product_detail.projection import ProductDetailProjection
 from projections.product_detail.redis_view import RedisProductDetailView
 from projections.redis_unit import text
 from projections.runtime import Worker
-from tests.conftest import free_port
+from tests.worker_process import WorkerProcess
 
 WAIT_SECONDS = 60.0
 
@@ -162,89 +156,18 @@ class Appender:
             self.error = error
 
 
-@dataclass
-class ProjectorProcess:
-    """`marketplace project product-detail` as a child process."""
-
-    postgres_url: str
-    redis_url: str
-    prefix: str
-    output: Path
-    batch_size: int = 1000
-    metrics_port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        """Spawn the process and wait until it serves metrics."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MARKETPLACE_")}
-        env |= {
-            "MARKETPLACE_POSTGRES_URL": self.postgres_url,
-            "MARKETPLACE_REDIS_URL": self.redis_url,
-            "MARKETPLACE_REDIS_PREFIX": self.prefix,
-            "MARKETPLACE_LOG_LEVEL": "WARNING",
-        }
-        argv = [sys.executable, "-m", "marketplace.cli", "project", "product-detail"]
-        argv += ["--batch-size", str(self.batch_size), "--metrics-port", str(self.metrics_port)]
-        with self.output.open("ab") as out:
-            self.process = subprocess.Popen(
-                argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-            )
-        deadline = time.monotonic() + WAIT_SECONDS
-        while not self.serving():
-            if not self.alive():
-                pytest.fail(f"projector exited at start: {self.log()}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"projector not serving metrics after {WAIT_SECONDS}s: {self.log()}")
-            time.sleep(0.02)
-
-    def serving(self) -> bool:
-        """Whether its metrics endpoint answers (its signal handlers are in place by then)."""
-        try:
-            return httpx.get(self.metrics_url, timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    @property
-    def metrics_url(self) -> str:
-        return f"http://127.0.0.1:{self.metrics_port}/metrics"
-
-    def kill(self) -> None:
-        """SIGKILL, and reap it."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self) -> int:
-        """SIGTERM; its exit code."""
-        assert self.process is not None
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                return self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-                raise
-        return self.process.returncode
-
-    def metric(self, sample: str, **labels: str) -> float:
-        """A sample's value on the process's metrics endpoint (0 when absent or unreachable)."""
-        try:
-            text = httpx.get(self.metrics_url, timeout=5).text
-        except httpx.HTTPError:
-            return 0.0
-        return sum(
-            s.value
-            for family in text_string_to_metric_families(text)
-            for s in family.samples
-            if s.name == sample and labels.items() <= s.labels.items()
-        )
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def log(self) -> str:
-        return self.output.read_text(errors="replace")[-4000:] if self.output.exists() else ""
+def projector_process(
+    postgres_url: str, redis_url: str, prefix: str, output: Path, batch_size: int = 1000
+) -> WorkerProcess:
+    """`marketplace project product-detail` as a child process (not started yet)."""
+    env = {
+        "MARKETPLACE_POSTGRES_URL": postgres_url,
+        "MARKETPLACE_REDIS_URL": redis_url,
+        "MARKETPLACE_REDIS_PREFIX": prefix,
+        "MARKETPLACE_LOG_LEVEL": "WARNING",
+    }
+    args = ["project", "product-detail", "--batch-size", str(batch_size)]
+    return WorkerProcess(args, env, output)
 
 
 def heads(commands: Commands) -> dict[str, int]:
@@ -258,7 +181,7 @@ def heads(commands: Commands) -> dict[str, int]:
 def wait_until_caught_up(
     view: RedisProductDetailView,
     commands: Commands,
-    projector: ProjectorProcess | None = None,
+    projector: WorkerProcess | None = None,
     timeout: float = WAIT_SECONDS,
 ) -> dict[str, int]:
     """Poll the view's positions until they reach the log heads; fail after timeout."""

@@ -20,15 +20,16 @@ from projections.product_detail.redis_view import RedisProductDetailView
 from tests.projections.conftest import (
     WAIT_SECONDS,
     Appender,
-    ProjectorProcess,
     Workload,
     assert_matches_domain,
     assert_same_view,
     heads,
+    projector_process,
     replay,
     view_prefix,
     wait_until_caught_up,
 )
+from tests.worker_process import WorkerProcess
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -41,7 +42,7 @@ BACKLOG_EVENTS = 300
 
 
 def wait_for_progress(
-    view: RedisProductDetailView, since: dict[str, int], projector: ProjectorProcess
+    view: RedisProductDetailView, since: dict[str, int], projector: WorkerProcess
 ) -> None:
     """Poll until the view's positions move past since (the process is projecting)."""
     deadline = time.monotonic() + WAIT_SECONDS
@@ -64,7 +65,7 @@ def test_kill_9_at_random_points_leaves_the_view_equal_to_a_full_replay(
     workload.run(INITIAL_EVENTS)
     client = redis.Redis.from_url(redis_server)
     view = RedisProductDetailView(client, view_prefix(prefix))
-    projector = ProjectorProcess(
+    projector = projector_process(
         postgres_url, redis_server, prefix, tmp_path / "projector.log", BATCH_SIZE
     )
     kills, behind_at_kill = 0, 0

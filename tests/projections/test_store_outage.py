@@ -28,16 +28,17 @@ from tests.conftest import free_port
 from tests.projections.conftest import (
     WAIT_SECONDS,
     Appender,
-    ProjectorProcess,
     Workload,
     assert_matches_domain,
     assert_same_view,
     dump,
     heads,
+    projector_process,
     replay,
     view_prefix,
     wait_until_caught_up,
 )
+from tests.worker_process import WorkerProcess
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -51,7 +52,7 @@ def own_redis(tmp_path: Path) -> Iterator[LocalRedis]:
     server.stop()
 
 
-def poll(what: str, done: Callable[[], bool], projector: ProjectorProcess) -> None:
+def poll(what: str, done: Callable[[], bool], projector: WorkerProcess) -> None:
     """Poll done() until true; fail after WAIT_SECONDS or if the projector exits."""
     deadline = time.monotonic() + WAIT_SECONDS
     while not done():
@@ -68,7 +69,7 @@ def grown(commands: Commands, events: int) -> Callable[[], bool]:
     return lambda: sum(heads(commands).values()) >= start + events
 
 
-def retried(projector: ProjectorProcess) -> Callable[[], bool]:
+def retried(projector: WorkerProcess) -> Callable[[], bool]:
     """A condition: the projector has counted a store retry."""
     return lambda: projector.metric("projection_failures_total", kind="retry") > 0
 
@@ -92,13 +93,13 @@ def projecting_shop(
     prefix: str,
     output: Path,
     seed: int,
-) -> Iterator[tuple[Workload, RedisProductDetailView, ProjectorProcess]]:
+) -> Iterator[tuple[Workload, RedisProductDetailView, WorkerProcess]]:
     """A shop with 1,500 events, its view, and a projector that has caught up on them."""
     workload = Workload(commands, random.Random(seed))
     workload.open_shop(sellers=3, products=24)
     workload.run(1500)
     view = RedisProductDetailView(redis.Redis.from_url(own_redis.url), view_prefix(prefix))
-    projector = ProjectorProcess(postgres_url, own_redis.url, prefix, output, 50)
+    projector = projector_process(postgres_url, own_redis.url, prefix, output, 50)
     projector.start()
     try:
         wait_until_caught_up(view, commands, projector)
@@ -159,7 +160,7 @@ def test_a_postgres_restart_under_the_idle_projector_is_retried(
     env = eventsourcing_env(Settings(), server.url)
     workload = Workload(Commands(env), random.Random(13))
     view = RedisProductDetailView(redis.Redis.from_url(redis_server), view_prefix(prefix))
-    projector = ProjectorProcess(server.url, redis_server, prefix, tmp_path / "projector.log", 50)
+    projector = projector_process(server.url, redis_server, prefix, tmp_path / "projector.log", 50)
     try:
         workload.open_shop(sellers=3, products=12)
         workload.run(800)
@@ -192,7 +193,7 @@ def test_sigterm_while_redis_is_down_stops_the_projector_promptly(
     workload = Workload(commands, random.Random(17))
     workload.open_shop(sellers=1, products=3)
     view = RedisProductDetailView(redis.Redis.from_url(own_redis.url), view_prefix(prefix))
-    projector = ProjectorProcess(postgres_url, own_redis.url, prefix, tmp_path / "projector.log")
+    projector = projector_process(postgres_url, own_redis.url, prefix, tmp_path / "projector.log")
     projector.start()
     try:
         wait_until_caught_up(view, commands, projector)

@@ -1,4 +1,4 @@
-"""A `marketplace <worker>` child process for end-to-end tests: start, kill -9, stop."""
+"""A `marketplace <worker>` child process for tests: start, kill -9, stop, read its metrics."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import free_port
 
@@ -52,12 +53,29 @@ class WorkerProcess:
                 pytest.fail(f"{self.args[0]} not serving after {WAIT_SECONDS}s: {self.log()}")
             time.sleep(0.02)
 
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.metrics_port}/metrics"
+
     def serving(self) -> bool:
+        """Whether its metrics endpoint answers."""
         try:
-            url = f"http://127.0.0.1:{self.metrics_port}/metrics"
-            return httpx.get(url, timeout=2).status_code == 200
+            return httpx.get(self.metrics_url, timeout=2).status_code == 200
         except httpx.HTTPError:
             return False
+
+    def metric(self, sample: str, **labels: str) -> float:
+        """A sample's value on the process's metrics endpoint (0 when absent or unreachable)."""
+        try:
+            text = httpx.get(self.metrics_url, timeout=5).text
+        except httpx.HTTPError:
+            return 0.0
+        return sum(
+            s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+            if s.name == sample and labels.items() <= s.labels.items()
+        )
 
     def kill(self) -> None:
         """SIGKILL, and reap it."""
