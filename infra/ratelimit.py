@@ -9,8 +9,9 @@ budgets in one round trip and returns what the RateLimit fields need; the moving
 goes through the `limits` package, one call per budget.
 A large budget is leased: one trip takes up to 1 % of it (at most LEASE_MAX units) for this
 process, which spends them locally for up to LEASE_SECONDS, so the hottest reads rarely
-wait on Redis; requests that find a lease empty while it is being fetched wait for that
-trip instead of making their own. A budget is never exceeded across processes (units are counted when leased);
+wait on Redis: at half a block left, the next is fetched in the background, and requests
+that find a lease empty while it is being fetched wait for that trip instead of making
+their own. A budget is never exceeded across processes (units are counted when leased);
 near its end a process may refuse while another still holds a few units, and a budget of
 under 200 units is spent one unit per trip, exactly.
 While Redis does not answer, each process decides alone from an in-memory store (the same
@@ -246,6 +247,8 @@ class Lease:
     until: float
     remaining: int
     resets_at: float
+    size: int
+    """The units a trip takes: at half of them left, the next block is fetched ahead."""
 
 
 class Leases:
@@ -263,6 +266,11 @@ class Leases:
         reset = max(0, math.ceil(lease.resets_at - now))
         return Spent(policy, True, lease.remaining + lease.left, reset)
 
+    def running_low(self, key: str) -> bool:
+        """Whether the lease on key is down to half its block (time to fetch the next)."""
+        lease = self._held.get(key)
+        return lease is not None and lease.left <= lease.size // 2
+
     def keep(self, key: str, spent: Spent | None, granted: int, now: float) -> None:
         """Hold the units Redis granted beyond the one spent now."""
         if spent is None or granted <= 1:
@@ -274,7 +282,21 @@ class Leases:
                 self._held.clear()
         until = now + min(LEASE_SECONDS, spent.reset_seconds)
         held = granted - 1
-        self._held[key] = Lease(held, until, spent.remaining - held, now + spent.reset_seconds)
+        self._held[key] = Lease(
+            held, until, spent.remaining - held, now + spent.reset_seconds, granted
+        )
+
+    def top_up(self, key: str, granted: int, remaining: int, reset: int, now: float) -> None:
+        """Add a block fetched ahead to the lease on key (Redis's reply to the fetch)."""
+        lease = self._held.get(key)
+        if granted <= 0 or lease is None:
+            return
+        if now >= lease.until:
+            lease.left = 0
+        lease.left += granted
+        lease.until = now + min(LEASE_SECONDS, reset)
+        lease.remaining = remaining
+        lease.resets_at = now + reset
 
 
 class ScriptClient(Protocol):
@@ -316,6 +338,7 @@ class RateLimiter:
         self._mode = SCRIPTED.get(strategy, "")
         self._leases = Leases()
         self._refills: dict[str, asyncio.Future[None]] = {}
+        self._fetches: set[asyncio.Task[None]] = set()
         self._key_prefix = key_prefix
         self._shared = STRATEGIES[strategy](storage)
         self._local = STRATEGIES[strategy](MemoryStorage())
@@ -373,18 +396,45 @@ class RateLimiter:
             key = keys[p.partition]
             if not key:
                 continue
-            local = self._leases.spend(self._key(category, p, key), p, now)
+            name = self._key(category, p, key)
+            local = self._leases.spend(name, p, now)
             if local is None:
                 return None
+            if self._leases.running_low(name) and name not in self._refills:
+                self._fetch_ahead(p, name)
             spent.append(local)
         return Verdict(tuple(spent)) if spent else None
 
     async def aclose(self) -> None:
-        """Stop probing and close the store's connections."""
+        """Stop probing and fetching ahead, and close the store's connections."""
         if self._probe is not None:
             self._probe.cancel()
+        for fetch in list(self._fetches):
+            fetch.cancel()
         if self._close is not None:
             await self._close()
+
+    def _fetch_ahead(self, policy: Policy, name: str) -> None:
+        """Fetch the lease's next block in the background, while its last units are spent."""
+        refill = asyncio.get_running_loop().create_future()
+        self._refills[name] = refill
+        fetch = asyncio.create_task(self._fetch_block(policy, name, refill))
+        self._fetches.add(fetch)
+        fetch.add_done_callback(self._fetches.discard)
+
+    async def _fetch_block(self, policy: Policy, name: str, refill: asyncio.Future[None]) -> None:
+        assert self._script is not None
+        limit = policy.limit
+        args: list[str | int] = [self._mode, limit.amount, limit.get_expiry(), lease_size(limit)]
+        try:
+            async with asyncio.timeout(self._timeout):
+                reply = await self._script(keys=[name], args=args)
+            granted, remaining, reset = (int(x) for x in reply[:3])
+            self._leases.top_up(name, granted, remaining, reset, time.monotonic())
+        except STORE_ERRORS as error:
+            self._went_down(error)
+        finally:
+            self._end_refills({name: refill})
 
     async def _spend(
         self,

@@ -135,3 +135,25 @@ async def test_requests_that_find_the_lease_empty_together_share_one_trip(
         assert remaining == list(range(1_000_000 - 1, 1_000_000 - LEASE_MAX - 1, -1))
         more = await asyncio.gather(*(limiter.spend("browse", None, "10.0.0.5") for _ in range(3)))
     assert scripts.trips == 2 and all(v.allowed for v in more)
+
+
+async def test_the_next_block_is_fetched_ahead_so_requests_keep_spending_locally(
+    redis_server: str,
+) -> None:
+    prefix = f"rl{uuid.uuid4().hex[:10]}"
+    async with process(redis_server, prefix, "100000/minute") as (limiter, scripts):
+        lease = lease_size(policies("browse", "", "100000/minute")[0].limit)
+        waited = 0
+        remaining = []
+        for _ in range(10 * lease):
+            verdict = limiter.spend_locally("browse", None, "10.0.0.6")
+            if verdict is None:
+                waited += 1
+                verdict = await limiter.spend("browse", None, "10.0.0.6")
+            remaining.append(verdict.spent[0].remaining)
+            await asyncio.sleep(0.002)  # the time between two requests
+    assert lease == LEASE_MAX
+    assert waited == 1  # only the very first request, before any block was leased
+    assert 10 <= scripts.trips <= 11
+    assert remaining == sorted(remaining, reverse=True)
+    assert remaining[-1] >= 100_000 - scripts.trips * lease
