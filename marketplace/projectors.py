@@ -39,6 +39,7 @@ from projections.log import ContextLog
 from projections.notifications.postgres_view import PostgresNotificationView
 from projections.notifications.projection import NotificationProjection
 from projections.orders.projection import OrderHistoryProjection
+from projections.orders.view import OrderHistoryView
 from projections.product_detail.projection import ProductDetailProjection
 from projections.product_detail.redis_view import RedisProductDetailView
 from projections.runtime import Projection, View, Worker
@@ -52,9 +53,10 @@ MAX_BATCH_SIZE = 10_000
 catch-up): it takes its batch size at the head, and up to this much behind it (see
 projections.runtime.Worker). A Redis view's batch holds Redis for its commit script (some
 tens of milliseconds at this size), so larger is faster but stalls readers longer."""
-OPENSEARCH_MAX_BATCH_SIZE = 50_000
-"""The same for the OpenSearch view, which reads and rewrites each touched document whole
-once per batch: the fewer the batches, the fewer the rewrites of a busy product."""
+REWRITING_MAX_BATCH_SIZE = 50_000
+"""The same for the OpenSearch view and the order history, which read and rewrite each touched
+document or order row whole once per batch: the fewer the batches, the fewer the rewrites of a
+busy product or order. Neither holds readers up while it commits."""
 LOG_POOL_SIZE = 1
 """A worker reads one batch at a time, so each log needs one connection (plus one spare)."""
 LOG_CONNECT_TIMEOUT_SECONDS = 1
@@ -202,8 +204,8 @@ def context_logs(
 
 def largest_batch(view: View[Any]) -> int:
     """The largest batch a worker writing view takes while behind (see MAX_BATCH_SIZE)."""
-    if isinstance(view, OpenSearchCatalogSearch):
-        return OPENSEARCH_MAX_BATCH_SIZE
+    if isinstance(view, OpenSearchCatalogSearch | OrderHistoryView):
+        return REWRITING_MAX_BATCH_SIZE
     return MAX_BATCH_SIZE
 
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, NamedTuple, Protocol
 from uuid import UUID
 
 from domain.cart import Cart
@@ -20,8 +19,7 @@ PAYMENT_PENDING = "payment_pending"
 """How an order whose stock is reserved (waiting for its payment) is shown."""
 
 
-@dataclass(frozen=True)
-class PlacedLine:
+class PlacedLine(NamedTuple):
     """One line of an order as placed."""
 
     line_no: int
@@ -32,8 +30,7 @@ class PlacedLine:
     unit_price_minor: int
 
 
-@dataclass(frozen=True)
-class PlacedOrder:
+class PlacedOrder(NamedTuple):
     """An order as placed: who, what, where to, and until when it may be paid."""
 
     order_id: UUID
@@ -182,8 +179,8 @@ def placed_order(event: Order.Placed) -> PlacedOrder:
     lines = tuple(
         PlacedLine(
             line_no=n,
-            seller_id=UUID(str(line["seller_id"])),
-            product_id=UUID(str(line["product_id"])),
+            seller_id=as_uuid(line["seller_id"]),
+            product_id=as_uuid(line["product_id"]),
             title=str(line["title"]),
             quantity=int(line["quantity"]),
             unit_price_minor=int(line["unit_price"]["minor"]),
@@ -199,3 +196,8 @@ def placed_order(event: Order.Placed) -> PlacedOrder:
         placed_at=event.timestamp,
         expires_at=event.expires_at,
     )
+
+
+def as_uuid(value: Any) -> UUID:
+    """value if it is a UUID (as the event's lines hold them once decoded), else parsed."""
+    return value if type(value) is UUID else UUID(str(value))
