@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import psycopg
 import structlog
-from opensearchpy import NotFoundError, OpenSearch
+from opensearchpy import JSONSerializer, NotFoundError, OpenSearch
+from opensearchpy.exceptions import SerializationError
 from psycopg_pool import ConnectionPool
 
 from infra.settings import Settings
@@ -54,9 +56,29 @@ def search_pool(postgres_url: str, max_size: int, timeout: float) -> ConnectionP
     )
 
 
+class OrjsonSerializer(JSONSerializer):
+    """The client's JSON, by orjson: a rebuild's bulk and mget replies hold thousands of items."""
+
+    def loads(self, s: str) -> Any:
+        try:
+            return orjson.loads(s)
+        except orjson.JSONDecodeError as error:
+            raise SerializationError(s, error) from error
+
+    def dumps(self, data: Any) -> Any:
+        if isinstance(data, str | bytes):
+            return data
+        try:
+            return orjson.dumps(data, default=self.default).decode()
+        except TypeError as error:
+            raise SerializationError(data, error) from error
+
+
 def opensearch_client(url: str, timeout: float, *, retries: int) -> OpenSearch:
     """An OpenSearch client whose calls fail after timeout seconds."""
-    return OpenSearch(hosts=[url], timeout=timeout, max_retries=retries)
+    return OpenSearch(
+        hosts=[url], timeout=timeout, max_retries=retries, serializer=OrjsonSerializer()
+    )
 
 
 def projector_view(settings: Settings, postgres_url: str) -> CatalogSearchView:

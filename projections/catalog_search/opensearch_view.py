@@ -19,8 +19,9 @@ it, and refresh it before the readers do (opensearch_versions).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import orjson
 from opensearchpy import (
@@ -53,10 +54,14 @@ from projections.catalog_search.search import SearchQuery, SearchResult
 from projections.runtime import PositionMoved, ViewVersionMoved
 from projections.versions import READERS, WRITERS
 
+T = TypeVar("T")
 SCAN_PAGE = 1000
+BULK_REQUESTS_AT_ONCE = 2
+"""A batch's documents go out in this many bulk requests at once, which OpenSearch indexes on
+as many write threads."""
 DOCS_PER_REQUEST = 5000
-"""Documents per mget or bulk request: a large batch's are sent in several (the tracking
-document still moves only once they are all written)."""
+"""Documents per mget or bulk request: a large batch's are sent in several, BULK_REQUESTS_AT_ONCE
+at a time (the tracking document still moves only once they are all written)."""
 __all__ = [
     "TRACKING_ID",
     "VIEW_VERSION",
@@ -119,6 +124,7 @@ class OpenSearchCatalogSearch:
         self.index = index_name(prefix, self.version)
         self.settings = {"number_of_shards": shards, "number_of_replicas": replicas}
         self.refresh = "true"
+        self._senders = ThreadPoolExecutor(BULK_REQUESTS_AT_ONCE, thread_name_prefix="bulk")
 
     @property
     def target(self) -> str:
@@ -244,14 +250,15 @@ class OpenSearchCatalogSearch:
         one, which the batch would rebuild from nothing: that raises OpenSearchUnavailable.
         """
         found: dict[str, Doc] = {}
-        for start in range(0, len(ids), DOCS_PER_REQUEST):
-            chunk = ids[start : start + DOCS_PER_REQUEST]
-            response = self.client.mget(index=self.index, body={"ids": chunk})
+        for response in self._senders.map(self._mget_one, _split(ids)):
             failed = [doc for doc in response["docs"] if "error" in doc]
             if failed:
                 raise OpenSearchUnavailable(f"{failed[0]['_id']}: {failed[0]['error']}")
             found.update((doc["_id"], doc) for doc in response["docs"] if doc.get("found"))
         return found
+
+    def _mget_one(self, ids: list[str]) -> dict[str, Any]:
+        return cast(dict[str, Any], self.client.mget(index=self.index, body={"ids": ids}))
 
     def _move_tracking(self, positions: dict[str, int], tracking: Doc | None) -> None:
         body = {"kind": "tracking", "positions": positions}
@@ -301,11 +308,22 @@ class OpenSearchCatalogSearch:
         for stock_id, product_id in sorted(batch.opened.items()):
             meta = {"_index": self.index, "_id": f"stock:{stock_id}"}
             actions += [{"create": meta}, {"kind": "stock", "product_id": product_id}]
-        for start in range(0, len(actions), 2 * DOCS_PER_REQUEST):
-            chunk = actions[start : start + 2 * DOCS_PER_REQUEST]
-            body = b"".join(orjson.dumps(action) + b"\n" for action in chunk)
-            response = self.client.bulk(body=body, refresh=self.refresh)
+        pairs = [actions[n : n + 2] for n in range(0, len(actions), 2)]
+        bodies = [
+            b"".join(orjson.dumps(part) + b"\n" for pair in chunk for part in pair)
+            for chunk in _split(pairs)
+        ]
+        for response in self._senders.map(self._bulk, bodies):
             _raise_unless_written_or_newer(response)
+
+    def _bulk(self, body: bytes) -> dict[str, Any]:
+        return cast(dict[str, Any], self.client.bulk(body=body, refresh=self.refresh))
+
+
+def _split(items: list[T]) -> list[list[T]]:
+    """items in BULK_REQUESTS_AT_ONCE requests or more, of at most DOCS_PER_REQUEST each."""
+    size = min(DOCS_PER_REQUEST, max(1, -(-len(items) // BULK_REQUESTS_AT_ONCE)))
+    return [items[start : start + size] for start in range(0, len(items), size)]
 
 
 def _positions(tracking: Doc) -> dict[str, int]:
