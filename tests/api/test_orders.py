@@ -59,6 +59,21 @@ async def placed_order(api: Api, w: World) -> UUID:
     return UUID(response.json()["order_id"])
 
 
+async def two_seller_order(api: Api, w: World) -> tuple[UUID, UUID]:
+    """A confirmed order with a line of seller A's and one of a new seller C's; (order, C)."""
+    seller_c, other_product = uuid4(), uuid4()
+    as_c, as_shopper = context(seller_c, "seller"), context(w.shopper_a, "shopper")
+    commands = api.deps.commands
+    commands.catalog.register_seller(seller_c, "Seller C", "c@sellers.example", as_c)
+    commands.catalog.list_product(
+        other_product, seller_c, "Gadget", "", "tools", {}, Money(300, "EUR"), as_c
+    )
+    commands.add_to_cart(w.cart, other_product, 1, as_shopper)
+    order = await placed_order(api, w)
+    confirm_order(api, order)
+    return order, seller_c
+
+
 def status_of(api: Api, order: UUID) -> OrderStatus:
     return api.deps.commands.orders.order(order).status
 
@@ -169,16 +184,7 @@ async def test_a_seller_ships_only_once_the_order_is_confirmed(api: Api) -> None
 
 async def test_each_seller_ships_its_own_part(api: Api) -> None:
     w = World.build(api)
-    seller_c, other_product = uuid4(), uuid4()
-    as_c, as_shopper = context(seller_c, "seller"), context(w.shopper_a, "shopper")
-    commands = api.deps.commands
-    commands.catalog.register_seller(seller_c, "Seller C", "c@sellers.example", as_c)
-    commands.catalog.list_product(
-        other_product, seller_c, "Gadget", "", "tools", {}, Money(300, "EUR"), as_c
-    )
-    commands.add_to_cart(w.cart, other_product, 1, as_shopper)
-    order = await placed_order(api, w)
-    confirm_order(api, order)
+    order, seller_c = await two_seller_order(api, w)
 
     stranger = await ship(api, order, w.seller_b)
     assert "only a seller of the order" in assert_problem(stranger, 403)["detail"]
@@ -226,16 +232,7 @@ async def test_an_invalid_shipment_is_422(
 
 async def test_each_seller_records_the_delivery_of_its_shipped_part(api: Api) -> None:
     w = World.build(api)
-    seller_c, other_product = uuid4(), uuid4()
-    as_c, as_shopper = context(seller_c, "seller"), context(w.shopper_a, "shopper")
-    commands = api.deps.commands
-    commands.catalog.register_seller(seller_c, "Seller C", "c@sellers.example", as_c)
-    commands.catalog.list_product(
-        other_product, seller_c, "Gadget", "", "tools", {}, Money(300, "EUR"), as_c
-    )
-    commands.add_to_cart(w.cart, other_product, 1, as_shopper)
-    order = await placed_order(api, w)
-    confirm_order(api, order)
+    order, seller_c = await two_seller_order(api, w)
     before = api.positions()
 
     early = await deliver(api, order, w.seller_a)
