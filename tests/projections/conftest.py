@@ -29,6 +29,7 @@ from projections.product_detail.projection import ProductDetailProjection
 from projections.product_detail.redis_view import RedisProductDetailView
 from projections.redis_unit import text
 from projections.runtime import Worker
+from tests.projections.orders_fixture import OrderDesk
 from tests.worker_process import WorkerProcess
 
 WAIT_SECONDS = 60.0
@@ -266,3 +267,17 @@ def prefix() -> str:
 def view_prefix(prefix: str) -> str:
     """The key prefix `project product-detail` writes under for MARKETPLACE_REDIS_PREFIX=prefix."""
     return redis_prefix(Settings(redis_prefix=prefix), ProductDetailProjection.name)
+
+
+@pytest.fixture
+def env(postgres_url: str) -> dict[str, str]:
+    """The event store's environment on this test's schema."""
+    return eventsourcing_env(Settings(), postgres_url)
+
+
+@pytest.fixture
+def desk(env: dict[str, str]) -> Iterator[OrderDesk]:
+    """An order desk on the command side of this test's schema."""
+    commands = Commands(env)
+    yield OrderDesk(commands)
+    commands.close()

@@ -13,19 +13,12 @@ from commands.services import Commands
 from domain.base import Context
 from domain.cart import cart_id_for
 from domain.money import Money
-from infra.eventstore import eventsourcing_env
-from infra.settings import Settings
 from projections.carts.projection import CartProjection
 from projections.carts.redis_view import RedisCartView
 from projections.log import ContextLog
 from projections.runtime import Worker
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def env(postgres_url: str) -> dict[str, str]:
-    return eventsourcing_env(Settings(), postgres_url)
 
 
 @pytest.fixture

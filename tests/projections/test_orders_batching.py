@@ -4,35 +4,21 @@ cut into batches, the tables equal a replay one event at a time."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 
-from commands.services import Commands
-from infra.eventstore import eventsourcing_env, with_search_path
-from infra.settings import Settings
+from infra.eventstore import with_search_path
 from marketplace.order_views import order_history_view
 from projections.log import ContextLog
 from projections.orders.projection import OrderHistoryProjection
+from projections.orders.view import OrderHistoryView
 from projections.runtime import Worker
 from tests.projections.orders_fixture import START, OrderDesk, drop_schema, dump, fresh_schema
 
 pytestmark = pytest.mark.postgres
 
-TABLES = ("orders", "seller_order_lines", "order_customers", "order_fulfilments")
-
-
-@pytest.fixture
-def env(postgres_url: str) -> dict[str, str]:
-    return eventsourcing_env(Settings(), postgres_url)
-
-
-@pytest.fixture
-def desk(env: dict[str, str]) -> Iterator[OrderDesk]:
-    commands = Commands(env)
-    yield OrderDesk(commands)
-    commands.close()
+TABLES = OrderHistoryView.tables
 
 
 def every_kind(desk: OrderDesk) -> None:

@@ -31,6 +31,7 @@ from infra.settings import Settings
 from marketplace.order_views import order_history_view
 from projections.log import ContextLog
 from projections.orders.projection import OrderHistoryProjection
+from projections.orders.view import OrderHistoryView
 from projections.runtime import Worker
 from tests.projections.orders_fixture import SHIP_TO, drop_schema, dump, fresh_schema
 from tests.worker_process import WorkerProcess
@@ -43,7 +44,7 @@ BACKLOG_ORDERS = 40
 """Placed while the projector is down, each restart finding a backlog of new and moved orders."""
 BATCH_SIZE = 50
 WAIT_SECONDS = 60.0
-TABLES = ("orders", "seller_order_lines", "order_customers", "order_fulfilments")
+TABLES = OrderHistoryView.tables
 START = datetime(2025, 3, 1, tzinfo=UTC)
 Step = Callable[[Order, Context], None]
 

@@ -34,19 +34,7 @@ from tests.projections.orders_fixture import (
 
 pytestmark = pytest.mark.postgres
 
-TABLES = ("orders", "seller_order_lines", "order_customers", "order_fulfilments")
-
-
-@pytest.fixture
-def env(postgres_url: str) -> dict[str, str]:
-    return eventsourcing_env(Settings(), postgres_url)
-
-
-@pytest.fixture
-def desk(env: dict[str, str]) -> Iterator[OrderDesk]:
-    commands = Commands(env)
-    yield OrderDesk(commands)
-    commands.close()
+TABLES = OrderHistoryView.tables
 
 
 @pytest.fixture

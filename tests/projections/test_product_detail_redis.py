@@ -14,19 +14,12 @@ from commands.services import Commands
 from domain.base import Context
 from domain.customer import Customer
 from domain.money import Money
-from infra.eventstore import eventsourcing_env
-from infra.settings import Settings
 from projections.log import ContextLog
 from projections.product_detail.projection import ProductDetailProjection
 from projections.product_detail.redis_view import RedisProductDetailView
 from projections.runtime import PositionMoved, Projection, UnhandledEvent, Worker
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def env(postgres_url: str) -> dict[str, str]:
-    return eventsourcing_env(Settings(), postgres_url)
 
 
 @pytest.fixture

@@ -10,9 +10,7 @@ from datetime import datetime, timedelta, timezone
 import psycopg
 import pytest
 
-from commands.services import Commands
-from infra.eventstore import eventsourcing_env, with_search_path
-from infra.settings import Settings
+from infra.eventstore import with_search_path
 from marketplace.order_views import seller_sales_view
 from projections.log import ContextLog
 from projections.runtime import Worker
@@ -32,18 +30,6 @@ pytestmark = pytest.mark.postgres
 NINE = START.replace(minute=0)
 TEN = NINE + timedelta(hours=1)
 TABLES = ("seller_sales_orders", "seller_sales_hourly")
-
-
-@pytest.fixture
-def env(postgres_url: str) -> dict[str, str]:
-    return eventsourcing_env(Settings(), postgres_url)
-
-
-@pytest.fixture
-def desk(env: dict[str, str]) -> Iterator[OrderDesk]:
-    commands = Commands(env)
-    yield OrderDesk(commands)
-    commands.close()
 
 
 @pytest.fixture
