@@ -25,6 +25,7 @@ from tests.api.conftest import (
     World,
     address_body,
     api_routes,
+    context,
     mutating_operations,
     product_body,
     seller_body,
@@ -168,6 +169,8 @@ class Versioned:
     aggregate: Callable[[World], UUID]
     kind: type
     events: int = 1
+    prepare: Callable[[Api, World], object] | None = None
+    """What must happen to the world's aggregate before the route applies."""
 
 
 def _seller(w: World) -> UUID:
@@ -332,6 +335,19 @@ VERSIONED = {
         Order,
         events=2,
     ),
+    "deliver-order": Versioned(
+        "POST",
+        lambda w: f"/v1/orders/{w.order}/deliveries",
+        lambda w: {},
+        "seller",
+        _seller,
+        _orders,
+        lambda w: w.order,
+        Order,
+        prepare=lambda a, w: a.deps.commands.orders.ship(
+            w.order, w.seller_a, context(w.seller_a, "seller")
+        ),
+    ),
 }
 
 
@@ -341,6 +357,8 @@ async def test_stale_if_match_is_412_and_current_one_succeeds(
 ) -> None:
     api = shared
     world = World.build(api)
+    if route.prepare is not None:
+        route.prepare(api, world)
     application = route.application(api)
     aggregate = route.aggregate(world)
     current = application.load(aggregate, route.kind).version
