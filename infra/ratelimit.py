@@ -282,8 +282,11 @@ class Leases:
                 self._held.clear()
         until = now + min(LEASE_SECONDS, spent.reset_seconds)
         held = granted - 1
+        live = self._held.get(key)
+        if live is not None and now < live.until and _same_window(live, spent.reset_seconds, now):
+            held += live.left  # units another trip leased meanwhile stay in hand
         self._held[key] = Lease(
-            held, until, spent.remaining - held, now + spent.reset_seconds, granted
+            held, until, spent.remaining - (granted - 1), now + spent.reset_seconds, granted
         )
 
     def top_up(self, key: str, granted: int, remaining: int, reset: int, now: float) -> None:
@@ -291,12 +294,17 @@ class Leases:
         lease = self._held.get(key)
         if granted <= 0 or lease is None:
             return
-        if now >= lease.until:
-            lease.left = 0
+        if now >= lease.until or not _same_window(lease, reset, now):
+            lease.left = 0  # units counted in a past window are not spent in this one
         lease.left += granted
         lease.until = now + min(LEASE_SECONDS, reset)
         lease.remaining = remaining
         lease.resets_at = now + reset
+
+
+def _same_window(lease: Lease, reset_seconds: int, now: float) -> bool:
+    """Whether a reply saying the window resets in reset_seconds is about the lease's window."""
+    return abs(now + reset_seconds - lease.resets_at) <= 1
 
 
 class ScriptClient(Protocol):
@@ -409,8 +417,10 @@ class RateLimiter:
         """Stop probing and fetching ahead, and close the store's connections."""
         if self._probe is not None:
             self._probe.cancel()
-        for fetch in list(self._fetches):
+        fetches = list(self._fetches)
+        for fetch in fetches:
             fetch.cancel()
+        await asyncio.gather(*fetches, return_exceptions=True)
         if self._close is not None:
             await self._close()
 
@@ -418,11 +428,16 @@ class RateLimiter:
         """Fetch the lease's next block in the background, while its last units are spent."""
         refill = asyncio.get_running_loop().create_future()
         self._refills[name] = refill
-        fetch = asyncio.create_task(self._fetch_block(policy, name, refill))
+        fetch = asyncio.create_task(self._fetch_block(policy, name))
         self._fetches.add(fetch)
-        fetch.add_done_callback(self._fetches.discard)
 
-    async def _fetch_block(self, policy: Policy, name: str, refill: asyncio.Future[None]) -> None:
+        def done(task: asyncio.Task[None]) -> None:
+            self._fetches.discard(task)
+            self._end_refills({name: refill})  # also when cancelled before it ever ran
+
+        fetch.add_done_callback(done)
+
+    async def _fetch_block(self, policy: Policy, name: str) -> None:
         assert self._script is not None
         limit = policy.limit
         args: list[str | int] = [self._mode, limit.amount, limit.get_expiry(), lease_size(limit)]
@@ -433,8 +448,8 @@ class RateLimiter:
             self._leases.top_up(name, granted, remaining, reset, time.monotonic())
         except STORE_ERRORS as error:
             self._went_down(error)
-        finally:
-            self._end_refills({name: refill})
+        except Exception:  # a reply it cannot read: the requests make their own trips
+            log.exception("rate_limit_fetch_ahead_failed", key=name)
 
     async def _spend(
         self,
@@ -502,17 +517,16 @@ class RateLimiter:
         Without this, every request that finds a lease empty while its refill is on the way
         makes a trip of its own, and each trip leases a block that the next one replaces.
         """
-        pending = {self._refills[name] for _, name in asked if name in self._refills}
-        if not pending:
-            return asked
-        await asyncio.wait([asyncio.shield(refill) for refill in pending])
-        now = time.monotonic()
-        still: list[tuple[int, str]] = []
-        for n, name in asked:
-            spent[n] = self._leases.spend(name, applied[n], now)
-            if spent[n] is None:
-                still.append((n, name))
-        return still
+        while pending := {self._refills[name] for _, name in asked if name in self._refills}:
+            await asyncio.wait([asyncio.shield(refill) for refill in pending])
+            now = time.monotonic()
+            still: list[tuple[int, str]] = []
+            for n, name in asked:
+                spent[n] = self._leases.spend(name, applied[n], now)
+                if spent[n] is None:
+                    still.append((n, name))
+            asked = still
+        return asked
 
     def _start_refills(
         self, applied: list[Policy], asked: list[tuple[int, str]]
@@ -531,7 +545,8 @@ class RateLimiter:
         for name, refill in mine.items():
             if self._refills.get(name) is refill:
                 del self._refills[name]
-            refill.set_result(None)
+            if not refill.done():
+                refill.set_result(None)
 
     def _key(self, category: str, policy: Policy, caller: str) -> str:
         limit = policy.limit

@@ -157,3 +157,19 @@ async def test_the_next_block_is_fetched_ahead_so_requests_keep_spending_locally
     assert 10 <= scripts.trips <= 11
     assert remaining == sorted(remaining, reverse=True)
     assert remaining[-1] >= 100_000 - scripts.trips * lease
+
+
+async def test_closing_while_a_block_is_fetched_ahead_leaves_no_request_waiting(
+    redis_server: str,
+) -> None:
+    prefix = f"rl{uuid.uuid4().hex[:10]}"
+    async with process(redis_server, prefix, "1000/minute") as (limiter, scripts):
+        await limiter.spend("browse", None, "10.0.0.7")
+        while limiter.spend_locally("browse", None, "10.0.0.7") is not None:
+            if limiter._refills:  # a fetch ahead was started and has not run yet
+                break
+        assert limiter._refills
+        waiting = list(limiter._refills.values())
+    assert all(refill.done() for refill in waiting)
+    assert not limiter._refills
+    assert scripts.trips == 1
