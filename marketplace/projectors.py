@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
 
+import psycopg
 import structlog
 from prometheus_client import start_http_server
 from psycopg_pool import ConnectionPool
@@ -251,15 +252,14 @@ class Lag:
 
 def lag_of(worker: Worker[Any], now: datetime | None = None) -> list[Lag]:
     """Each log's head, the view's position in it, and the age of the next unprojected event."""
-    return lag_rows(worker.projection.name, worker.view, worker.logs, now)
+    return lag_rows(worker.projection.name, worker.view.positions(), worker.logs, now)
 
 
 def lag_rows(
-    name: str, view: View[Any], logs: Sequence[ContextLog], now: datetime | None = None
+    name: str, positions: dict[str, int], logs: Sequence[ContextLog], now: datetime | None = None
 ) -> list[Lag]:
-    """lag_of for a view and its logs, under the name given."""
+    """lag_of for these positions in these logs, under the name given."""
     now = now or datetime.now(UTC)
-    positions = view.positions()
     rows = []
     for context_log in logs:
         position = positions.get(context_log.log_name, 0)
@@ -282,16 +282,22 @@ def status(settings: Settings) -> list[Lag]:
         with opened(name, settings) as worker:
             rows.extend(lag_of(worker))
     where = stores(settings)
-    with ConnectionPool(where.postgres_url, min_size=1, max_size=1, open=True) as pool:
+    connect = {"connect_timeout": settings.postgres_connect_timeout_seconds}
+    with ConnectionPool(
+        where.postgres_url, min_size=1, max_size=1, timeout=10, kwargs=connect, open=True
+    ) as pool:
         books: list[tuple[Projection[Any], PostgresCheckoutBook | PostgresNotificationView]] = [
             (CheckoutBookProjection(), PostgresCheckoutBook(pool)),
             (NotificationProjection(), PostgresNotificationView(pool)),
         ]
         for projection, book in books:
-            book.create()
+            try:
+                positions = book.positions()
+            except psycopg.errors.UndefinedTable:  # its worker never ran
+                positions = {}
             logs = context_logs(projection, settings, where)
             try:
-                rows.extend(lag_rows(projection.name, book, logs))
+                rows.extend(lag_rows(projection.name, positions, logs))
             finally:
                 for context_log in logs:
                     context_log.close()
