@@ -30,11 +30,13 @@ class WorkerProcess:
     metrics_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    module: str = "marketplace.cli"
+    """The module run with `python -m` (a test's own worker, or the CLI)."""
 
     def start(self) -> None:
         """Spawn it and wait until it serves metrics (its signal handlers are in place then)."""
         base = {k: v for k, v in os.environ.items() if not k.startswith("MARKETPLACE_")}
-        argv = [sys.executable, "-m", "marketplace.cli", *self.args]
+        argv = [sys.executable, "-m", self.module, *self.args]
         argv += ["--metrics-port", str(self.metrics_port)]
         with self.output.open("ab") as out:
             self.process = subprocess.Popen(

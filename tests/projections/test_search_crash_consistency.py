@@ -10,20 +10,15 @@ from __future__ import annotations
 import os
 import random
 import shutil
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from opensearchpy.helpers import scan
-from prometheus_client.parser import text_string_to_metric_families
 from psycopg import sql
 
 from commands.services import Commands
@@ -40,6 +35,7 @@ from projections.catalog_search.search import SearchQuery, Sort
 from tests.conftest import free_port, require_java_for_opensearch
 from tests.projections.catalog_fixture import SearchView, opensearch_view, postgres_view, project
 from tests.projections.conftest import WAIT_SECONDS, Appender, Workload, heads
+from tests.worker_process import WorkerProcess
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -57,53 +53,9 @@ BOOKKEEPING = ("positions", "position")
 restart shifts, so it differs from a replay's (as do the external versions summed from it)."""
 
 
-@dataclass
-class SearchProjector:
-    """tests.projections.search_projector as a child process."""
-
-    argv: list[str]
-    output: Path
-    metrics_port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        argv = [sys.executable, "-m", "tests.projections.search_projector", *self.argv]
-        argv += ["--metrics-port", str(self.metrics_port)]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MARKETPLACE_")}
-        with self.output.open("ab") as out:
-            self.process = subprocess.Popen(
-                argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-            )
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self) -> int:
-        """SIGTERM; its exit code."""
-        assert self.process is not None
-        self.process.terminate()
-        return self.process.wait(20)
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def retries(self) -> float:
-        """Store retries the worker has counted (0 when its metrics do not answer)."""
-        try:
-            text = httpx.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5).text
-        except httpx.HTTPError:
-            return 0.0
-        return sum(
-            s.value
-            for family in text_string_to_metric_families(text)
-            for s in family.samples
-            if s.name == "projection_failures_total" and s.labels.get("kind") == "retry"
-        )
-
-    def log(self) -> str:
-        return self.output.read_text(errors="replace")[-4000:] if self.output.exists() else ""
+def search_projector(argv: list[str], output: Path) -> WorkerProcess:
+    """tests.projections.search_projector as a child process (not started yet)."""
+    return WorkerProcess(argv, {}, output, module="tests.projections.search_projector")
 
 
 def positions(view: SearchView) -> dict[str, int]:
@@ -114,7 +66,7 @@ def positions(view: SearchView) -> dict[str, int]:
         return {}
 
 
-def poll(what: str, done: Callable[[], bool], projector: SearchProjector) -> None:
+def poll(what: str, done: Callable[[], bool], projector: WorkerProcess) -> None:
     """Poll done() until true; fail after WAIT_SECONDS or if the projector exits."""
     deadline = time.monotonic() + WAIT_SECONDS
     while not done():
@@ -268,7 +220,7 @@ def test_kill_9_at_random_points_leaves_the_view_equal_to_a_full_replay(
     workload.open_shop(sellers=4, products=36)
     workload.run(INITIAL_EVENTS)
     argv = [*target.argv, "--postgres-url", postgres_url]
-    projector = SearchProjector(argv, tmp_path / "projector.log")
+    projector = search_projector(argv, tmp_path / "projector.log")
     view, kills, behind_at_kill = target.view, 0, 0
     started = time.monotonic()
     try:
@@ -308,7 +260,7 @@ def test_an_opensearch_restart_under_appends_loses_and_doubles_nothing(
     target = opensearch_target(own_opensearch.url, cleanups)
     view = target.view
     argv = [*target.argv, "--postgres-url", postgres_url]
-    projector = SearchProjector(argv, tmp_path / "projector.log")
+    projector = search_projector(argv, tmp_path / "projector.log")
     projector.start()
     try:
         poll("catching up", caught_up(view, commands), projector)
@@ -317,7 +269,12 @@ def test_an_opensearch_restart_under_appends_loses_and_doubles_nothing(
             poll("appends while OpenSearch is up", grown(commands, 100), projector)
             own_opensearch.stop()
             poll("appends while OpenSearch is down", grown(commands, 200), projector)
-            poll("the projector retrying", lambda: projector.retries() > 0, projector)
+            retrying = "projection_failures_total"
+            poll(
+                "the projector retrying",
+                lambda: projector.metric(retrying, kind="retry") > 0,
+                projector,
+            )
             own_opensearch.start()
             poll("appends after OpenSearch is back", grown(commands, 100), projector)
         poll("catching up after the outage", caught_up(view, commands), projector)
