@@ -29,7 +29,7 @@ def test_cancel_voids_and_gives_units_back_ship_captures_refunds_give_money_back
     with checkout_worker(settings):
         kept, cancelled = (shop.check_out(s, "order") for s in (keep, cancel))
         shop.wait_until_final([kept, cancelled], 30)
-        assert shop.stock(product).sold == 2
+        wait_for(lambda: shop.stock(product).sold == 2, 30)  # sold after confirmation
 
         shop.commands.orders.cancel(cancelled, "changed my mind", acting(cancel, "shopper"))
         wait_for(lambda: shop.order(cancelled).payment_voided, 30)
