@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +46,25 @@ LONG_NUMBER = b"0" * 19
 """Nineteen digits in a row (once every digit reads 0): maybe an integer beyond 64 bits."""
 
 
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+"""What no store can hold in its text: NUL (PostgreSQL text and jsonb) and lone surrogates
+(anything that must encode to UTF-8: PostgreSQL, Redis, OpenSearch, files)."""
+UNSTORABLE_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+"""How those characters appear in a JSON document (escaped: JSON holds neither raw)."""
+REPLACEMENT = "\ufffd"
+
+
+def storable(value: Any) -> Any:
+    """value with NUL and lone surrogates replaced by U+FFFD in every string, keys included."""
+    if type(value) is str:
+        return UNSTORABLE.sub(REPLACEMENT, value)
+    if type(value) is dict:
+        return {storable(key): storable(item) for key, item in value.items()}
+    if type(value) is list:
+        return [storable(item) for item in value]
+    return value
+
+
 class FastJSONTranscoder(JSONTranscoder):
     """Decodes what JSONTranscoder encodes, to the same objects, parsing with orjson.
 
@@ -52,19 +73,30 @@ class FastJSONTranscoder(JSONTranscoder):
     innermost first as the hook does. It stops walking once it has revived as many as the
     document names "_type_" keys (most events hold them all at the top level). A document
     with a number of 19 digits or more (orjson reads an integer beyond 64 bits as a float),
-    or one orjson refuses, goes to the library's decoder.
+    or one orjson refuses, is parsed by the standard library instead.
+
+    Every string comes out storable: an event may hold text that no store can (a NUL, a lone
+    surrogate, written before the command API refused them or by another writer), and one such
+    event must not stop a projection for good. Each of those characters becomes U+FFFD, the
+    same on every store and in every replay.
     """
 
     def decode(self, data: bytes) -> Any:
-        """The object data encodes."""
-        if LONG_NUMBER in data.translate(DIGITS_AS_ZEROS):
-            return super().decode(data)
-        try:
-            parsed = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            return super().decode(data)
+        """The object data encodes, with every string storable."""
+        parsed = self._parse(data)
+        if UNSTORABLE_ESCAPE.search(data):
+            parsed = storable(parsed)
         left = data.count(b'"_type_"')
         return self._revive(parsed, left)[0] if left else parsed
+
+    @staticmethod
+    def _parse(data: bytes) -> Any:
+        if LONG_NUMBER not in data.translate(DIGITS_AS_ZEROS):
+            try:
+                return orjson.loads(data)
+            except orjson.JSONDecodeError:
+                pass
+        return json.loads(data)
 
     def _revive(self, value: Any, left: int) -> tuple[Any, int]:
         """value with its transcoded objects decoded, and how many "_type_" keys are unseen."""

@@ -10,10 +10,25 @@ from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints
 ADMINS_ONLY = "admins only; defaults to the caller"
 
 
+CONTROL = r"\x00-\x1f\x7f-\x9f\u2028\u2029"
+"""Characters no single-line text may hold: C0 and C1 controls, line and paragraph separators."""
+BLANK = r"\x20\xa0\u1680\u2000-\u200a\u202f\u205f\u3000"
+"""The spaces a text may hold inside but not at either end."""
+MULTILINE_CONTROL = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+"""Controls a multi-line text may not hold (tab, line feed and carriage return are allowed)."""
+SINGLE_LINE = f"^[^{CONTROL}{BLANK}](?:[^{CONTROL}]*[^{CONTROL}{BLANK}])?$"
+OPTIONAL_SINGLE_LINE = f"^(?:[^{CONTROL}{BLANK}](?:[^{CONTROL}]*[^{CONTROL}{BLANK}])?)?$"
+EMAIL_PART = f"[^@{CONTROL}{BLANK}]+"
+
+
 def text(min_length: int, max_length: int) -> StringConstraints:
-    """A strict string constraint with surrounding blanks removed."""
+    """A strict one-line string: no control characters, no blanks at either end.
+
+    Nothing is trimmed, so the lengths checked are those the OpenAPI document states.
+    """
+    pattern = SINGLE_LINE if min_length else OPTIONAL_SINGLE_LINE
     return StringConstraints(
-        strict=True, strip_whitespace=True, min_length=min_length, max_length=max_length
+        strict=True, min_length=min_length, max_length=max_length, pattern=pattern
     )
 
 
@@ -22,21 +37,24 @@ Email = Annotated[
     str,
     StringConstraints(
         strict=True,
-        strip_whitespace=True,
         min_length=3,
         max_length=254,
-        pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        pattern=f"^{EMAIL_PART}@{EMAIL_PART}\\.{EMAIL_PART}$",
     ),
 ]
 Title = Annotated[str, text(1, 200)]
-Description = Annotated[str, StringConstraints(strict=True, max_length=5000)]
+Description = Annotated[
+    str,
+    StringConstraints(strict=True, max_length=5000, pattern=f"^[^{MULTILINE_CONTROL}]*$"),
+    Field(description="free text; may hold tabs and line breaks"),
+]
 Category = Annotated[str, text(1, 80)]
 Reason = Annotated[str, text(1, 500)]
 Currency = Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Z]{3}$")]
-AttributeName = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=50)]
-AttributeValue = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=200)]
+AttributeName = Annotated[str, text(1, 50)]
+AttributeValue = Annotated[str, text(1, 200)]
 AddressLine = Annotated[str, text(1, 200)]
-OptionalAddressLine = Annotated[str, StringConstraints(strict=True, max_length=200)]
+OptionalAddressLine = Annotated[str, text(0, 200)]
 City = Annotated[str, text(1, 100)]
 PostalCode = Annotated[str, text(1, 20)]
 Country = Annotated[
@@ -115,7 +133,7 @@ class UpdateProduct(Body):
 
 
 class Delist(Body):
-    reason: Annotated[str, StringConstraints(strict=True, max_length=500)] = ""
+    reason: Annotated[str, text(0, 500)] = ""
 
 
 class ReceiveStock(Body):

@@ -211,6 +211,87 @@ async def test_invalid_seller_is_422(api: Api, body: dict[str, Any]) -> None:
     assert api.positions() == before
 
 
+CONTROL_CHARACTERS = ["\x00", "\x01", "\x1b", "\x7f", "\x85", "\u2028"]
+
+
+@pytest.mark.parametrize("char", [*CONTROL_CHARACTERS, "\n", "\r", "\t"])
+@pytest.mark.parametrize("field", ["title", "category"])
+async def test_control_characters_in_one_line_fields_are_422(
+    api: Api, seller: UUID, field: str, char: str
+) -> None:
+    before = api.positions()
+    body = product_body(**{field: f"Lamp{char}shade"})
+    response = await api.client.post("/v1/products", json=body, headers=api.auth(seller, "seller"))
+    assert_validation(response, "body", field)
+    assert api.positions() == before
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x01", "\x0b", "\x1b", "\x7f", "\x85"])
+async def test_control_characters_in_a_description_are_422(
+    api: Api, seller: UUID, char: str
+) -> None:
+    body = product_body(description=f"Warm{char}light")
+    response = await api.client.post("/v1/products", json=body, headers=api.auth(seller, "seller"))
+    assert_validation(response, "body", "description")
+
+
+async def test_a_description_keeps_its_line_breaks_and_tabs(api: Api, seller: UUID) -> None:
+    body = product_body(description="Warm light.\r\nDimmable:\tyes\n")
+    response = await api.client.post("/v1/products", json=body, headers=api.auth(seller, "seller"))
+    assert response.status_code == 201, response.text
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param({"name": "Ann\x00", "email": "ann@shop.example"}, id="nul-in-name"),
+        pytest.param({"name": "Ann", "email": "ann\x00@shop.example"}, id="nul-in-email"),
+        pytest.param({"name": "\x1bAnn", "email": "ann@shop.example"}, id="escape-in-name"),
+    ],
+)
+async def test_control_characters_in_a_customer_are_422(api: Api, body: dict[str, Any]) -> None:
+    before = api.positions()
+    response = await api.client.post(
+        "/v1/customers", json=body, headers=api.auth(uuid4(), "shopper")
+    )
+    assert_problem(response, 422)
+    assert api.positions() == before
+
+
+@pytest.mark.parametrize(
+    ("title", "accepted"),
+    [
+        pytest.param(" Lamp", False, id="leading-blank"),
+        pytest.param("Lamp\u3000", False, id="trailing-ideographic-space"),
+        pytest.param("x" * 200, True, id="at-the-limit"),
+        pytest.param("\r" + "x" * 199, False, id="carriage-return-not-trimmed"),
+        pytest.param("Lamp \u202e\U0001f600 shade", True, id="bidi-and-emoji"),
+    ],
+)
+async def test_titles_are_checked_as_sent_not_trimmed(
+    api: Api, seller: UUID, title: str, accepted: bool
+) -> None:
+    body = product_body(title=title)
+    response = await api.client.post("/v1/products", json=body, headers=api.auth(seller, "seller"))
+    if accepted:
+        assert response.status_code == 201, response.text
+    else:
+        assert_validation(response, "body", "title")
+
+
+async def test_a_lone_surrogate_is_refused_as_malformed_json(api: Api, seller: UUID) -> None:
+    content = (
+        b'{"title": "Lamp \\ud800", "category": "home",'
+        b' "price": {"amount_minor": 100, "currency": "EUR"}}'
+    )
+    response = await api.client.post(
+        "/v1/products",
+        content=content,
+        headers={**api.auth(seller, "seller"), "content-type": "application/json"},
+    )
+    assert_problem(response, 422)
+
+
 async def test_path_ids_must_be_uuids(api: Api, seller: UUID) -> None:
     response = await api.client.put(
         "/v1/products/123/price",
