@@ -16,8 +16,12 @@ from infra.blobs import blob_store
 from infra.eventstore import eventsourcing_env
 from infra.idempotency import IdempotencyStore
 from infra.logging import configure_logging
-from infra.ratelimit import DEFAULT_METRICS as RATE_LIMIT_METRICS
-from infra.ratelimit import RateLimiter, RateLimitMetrics, policies, redis_storage
+from infra.ratelimit.limiter import RateLimiter
+from infra.ratelimit.metrics import DEFAULT_METRICS as RATE_LIMIT_METRICS
+from infra.ratelimit.metrics import RateLimitMetrics
+from infra.ratelimit.policies import policies
+from infra.ratelimit.redis_store import redis_storage
+from infra.redis_pipeline import PipelinedRedis
 from infra.settings import Settings, load_settings
 from infra.shedding import LoadShedder
 from infra.web import freeze_startup_heap
@@ -34,7 +38,6 @@ from projections.versions import READERS
 from readapi.app import RATE_LIMITED as READ_BUDGETS
 from readapi.app import create_app as create_read_app
 from readapi.deps import Followed, ReadApiDeps
-from readapi.redis_pipeline import PipelinedRedis
 from writeapi.app import RATE_LIMITED as WRITE_BUDGETS
 from writeapi.app import create_app as create_write_app
 from writeapi.deps import WriteApiDeps

@@ -8,7 +8,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from infra.metrics import install_metrics
-from infra.ratelimit import RateLimiter, RateLimitMiddleware
+from infra.ratelimit.limiter import RateLimiter
+from infra.ratelimit.middleware import RateLimitMiddleware
 from infra.shedding import LoadShedder, LoadSheddingMiddleware
 from infra.web import RequestContextMiddleware, add_liveness
 from readapi.deps import ReadApiDeps

@@ -16,7 +16,8 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 from starlette.responses import Response
 
-from infra.ratelimit import RateLimiter, RateLimitMetrics
+from infra.ratelimit.limiter import RateLimiter
+from infra.ratelimit.metrics import RateLimitMetrics
 from infra.settings import Settings
 from infra.shedding import LoadShedder, SheddingMetrics
 from marketplace.bootstrap import rate_limiter

@@ -12,14 +12,11 @@ import pytest
 import redis.asyncio
 from prometheus_client import CollectorRegistry
 
-from infra.ratelimit import (
-    LEASE_MAX,
-    RateLimiter,
-    RateLimitMetrics,
-    lease_size,
-    policies,
-    redis_storage,
-)
+from infra.ratelimit.leases import LEASE_MAX, lease_size
+from infra.ratelimit.limiter import RateLimiter
+from infra.ratelimit.metrics import RateLimitMetrics
+from infra.ratelimit.policies import policies
+from infra.ratelimit.redis_store import redis_storage
 
 pytestmark = pytest.mark.postgres
 
@@ -165,11 +162,13 @@ async def test_closing_while_a_block_is_fetched_ahead_leaves_no_request_waiting(
     prefix = f"rl{uuid.uuid4().hex[:10]}"
     async with process(redis_server, prefix, "1000/minute") as (limiter, scripts):
         await limiter.spend("browse", None, "10.0.0.7")
+        assert limiter._scripted is not None
+        refills = limiter._scripted._refills
         while limiter.spend_locally("browse", None, "10.0.0.7") is not None:
-            if limiter._refills:  # a fetch ahead was started and has not run yet
+            if refills:  # a fetch ahead was started and has not run yet
                 break
-        assert limiter._refills
-        waiting = list(limiter._refills.values())
+        assert refills
+        waiting = list(refills.values())
     assert all(refill.done() for refill in waiting)
-    assert not limiter._refills
+    assert not refills
     assert scripts.trips == 1

@@ -15,7 +15,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
-from infra.ratelimit import RateLimiter, RateLimitMetrics
+from infra.ratelimit.limiter import RateLimiter
+from infra.ratelimit.metrics import RateLimitMetrics
 from infra.settings import Settings
 from marketplace.bootstrap import rate_limiter
 from tests.api.conftest import BASE_URL, Api, World, seller_body

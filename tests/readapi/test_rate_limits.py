@@ -18,7 +18,8 @@ from starlette.responses import Response
 from structlog.testing import capture_logs
 
 from infra.local.redis import LocalRedis
-from infra.ratelimit import RateLimiter, RateLimitMetrics
+from infra.ratelimit.limiter import RateLimiter
+from infra.ratelimit.metrics import RateLimitMetrics
 from infra.settings import Settings
 from infra.shedding import LoadShedder, SheddingMetrics
 from marketplace.bootstrap import rate_limiter
