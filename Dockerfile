@@ -1,6 +1,7 @@
 # One image for every process: `marketplace serve-write`, `serve-read`, `project <name>`,
 # `checkout`, `labels`, `notify` and the sandbox `gateway`.
 # Configuration comes only from MARKETPLACE_* variables at run time; nothing secret is baked in.
+# The load test and demo loader (loadtest/, the `loadtest` extra: Locust, matplotlib) stay out.
 
 FROM python:3.11-slim AS build
 

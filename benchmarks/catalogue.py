@@ -1,6 +1,6 @@
 """The read-path benchmark's demo catalogue, made through commands.services.Commands.
 
-Sellers, products and their first stock come from marketplace.demo_catalog (deterministic
+Sellers, products and their first stock come from loadtest.demo_catalog (deterministic
 from a seed), written by the same handlers the command API calls, in a thread pool.
 """
 
@@ -15,7 +15,7 @@ from benchmarks.fixtures import settings_for
 from benchmarks.loadgen import LoadData
 from domain.base import Context
 from domain.money import Money
-from marketplace import demo_catalog
+from loadtest import demo_catalog
 from marketplace.bootstrap import build_commands, token_codec
 
 

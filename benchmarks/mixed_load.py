@@ -3,8 +3,8 @@
 Starts the whole platform as `marketplace up` does (2 command API and 2 query API worker
 processes, embedded PostgreSQL and Valkey, every projector and worker) on free loopback
 ports in a temporary folder, with the checkout worker's Prometheus metrics on (for the
-payment breaker). With --nginx it puts the nginx cache (infra/local/nginx.py) in front of the
-query API. Then it runs `marketplace loadtest` once per user count in --steps, each with its
+payment breaker). With --nginx it puts the nginx cache (tests/support/nginx.py) in front of
+the query API. Then it runs `marketplace loadtest` once per user count in --steps, each with its
 own report, and prints per step the request rate, p99 of views and of checkout, 429/503s,
 the cache hit ratio, and the highest rate held for 15 s within the goals (p99 views under
 250 ms, checkout under 1 s), after a warm-up run. Stepping stops after two steps in a row
@@ -26,13 +26,14 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.servers import clean_env, free_port
-from infra.local.nginx import LocalNginx, ensure_nginx
 from infra.settings import load_settings
-from marketplace.loadtest.plan import LoadOptions
-from marketplace.loadtest.run import loadtest
-from marketplace.loadtest.stats import GOALS_MS
+from loadtest.plan import LoadOptions
+from loadtest.run import loadtest
+from loadtest.stats import GOALS_MS
 from marketplace.stack import api_url, build_stack
 from marketplace.supervisor import ChildProcess, StartFailed, Supervisor
+from marketplace.tooling_cli import StackRoot
+from tests.support.nginx import LocalNginx, ensure_nginx
 
 WARM_UP_SECONDS = 15.0
 
@@ -120,7 +121,7 @@ def run_steps(args: argparse.Namespace, folder: Path, read_url: str) -> tuple[in
     """
     settings = load_settings()
     warm_up = step_options(args, min(args.steps), WARM_UP_SECONDS, read_url)
-    code = loadtest(warm_up, folder / "warm-up", settings, "warm-up")
+    code = loadtest(warm_up, folder / "warm-up", settings, "warm-up", StackRoot())
     if code == 2:
         return code, []
     worst, rows, misses = 0, [], 0
@@ -128,7 +129,7 @@ def run_steps(args: argparse.Namespace, folder: Path, read_url: str) -> tuple[in
         options = step_options(args, users, args.step_seconds, read_url)
         out = folder / f"users-{users}"
         command = f"python -m benchmarks.mixed_load (step of {users} users)"
-        code = loadtest(options, out, settings, command)
+        code = loadtest(options, out, settings, command, StackRoot())
         worst = max(worst, code)
         if code == 2:
             break

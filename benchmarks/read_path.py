@@ -30,9 +30,9 @@ from benchmarks.loadgen import require_wrk
 from benchmarks.read_report import Report
 from benchmarks.read_scenarios import Scenarios
 from benchmarks.servers import free_port
-from infra.local.opensearch import LocalOpenSearch, find_java_home
 from infra.local.postgres import LocalPostgres
 from infra.local.redis import LocalRedis
+from tests.support.opensearch import LocalOpenSearch, find_java_home
 
 
 def log(message: str, started: float) -> None:

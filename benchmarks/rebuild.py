@@ -46,7 +46,6 @@ from benchmarks import fixtures
 from benchmarks.rebuild_workload import load
 from benchmarks.servers import free_port
 from infra.eventstore import with_search_path
-from infra.local.opensearch import LocalOpenSearch, find_java_home
 from infra.local.postgres import LocalPostgres
 from infra.local.redis import LocalRedis
 from infra.logging import configure_logging
@@ -66,6 +65,7 @@ from projections.log import ContextLog
 from projections.product_detail.projection import ProductDetailProjection
 from projections.redis_unit import text
 from projections.runtime import Projection, View, Worker
+from tests.support.opensearch import LocalOpenSearch, find_java_home
 
 REBUILD_GOAL = 20_000
 """Events per second the issue asks of a rebuild."""

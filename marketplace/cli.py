@@ -46,13 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("pytest_args", nargs=argparse.REMAINDER)
     test.set_defaults(handler=_test)
 
-    from marketplace import commands_cli, fulfilment_cli, gateway_cli
-    from marketplace.loadtest import cli as loadtest_cli
+    from marketplace import commands_cli, fulfilment_cli, gateway_cli, tooling_cli
 
     commands_cli.register(sub)
     gateway_cli.register(sub)
     fulfilment_cli.register(sub)
-    loadtest_cli.register(sub)
+    tooling_cli.register(sub)
     return parser
 
 

@@ -49,19 +49,6 @@ def _up(args: argparse.Namespace) -> int:
     return up(args.data_dir, args.write_port, args.workers, args.read_port)
 
 
-def _seed_demo(args: argparse.Namespace) -> int:
-    from marketplace.demo import seed_demo
-
-    return seed_demo(
-        url=args.url,
-        sellers=args.sellers,
-        products=args.products,
-        customers=args.customers,
-        seed=args.seed,
-        concurrency=args.concurrency,
-    )
-
-
 def _project(args: argparse.Namespace) -> int:
     from infra.logging import configure_logging
     from marketplace.projectors import UnknownProjection, run
@@ -185,14 +172,5 @@ def register(sub: Any) -> None:
     up.add_argument("--workers", type=int, default=None, help="command API worker processes")
     up.add_argument("--read-port", type=int, default=None, help="query API port")
     up.set_defaults(handler=_up)
-
-    seed = sub.add_parser("seed-demo", help="load a demo marketplace through the command API")
-    seed.add_argument("--url", default=None, help="command API base URL (default: from settings)")
-    seed.add_argument("--sellers", type=int, default=36)
-    seed.add_argument("--products", type=int, default=3000)
-    seed.add_argument("--customers", type=int, default=120)
-    seed.add_argument("--seed", type=int, default=42)
-    seed.add_argument("--concurrency", type=int, default=16, help="requests in flight")
-    seed.set_defaults(handler=_seed_demo)
 
     _register_projection_commands(sub)

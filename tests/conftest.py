@@ -24,9 +24,9 @@ import psycopg
 import pytest
 
 from infra.eventstore import with_search_path
-from infra.local.opensearch import DEFAULT_CACHE_DIR, LocalOpenSearch, find_java_home
 from infra.local.postgres import LocalPostgres
 from infra.local.redis import LocalRedis
+from tests.support.opensearch import DEFAULT_CACHE_DIR, LocalOpenSearch, find_java_home
 
 pytest_plugins = ["tests.mail_collector"]
 

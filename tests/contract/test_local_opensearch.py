@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from opensearchpy import ConflictError, NotFoundError, OpenSearch
 
-from infra.local.opensearch import LocalOpenSearch
 from tests.conftest import free_port
+from tests.support.opensearch import LocalOpenSearch
 
 RUN_PREFIX = f"test-{uuid.uuid4().hex[:8]}-"
 MAPPINGS = {"properties": {"title": {"type": "text"}, "sku": {"type": "keyword"}}}

@@ -13,7 +13,7 @@ import pytest
 from commands.services import Commands
 from infra.eventstore import eventsourcing_env
 from infra.settings import load_settings
-from marketplace.loadtest.plan import ENDPOINTS
+from loadtest.plan import ENDPOINTS
 from tests.e2e.stack import Stack, marketplace
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

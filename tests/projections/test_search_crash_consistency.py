@@ -23,7 +23,6 @@ from psycopg import sql
 
 from commands.services import Commands
 from infra.eventstore import eventsourcing_env
-from infra.local.opensearch import DEFAULT_CACHE_DIR, LocalOpenSearch
 from infra.settings import Settings
 from projections.catalog_search.opensearch_view import (
     TRACKING_ID,
@@ -35,6 +34,7 @@ from projections.catalog_search.search import SearchQuery, Sort
 from tests.conftest import free_port, require_java_for_opensearch
 from tests.projections.catalog_fixture import SearchView, opensearch_view, postgres_view, project
 from tests.projections.conftest import WAIT_SECONDS, Appender, Workload, heads
+from tests.support.opensearch import DEFAULT_CACHE_DIR, LocalOpenSearch
 from tests.worker_process import WorkerProcess
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]

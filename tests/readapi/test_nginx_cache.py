@@ -33,7 +33,6 @@ import pytest
 from commands.services import Commands
 from domain.base import Context
 from infra.eventstore import eventsourcing_env, with_search_path
-from infra.local.nginx import LocalNginx, NginxBinary, ensure_nginx
 from infra.settings import Settings
 from marketplace import catalog_search
 from projections.carts.projection import CartProjection
@@ -43,6 +42,7 @@ from projections.runtime import Worker
 from tests.conftest import free_port
 from tests.e2e.stack import marketplace
 from tests.readapi.conftest import Reader, open_reader, read_settings
+from tests.support.nginx import LocalNginx, NginxBinary, ensure_nginx
 
 pytestmark = [pytest.mark.postgres, pytest.mark.e2e]
 

@@ -11,6 +11,7 @@ import contextlib
 import io
 import os
 import re
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from marketplace.projectors import PROJECTORS
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
+PYPROJECT = ROOT / "pyproject.toml"
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 K8S_DIR = ROOT / "infra" / "deploy" / "k8s"
 
@@ -52,6 +54,8 @@ PROCESSES = {"serve-write", "serve-read", "project", "checkout", "labels", "noti
 """The CLI commands that run a long-lived process; a deployment runs nothing else."""
 IMAGE = "marketplace"
 API_PORT_FIELD = {"writeapi": "write_api_port", "readapi": "read_api_port"}
+LOAD_TEST = re.compile(r"\bloadtest\b|\blocust\b|\bmatplotlib\b", re.IGNORECASE)
+"""The load test, its extra and the extra's packages: none of them belongs in the image."""
 SENSITIVE = re.compile(r"PASSWORD|SECRET|TOKEN|KEY", re.IGNORECASE)
 REQUIRED_VAR = r"\$\{[A-Za-z_][A-Za-z0-9_]*:\?[^}]+\}"
 URL_PASSWORD = re.compile(r"://[^/@\s:]+:([^@\s/]+)@")
@@ -199,7 +203,26 @@ def dockerfile_problems(dockerfile: str) -> list[str]:
     for name, _ in dockerfile_env(dockerfile):
         if re.search(r"SECRET|PASSWORD", name, re.IGNORECASE):
             problems.append(f"the image bakes in {name}")
+    return problems + load_test_problems(steps)
+
+
+def load_test_problems(steps: list[tuple[str, str]]) -> list[str]:
+    """The image neither copies the load test (nor the whole tree) nor installs it or its extra."""
+    problems = []
+    for keyword, rest in steps:
+        sources = rest.split()[:-1] if keyword in ("COPY", "ADD") else []
+        sources = [s for s in sources if not s.startswith("--")]
+        if any(LOAD_TEST.search(s) or s.strip("./") == "" for s in sources):
+            problems.append(f"the image copies the load test: {keyword} {rest}")
+        if keyword == "RUN" and LOAD_TEST.search(rest):
+            problems.append(f"the image installs the load test: RUN {rest}")
     return problems
+
+
+def runtime_dependencies() -> list[str]:
+    """What `pip install .` (the image's install) brings: pyproject's runtime dependencies."""
+    project: dict[str, Any] = tomllib.loads(PYPROJECT.read_text())["project"]
+    return list(project["dependencies"])
 
 
 def deployment_problems(docs: list[dict[str, Any]]) -> list[str]:
@@ -574,6 +597,13 @@ def test_dockerfile_is_non_root_and_bakes_in_no_secret() -> None:
     assert dockerfile_problems(DOCKERFILE.read_text()) == []
 
 
+def test_the_image_carries_neither_the_load_test_nor_locust_nor_matplotlib() -> None:
+    assert load_test_problems(instructions(DOCKERFILE.read_text())) == []
+    assert [d for d in runtime_dependencies() if LOAD_TEST.search(d)] == []
+    extra = tomllib.loads(PYPROJECT.read_text())["project"]["optional-dependencies"]["loadtest"]
+    assert {re.split(r"[=<>~\[ ]", d)[0].lower() for d in extra} >= {"locust", "matplotlib"}
+
+
 # The same checks on broken examples: each one can fail.
 
 GOOD_DEPS = {store: {"condition": "service_healthy"} for store in STORES}
@@ -668,6 +698,18 @@ def test_deployment_check_catches_missing_probes_and_limits() -> None:
         'FROM python:3.11-slim\nUSER app\nARG DB_PASSWORD\nENTRYPOINT ["marketplace"]\n',
         'FROM python:3.12\nUSER app\nENTRYPOINT ["marketplace"]\n',
         "FROM python:3.11-slim\nUSER app\n",
+        *(
+            f"FROM python:3.11-slim AS build\n{step}\n"
+            'FROM python:3.11-slim\nUSER app\nENTRYPOINT ["marketplace"]\n'
+            for step in (
+                'RUN pip install ".[loadtest]"',
+                "RUN pip install -e .[test,loadtest]",
+                "RUN pip install locust==2.47.0",
+                "RUN pip install . matplotlib",
+                "COPY loadtest ./loadtest",
+                "COPY --chown=app . ./",
+            )
+        ),
     ],
 )
 def test_dockerfile_check_catches(dockerfile: str) -> None:

@@ -10,22 +10,22 @@ from pathlib import Path
 import httpx
 
 from infra.settings import Settings
-from marketplace.bootstrap import token_codec
-from marketplace.loadtest.charts import draw_all
-from marketplace.loadtest.journal import SwarmOutcome, read_requests
-from marketplace.loadtest.ledger import read_ledger
-from marketplace.loadtest.markdown import write_markdown
-from marketplace.loadtest.plan import LoadOptions, SwarmPlan
-from marketplace.loadtest.prepare import PrepareFailed, prepare
-from marketplace.loadtest.report import (
+from loadtest.charts import draw_all
+from loadtest.journal import SwarmOutcome, read_requests
+from loadtest.ledger import read_ledger
+from loadtest.markdown import write_markdown
+from loadtest.plan import LoadOptions, SwarmPlan
+from loadtest.prepare import PrepareFailed, prepare
+from loadtest.report import (
     failed,
     invariants,
     stdout_summary,
     summary_data,
     write_summary,
 )
-from marketplace.loadtest.sampling import Sampler
-from marketplace.loadtest.stats import run_stats
+from loadtest.root import Root
+from loadtest.sampling import Sampler
+from loadtest.stats import run_stats
 
 SWARM_GRACE_SECONDS = 180.0
 """How long past its duration the Locust process may take before it is killed."""
@@ -52,7 +52,7 @@ def swarm(plan: SwarmPlan, folder: Path) -> int:
     """Run the Locust process on the plan; its exit status."""
     path = plan.write(folder / ".plan.json")
     try:
-        command = [sys.executable, "-m", "marketplace.loadtest.swarm", str(path)]
+        command = [sys.executable, "-m", "loadtest.swarm", str(path)]
         process = subprocess.Popen(command)
         try:
             return process.wait(plan.options.duration + SWARM_GRACE_SECONDS)
@@ -68,7 +68,9 @@ def swarm(plan: SwarmPlan, folder: Path) -> int:
         path.unlink(missing_ok=True)
 
 
-def loadtest(options: LoadOptions, folder: Path, settings: Settings, command: str) -> int:
+def loadtest(
+    options: LoadOptions, folder: Path, settings: Settings, command: str, root: Root
+) -> int:
     """Run the load and write the report; 0, 1 if an invariant failed, 2 if it could not run."""
     problem = reachable(options)
     if problem:
@@ -77,12 +79,12 @@ def loadtest(options: LoadOptions, folder: Path, settings: Settings, command: st
     folder.mkdir(parents=True, exist_ok=True)
     print(f"preparing sellers, products and shoppers through {options.write_url}", flush=True)
     try:
-        fixture = prepare(options, token_codec(settings), lambda line: print(f"  {line}"))
+        fixture = prepare(options, root.token_codec(settings), lambda line: print(f"  {line}"))
     except (PrepareFailed, httpx.HTTPError) as error:
         print(f"marketplace loadtest: preparing failed: {error}", file=sys.stderr)
         return 2
     plan = SwarmPlan(options, fixture, str(folder / "requests.csv"), str(folder / "swarm.json"))
-    sampler = Sampler(settings, options.sample_every, options.checkout_metrics)
+    sampler = Sampler(root.lag_probes(settings), options.sample_every, options.checkout_metrics)
     sampler.start()
     try:
         print(
@@ -99,6 +101,7 @@ def loadtest(options: LoadOptions, folder: Path, settings: Settings, command: st
         settling = time.monotonic()
         ledger = read_ledger(
             settings,
+            root.postgres_url(settings),
             outcome.orders,
             fixture.flash_products,
             timeout=options.settle,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from locust import LoadTestShape
 
-from marketplace.loadtest.plan import LoadOptions, stage_at
+from loadtest.plan import LoadOptions, stage_at
 
 
 class BlackFridayShape(LoadTestShape):

@@ -25,9 +25,11 @@ from pathlib import Path
 
 import httpx
 
+import infra
 from infra.local.wheels import traversable_parents
 
-TEMPLATE = Path(__file__).resolve().parent.parent / "nginx" / "query-api-cache.conf.template"
+TEMPLATE = Path(infra.__file__).resolve().parent / "nginx" / "query-api-cache.conf.template"
+"""The configuration the deploy ships (infra/nginx/), rendered for this local nginx."""
 DEFAULT_CACHE_DIR = Path.home() / ".cache" / "marketplace" / "nginx"
 PACKAGES = ("nginx", "nginx-light", "nginx-core")
 """Tried in order until one holds usr/sbin/nginx: since Debian 12 that is `nginx` itself;

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from marketplace.loadtest.report import sustained_line, verdict
+from loadtest.report import sustained_line, verdict
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:

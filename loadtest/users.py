@@ -21,8 +21,8 @@ from locust import FastHttpUser, between, task
 from locust.contrib.fasthttp import FastResponse
 
 from domain.cart import cart_id_for
-from marketplace.loadtest.journal import PlacedOrder, SwarmOutcome
-from marketplace.loadtest.plan import Shopper, SwarmPlan
+from loadtest.journal import PlacedOrder, SwarmOutcome
+from loadtest.plan import Shopper, SwarmPlan
 
 MIX: dict[str, int] = {
     "search": 45,

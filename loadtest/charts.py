@@ -15,11 +15,11 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
-from marketplace.loadtest.journal import SwarmOutcome
-from marketplace.loadtest.ledger import Ledger
-from marketplace.loadtest.plan import endpoint_class
-from marketplace.loadtest.sampling import Samples
-from marketplace.loadtest.stats import GOALS_MS, RunStats
+from loadtest.journal import SwarmOutcome
+from loadtest.ledger import Ledger
+from loadtest.plan import endpoint_class
+from loadtest.sampling import Samples
+from loadtest.stats import GOALS_MS, RunStats
 
 DPI = 100
 STATE_NAMES = {0: "closed", 1: "open", 2: "half-open"}

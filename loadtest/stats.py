@@ -7,8 +7,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from marketplace.loadtest.journal import RequestRecord
-from marketplace.loadtest.plan import ENDPOINTS, endpoint_class
+from loadtest.journal import RequestRecord
+from loadtest.plan import ENDPOINTS, endpoint_class
 
 GOALS_MS = {"views": 250.0, "checkout": 1000.0}
 """p99 goals per endpoint class: views under 250 ms, checkout under 1 s."""

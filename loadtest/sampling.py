@@ -1,8 +1,9 @@
 """Samples taken while the load runs: every projection's lag, and the payment breaker.
 
-Lag is read the way `marketplace status` reads it (marketplace.projectors.lag_of on each
-projector's logs and view, opened once for the run). The breaker's state and transitions
-come from the checkout worker's Prometheus endpoint, when one is given.
+Lag is read the way `marketplace status` reads it, by the probes the composition root hands
+in (`Root.lag_probes`: each projector's logs and view, opened once for the run). The
+breaker's state and transitions come from the checkout worker's Prometheus endpoint, when
+one is given.
 """
 
 from __future__ import annotations
@@ -10,15 +11,14 @@ from __future__ import annotations
 import threading
 import time
 import urllib.request
-from contextlib import ExitStack
+from collections.abc import Sequence
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
-from typing import Any
 
 import structlog
 from prometheus_client.parser import text_string_to_metric_families
 
-from infra.settings import Settings
-from marketplace.projectors import PROJECTORS, lag_of, opened
+from loadtest.root import LagProbe
 
 log = structlog.get_logger()
 
@@ -76,21 +76,23 @@ class Sampler:
     """Samples lag and the breaker every interval on a thread, until stopped."""
 
     def __init__(
-        self, settings: Settings, interval: float, checkout_metrics: str | None = None
+        self,
+        lag_probes: AbstractContextManager[Sequence[LagProbe]],
+        interval: float,
+        checkout_metrics: str | None = None,
     ) -> None:
-        self.settings = settings
+        self.lag_probes = lag_probes
         self.interval = interval
         self.checkout_metrics = checkout_metrics
         self.samples = Samples()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._resources = ExitStack()
-        self._workers: list[Any] = []
+        self._probes: Sequence[LagProbe] = ()
 
     def start(self) -> None:
         """Open every projector's logs and view, then start sampling."""
-        for name in sorted(PROJECTORS):
-            self._workers.append(self._resources.enter_context(opened(name, self.settings)))
+        self._probes = self._resources.enter_context(self.lag_probes)
         self.sample_once()
         self._thread = threading.Thread(target=self._loop, name="loadtest-sampler", daemon=True)
         self._thread.start()
@@ -107,9 +109,9 @@ class Sampler:
     def sample_once(self) -> None:
         """Take one sample of each kind."""
         now = time.time()
-        for worker in self._workers:
+        for probe in self._probes:
             try:
-                rows = lag_of(worker)
+                rows = probe()
             except Exception as error:
                 self.samples.lag_failures += 1
                 log.warning("lag_sample_failed", error=str(error))

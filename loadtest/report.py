@@ -8,12 +8,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from marketplace.loadtest.charts import transition_counts
-from marketplace.loadtest.journal import SwarmOutcome
-from marketplace.loadtest.ledger import Ledger
-from marketplace.loadtest.plan import LoadOptions
-from marketplace.loadtest.sampling import Samples
-from marketplace.loadtest.stats import GOALS_MS, SUSTAINED_SECONDS, Latencies, RunStats
+from loadtest.charts import transition_counts
+from loadtest.journal import SwarmOutcome
+from loadtest.ledger import Ledger
+from loadtest.plan import LoadOptions
+from loadtest.sampling import Samples
+from loadtest.stats import GOALS_MS, SUSTAINED_SECONDS, Latencies, RunStats
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,7 @@ from domain.order import Order
 from domain.order_lines import EXPIRABLE, OrderStatus
 from infra.eventstore import eventsourcing_env
 from infra.settings import Settings
-from marketplace.loadtest.journal import PlacedOrder
-from marketplace.projectors import stores
+from loadtest.journal import PlacedOrder
 
 SOLD = frozenset(
     {
@@ -71,9 +70,9 @@ class Ledger:
     settle_seconds: float
 
 
-def open_commands(settings: Settings) -> Commands:
+def open_commands(settings: Settings, postgres_url: str) -> Commands:
     """The command side on the stack's event store (the settings `marketplace status` uses)."""
-    env = eventsourcing_env(settings, stores(settings).postgres_url)
+    env = eventsourcing_env(settings, postgres_url)
     return Commands(env, split_logs=settings.split_logs)
 
 
@@ -143,6 +142,7 @@ def product_ledger(
 
 def read_ledger(
     settings: Settings,
+    postgres_url: str,
     orders: Sequence[PlacedOrder],
     flash: Sequence[str],
     *,
@@ -152,7 +152,7 @@ def read_ledger(
 ) -> Ledger:
     """Wait for the run's orders to settle, then read the flash sale back."""
     started = time.monotonic()
-    commands = open_commands(settings)
+    commands = open_commands(settings, postgres_url)
     try:
         current, settled = settle(commands, orders, flash, timeout)
         waited = time.monotonic() - started

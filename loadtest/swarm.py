@@ -1,4 +1,4 @@
-"""The Locust process of a load run: `python -m marketplace.loadtest.swarm PLAN.json`.
+"""The Locust process of a load run: `python -m loadtest.swarm PLAN.json`.
 
 Importing Locust monkey-patches the standard library with gevent, so the load runs in a
 process of its own: the shoppers, the load shape and a local runner, headless, driven as a
@@ -16,10 +16,10 @@ import gevent
 from locust.env import Environment
 from locust.runners import Runner
 
-from marketplace.loadtest.journal import RequestRecord, RequestWriter, SwarmOutcome, error_kind
-from marketplace.loadtest.plan import SwarmPlan
-from marketplace.loadtest.shape import BlackFridayShape
-from marketplace.loadtest.users import BlackFridayShopper
+from loadtest.journal import RequestRecord, RequestWriter, SwarmOutcome, error_kind
+from loadtest.plan import SwarmPlan
+from loadtest.shape import BlackFridayShape
+from loadtest.users import BlackFridayShopper
 
 PROGRESS_EVERY_SECONDS = 10.0
 GRACE_SECONDS = 60.0
@@ -107,7 +107,7 @@ def run(plan: SwarmPlan) -> SwarmOutcome:
 def main(argv: list[str]) -> int:
     """Run the plan named on the command line; write the outcome where it says."""
     if len(argv) != 1:
-        print("usage: python -m marketplace.loadtest.swarm PLAN.json", file=sys.stderr)
+        print("usage: python -m loadtest.swarm PLAN.json", file=sys.stderr)
         return 2
     plan = SwarmPlan.read(Path(argv[0]))
     outcome = run(plan)

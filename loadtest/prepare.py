@@ -17,9 +17,9 @@ from typing import Any
 import httpx
 
 from infra.auth import Role, TokenCodec
-from marketplace.demo import Transient, busy, busy_api_retrying, run_all
-from marketplace.demo_catalog import DemoSeller, customer, product, seller
-from marketplace.loadtest.plan import Fixture, LoadOptions, Shopper
+from loadtest.demo import Transient, busy, busy_api_retrying, run_all
+from loadtest.demo_catalog import DemoSeller, customer, product, seller
+from loadtest.plan import Fixture, LoadOptions, Shopper
 
 CATALOG_STOCK = 5000
 """Units of each ordinary product: enough that ordinary checkouts never sell one out."""

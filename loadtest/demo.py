@@ -27,9 +27,8 @@ from tenacity import (
 
 from infra.auth import Role, TokenCodec
 from infra.settings import Settings, load_settings
-from marketplace.bootstrap import token_codec
-from marketplace.demo_catalog import DemoSeller, customer, product, seller, stock_quantity
-from marketplace.stack import api_url
+from loadtest.demo_catalog import DemoSeller, customer, product, seller, stock_quantity
+from loadtest.root import Root
 
 RETRY_STATUSES = {429, 502, 503, 504}
 IN_PROGRESS = "urn:marketplace:problem:idempotency-in-progress"
@@ -221,6 +220,7 @@ def summary(
 
 
 def seed_demo(
+    root: Root,
     url: str | None = None,
     sellers: int = 36,
     products: int = 3000,
@@ -234,13 +234,13 @@ def seed_demo(
         print("seed-demo needs at least one seller and non-negative counts")
         return 2
     settings = settings or load_settings()
-    base = (url or api_url(settings, settings.write_api_port)).rstrip("/")
+    base = (url or root.api_url(settings, settings.write_api_port)).rstrip("/")
     print(f"seeding {sellers} sellers, {products} products, {customers} customers into {base}")
     started = time.perf_counter()
     try:
         tally, before, after = load(
             base,
-            token_codec(settings),
+            root.token_codec(settings),
             sellers=sellers,
             products=products,
             customers=customers,

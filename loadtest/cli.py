@@ -1,14 +1,24 @@
-"""The `marketplace loadtest` subcommand (Locust itself is only imported by its child process)."""
+"""`marketplace loadtest` and `marketplace seed-demo`, registered by the root's CLI.
+
+Locust itself is only imported by the load run's child process; matplotlib by the report.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import shlex
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from infra.settings import Settings, load_settings
+from loadtest.root import Root
+
+EXTRA = ("locust", "matplotlib")
+"""What `marketplace loadtest` needs beyond the runtime: the `loadtest` extra."""
+EXTRA_HINT = "install the loadtest extra: pip install -e '.[loadtest]'"
 
 
 def _positive_float(value: str) -> float:
@@ -32,15 +42,23 @@ def _non_negative(value: str) -> int:
     return number
 
 
-def _loadtest(args: argparse.Namespace) -> int:
-    from marketplace.loadtest.plan import LoadOptions
-    from marketplace.loadtest.run import default_folder, loadtest
-    from marketplace.stack import api_url
+def missing_extra() -> list[str]:
+    """The packages of the `loadtest` extra that are not installed."""
+    return [name for name in EXTRA if importlib.util.find_spec(name) is None]
+
+
+def _loadtest(root: Root, args: argparse.Namespace) -> int:
+    missing = missing_extra()
+    if missing:
+        print(f"marketplace loadtest: no {', '.join(missing)}; {EXTRA_HINT}", file=sys.stderr)
+        return 2
+    from loadtest.plan import LoadOptions
+    from loadtest.run import default_folder, loadtest
 
     settings = load_settings()
     options = LoadOptions(
-        write_url=(args.write_url or api_url(settings, settings.write_api_port)).rstrip("/"),
-        read_url=(args.read_url or api_url(settings, settings.read_api_port)).rstrip("/"),
+        write_url=(args.write_url or root.api_url(settings, settings.write_api_port)).rstrip("/"),
+        read_url=(args.read_url or root.api_url(settings, settings.read_api_port)).rstrip("/"),
         duration=args.duration,
         users=args.users,
         spawn_rate=args.spawn_rate,
@@ -64,7 +82,7 @@ def _loadtest(args: argparse.Namespace) -> int:
     folder = args.out or default_folder(settings)
     command = shlex.join(["marketplace", *sys.argv[1:]])
     try:
-        return loadtest(options, folder, settings, command)
+        return loadtest(options, folder, settings, command, root)
     except KeyboardInterrupt:
         print("marketplace loadtest: interrupted", file=sys.stderr)
         return 130
@@ -76,8 +94,31 @@ def checkout_metrics_url(settings: Settings) -> str | None:
     return f"http://{settings.host}:{port}/metrics" if port else None
 
 
-def register(sub: Any) -> None:
-    """Add `loadtest` to the parser."""
+def _seed_demo(root: Root, args: argparse.Namespace) -> int:
+    from loadtest.demo import seed_demo
+
+    return seed_demo(
+        root,
+        url=args.url,
+        sellers=args.sellers,
+        products=args.products,
+        customers=args.customers,
+        seed=args.seed,
+        concurrency=args.concurrency,
+    )
+
+
+def register(sub: Any, root: Root) -> None:
+    """Add `seed-demo` and `loadtest` to the parser; their handlers work on root."""
+    seed = sub.add_parser("seed-demo", help="load a demo marketplace through the command API")
+    seed.add_argument("--url", default=None, help="command API base URL (default: from settings)")
+    seed.add_argument("--sellers", type=int, default=36)
+    seed.add_argument("--products", type=int, default=3000)
+    seed.add_argument("--customers", type=int, default=120)
+    seed.add_argument("--seed", type=int, default=42)
+    seed.add_argument("--concurrency", type=int, default=16, help="requests in flight")
+    seed.set_defaults(handler=partial(_seed_demo, root))
+
     run = sub.add_parser(
         "loadtest",
         help="drive a running stack with a Black Friday mix (Locust) and write a report",
@@ -116,4 +157,4 @@ def register(sub: Any) -> None:
         help="the checkout worker's Prometheus URL (for the payment breaker; default from "
         "MARKETPLACE_CHECKOUT_METRICS_PORT, as `marketplace up` serves it)",
     )
-    run.set_defaults(handler=_loadtest)
+    run.set_defaults(handler=partial(_loadtest, root))

@@ -1,0 +1,54 @@
+"""What the load test and the demo loader take from the composition root, which hands it in.
+
+Nothing in `loadtest` imports `marketplace` (an import-linter contract): the root's CLI
+(`marketplace/tooling_cli.py`) passes an object with these methods instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from typing import Protocol
+
+from infra.auth import TokenCodec
+from infra.settings import Settings
+
+
+class LagRow(Protocol):
+    """How far one projection's view is behind one log (a row of `marketplace status`)."""
+
+    @property
+    def projection(self) -> str: ...
+
+    @property
+    def log(self) -> str: ...
+
+    @property
+    def events(self) -> int: ...
+
+    @property
+    def seconds(self) -> float: ...
+
+
+LagProbe = Callable[[], Sequence[LagRow]]
+"""Reads one projection's lag behind each of its logs, now."""
+
+
+class Root(Protocol):
+    """The stack as the composition root configures it from settings."""
+
+    def token_codec(self, settings: Settings) -> TokenCodec:
+        """The codec of the stack's development tokens."""
+        ...
+
+    def api_url(self, settings: Settings, port: int) -> str:
+        """The base URL of the stack's API on port."""
+        ...
+
+    def postgres_url(self, settings: Settings) -> str:
+        """The stack's PostgreSQL: the configured one, or the embedded server's."""
+        ...
+
+    def lag_probes(self, settings: Settings) -> AbstractContextManager[Sequence[LagProbe]]:
+        """One probe per projection, on what the context opens and closes."""
+        ...
