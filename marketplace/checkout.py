@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from types import FrameType
-from typing import Any, ClassVar, cast
+from typing import Any, cast
 from uuid import UUID
 
 import structlog
@@ -41,9 +41,9 @@ from domain.order import Order
 from infra.eventstore import eventsourcing_env
 from infra.settings import Settings
 from marketplace.projectors import context_logs, stores
-from projections.checkout.postgres_view import CheckoutBookUnit, DuePayment, PostgresCheckoutBook
+from projections.checkout.postgres_view import DuePayment, PostgresCheckoutBook
 from projections.checkout.projection import CheckoutBookProjection
-from projections.runtime import Projection, Worker
+from projections.runtime import Worker
 
 log = structlog.get_logger()
 
@@ -63,20 +63,16 @@ POOL_TIMEOUT_SECONDS = 5.0
 """How long a loop waits for a connection; short, so a stop during an outage is prompt."""
 
 
-class CheckoutManager(Projection[CheckoutBookUnit]):
+class CheckoutManager(CheckoutBookProjection):
     """The process manager as a projection: issue a batch's commands, then book the batch.
 
+    Its book entries are the checkout book projection's (its handlers are inherited).
     Orders are independent, so each order's events of a batch are reacted to on a thread
     of their own, in log order; concurrent appends then share commits (group commit).
     """
 
-    name = CheckoutBookProjection.name
-    contexts: ClassVar[tuple[str, ...]] = CheckoutBookProjection.contexts
-    ignored: ClassVar[tuple[type, ...]] = CheckoutBookProjection.ignored
-
     def __init__(self, process: CheckoutProcess, threads: int = REACTION_THREADS) -> None:
         self.process = process
-        self.book = CheckoutBookProjection()
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="reactions")
 
     def prepare(self, events: Sequence[Any]) -> None:
@@ -90,10 +86,6 @@ class CheckoutManager(Projection[CheckoutBookUnit]):
     def _react_in_order(self, events: list[Any]) -> None:
         for event in events:
             self.process.react(event)
-
-    def handle(self, event: Any, unit: CheckoutBookUnit) -> bool:
-        """Record what the book must now watch."""
-        return self.book.handle(event, unit)
 
     def close(self) -> None:
         """Stop the reaction threads."""

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import ClassVar
 from uuid import UUID
 
 import structlog
@@ -25,18 +25,14 @@ from commands.catalog import CatalogApplication
 from commands.orders import OrdersApplication
 from commands.services import Commands
 from domain.base import Context, event_id
-from domain.cart import Cart
-from domain.customer import Customer
 from domain.fulfilment import Fulfilment
-from domain.inventory import StockItem
-from domain.order import Order
-from domain.product import Product
 from domain.seller import Seller
 from infra.blobs import BlobStore, BlobStoreUnavailable, blob_store
 from infra.eventstore import eventsourcing_env
 from infra.labels import LabelContent, address_lines, render_label
 from infra.settings import Settings
 from marketplace.projectors import context_logs, log_names, stores
+from projections.handlers import handles
 from projections.log import TRANSIENT as LOG_TRANSIENT
 from projections.postgres_unit import PostgresUnit, PostgresView
 from projections.runtime import Projection, Worker
@@ -99,29 +95,18 @@ class Labeller:
 
 
 class LabelProjection(Projection[PostgresUnit]):
-    """Labels for opened fulfilments; every other event of the log is ignored."""
+    """Labels for opened fulfilments; no other event of the log is its business."""
 
     name = "labels"
     contexts: ClassVar[tuple[str, ...]] = ("orders",)
-    ignored: ClassVar[tuple[type, ...]] = (
-        Fulfilment.LabelAttached,
-        Order.Event,
-        Customer.Event,
-        Seller.Event,
-        Product.Event,
-        StockItem.Event,
-        Cart.Event,
-    )
 
     def __init__(self, labeller: Labeller) -> None:
         self.labeller = labeller
 
-    def handle(self, event: Any, unit: PostgresUnit) -> bool:
-        """Label an opened fulfilment; False for any other event."""
-        if isinstance(event, Fulfilment.Opened):
-            self.labeller.label(event)
-            return True
-        return False
+    @handles(Fulfilment.Opened)
+    def label(self, event: Fulfilment.Opened, unit: PostgresUnit) -> None:
+        """Render, store and attach an opened fulfilment's label."""
+        self.labeller.label(event)
 
 
 class LabelView(PostgresView):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
@@ -21,6 +20,7 @@ from tenacity import (
 )
 
 from projections.batching import ReadAhead, collection_paused
+from projections.handlers import EventHandlers
 from projections.log import ContextLog, Positioned
 
 log = structlog.get_logger()
@@ -37,10 +37,6 @@ PROJECTED = Counter("projection_events_total", "Events projected", ["projection"
 FAILURES = Counter(
     "projection_failures_total", "Projection stops and store retries", ["projection", "kind"]
 )
-
-
-class UnhandledEvent(Exception):
-    """A projection met an event type it neither handles nor declares as ignored."""
 
 
 class PositionMoved(Exception):
@@ -86,17 +82,20 @@ class View(Protocol[U_co]):
         """A unit whose changes and position commit atomically when the block exits."""
 
 
-class Projection(ABC, Generic[U]):
-    """Turns events into view changes. Subclasses name what they follow and ignore."""
+class Projection(EventHandlers, Generic[U]):
+    """Turns events into view changes with its @handles methods (projections.handlers).
+
+    An event that none of its handlers takes is not its business and changes nothing.
+    """
 
     name: ClassVar[str]
     contexts: ClassVar[tuple[str, ...]]
-    ignored: ClassVar[tuple[type, ...]] = ()
 
     def project(self, event: Any, unit: U) -> None:
-        """Apply one event to the unit; unknown event types stop the projection."""
-        if not self.handle(event, unit) and not isinstance(event, self.ignored):
-            raise UnhandledEvent(f"{self.name} cannot handle {type(event).__qualname__}")
+        """Apply one event with its handler; an event that no handler takes changes nothing."""
+        handler = self.handler_for(type(event))
+        if handler is not None:
+            handler(self, event, unit)
 
     def prepare(self, events: Sequence[Any]) -> None:
         """Act on a batch before its view changes commit; nothing by default.
@@ -104,10 +103,6 @@ class Projection(ABC, Generic[U]):
         A process manager issues its commands here: if it crashes, the batch's position
         is not recorded, so the commands run again (they must be idempotent).
         """
-
-    @abstractmethod
-    def handle(self, event: Any, unit: U) -> bool:
-        """Apply the event if this projection knows it; return whether it did."""
 
 
 class Worker(Generic[U]):

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from domain.cart import Cart
-from domain.customer import Customer
-from domain.fulfilment import Fulfilment
-from domain.inventory import StockItem
-from domain.order import Order
-from domain.product import Product
-from domain.seller import Seller
 from projections.carts.redis_view import CartUnit
+from projections.handlers import handles
 from projections.runtime import Projection
 
 
@@ -20,29 +15,32 @@ class CartProjection(Projection[CartUnit]):
 
     name = "carts"
     contexts: ClassVar[tuple[str, ...]] = ("carts",)
-    ignored: ClassVar[tuple[type, ...]] = (
-        Seller.Event,
-        Product.Event,
-        StockItem.Event,
-        Customer.Event,
-        Order.Event,
-        Fulfilment.Event,
-    )
 
-    def handle(self, event: Any, unit: CartUnit) -> bool:
-        """Apply one cart event; False for any other event."""
-        cart = event.originator_id
-        match event:
-            case Cart.Created():
-                unit.open_cart(cart, event.shopper_id, event.originator_version)
-            case Cart.ItemAdded():
-                unit.add_units(cart, event.product_id, event.quantity, event.originator_version)
-            case Cart.QuantityChanged():
-                unit.set_units(cart, event.product_id, event.quantity, event.originator_version)
-            case Cart.ItemRemoved():
-                unit.remove_line(cart, event.product_id, event.originator_version)
-            case Cart.Cleared():
-                unit.clear_cart(cart, event.originator_version)
-            case _:
-                return False
-        return True
+    @handles(Cart.Created)
+    def open_cart(self, event: Cart.Created, unit: CartUnit) -> None:
+        """Start an empty cart for its shopper."""
+        unit.open_cart(event.originator_id, event.shopper_id, event.originator_version)
+
+    @handles(Cart.ItemAdded)
+    def add_units(self, event: Cart.ItemAdded, unit: CartUnit) -> None:
+        """Add units of a product to a cart."""
+        unit.add_units(
+            event.originator_id, event.product_id, event.quantity, event.originator_version
+        )
+
+    @handles(Cart.QuantityChanged)
+    def set_units(self, event: Cart.QuantityChanged, unit: CartUnit) -> None:
+        """Set how many units of a product a cart holds."""
+        unit.set_units(
+            event.originator_id, event.product_id, event.quantity, event.originator_version
+        )
+
+    @handles(Cart.ItemRemoved)
+    def remove_line(self, event: Cart.ItemRemoved, unit: CartUnit) -> None:
+        """Take a product's line out of a cart."""
+        unit.remove_line(event.originator_id, event.product_id, event.originator_version)
+
+    @handles(Cart.Cleared)
+    def clear_cart(self, event: Cart.Cleared, unit: CartUnit) -> None:
+        """Empty a cart."""
+        unit.clear_cart(event.originator_id, event.originator_version)

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar, Protocol
+from typing import ClassVar, Protocol
 from uuid import UUID
 
-from domain.cart import Cart
-from domain.customer import Customer
-from domain.fulfilment import Fulfilment
 from domain.inventory import StockItem
-from domain.order import Order
 from domain.product import Product
 from domain.seller import Seller
+from projections.handlers import handles
 from projections.runtime import Projection, Unit
 
 
@@ -71,59 +68,81 @@ class CatalogSearchProjection(Projection[CatalogSearchUnit]):
 
     name = "catalog-search"
     contexts: ClassVar[tuple[str, ...]] = ("catalog", "inventory")
-    ignored: ClassVar[tuple[type, ...]] = (
-        Customer.Event,
-        Cart.Event,
-        Order.Event,
-        Fulfilment.Event,
-        StockItem.PurchaseLimitSet,
-        Seller.Suspended,
-        Seller.AddressSet,
-    )
 
-    def handle(self, event: Any, unit: CatalogSearchUnit) -> bool:
-        """Apply one event; False if this projection does not know the event."""
-        version = event.originator_version
-        match event:
-            case Seller.Registered() | Seller.ProfileUpdated():
-                unit.name_seller(event.originator_id, event.name, version)
-            case Product.Listed():
-                unit.list_product(listing(event), version)
-            case Product.DetailsUpdated():
-                unit.describe_product(
-                    event.originator_id, event.title, event.description, event.category, version
-                )
-            case Product.PriceChanged():
-                unit.reprice_product(
-                    event.originator_id, event.price_minor, event.currency, version
-                )
-            case Product.Delisted():
-                unit.delist_product(event.originator_id, version)
-            case StockItem.Opened():
-                unit.open_stock(event.originator_id, event.product_id, version)
-            case _:
-                return self._move_stock(event, unit)
-        return True
+    @handles(Seller.Registered, Seller.ProfileUpdated)
+    def name_seller(
+        self, event: Seller.Registered | Seller.ProfileUpdated, unit: CatalogSearchUnit
+    ) -> None:
+        """Show a seller's (new) name on its products."""
+        unit.name_seller(event.originator_id, event.name, event.originator_version)
 
-    @staticmethod
-    def _move_stock(event: Any, unit: CatalogSearchUnit) -> bool:
-        stock, version = event.originator_id, event.originator_version
-        match event:
-            case StockItem.StockReceived():
-                unit.move_stock(stock, version, received=event.quantity)
-            case StockItem.StockAdjusted():
-                unit.move_stock(stock, version, received=event.delta)
-            case StockItem.UnitsReserved():
-                unit.move_stock(stock, version, reserved=event.quantity)
-            case StockItem.ReservationReleased():
-                unit.move_stock(stock, version, reserved=-event.quantity)
-            case StockItem.ReservationCommitted():
-                unit.move_stock(stock, version, reserved=-event.quantity, sold=event.quantity)
-            case StockItem.SaleCancelled():
-                unit.move_stock(stock, version, sold=-event.quantity)
-            case _:
-                return False
-        return True
+    @handles(Product.Listed)
+    def list_product(self, event: Product.Listed, unit: CatalogSearchUnit) -> None:
+        """Make a listed product findable."""
+        unit.list_product(listing(event), event.originator_version)
+
+    @handles(Product.DetailsUpdated)
+    def describe_product(self, event: Product.DetailsUpdated, unit: CatalogSearchUnit) -> None:
+        """Replace a product's searchable details."""
+        unit.describe_product(
+            event.originator_id,
+            event.title,
+            event.description,
+            event.category,
+            event.originator_version,
+        )
+
+    @handles(Product.PriceChanged)
+    def reprice_product(self, event: Product.PriceChanged, unit: CatalogSearchUnit) -> None:
+        """Set a product's price."""
+        unit.reprice_product(
+            event.originator_id, event.price_minor, event.currency, event.originator_version
+        )
+
+    @handles(Product.Delisted)
+    def delist_product(self, event: Product.Delisted, unit: CatalogSearchUnit) -> None:
+        """Stop finding a delisted product."""
+        unit.delist_product(event.originator_id, event.originator_version)
+
+    @handles(StockItem.Opened)
+    def open_stock(self, event: StockItem.Opened, unit: CatalogSearchUnit) -> None:
+        """Start counting a product's stock at zero."""
+        unit.open_stock(event.originator_id, event.product_id, event.originator_version)
+
+    @handles(StockItem.StockReceived)
+    def receive_stock(self, event: StockItem.StockReceived, unit: CatalogSearchUnit) -> None:
+        """Count received units."""
+        unit.move_stock(event.originator_id, event.originator_version, received=event.quantity)
+
+    @handles(StockItem.StockAdjusted)
+    def adjust_stock(self, event: StockItem.StockAdjusted, unit: CatalogSearchUnit) -> None:
+        """Correct the received count by the adjustment."""
+        unit.move_stock(event.originator_id, event.originator_version, received=event.delta)
+
+    @handles(StockItem.UnitsReserved)
+    def reserve_units(self, event: StockItem.UnitsReserved, unit: CatalogSearchUnit) -> None:
+        """Count reserved units."""
+        unit.move_stock(event.originator_id, event.originator_version, reserved=event.quantity)
+
+    @handles(StockItem.ReservationReleased)
+    def release_units(self, event: StockItem.ReservationReleased, unit: CatalogSearchUnit) -> None:
+        """Uncount units whose reservation was released."""
+        unit.move_stock(event.originator_id, event.originator_version, reserved=-event.quantity)
+
+    @handles(StockItem.ReservationCommitted)
+    def sell_units(self, event: StockItem.ReservationCommitted, unit: CatalogSearchUnit) -> None:
+        """Move committed units from reserved to sold."""
+        unit.move_stock(
+            event.originator_id,
+            event.originator_version,
+            reserved=-event.quantity,
+            sold=event.quantity,
+        )
+
+    @handles(StockItem.SaleCancelled)
+    def unsell_units(self, event: StockItem.SaleCancelled, unit: CatalogSearchUnit) -> None:
+        """Uncount units whose sale was cancelled."""
+        unit.move_stock(event.originator_id, event.originator_version, sold=-event.quantity)
 
 
 def listing(event: Product.Listed) -> Listing:

@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, ClassVar, Protocol
+from typing import ClassVar, Protocol
 from uuid import UUID
 
-from domain.cart import Cart
-from domain.customer import Customer
-from domain.fulfilment import Fulfilment
-from domain.inventory import StockItem
 from domain.order import Order
-from domain.product import Product
-from domain.seller import Seller
+from projections.handlers import handles
 from projections.runtime import Projection, Unit
 
 
@@ -55,40 +50,56 @@ class CheckoutBookProjection(Projection[CheckoutBookUnit]):
 
     name = "checkout"
     contexts: ClassVar[tuple[str, ...]] = ("orders",)
-    ignored: ClassVar[tuple[type, ...]] = (
-        Order.Shipped,
-        Order.Delivered,
-        Fulfilment.Event,
-        Seller.Event,
-        Product.Event,
-        StockItem.Event,
-        Cart.Event,
-        Customer.Event,
-    )
 
-    def handle(self, event: Any, unit: CheckoutBookUnit) -> bool:
-        """Apply one order event to the book; False for events it does not know."""
-        order_id = event.originator_id
-        match event:
-            case Order.Placed():
-                total = sum(line["unit_price"]["minor"] * line["quantity"] for line in event.lines)
-                unit.open_order(order_id, total, event.currency, event.expires_at)
-            case Order.StockReserved():
-                unit.await_authorisation(order_id)
-            case Order.PaymentAuthorised():
-                unit.authorised(order_id, event.payment_id)
-            case Order.Confirmed():
-                unit.confirmed(order_id)
-            case Order.Rejected() | Order.PaymentFailed() | Order.PaymentVoided():
-                unit.closed(order_id)
-            case Order.Cancelled() | Order.Expired():
-                unit.abandoned(order_id)
-            case Order.PaymentCaptured():
-                unit.queue_capture(order_id, event.payment_id, event.amount_minor, event.currency)
-            case Order.Refunded():
-                unit.queue_refund(
-                    order_id, event.refund_id, event.payment_id, event.amount_minor, event.currency
-                )
-            case _:
-                return False
-        return True
+    @handles(Order.Placed)
+    def open_order(self, event: Order.Placed, unit: CheckoutBookUnit) -> None:
+        """Watch a placed order's payment deadline."""
+        total = sum(line["unit_price"]["minor"] * line["quantity"] for line in event.lines)
+        unit.open_order(event.originator_id, total, event.currency, event.expires_at)
+
+    @handles(Order.StockReserved)
+    def await_authorisation(self, event: Order.StockReserved, unit: CheckoutBookUnit) -> None:
+        """Ask for the payment once the stock is reserved."""
+        unit.await_authorisation(event.originator_id)
+
+    @handles(Order.PaymentAuthorised)
+    def record_authorisation(self, event: Order.PaymentAuthorised, unit: CheckoutBookUnit) -> None:
+        """Stop asking for an authorisation that arrived."""
+        unit.authorised(event.originator_id, event.payment_id)
+
+    @handles(Order.Confirmed)
+    def drop_deadline(self, event: Order.Confirmed, unit: CheckoutBookUnit) -> None:
+        """Drop a confirmed order's deadline."""
+        unit.confirmed(event.originator_id)
+
+    @handles(Order.Rejected, Order.PaymentFailed, Order.PaymentVoided)
+    def close_order(
+        self,
+        event: Order.Rejected | Order.PaymentFailed | Order.PaymentVoided,
+        unit: CheckoutBookUnit,
+    ) -> None:
+        """Stop everything for an order whose stock and payment are settled."""
+        unit.closed(event.originator_id)
+
+    @handles(Order.Cancelled, Order.Expired)
+    def abandon_order(self, event: Order.Cancelled | Order.Expired, unit: CheckoutBookUnit) -> None:
+        """Stop a cancelled or expired order's deadline and authorisation."""
+        unit.abandoned(event.originator_id)
+
+    @handles(Order.PaymentCaptured)
+    def queue_capture(self, event: Order.PaymentCaptured, unit: CheckoutBookUnit) -> None:
+        """Queue the capture of an order's payment."""
+        unit.queue_capture(
+            event.originator_id, event.payment_id, event.amount_minor, event.currency
+        )
+
+    @handles(Order.Refunded)
+    def queue_refund(self, event: Order.Refunded, unit: CheckoutBookUnit) -> None:
+        """Queue the refund of part of a captured payment."""
+        unit.queue_refund(
+            event.originator_id,
+            event.refund_id,
+            event.payment_id,
+            event.amount_minor,
+            event.currency,
+        )

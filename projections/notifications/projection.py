@@ -5,13 +5,10 @@ from __future__ import annotations
 from typing import Any, ClassVar, Protocol
 from uuid import UUID
 
-from domain.cart import Cart
 from domain.customer import Customer
-from domain.fulfilment import Fulfilment
-from domain.inventory import StockItem
 from domain.order import Order
-from domain.product import Product
 from domain.seller import Seller
+from projections.handlers import handles
 from projections.notifications.mails import (
     CUSTOMER,
     SELLER,
@@ -54,57 +51,56 @@ class NotificationProjection(Projection[NotificationUnit]):
     name = "notifications"
     contexts: ClassVar[tuple[str, ...]] = ("customers", "catalog", "orders")
     """Directory logs first: in each step they are read before the orders that need them."""
-    ignored: ClassVar[tuple[type, ...]] = (
-        Customer.AddressAdded,
-        Seller.AddressSet,
-        Seller.Suspended,
-        Product.Event,
-        StockItem.Event,
-        Cart.Event,
-        Fulfilment.Event,
-        Order.StockReserved,
-        Order.Rejected,
-        Order.PaymentAuthorised,
-        Order.PaymentFailed,
-        Order.PaymentCaptured,
-        Order.Delivered,
-        Order.Refunded,
-        Order.PaymentVoided,
-    )
 
-    def handle(self, event: Any, unit: NotificationUnit) -> bool:
-        """Apply one event; False if this projection does not know the event."""
-        match event:
-            case Customer.Registered():
-                unit.remember_recipient(
-                    CUSTOMER, event.originator_id, event.email, event.name, event.originator_version
-                )
-            case Seller.Registered() | Seller.ProfileUpdated():
-                unit.remember_recipient(
-                    SELLER, event.originator_id, event.email, event.name, event.originator_version
-                )
-            case Order.Placed():
-                unit.remember_order(
-                    order_for_mail(
-                        event.originator_id,
-                        event.customer_id,
-                        event.currency,
-                        event.lines,
-                        event.ship_to,
-                    )
-                )
-            case Order.Confirmed():
-                self._enqueue(unit, order_confirmed(event, self._order(unit, event)))
-            case Order.Shipped():
-                order = self._order(unit, event)
-                self._enqueue(unit, order_shipped(event, order, event.seller_id))
-            case Order.Cancelled():
-                self._enqueue(unit, order_cancelled(event, self._order(unit, event), event.reason))
-            case Order.Expired():
-                self._enqueue(unit, order_expired(event, self._order(unit, event)))
-            case _:
-                return False
-        return True
+    @handles(Customer.Registered)
+    def remember_customer(self, event: Customer.Registered, unit: NotificationUnit) -> None:
+        """Record where a customer's mail goes."""
+        unit.remember_recipient(
+            CUSTOMER, event.originator_id, event.email, event.name, event.originator_version
+        )
+
+    @handles(Seller.Registered, Seller.ProfileUpdated)
+    def remember_seller(
+        self, event: Seller.Registered | Seller.ProfileUpdated, unit: NotificationUnit
+    ) -> None:
+        """Record where a seller's mail goes."""
+        unit.remember_recipient(
+            SELLER, event.originator_id, event.email, event.name, event.originator_version
+        )
+
+    @handles(Order.Placed)
+    def remember_order(self, event: Order.Placed, unit: NotificationUnit) -> None:
+        """Keep what later mails about a placed order need."""
+        unit.remember_order(
+            order_for_mail(
+                event.originator_id,
+                event.customer_id,
+                event.currency,
+                event.lines,
+                event.ship_to,
+            )
+        )
+
+    @handles(Order.Confirmed)
+    def mail_confirmation(self, event: Order.Confirmed, unit: NotificationUnit) -> None:
+        """Mail the shopper its confirmation and each seller its new order to ship."""
+        self._enqueue(unit, order_confirmed(event, self._order(unit, event)))
+
+    @handles(Order.Shipped)
+    def mail_shipment(self, event: Order.Shipped, unit: NotificationUnit) -> None:
+        """Tell the shopper that a seller shipped its lines."""
+        order = self._order(unit, event)
+        self._enqueue(unit, order_shipped(event, order, event.seller_id))
+
+    @handles(Order.Cancelled)
+    def mail_cancellation(self, event: Order.Cancelled, unit: NotificationUnit) -> None:
+        """Tell the shopper that an order was cancelled, and why."""
+        self._enqueue(unit, order_cancelled(event, self._order(unit, event), event.reason))
+
+    @handles(Order.Expired)
+    def mail_expiry(self, event: Order.Expired, unit: NotificationUnit) -> None:
+        """Tell the shopper that an order expired unpaid."""
+        self._enqueue(unit, order_expired(event, self._order(unit, event)))
 
     @staticmethod
     def _order(unit: NotificationUnit, event: Any) -> OrderForMail:

@@ -6,13 +6,9 @@ from datetime import datetime
 from typing import Any, ClassVar, NamedTuple, Protocol
 from uuid import UUID
 
-from domain.cart import Cart
-from domain.customer import Customer
 from domain.fulfilment import Fulfilment
-from domain.inventory import StockItem
 from domain.order import Order
-from domain.product import Product
-from domain.seller import Seller
+from projections.handlers import handles
 from projections.runtime import Projection, Unit
 
 PAYMENT_PENDING = "payment_pending"
@@ -90,88 +86,133 @@ class OrderHistoryProjection(Projection[OrderHistoryUnit]):
 
     name = "orders"
     contexts: ClassVar[tuple[str, ...]] = ("orders",)
-    ignored: ClassVar[tuple[type, ...]] = (
-        Seller.Event,
-        Product.Event,
-        StockItem.Event,
-        Customer.Event,
-        Cart.Event,
-    )
-    """Other contexts' events, met when every context shares one log (split_logs off)."""
 
-    def handle(self, event: Any, unit: OrderHistoryUnit) -> bool:
-        """Apply one order or fulfilment event; False for any other event."""
-        match event:
-            case Order.Placed():
-                unit.place_order(placed_order(event))
-            case Fulfilment.Opened():
-                unit.open_fulfilment(
-                    event.originator_id, event.order_id, event.seller_id, event.customer_id
-                )
-            case Fulfilment.LabelAttached():
-                unit.attach_label(
-                    event.originator_id,
-                    event.blob_key,
-                    event.content_type,
-                    event.originator_version,
-                )
-            case _:
-                return self._change(event, unit)
-        return True
+    @handles(Order.Placed)
+    def place_order(self, event: Order.Placed, unit: OrderHistoryUnit) -> None:
+        """Record a new order and its lines."""
+        unit.place_order(placed_order(event))
 
-    @staticmethod
-    def _change(event: Any, unit: OrderHistoryUnit) -> bool:
-        if not isinstance(event, Order.Event):
-            return False
-        order, version, at = event.originator_id, event.originator_version, event.timestamp
-        match event:
-            case Order.StockReserved():
-                unit.change_order(order, version, at, status=PAYMENT_PENDING)
-            case Order.Rejected():
-                rejected = [str(product) for product in event.product_ids]
-                unit.change_order(
-                    order, version, at, status="rejected", rejected_product_ids=rejected
-                )
-            case Order.PaymentAuthorised():
-                unit.change_order(
-                    order,
-                    version,
-                    at,
-                    status="payment_authorised",
-                    payment_state="authorised",
-                    payment_id=event.payment_id,
-                    authorised_minor=event.amount_minor,
-                )
-            case Order.PaymentFailed():
-                unit.change_order(
-                    order,
-                    version,
-                    at,
-                    status="payment_failed",
-                    payment_state="failed",
-                    payment_failure=event.reason,
-                )
-            case Order.Confirmed():
-                unit.change_order(order, version, at, status="confirmed", confirmed_at=at)
-            case Order.Cancelled():
-                unit.change_order(
-                    order, version, at, status="cancelled", cancellation_reason=event.reason
-                )
-            case Order.Expired():
-                unit.change_order(order, version, at, status="expired")
-            case Order.PaymentVoided():
-                unit.change_order(order, version, at, payment_state="voided")
-            case Order.Shipped():
-                unit.ship_part(order, event.seller_id, version, at)
-            case Order.Delivered():
-                unit.deliver_part(order, event.seller_id, version, at)
-            case Order.PaymentCaptured():
-                unit.capture_payment(order, event.amount_minor, version, at)
-            case Order.Refunded():
-                unit.refund_payment(order, event.amount_minor, version, at)
-            case _:
-                return False
-        return True
+    @handles(Fulfilment.Opened)
+    def open_fulfilment(self, event: Fulfilment.Opened, unit: OrderHistoryUnit) -> None:
+        """Remember which order and seller a fulfilment belongs to."""
+        unit.open_fulfilment(
+            event.originator_id, event.order_id, event.seller_id, event.customer_id
+        )
+
+    @handles(Fulfilment.LabelAttached)
+    def attach_label(self, event: Fulfilment.LabelAttached, unit: OrderHistoryUnit) -> None:
+        """Record where a seller's shipping label is stored."""
+        unit.attach_label(
+            event.originator_id, event.blob_key, event.content_type, event.originator_version
+        )
+
+    @handles(Order.StockReserved)
+    def await_payment(self, event: Order.StockReserved, unit: OrderHistoryUnit) -> None:
+        """Show an order whose stock is reserved as waiting for its payment."""
+        unit.change_order(
+            event.originator_id, event.originator_version, event.timestamp, status=PAYMENT_PENDING
+        )
+
+    @handles(Order.Rejected)
+    def reject_order(self, event: Order.Rejected, unit: OrderHistoryUnit) -> None:
+        """Show an order as rejected, with the products it could not have."""
+        rejected = [str(product) for product in event.product_ids]
+        unit.change_order(
+            event.originator_id,
+            event.originator_version,
+            event.timestamp,
+            status="rejected",
+            rejected_product_ids=rejected,
+        )
+
+    @handles(Order.PaymentAuthorised)
+    def authorise_payment(self, event: Order.PaymentAuthorised, unit: OrderHistoryUnit) -> None:
+        """Record an order's authorised payment."""
+        unit.change_order(
+            event.originator_id,
+            event.originator_version,
+            event.timestamp,
+            status="payment_authorised",
+            payment_state="authorised",
+            payment_id=event.payment_id,
+            authorised_minor=event.amount_minor,
+        )
+
+    @handles(Order.PaymentFailed)
+    def fail_payment(self, event: Order.PaymentFailed, unit: OrderHistoryUnit) -> None:
+        """Record why an order's payment failed."""
+        unit.change_order(
+            event.originator_id,
+            event.originator_version,
+            event.timestamp,
+            status="payment_failed",
+            payment_state="failed",
+            payment_failure=event.reason,
+        )
+
+    @handles(Order.Confirmed)
+    def confirm_order(self, event: Order.Confirmed, unit: OrderHistoryUnit) -> None:
+        """Show an order as confirmed, and when."""
+        unit.change_order(
+            event.originator_id,
+            event.originator_version,
+            event.timestamp,
+            status="confirmed",
+            confirmed_at=event.timestamp,
+        )
+
+    @handles(Order.Cancelled)
+    def cancel_order(self, event: Order.Cancelled, unit: OrderHistoryUnit) -> None:
+        """Show an order as cancelled, and why."""
+        unit.change_order(
+            event.originator_id,
+            event.originator_version,
+            event.timestamp,
+            status="cancelled",
+            cancellation_reason=event.reason,
+        )
+
+    @handles(Order.Expired)
+    def expire_order(self, event: Order.Expired, unit: OrderHistoryUnit) -> None:
+        """Show an order as expired."""
+        unit.change_order(
+            event.originator_id, event.originator_version, event.timestamp, status="expired"
+        )
+
+    @handles(Order.PaymentVoided)
+    def void_payment(self, event: Order.PaymentVoided, unit: OrderHistoryUnit) -> None:
+        """Show an order's payment as voided."""
+        unit.change_order(
+            event.originator_id, event.originator_version, event.timestamp, payment_state="voided"
+        )
+
+    @handles(Order.Shipped)
+    def ship_part(self, event: Order.Shipped, unit: OrderHistoryUnit) -> None:
+        """Record that a seller shipped its lines."""
+        unit.ship_part(
+            event.originator_id, event.seller_id, event.originator_version, event.timestamp
+        )
+
+    @handles(Order.Delivered)
+    def deliver_part(self, event: Order.Delivered, unit: OrderHistoryUnit) -> None:
+        """Record that a seller's lines were delivered."""
+        unit.deliver_part(
+            event.originator_id, event.seller_id, event.originator_version, event.timestamp
+        )
+
+    @handles(Order.PaymentCaptured)
+    def capture_payment(self, event: Order.PaymentCaptured, unit: OrderHistoryUnit) -> None:
+        """Add a captured amount."""
+        unit.capture_payment(
+            event.originator_id, event.amount_minor, event.originator_version, event.timestamp
+        )
+
+    @handles(Order.Refunded)
+    def refund_payment(self, event: Order.Refunded, unit: OrderHistoryUnit) -> None:
+        """Add a refunded amount."""
+        unit.refund_payment(
+            event.originator_id, event.amount_minor, event.originator_version, event.timestamp
+        )
 
 
 def placed_order(event: Order.Placed) -> PlacedOrder:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from domain.cart import Cart
-from domain.customer import Customer
-from domain.fulfilment import Fulfilment
 from domain.inventory import StockItem
-from domain.order import Order
 from domain.product import Product
 from domain.seller import Seller
+from projections.handlers import handles
 from projections.product_detail.redis_view import ProductDetailUnit
 from projections.runtime import Projection
 
@@ -20,88 +17,101 @@ class ProductDetailProjection(Projection[ProductDetailUnit]):
 
     name = "product-detail"
     contexts: ClassVar[tuple[str, ...]] = ("catalog", "inventory")
-    ignored: ClassVar[tuple[type, ...]] = (
-        Customer.Event,
-        Cart.Event,
-        Order.Event,
-        Fulfilment.Event,
-        StockItem.PurchaseLimitSet,
-        Seller.AddressSet,
-    )
-    """Other contexts' events, met when every context shares one log (split_logs off)."""
 
-    def handle(self, event: Any, unit: ProductDetailUnit) -> bool:
-        """Apply one event; False if this projection does not know the event."""
-        match event:
-            case Seller.Registered() | Seller.ProfileUpdated():
-                unit.name_seller(event.originator_id, event.name)
-            case Seller.Suspended():
-                unit.suspend_seller(event.originator_id)
-            case Product.Listed():
-                unit.list_product(
-                    event.originator_id,
-                    {
-                        "seller_id": str(event.seller_id),
-                        "title": event.title,
-                        "description": event.description,
-                        "category": event.category,
-                        "attributes": event.attributes,
-                        "price_minor": event.price_minor,
-                        "currency": event.currency,
-                        "listed_at": event.timestamp.isoformat(),
-                    },
-                    event.originator_version,
-                )
-            case Product.DetailsUpdated():
-                unit.update_product(
-                    event.originator_id,
-                    {
-                        "title": event.title,
-                        "description": event.description,
-                        "category": event.category,
-                        "attributes": event.attributes,
-                    },
-                    event.originator_version,
-                )
-            case Product.PriceChanged():
-                unit.update_product(
-                    event.originator_id,
-                    {"price_minor": event.price_minor, "currency": event.currency},
-                    event.originator_version,
-                )
-            case Product.Delisted():
-                unit.update_product(
-                    event.originator_id, {"delisted": True}, event.originator_version
-                )
-            case StockItem.Opened():
-                unit.move_stock(event.product_id, event.originator_id, event.originator_version)
-            case StockItem.StockReceived():
-                unit.move_stock_of(
-                    event.originator_id, event.originator_version, received=event.quantity
-                )
-            case StockItem.StockAdjusted():
-                unit.move_stock_of(
-                    event.originator_id, event.originator_version, received=event.delta
-                )
-            case StockItem.UnitsReserved():
-                unit.move_stock_of(
-                    event.originator_id, event.originator_version, reserved=event.quantity
-                )
-            case StockItem.ReservationReleased():
-                unit.move_stock_of(
-                    event.originator_id, event.originator_version, reserved=-event.quantity
-                )
-            case StockItem.ReservationCommitted():
-                unit.move_stock_of(
-                    event.originator_id,
-                    event.originator_version,
-                    reserved=-event.quantity,
-                    sold=event.quantity,
-                )
-            case StockItem.SaleCancelled():
-                unit.move_stock_of(
-                    event.originator_id, event.originator_version, sold=-event.quantity
-                )
-            case _:
-                return False
-        return True
+    @handles(Seller.Registered, Seller.ProfileUpdated)
+    def name_seller(
+        self, event: Seller.Registered | Seller.ProfileUpdated, unit: ProductDetailUnit
+    ) -> None:
+        """Show a seller's (new) name on its products."""
+        unit.name_seller(event.originator_id, event.name)
+
+    @handles(Seller.Suspended)
+    def suspend_seller(self, event: Seller.Suspended, unit: ProductDetailUnit) -> None:
+        """Mark a seller suspended."""
+        unit.suspend_seller(event.originator_id)
+
+    @handles(Product.Listed)
+    def list_product(self, event: Product.Listed, unit: ProductDetailUnit) -> None:
+        """Show a listed product."""
+        unit.list_product(
+            event.originator_id,
+            {
+                "seller_id": str(event.seller_id),
+                "title": event.title,
+                "description": event.description,
+                "category": event.category,
+                "attributes": event.attributes,
+                "price_minor": event.price_minor,
+                "currency": event.currency,
+                "listed_at": event.timestamp.isoformat(),
+            },
+            event.originator_version,
+        )
+
+    @handles(Product.DetailsUpdated)
+    def describe_product(self, event: Product.DetailsUpdated, unit: ProductDetailUnit) -> None:
+        """Replace a product's details."""
+        unit.update_product(
+            event.originator_id,
+            {
+                "title": event.title,
+                "description": event.description,
+                "category": event.category,
+                "attributes": event.attributes,
+            },
+            event.originator_version,
+        )
+
+    @handles(Product.PriceChanged)
+    def reprice_product(self, event: Product.PriceChanged, unit: ProductDetailUnit) -> None:
+        """Set a product's price."""
+        unit.update_product(
+            event.originator_id,
+            {"price_minor": event.price_minor, "currency": event.currency},
+            event.originator_version,
+        )
+
+    @handles(Product.Delisted)
+    def delist_product(self, event: Product.Delisted, unit: ProductDetailUnit) -> None:
+        """Mark a product as delisted."""
+        unit.update_product(event.originator_id, {"delisted": True}, event.originator_version)
+
+    @handles(StockItem.Opened)
+    def open_stock(self, event: StockItem.Opened, unit: ProductDetailUnit) -> None:
+        """Start counting a product's stock at zero."""
+        unit.move_stock(event.product_id, event.originator_id, event.originator_version)
+
+    @handles(StockItem.StockReceived)
+    def receive_stock(self, event: StockItem.StockReceived, unit: ProductDetailUnit) -> None:
+        """Count received units."""
+        unit.move_stock_of(event.originator_id, event.originator_version, received=event.quantity)
+
+    @handles(StockItem.StockAdjusted)
+    def adjust_stock(self, event: StockItem.StockAdjusted, unit: ProductDetailUnit) -> None:
+        """Correct the received count by the adjustment."""
+        unit.move_stock_of(event.originator_id, event.originator_version, received=event.delta)
+
+    @handles(StockItem.UnitsReserved)
+    def reserve_units(self, event: StockItem.UnitsReserved, unit: ProductDetailUnit) -> None:
+        """Count reserved units."""
+        unit.move_stock_of(event.originator_id, event.originator_version, reserved=event.quantity)
+
+    @handles(StockItem.ReservationReleased)
+    def release_units(self, event: StockItem.ReservationReleased, unit: ProductDetailUnit) -> None:
+        """Uncount units whose reservation was released."""
+        unit.move_stock_of(event.originator_id, event.originator_version, reserved=-event.quantity)
+
+    @handles(StockItem.ReservationCommitted)
+    def sell_units(self, event: StockItem.ReservationCommitted, unit: ProductDetailUnit) -> None:
+        """Move committed units from reserved to sold."""
+        unit.move_stock_of(
+            event.originator_id,
+            event.originator_version,
+            reserved=-event.quantity,
+            sold=event.quantity,
+        )
+
+    @handles(StockItem.SaleCancelled)
+    def unsell_units(self, event: StockItem.SaleCancelled, unit: ProductDetailUnit) -> None:
+        """Uncount units whose sale was cancelled."""
+        unit.move_stock_of(event.originator_id, event.originator_version, sold=-event.quantity)

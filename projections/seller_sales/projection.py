@@ -4,16 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Protocol
+from typing import ClassVar, Protocol
 from uuid import UUID
 
-from domain.cart import Cart
-from domain.customer import Customer
-from domain.fulfilment import Fulfilment
-from domain.inventory import StockItem
 from domain.order import Order
-from domain.product import Product
-from domain.seller import Seller
+from projections.handlers import handles
 from projections.runtime import Projection, Unit
 
 
@@ -54,46 +49,27 @@ class SellerSalesProjection(Projection[SellerSalesUnit]):
 
     name = "seller-sales"
     contexts: ClassVar[tuple[str, ...]] = ("orders",)
-    ignored: ClassVar[tuple[type, ...]] = (
-        Order.StockReserved,
-        Order.Rejected,
-        Order.PaymentAuthorised,
-        Order.PaymentFailed,
-        Order.Shipped,
-        Order.PaymentCaptured,
-        Order.Delivered,
-        Order.Refunded,
-        Order.PaymentVoided,
-        Order.Expired,
-        Fulfilment.Event,
-        Seller.Event,
-        Product.Event,
-        StockItem.Event,
-        Customer.Event,
-        Cart.Event,
-    )
-    """Order events that change no sale, and other contexts' events (met on one shared log)."""
 
-    def handle(self, event: Any, unit: SellerSalesUnit) -> bool:
-        """Apply one order event; False for any other event."""
-        match event:
-            case Order.Placed():
-                lines = tuple(
-                    SoldLine(
-                        seller_id=UUID(str(line["seller_id"])),
-                        product_id=UUID(str(line["product_id"])),
-                        quantity=int(line["quantity"]),
-                        unit_price_minor=int(line["unit_price"]["minor"]),
-                    )
-                    for line in event.lines
-                )
-                unit.remember_order(event.originator_id, event.currency, lines)
-            case Order.Confirmed():
-                unit.count_sale(
-                    event.originator_id, hour_of(event.timestamp), event.originator_version
-                )
-            case Order.Cancelled():
-                unit.uncount_sale(event.originator_id, event.originator_version)
-            case _:
-                return False
-        return True
+    @handles(Order.Placed)
+    def remember_order(self, event: Order.Placed, unit: SellerSalesUnit) -> None:
+        """Keep a placed order's lines until it is confirmed or ends."""
+        lines = tuple(
+            SoldLine(
+                seller_id=UUID(str(line["seller_id"])),
+                product_id=UUID(str(line["product_id"])),
+                quantity=int(line["quantity"]),
+                unit_price_minor=int(line["unit_price"]["minor"]),
+            )
+            for line in event.lines
+        )
+        unit.remember_order(event.originator_id, event.currency, lines)
+
+    @handles(Order.Confirmed)
+    def count_sale(self, event: Order.Confirmed, unit: SellerSalesUnit) -> None:
+        """Add a confirmed order to its sellers' sales in the hour of confirmation."""
+        unit.count_sale(event.originator_id, hour_of(event.timestamp), event.originator_version)
+
+    @handles(Order.Cancelled)
+    def uncount_sale(self, event: Order.Cancelled, unit: SellerSalesUnit) -> None:
+        """Take a cancelled order back out of its sellers' sales, if it was confirmed."""
+        unit.uncount_sale(event.originator_id, event.originator_version)

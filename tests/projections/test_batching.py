@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 import pytest
 
 from projections.batching import ReadAhead, collection_paused
+from projections.handlers import handles
 from projections.log import Positioned
 from projections.runtime import PositionMoved, Projection, Worker
 
@@ -82,9 +83,9 @@ class Numbers(Projection[Unit]):
     name = "numbers"
     contexts: ClassVar[tuple[str, ...]] = ("numbers",)
 
-    def handle(self, event: Any, unit: Unit) -> bool:
+    @handles(Number)
+    def see(self, event: Number, unit: Unit) -> None:
         unit.seen.append(event.value)
-        return True
 
 
 def numbers(log: Log, view: View, batch_size: int, max_batch_size: int | None = None) -> Any:

@@ -5,19 +5,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
 
 import pytest
 import redis
 
 from commands.services import Commands
 from domain.base import Context
-from domain.customer import Customer
 from domain.money import Money
 from projections.log import ContextLog
 from projections.product_detail.projection import ProductDetailProjection
 from projections.product_detail.redis_view import RedisProductDetailView
-from projections.runtime import PositionMoved, Projection, UnhandledEvent, Worker
+from projections.runtime import PositionMoved, Worker
 
 pytestmark = pytest.mark.postgres
 
@@ -114,19 +112,3 @@ def test_a_batch_over_a_moved_position_writes_nothing(
 
     doc = view.product(product)
     assert doc is not None and doc["title"] == "Lamp"
-
-
-def test_an_unknown_event_stops_the_projection_and_an_ignored_one_does_not() -> None:
-    class CartsOnly(Projection[Any]):
-        name = "carts-only"
-        contexts = ("carts",)
-
-        def handle(self, event: object, unit: Any) -> bool:
-            return False
-
-    registered = Customer.register(
-        uuid.uuid4(), "Ann", "ann@x.test", as_seller(uuid.uuid4())
-    ).collect_events()[0]
-    with pytest.raises(UnhandledEvent, match="Registered"):
-        CartsOnly().project(registered, object())
-    ProductDetailProjection().project(registered, cast(Any, object()))
