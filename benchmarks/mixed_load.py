@@ -30,7 +30,8 @@ from infra.settings import load_settings
 from loadtest.plan import LoadOptions
 from loadtest.run import loadtest
 from loadtest.stats import GOALS_MS
-from marketplace.stack import api_url, build_stack
+from marketplace.registry import api_url
+from marketplace.stack import build_stack
 from marketplace.supervisor import ChildProcess, StartFailed, Supervisor
 from marketplace.tooling_cli import StackRoot
 from tests.support.nginx import LocalNginx, ensure_nginx

@@ -1,17 +1,18 @@
-"""`marketplace loadtest` and `marketplace seed-demo`, registered by the root's CLI.
+"""`marketplace loadtest` and `marketplace seed-demo`, added to the root's command tree.
 
 Locust itself is only imported by the load run's child process; matplotlib by the report.
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import shlex
 import sys
-from functools import partial
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Annotated
+
+import typer
 
 from infra.settings import Settings, load_settings
 from loadtest.root import Root
@@ -21,33 +22,13 @@ EXTRA = ("locust", "matplotlib")
 EXTRA_HINT = "install the loadtest extra: pip install -e '.[loadtest]'"
 
 
-def _positive_float(value: str) -> float:
-    number = float(value)
-    if number <= 0:
-        raise argparse.ArgumentTypeError(f"must be above 0, not {value}")
-    return number
-
-
-def _count(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return number
-
-
-def _non_negative(value: str) -> int:
-    number = int(value)
-    if number < 0:
-        raise argparse.ArgumentTypeError(f"must be at least 0, not {value}")
-    return number
-
-
 def missing_extra() -> list[str]:
     """The packages of the `loadtest` extra that are not installed."""
     return [name for name in EXTRA if importlib.util.find_spec(name) is None]
 
 
-def _loadtest(root: Root, args: argparse.Namespace) -> int:
+def run_loadtest(root: Root, args: SimpleNamespace) -> int:
+    """The load run the options describe, against the stack root describes; the exit code."""
     missing = missing_extra()
     if missing:
         print(f"marketplace loadtest: no {', '.join(missing)}; {EXTRA_HINT}", file=sys.stderr)
@@ -94,67 +75,91 @@ def checkout_metrics_url(settings: Settings) -> str | None:
     return f"http://{settings.host}:{port}/metrics" if port else None
 
 
-def _seed_demo(root: Root, args: argparse.Namespace) -> int:
-    from loadtest.demo import seed_demo
-
-    return seed_demo(
-        root,
-        url=args.url,
-        sellers=args.sellers,
-        products=args.products,
-        customers=args.customers,
-        seed=args.seed,
-        concurrency=args.concurrency,
-    )
+def above_zero(value: str) -> float:
+    """value as a number above 0, or a usage error."""
+    number = float(value)
+    if number <= 0:
+        raise typer.BadParameter(f"must be above 0, not {value}")
+    return number
 
 
-def register(sub: Any, root: Root) -> None:
-    """Add `seed-demo` and `loadtest` to the parser; their handlers work on root."""
-    seed = sub.add_parser("seed-demo", help="load a demo marketplace through the command API")
-    seed.add_argument("--url", default=None, help="command API base URL (default: from settings)")
-    seed.add_argument("--sellers", type=int, default=36)
-    seed.add_argument("--products", type=int, default=3000)
-    seed.add_argument("--customers", type=int, default=120)
-    seed.add_argument("--seed", type=int, default=42)
-    seed.add_argument("--concurrency", type=int, default=16, help="requests in flight")
-    seed.set_defaults(handler=partial(_seed_demo, root))
+def positive(help: str | None = None) -> typer.models.OptionInfo:
+    """An option that must be above 0."""
+    return typer.Option(parser=above_zero, help=help)
 
-    run = sub.add_parser(
-        "loadtest",
-        help="drive a running stack with a Black Friday mix (Locust) and write a report",
-        description="Prepares sellers, products, a flash sale and shoppers through the command "
-        "API, then drives both APIs with Locust, headless: mostly search and product views, "
-        "some cart changes, a few checkouts, a ramp, and a flash sale mid-run. Writes "
-        "report.md, summary.json and PNG charts; exits 1 if an invariant failed.",
-    )
-    run.add_argument("--write-url", default=None, help="command API (default: from settings)")
-    run.add_argument("--read-url", default=None, help="query API (default: from settings)")
-    run.add_argument("--out", type=Path, default=None, help="default: .marketplace/loadtest/<ts>")
-    run.add_argument("--duration", type=_positive_float, default=120.0, help="seconds of load")
-    run.add_argument("--users", type=_count, default=100, help="users at the peak")
-    run.add_argument("--spawn-rate", type=_positive_float, default=None, help="users/s in ramp")
-    run.add_argument("--ramp", type=_positive_float, default=None, help="seconds to peak")
-    run.add_argument("--flash-at", type=float, default=None, help="second the sale opens (1/2)")
-    run.add_argument("--flash-users", type=_non_negative, default=None, help="flash buyers")
-    run.add_argument("--flash-products", type=_count, default=3)
-    run.add_argument("--flash-stock", type=_count, default=10, help="units per flash product")
-    run.add_argument("--flash-limit", type=_count, default=1, help="units per buyer")
-    run.add_argument("--products", type=_count, default=60, help="ordinary products to list")
-    run.add_argument("--think", type=_positive_float, default=1.0, help="mean pause, seconds")
-    run.add_argument("--seed", type=int, default=42)
-    run.add_argument(
-        "--one-ip", action="store_true", help="no X-Forwarded-For: all users share one address"
-    )
-    run.add_argument(
-        "--bucket", type=_positive_float, default=None, help="chart bucket, seconds (auto)"
-    )
-    run.add_argument(
-        "--settle", type=_positive_float, default=60.0, help="seconds to wait for orders to settle"
-    )
-    run.add_argument(
-        "--checkout-metrics",
-        default=None,
-        help="the checkout worker's Prometheus URL (for the payment breaker; default from "
-        "MARKETPLACE_CHECKOUT_METRICS_PORT, as `marketplace up` serves it)",
-    )
-    run.set_defaults(handler=partial(_loadtest, root))
+
+def count(help: str | None = None) -> typer.models.OptionInfo:
+    """An option that must be at least 1."""
+    return typer.Option(min=1, help=help)
+
+
+def tooling(root: Root) -> typer.Typer:
+    """`seed-demo` and `loadtest` as a command tree whose commands work on root."""
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+
+    @app.command("seed-demo")
+    def seed_demo(
+        url: Annotated[
+            str | None, typer.Option(help="command API (default: from settings)")
+        ] = None,
+        sellers: Annotated[int, typer.Option(min=1)] = 36,
+        products: Annotated[int, typer.Option(min=0)] = 3000,
+        customers: Annotated[int, typer.Option(min=0)] = 120,
+        seed: int = 42,
+        concurrency: Annotated[int, typer.Option(min=1, help="requests in flight")] = 16,
+    ) -> None:
+        """Load a demo marketplace through the command API: sellers, products, stock, shoppers.
+
+        Example: marketplace seed-demo --products 500
+        """
+        from loadtest.demo import seed_demo as load
+
+        code = load(root, url, sellers, products, customers, seed, concurrency)
+        raise typer.Exit(code)
+
+    @app.command("loadtest")
+    def loadtest(
+        write_url: Annotated[
+            str | None, typer.Option(help="command API (default: settings)")
+        ] = None,
+        read_url: Annotated[str | None, typer.Option(help="query API (default: settings)")] = None,
+        out: Annotated[
+            Path | None, typer.Option(help="default: .marketplace/loadtest/<ts>")
+        ] = None,
+        duration: Annotated[float, positive("seconds of load")] = 120.0,
+        users: Annotated[int, count("users at the peak")] = 100,
+        spawn_rate: Annotated[float | None, positive("users/s in ramp")] = None,
+        ramp: Annotated[float | None, positive("seconds to peak")] = None,
+        flash_at: Annotated[float | None, typer.Option(help="second the sale opens (1/2)")] = None,
+        flash_users: Annotated[int | None, typer.Option(min=0, help="flash buyers")] = None,
+        flash_products: Annotated[int, count()] = 3,
+        flash_stock: Annotated[int, count("units per flash product")] = 10,
+        flash_limit: Annotated[int, count("units per buyer")] = 1,
+        products: Annotated[int, count("ordinary products to list")] = 60,
+        think: Annotated[float, positive("mean pause, seconds")] = 1.0,
+        seed: int = 42,
+        one_ip: Annotated[
+            bool, typer.Option(help="no X-Forwarded-For: all users share one address")
+        ] = False,
+        bucket: Annotated[float | None, positive("chart bucket (s)")] = None,
+        settle: Annotated[float, positive("seconds for orders to settle")] = 60.0,
+        checkout_metrics: Annotated[
+            str | None,
+            typer.Option(
+                help="the checkout worker's Prometheus URL (for the payment breaker; default "
+                "from MARKETPLACE_CHECKOUT_METRICS_PORT, as `marketplace up` serves it)"
+            ),
+        ] = None,
+    ) -> None:
+        """Drive a running stack with a Black Friday mix (Locust) and write a report.
+
+        Prepares sellers, products, a flash sale and shoppers through the command API, then
+        drives both APIs with Locust, headless: mostly search and product views, some cart
+        changes, a few checkouts, a ramp, and a flash sale mid-run. Writes report.md,
+        summary.json and PNG charts; exits 1 if an invariant failed.
+
+        Example: marketplace loadtest --users 50 --duration 60 --flash-at 20
+        """
+        raise typer.Exit(run_loadtest(root, SimpleNamespace(**locals())))
+
+    return app

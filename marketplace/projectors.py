@@ -1,25 +1,18 @@
-"""The projections this platform runs, and how each is wired to its logs, view and metrics.
+"""The read models this platform projects, and how each is wired to its logs and view.
 
 A projector is one projection, the logs it follows and the view it writes, run as its own
-worker process (`marketplace project NAME`). Adding a read model is one more entry in
-PROJECTORS.
+worker process (`marketplace project NAME`, one entry of marketplace.registry). Adding a read
+model is one more entry in PROJECTORS.
 """
 
 from __future__ import annotations
 
-import signal
-import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from types import FrameType
 from typing import Any
 
-import psycopg
 import structlog
-from prometheus_client import start_http_server
-from psycopg_pool import ConnectionPool
 
 from commands.services import SINGLE_LOG
 from infra.eventstore import eventsourcing_env
@@ -34,11 +27,7 @@ from projections.carts.projection import CartProjection
 from projections.carts.redis_view import RedisCartView
 from projections.catalog_search.opensearch_view import OpenSearchCatalogSearch
 from projections.catalog_search.projection import CatalogSearchProjection
-from projections.checkout.postgres_view import PostgresCheckoutBook
-from projections.checkout.projection import CheckoutBookProjection
 from projections.log import ContextLog
-from projections.notifications.postgres_view import PostgresNotificationView
-from projections.notifications.projection import NotificationProjection
 from projections.orders.projection import OrderHistoryProjection
 from projections.orders.view import OrderHistoryView
 from projections.product_detail.projection import ProductDetailProjection
@@ -183,14 +172,16 @@ def stores(settings: Settings) -> Stores:
     return Stores(postgres_url, redis_url)
 
 
-def log_names(projection: Projection[Any], settings: Settings) -> tuple[str, ...]:
+Follower = Projection[Any] | type[Projection[Any]]
+"""A projection, or its class: either names the contexts it follows."""
+
+
+def log_names(projection: Follower, settings: Settings) -> tuple[str, ...]:
     """The logs a projection follows: one per context, or the single shared log."""
     return projection.contexts if settings.split_logs else (SINGLE_LOG,)
 
 
-def context_logs(
-    projection: Projection[Any], settings: Settings, where: Stores
-) -> list[ContextLog]:
+def context_logs(projection: Follower, settings: Settings, where: Stores) -> list[ContextLog]:
     """A reader for each log the projection follows, on small connection pools."""
     reader = settings.model_copy(
         update={
@@ -232,118 +223,3 @@ def opened(
         resources.callback(spec.close_view, view)
         largest = max_batch_size or largest_batch(view)
         yield Worker(projection, view, logs, batch_size=batch_size, max_batch_size=largest)
-
-
-@dataclass(frozen=True)
-class Lag:
-    """How far one projection's view is behind one log."""
-
-    projection: str
-    log: str
-    head: int
-    position: int
-    seconds: float
-
-    @property
-    def events(self) -> int:
-        """Events in the log not yet in the view."""
-        return max(self.head - self.position, 0)
-
-
-def lag_of(worker: Worker[Any], now: datetime | None = None) -> list[Lag]:
-    """Each log's head, the view's position in it, and the age of the next unprojected event."""
-    return lag_rows(worker.projection.name, worker.view.positions(), worker.logs, now)
-
-
-def lag_rows(
-    name: str, positions: dict[str, int], logs: Sequence[ContextLog], now: datetime | None = None
-) -> list[Lag]:
-    """lag_of for these positions in these logs, under the name given."""
-    now = now or datetime.now(UTC)
-    rows = []
-    for context_log in logs:
-        position = positions.get(context_log.log_name, 0)
-        head = context_log.head()
-        seconds = 0.0
-        if head > position:
-            following = context_log.read(position, 1)
-            if following:
-                seconds = max((now - following[0].event.timestamp).total_seconds(), 0.0)
-        rows.append(Lag(name, context_log.log_name, head, position, seconds))
-    return rows
-
-
-def status(settings: Settings) -> list[Lag]:
-    """The lag of every known projection, then of the process managers that keep their
-    position the same way (the checkout book, the mail outbox), read from the stores (no
-    worker need run)."""
-    rows: list[Lag] = []
-    for name in sorted(PROJECTORS):
-        with opened(name, settings) as worker:
-            rows.extend(lag_of(worker))
-    where = stores(settings)
-    connect = {"connect_timeout": settings.postgres_connect_timeout_seconds}
-    with ConnectionPool(
-        where.postgres_url, min_size=1, max_size=1, timeout=10, kwargs=connect, open=True
-    ) as pool:
-        books: list[tuple[Projection[Any], PostgresCheckoutBook | PostgresNotificationView]] = [
-            (CheckoutBookProjection(), PostgresCheckoutBook(pool)),
-            (NotificationProjection(), PostgresNotificationView(pool)),
-        ]
-        for projection, book in books:
-            try:
-                positions = book.positions()
-            except psycopg.errors.UndefinedTable:  # its worker never ran
-                positions = {}
-            logs = context_logs(projection, settings, where)
-            try:
-                rows.extend(lag_rows(projection.name, positions, logs))
-            finally:
-                for context_log in logs:
-                    context_log.close()
-    return rows
-
-
-def lag_table(rows: Sequence[Lag]) -> str:
-    """The rows as an aligned text table with a header."""
-    header = ("projection", "log", "head", "position", "behind", "seconds behind")
-    cells = [header] + [
-        (r.projection, r.log, str(r.head), str(r.position), str(r.events), f"{r.seconds:.1f}")
-        for r in rows
-    ]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    lines = []
-    for row in cells:
-        left = [row[i].ljust(widths[i]) for i in range(2)]
-        right = [row[i].rjust(widths[i]) for i in range(2, len(header))]
-        lines.append("  ".join(left + right).rstrip())
-    return "\n".join(lines)
-
-
-def run(name: str, settings: Settings, *, batch_size: int = 1000, metrics_port: int = 0) -> int:
-    """Run the named projector until SIGTERM or SIGINT, then return 0.
-
-    With a metrics port, Prometheus metrics (lag per log, events, failures) are served there.
-    """
-    spec = projector(name)
-    stop = threading.Event()
-
-    def request_stop(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        if metrics_port:
-            start_http_server(metrics_port, addr=settings.host)
-        with opened(spec.name, settings, batch_size) as worker:
-            log.info(
-                "projector_started",
-                projection=spec.name,
-                logs=log_names(worker.projection, settings),
-            )
-            worker.run(stop)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    log.info("projector_stopped", projection=spec.name)
-    return 0

@@ -1,9 +1,8 @@
 """`marketplace up`: the whole platform on one machine, supervised by one process.
 
-Components start in order and stop in reverse: the embedded Valkey, the embedded PostgreSQL,
-then each child process (the command API, the query API, one worker per projection), then
-the mail sink and sandbox payment gateway (unless real ones are configured) and the
-checkout, label and notification workers.
+Components start in order and stop in reverse: the embedded Valkey and PostgreSQL (unless
+real ones are configured), the local mail sink (unless an SMTP server is), then every process
+of the registry (marketplace.registry) that the settings want, in its order.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from infra.local.postgres import LocalPostgres
 from infra.local.redis import LocalRedis
 from infra.mail import MailSink, local_sink
 from infra.settings import Settings, load_settings
-from marketplace.projectors import PROJECTORS
+from marketplace.registry import PROCESSES, Kind, Process, api_url
 from marketplace.supervisor import ChildProcess, Component, Interrupted, StartFailed, Supervisor
 
 
@@ -116,12 +115,6 @@ class LocalMail:
         return f"stopped (mail kept in {self.sink.folder})"
 
 
-def api_url(settings: Settings, port: int) -> str:
-    """The base URL of an API listening on settings.host and port."""
-    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
-    return f"http://{host}:{port}"
-
-
 def cli_child(
     name: str, args: list[str], env: Mapping[str, str], ready_url: str | None = None
 ) -> ChildProcess:
@@ -163,66 +156,40 @@ def build_stack(
         "MARKETPLACE_DATA_DIR": str(data_dir),
         "MARKETPLACE_POSTGRES_URL": postgres_url,
         "MARKETPLACE_REDIS_URL": redis_url,
-        "MARKETPLACE_WRITE_API_PORT": str(settings.write_api_port),
-        "MARKETPLACE_WRITE_API_WORKERS": str(settings.write_api_workers),
-        "MARKETPLACE_READ_API_PORT": str(settings.read_api_port),
-        "MARKETPLACE_READ_API_WORKERS": str(settings.read_api_workers),
     }
-    write_url = api_url(settings, settings.write_api_port)
-    write_args = ["--port", str(settings.write_api_port)]
-    write_args += ["--workers", str(settings.write_api_workers)]
-    components.append(
-        cli_child("command API", ["serve-write", *write_args], env, f"{write_url}/health/ready")
-    )
-    where["command API"] = write_url
-    where["command API docs"] = f"{write_url}/docs"
-    read_url = api_url(settings, settings.read_api_port)
-    read_args = ["--port", str(settings.read_api_port)]
-    read_args += ["--workers", str(settings.read_api_workers)]
-    components.append(
-        cli_child("query API", ["serve-read", *read_args], env, f"{read_url}/health/ready")
-    )
-    where["query API"] = read_url
-    where["query API docs"] = f"{read_url}/docs"
-    for name in PROJECTORS:
-        components.append(cli_child(f"{name} projector", ["project", name], env))
-    where["projectors"] = f"{', '.join(PROJECTORS)}  (lag: marketplace status)"
-    components.extend(checkout_components(settings, env, where))
+    components.extend(local_services(settings, env, where))
+    for known in PROCESSES:
+        if known.wanted(settings):
+            ready = known.ready_url(settings)
+            components.append(cli_child(known.name, known.args(settings), env, ready))
+            where.update(announced(known, settings, ready))
     return Supervisor(components), where
 
 
-def checkout_components(
+def local_services(
     settings: Settings, env: dict[str, str], where: dict[str, str]
 ) -> list[Component]:
-    """The payment gateway and mail sink (when none is configured) and the checkout workers.
-
-    env gains the gateway's address, so the workers started after it use it.
-    """
+    """The mail sink, when none is configured; env gains the gateway's address, so the
+    workers started after it use the sandbox gateway (a registered process) when none is set."""
     components: list[Component] = []
     sink = local_sink(settings.model_copy(update={"data_dir": settings.data_dir.resolve()}))
     if sink is not None:
         components.append(LocalMail(sink))
         where["mail"] = f"smtp://{sink.host}:{sink.port}  (kept in {sink.folder})"
-    gateway_url = settings.payment_gateway_url
-    if gateway_url is None:
-        gateway_url = api_url(settings, settings.gateway_port)
-        components.append(
-            cli_child(
-                "sandbox gateway",
-                ["gateway", "--port", str(settings.gateway_port)],
-                env,
-                f"{gateway_url}/healthz",
-            )
-        )
-        where["payment gateway"] = f"{gateway_url}  (sandbox)"
-    env["MARKETPLACE_PAYMENT_GATEWAY_URL"] = gateway_url
-    port = settings.checkout_metrics_port
-    metrics = ["--metrics-port", str(port)] if port else []
-    components.append(cli_child("checkout worker", ["checkout", *metrics], env))
-    for name in ("labels", "notify"):
-        components.append(cli_child(f"{name} worker", [name], env))
-    where["workers"] = "checkout, labels, notify"
+    env["MARKETPLACE_PAYMENT_GATEWAY_URL"] = settings.payment_gateway_url or api_url(
+        settings, settings.gateway_port
+    )
     return components
+
+
+def announced(known: Process, settings: Settings, ready: str | None) -> dict[str, str]:
+    """What the banner says of a process: where an HTTP one answers, and its docs."""
+    if ready is None or known.port is None:
+        return {}
+    url = api_url(settings, known.port(settings))
+    if known.kind is Kind.API:
+        return {known.name: url, f"{known.name} docs": f"{url}/docs"}
+    return {known.name: f"{url}  ({known.kind})"}
 
 
 def ready_block(where: Mapping[str, str]) -> str:

@@ -7,18 +7,20 @@ them). This is the one place the root imports it, lazily, handing it a `loadtest
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+import typer
+from typer.core import TyperGroup
 
 from infra.auth import TokenCodec
 from infra.settings import Settings
 
 if TYPE_CHECKING:
-    from marketplace.projectors import Lag
+    from marketplace.status import Lag
 
 EXTRA_HINT = "install the loadtest extra: pip install -e '.[loadtest]'"
 COMMANDS = {
@@ -38,7 +40,7 @@ class StackRoot:
 
     def api_url(self, settings: Settings, port: int) -> str:
         """The base URL of the stack's API on port."""
-        from marketplace.stack import api_url
+        from marketplace.registry import api_url
 
         return api_url(settings, port)
 
@@ -51,7 +53,8 @@ class StackRoot:
     @contextmanager
     def lag_probes(self, settings: Settings) -> Iterator[list[Callable[[], list[Lag]]]]:
         """lag_of on every projector, opened for the context as `marketplace status` opens them."""
-        from marketplace.projectors import PROJECTORS, lag_of, opened
+        from marketplace.projectors import PROJECTORS, opened
+        from marketplace.status import lag_of
 
         with ExitStack() as resources:
             probes: list[Callable[[], list[Lag]]] = []
@@ -61,25 +64,36 @@ class StackRoot:
             yield probes
 
 
-def _missing(command: str, args: argparse.Namespace) -> int:
-    print(f"marketplace {command}: the loadtest package is not here; {EXTRA_HINT}", file=sys.stderr)
-    return 2
+def stand_ins() -> typer.Typer:
+    """Commands that take any arguments (even --help) and answer with how to install them."""
+    app = typer.Typer(add_completion=False)
+    for name, summary in COMMANDS.items():
+
+        def hint(ctx: typer.Context, command: str = name) -> None:
+            print(
+                f"marketplace {command}: the loadtest package is not here; {EXTRA_HINT}",
+                file=sys.stderr,
+            )
+            raise typer.Exit(2)
+
+        app.command(
+            name,
+            help=f"{summary.capitalize()} (needs the loadtest extra).",
+            add_help_option=False,
+            context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+        )(hint)
+    return app
 
 
-def register(sub: Any) -> None:
+def add_tooling(group: TyperGroup) -> None:
     """Add `seed-demo` and `loadtest` from the loadtest package, or stand-ins saying how."""
     try:
         from loadtest import cli  # the root's one import of the tooling (see pyproject.toml)
     except ModuleNotFoundError as error:
         if error.name not in ("loadtest", "loadtest.cli"):
             raise
+        tooling = stand_ins()
     else:
-        cli.register(sub, StackRoot())
-        return
-    for command, summary in COMMANDS.items():
-        # No prefix chars: nothing is an option, so every argument (even -h) reaches the hint.
-        stand_in = sub.add_parser(
-            command, help=f"{summary} (needs the loadtest extra)", prefix_chars="\0", add_help=False
-        )
-        stand_in.add_argument("args", nargs="*", help="taken whatever they are: all get the hint")
-        stand_in.set_defaults(handler=partial(_missing, command))
+        tooling = cli.tooling(StackRoot())
+    for name, command in typer.main.get_group(tooling).commands.items():
+        group.add_command(command, name)

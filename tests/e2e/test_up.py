@@ -98,7 +98,7 @@ def test_up_serves_commands_stops_on_ctrl_c_and_keeps_data(stack: Stack) -> None
 
     assert stack.interrupt() == 0
     output = stack.output()
-    assert output.index("stopping command API") < output.index("stopping PostgreSQL")
+    assert output.index("stopping command-api") < output.index("stopping PostgreSQL")
     assert output.index("stopping PostgreSQL") < output.index("stopping Valkey")
     assert "marketplace stopped" in output
     stack.assert_all_stopped()
@@ -161,6 +161,6 @@ def test_up_stops_everything_and_fails_when_a_child_dies(stack: Stack) -> None:
     os.kill(api, signal.SIGKILL)
     assert stack.wait() == 1
     output = stack.output()
-    assert "unexpected: command API was killed by SIGKILL" in output
+    assert "unexpected: command-api was killed by SIGKILL" in output
     assert "stopping PostgreSQL" in output
     stack.assert_all_stopped()

@@ -6,6 +6,7 @@ import random
 import uuid
 from datetime import UTC, datetime
 
+import psycopg
 import pytest
 import redis
 
@@ -14,7 +15,8 @@ from domain.base import Context
 from domain.money import Money
 from infra.eventstore import eventsourcing_env
 from infra.settings import Settings
-from marketplace.projectors import PROJECTORS, lag_of, lag_table, opened
+from marketplace.projectors import PROJECTORS, opened
+from marketplace.status import lag_of, lag_table
 from projections.product_detail.redis_view import RedisProductDetailView
 from tests.conftest import run_marketplace as marketplace
 from tests.projections.conftest import Workload, as_actor, view_prefix
@@ -64,6 +66,7 @@ def test_status_prints_each_log_head_position_and_lag(
         ("orders", "orders"),
         ("seller-sales", "orders"),
         ("checkout", "orders"),
+        ("labels", "orders"),
         ("notifications", "customers"),
         ("notifications", "catalog"),
         ("notifications", "orders"),
@@ -81,6 +84,34 @@ def test_status_prints_each_log_head_position_and_lag(
             assert row[2:5] == [str(heads["catalog"]), "0", str(heads["catalog"])]
         else:
             assert row[3:] == [row[2], "0", "0.0"]
+
+
+def test_status_shows_an_undecodable_event_as_an_error_and_reads_the_rest(
+    postgres_url: str, redis_server: str, commands: Commands, prefix: str
+) -> None:
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO catalog_events (originator_id, originator_version, topic, state) "
+            "VALUES (%s, 0, 'nowhere:Gone', %s)",
+            (uuid.uuid4(), b"{}"),
+        )
+    Workload(commands, random.Random(4)).open_shop(sellers=1, products=1)
+    env = {
+        "MARKETPLACE_POSTGRES_URL": postgres_url,
+        "MARKETPLACE_REDIS_URL": redis_server,
+        "MARKETPLACE_REDIS_PREFIX": prefix,
+    }
+
+    result = marketplace("status", env=env)
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    rows = {tuple(line.split()[:2]) for line in lines[1:] if not line.startswith("  !")}
+    assert ("carts", "carts") in rows and ("checkout", "orders") in rows
+    catalog = [
+        n for n, line in enumerate(lines) if line.split()[:2] == ["product-detail", "catalog"]
+    ]
+    assert lines[catalog[0] + 1].startswith("  ! next event unreadable: TopicError")
 
 
 def test_one_shared_log_is_followed_past_other_contexts_events(

@@ -6,7 +6,6 @@ once on a small broken example, so every assertion is shown to be able to fail.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import os
@@ -14,6 +13,7 @@ import re
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,8 +21,8 @@ import pytest
 import yaml
 
 from infra.settings import Settings
-from marketplace.cli import build_parser
-from marketplace.projectors import PROJECTORS
+from marketplace.cli import command as cli_command
+from marketplace.registry import PROCESSES, Kind
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -32,26 +32,11 @@ K8S_DIR = ROOT / "infra" / "deploy" / "k8s"
 
 PREFIX = str(Settings.model_config.get("env_prefix", "MARKETPLACE_"))
 STORES = ("kurrentdb", "postgres", "redis", "opensearch")
-APPS = {
-    "writeapi": ["serve-write"],
-    "readapi": ["serve-read"],
-    "projector-product-detail": ["project", "product-detail"],
-    "projector-carts": ["project", "carts"],
-    "projector-catalog-search": ["project", "catalog-search"],
-    "projector-orders": ["project", "orders"],
-    "projector-seller-sales": ["project", "seller-sales"],
-    "checkout": ["checkout"],
-    "labels": ["labels"],
-    "notify": ["notify"],
-    "payment-gateway": ["gateway", "--port", "8010"],
-}
-STORELESS = {"payment-gateway"}
+APPS = {p.deployment: list(p.command) for p in PROCESSES}
+"""Each process of the registry, by the name its compose service and k8s deployment have."""
+STORELESS = {p.deployment for p in PROCESSES if p.kind is Kind.SANDBOX}
 """Apps that use no store: they neither wait for the stores nor need production settings."""
 STORE_APPS = [app for app in APPS if app not in STORELESS]
-WORKERS = ("checkout", "labels", "notify")
-"""The long-running workers besides the projectors (`marketplace up` runs them too)."""
-PROCESSES = {"serve-write", "serve-read", "project", "checkout", "labels", "notify", "gateway"}
-"""The CLI commands that run a long-lived process; a deployment runs nothing else."""
 IMAGE = "marketplace"
 API_PORT_FIELD = {"writeapi": "write_api_port", "readapi": "read_api_port"}
 LOAD_TEST = re.compile(r"\bloadtest\b|\blocust\b|\bmatplotlib\b", re.IGNORECASE)
@@ -275,26 +260,32 @@ def by_kind(docs: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
     return {d["metadata"]["name"]: d for d in docs if d.get("kind") == kind}
 
 
-def parse_cli(args: Any) -> argparse.Namespace | None:
-    """args as the real CLI parses them, or None when it refuses them."""
+def parse_cli(args: Any) -> SimpleNamespace | None:
+    """args as the real CLI parses them (the command, then its parameters), or None when it
+    refuses them."""
     if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
         return None
+    group = cli_command()
     try:
-        with contextlib.redirect_stderr(io.StringIO()):
-            return build_parser().parse_args(args)
-    except SystemExit:
+        with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+            ctx = group.make_context("marketplace", list(args))
+            name, command, rest = group.resolve_command(ctx, [*ctx._protected_args, *ctx.args])
+            assert name is not None and command is not None
+            params = command.make_context(name, rest, parent=ctx).params
+            return SimpleNamespace(command=name, **params)
+    except Exception:
         return None
 
 
 def command_problems(where: str, args: Any) -> list[str]:
-    """Why args are not a process the CLI runs (a known command, a known projection)."""
+    """Why args are not a process of the registry as the CLI runs it."""
     parsed = parse_cli(args)
     if parsed is None:
         return [f"{where}: the CLI refuses {args!r}"]
-    if parsed.command not in PROCESSES:
-        return [f"{where}: {parsed.command!r} is not a long-running process"]
-    if parsed.command == "project" and parsed.name not in PROJECTORS:
-        return [f"{where}: no projection named {parsed.name!r}"]
+    name = parsed.command
+    words = (name, parsed.name) if name == "project" else (name,)
+    if words not in {p.command for p in PROCESSES}:
+        return [f"{where}: {' '.join(words)!r} is not a process of the registry"]
     return []
 
 
@@ -449,18 +440,18 @@ def test_compose_has_the_stores_and_the_app_services_built_from_the_dockerfile()
     assert set(STORES) | set(APPS) <= services.keys()
     for app, command in APPS.items():
         assert services[app]["build"]["context"] == "."
-        assert services[app]["command"] == command
+        assert services[app]["command"][: len(command)] == command
 
 
-def test_every_projection_and_worker_runs_in_compose_and_k8s() -> None:
-    """What `marketplace up` runs, the deployments run too: each projection and each worker."""
-    wanted = {("project", name) for name in PROJECTORS} | {(name,) for name in WORKERS}
+def test_compose_and_k8s_run_exactly_the_processes_of_the_registry() -> None:
+    """What `marketplace up` runs, the deployments run, once each, and nothing else."""
+    wanted = sorted(p.command for p in PROCESSES)
 
     def runs(args: list[str]) -> tuple[str, ...]:
         return tuple(args[:2] if args[0] == "project" else args[:1])
 
-    assert wanted <= {runs(s["command"]) for s in image_services(load_compose()).values()}
-    assert wanted <= {runs(c["args"]) for _, c in image_containers(load_k8s())}
+    assert sorted(runs(s["command"]) for s in image_services(load_compose()).values()) == wanted
+    assert sorted(runs(c["args"]) for _, c in image_containers(load_k8s())) == wanted
 
 
 def test_every_compose_service_has_a_healthcheck() -> None:

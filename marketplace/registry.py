@@ -1,0 +1,214 @@
+"""The registry of processes: every long-running process of the platform, declared once.
+
+`marketplace up` starts what it lists (in this order), `marketplace status` reads the
+positions of each one that follows logs, the CLI takes its defaults from it, and the deploy
+manifests (docker-compose.yml, infra/deploy/k8s) are checked against it by the tests. Adding
+a process is one more entry here, plus its CLI command.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from infra.settings import Settings
+from marketplace.labels import LabelProjection, LabelView
+from marketplace.projectors import PROJECTORS
+from marketplace.status import Lag, book_lag, projector_lag, unread
+from projections.checkout.postgres_view import PostgresCheckoutBook
+from projections.checkout.projection import CheckoutBookProjection
+from projections.notifications.postgres_view import PostgresNotificationView
+from projections.notifications.projection import NotificationProjection
+from projections.postgres_unit import PostgresView
+
+
+class Kind(StrEnum):
+    """What a process is, which says how it is run and scaled."""
+
+    API = "api"
+    """Serves HTTP; stateless, scaled by adding processes."""
+    PROJECTOR = "projector"
+    """Follows logs into one read model; exactly one per view."""
+    WORKER = "worker"
+    """Follows logs and acts (commands, payments, blobs, mail); exactly one each."""
+    SANDBOX = "sandbox"
+    """Stands in for an outside service in development; absent where a real one is set."""
+
+
+def _no_options(settings: Settings) -> list[str]:
+    return []
+
+
+def _always(settings: Settings) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class Process:
+    """One long-running process: how to run it, how to tell it is ready, where it stands."""
+
+    name: str
+    kind: Kind
+    summary: str
+    command: tuple[str, ...]
+    """The `marketplace` words that run it."""
+    options: Callable[[Settings], list[str]] = _no_options
+    """The options `up` passes it, from the settings."""
+    port: Callable[[Settings], int] | None = None
+    ready_path: str | None = None
+    """Answers 2xx on port once the process is ready."""
+    positions: Callable[[Settings], list[Lag]] | None = None
+    """How `status` reads its position in each log it follows, without it running."""
+    batch_size: int | None = None
+    """Events (or mails) per batch by default; a catching-up projector takes larger ones."""
+    wanted: Callable[[Settings], bool] = _always
+    """Whether `up` runs it with these settings."""
+    deployment: str = ""
+    """Its name in docker-compose.yml and infra/deploy/k8s; the process name if empty."""
+
+    def __post_init__(self) -> None:
+        if not self.deployment:
+            object.__setattr__(self, "deployment", self.name)
+
+    def args(self, settings: Settings) -> list[str]:
+        """The `marketplace` arguments that run it with these settings."""
+        return [*self.command, *self.options(settings)]
+
+    def ready_url(self, settings: Settings) -> str | None:
+        """The URL that answers once it is ready, if it serves HTTP."""
+        if self.port is None or self.ready_path is None:
+            return None
+        return f"{api_url(settings, self.port(settings))}{self.ready_path}"
+
+
+def api_url(settings: Settings, port: int) -> str:
+    """The base URL of a process listening on settings.host and port."""
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    return f"http://{host}:{port}"
+
+
+PROJECTOR_BATCH_SIZE = 1000
+
+
+def _apis() -> list[Process]:
+    return [
+        Process(
+            "command-api",
+            Kind.API,
+            "the command API: validates commands and appends events",
+            ("serve-write",),
+            lambda s: ["--port", str(s.write_api_port), "--workers", str(s.write_api_workers)],
+            lambda s: s.write_api_port,
+            "/health/ready",
+            deployment="writeapi",
+        ),
+        Process(
+            "query-api",
+            Kind.API,
+            "the query API: answers from the read models",
+            ("serve-read",),
+            lambda s: ["--port", str(s.read_api_port), "--workers", str(s.read_api_workers)],
+            lambda s: s.read_api_port,
+            "/health/ready",
+            deployment="readapi",
+        ),
+    ]
+
+
+def _projectors() -> list[Process]:
+    return [
+        Process(
+            name,
+            Kind.PROJECTOR,
+            f"projects the {name} read model",
+            ("project", name),
+            positions=projector_lag(name),
+            batch_size=PROJECTOR_BATCH_SIZE,
+            deployment=f"projector-{name}",
+        )
+        for name in PROJECTORS
+    ]
+
+
+def _book_positions(view: Callable[..., PostgresView]) -> Callable[..., dict[str, int]]:
+    return lambda pool: view(pool).positions()
+
+
+def _workers() -> list[Process]:
+    return [
+        Process(
+            "gateway",
+            Kind.SANDBOX,
+            "the sandbox card gateway, unless MARKETPLACE_PAYMENT_GATEWAY_URL is set",
+            ("gateway",),
+            lambda s: ["--port", str(s.gateway_port)],
+            lambda s: s.gateway_port,
+            "/healthz",
+            wanted=lambda s: s.payment_gateway_url is None,
+            deployment="payment-gateway",
+        ),
+        Process(
+            "checkout",
+            Kind.WORKER,
+            "the checkout process manager, payment calls and order deadlines",
+            ("checkout",),
+            lambda s: (
+                ["--metrics-port", str(s.checkout_metrics_port)] if s.checkout_metrics_port else []
+            ),
+            positions=book_lag(CheckoutBookProjection, _book_positions(PostgresCheckoutBook)),
+        ),
+        Process(
+            "labels",
+            Kind.WORKER,
+            "renders a shipping label for each opened fulfilment",
+            ("labels",),
+            positions=book_lag(
+                LabelProjection,
+                _book_positions(lambda pool: LabelView(pool, LabelProjection.name)),
+            ),
+            batch_size=50,
+        ),
+        Process(
+            "notify",
+            Kind.WORKER,
+            "fills the mail outbox from order events and sends it over SMTP",
+            ("notify",),
+            positions=book_lag(NotificationProjection, _book_positions(PostgresNotificationView)),
+            batch_size=20,
+        ),
+    ]
+
+
+PROCESSES: tuple[Process, ...] = (*_apis(), *_projectors(), *_workers())
+"""Every long-running process, in the order `up` starts them (the gateway before checkout)."""
+
+
+class UnknownProcess(LookupError):
+    """No process has the given name."""
+
+
+def process(name: str) -> Process:
+    """The process of that name, or UnknownProcess naming the known ones."""
+    for known in PROCESSES:
+        if known.name == name:
+            return known
+    names = ", ".join(p.name for p in PROCESSES)
+    raise UnknownProcess(f"unknown process {name!r}; known processes: {names}")
+
+
+def status(settings: Settings) -> list[Lag]:
+    """Every process's position and lag in each log it follows, read from the stores.
+
+    A process whose positions cannot be read (a store down, an undecodable event) gets a row
+    with the error instead; the others are still read.
+    """
+    rows: list[Lag] = []
+    for known in PROCESSES:
+        if known.positions is None:
+            continue
+        try:
+            rows.extend(known.positions(settings))
+        except Exception as error:
+            rows.append(unread(known.name, error))
+    return rows

@@ -1,0 +1,144 @@
+"""Where each process stands: its position in every log it follows, and how far behind it is.
+
+`marketplace status` prints these rows for every process in the registry. Reading them never
+needs the process to run, and never fails as a whole: a store that does not answer, or an
+event that cannot be decoded, becomes that row's error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from infra.settings import Settings
+from marketplace.projectors import context_logs, opened, stores
+from projections.log import ContextLog
+from projections.runtime import Projection, Worker
+
+BOOK_CONNECT_TIMEOUT_SECONDS = 10
+UNREAD = "-"
+"""The log column of a process whose positions could not be read."""
+
+
+@dataclass(frozen=True)
+class Lag:
+    """How far one process's view or book is behind one log (or why that is unknown)."""
+
+    projection: str
+    log: str
+    head: int
+    position: int
+    seconds: float
+    error: str = ""
+
+    @property
+    def events(self) -> int:
+        """Events in the log not yet in the view."""
+        return max(self.head - self.position, 0)
+
+
+def unread(name: str, error: BaseException) -> Lag:
+    """A row saying that name's positions could not be read at all, and why."""
+    return Lag(name, UNREAD, 0, 0, 0.0, f"{type(error).__name__}: {error}")
+
+
+def lag_of(worker: Worker[Any], now: datetime | None = None) -> list[Lag]:
+    """Each log's head, the view's position in it, and the age of the next unprojected event."""
+    return lag_rows(worker.projection.name, worker.view.positions(), worker.logs, now)
+
+
+def lag_rows(
+    name: str, positions: dict[str, int], logs: Sequence[ContextLog], now: datetime | None = None
+) -> list[Lag]:
+    """lag_of for these positions in these logs, under the name given.
+
+    The age comes from the next event to project; if that event cannot be read (say, it
+    cannot be decoded), the row still shows the positions, with the error.
+    """
+    now = now or datetime.now(UTC)
+    rows = []
+    for context_log in logs:
+        position = positions.get(context_log.log_name, 0)
+        head = context_log.head()
+        seconds, error = 0.0, ""
+        if head > position:
+            try:
+                following = context_log.read(position, 1)
+            except Exception as failure:
+                error = f"next event unreadable: {type(failure).__name__}: {failure}"
+            else:
+                if following:
+                    age = now - following[0].event.timestamp
+                    seconds = max(age.total_seconds(), 0.0)
+        rows.append(Lag(name, context_log.log_name, head, position, seconds, error))
+    return rows
+
+
+def projector_lag(name: str) -> Callable[[Settings], list[Lag]]:
+    """How `status` reads a projector's positions: from its view, as the projector would."""
+
+    def read(settings: Settings) -> list[Lag]:
+        with opened(name, settings) as worker:
+            return lag_of(worker)
+
+    return read
+
+
+def book_lag(
+    projection: type[Projection[Any]], positions: Callable[[ConnectionPool], dict[str, int]]
+) -> Callable[[Settings], list[Lag]]:
+    """How `status` reads a worker's positions, kept in PostgreSQL beside its book or outbox.
+
+    A worker that never ran has no table yet: it stands at 0 in every log.
+    """
+
+    def read(settings: Settings) -> list[Lag]:
+        where = stores(settings)
+        connect = {"connect_timeout": settings.postgres_connect_timeout_seconds}
+        with ConnectionPool(
+            where.postgres_url,
+            min_size=1,
+            max_size=1,
+            timeout=BOOK_CONNECT_TIMEOUT_SECONDS,
+            kwargs=connect,
+            open=True,
+        ) as pool:
+            try:
+                known = positions(pool)
+            except psycopg.errors.UndefinedTable:
+                known = {}
+        logs = context_logs(projection, settings, where)
+        try:
+            return lag_rows(projection.name, known, logs)
+        finally:
+            for context_log in logs:
+                context_log.close()
+
+    return read
+
+
+def _cells(row: Lag) -> tuple[str, ...]:
+    if row.log == UNREAD:
+        return (row.projection, row.log, "-", "-", "-", "-")
+    figures = (row.head, row.position, row.events)
+    return (row.projection, row.log, *map(str, figures), f"{row.seconds:.1f}")
+
+
+def lag_table(rows: Sequence[Lag]) -> str:
+    """The rows as an aligned text table with a header; a row's error follows it."""
+    header = ("projection", "log", "head", "position", "behind", "seconds behind")
+    cells = [header] + [_cells(r) for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    lines = []
+    for index, row in enumerate(cells):
+        left = [row[i].ljust(widths[i]) for i in range(2)]
+        right = [row[i].rjust(widths[i]) for i in range(2, len(header))]
+        lines.append("  ".join(left + right).rstrip())
+        if index and rows[index - 1].error:
+            lines.append(f"  ! {rows[index - 1].error}")
+    return "\n".join(lines)
