@@ -3,11 +3,13 @@
 The same label renders to the same bytes: the creation date is fixed and the page streams
 are left uncompressed (a label is a few kilobytes), so the text can be found in the file.
 The PDF core font (Helvetica) covers Latin-1 only; other letters are written without their
-accents where that makes them Latin-1 ("Łódź" becomes "Lódz"), and as "?" otherwise.
+accents where that makes them Latin-1 ("Łódź" becomes "Lódz"), and as "?" otherwise, as are
+control characters (a NUL in a name from an old event, say), which it has no glyph for.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -21,6 +23,7 @@ PAGE = (105.0, 148.0)
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 TIMES = "\u00d7"
 """The multiplication sign (Latin-1), between a line's title and its quantity."""
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 FALLBACKS = str.maketrans({"Ł": "L", "ł": "l", "Ø": "O", "ø": "o", "Đ": "D", "đ": "d", "ß": "ss"})
 
 
@@ -43,17 +46,18 @@ def address_lines(address: Mapping[str, str]) -> tuple[str, ...]:
 
 
 def latin1(text: str) -> str:
-    """The text in the core font's Latin-1: accents dropped where needed, else '?'."""
-    if _encodable(text):
+    """The text in the core font's Latin-1: accents dropped where needed, else '?' (as for a
+    control character)."""
+    if _printable(text):
         return text
     out = []
     for char in text:
-        if _encodable(char):
+        if _printable(char):
             out.append(char)
             continue
         plain = unicodedata.normalize("NFKD", char.translate(FALLBACKS))
         plain = "".join(c for c in plain if not unicodedata.combining(c))
-        out.append(plain if plain and _encodable(plain) else "?")
+        out.append(plain if plain and _printable(plain) else "?")
     return "".join(out)
 
 
@@ -98,9 +102,10 @@ def _line(pdf: FPDF, width: float, text: str, height: float) -> None:
     pdf.cell(width, height, latin1(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
-def _encodable(text: str) -> bool:
+def _printable(text: str) -> bool:
+    """Whether the core font has a glyph for every character: Latin-1, and no control."""
     try:
         text.encode("latin-1")
     except UnicodeEncodeError:
         return False
-    return True
+    return CONTROL.search(text) is None

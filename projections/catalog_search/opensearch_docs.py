@@ -18,6 +18,12 @@ from projections.catalog_search.projection import Listing
 
 Doc = dict[str, Any]
 
+LONGEST_KEYWORD = 8191
+"""Characters of a free-text keyword (category, seller name) that OpenSearch indexes: a longer
+one (in an event from before the command API bounded texts, or from another writer) could
+pass Lucene's 32,766-byte limit on a term or doc value and fail the whole batch. Such a value
+is still stored and returned with its document; it is only left out of filters and facets."""
+
 MAPPING: Doc = {
     "dynamic": "strict",
     "properties": {
@@ -28,9 +34,9 @@ MAPPING: Doc = {
         "title": {"type": "text", "copy_to": "search_text"},
         "description": {"type": "text", "copy_to": "search_text"},
         "search_text": {"type": "text"},
-        "category": {"type": "keyword"},
+        "category": {"type": "keyword", "ignore_above": LONGEST_KEYWORD},
         "seller_id": {"type": "keyword"},
-        "seller_name": {"type": "keyword"},
+        "seller_name": {"type": "keyword", "ignore_above": LONGEST_KEYWORD},
         "price_minor": {"type": "long"},
         "currency": {"type": "keyword"},
         "listed_at": {"type": "date_nanos"},
@@ -41,7 +47,7 @@ MAPPING: Doc = {
         "units_available": {"type": "long"},
         "versions": {"type": "object", "enabled": False},
         "positions": {"type": "object", "enabled": False},
-        "name": {"type": "keyword", "index": False},
+        "name": {"type": "keyword", "index": False, "ignore_above": LONGEST_KEYWORD},
         "version": {"type": "long", "index": False},
         "position": {"type": "long", "index": False},
         "product_id": {"type": "keyword", "index": False},

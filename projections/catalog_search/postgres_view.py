@@ -5,6 +5,10 @@ words): it tokenises like OpenSearch's standard analyzer, so both views agree on
 is, and it does not mangle brand names, model numbers or non-English titles. Near forms
 ("lamps" for "lamp") and typos are matched through pg_trgm on the title instead.
 
+The category index is a hash index: it serves the category filter (an equality) and holds a
+category of any length, where a btree's row must fit in about 2.7 kB (a longer category, in an
+event from before the command API bounded texts or from another writer, would fail its batch).
+
 Every write of a batch and the batch's position commit in one transaction (PostgresView),
 a few multi-row statements per batch; each row also keeps its aggregate's version and
 ignores changes it has already seen.
@@ -83,7 +87,7 @@ CREATE INDEX IF NOT EXISTS catalog_search_products_price
 CREATE INDEX IF NOT EXISTS catalog_search_products_newest
     ON catalog_search_products (listed_at DESC, id) WHERE NOT delisted;
 CREATE INDEX IF NOT EXISTS catalog_search_products_category
-    ON catalog_search_products (category) WHERE NOT delisted;
+    ON catalog_search_products USING hash (category) WHERE NOT delisted;
 CREATE INDEX IF NOT EXISTS catalog_search_products_seller
     ON catalog_search_products (seller_id);
 """
