@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
@@ -17,7 +17,6 @@ from typer.core import TyperGroup
 
 from infra.auth import Role, TokenCodec
 from infra.settings import Settings, load_settings
-from marketplace.registry import PROJECTOR_BATCH_SIZE, process
 
 app = typer.Typer(
     name="marketplace",
@@ -35,7 +34,32 @@ Workers = Annotated[
 MetricsPort = Annotated[
     int, typer.Option(min=0, max=65535, help="serve Prometheus metrics on this port (0: off)")
 ]
-BatchSize = Annotated[int, typer.Option(min=1, help="events per view transaction")]
+
+
+def registry_batch_size(name: str) -> Callable[[], int]:
+    """The batch size the registry gives the named process, read when a command runs.
+
+    The registry imports every worker; the CLI imports it only when needed, so the API
+    processes uvicorn spawns (which import this module) start light.
+    """
+
+    def default() -> int:
+        from marketplace.registry import process
+
+        return process(name).batch_size or 1
+
+    return default
+
+
+ProjectorBatchSize = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        default_factory=registry_batch_size("product-detail"),
+        show_default="the registry's, 1000",
+        help="events per view transaction",
+    ),
+]
 
 
 def configured() -> Settings:
@@ -210,7 +234,7 @@ ProjectionName = Annotated[
 @app.command()
 def project(
     name: ProjectionName,
-    batch_size: BatchSize = PROJECTOR_BATCH_SIZE,
+    batch_size: ProjectorBatchSize,
     metrics_port: MetricsPort = 0,
 ) -> None:
     """Run one projection's worker until SIGTERM or SIGINT.
@@ -243,7 +267,7 @@ def log_event(event: str, **fields: Any) -> None:
 @app.command()
 def rebuild(
     name: ProjectionName,
-    batch_size: BatchSize = PROJECTOR_BATCH_SIZE,
+    batch_size: ProjectorBatchSize,
     grace_seconds: Annotated[
         float | None,
         typer.Option(help="wait between switching readers and dropping the old version"),
@@ -282,10 +306,15 @@ def checkout(metrics_port: MetricsPort = 0) -> None:
 
 @app.command()
 def labels(
-    batch_size: Annotated[int, typer.Option(min=1, help="events per position commit")] = process(
-        "labels"
-    ).batch_size
-    or 1,
+    batch_size: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            default_factory=registry_batch_size("labels"),
+            show_default="the registry's, 50",
+            help="events per position commit",
+        ),
+    ],
     metrics_port: MetricsPort = 0,
 ) -> None:
     """Render and attach the shipping label of each opened fulfilment until SIGTERM or SIGINT.
@@ -302,8 +331,14 @@ def labels(
 @app.command()
 def notify(
     batch_size: Annotated[
-        int, typer.Option(min=1, help="mails sent per SMTP connection")
-    ] = process("notify").batch_size or 1,
+        int,
+        typer.Option(
+            min=1,
+            default_factory=registry_batch_size("notify"),
+            show_default="the registry's, 20",
+            help="mails sent per SMTP connection",
+        ),
+    ],
     metrics_port: MetricsPort = 0,
 ) -> None:
     """Fill the mail outbox from order events and send it over SMTP until SIGTERM or SIGINT.
