@@ -20,8 +20,10 @@ import time
 import uuid
 from dataclasses import dataclass
 from email import message_from_bytes, policy
+from email.errors import HeaderParseError
+from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import formataddr, formatdate
+from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
@@ -63,15 +65,29 @@ def message_id_header(message_id: str) -> str:
 
 
 def message_for(mail: Mail, mail_from: str, date: str | None = None) -> EmailMessage:
-    """The RFC 5322 message: From, To, Subject, Date, Message-ID and a UTF-8 text body."""
-    message = EmailMessage()
+    """The RFC 5322 message: From, To, Subject, Date, Message-ID and a UTF-8 text body.
+
+    A non-ASCII address makes an internationalised message (RFC 6532), which goes only to
+    a server that offers SMTPUTF8; any other header text is encoded as RFC 2047 words.
+    """
+    message = EmailMessage(policy.default if mail.to_address.isascii() else policy.SMTPUTF8)
     message["From"] = mail_from
-    message["To"] = formataddr((mail.to_name, mail.to_address))
+    message["To"] = recipient(mail.to_name, mail.to_address)
     message["Subject"] = mail.subject
     message["Date"] = date or formatdate(usegmt=True)
     message["Message-ID"] = message_id_header(mail.message_id)
     message.set_content(mail.body)
     return message
+
+
+def recipient(name: str, address: str) -> Address | str:
+    """The To header's value; ValueError if no message can carry the address."""
+    if address.isascii():
+        return Address(display_name=name, addr_spec=address)
+    if address.count("@") != 1 or any(c.isspace() or c in '<>"' for c in address):
+        raise ValueError(f"not an address: {address!r}")
+    quoted = name.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{quoted}" <{address}>'  # the library's Address refuses a non-ASCII local part
 
 
 class SmtpSender:
@@ -112,11 +128,20 @@ class SmtpSender:
         )
 
     def send(self, mail: Mail) -> None:
-        """Send one mail; MailUnavailable or MailRejected if the server did not take it."""
-        message = message_for(mail, self.mail_from)
+        """Send one mail; MailUnavailable or MailRejected if the server did not take it.
+
+        An address that no message can carry, or one that needs SMTPUTF8 from a server that
+        lacks it, is this mail's rejection: it never stops the sender.
+        """
+        try:
+            message = message_for(mail, self.mail_from)
+        except (ValueError, HeaderParseError) as error:
+            raise MailRejected(553, f"no message can carry this address: {error}") from error
         try:
             smtp = self._connected()
             smtp.send_message(message)
+        except smtplib.SMTPNotSupportedError as error:
+            raise MailRejected(553, f"the server cannot take this address: {error}") from error
         except smtplib.SMTPRecipientsRefused as error:
             code, reply = next(iter(error.recipients.values()), (550, b"refused"))
             raise self._refusal(int(code), reply) from error
