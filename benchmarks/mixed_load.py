@@ -33,7 +33,7 @@ from loadtest.stats import GOALS_MS
 from marketplace.registry import api_url
 from marketplace.stack import build_stack
 from marketplace.supervisor import ChildProcess, StartFailed, Supervisor
-from marketplace.tooling_cli import StackRoot
+from marketplace.cli.tooling import StackRoot
 from tests.support.nginx import LocalNginx, ensure_nginx
 
 WARM_UP_SECONDS = 15.0

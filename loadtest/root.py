@@ -1,7 +1,7 @@
 """What the load test and the demo loader take from the composition root, which hands it in.
 
 Nothing in `loadtest` imports `marketplace` (an import-linter contract): the root's CLI
-(`marketplace/tooling_cli.py`) passes an object with these methods instead.
+(`marketplace/cli/tooling.py`) passes an object with these methods instead.
 """
 
 from __future__ import annotations

@@ -1,0 +1,135 @@
+"""Commands for the platform as a whole: tokens, tests, `up`, `status` and the two APIs."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+from uuid import UUID, uuid4
+
+import typer
+
+from infra.auth import Role, TokenCodec
+from infra.settings import load_settings
+from marketplace.cli.app import Port, Workers, app, done
+
+
+@app.command()
+def token(
+    role: Annotated[Role, typer.Option(help="what the bearer may do")] = "shopper",
+    sub: Annotated[
+        UUID | None, typer.Option(help="the subject (seller, customer...) id; default: a new one")
+    ] = None,
+    ttl: Annotated[int | None, typer.Option(min=60, help="lifetime in seconds")] = None,
+) -> None:
+    """Print a development bearer token (signed with MARKETPLACE_JWT_SECRET).
+
+    Roles: shopper (carts, checkout, own orders), seller (own products, stock, fulfilment),
+    admin (everything), auditor (reserved for the audit API). The subject goes to stderr,
+    the token alone to stdout.
+
+    Example: TOKEN=$(marketplace token --role seller)
+    """
+    settings = load_settings()
+    codec = TokenCodec(
+        settings.jwt_secret.get_secret_value(),
+        settings.jwt_issuer,
+        settings.jwt_audience,
+        settings.jwt_ttl_seconds,
+    )
+    subject = sub or uuid4()
+    print(f"subject: {subject}", file=sys.stderr)
+    print(codec.issue(subject, role, ttl_seconds=ttl))
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def test(ctx: typer.Context) -> None:
+    """Run the linters, the architecture contracts, the type checks and every test.
+
+    Extra arguments go to pytest. Example: marketplace test -x tests/unit
+    """
+    from marketplace.testing import run_test_suite
+
+    done(run_test_suite(list(ctx.args)))
+
+
+@app.command()
+def up(
+    data_dir: Annotated[Path | None, typer.Option(help="default: ./.marketplace")] = None,
+    write_port: Annotated[int | None, typer.Option(help="command API port")] = None,
+    workers: Annotated[int | None, typer.Option(help="command API worker processes")] = None,
+    read_port: Annotated[int | None, typer.Option(help="query API port")] = None,
+) -> None:
+    """Run the whole platform locally, with embedded stores where none is configured.
+
+    Starts embedded PostgreSQL and Valkey when no store is set, then every process of the
+    registry, and prints the URLs once all are ready. Ctrl-C stops everything.
+
+    Example: marketplace up --write-port 9000
+    """
+    from marketplace.stack import up as run_up
+
+    done(run_up(data_dir, write_port, workers, read_port))
+
+
+@app.command()
+def status() -> None:
+    """Print every process's position and lag behind each log it follows.
+
+    Reads the stores only: nothing needs to run. A process whose position cannot be read gets
+    a line with the error. Example: marketplace status
+    """
+    from marketplace.registry import status as positions
+    from marketplace.status import lag_table
+
+    print(lag_table(positions(load_settings())))
+
+
+def serve(factory: str, port: int, workers: int) -> None:
+    """Run an API app factory under uvicorn; metrics are summed over its worker processes."""
+    import uvicorn
+
+    from infra.metrics import share_between_workers
+
+    settings = load_settings()
+    if workers > 1:
+        share_between_workers(settings.data_dir / "metrics" / f"{factory.rsplit(':')[-1]}-{port}")
+    uvicorn.run(
+        factory,
+        factory=True,
+        host=settings.host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+    )
+
+
+@app.command("serve-write")
+def serve_write(port: Port = None, workers: Workers = None) -> None:
+    """Run the command API alone, on the configured stores.
+
+    Example: marketplace serve-write --port 8000 --workers 2
+    """
+    settings = load_settings()
+    serve(
+        "marketplace.bootstrap:write_app",
+        port or settings.write_api_port,
+        workers or settings.write_api_workers,
+    )
+
+
+@app.command("serve-read")
+def serve_read(port: Port = None, workers: Workers = None) -> None:
+    """Run the query API alone, on the configured stores (stateless: add processes to scale).
+
+    Example: marketplace serve-read --port 8001 --workers 2
+    """
+    settings = load_settings()
+    serve(
+        "marketplace.bootstrap:read_app",
+        port or settings.read_api_port,
+        workers or settings.read_api_workers,
+    )
