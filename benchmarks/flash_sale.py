@@ -1,9 +1,10 @@
 """The flash-sale proof: thousands of buyers at once for a hundred units of one product.
 
 Run `python -m benchmarks.flash_sale [--buyers 2000] [--units 100]`.
-For each write path, naive first (MARKETPLACE_WRITE_PATH=naive: plain optimistic
-concurrency with retries, no sold-out fast path) and then batched (the default: changes of
-one stock item batched into one append, the sold-out fast path on), one run starts its own
+For each write path, naive first (benchmarks.naive_write: plain optimistic concurrency with
+retries, no sold-out fast path, injected by benchmarks.naive_stack into the command API and
+the checkout worker) and then batched (production: changes of one stock item batched into
+one append, the sold-out fast path on), one run starts its own
 `marketplace up` (2 command-API and 2 query-API processes, the checkout worker, the
 projectors, the sandbox gateway) in a scratch folder, prepares one product with --units units
 and --buyers shoppers, each with that product in the cart, and then has every buyer check out
@@ -46,6 +47,8 @@ from infra.settings import Settings
 from marketplace.bootstrap import token_codec
 
 MODES = ("naive", "batched")
+LAUNCHERS = {"naive": "benchmarks.naive_stack", "batched": "marketplace.cli"}
+"""What runs `up` for each write path."""
 DECISIONS = (Order.StockReserved, Order.Rejected)
 PREPARE_THREADS = 16
 
@@ -232,11 +235,10 @@ def settle(commands: Commands, shop: Shop, units: int, timeout: float) -> StockI
 def run_mode(mode: str, args: argparse.Namespace, workdir: Path, started: float) -> Run:
     """One stack on one write path: prepare, rush, wait for answers and sales, check."""
     extra = {
-        "MARKETPLACE_WRITE_PATH": mode,
         "MARKETPLACE_RATE_LIMITS_ENABLED": "false",
         "MARKETPLACE_MAX_REQUESTS_IN_FLIGHT": str(args.max_in_flight),
     }
-    with marketplace_up(workdir / mode, extra) as stack:
+    with marketplace_up(workdir / mode, extra, launcher=LAUNCHERS[mode]) as stack:
         settings = Settings(postgres_url=stack.postgres_url, log_level="WARNING")
         env = eventsourcing_env(settings)
         commands = Commands(env)

@@ -11,11 +11,26 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
+from urllib.parse import unquote, urlparse
 
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 from fastapi import FastAPI, Request
 from pydantic import BaseModel, ConfigDict, Field
+
+
+def naive_env(url: str, schema: str) -> dict[str, str]:
+    """The eventsourcing library's own settings for the baseline: defaults, plus where."""
+    parts = urlparse(url)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": parts.path.lstrip("/"),
+        "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(parts.port),
+        "POSTGRES_USER": unquote(parts.username or "postgres"),
+        "POSTGRES_PASSWORD": unquote(parts.password or ""),
+        "POSTGRES_SCHEMA": schema,
+    }
 
 
 class Item(Aggregate):

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.servers import clean_env, free_port
+from benchmarks.servers import REPO, clean_env, free_port
 
 START_TIMEOUT_SECONDS = 180.0
 
@@ -30,9 +30,16 @@ class RunningStack:
 
 @contextmanager
 def marketplace_up(
-    data_dir: Path, extra_env: Mapping[str, str], workers: int = 2
+    data_dir: Path,
+    extra_env: Mapping[str, str],
+    workers: int = 2,
+    launcher: str = "marketplace.cli",
 ) -> Iterator[RunningStack]:
-    """Start `marketplace up` with workers API processes each; stop the whole group after."""
+    """Start `marketplace up` with workers API processes each; stop the whole group after.
+
+    launcher is the module run as `python -m <launcher> up`: benchmarks.naive_stack runs the
+    same stack with the naive write path.
+    """
     ports = {
         name: free_port() for name in ("write", "read", "postgres", "redis", "gateway", "smtp")
     }
@@ -46,13 +53,13 @@ def marketplace_up(
             **extra_env,
         }
     )
-    command = [sys.executable, "-m", "marketplace.cli", "up", "--data-dir", str(data_dir)]
+    command = [sys.executable, "-m", launcher, "up", "--data-dir", str(data_dir)]
     command += ["--write-port", str(ports["write"]), "--read-port", str(ports["read"])]
     command += ["--workers", str(workers)]
     log = data_dir.with_suffix(".log")
     with log.open("wb") as out:
         process = subprocess.Popen(
-            command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            command, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
         )
     try:
         deadline = time.monotonic() + START_TIMEOUT_SECONDS

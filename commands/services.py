@@ -17,6 +17,8 @@ from commands.customers import CustomersApplication
 from commands.errors import SoldOut
 from commands.inventory import InventoryApplication
 from commands.orders import OrdersApplication
+from commands.stream_batch import BatchedWritePath
+from commands.write_path import WritePathFactory
 from domain.base import Context
 from domain.cart import Cart, cart_id_for
 from domain.customer import Customer
@@ -41,7 +43,8 @@ class Commands:
     """Holds one application per bounded context.
 
     With split_logs each context appends to its own log; otherwise all share one log
-    named "marketplace" (kept for comparison and for small installations).
+    named "marketplace" (kept for comparison and for small installations). Every
+    application appends through the write path the composition root gives.
     """
 
     def __init__(
@@ -50,21 +53,16 @@ class Commands:
         *,
         split_logs: bool = True,
         availability: Availability | None = None,
+        write_path: WritePathFactory = BatchedWritePath,
     ) -> None:
         self.availability = availability
-        if split_logs:
-            self.catalog = CatalogApplication(env)
-            self.inventory = InventoryApplication(env)
-            self.carts = CartsApplication(env)
-            self.customers = CustomersApplication(env)
-            self.orders = OrdersApplication(env)
-        else:
-            self.catalog = CatalogApplication(env, SINGLE_LOG)
-            shared = self.catalog.recorder
-            self.inventory = InventoryApplication(env, SINGLE_LOG, shared)
-            self.carts = CartsApplication(env, SINGLE_LOG, shared)
-            self.customers = CustomersApplication(env, SINGLE_LOG, shared)
-            self.orders = OrdersApplication(env, SINGLE_LOG, shared)
+        log = None if split_logs else SINGLE_LOG
+        self.catalog = CatalogApplication(env, log, write_path=write_path)
+        shared = None if split_logs else self.catalog.recorder
+        self.inventory = InventoryApplication(env, log, shared, write_path)
+        self.carts = CartsApplication(env, log, shared, write_path)
+        self.customers = CustomersApplication(env, log, shared, write_path)
+        self.orders = OrdersApplication(env, log, shared, write_path)
 
     @property
     def applications(self) -> tuple[ContextApplication, ...]:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import random
 import threading
-from collections import OrderedDict
 from typing import Any
 from uuid import UUID
+
+from cachetools import LRUCache
 
 STALE_LIMIT = 0.1
 PROBE_CHANCE = 0.02
@@ -27,8 +28,7 @@ class WrittenAggregates:
     """
 
     def __init__(self, maxsize: int = 10_000) -> None:
-        self._maxsize = maxsize
-        self._items: OrderedDict[UUID, Any] = OrderedDict()
+        self._items: LRUCache[UUID, Any] = LRUCache(maxsize)
         self._lock = threading.Lock()
         self.stale_rate = 0.0
 
@@ -48,6 +48,3 @@ class WrittenAggregates:
         """Keep the aggregate as last saved, evicting the least recently written."""
         with self._lock:
             self._items[aggregate_id] = aggregate
-            self._items.move_to_end(aggregate_id)
-            while len(self._items) > self._maxsize:
-                self._items.popitem(last=False)

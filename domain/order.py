@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid5
@@ -40,6 +39,11 @@ class Order(MarketplaceAggregate):
         expires_at: datetime
         idempotency_key: str
         ship_to: dict[str, str]
+
+        @property
+        def order_lines(self) -> tuple[OrderLine, ...]:
+            """The lines as value objects (lines holds them as stored: OrderLine.as_record)."""
+            return tuple(OrderLine.from_record(line) for line in self.lines)
 
     class StockReserved(MarketplaceAggregate.Event):
         def apply(self, order: Order) -> None:
@@ -130,9 +134,7 @@ class Order(MarketplaceAggregate):
     ) -> None:
         self.customer_id = customer_id
         self.currency = currency
-        self.lines = tuple(
-            OrderLine(**{**d, "unit_price": Money(**d["unit_price"])}) for d in lines
-        )
+        self.lines = tuple(OrderLine.from_record(line) for line in lines)
         self.expires_at = expires_at
         self.idempotency_key = idempotency_key
         self.ship_to = dict(ship_to)
@@ -229,7 +231,7 @@ class Order(MarketplaceAggregate):
             ctx,
             customer_id=customer_id,
             currency=currency,
-            lines=[asdict(line) for line in checked],
+            lines=[line.as_record() for line in checked],
             expires_at=expires_at,
             idempotency_key=bounded("idempotency key", idempotency_key, 200),
             ship_to=checked_address(ship_to),

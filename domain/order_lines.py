@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import Any
 from uuid import UUID
 
 from domain.errors import InvalidValue
@@ -50,6 +52,35 @@ class OrderLine:
     def subtotal(self) -> Money:
         """Unit price times quantity."""
         return self.unit_price.times(self.quantity)
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> OrderLine:
+        """The line from its stored record (see as_record); ids may come back as text."""
+        price = record["unit_price"]
+        return cls(
+            _uuid(record["product_id"]),
+            _uuid(record["seller_id"]),
+            record["title"],
+            Money(price["minor"], price["currency"]),
+            record["quantity"],
+        )
+
+    def as_record(self) -> dict[str, Any]:
+        """The line as Order.Placed stores it: a plain record, the price as minor and currency.
+
+        Its shape is the stored event format: changing it needs an upcaster for old events.
+        """
+        return {
+            "product_id": self.product_id,
+            "seller_id": self.seller_id,
+            "title": self.title,
+            "unit_price": {"minor": self.unit_price.minor, "currency": self.unit_price.currency},
+            "quantity": self.quantity,
+        }
+
+
+def _uuid(value: Any) -> UUID:
+    return value if isinstance(value, UUID) else UUID(str(value))
 
 
 def checked_line(line: OrderLine) -> OrderLine:

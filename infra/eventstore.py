@@ -12,7 +12,7 @@ def eventsourcing_env(settings: Settings, postgres_url: str | None = None) -> di
 
     postgres_url overrides settings.postgres_url (the embedded server's URL, once started).
     """
-    common = {"AGGREGATE_CACHE_MAXSIZE": "10000", "WRITE_PATH": settings.write_path}
+    common = {"AGGREGATE_CACHE_MAXSIZE": "10000"}
     if settings.event_store == "memory":
         return {**common, "PERSISTENCE_MODULE": "eventsourcing.popo"}
     if settings.event_store == "kurrentdb":

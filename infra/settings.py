@@ -22,9 +22,6 @@ class Settings(BaseSettings):
 
     event_store: Literal["postgres", "kurrentdb", "memory"] = "postgres"
     split_logs: bool = True
-    write_path: Literal["batched", "naive"] = "batched"
-    """naive: every change loads, decides and appends alone, retrying conflicts, and checkout
-    has no sold-out fast path: the plain optimistic-concurrency baseline benchmarks compare to."""
     postgres_url: str | None = None
     postgres_lock_timeout_seconds: int = Field(default=5, ge=1, le=60)
     postgres_connect_timeout_seconds: int = Field(default=2, ge=1, le=60)

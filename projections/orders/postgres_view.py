@@ -1,188 +1,168 @@
-"""The order-history view's writes (tables in projections.orders.tables), guarded by versions.
+"""OrderHistoryView: the order-history tables, written by the projector and read by the API.
 
-Events other than Placed carry no customer id (the tables' partition key): writes find it
-through `order_customers` and `order_fulfilments`.
-
-Each write of a batch and the batch's position commit in one transaction (PostgresView): the
-batch's changes are folded per order in memory (projections.orders.fold), staged by binary
-COPY into temporary tables and written from them in a few statements (projections.orders
-.staging). A row ignores any event at or below the version it holds, so applying an event
-twice changes nothing.
+A shopper's reads name the customer, so they touch one partition. A seller's reads use the
+(seller_id, placed_at, order_id) index of every partition, merged newest first. Reads before
+the projector has created the tables answer as an empty view.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import fields
 from typing import Any
 from uuid import UUID
 
-import orjson
 import psycopg
 from psycopg import sql
-from psycopg.rows import dict_row
-from psycopg.types.json import set_json_loads
+from psycopg.rows import class_row, dict_row
 
-from projections.orders import fold, rows, staging
-from projections.orders.projection import PlacedOrder
-from projections.postgres_unit import Columns, PostgresUnit
+from projections.orders.history import (
+    After,
+    OrderRecord,
+    Page,
+    SellerLabel,
+    SellerLine,
+    SellerOrder,
+    check_limit,
+)
+from projections.orders.postgres_view import CUSTOMER, PostgresOrderHistoryUnit
+from projections.orders.tables import SCHEMA
+from projections.postgres_reads import PostgresReadView
 
-CUSTOMER = sql.SQL("(SELECT customer_id FROM order_customers WHERE order_id = %(order)s)")
-"""The customer of the order named by the %(order)s parameter (its rows' partition key)."""
+ORDER_COLUMNS = sql.SQL(", ").join(sql.Identifier(field.name) for field in fields(OrderRecord))
+BEFORE = sql.SQL(" AND (placed_at, order_id) < (%(after_at)s, %(after_id)s)")
 
-OPEN_FULFILMENTS = """
-INSERT INTO order_fulfilments (fulfilment_id, customer_id, order_id, seller_id)
-SELECT * FROM unnest(%b::uuid[], %b::uuid[], %b::uuid[], %b::uuid[])
-ON CONFLICT DO NOTHING
-"""
-ORDERS = """
-SELECT o.customer_id, o.order_id, o.version, o.status, cardinality(o.seller_ids) AS sellers,
-    o.shipped_sellers, o.delivered_sellers, o.captured_minor, o.refunded_minor
-FROM order_customers AS c JOIN orders AS o
-    ON o.customer_id = c.customer_id AND o.order_id = c.order_id
-WHERE c.order_id = ANY(%b)
-"""
-"""rows.READ_COLUMNS of the orders named."""
-LABEL_LINES = """
-UPDATE seller_order_lines AS l
-SET label_blob_key = d.blob_key, label_content_type = d.content_type,
-    fulfilment_version = d.version
-FROM unnest(%b::uuid[], %b::text[], %b::text[], %b::integer[])
-        AS d(fulfilment_id, blob_key, content_type, version)
-    JOIN order_fulfilments AS f ON f.fulfilment_id = d.fulfilment_id
-WHERE l.customer_id = f.customer_id AND l.order_id = f.order_id AND l.seller_id = f.seller_id
-    AND l.fulfilment_version < d.version
-"""
-"""The latest label of each fulfilment, on its seller's lines whose label is older."""
-
-FIELDS = frozenset({"status", *rows.SET_COLUMNS})
-
-
-class PostgresOrderHistoryUnit(PostgresUnit):
-    """One batch's order-history writes, collected per order in log order, written at the end.
-
-    flush() folds each order's changes into its row once (projections.orders.fold: each
-    change only above the row's version, so an event applied twice changes nothing). The
-    orders placed in the batch are inserted as the batch leaves them, with their routes and
-    lines, in one statement (nothing where an order exists); then the fulfilments. The rows
-    of the other orders the batch changes (and of any placed order that existed) are read in
-    one statement, and the changed ones written back with their lines in another; the labels
-    last.
+CUSTOMER_ORDERS = sql.SQL(
+    "SELECT {columns} FROM orders WHERE customer_id = %(customer)s{before} "
+    "ORDER BY placed_at DESC, order_id DESC LIMIT %(limit)s"
+)
+SELLER_ORDERS = sql.SQL(
     """
+WITH page AS (
+    SELECT placed_at, order_id FROM seller_order_lines
+    WHERE seller_id = %(seller)s{before}
+    GROUP BY placed_at, order_id
+    ORDER BY placed_at DESC, order_id DESC
+    LIMIT %(limit)s
+)
+SELECT l.order_id, l.placed_at, l.updated_at, l.currency, l.order_status, l.shipped_at,
+    l.delivered_at, l.label_content_type, l.product_id, l.title, l.quantity, l.unit_price_minor
+FROM page AS p JOIN seller_order_lines AS l
+    ON l.seller_id = %(seller)s AND l.placed_at = p.placed_at AND l.order_id = p.order_id
+ORDER BY l.placed_at DESC, l.order_id DESC, l.line_no
+"""
+)
+SELLER_LABEL = sql.SQL(
+    "SELECT label_blob_key, label_content_type FROM seller_order_lines "
+    "WHERE customer_id = {} AND order_id = %(order)s AND seller_id = %(seller)s LIMIT 1"
+).format(CUSTOMER)
 
-    def __init__(self, view: str, cursor: psycopg.Cursor[tuple[object, ...]]) -> None:
-        super().__init__(view, cursor)
-        self.placed: dict[UUID, PlacedOrder] = {}
-        self.opened = Columns(4)
-        self.changes: dict[UUID, list[fold.Change]] = {}
-        self.labels: dict[UUID, tuple[int, str, str]] = {}
-        self.staged = False
 
-    def place_order(self, order: PlacedOrder) -> None:
-        """Insert the order, its route and its lines (nothing if they exist)."""
-        self.placed.setdefault(order.order_id, order)
+class OrderHistoryView(PostgresReadView):
+    """Each shopper's orders and each seller's part of them, on the pool's schema."""
 
-    def _change(self, order_id: UUID, change: fold.Change) -> None:
-        changes = self.changes.get(order_id)
-        if changes is None:
-            self.changes[order_id] = [change]
-        else:
-            changes.append(change)
+    tables = ("orders", "seller_order_lines", "order_customers", "order_fulfilments")
+    """The tables of one version (what dropping the unversioned layout removes)."""
 
-    def change_order(self, order_id: UUID, version: int, at: datetime, **fields: Any) -> None:
-        """Set some of an order's fields; a new status is copied to its lines."""
-        if not FIELDS.issuperset(fields):
-            raise ValueError(f"not an order field: {sorted(set(fields) - FIELDS)}")
-        self._change(order_id, (version, at, rows.set_fields(fields), "status" in fields))
+    default_name = "orders"
 
-    def ship_part(self, order_id: UUID, seller_id: UUID, version: int, at: datetime) -> None:
-        """Add the seller to the shipped ones; shipped once every seller has shipped."""
-        self._change(order_id, (version, at, rows.ship(seller_id), ("shipped_at", seller_id)))
+    def create(self) -> None:
+        """Create the partitioned tables, their partitions and the lookup tables."""
+        self.create_tables(SCHEMA)
 
-    def deliver_part(self, order_id: UUID, seller_id: UUID, version: int, at: datetime) -> None:
-        """Add the seller to the delivered ones; delivered once every seller's part is."""
-        self._change(order_id, (version, at, rows.deliver(seller_id), ("delivered_at", seller_id)))
+    @contextmanager
+    def unit_of_work(self) -> Iterator[PostgresOrderHistoryUnit]:
+        """A unit whose writes and position commit in one transaction."""
+        with self.transaction() as unit:
+            batch = PostgresOrderHistoryUnit(unit.view, unit.cursor)
+            yield batch
+            batch.flush()
 
-    def capture_payment(
-        self, order_id: UUID, amount_minor: int, version: int, at: datetime
-    ) -> None:
-        """Add a captured amount."""
-        self._change(order_id, (version, at, rows.capture(amount_minor), False))
+    def customer_orders(
+        self, customer_id: UUID, limit: int, after: After | None = None
+    ) -> Page[OrderRecord]:
+        """Up to limit of the customer's orders placed before after, newest first."""
+        params = {"customer": customer_id, "limit": check_limit(limit) + 1, **_after(after)}
+        query = CUSTOMER_ORDERS.format(
+            columns=ORDER_COLUMNS, before=BEFORE if after else sql.SQL("")
+        )
 
-    def refund_payment(self, order_id: UUID, amount_minor: int, version: int, at: datetime) -> None:
-        """Add a refunded amount; refunded once it reaches what was captured."""
-        self._change(order_id, (version, at, rows.refund(amount_minor), False))
+        def read(conn: psycopg.Connection[Any]) -> list[OrderRecord]:
+            with conn.cursor(row_factory=class_row(OrderRecord)) as cursor:
+                return cursor.execute(query, params).fetchall()
 
-    def open_fulfilment(
-        self, fulfilment_id: UUID, order_id: UUID, seller_id: UUID, customer_id: UUID
-    ) -> None:
-        """Remember the fulfilment's order, seller and customer."""
-        self.opened.add(fulfilment_id, customer_id, order_id, seller_id)
+        return _page(self.read(read, []), limit)
 
-    def attach_label(
-        self, fulfilment_id: UUID, blob_key: str, content_type: str, version: int
-    ) -> None:
-        """Set the label on every line of the fulfilment's seller in its order."""
-        known = self.labels.get(fulfilment_id)
-        if known is None or known[0] < version:
-            self.labels[fulfilment_id] = (version, blob_key, content_type)
+    def customer_order(self, customer_id: UUID, order_id: UUID) -> OrderRecord | None:
+        """The customer's order, or None if the customer has no such order."""
+        query = sql.SQL("SELECT {} FROM orders WHERE customer_id = %s AND order_id = %s").format(
+            ORDER_COLUMNS
+        )
 
-    def flush(self) -> None:
-        """Write what the batch collected."""
-        changes = self.changes
-        if self.placed:
-            existed = self._place()
-            changes = {
-                order_id: changed
-                for order_id, changed in changes.items()
-                if order_id not in self.placed or order_id in existed
-            }
-        if self.opened:
-            self.cursor.execute(OPEN_FULFILMENTS, self.opened.columns)
-        if changes:
-            self._change_orders(changes)
-        if self.labels:
-            labels = Columns(4)
-            for fulfilment_id, (version, blob_key, content_type) in self.labels.items():
-                labels.add(fulfilment_id, blob_key, content_type, version)
-            self.cursor.execute(LABEL_LINES, labels.columns)
+        def read(conn: psycopg.Connection[Any]) -> OrderRecord | None:
+            with conn.cursor(row_factory=class_row(OrderRecord)) as cursor:
+                return cursor.execute(query, (customer_id, order_id)).fetchone()
 
-    def _place(self) -> set[Any]:
-        """Insert the placed orders with their changes of the batch folded in; those that
-        existed (their changes are still to be applied to the rows they have)."""
-        self._stage()
-        with self.cursor.copy(staging.COPY_PLACED) as copy:
-            copy.set_types(staging.types(staging.PLACED))
-            for order_id, order in self.placed.items():
-                row, lines = fold.placed_row(order), fold.placed_lines(order)
-                fold.fold(row, self.changes.get(order_id, []), lines)
-                copy.write_row(staging.placed_record(order, row, lines))
-        return {row[0] for row in self.cursor.execute(staging.PLACE).fetchall()}
+        return self.read(read, None)
 
-    def _change_orders(self, changes: dict[UUID, list[fold.Change]]) -> None:
-        found = self._read(list(changes))
-        written = 0
-        self._stage()
-        with self.cursor.copy(staging.COPY_CHANGED) as copy:
-            copy.set_types(staging.types(staging.CHANGED))
-            for order_id, order_changes in changes.items():
-                row = found.get(order_id)
-                if row is None:
-                    continue
-                changed, lines = fold.fold(row, order_changes)
-                if changed:
-                    copy.write_row(staging.changed_record(row, lines))
-                    written += 1
-        if written:
-            self.cursor.execute(staging.WRITE)
+    def seller_orders(
+        self, seller_id: UUID, limit: int, after: After | None = None
+    ) -> Page[SellerOrder]:
+        """Up to limit orders with lines of the seller placed before after, newest first."""
+        params = {"seller": seller_id, "limit": check_limit(limit) + 1, **_after(after)}
+        query = SELLER_ORDERS.format(before=BEFORE if after else sql.SQL(""))
 
-    def _stage(self) -> None:
-        """Create the session's staging tables, if this unit has not."""
-        if not self.staged:
-            self.cursor.execute(staging.STAGE)
-            self.staged = True
+        def read(conn: psycopg.Connection[Any]) -> list[dict[str, Any]]:
+            with conn.cursor(row_factory=dict_row) as cursor:
+                return cursor.execute(query, params).fetchall()
 
-    def _read(self, ids: list[Any]) -> dict[Any, rows.Row]:
-        """The rows of these orders."""
-        with self.cursor.connection.cursor(row_factory=dict_row, binary=True) as cursor:
-            set_json_loads(orjson.loads, cursor)
-            return {row["order_id"]: row for row in cursor.execute(ORDERS, (ids,)).fetchall()}
+        return _page(_group(self.read(read, [])), limit)
+
+    def seller_label(self, seller_id: UUID, order_id: UUID) -> SellerLabel | None:
+        """The seller's label for the order; None if the order has no lines of the seller."""
+
+        def read(conn: psycopg.Connection[Any]) -> SellerLabel | None:
+            row = conn.execute(SELLER_LABEL, {"order": order_id, "seller": seller_id}).fetchone()
+            return None if row is None else SellerLabel(row[0], row[1])
+
+        return self.read(read, None)
+
+
+def _page(items: list[Any], limit: int) -> Page[Any]:
+    """The first limit items, and the position after the last if there were more."""
+    if len(items) <= limit:
+        return Page(items, None)
+    kept = items[:limit]
+    return Page(kept, kept[-1].after)
+
+
+def _after(after: After | None) -> dict[str, Any]:
+    if after is None:
+        return {}
+    return {"after_at": after[0], "after_id": after[1]}
+
+
+def _group(rows: list[dict[str, Any]]) -> list[SellerOrder]:
+    orders: dict[UUID, list[dict[str, Any]]] = {}
+    for row in rows:
+        orders.setdefault(row["order_id"], []).append(row)
+    return [
+        SellerOrder(
+            order_id=order_id,
+            placed_at=lines[0]["placed_at"],
+            updated_at=max(line["updated_at"] for line in lines),
+            currency=lines[0]["currency"],
+            order_status=lines[0]["order_status"],
+            shipped_at=lines[0]["shipped_at"],
+            delivered_at=lines[0]["delivered_at"],
+            label_content_type=lines[0]["label_content_type"],
+            lines=tuple(
+                SellerLine(
+                    line["product_id"], line["title"], line["quantity"], line["unit_price_minor"]
+                )
+                for line in lines
+            ),
+        )
+        for order_id, lines in orders.items()
+    ]

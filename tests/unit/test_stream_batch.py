@@ -13,8 +13,10 @@ from uuid import UUID, uuid4
 import pytest
 from eventsourcing.persistence import ApplicationRecorder
 
+from benchmarks.naive_write import NaiveWritePath
+from commands.batching import Batcher
 from commands.inventory import InventoryApplication
-from commands.stream_batch import StreamBatcher
+from commands.stream_batch import BatchedWritePath
 from domain.base import Context
 from domain.errors import DomainError, RuleViolated
 from domain.inventory import StockItem, stock_item_id
@@ -41,8 +43,9 @@ class CountingInventory(InventoryApplication):
 
 
 def inventory(mode: str, recorder: ApplicationRecorder | None = None) -> CountingInventory:
-    env = {"PERSISTENCE_MODULE": "eventsourcing.popo", "WRITE_PATH": mode, "GROUP_COMMIT": "n"}
-    return CountingInventory(env, shared_recorder=recorder)
+    env = {"PERSISTENCE_MODULE": "eventsourcing.popo", "GROUP_COMMIT": "n"}
+    path = NaiveWritePath if mode == "naive" else BatchedWritePath
+    return CountingInventory(env, shared_recorder=recorder, write_path=path)
 
 
 @pytest.fixture(autouse=True)
@@ -145,12 +148,12 @@ def test_the_lead_passes_on_after_one_batch() -> None:
         for queued in batch:
             queued.result = queued.work
 
-    batcher = StreamBatcher(run)
+    batcher = Batcher(run, 256)
     with ThreadPoolExecutor(5) as pool:
         first = pool.submit(batcher.submit, "stream", 0)
         first_running.wait(5)
         later = [pool.submit(batcher.submit, "stream", n) for n in range(1, 5)]
-        while sum(len(q) for q in batcher._queues.values()) < 5:
+        while batcher.waiting("stream") < 5:
             time.sleep(0.001)
         release.set()
         assert first.result(5) == 0

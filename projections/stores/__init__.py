@@ -1,0 +1,1 @@
+"""Store plumbing shared by the read models: PostgreSQL, Redis and OpenSearch."""

@@ -1,0 +1,1 @@
+"""What every PostgreSQL view shares: units, versions and reads."""

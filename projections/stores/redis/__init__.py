@@ -1,0 +1,1 @@
+"""What every Redis view shares: units, versions and folded writes."""
