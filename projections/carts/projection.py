@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Protocol
+from uuid import UUID
 
 from domain.cart import Cart
-from projections.carts.redis_view import CartUnit
 from projections.handlers import handles
-from projections.runtime import Projection
+from projections.runtime import Projection, Unit
+
+
+class CartUnit(Unit, Protocol):
+    """The writes of one batch of cart events, each recording the cart's version."""
+
+    def open_cart(self, cart_id: UUID, shopper_id: UUID, version: int) -> None:
+        """Record a new, empty cart and its shopper."""
+
+    def add_units(self, cart_id: UUID, product_id: UUID, quantity: int, version: int) -> None:
+        """Grow a line by quantity."""
+
+    def set_units(self, cart_id: UUID, product_id: UUID, quantity: int, version: int) -> None:
+        """Set a line's quantity."""
+
+    def remove_line(self, cart_id: UUID, product_id: UUID, version: int) -> None:
+        """Drop a line."""
+
+    def clear_cart(self, cart_id: UUID, version: int) -> None:
+        """Drop every line."""
 
 
 class CartProjection(Projection[CartUnit]):

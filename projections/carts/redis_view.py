@@ -7,7 +7,8 @@ from uuid import UUID
 
 import redis
 
-from projections.redis_unit import RESOLVE, RedisUnit, RedisView, text
+from projections.carts.projection import CartUnit
+from projections.stores.redis.unit import RESOLVE, RedisUnit, RedisView, text
 from projections.versions import WRITERS
 
 
@@ -21,8 +22,8 @@ class CartLines:
     lines: dict[UUID, int]
 
 
-class CartUnit(RedisUnit):
-    """The Redis writes of one batch of cart events."""
+class RedisCartUnit(RedisUnit, CartUnit):
+    """The Redis writes of one batch of cart events (a CartUnit)."""
 
     def __init__(self, prefix: str) -> None:
         super().__init__()
@@ -57,7 +58,7 @@ class CartUnit(RedisUnit):
         self.writes.hset(_meta(self.prefix, cart_id), {"version": str(version)})
 
 
-class RedisCartView(RedisView[CartUnit]):
+class RedisCartView(RedisView[RedisCartUnit]):
     """Writes and reads the carts view under one key prefix."""
 
     def __init__(
@@ -71,9 +72,9 @@ class RedisCartView(RedisView[CartUnit]):
         super().__init__(client, prefix, follows=follows, version=version)
         self._read = client.register_script(READ_CART)
 
-    def new_unit(self) -> CartUnit:
+    def new_unit(self) -> RedisCartUnit:
         """A unit for one batch of cart writes."""
-        return CartUnit(self.prefix)
+        return RedisCartUnit(self.prefix)
 
     def cart(self, cart_id: UUID) -> CartLines | None:
         """A cart's shopper and lines, or None if the view has no such cart."""

@@ -15,6 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from projections.catalog_search.projection import Listing
+from projections.product_detail.projection import units_available
 
 Doc = dict[str, Any]
 
@@ -169,7 +170,7 @@ class Batch:
         doc["received"] += received
         doc["reserved"] += reserved
         doc["sold"] += sold
-        doc["units_available"] = doc["received"] - doc["reserved"] - doc["sold"]
+        doc["units_available"] = units_available(doc["received"], doc["reserved"], doc["sold"])
         doc["versions"]["stock"] = version
         self.changed_products.add(doc["id"])
 

@@ -2,8 +2,9 @@
 
 One index per view version, `<prefix>catalog-search-v<N>`: a whole document per product (what
 searches read) beside the seller, stock-link and tracking documents (see opensearch_docs).
-The view follows an alias (readers or writers, see opensearch_versions) or is pinned to one
-version; a live writer works on the index its alias named when it last read its positions.
+The view follows an alias (readers or writers, see projections.stores.opensearch.versions) or
+is pinned to one version; a live writer works on the index its alias named when it last read
+its positions.
 
 A batch is applied when its unit exits: read (mget, realtime) the tracking document and the
 documents the batch touches, refuse the batch unless tracking is at its start, apply the
@@ -13,7 +14,7 @@ replayed write is refused with 409, which is harmless.
 
 A rebuild's view (defer_refresh: a new index nobody searches yet) neither refreshes per batch
 nor periodically: the versions restore the index's refresh interval when the writers move to
-it, and refresh it before the readers do (opensearch_versions).
+it, and refresh it before the readers do (projections.stores.opensearch.versions).
 """
 
 from __future__ import annotations
@@ -29,9 +30,7 @@ from opensearchpy import (
     ConflictError,
     NotFoundError,
     OpenSearch,
-    TransportError,
 )
-from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 
 from projections.catalog_search.opensearch_docs import (
     MAPPING,
@@ -41,7 +40,16 @@ from projections.catalog_search.opensearch_docs import (
     external_version,
 )
 from projections.catalog_search.opensearch_query import search_body, search_result
-from projections.catalog_search.opensearch_versions import (
+from projections.catalog_search.search import SearchQuery, SearchResult
+from projections.runtime import PositionMoved, ViewVersionMoved
+from projections.stores.opensearch.errors import (
+    TRANSIENT,
+    BulkWriteFailed,
+    OpenSearchUnavailable,
+    unavailable,
+    unavailable_is_transient,
+)
+from projections.stores.opensearch.versions import (
     TRACKING_ID,
     VIEW_VERSION,
     alias_name,
@@ -50,8 +58,6 @@ from projections.catalog_search.opensearch_versions import (
     tracked,
     version_of,
 )
-from projections.catalog_search.search import SearchQuery, SearchResult
-from projections.runtime import PositionMoved, ViewVersionMoved
 from projections.versions import READERS, WRITERS
 
 T = TypeVar("T")
@@ -65,42 +71,12 @@ at a time (the tracking document still moves only once they are all written)."""
 __all__ = [
     "TRACKING_ID",
     "VIEW_VERSION",
-    "OpenSearchCatalogSearch",
     "OpenSearchCatalogSearchUnit",
+    "OpenSearchCatalogSearchView",
 ]
 
 
-class OpenSearchUnavailable(Exception):
-    """OpenSearch answered 429 or 5xx (busy, starting, recovering shards): retried."""
-
-
-TRANSIENT: tuple[type[BaseException], ...] = (OpenSearchConnectionError, OpenSearchUnavailable)
-"""opensearch-py raises ConnectionError (and its ConnectionTimeout) when the node does not
-answer, and a bare TransportError for a 5xx, such as the 503 no_shard_available_action_exception
-of a node still recovering its shards after a restart; the view turns those into
-OpenSearchUnavailable."""
-
-
-class BulkWriteFailed(Exception):
-    """OpenSearch refused a document write for a reason other than a newer version."""
-
-
-def _unavailable(status: object) -> bool:
-    return isinstance(status, int) and (status == 429 or status >= 500)
-
-
-@contextmanager
-def _unavailable_is_transient() -> Iterator[None]:
-    """Raise OpenSearchUnavailable for a 429 or 5xx answer; other errors pass unchanged."""
-    try:
-        yield
-    except TransportError as error:
-        if _unavailable(error.status_code):
-            raise OpenSearchUnavailable(f"{error.status_code} {error.error}") from error
-        raise
-
-
-class OpenSearchCatalogSearch:
+class OpenSearchCatalogSearchView:
     """Writes and answers catalog searches from this view version's index under prefix."""
 
     transient_errors = TRANSIENT
@@ -172,7 +148,7 @@ class OpenSearchCatalogSearch:
         A live writer first resolves its alias, and works on that index from then on. A
         reader's missing alias is a NotFoundError (the view is not created yet).
         """
-        with _unavailable_is_transient():
+        with unavailable_is_transient():
             if self.pinned is None and self.follows == WRITERS:
                 self._resolve()
                 return tracked(self.client, self.index)
@@ -180,7 +156,7 @@ class OpenSearchCatalogSearch:
 
     def search(self, query: SearchQuery) -> SearchResult:
         """One page of matches with total and facets; OpenSearchUnavailable on a 429 or 5xx."""
-        with _unavailable_is_transient():
+        with unavailable_is_transient():
             answer = self.client.search(index=self.target, body=search_body(query))
         return search_result(answer)
 
@@ -196,7 +172,7 @@ class OpenSearchCatalogSearch:
         if unit.tracked is None:
             raise ValueError("a unit of work must track the position it reaches")
         try:
-            with _unavailable_is_transient():
+            with unavailable_is_transient():
                 self._apply(unit, *unit.tracked)
         except (BulkWriteFailed, AuthorizationException, NotFoundError) as error:
             if self.pinned is None and aliased(self.client, self.alias) != self.index:
@@ -337,7 +313,7 @@ def _raise_unless_written_or_newer(response: dict[str, Any]) -> None:
         return
     for item in response["items"]:
         ((_, result),) = item.items()
-        if _unavailable(result.get("status")):
+        if unavailable(result.get("status")):
             raise OpenSearchUnavailable(f"{result.get('_id')}: {result.get('error')}")
         if result.get("status", 500) >= 300 and result.get("status") != 409:
             raise BulkWriteFailed(f"{result.get('_id')}: {result.get('error')}")

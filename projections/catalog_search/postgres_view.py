@@ -44,7 +44,7 @@ from projections.catalog_search.search import (
     SearchResult,
     top_buckets,
 )
-from projections.postgres_unit import Columns, PostgresUnit, PostgresView
+from projections.stores.postgres.unit import Columns, PostgresUnit, PostgresView
 from projections.versions import WRITERS
 
 TABLES = """
@@ -247,11 +247,12 @@ class PostgresCatalogSearchUnit(PostgresUnit):
                 self.cursor.execute(statement, rows.columns)
 
 
-class PostgresCatalogSearch(PostgresView):
+class PostgresCatalogSearchView(PostgresView):
     """Writes and answers catalog searches from PostgreSQL tables on the pool's schema.
 
-    The tables of version N >= 1 are in a schema of their own (projections.postgres_versions);
-    the view follows the version readers or writers use, or is pinned to one.
+    The tables of version N >= 1 are in a schema of their own
+    (projections.stores.postgres.versions); the view follows the version readers or writers
+    use, or is pinned to one.
     """
 
     tables = ("catalog_search_products", "catalog_search_stock", "catalog_search_sellers")

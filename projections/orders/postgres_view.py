@@ -1,4 +1,4 @@
-"""OrderHistoryView: the order-history tables, written by the projector and read by the API.
+"""PostgresOrderHistoryView: the order-history tables, written by the projector and read by the API.
 
 A shopper's reads name the customer, so they touch one partition. A seller's reads use the
 (seller_id, placed_at, order_id) index of every partition, merged newest first. Reads before
@@ -26,9 +26,9 @@ from projections.orders.history import (
     SellerOrder,
     check_limit,
 )
-from projections.orders.postgres_view import CUSTOMER, PostgresOrderHistoryUnit
+from projections.orders.postgres_writes import CUSTOMER, PostgresOrderHistoryUnit
 from projections.orders.tables import SCHEMA
-from projections.postgres_reads import PostgresReadView
+from projections.stores.postgres.reads import PostgresReadView
 
 ORDER_COLUMNS = sql.SQL(", ").join(sql.Identifier(field.name) for field in fields(OrderRecord))
 BEFORE = sql.SQL(" AND (placed_at, order_id) < (%(after_at)s, %(after_id)s)")
@@ -59,7 +59,7 @@ SELLER_LABEL = sql.SQL(
 ).format(CUSTOMER)
 
 
-class OrderHistoryView(PostgresReadView):
+class PostgresOrderHistoryView(PostgresReadView):
     """Each shopper's orders and each seller's part of them, on the pool's schema."""
 
     tables = ("orders", "seller_order_lines", "order_customers", "order_fulfilments")

@@ -24,7 +24,7 @@ from psycopg.types.json import set_json_loads
 
 from projections.orders import fold, rows, staging
 from projections.orders.projection import PlacedOrder
-from projections.postgres_unit import Columns, PostgresUnit
+from projections.stores.postgres.unit import Columns, PostgresUnit
 
 CUSTOMER = sql.SQL("(SELECT customer_id FROM order_customers WHERE order_id = %(order)s)")
 """The customer of the order named by the %(order)s parameter (its rows' partition key)."""

@@ -2,14 +2,49 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar, Protocol
+from uuid import UUID
 
 from domain.inventory import StockItem
 from domain.product import Product
 from domain.seller import Seller
 from projections.handlers import handles
-from projections.product_detail.redis_view import ProductDetailUnit
-from projections.runtime import Projection
+from projections.runtime import Projection, Unit
+
+
+def units_available(received: int, reserved: int, sold: int) -> int:
+    """Units a product's stock item can still sell: received - reserved - sold.
+
+    Every read model computes it here (the Redis read script too: a test pins it to this).
+    """
+    return received - reserved - sold
+
+
+class ProductDetailUnit(Unit, Protocol):
+    """The writes of one batch, named for what they mean.
+
+    version is the event's aggregate version, recorded with the product or stock item.
+    """
+
+    def name_seller(self, seller_id: UUID, name: str) -> None:
+        """Record a seller's display name."""
+
+    def suspend_seller(self, seller_id: UUID) -> None:
+        """Mark a seller suspended."""
+
+    def list_product(self, product_id: UUID, fields: dict[str, Any], version: int) -> None:
+        """Create a product's document."""
+
+    def update_product(self, product_id: UUID, fields: dict[str, Any], version: int) -> None:
+        """Overwrite some fields of a product's document."""
+
+    def move_stock(self, product_id: UUID, stock_id: UUID, version: int) -> None:
+        """Open a product's stock counters at zero."""
+
+    def move_stock_of(
+        self, stock_id: UUID, version: int, *, received: int = 0, reserved: int = 0, sold: int = 0
+    ) -> None:
+        """Add to a stock item's received, reserved and sold counters."""
 
 
 class ProductDetailProjection(Projection[ProductDetailUnit]):

@@ -1,10 +1,11 @@
 """The product-detail view in Redis: hashes per product, seller and stock item, plus positions.
 
 Each batch is one Lua script that checks the position, writes the batch's hash writes (folded
-per key, see projections.redis_writes) and moves the position (see projections.redis_unit),
-so data and position change together or not at all. A read is one Lua script: it resolves
-the version the view follows, then reads the product, its stock counters and its seller's
-name, in one round trip, from one consistent snapshot of one version.
+per key, see projections.stores.redis.writes) and moves the position (see
+projections.stores.redis.unit), so data and position change together or not at all. A read
+is one Lua script: it resolves the version the view follows, then reads the product, its
+stock counters and its seller's name, in one round trip, from one consistent snapshot of one
+version.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import redis
 import redis.asyncio
 
 from domain.inventory import stock_item_id
-from projections.redis_unit import RESOLVE, RedisUnit, RedisView, positions_key, text
+from projections.product_detail.projection import ProductDetailUnit, units_available
+from projections.stores.redis.unit import RESOLVE, RedisUnit, RedisView, positions_key, text
 from projections.versions import WRITERS
 
 
@@ -43,8 +45,8 @@ class Keys:
         return f"{self.prefix}:stock:{stock_id}"
 
 
-class ProductDetailUnit(RedisUnit):
-    """The Redis writes of one batch, named for what they mean."""
+class RedisProductDetailUnit(RedisUnit, ProductDetailUnit):
+    """The Redis writes of one batch, named for what they mean (a ProductDetailUnit)."""
 
     def __init__(self, keys: Keys) -> None:
         super().__init__()
@@ -96,7 +98,7 @@ class ScriptClient(Protocol):
         ...
 
 
-class RedisProductDetailView(RedisView[ProductDetailUnit]):
+class RedisProductDetailView(RedisView[RedisProductDetailUnit]):
     """Writes and reads the product-detail view under one key prefix."""
 
     def __init__(
@@ -123,9 +125,9 @@ class RedisProductDetailView(RedisView[ProductDetailUnit]):
         """The key names of the version the view last resolved (or is pinned to)."""
         return Keys(self.prefix)
 
-    def new_unit(self) -> ProductDetailUnit:
+    def new_unit(self) -> RedisProductDetailUnit:
         """A unit for one batch of product-detail writes."""
-        return ProductDetailUnit(self.keys)
+        return RedisProductDetailUnit(self.keys)
 
     def product(self, product_id: UUID) -> dict[str, Any] | None:
         """A product's document with its seller's name and units available, or None."""
@@ -190,7 +192,8 @@ def stock_key_id(product_id: str) -> str:
 
 # As READ_PRODUCT, but renders the query API's public document (readapi.schemas.ProductDetail:
 # these fields in this order, compact) so the API serves the bytes as they come.
-# Strings go through cjson.encode; attributes are stored as JSON text already.
+# Strings go through cjson.encode; attributes are stored as JSON text already. units_available
+# is the Lua twin of projections.product_detail.projection.units_available (a test pins them).
 READ_PRODUCT_JSON = (
     RESOLVE
     + """
@@ -239,7 +242,7 @@ def _document(product_id: UUID, reply: list[Any] | None) -> dict[str, Any] | Non
     received, reserved, sold = (int(count or 0) for count in stock)
     doc["id"] = str(product_id)
     doc["seller_name"] = text(seller_name) if seller_name is not None else None
-    doc["units_available"] = received - reserved - sold
+    doc["units_available"] = units_available(received, reserved, sold)
     return doc
 
 

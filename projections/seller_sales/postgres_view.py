@@ -1,4 +1,4 @@
-"""SellerSalesView: hourly sales per seller and product in PostgreSQL, and the orders behind them.
+"""PostgresSellerSalesView: hourly sales per seller and product, and the orders behind them.
 
 `seller_sales_orders` keeps each placed order's lines, the version of the order it reflects
 and the hour it was confirmed in. Confirming or cancelling changes that row only if its
@@ -22,9 +22,9 @@ import psycopg
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb, set_json_loads
 
-from projections.postgres_reads import PostgresReadView
-from projections.postgres_unit import Columns, PostgresUnit
 from projections.seller_sales.projection import SoldLine
+from projections.stores.postgres.reads import PostgresReadView
+from projections.stores.postgres.unit import Columns, PostgresUnit
 
 MAX_RANGE = timedelta(days=31)
 MAX_BUCKETS = 10_000
@@ -182,7 +182,7 @@ class PostgresSellerSalesUnit(PostgresUnit):
             self.cursor.execute(ADD_SALES, added.columns)
 
 
-class SellerSalesView(PostgresReadView):
+class PostgresSellerSalesView(PostgresReadView):
     """Hourly sales per seller and product, on the pool's schema."""
 
     tables = ("seller_sales_orders", "seller_sales_hourly")

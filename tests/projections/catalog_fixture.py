@@ -21,8 +21,8 @@ from commands.services import Commands
 from domain.base import Context
 from domain.money import Money
 from infra.eventstore import with_search_path
-from projections.catalog_search.opensearch_view import OpenSearchCatalogSearch
-from projections.catalog_search.postgres_view import PostgresCatalogSearch
+from projections.catalog_search.opensearch_view import OpenSearchCatalogSearchView
+from projections.catalog_search.postgres_view import PostgresCatalogSearchView
 from projections.catalog_search.projection import CatalogSearchProjection
 from projections.catalog_search.search import FacetBucket, SearchQuery, SearchResult
 from projections.log import ContextLog
@@ -161,7 +161,7 @@ SearchView = Any
 """A view that is both a runtime View of CatalogSearchUnit and a CatalogSearch."""
 
 
-def postgres_view(server: str, cleanups: list[Callable[[], None]]) -> PostgresCatalogSearch:
+def postgres_view(server: str, cleanups: list[Callable[[], None]]) -> PostgresCatalogSearchView:
     """A created PostgreSQL view in a new schema; cleanups gets its removal."""
     schema = f"v_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(server, autocommit=True) as conn:
@@ -174,15 +174,15 @@ def postgres_view(server: str, cleanups: list[Callable[[], None]]) -> PostgresCa
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
     cleanups.append(drop)
-    view = PostgresCatalogSearch(pool)
+    view = PostgresCatalogSearchView(pool)
     view.create()
     return view
 
 
-def opensearch_view(url: str, cleanups: list[Callable[[], None]]) -> OpenSearchCatalogSearch:
+def opensearch_view(url: str, cleanups: list[Callable[[], None]]) -> OpenSearchCatalogSearchView:
     """A created OpenSearch view under a new index prefix; cleanups gets its removal."""
     client = OpenSearch(hosts=[url], timeout=30)
-    view = OpenSearchCatalogSearch(client, prefix=f"t{uuid.uuid4().hex[:10]}-")
+    view = OpenSearchCatalogSearchView(client, prefix=f"t{uuid.uuid4().hex[:10]}-")
 
     def drop() -> None:
         view.drop()
@@ -220,7 +220,7 @@ def prices(*counts: int) -> tuple[FacetBucket, ...]:
     return tuple(FacetBucket(label, count) for label, count in zip(labels, counts, strict=True))
 
 
-def stored(view: OpenSearchCatalogSearch) -> dict[str, tuple[int, dict[str, Any]]]:
+def stored(view: OpenSearchCatalogSearchView) -> dict[str, tuple[int, dict[str, Any]]]:
     """Every document of the index but the tracking one: its external version and source."""
     view.client.indices.refresh(index=view.index)
     body = {"query": {"match_all": {}}, "size": 1000, "version": True}

@@ -27,8 +27,8 @@ from marketplace.projectors import redis_prefix
 from projections.log import ContextLog
 from projections.product_detail.projection import ProductDetailProjection
 from projections.product_detail.redis_view import RedisProductDetailView
-from projections.redis_unit import text
 from projections.runtime import Worker
+from projections.stores.redis.unit import text
 from tests.projections.orders_fixture import OrderDesk
 from tests.worker_process import WorkerProcess
 

@@ -14,7 +14,7 @@ from domain.money import Money
 from domain.order import Order, order_id_for
 from domain.order_lines import OrderLine
 from domain.seller import Seller
-from projections.notifications.mails import MAIL_NAMESPACE
+from workers.notify.mails import MAIL_NAMESPACE
 
 SHIP_TO = {
     "name": "Ada Lovelace",

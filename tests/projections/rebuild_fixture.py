@@ -30,22 +30,24 @@ from domain.errors import DomainError
 from domain.money import Money
 from infra.eventstore import eventsourcing_env, with_search_path
 from infra.settings import Settings
+from infra.stores import stores
 from marketplace.bootstrap import build_read_deps
-from marketplace.projectors import PROJECTORS, context_logs, opened, redis_prefix, stores
+from marketplace.projectors import PROJECTORS, opened, redis_prefix
 from marketplace.rebuild import rebuild
 from projections.carts.redis_view import RedisCartView
-from projections.catalog_search.opensearch_versions import TRACKING_ID, index_name
-from projections.catalog_search.opensearch_view import OpenSearchCatalogSearch
-from projections.catalog_search.postgres_view import PostgresCatalogSearch
+from projections.catalog_search.opensearch_view import OpenSearchCatalogSearchView
+from projections.catalog_search.postgres_view import PostgresCatalogSearchView
 from projections.log import ContextLog
-from projections.orders.view import OrderHistoryView
-from projections.postgres_versions import version_suffix
+from projections.orders.postgres_view import PostgresOrderHistoryView
 from projections.product_detail.redis_view import RedisProductDetailView
-from projections.redis_unit import RedisView, text, version_prefix
 from projections.runtime import Worker
-from projections.seller_sales.view import SellerSalesView
+from projections.seller_sales.postgres_view import PostgresSellerSalesView
+from projections.stores.opensearch.versions import TRACKING_ID, index_name
+from projections.stores.postgres.versions import version_suffix
+from projections.stores.redis.unit import RedisView, text, version_prefix
 from projections.versions import ViewVersions
 from tests.projections.orders_fixture import START, OrderDesk
+from workers.logs import context_logs
 
 WAIT_SECONDS = 30.0
 HOUR = timedelta(hours=1)
@@ -290,9 +292,9 @@ def postgres_target(name: str, view: Callable[[ConnectionPool], Any]) -> Target:
 
 
 TABLES = {
-    "orders": OrderHistoryView.tables,
-    "seller-sales": SellerSalesView.tables,
-    "catalog-search": PostgresCatalogSearch.tables,
+    "orders": PostgresOrderHistoryView.tables,
+    "seller-sales": PostgresSellerSalesView.tables,
+    "catalog-search": PostgresCatalogSearchView.tables,
 }
 
 
@@ -323,7 +325,7 @@ def opensearch_target() -> Target:
     def replay(settings: Settings) -> Any:
         assert settings.opensearch_url
         client = OpenSearch(hosts=[settings.opensearch_url], timeout=30)
-        made = OpenSearchCatalogSearch(client, f"{settings.opensearch_index_prefix}replay-")
+        made = OpenSearchCatalogSearchView(client, f"{settings.opensearch_index_prefix}replay-")
         try:
             made.create()
             project(name, settings, made)
@@ -363,9 +365,9 @@ def project(name: str, settings: Settings, view: Any) -> int:
 TARGETS = [
     redis_target("product-detail", lambda client, base: RedisProductDetailView(client, base)),
     redis_target("carts", lambda client, base: RedisCartView(client, base)),
-    postgres_target("catalog-search", lambda pool: PostgresCatalogSearch(pool)),
-    postgres_target("orders", lambda pool: OrderHistoryView(pool, owns_pool=False)),
-    postgres_target("seller-sales", lambda pool: SellerSalesView(pool, owns_pool=False)),
+    postgres_target("catalog-search", lambda pool: PostgresCatalogSearchView(pool)),
+    postgres_target("orders", lambda pool: PostgresOrderHistoryView(pool, owns_pool=False)),
+    postgres_target("seller-sales", lambda pool: PostgresSellerSalesView(pool, owns_pool=False)),
     opensearch_target(),
 ]
 

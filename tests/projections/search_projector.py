@@ -41,22 +41,22 @@ def build_view(args: argparse.Namespace, resources: ExitStack) -> View[Any]:
     if args.backend == "postgres":
         from psycopg_pool import ConnectionPool
 
-        from projections.catalog_search.postgres_view import PostgresCatalogSearch
+        from projections.catalog_search.postgres_view import PostgresCatalogSearchView
 
         pool = ConnectionPool(
             args.view, min_size=1, max_size=2, timeout=5, open=True, name="search-view"
         )
         resources.callback(pool.close)
-        postgres = PostgresCatalogSearch(pool)
+        postgres = PostgresCatalogSearchView(pool)
         postgres.create()
         return postgres
     from opensearchpy import OpenSearch
 
-    from projections.catalog_search.opensearch_view import OpenSearchCatalogSearch
+    from projections.catalog_search.opensearch_view import OpenSearchCatalogSearchView
 
     client = OpenSearch(hosts=[args.view], timeout=OPENSEARCH_TIMEOUT_SECONDS)
     resources.callback(client.close)
-    opensearch = OpenSearchCatalogSearch(client, args.prefix)
+    opensearch = OpenSearchCatalogSearchView(client, args.prefix)
     opensearch.create()
     return opensearch
 

@@ -45,18 +45,21 @@ from infra.blobs import LocalBlobStore
 from infra.eventstore import eventsourcing_env, with_search_path
 from infra.labels import LabelContent, address_lines, render_label
 from infra.settings import Settings
-from marketplace import labels, notify
-from marketplace.labels import label_key
-from marketplace.projectors import context_logs, opened, stores
+from infra.stores import stores
+from marketplace.projectors import opened
 from projections.carts.redis_view import CartLines
 from projections.catalog_search.search import SearchQuery
-from projections.checkout.postgres_view import DuePayment, PostgresCheckoutBook
-from projections.checkout.projection import CheckoutBookProjection
 from projections.product_detail.redis_view import RedisProductDetailView
 from projections.runtime import Worker
 from projections.versions import READERS
 from tests.projections.orders_fixture import drop_schema, fresh_schema
 from tests.projections.rebuild_fixture import versions_of
+from workers import labels
+from workers.checkout.book import DuePayment, PostgresCheckoutBook
+from workers.checkout.book_projection import CheckoutBookProjection
+from workers.labels import label_key
+from workers.logs import context_logs
+from workers.notify import sender as notify
 
 pytestmark = pytest.mark.postgres
 

@@ -19,7 +19,7 @@ from commands.services import Commands
 from domain.money import Money
 from infra.eventstore import eventsourcing_env, with_search_path
 from infra.settings import Settings
-from projections.catalog_search.opensearch_view import OpenSearchCatalogSearch
+from projections.catalog_search.opensearch_view import OpenSearchCatalogSearchView
 from projections.catalog_search.search import (
     MAX_WINDOW,
     FacetBucket,
@@ -287,7 +287,7 @@ QUERIES = (
 @pytest.fixture
 def caught_up_opensearch(
     opensearch_server: str, own_shop: Catalogue
-) -> Iterator[OpenSearchCatalogSearch]:
+) -> Iterator[OpenSearchCatalogSearchView]:
     """An OpenSearch view caught up with the curated catalogue."""
     cleanups: list[Callable[[], None]] = []
     view = opensearch_view(opensearch_server, cleanups)
@@ -298,7 +298,7 @@ def caught_up_opensearch(
 
 
 def test_opensearch_replaying_the_same_batches_changes_nothing(
-    caught_up_opensearch: OpenSearchCatalogSearch, own_shop: Catalogue
+    caught_up_opensearch: OpenSearchCatalogSearchView, own_shop: Catalogue
 ) -> None:
     view = caught_up_opensearch
     before, positions = stored(view), view.positions()

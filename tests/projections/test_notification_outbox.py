@@ -17,12 +17,12 @@ from domain.money import Money
 from infra.eventstore import eventsourcing_env
 from infra.mail import Mail, MailRejected, MailUnavailable
 from infra.settings import Settings
-from marketplace.notify import OutboxSender
 from projections.log import ContextLog
-from projections.notifications.postgres_view import MailOutbox, PostgresNotificationView
-from projections.notifications.projection import NotificationProjection
 from projections.runtime import Worker
 from tests.projections.mail_shop import SHIP_TO, MailShop, admin
+from workers.notify.outbox import MailOutbox, PostgresNotificationView
+from workers.notify.projection import NotificationProjection
+from workers.notify.sender import OutboxSender
 
 pytestmark = pytest.mark.postgres
 

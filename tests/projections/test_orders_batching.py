@@ -11,14 +11,14 @@ import pytest
 from infra.eventstore import with_search_path
 from marketplace.order_views import order_history_view
 from projections.log import ContextLog
+from projections.orders.postgres_view import PostgresOrderHistoryView
 from projections.orders.projection import OrderHistoryProjection
-from projections.orders.view import OrderHistoryView
 from projections.runtime import Worker
 from tests.projections.orders_fixture import START, OrderDesk, drop_schema, dump, fresh_schema
 
 pytestmark = pytest.mark.postgres
 
-TABLES = OrderHistoryView.tables
+TABLES = PostgresOrderHistoryView.tables
 
 
 def every_kind(desk: OrderDesk) -> None:

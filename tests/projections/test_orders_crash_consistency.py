@@ -30,8 +30,8 @@ from infra.eventstore import eventsourcing_env, with_search_path
 from infra.settings import Settings
 from marketplace.order_views import order_history_view
 from projections.log import ContextLog
+from projections.orders.postgres_view import PostgresOrderHistoryView
 from projections.orders.projection import OrderHistoryProjection
-from projections.orders.view import OrderHistoryView
 from projections.runtime import Worker
 from tests.projections.orders_fixture import SHIP_TO, drop_schema, dump, fresh_schema
 from tests.worker_process import WorkerProcess
@@ -44,7 +44,7 @@ BACKLOG_ORDERS = 40
 """Placed while the projector is down, each restart finding a backlog of new and moved orders."""
 BATCH_SIZE = 50
 WAIT_SECONDS = 60.0
-TABLES = OrderHistoryView.tables
+TABLES = PostgresOrderHistoryView.tables
 START = datetime(2025, 3, 1, tzinfo=UTC)
 Step = Callable[[Order, Context], None]
 

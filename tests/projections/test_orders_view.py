@@ -18,9 +18,9 @@ from infra.eventstore import eventsourcing_env, with_search_path
 from infra.settings import Settings
 from marketplace.order_views import order_history_view, seller_sales_view
 from projections.log import ContextLog
+from projections.orders.postgres_view import PostgresOrderHistoryView
 from projections.orders.projection import PAYMENT_PENDING, OrderHistoryProjection
 from projections.orders.tables import PARTITIONS
-from projections.orders.view import OrderHistoryView
 from projections.runtime import Worker
 from projections.seller_sales.projection import SellerSalesProjection
 from tests.projections.orders_fixture import (
@@ -34,17 +34,17 @@ from tests.projections.orders_fixture import (
 
 pytestmark = pytest.mark.postgres
 
-TABLES = OrderHistoryView.tables
+TABLES = PostgresOrderHistoryView.tables
 
 
 @pytest.fixture
-def view(postgres_url: str) -> Iterator[OrderHistoryView]:
+def view(postgres_url: str) -> Iterator[PostgresOrderHistoryView]:
     view = order_history_view(postgres_url)
     yield view
     view.close()
 
 
-def project(view: OrderHistoryView, env: dict[str, str], batch_size: int = 1000) -> int:
+def project(view: PostgresOrderHistoryView, env: dict[str, str], batch_size: int = 1000) -> int:
     log = ContextLog(env, "orders")
     try:
         return Worker(OrderHistoryProjection(), view, [log], batch_size=batch_size).catch_up()
@@ -72,7 +72,7 @@ def seller_rows(url: str, order_id: uuid.UUID) -> list[dict[str, Any]]:
 
 
 def test_an_order_and_its_seller_lines_follow_every_event(
-    desk: OrderDesk, view: OrderHistoryView, env: dict[str, str], postgres_url: str
+    desk: OrderDesk, view: PostgresOrderHistoryView, env: dict[str, str], postgres_url: str
 ) -> None:
     customer, acme, bolt = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     teapot, kettle, cup = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
@@ -149,7 +149,7 @@ def test_an_order_and_its_seller_lines_follow_every_event(
 
 
 def test_orders_that_end_early_show_why(
-    desk: OrderDesk, view: OrderHistoryView, env: dict[str, str], postgres_url: str
+    desk: OrderDesk, view: PostgresOrderHistoryView, env: dict[str, str], postgres_url: str
 ) -> None:
     customer, seller = uuid.uuid4(), uuid.uuid4()
     lamp, mug = uuid.uuid4(), uuid.uuid4()
@@ -236,7 +236,7 @@ def test_a_replay_from_zero_into_a_fresh_schema_equals_incremental_projection(
 
 
 def test_a_batch_applied_again_changes_nothing(
-    desk: OrderDesk, view: OrderHistoryView, env: dict[str, str], postgres_url: str
+    desk: OrderDesk, view: PostgresOrderHistoryView, env: dict[str, str], postgres_url: str
 ) -> None:
     busy_log(desk)
     project(view, env)
@@ -255,7 +255,7 @@ def test_a_batch_applied_again_changes_nothing(
 
 
 def test_the_customer_keyed_tables_are_hash_partitioned(
-    desk: OrderDesk, view: OrderHistoryView, env: dict[str, str], postgres_url: str
+    desk: OrderDesk, view: PostgresOrderHistoryView, env: dict[str, str], postgres_url: str
 ) -> None:
     customer, seller = uuid.uuid4(), uuid.uuid4()
     for _ in range(3):

@@ -13,7 +13,8 @@ import pytest
 
 from infra.schema_lock import holding
 from infra.settings import Settings
-from marketplace.projectors import opened, stores
+from infra.stores import stores
+from marketplace.projectors import opened
 from marketplace.rebuild import RebuildRunning, rebuild
 from tests.projections.rebuild_fixture import (  # noqa: F401 - fixtures
     BY_ID,

@@ -12,7 +12,7 @@ from opensearchpy import OpenSearch
 from infra.settings import Settings
 from marketplace.catalog_search import reader_view
 from marketplace.rebuild import rebuild
-from projections.catalog_search.opensearch_view import OpenSearchCatalogSearch
+from projections.catalog_search.opensearch_view import OpenSearchCatalogSearchView
 from projections.catalog_search.search import SearchQuery
 from tests.projections.rebuild_fixture import (  # noqa: F401 - fixtures
     BY_ID,
@@ -49,7 +49,8 @@ def test_the_query_api_reads_the_index_made_before_aliases_existed(
     market: Market,  # noqa: F811
 ) -> None:
     client = OpenSearch(hosts=[str(rebuild_settings.opensearch_url)], timeout=30)
-    earlier = OpenSearchCatalogSearch(client, rebuild_settings.opensearch_index_prefix, version=1)
+    prefix = rebuild_settings.opensearch_index_prefix
+    earlier = OpenSearchCatalogSearchView(client, prefix, version=1)
     earlier.create()  # the lone index, without aliases
     projected = project(target.name, rebuild_settings, earlier)
     view = reader_view(rebuild_settings, str(rebuild_settings.postgres_url))

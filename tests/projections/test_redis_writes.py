@@ -1,4 +1,4 @@
-"""Folded hash writes (projections.redis_writes) leave Redis as the same writes one by one do."""
+"""Folded hash writes (projections.stores.redis.writes) leave Redis as single writes do."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from projections.redis_writes import COMMIT, HashWrites
+from projections.stores.redis.writes import COMMIT, HashWrites
 
 KEYS = ("a", "b")
 FIELDS = ("x", "y", "z")

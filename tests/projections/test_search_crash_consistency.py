@@ -27,9 +27,9 @@ from infra.settings import Settings
 from projections.catalog_search.opensearch_view import (
     TRACKING_ID,
     VIEW_VERSION,
-    OpenSearchCatalogSearch,
+    OpenSearchCatalogSearchView,
 )
-from projections.catalog_search.postgres_view import PostgresCatalogSearch
+from projections.catalog_search.postgres_view import PostgresCatalogSearchView
 from projections.catalog_search.search import SearchQuery, Sort
 from tests.conftest import free_port, require_java_for_opensearch
 from tests.projections.catalog_fixture import SearchView, opensearch_view, postgres_view, project
@@ -93,7 +93,7 @@ def grown(commands: Commands, events: int) -> Callable[[], bool]:
 
 def dump(view: SearchView) -> dict[str, Any]:
     """The whole view: every row of every table, or every document of the index."""
-    if isinstance(view, PostgresCatalogSearch):
+    if isinstance(view, PostgresCatalogSearchView):
         with view.pool.connection() as conn:
             out: dict[str, Any] = {
                 table: conn.execute(
@@ -106,7 +106,7 @@ def dump(view: SearchView) -> dict[str, Any]:
                 (view.name,),
             ).fetchall()
         return out
-    assert isinstance(view, OpenSearchCatalogSearch)
+    assert isinstance(view, OpenSearchCatalogSearchView)
     view.client.indices.refresh(index=view.index)
     hits = scan(view.client, index=view.index, query={"query": {"match_all": {}}}, size=500)
     docs = {hit["_id"]: hit["_source"] for hit in hits}

@@ -14,8 +14,8 @@ from infra.eventstore import with_search_path
 from marketplace.order_views import seller_sales_view
 from projections.log import ContextLog
 from projections.runtime import Worker
+from projections.seller_sales.postgres_view import PostgresSellerSalesView, SalesBucket
 from projections.seller_sales.projection import SellerSalesProjection, hour_of
-from projections.seller_sales.view import SalesBucket, SellerSalesView
 from tests.projections.orders_fixture import (
     START,
     Line,
@@ -33,13 +33,13 @@ TABLES = ("seller_sales_orders", "seller_sales_hourly")
 
 
 @pytest.fixture
-def view(postgres_url: str) -> Iterator[SellerSalesView]:
+def view(postgres_url: str) -> Iterator[PostgresSellerSalesView]:
     view = seller_sales_view(postgres_url)
     yield view
     view.close()
 
 
-def project(view: SellerSalesView, env: dict[str, str], batch_size: int = 1000) -> int:
+def project(view: PostgresSellerSalesView, env: dict[str, str], batch_size: int = 1000) -> int:
     log = ContextLog(env, "orders")
     try:
         return Worker(SellerSalesProjection(), view, [log], batch_size=batch_size).catch_up()
@@ -84,7 +84,7 @@ def trade(desk: OrderDesk) -> Shop:
 
 
 def test_units_and_revenue_per_seller_product_and_hour_of_confirmation(
-    desk: OrderDesk, view: SellerSalesView, env: dict[str, str]
+    desk: OrderDesk, view: PostgresSellerSalesView, env: dict[str, str]
 ) -> None:
     shop = trade(desk)
     project(view, env, batch_size=3)
@@ -109,7 +109,7 @@ def test_units_and_revenue_per_seller_product_and_hour_of_confirmation(
 
 
 def test_a_cancelled_confirmation_is_subtracted_from_its_hour(
-    desk: OrderDesk, view: SellerSalesView, env: dict[str, str], postgres_url: str
+    desk: OrderDesk, view: PostgresSellerSalesView, env: dict[str, str], postgres_url: str
 ) -> None:
     seller, lamp, customer = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     order = desk.place(customer, [(seller, lamp, "Lamp", 1500, 2)], TEN)
@@ -133,7 +133,7 @@ def test_a_cancelled_confirmation_is_subtracted_from_its_hour(
 
 
 def test_a_replayed_batch_counts_nothing_twice(
-    desk: OrderDesk, view: SellerSalesView, env: dict[str, str], postgres_url: str
+    desk: OrderDesk, view: PostgresSellerSalesView, env: dict[str, str], postgres_url: str
 ) -> None:
     trade(desk)
     project(view, env, batch_size=4)
@@ -158,7 +158,7 @@ def test_a_replayed_batch_counts_nothing_twice(
 
 def test_a_rebuild_from_zero_equals_the_incremental_view(
     desk: OrderDesk,
-    view: SellerSalesView,
+    view: PostgresSellerSalesView,
     env: dict[str, str],
     postgres_url: str,
     postgres_server: str,

@@ -1,1 +1,1 @@
-"""What every OpenSearch view shares: versions (an index per version, an alias per pointer) and errors."""
+"""What every OpenSearch view shares: versions (an index and aliases) and errors."""

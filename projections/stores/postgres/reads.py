@@ -8,7 +8,7 @@ from typing import Any, ClassVar, TypeVar
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from projections.postgres_unit import PostgresView
+from projections.stores.postgres.unit import PostgresView
 from projections.versions import WRITERS
 
 T = TypeVar("T")

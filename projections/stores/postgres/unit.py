@@ -1,6 +1,6 @@
 """What every PostgreSQL view shares: rows and position change in one transaction.
 
-A versioned view (see projections.postgres_versions) follows the version that readers or
+A versioned view (see projections.stores.postgres.versions) follows the version that readers or
 writers use, or is pinned to one; every transaction starts by setting its search_path to
 that version's schema.
 """
@@ -16,7 +16,8 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from infra.schema_lock import lock_schema_in_transaction
-from projections.postgres_versions import (
+from projections.runtime import PositionMoved, ViewVersionMoved
+from projections.stores.postgres.versions import (
     COLUMNS,
     REGISTER,
     VERSIONS_SQL,
@@ -24,7 +25,6 @@ from projections.postgres_versions import (
     registered,
     schema_name,
 )
-from projections.runtime import PositionMoved, ViewVersionMoved
 from projections.versions import WRITERS
 
 TRANSIENT: tuple[type[BaseException], ...] = (psycopg.OperationalError, PoolTimeout)

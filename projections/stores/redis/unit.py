@@ -17,8 +17,8 @@ from typing import Generic, TypeVar
 
 import redis
 
-from projections.redis_writes import COMMIT, HashWrites
 from projections.runtime import PositionMoved, ViewVersionMoved
+from projections.stores.redis.writes import COMMIT, HashWrites
 from projections.versions import READERS, WRITERS
 
 TRANSIENT: tuple[type[BaseException], ...] = (

@@ -15,7 +15,7 @@ from typing import Any
 
 import redis
 
-from projections.redis_unit import (
+from projections.stores.redis.unit import (
     POINTERS,
     RedisView,
     delete_matching,
