@@ -57,6 +57,10 @@ class IdempotencyStore:
         self._ttl = f"{int(ttl_hours)} hours"
         self._lease = f"{PENDING_LEASE_SECONDS} seconds"
 
+    def close(self) -> None:
+        """Close the store's pool."""
+        self._pool.close()
+
     def create_table(self) -> None:
         """Create the table if it does not exist (one process at a time)."""
         with self._pool.connection() as conn, conn.transaction():

@@ -26,6 +26,11 @@ def unguarded(path: str) -> bool:
     return path.startswith(UNGUARDED_PREFIXES)
 
 
+def nothing_reserved(method: str, path: str) -> bool:
+    """No request may take the slots kept back: the default for an app that reserves none."""
+    return False
+
+
 @dataclass(frozen=True)
 class SheddingMetrics:
     """Requests in flight and requests shed, per API."""
@@ -102,7 +107,7 @@ class LoadSheddingMiddleware:
         self,
         app: ASGIApp,
         shedder: LoadShedder,
-        reserved: Callable[[str, str], bool] = lambda method, path: False,
+        reserved: Callable[[str, str], bool] = nothing_reserved,
     ) -> None:
         self.app = app
         self.shedder = shedder

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import re
 import uuid
+from collections.abc import Collection
 from typing import Any
 
 import orjson
@@ -67,6 +68,16 @@ def problem_response(
     return Response(orjson.dumps(body), status, headers=headers, media_type=PROBLEM_JSON)
 
 
+def unavailable_problem(
+    request: Request, error: BaseException, *, event: str, title: str, detail: str, retry_after: int
+) -> Response:
+    """The 503 problem (with Retry-After) of a request whose store did not answer, logged."""
+    log.warning(event, path=request.url.path, error=repr(error))
+    return problem_response(
+        request, 503, "store-unavailable", title, detail, headers={"Retry-After": str(retry_after)}
+    )
+
+
 def install_http_problems(app: FastAPI) -> None:
     """Answer raised Problems, invalid requests, bad tokens and unknown errors as problem+json."""
 
@@ -126,6 +137,16 @@ def principal_of(request: Request, tokens: TokenCodec) -> Principal:
     if scheme.lower() != "bearer" or not token:
         raise InvalidToken("missing bearer token")
     return tokens.verify(token.strip())
+
+
+def principal_in(
+    request: Request, tokens: TokenCodec, roles: Collection[str], refusal: str
+) -> Principal:
+    """The caller if its role is in roles: 401 without a valid token, else 403 (cannot refusal)."""
+    principal = principal_of(request, tokens)
+    if principal.role not in roles:
+        raise Problem(403, "forbidden", "Forbidden", f"the {principal.role} role cannot {refusal}")
+    return principal
 
 
 class RequestContextMiddleware:

@@ -93,15 +93,34 @@ def count(help: str | None = None) -> typer.models.OptionInfo:
     return typer.Option(min=1, help=help)
 
 
+WriteUrl = Annotated[str | None, typer.Option(help="command API (default: settings)")]
+ReadUrl = Annotated[str | None, typer.Option(help="query API (default: settings)")]
+OutFolder = Annotated[Path | None, typer.Option(help="default: .marketplace/loadtest/<ts>")]
+OneIp = Annotated[bool, typer.Option(help="no X-Forwarded-For: all users share one address")]
+CheckoutMetrics = Annotated[
+    str | None,
+    typer.Option(
+        help="the checkout worker's Prometheus URL (for the payment breaker; default "
+        "from MARKETPLACE_CHECKOUT_METRICS_PORT, as `marketplace up` serves it)"
+    ),
+]
+DemoUrl = Annotated[str | None, typer.Option(help="command API (default: from settings)")]
+
+
 def tooling(root: Root) -> typer.Typer:
     """`seed-demo` and `loadtest` as a command tree whose commands work on root."""
     app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    _add_seed_demo(app, root)
+    _add_loadtest(app, root)
+    return app
+
+
+def _add_seed_demo(app: typer.Typer, root: Root) -> None:
+    """Add `seed-demo`, working on root, to app."""
 
     @app.command("seed-demo")
     def seed_demo(
-        url: Annotated[
-            str | None, typer.Option(help="command API (default: from settings)")
-        ] = None,
+        url: DemoUrl = None,
         sellers: Annotated[int, typer.Option(min=1)] = 36,
         products: Annotated[int, typer.Option(min=0)] = 3000,
         customers: Annotated[int, typer.Option(min=0)] = 120,
@@ -117,15 +136,15 @@ def tooling(root: Root) -> typer.Typer:
         code = load(root, url, sellers, products, customers, seed, concurrency)
         raise typer.Exit(code)
 
+
+def _add_loadtest(app: typer.Typer, root: Root) -> None:
+    """Add `loadtest`, working on root, to app."""
+
     @app.command("loadtest")
     def loadtest(
-        write_url: Annotated[
-            str | None, typer.Option(help="command API (default: settings)")
-        ] = None,
-        read_url: Annotated[str | None, typer.Option(help="query API (default: settings)")] = None,
-        out: Annotated[
-            Path | None, typer.Option(help="default: .marketplace/loadtest/<ts>")
-        ] = None,
+        write_url: WriteUrl = None,
+        read_url: ReadUrl = None,
+        out: OutFolder = None,
         duration: Annotated[float, positive("seconds of load")] = 120.0,
         users: Annotated[int, count("users at the peak")] = 100,
         spawn_rate: Annotated[float | None, positive("users/s in ramp")] = None,
@@ -138,18 +157,10 @@ def tooling(root: Root) -> typer.Typer:
         products: Annotated[int, count("ordinary products to list")] = 60,
         think: Annotated[float, positive("mean pause, seconds")] = 1.0,
         seed: int = 42,
-        one_ip: Annotated[
-            bool, typer.Option(help="no X-Forwarded-For: all users share one address")
-        ] = False,
+        one_ip: OneIp = False,
         bucket: Annotated[float | None, positive("chart bucket (s)")] = None,
         settle: Annotated[float, positive("seconds for orders to settle")] = 60.0,
-        checkout_metrics: Annotated[
-            str | None,
-            typer.Option(
-                help="the checkout worker's Prometheus URL (for the payment breaker; default "
-                "from MARKETPLACE_CHECKOUT_METRICS_PORT, as `marketplace up` serves it)"
-            ),
-        ] = None,
+        checkout_metrics: CheckoutMetrics = None,
     ) -> None:
         """Drive a running stack with a Black Friday mix (Locust) and write a report.
 
@@ -161,5 +172,3 @@ def tooling(root: Root) -> typer.Typer:
         Example: marketplace loadtest --users 50 --duration 60 --flash-at 20
         """
         raise typer.Exit(run_loadtest(root, SimpleNamespace(**locals())))
-
-    return app

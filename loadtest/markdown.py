@@ -97,14 +97,27 @@ def run_section(data: Mapping[str, Any], command: str) -> list[str]:
 
 def markdown(data: Mapping[str, Any], command: str) -> str:
     """The whole report."""
-    classes = data["classes"]
     lines = run_section(data, command)
-    lines += ["## Verdict", ""]
-    lines += table(
-        ("invariant", "result", "detail"),
-        [(i["name"], verdict(i["ok"]), i["detail"]) for i in data["invariants"]],
-    )
-    lines += [
+    lines += verdict_section(data)
+    lines += throughput_section(data)
+    lines += errors_section(data)
+    lines += lag_section(data)
+    lines += flash_section(data)
+    lines += breaker_section(data)
+    lines += reproduce_section()
+    return "\n".join(lines) + "\n"
+
+
+def verdict_section(data: Mapping[str, Any]) -> list[str]:
+    """Each invariant: passed, failed or not checked."""
+    rows = [(i["name"], verdict(i["ok"]), i["detail"]) for i in data["invariants"]]
+    return ["## Verdict", "", *table(("invariant", "result", "detail"), rows)]
+
+
+def throughput_section(data: Mapping[str, Any]) -> list[str]:
+    """Rate and latency overall and per endpoint, with the cache's hit ratio if one was in front."""
+    classes = data["classes"]
+    lines = [
         "",
         "## Throughput and latency",
         "",
@@ -124,8 +137,13 @@ def markdown(data: Mapping[str, Any], command: str) -> str:
     if data["cache"]:
         counts = ", ".join(f"{k} {v}" for k, v in sorted(data["cache"]["counts"].items()))
         lines += [f"Cache in front: hit ratio {data['cache']['hit_ratio']:.1%} ({counts}).", ""]
-    lines += ["## Errors", ""]
+    return lines
+
+
+def errors_section(data: Mapping[str, Any]) -> list[str]:
+    """Errors by kind, overload answers, and exceptions in the load generator itself."""
     errors = data["errors"]
+    lines = ["## Errors", ""]
     lines += table(("kind", "requests"), list(errors.items())) if errors else ["No errors."]
     lines += [
         "",
@@ -141,35 +159,47 @@ def markdown(data: Mapping[str, Any], command: str) -> str:
     if data["user_exceptions"]:
         lines += ["Exceptions in the load generator's own code:", ""]
         lines += [f"- {msg} ({n})" for msg, n in data["user_exceptions"].items()] + [""]
-    lines += ["## Projection lag", ""]
-    lag_rows = [(k, v["events"], v["seconds"]) for k, v in sorted(data["lag"].items())]
-    lines += table(("projection/log", "most events behind", "most seconds behind"), lag_rows)
-    lines += ["", f"![lag]({data['charts']['lag']})", "", "## Flash sale", ""]
-    lines += flash_table(data)
+    return lines
+
+
+def lag_section(data: Mapping[str, Any]) -> list[str]:
+    """How far each projection fell behind its log."""
+    rows = [(k, v["events"], v["seconds"]) for k, v in sorted(data["lag"].items())]
+    header = ("projection/log", "most events behind", "most seconds behind")
+    return ["## Projection lag", "", *table(header, rows), "", f"![lag]({data['charts']['lag']})"]
+
+
+def flash_section(data: Mapping[str, Any]) -> list[str]:
+    """The flash sale per product, and whether every order of the run settled."""
     statuses = ", ".join(f"{k} {v}" for k, v in sorted(data["orders"].items()))
-    lines += [
+    return [
+        "",
+        "## Flash sale",
+        "",
+        *flash_table(data),
         "",
         f"All orders of the run: {data['orders_placed']} placed ({statuses}); "
         + ("all settled." if data["settled"] else "**not all settled** by the report."),
         "",
         f"![flash sale]({data['charts']['flash_sale']})",
         "",
-        "## Payment breaker",
-        "",
     ]
+
+
+def breaker_section(data: Mapping[str, Any]) -> list[str]:
+    """The payment breaker's transitions, or why they were not sampled."""
     breaker = data["breaker"]
     if breaker["samples"]:
         moves = ", ".join(f"{k} {v:.0f}" for k, v in breaker["transitions"].items())
-        lines.append(f"{breaker['samples']} samples; transitions: {moves or 'none'}.")
+        summary = f"{breaker['samples']} samples; transitions: {moves or 'none'}."
     else:
-        lines.append(
+        summary = (
             "Not sampled"
             + (f" ({breaker['error']})" if breaker["error"] else "")
             + ". Run the checkout worker with `--metrics-port N` and pass "
             "`--checkout-metrics http://127.0.0.1:N/metrics`."
         )
-    lines += ["", f"![breaker]({data['charts']['breaker']})", "", *reproduce_section()]
-    return "\n".join(lines) + "\n"
+    return ["## Payment breaker", "", summary, "", f"![breaker]({data['charts']['breaker']})", ""]
 
 
 def reproduce_section() -> list[str]:

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import orjson
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from infra.metrics import install_metrics
+from infra.apps import Closer, add_guards, api_app
 from infra.ratelimit.limiter import RateLimiter
-from infra.ratelimit.middleware import RateLimitMiddleware
-from infra.shedding import LoadShedder, LoadSheddingMiddleware
-from infra.web import RequestContextMiddleware, add_liveness
+from infra.shedding import LoadShedder
 from readapi.deps import ReadApiDeps
 from readapi.fastpath import ProductDetailFastPath
 from readapi.problems import install_problem_handlers
@@ -68,32 +68,21 @@ def create_app(
     *,
     rate_limiter: RateLimiter | None = None,
     shedder: LoadShedder | None = None,
+    owned: Sequence[Closer] = (),
 ) -> FastAPI:
-    """Build the query API around its dependencies, with the guards given."""
-    app = FastAPI(
-        title="Marketplace query API",
-        version="1",
-        description=DESCRIPTION,
-        openapi_tags=[
-            {"name": "products"},
-            {"name": "search"},
-            {"name": "carts"},
-            {"name": "me"},
-            {"name": "orders"},
-            {"name": "sellers"},
-            {"name": "health"},
-        ],
+    """Build the query API around its dependencies, with the guards given; its lifespan
+    closes what it owns (pools, clients, the limiter) when the server stops."""
+    app = api_app(
+        "Marketplace query API",
+        DESCRIPTION,
+        ("products", "search", "carts", "me", "orders", "sellers", "health"),
+        (module.router for module in (products, search, carts, me, orders, sellers)),
+        deps,
+        owned,
     )
-    app.state.deps = deps
     install_problem_handlers(
         app, (error for followed in deps.views() for error in followed.view.transient_errors)
     )
-    for module in (products, search, carts, me, orders, sellers):
-        app.router.routes.extend(module.router.routes)
-
-    add_liveness(app)
-
-    install_metrics(app)
 
     @app.get("/health/ready", tags=["health"])
     async def ready() -> Response:
@@ -106,18 +95,14 @@ def create_app(
             orjson.dumps({"status": "ready", "views": views}), media_type="application/json"
         )
 
-    # The last added runs first: request ids, then shedding, then rate limits, then the
-    # product-detail fast path, then routes.
+    # Request ids, shedding and rate limits run first, then the product-detail fast path.
     app.add_middleware(ProductDetailFastPath, deps=deps)
-    if rate_limiter is not None:
-        app.add_middleware(
-            RateLimitMiddleware,
-            limiter=rate_limiter,
-            classify=request_category,
-            tokens=deps.tokens,
-            speculate=cheap_read,
-        )
-    if shedder is not None:
-        app.add_middleware(LoadSheddingMiddleware, shedder=shedder)
-    app.add_middleware(RequestContextMiddleware)
+    add_guards(
+        app,
+        rate_limiter=rate_limiter,
+        shedder=shedder,
+        classify=request_category,
+        tokens=deps.tokens,
+        speculate=cheap_read,
+    )
     return app

@@ -10,12 +10,12 @@ from fastapi import Depends, Request
 
 from infra.auth import ROLES, Principal, Role, TokenCodec
 from infra.blobs import BlobStore
-from infra.web import Problem, principal_of
+from infra.web import principal_in
 from projections.carts.redis_view import RedisCartView
 from projections.catalog_search.search import CatalogSearch
-from projections.orders.view import OrderHistoryView
+from projections.orders.postgres_view import PostgresOrderHistoryView
 from projections.product_detail.redis_view import RedisProductDetailView
-from projections.seller_sales.view import SellerSalesView
+from projections.seller_sales.postgres_view import PostgresSellerSalesView
 
 
 class PositionedView(Protocol):
@@ -55,11 +55,22 @@ class ReadApiDeps:
     product_detail: Followed[RedisProductDetailView]
     catalog_search: Followed[SearchView]
     carts: Followed[RedisCartView]
-    orders: Followed[OrderHistoryView]
-    seller_sales: Followed[SellerSalesView]
+    orders: Followed[PostgresOrderHistoryView]
+    seller_sales: Followed[PostgresSellerSalesView]
     blobs: BlobStore
     tokens: TokenCodec
     max_wait_seconds: float = 2.0
+
+    def closers(self) -> tuple[Callable[[], object], ...]:
+        """What releases the views' clients and pools (the carts view shares product detail's
+        Redis client; the seller-sales view shares the order history's pool)."""
+        product_detail = self.product_detail.view
+        return (
+            product_detail.client.close,
+            product_detail.aclose,
+            self.catalog_search.view.close,
+            self.orders.view.close,
+        )
 
     def views(self) -> tuple[Followed[Any], ...]:
         """Every view the API reads."""
@@ -77,12 +88,7 @@ def caller_as(*roles: Role) -> Callable[[Request], Coroutine[Any, Any, Principal
 
     async def authorise(request: Request) -> Principal:
         deps: ReadApiDeps = request.app.state.deps
-        principal = principal_of(request, deps.tokens)
-        if principal.role not in roles:
-            raise Problem(
-                403, "forbidden", "Forbidden", f"the {principal.role} role cannot read this"
-            )
-        return principal
+        return principal_in(request, deps.tokens, roles, "read this")
 
     return authorise
 

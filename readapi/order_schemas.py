@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from readapi.schemas import Price
+from readapi.schemas import Answer, Price
 
 
-class OrderLine(BaseModel):
+class OrderLine(Answer):
     """A line frozen at checkout."""
-
-    model_config = ConfigDict(extra="forbid")
 
     product_id: UUID
     seller_id: UUID
@@ -22,11 +20,9 @@ class OrderLine(BaseModel):
     subtotal: Price
 
 
-class Payment(BaseModel):
+class Payment(Answer):
     """Where the payment stands: pending, authorised, failed, captured, voided, refunded or
     partially_refunded, and the amounts so far."""
-
-    model_config = ConfigDict(extra="forbid")
 
     state: str
     failure_reason: str | None
@@ -35,24 +31,20 @@ class Payment(BaseModel):
     refunded: Price
 
 
-class SellerPart(BaseModel):
+class SellerPart(Answer):
     """One seller's part of an order: shipped and delivered yet?"""
-
-    model_config = ConfigDict(extra="forbid")
 
     seller_id: UUID
     shipped: bool
     delivered: bool
 
 
-class Order(BaseModel):
+class Order(Answer):
     """A shopper's order.
 
     `status` is one of placed, payment_pending, rejected, payment_authorised, payment_failed,
     confirmed, partially_shipped, shipped, delivered, cancelled, expired.
     """
-
-    model_config = ConfigDict(extra="forbid")
 
     id: UUID
     status: str
@@ -70,19 +62,15 @@ class Order(BaseModel):
     rejected_product_ids: list[UUID]
 
 
-class OrderPage(BaseModel):
+class OrderPage(Answer):
     """Orders newest first; pass `next_cursor` as `cursor` for the next page (null: no more)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     orders: list[Order]
     next_cursor: str | None
 
 
-class SellerOrderLine(BaseModel):
+class SellerOrderLine(Answer):
     """A line of the seller's part of an order."""
-
-    model_config = ConfigDict(extra="forbid")
 
     product_id: UUID
     title: str
@@ -91,10 +79,8 @@ class SellerOrderLine(BaseModel):
     subtotal: Price
 
 
-class SellerOrder(BaseModel):
+class SellerOrder(Answer):
     """A seller's part of an order: its lines, the order's status, shipment and label."""
-
-    model_config = ConfigDict(extra="forbid")
 
     order_id: UUID
     status: str
@@ -107,19 +93,15 @@ class SellerOrder(BaseModel):
     subtotal: Price
 
 
-class SellerOrderPage(BaseModel):
+class SellerOrderPage(Answer):
     """A seller's orders newest first; pass `next_cursor` as `cursor` for the next page."""
-
-    model_config = ConfigDict(extra="forbid")
 
     orders: list[SellerOrder]
     next_cursor: str | None
 
 
-class SalesBucket(BaseModel):
+class SalesBucket(Answer):
     """A product's net sales in one currency, in the UTC hour starting at `hour`."""
-
-    model_config = ConfigDict(extra="forbid")
 
     hour: str
     product_id: UUID
@@ -128,10 +110,8 @@ class SalesBucket(BaseModel):
     orders: int
 
 
-class ProductSales(BaseModel):
+class ProductSales(Answer):
     """A product's net sales in one currency over the whole range."""
-
-    model_config = ConfigDict(extra="forbid")
 
     product_id: UUID
     units: int
@@ -139,19 +119,15 @@ class ProductSales(BaseModel):
     orders: int
 
 
-class SalesTotal(BaseModel):
+class SalesTotal(Answer):
     """Every product's net sales in one currency over the whole range."""
-
-    model_config = ConfigDict(extra="forbid")
 
     units: int
     revenue: Price
 
 
-class SellerSales(BaseModel):
+class SellerSales(Answer):
     """Hourly sales per product of a seller's confirmed orders, net of cancellations."""
-
-    model_config = ConfigDict(extra="forbid")
 
     seller_id: UUID
     from_: str = Field(alias="from")

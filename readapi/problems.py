@@ -4,26 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import structlog
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
-from infra.web import install_http_problems, problem_response
+from infra.web import install_http_problems, unavailable_problem
 
 RETRY_AFTER_SECONDS = 2
-log = structlog.get_logger()
 
 
 def store_unavailable(request: Request, exc: BaseException) -> Response:
     """The 503 problem (with Retry-After) of a read that its store did not answer."""
-    log.warning("read_store_unavailable", path=request.url.path, error=repr(exc))
-    return problem_response(
+    return unavailable_problem(
         request,
-        503,
-        "store-unavailable",
-        "Read store unavailable",
-        "the read store does not answer; retry shortly",
-        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        exc,
+        event="read_store_unavailable",
+        title="Read store unavailable",
+        detail="the read store does not answer; retry shortly",
+        retry_after=RETRY_AFTER_SECONDS,
     )
 
 

@@ -10,28 +10,28 @@ from pydantic import BaseModel, ConfigDict
 from infra.auth import Role
 
 
-class Price(BaseModel):
-    """An amount in the currency's minor unit."""
+class Answer(BaseModel):
+    """Base of every answer's shape: the fields it lists and no others."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class Price(Answer):
+    """An amount in the currency's minor unit."""
 
     amount_minor: int
     currency: str
 
 
-class SellerName(BaseModel):
+class SellerName(Answer):
     """Who sells a product."""
-
-    model_config = ConfigDict(extra="forbid")
 
     id: UUID
     name: str | None
 
 
-class ProductDetail(BaseModel):
+class ProductDetail(Answer):
     """A product as shoppers see it, with its seller's name and the units on sale."""
-
-    model_config = ConfigDict(extra="forbid")
 
     id: UUID
     title: str
@@ -46,38 +46,30 @@ class ProductDetail(BaseModel):
     version: int
 
 
-class Me(BaseModel):
+class Me(Answer):
     """The caller a bearer token names."""
-
-    model_config = ConfigDict(extra="forbid")
 
     sub: UUID
     role: Role
 
 
-class FacetCount(BaseModel):
+class FacetCount(Answer):
     """How many matches share one value."""
-
-    model_config = ConfigDict(extra="forbid")
 
     key: str
     count: int
 
 
-class SearchFacets(BaseModel):
+class SearchFacets(Answer):
     """Counts over the whole match set, not just the page."""
-
-    model_config = ConfigDict(extra="forbid")
 
     categories: list[FacetCount]
     sellers: list[FacetCount]
     prices: list[FacetCount]
 
 
-class SearchHit(BaseModel):
+class SearchHit(Answer):
     """One product found."""
-
-    model_config = ConfigDict(extra="forbid")
 
     id: UUID
     title: str
@@ -88,10 +80,8 @@ class SearchHit(BaseModel):
     listed_at: str
 
 
-class SearchPage(BaseModel):
+class SearchPage(Answer):
     """One page of matches, how many match in all, and the facets."""
-
-    model_config = ConfigDict(extra="forbid")
 
     total: int
     page: int
@@ -100,14 +90,12 @@ class SearchPage(BaseModel):
     facets: SearchFacets
 
 
-class CartLine(BaseModel):
+class CartLine(Answer):
     """A product in a cart, priced from the product view.
 
     A line whose product is missing from the view or delisted is `unavailable` (with the
     reason), has no line total and counts toward no total.
     """
-
-    model_config = ConfigDict(extra="forbid")
 
     product_id: UUID
     quantity: int
@@ -118,10 +106,8 @@ class CartLine(BaseModel):
     reason: str | None
 
 
-class Cart(BaseModel):
+class Cart(Answer):
     """A shopper's cart: its lines and a total per currency of the lines on sale."""
-
-    model_config = ConfigDict(extra="forbid")
 
     id: UUID
     shopper_id: UUID

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import orjson
 from fastapi import FastAPI
 from starlette.responses import Response
 
-from infra.metrics import install_metrics
+from infra.apps import Closer, add_guards, api_app
 from infra.ratelimit.limiter import RateLimiter
-from infra.ratelimit.middleware import RateLimitMiddleware
-from infra.shedding import LoadShedder, LoadSheddingMiddleware
-from infra.web import RequestContextMiddleware, add_liveness
+from infra.shedding import LoadShedder
 from writeapi.deps import WriteApiDeps
 from writeapi.middleware import BodySizeLimitMiddleware
 from writeapi.problems import install_problem_handlers
@@ -63,28 +62,19 @@ def create_app(
     *,
     rate_limiter: RateLimiter | None = None,
     shedder: LoadShedder | None = None,
+    owned: Sequence[Closer] = (),
 ) -> FastAPI:
-    """Build the command API around its dependencies, with the guards given."""
-    app = FastAPI(
-        title="Marketplace command API",
-        version="1",
-        description=DESCRIPTION,
-        openapi_tags=[
-            {"name": "sellers and customers"},
-            {"name": "products and stock"},
-            {"name": "carts"},
-            {"name": "orders"},
-            {"name": "health"},
-        ],
+    """Build the command API around its dependencies, with the guards given; its lifespan
+    closes what it owns (the event store, the idempotency pool, the limiter) when it stops."""
+    app = api_app(
+        "Marketplace command API",
+        DESCRIPTION,
+        ("sellers and customers", "products and stock", "carts", "orders", "health"),
+        (module.router for module in (sellers, products, carts, orders)),
+        deps,
+        owned,
     )
-    app.state.deps = deps
     install_problem_handlers(app)
-    for module in (sellers, products, carts, orders):
-        app.router.routes.extend(module.router.routes)
-
-    add_liveness(app)
-
-    install_metrics(app)
 
     @app.get("/health/ready", tags=["health"])
     def ready() -> Response:
@@ -98,17 +88,14 @@ def create_app(
             media_type="application/json",
         )
 
-    # The last added runs first: request ids, then shedding (a counter), then rate limits
-    # (a Redis round trip), then the body cap, then the routes.
+    # Request ids, shedding and rate limits run first, then the body cap.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=deps.max_body_bytes)
-    if rate_limiter is not None:
-        app.add_middleware(
-            RateLimitMiddleware,
-            limiter=rate_limiter,
-            classify=request_category,
-            tokens=deps.tokens,
-        )
-    if shedder is not None:
-        app.add_middleware(LoadSheddingMiddleware, shedder=shedder, reserved=is_checkout)
-    app.add_middleware(RequestContextMiddleware)
+    add_guards(
+        app,
+        rate_limiter=rate_limiter,
+        shedder=shedder,
+        classify=request_category,
+        tokens=deps.tokens,
+        reserved=is_checkout,
+    )
     return app

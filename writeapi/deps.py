@@ -12,9 +12,8 @@ from fastapi import Depends, Request
 from commands.services import Commands
 from infra.auth import Role, TokenCodec
 from infra.idempotency import IdempotencyStore
-from infra.web import principal_of
+from infra.web import principal_in
 from writeapi.execution import Call
-from writeapi.problems import Problem
 
 
 @dataclass
@@ -34,11 +33,7 @@ def call_as(*roles: Role) -> Callable[[Request], Coroutine[Any, Any, Call]]:
 
     async def authorise(request: Request) -> Call:
         deps: WriteApiDeps = request.app.state.deps
-        principal = principal_of(request, deps.tokens)
-        if principal.role not in roles:
-            raise Problem(
-                403, "forbidden", "Forbidden", f"the {principal.role} role cannot do this"
-            )
+        principal = principal_in(request, deps.tokens, roles, "do this")
         return Call(request, principal, deps.commands, deps.idempotency)
 
     return authorise

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
-import structlog
 from eventsourcing.persistence import InterfaceError, OperationalError, RecordConflictError
 from fastapi import FastAPI, Request
 from psycopg_pool import PoolTimeout
@@ -13,11 +12,10 @@ from starlette.responses import Response
 
 from commands.errors import Forbidden, SoldOut, StaleVersion, TooMuchContention
 from domain.errors import DomainError, InsufficientStock, InvalidValue, NotFound, RuleViolated
-from infra.web import Problem, install_http_problems, problem_response
+from infra.web import Problem, install_http_problems, problem_response, unavailable_problem
 
 __all__ = ["Problem", "detail_for", "install_problem_handlers", "problem_for", "problem_response"]
 
-log = structlog.get_logger()
 STORE_UNAVAILABLE: tuple[type[Exception], ...] = (
     OperationalError,
     InterfaceError,
@@ -48,14 +46,13 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
 
     async def _store_down(request: Request, exc: Exception) -> Response:
-        log.warning("store_unavailable", path=request.url.path, error=repr(exc))
-        return problem_response(
+        return unavailable_problem(
             request,
-            503,
-            "store-unavailable",
-            "Store unavailable",
-            "the event store or the idempotency store is not answering; retry later",
-            headers={"Retry-After": "2"},
+            exc,
+            event="store_unavailable",
+            title="Store unavailable",
+            detail="the event store or the idempotency store is not answering; retry later",
+            retry_after=2,
         )
 
     for unavailable in STORE_UNAVAILABLE:

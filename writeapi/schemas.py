@@ -73,24 +73,26 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class RegisterSeller(Body):
+class Contact(Body):
+    """Base of a body naming someone and their email address."""
+
     name: Name
     email: Email
+
+
+class RegisterSeller(Contact):
     seller_id: UUID | None = Field(default=None, description=ADMINS_ONLY)
 
 
-class UpdateSellerProfile(Body):
-    name: Name
-    email: Email
+class UpdateSellerProfile(Contact):
+    pass
 
 
 class SuspendSeller(Body):
     reason: Reason
 
 
-class RegisterCustomer(Body):
-    name: Name
-    email: Email
+class RegisterCustomer(Contact):
     customer_id: UUID | None = Field(default=None, description=ADMINS_ONLY)
 
 
@@ -116,20 +118,22 @@ class Price(Body):
     currency: Currency
 
 
-class ListProduct(Body):
+class ProductText(Body):
+    """Base of a body describing a product: what shoppers read and search."""
+
     title: Title
     description: Description = ""
     category: Category
     attributes: dict[AttributeName, AttributeValue] = Field(default_factory=dict, max_length=30)
+
+
+class ListProduct(ProductText):
     price: Price
     seller_id: UUID | None = Field(default=None, description=ADMINS_ONLY)
 
 
-class UpdateProduct(Body):
-    title: Title
-    description: Description = ""
-    category: Category
-    attributes: dict[AttributeName, AttributeValue] = Field(default_factory=dict, max_length=30)
+class UpdateProduct(ProductText):
+    pass
 
 
 class Delist(Body):

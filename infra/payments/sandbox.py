@@ -85,13 +85,59 @@ def _key(value: str | None) -> str:
     return value
 
 
+class _Idempotent:
+    """Runs a POST's work once per Idempotency-Key and answers, as the module docstring says.
+
+    The work runs in a task of its own, held here, so that it completes even when the caller
+    has gone (timeout_rate); lost_reply_rate then loses the answer after the work was done.
+    """
+
+    def __init__(self, state: SandboxState) -> None:
+        self.state = state
+        self.held: set[asyncio.Task[Answer]] = set()
+
+    async def __call__(
+        self, key: str | None, fingerprint: str, work: Callable[[str], Answer]
+    ) -> Response:
+        key = _key(key)
+        replay = self.state.claim(key, fingerprint)
+        if replay is None:
+            task = asyncio.ensure_future(self._hold_then_work(key, fingerprint, work))
+            self.held.add(task)
+            task.add_done_callback(self.held.discard)
+            answer = await asyncio.shield(task)
+        else:
+            answer = replay
+        if self.state.roll(self.state.faults.lost_reply_rate):
+            return _json((500, {"status": "error", "reason": "internal_error"}))
+        return _json(answer, replayed=replay is not None)
+
+    async def _hold_then_work(
+        self, key: str, fingerprint: str, work: Callable[[str], Answer]
+    ) -> Answer:
+        state = self.state
+        try:
+            if state.roll(state.faults.timeout_rate):
+                await asyncio.sleep(state.faults.hang_seconds)
+            return state.complete(key, fingerprint, work)
+        finally:
+            state.release(key)
+
+
 def create_sandbox_app(faults: Faults | None = None, *, seed: int | None = None) -> FastAPI:
     """The sandbox gateway with these start faults; seed makes its fault dice repeatable."""
     state = SandboxState(faults or Faults(), seed)
     app = FastAPI(title="Sandbox card gateway", version="1")
     app.state.sandbox = state
     app.add_middleware(_FaultGate, state=state)
-    held: set[asyncio.Task[Answer]] = set()
+    _add_error_handlers(app)
+    _add_payment_routes(app, state, _Idempotent(state))
+    _add_admin_routes(app, state)
+    return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    """Refusals and invalid requests as the gateway's own JSON errors."""
 
     @app.exception_handler(GatewayError)
     async def _refused(request: Request, exc: GatewayError) -> Response:
@@ -103,29 +149,9 @@ def create_sandbox_app(faults: Faults | None = None, *, seed: int | None = None)
         body = {"status": "error", "reason": "invalid_request", "detail": errors}
         return JSONResponse(body, 422)
 
-    async def idempotent(
-        key: str | None, fingerprint: str, work: Callable[[str], Answer]
-    ) -> Response:
-        key = _key(key)
-        replay = state.claim(key, fingerprint)
-        if replay is None:
-            task = asyncio.ensure_future(hold_then_work(key, fingerprint, work))
-            held.add(task)
-            task.add_done_callback(held.discard)
-            answer = await asyncio.shield(task)
-        else:
-            answer = replay
-        if state.roll(state.faults.lost_reply_rate):
-            return _json((500, {"status": "error", "reason": "internal_error"}))
-        return _json(answer, replayed=replay is not None)
 
-    async def hold_then_work(key: str, fingerprint: str, work: Callable[[str], Answer]) -> Answer:
-        try:
-            if state.roll(state.faults.timeout_rate):
-                await asyncio.sleep(state.faults.hang_seconds)
-            return state.complete(key, fingerprint, work)
-        finally:
-            state.release(key)
+def _add_payment_routes(app: FastAPI, state: SandboxState, idempotent: _Idempotent) -> None:
+    """/v1: the card gateway's API, where the faults apply."""
 
     @app.post("/v1/authorisations", status_code=201)
     async def authorise(body: AuthorisationRequest, key: KeyHeader = None) -> Response:
@@ -160,6 +186,10 @@ def create_sandbox_app(faults: Faults | None = None, *, seed: int | None = None)
     async def show(payment_id: str) -> Response:
         """One payment."""
         return JSONResponse(state.view(payment_id))
+
+
+def _add_admin_routes(app: FastAPI, state: SandboxState) -> None:
+    """/admin: the faults in force, the charges, the stats and a reset; and /healthz."""
 
     @app.get("/admin/faults")
     async def get_faults() -> Faults:
@@ -200,5 +230,3 @@ def create_sandbox_app(faults: Faults | None = None, *, seed: int | None = None)
     async def healthz() -> dict[str, str]:
         """The process is up."""
         return {"status": "ok"}
-
-    return app

@@ -14,17 +14,14 @@ from infra.web import Problem
 from projections.carts.redis_view import CartLines
 from projections.product_detail.redis_view import RedisProductDetailView
 from readapi.caching import PRIVATE, private_json
-from readapi.consistency import HEADERS_DOC, PARAMETERS_DOC, consistency_across
+from readapi.consistency import PARAMETERS_DOC, consistency_across
 from readapi.deps import ReadApiDeps, caller_as
+from readapi.openapi import PRIVATE_HEADERS, UNAUTHENTICATED, UNAVAILABLE
 from readapi.schemas import Cart
 
 router = APIRouter(tags=["carts"])
 
 CartReader = Annotated[Principal, Depends(caller_as("shopper", "admin"))]
-PRIVATE_HEADERS: dict[str, Any] = {
-    "Cache-Control": {"description": f"`{PRIVATE}`"},
-    **HEADERS_DOC,
-}
 
 
 def priced(cart: CartLines, products: RedisProductDetailView) -> dict[str, Any]:
@@ -71,11 +68,11 @@ def priced(cart: CartLines, products: RedisProductDetailView) -> dict[str, Any]:
     response_model=None,
     responses={
         200: {"model": Cart, "headers": PRIVATE_HEADERS},
-        401: {"description": "No valid bearer token"},
+        401: UNAUTHENTICATED,
         403: {"description": "Neither the cart's shopper nor an admin"},
         404: {"description": "No such cart (in the view, once it reached X-Min-Position)"},
         422: {"description": "Malformed id, X-Min-Position, or a log these views do not follow"},
-        503: {"description": "The read store does not answer; see Retry-After"},
+        503: UNAVAILABLE,
     },
     openapi_extra={"parameters": PARAMETERS_DOC},
 )

@@ -7,6 +7,7 @@ from starlette.responses import Response
 
 from readapi.caching import private_json
 from readapi.deps import Caller
+from readapi.openapi import UNAUTHENTICATED
 from readapi.schemas import Me
 
 router = APIRouter(tags=["me"])
@@ -17,7 +18,7 @@ router = APIRouter(tags=["me"])
     response_model=None,
     responses={
         200: {"model": Me, "headers": {"Cache-Control": {"description": "private, no-store"}}},
-        401: {"description": "No valid bearer token"},
+        401: UNAUTHENTICATED,
     },
 )
 async def me(caller: Caller) -> Response:

@@ -15,8 +15,9 @@ from infra.auth import Principal
 from infra.web import Problem
 from projections.orders.history import MAX_PAGE_SIZE, After, OrderRecord
 from readapi.caching import PRIVATE, private_json
-from readapi.consistency import HEADERS_DOC, PARAMETERS_DOC, consistency_for
+from readapi.consistency import PARAMETERS_DOC, consistency_for
 from readapi.deps import ReadApiDeps, caller_as
+from readapi.openapi import PRIVATE_HEADERS, UNAUTHENTICATED, UNAVAILABLE
 from readapi.order_schemas import Order, OrderPage
 
 router = APIRouter(tags=["orders"])
@@ -28,11 +29,6 @@ Cursor = Annotated[
     str | None,
     Query(max_length=MAX_CURSOR_LENGTH, description="`next_cursor` of the previous page"),
 ]
-PRIVATE_HEADERS: dict[str, Any] = {
-    "Cache-Control": {"description": f"`{PRIVATE}`"},
-    **HEADERS_DOC,
-}
-UNAVAILABLE = {"description": "The read store does not answer; see Retry-After"}
 
 
 def encode_cursor(after: After | None) -> str | None:
@@ -120,7 +116,7 @@ def order_document(order: OrderRecord) -> dict[str, Any]:
     response_model=None,
     responses={
         200: {"model": OrderPage, "headers": PRIVATE_HEADERS},
-        401: {"description": "No valid bearer token"},
+        401: UNAUTHENTICATED,
         403: {"description": "Not a shopper"},
         422: {"description": "A limit out of bounds, a malformed cursor or X-Min-Position"},
         503: UNAVAILABLE,
@@ -150,7 +146,7 @@ async def my_orders(
     response_model=None,
     responses={
         200: {"model": Order, "headers": PRIVATE_HEADERS},
-        401: {"description": "No valid bearer token"},
+        401: UNAUTHENTICATED,
         403: {"description": "Not a shopper"},
         404: {
             "description": "None of the caller's orders (in the view, once it reached "

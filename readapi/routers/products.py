@@ -2,43 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from infra.web import Problem
-from readapi.caching import public_json
-from readapi.consistency import HEADERS_DOC, PARAMETERS_DOC, consistency_for
+from readapi.caching import PUBLIC, public_json
+from readapi.consistency import PARAMETERS_DOC, consistency_for
 from readapi.deps import ReadApiDeps
+from readapi.openapi import IF_NONE_MATCH_DOC, NOT_MODIFIED, UNAVAILABLE, public_headers
 from readapi.schemas import ProductDetail
 
 router = APIRouter(tags=["products"])
-
-IF_NONE_MATCH_DOC = {
-    "name": "If-None-Match",
-    "in": "header",
-    "required": False,
-    "description": "An ETag you hold: 304 if it is still current.",
-    "schema": {"type": "string"},
-}
-PUBLIC_HEADERS: dict[str, Any] = {
-    "ETag": {"description": "Strong tag of the body; send it as If-None-Match."},
-    "Cache-Control": {"description": "`public, max-age=60`, or `no-store` when stale."},
-    **HEADERS_DOC,
-}
 
 
 @router.get(
     "/v1/products/{product_id}",
     response_model=None,
     responses={
-        200: {"model": ProductDetail, "headers": PUBLIC_HEADERS},
-        304: {"description": "Not modified: the If-None-Match tag is current"},
+        200: {"model": ProductDetail, "headers": public_headers(PUBLIC)},
+        304: NOT_MODIFIED,
         404: {"description": "No such product (in the view, once it reached X-Min-Position)"},
         422: {"description": "Malformed id, X-Min-Position, or a log this view does not follow"},
-        503: {"description": "The read store does not answer; see Retry-After"},
+        503: UNAVAILABLE,
     },
     openapi_extra={"parameters": [*PARAMETERS_DOC, IF_NONE_MATCH_DOC]},
 )

@@ -26,18 +26,13 @@ from projections.catalog_search.search import (
     Sort,
 )
 from readapi.caching import SEARCH, public_json
-from readapi.consistency import HEADERS_DOC, PARAMETERS_DOC, consistency_for
+from readapi.consistency import PARAMETERS_DOC, consistency_for
 from readapi.deps import ReadApiDeps
-from readapi.routers.products import IF_NONE_MATCH_DOC
+from readapi.openapi import IF_NONE_MATCH_DOC, NOT_MODIFIED, public_headers
 from readapi.schemas import SearchPage
 
 router = APIRouter(tags=["search"])
 
-SEARCH_HEADERS: dict[str, Any] = {
-    "ETag": {"description": "Strong tag of the body; send it as If-None-Match."},
-    "Cache-Control": {"description": f"`{SEARCH}`, or `no-store` when stale."},
-    **HEADERS_DOC,
-}
 Price = Annotated[int | None, Query(ge=0, le=MAX_PRICE_MINOR, description="Minor units")]
 
 
@@ -80,8 +75,8 @@ def page_body(result: SearchResult, page: int, page_size: int) -> bytes:
     "/v1/search",
     response_model=None,
     responses={
-        200: {"model": SearchPage, "headers": SEARCH_HEADERS},
-        304: {"description": "Not modified: the If-None-Match tag is current"},
+        200: {"model": SearchPage, "headers": public_headers(SEARCH)},
+        304: NOT_MODIFIED,
         422: {
             "description": "A parameter out of bounds, a page past the result window, "
             "a malformed X-Min-Position, or a log this view does not follow"

@@ -15,22 +15,14 @@ from infra.auth import Principal
 from infra.blobs import BlobNotFound, BlobStoreUnavailable
 from infra.web import Problem
 from projections.orders.history import SellerOrder
-from projections.seller_sales.view import MAX_BUCKETS, MAX_RANGE, SalesBucket
+from projections.seller_sales.postgres_view import MAX_BUCKETS, MAX_RANGE, SalesBucket
 from readapi.caching import PRIVATE, private_json
 from readapi.consistency import PARAMETERS_DOC, consistency_for
 from readapi.deps import ReadApiDeps, caller_as
+from readapi.openapi import PRIVATE_HEADERS, UNAUTHENTICATED, UNAVAILABLE
 from readapi.order_schemas import SellerOrderPage, SellerSales
 from readapi.problems import RETRY_AFTER_SECONDS
-from readapi.routers.orders import (
-    PRIVATE_HEADERS,
-    UNAVAILABLE,
-    Cursor,
-    Limit,
-    decode_cursor,
-    encode_cursor,
-    instant,
-    price,
-)
+from readapi.routers.orders import Cursor, Limit, decode_cursor, encode_cursor, instant, price
 
 router = APIRouter(tags=["sellers"])
 log = structlog.get_logger()
@@ -77,7 +69,7 @@ def seller_order_document(order: SellerOrder) -> dict[str, Any]:
     response_model=None,
     responses={
         200: {"model": SellerOrderPage, "headers": PRIVATE_HEADERS},
-        401: {"description": "No valid bearer token"},
+        401: UNAUTHENTICATED,
         403: FORBIDDEN,
         422: {"description": "A limit out of bounds, a malformed cursor or X-Min-Position"},
         503: UNAVAILABLE,
@@ -116,7 +108,7 @@ async def seller_orders(
             "content": {"application/pdf": {}, "image/png": {}},
             "headers": PRIVATE_HEADERS,
         },
-        401: {"description": "No valid bearer token"},
+        401: UNAUTHENTICATED,
         403: FORBIDDEN,
         404: {"description": "The order has no lines of this seller, or no label yet"},
         422: {"description": "Malformed id or X-Min-Position"},
@@ -214,7 +206,7 @@ def sales_document(
     response_model=None,
     responses={
         200: {"model": SellerSales, "headers": PRIVATE_HEADERS},
-        401: {"description": "No valid bearer token"},
+        401: UNAUTHENTICATED,
         403: FORBIDDEN,
         422: {
             "description": "from not before to, a range over 31 days, more hourly rows than "

@@ -40,7 +40,7 @@ async def test_a_seller_sets_its_address_and_the_same_one_again_changes_nothing(
     seller = uuid4()
     await api.register_seller(seller)
 
-    response = await put_address(api, seller, ship_from_body(city="  Rotterdam "))
+    response = await put_address(api, seller, ship_from_body())
 
     assert response.status_code == 200, response.text
     assert response.headers["etag"] == '"1"'
@@ -84,6 +84,7 @@ async def test_an_admin_sets_a_sellers_address(api: Api) -> None:
             {k: v for k, v in ship_from_body().items() if k != "name"}, ("name",), id="no-name"
         ),
         pytest.param(ship_from_body(city="   "), ("city",), id="blank-city"),
+        pytest.param(ship_from_body(city="  Rotterdam "), ("city",), id="padded-city"),
         pytest.param(ship_from_body(name="x" * 121), ("name",), id="long-name"),
         pytest.param(ship_from_body(line1="x" * 201), ("line1",), id="long-line1"),
         pytest.param(ship_from_body(line2="x" * 201), ("line2",), id="long-line2"),

@@ -1,0 +1,97 @@
+"""The frame both APIs are built in: the app with liveness and metrics, and its guards in order."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import APIRouter, FastAPI
+
+from infra.auth import TokenCodec
+from infra.metrics import install_metrics
+from infra.ratelimit.limiter import RateLimiter
+from infra.ratelimit.middleware import RateLimitMiddleware
+from infra.shedding import LoadShedder, LoadSheddingMiddleware, nothing_reserved
+from infra.web import RequestContextMiddleware, add_liveness
+
+log = structlog.get_logger()
+
+
+Closer = Callable[[], object]
+"""Releases something the app owns; may return an awaitable, which is awaited."""
+
+
+def api_app(
+    title: str,
+    description: str,
+    tags: Sequence[str],
+    routers: Iterable[APIRouter],
+    deps: object,
+    owned: Sequence[Closer] = (),
+) -> FastAPI:
+    """A version 1 API holding deps as app.state.deps: the routers' routes, liveness, metrics.
+
+    Its lifespan closes what it owns when the server shuts down, last opened first.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await close_all(reversed(owned))
+
+    app = FastAPI(
+        title=title,
+        version="1",
+        description=description,
+        openapi_tags=[{"name": tag} for tag in tags],
+        lifespan=lifespan,
+    )
+    app.state.deps = deps
+    for router in routers:
+        app.router.routes.extend(router.routes)
+    add_liveness(app)
+    install_metrics(app)
+    return app
+
+
+async def close_all(closers: Iterable[Closer]) -> None:
+    """Call each closer, awaiting what it returns; one that fails is logged, the rest still run."""
+    for close in closers:
+        try:
+            result = close()
+            if inspect.isawaitable(result):
+                await result
+        except Exception:
+            log.exception("close_failed", closer=getattr(close, "__qualname__", repr(close)))
+
+
+def add_guards(
+    app: FastAPI,
+    *,
+    rate_limiter: RateLimiter | None,
+    shedder: LoadShedder | None,
+    classify: Callable[[str, str], str | None],
+    tokens: TokenCodec,
+    speculate: Callable[[str, str], bool] | None = None,
+    reserved: Callable[[str, str], bool] = nothing_reserved,
+) -> None:
+    """Put the guards given in front of the app's middleware so far.
+
+    The last added runs first: request ids, then shedding (a counter), then rate limits (a
+    Redis round trip), then what the app added before.
+    """
+    if rate_limiter is not None:
+        app.add_middleware(
+            RateLimitMiddleware,
+            limiter=rate_limiter,
+            classify=classify,
+            tokens=tokens,
+            speculate=speculate,
+        )
+    if shedder is not None:
+        app.add_middleware(LoadSheddingMiddleware, shedder=shedder, reserved=reserved)
+    app.add_middleware(RequestContextMiddleware)
