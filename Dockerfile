@@ -1,4 +1,4 @@
-# One image for every process: `marketplace serve-write`, `serve-read`, `project <name>`,
+# One image for every process of the registry (marketplace/registry.py): `serve-write`, `serve-read`, `project <name>`,
 # `checkout`, `labels`, `notify` and the sandbox `gateway`.
 # Configuration comes only from MARKETPLACE_* variables at run time; nothing secret is baked in.
 # The load test and demo loader (loadtest/, the `loadtest` extra: Locust, matplotlib) stay out.
@@ -16,6 +16,7 @@ COPY pyproject.toml README.md ./
 COPY domain ./domain
 COPY commands ./commands
 COPY projections ./projections
+COPY workers ./workers
 COPY readapi ./readapi
 COPY writeapi ./writeapi
 COPY infra ./infra

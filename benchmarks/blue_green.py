@@ -37,15 +37,17 @@ from infra.eventstore import eventsourcing_env, with_search_path
 from infra.local.postgres import LocalPostgres
 from infra.local.redis import LocalRedis
 from infra.settings import Settings
-from marketplace.projectors import context_logs, opened, stores
+from infra.stores import stores
+from marketplace.projectors import opened
 from marketplace.rebuild import rebuild
 from marketplace.redis_views import redis_client
 from projections.product_detail.projection import ProductDetailProjection
 from projections.product_detail.redis_view import RedisProductDetailView
-from projections.redis_unit import RedisView
 from projections.runtime import Projection, View, Worker
+from projections.seller_sales.postgres_view import PostgresSellerSalesView
 from projections.seller_sales.projection import SellerSalesProjection
-from projections.seller_sales.view import SellerSalesView
+from projections.stores.redis.unit import RedisView
+from workers.logs import context_logs
 
 SHIP_TO = {"name": "A", "line1": "1 Road", "line2": "", "city": "Lyon", "postal_code": "1"}
 SHIP_TO |= {"country": "FR"}
@@ -170,7 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     pool = ConnectionPool(
                         with_search_path(server_url, "baseline"), min_size=1, max_size=2, open=True
                     )
-                    sales = SellerSalesView(pool)
+                    sales = PostgresSellerSalesView(pool)
                     sales.create()
                     events, seconds = baseline(
                         name, SellerSalesProjection(), sales, settings, args.batch_size

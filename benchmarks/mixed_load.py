@@ -30,10 +30,10 @@ from infra.settings import load_settings
 from loadtest.plan import LoadOptions
 from loadtest.run import loadtest
 from loadtest.stats import GOALS_MS
+from marketplace.cli.tooling import StackRoot
 from marketplace.registry import api_url
 from marketplace.stack import build_stack
 from marketplace.supervisor import ChildProcess, StartFailed, Supervisor
-from marketplace.cli.tooling import StackRoot
 from tests.support.nginx import LocalNginx, ensure_nginx
 
 WARM_UP_SECONDS = 15.0

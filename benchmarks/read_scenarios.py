@@ -25,7 +25,7 @@ from benchmarks.read_load import (
 from benchmarks.read_report import HttpRun, Lag, Report
 from benchmarks.rebuild import Rebuilds, opensearch_counts, postgres_counts, redis_counts
 from benchmarks.servers import clean_env, free_port, marketplace_command, serving
-from marketplace.projectors import Stores
+from infra.stores import Stores
 from projections.product_detail.projection import ProductDetailProjection
 
 VIEW = "bench"

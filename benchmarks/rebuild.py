@@ -50,22 +50,18 @@ from infra.local.postgres import LocalPostgres
 from infra.local.redis import LocalRedis
 from infra.logging import configure_logging
 from infra.settings import Settings
-from marketplace.projectors import (
-    Stores,
-    context_logs,
-    product_detail_view,
-    projector,
-    redis_client,
-)
+from infra.stores import Stores
+from marketplace.projectors import product_detail_view, projector, redis_client
 from marketplace.rebuild import rebuild as rebuild_view
-from projections.catalog_search.opensearch_view import OpenSearchCatalogSearch
-from projections.catalog_search.postgres_view import PostgresCatalogSearch
+from projections.catalog_search.opensearch_view import OpenSearchCatalogSearchView
+from projections.catalog_search.postgres_view import PostgresCatalogSearchView
 from projections.catalog_search.projection import CatalogSearchProjection
 from projections.log import ContextLog
 from projections.product_detail.projection import ProductDetailProjection
-from projections.redis_unit import text
 from projections.runtime import Projection, View, Worker
+from projections.stores.redis.unit import text
 from tests.support.opensearch import LocalOpenSearch, find_java_home
+from workers.logs import context_logs
 
 REBUILD_GOAL = 20_000
 """Events per second the issue asks of a rebuild."""
@@ -205,7 +201,7 @@ class Rebuilds:
             conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{name}"')
         url = with_search_path(self.server_url, name)
         with ConnectionPool(url, min_size=1, max_size=2, kwargs={"autocommit": True}) as pool:
-            view = PostgresCatalogSearch(pool)
+            view = PostgresCatalogSearchView(pool)
             view.create()
             yield view
 
@@ -213,7 +209,7 @@ class Rebuilds:
         """The catalog-search view under the OpenSearch index prefix name."""
         client = OpenSearch(hosts=[self.opensearch_url], timeout=30)
         try:
-            view = OpenSearchCatalogSearch(client, f"{name}-")
+            view = OpenSearchCatalogSearchView(client, f"{name}-")
             view.create()
             yield view
         finally:
@@ -248,7 +244,7 @@ def opensearch_counts(url: str, prefix: str) -> tuple[int, dict[str, int]]:
     """Product documents and positions of the catalog-search index under prefix."""
     client = OpenSearch(hosts=[url], timeout=30)
     try:
-        view = OpenSearchCatalogSearch(client, f"{prefix}-")
+        view = OpenSearchCatalogSearchView(client, f"{prefix}-")
         client.indices.refresh(index=view.index)
         found = client.count(index=view.index, body={"query": {"term": {"kind": "product"}}})
         return int(found["count"]), view.positions()

@@ -11,11 +11,15 @@ from fastapi import FastAPI
 from psycopg_pool import ConnectionPool
 
 from commands.services import Availability, Commands
+from commands.stream_batch import BatchedWritePath
+from commands.write_path import WritePathFactory
+from infra.apps import Closer
 from infra.auth import TokenCodec
 from infra.blobs import blob_store
 from infra.eventstore import eventsourcing_env
 from infra.idempotency import IdempotencyStore
 from infra.logging import configure_logging
+from infra.postgres_pool import postgres_pool as infra_postgres_pool
 from infra.ratelimit.limiter import RateLimiter
 from infra.ratelimit.metrics import DEFAULT_METRICS as RATE_LIMIT_METRICS
 from infra.ratelimit.metrics import RateLimitMetrics
@@ -24,9 +28,10 @@ from infra.ratelimit.redis_store import redis_storage
 from infra.redis_pipeline import PipelinedRedis
 from infra.settings import Settings, load_settings
 from infra.shedding import LoadShedder
+from infra.stores import stores
 from infra.web import freeze_startup_heap
 from marketplace import catalog_search, order_views
-from marketplace.projectors import log_names, redis_prefix, stores
+from marketplace.projectors import redis_prefix
 from projections.carts.projection import CartProjection
 from projections.carts.redis_view import RedisCartView
 from projections.catalog_search.projection import CatalogSearchProjection
@@ -38,6 +43,7 @@ from projections.versions import READERS
 from readapi.app import RATE_LIMITED as READ_BUDGETS
 from readapi.app import create_app as create_read_app
 from readapi.deps import Followed, ReadApiDeps
+from workers.logs import log_names
 from writeapi.app import RATE_LIMITED as WRITE_BUDGETS
 from writeapi.app import create_app as create_write_app
 from writeapi.deps import WriteApiDeps
@@ -55,10 +61,17 @@ def token_codec(settings: Settings) -> TokenCodec:
     )
 
 
-def build_commands(settings: Settings, availability: Availability | None = None) -> Commands:
-    """The command side on the configured event store."""
+def build_commands(
+    settings: Settings,
+    availability: Availability | None = None,
+    write_path: WritePathFactory = BatchedWritePath,
+) -> Commands:
+    """The command side on the configured event store, appending through write_path."""
     return Commands(
-        eventsourcing_env(settings), split_logs=settings.split_logs, availability=availability
+        eventsourcing_env(settings),
+        split_logs=settings.split_logs,
+        availability=availability,
+        write_path=write_path,
     )
 
 
@@ -93,27 +106,29 @@ def postgres_pool(settings: Settings, max_size: int = 10) -> ConnectionPool:
     """An open pool on the configured PostgreSQL, in autocommit mode."""
     if not settings.postgres_url:
         raise ValueError("MARKETPLACE_POSTGRES_URL is required")
-    return ConnectionPool(
+    return infra_postgres_pool(
         settings.postgres_url,
-        min_size=1,
         max_size=max_size,
-        kwargs={"autocommit": True},
-        open=True,
+        connect_timeout=settings.postgres_connect_timeout_seconds,
     )
 
 
-def sold_out_fast_path(settings: Settings) -> ProjectedAvailability | None:
-    """The projected availability checkout refuses on, except on the naive write path."""
-    return projected_availability(settings) if settings.write_path == "batched" else None
+def build_write_deps(
+    settings: Settings,
+    write_path: WritePathFactory = BatchedWritePath,
+    *,
+    sold_out_fast_path: bool = True,
+) -> WriteApiDeps:
+    """Everything the command API needs; checkout refuses early on projected sold-out stock.
 
-
-def build_write_deps(settings: Settings) -> WriteApiDeps:
-    """Everything the command API needs."""
+    Benchmarks pass another write path, and turn the sold-out fast path off, to compare.
+    """
     idempotency = IdempotencyStore(postgres_pool(settings), settings.idempotency_ttl_hours)
     idempotency.create_table()
     idempotency.purge_expired()
+    availability = projected_availability(settings) if sold_out_fast_path else None
     return WriteApiDeps(
-        commands=build_commands(settings, sold_out_fast_path(settings)),
+        commands=build_commands(settings, availability, write_path),
         tokens=token_codec(settings),
         idempotency=idempotency,
         max_body_bytes=settings.max_body_bytes,
@@ -121,17 +136,27 @@ def build_write_deps(settings: Settings) -> WriteApiDeps:
     )
 
 
-def write_app() -> FastAPI:
+def write_app(
+    write_path: WritePathFactory = BatchedWritePath, *, sold_out_fast_path: bool = True
+) -> FastAPI:
     """The command API from the environment's settings (a uvicorn factory)."""
     settings = load_settings()
     configure_logging(settings.log_level)
+    deps = build_write_deps(settings, write_path, sold_out_fast_path=sold_out_fast_path)
+    limiter = rate_limiter(settings, WRITE_BUDGETS)
     app = create_write_app(
-        build_write_deps(settings),
-        rate_limiter=rate_limiter(settings, WRITE_BUDGETS),
+        deps,
+        rate_limiter=limiter,
         shedder=load_shedder(settings, "command", settings.checkout_reserved_share),
+        owned=(deps.commands.close, deps.idempotency.close, *closing(limiter)),
     )
     freeze_startup_heap()
     return app
+
+
+def closing(limiter: RateLimiter | None) -> tuple[Closer, ...]:
+    """What closes the limiter, if there is one."""
+    return () if limiter is None else (limiter.aclose,)
 
 
 def read_redis_client(settings: Settings, url: str) -> redis.Redis:
@@ -199,10 +224,13 @@ def read_app() -> FastAPI:
     hot = read_pipelined_client(settings, url)
     # Rate limits spend on the same pipelined connection as the reads, within their own
     # (shorter) timeout, which the limiter enforces.
+    deps = build_read_deps(settings, hot)
+    limiter = rate_limiter(settings, READ_BUDGETS, scripts=hot)
     app = create_read_app(
-        build_read_deps(settings, hot),
-        rate_limiter=rate_limiter(settings, READ_BUDGETS, scripts=hot),
+        deps,
+        rate_limiter=limiter,
         shedder=load_shedder(settings, "query"),
+        owned=(*deps.closers(), *closing(limiter)),
     )
     freeze_startup_heap()
     return app

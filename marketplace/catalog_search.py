@@ -9,17 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 import psycopg
 import structlog
-from opensearchpy import JSONSerializer, NotFoundError, OpenSearch
-from opensearchpy.exceptions import SerializationError
+from opensearchpy import NotFoundError
 from psycopg_pool import ConnectionPool
 
+from infra.opensearch import opensearch_client
+from infra.postgres_pool import postgres_pool
 from infra.settings import Settings
-from projections.catalog_search.opensearch_versions import VIEW_VERSION, OpenSearchVersions
-from projections.catalog_search.opensearch_view import OpenSearchCatalogSearch
-from projections.catalog_search.postgres_view import PostgresCatalogSearch
+from projections.catalog_search.opensearch_view import OpenSearchCatalogSearchView
+from projections.catalog_search.postgres_view import PostgresCatalogSearchView
 from projections.catalog_search.projection import CatalogSearchProjection
 from projections.catalog_search.search import (
     PRICE_BUCKETS,
@@ -28,56 +27,24 @@ from projections.catalog_search.search import (
     SearchQuery,
     SearchResult,
 )
-from projections.postgres_versions import PostgresVersions
+from projections.stores.opensearch.versions import VIEW_VERSION, OpenSearchVersions
+from projections.stores.postgres.versions import PostgresVersions
 from projections.versions import READERS, ViewVersions
 
 log = structlog.get_logger()
 
-CatalogSearchView = PostgresCatalogSearch | OpenSearchCatalogSearch
+CatalogSearchView = PostgresCatalogSearchView | OpenSearchCatalogSearchView
 PROJECTOR_POOL_SIZE = 2
 READ_POOL_SIZE = 10
 OPENSEARCH_WRITE_TIMEOUT_SECONDS = 30
-MIN_CONNECT_TIMEOUT_SECONDS = 2
-"""libpq rounds a connect_timeout below two seconds up to two."""
 PROJECTOR_VERIFY_SECONDS = 1.0
 """How often an idle projector rereads its positions (Worker.run), resolving its alias."""
 
 
 def search_pool(postgres_url: str, max_size: int, timeout: float) -> ConnectionPool:
     """A pool on the event store's database; not autocommit, as searches set their snapshot."""
-    connect_timeout = max(MIN_CONNECT_TIMEOUT_SECONDS, round(timeout))
-    return ConnectionPool(
-        postgres_url,
-        min_size=1,
-        max_size=max_size,
-        timeout=timeout,
-        kwargs={"connect_timeout": connect_timeout},
-        open=True,
-    )
-
-
-class OrjsonSerializer(JSONSerializer):
-    """The client's JSON, by orjson: a rebuild's bulk and mget replies hold thousands of items."""
-
-    def loads(self, s: str) -> Any:
-        try:
-            return orjson.loads(s)
-        except orjson.JSONDecodeError as error:
-            raise SerializationError(s, error) from error
-
-    def dumps(self, data: Any) -> Any:
-        if isinstance(data, str | bytes):
-            return data
-        try:
-            return orjson.dumps(data, default=self.default).decode()
-        except TypeError as error:
-            raise SerializationError(data, error) from error
-
-
-def opensearch_client(url: str, timeout: float, *, retries: int) -> OpenSearch:
-    """An OpenSearch client whose calls fail after timeout seconds."""
-    return OpenSearch(
-        hosts=[url], timeout=timeout, max_retries=retries, serializer=OrjsonSerializer()
+    return postgres_pool(
+        postgres_url, max_size=max_size, timeout=timeout, connect_timeout=timeout, autocommit=False
     )
 
 
@@ -88,9 +55,9 @@ def projector_view(settings: Settings, postgres_url: str) -> CatalogSearchView:
         client = opensearch_client(
             settings.opensearch_url, OPENSEARCH_WRITE_TIMEOUT_SECONDS, retries=3
         )
-        view = OpenSearchCatalogSearch(client, settings.opensearch_index_prefix)
+        view = OpenSearchCatalogSearchView(client, settings.opensearch_index_prefix)
     else:
-        view = PostgresCatalogSearch(
+        view = PostgresCatalogSearchView(
             search_pool(postgres_url, PROJECTOR_POOL_SIZE, 30.0), CatalogSearchProjection.name
         )
     view.create()
@@ -112,7 +79,7 @@ def versions(settings: Settings, postgres_url: str) -> ViewVersions:
         return OpenSearchVersions(
             client,
             prefix,
-            lambda version: OpenSearchCatalogSearch(client, prefix, version=version),
+            lambda version: OpenSearchCatalogSearchView(client, prefix, version=version),
             grace,
         )
     pool = search_pool(postgres_url, PROJECTOR_POOL_SIZE, 30.0)
@@ -120,16 +87,16 @@ def versions(settings: Settings, postgres_url: str) -> ViewVersions:
     return PostgresVersions(
         pool,
         name,
-        PostgresCatalogSearch.tables,
-        lambda version: PostgresCatalogSearch(pool, name, version=version),
+        PostgresCatalogSearchView.tables,
+        lambda version: PostgresCatalogSearchView(pool, name, version=version),
     )
 
 
 def close_view(view: Any) -> None:
     """Release the view's pool or client."""
-    if isinstance(view, PostgresCatalogSearch):
+    if isinstance(view, PostgresCatalogSearchView):
         view.pool.close()
-    elif isinstance(view, OpenSearchCatalogSearch):
+    elif isinstance(view, OpenSearchCatalogSearchView):
         view.client.close()
 
 
@@ -183,9 +150,9 @@ def reader_view(settings: Settings, postgres_url: str) -> EmptyUntilCreated:
     if settings.opensearch_url:
         client = opensearch_client(settings.opensearch_url, timeout, retries=0)
         prefix = settings.opensearch_index_prefix
-        view = OpenSearchCatalogSearch(client, prefix, follows=READERS)
-        earlier = OpenSearchCatalogSearch(client, prefix, version=VIEW_VERSION)
+        view = OpenSearchCatalogSearchView(client, prefix, follows=READERS)
+        earlier = OpenSearchCatalogSearchView(client, prefix, version=VIEW_VERSION)
         return EmptyUntilCreated(view, (NotFoundError,), earlier)
     pool = search_pool(postgres_url, READ_POOL_SIZE, timeout)
-    postgres = PostgresCatalogSearch(pool, CatalogSearchProjection.name, follows=READERS)
+    postgres = PostgresCatalogSearchView(pool, CatalogSearchProjection.name, follows=READERS)
     return EmptyUntilCreated(postgres, (psycopg.errors.UndefinedTable,))

@@ -10,12 +10,12 @@ from typing import Any
 
 from infra.settings import Settings
 from marketplace.catalog_search import search_pool
+from projections.orders.postgres_view import PostgresOrderHistoryView
 from projections.orders.projection import OrderHistoryProjection
-from projections.orders.view import OrderHistoryView
-from projections.postgres_reads import PostgresReadView
-from projections.postgres_versions import PostgresVersions
+from projections.seller_sales.postgres_view import PostgresSellerSalesView
 from projections.seller_sales.projection import SellerSalesProjection
-from projections.seller_sales.view import SellerSalesView
+from projections.stores.postgres.reads import PostgresReadView
+from projections.stores.postgres.versions import PostgresVersions
 from projections.versions import READERS
 
 PROJECTOR_POOL_SIZE = 2
@@ -23,18 +23,18 @@ READ_POOL_SIZE = 10
 PROJECTOR_POOL_TIMEOUT_SECONDS = 30.0
 
 
-def order_history_view(postgres_url: str) -> OrderHistoryView:
+def order_history_view(postgres_url: str) -> PostgresOrderHistoryView:
     """The view the orders projector writes, its tables created if missing."""
     pool = search_pool(postgres_url, PROJECTOR_POOL_SIZE, PROJECTOR_POOL_TIMEOUT_SECONDS)
-    view = OrderHistoryView(pool, OrderHistoryProjection.name)
+    view = PostgresOrderHistoryView(pool, OrderHistoryProjection.name)
     view.create()
     return view
 
 
-def seller_sales_view(postgres_url: str) -> SellerSalesView:
+def seller_sales_view(postgres_url: str) -> PostgresSellerSalesView:
     """The view the seller-sales projector writes, its tables created if missing."""
     pool = search_pool(postgres_url, PROJECTOR_POOL_SIZE, PROJECTOR_POOL_TIMEOUT_SECONDS)
-    view = SellerSalesView(pool, SellerSalesProjection.name)
+    view = PostgresSellerSalesView(pool, SellerSalesProjection.name)
     view.create()
     return view
 
@@ -46,8 +46,8 @@ def order_history_versions(postgres_url: str) -> PostgresVersions:
     return PostgresVersions(
         pool,
         name,
-        OrderHistoryView.tables,
-        lambda version: OrderHistoryView(pool, name, version=version, owns_pool=False),
+        PostgresOrderHistoryView.tables,
+        lambda version: PostgresOrderHistoryView(pool, name, version=version, owns_pool=False),
     )
 
 
@@ -58,8 +58,8 @@ def seller_sales_versions(postgres_url: str) -> PostgresVersions:
     return PostgresVersions(
         pool,
         name,
-        SellerSalesView.tables,
-        lambda version: SellerSalesView(pool, name, version=version, owns_pool=False),
+        PostgresSellerSalesView.tables,
+        lambda version: PostgresSellerSalesView(pool, name, version=version, owns_pool=False),
     )
 
 
@@ -69,7 +69,9 @@ def close_view(view: Any) -> None:
         view.close()
 
 
-def reader_views(settings: Settings, postgres_url: str) -> tuple[OrderHistoryView, SellerSalesView]:
+def reader_views(
+    settings: Settings, postgres_url: str
+) -> tuple[PostgresOrderHistoryView, PostgresSellerSalesView]:
     """Both views for the query API, on one pool; each statement ends within the read timeout.
 
     They read the versions the readers' pointers name. The order-history view owns the pool
@@ -78,10 +80,10 @@ def reader_views(settings: Settings, postgres_url: str) -> tuple[OrderHistoryVie
     timeout = settings.read_store_timeout_seconds
     pool = search_pool(postgres_url, READ_POOL_SIZE, timeout)
     statement_ms = max(int(timeout * 1000), 1)
-    history = OrderHistoryView(
+    history = PostgresOrderHistoryView(
         pool, OrderHistoryProjection.name, statement_timeout_ms=statement_ms, follows=READERS
     )
-    sales = SellerSalesView(
+    sales = PostgresSellerSalesView(
         pool,
         SellerSalesProjection.name,
         statement_timeout_ms=statement_ms,

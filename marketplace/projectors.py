@@ -14,27 +14,24 @@ from typing import Any
 
 import structlog
 
-from commands.services import SINGLE_LOG
-from infra.eventstore import eventsourcing_env
-from infra.local.postgres import LocalPostgres
-from infra.local.redis import LocalRedis
 from infra.settings import Settings
+from infra.stores import Stores, stores
 from marketplace import catalog_search, order_views, redis_views
 from marketplace.redis_views import close_redis_view
 from marketplace.redis_views import redis_client as redis_client
 from marketplace.redis_views import redis_prefix as redis_prefix
 from projections.carts.projection import CartProjection
 from projections.carts.redis_view import RedisCartView
-from projections.catalog_search.opensearch_view import OpenSearchCatalogSearch
+from projections.catalog_search.opensearch_view import OpenSearchCatalogSearchView
 from projections.catalog_search.projection import CatalogSearchProjection
-from projections.log import ContextLog
+from projections.orders.postgres_view import PostgresOrderHistoryView
 from projections.orders.projection import OrderHistoryProjection
-from projections.orders.view import OrderHistoryView
 from projections.product_detail.projection import ProductDetailProjection
 from projections.product_detail.redis_view import RedisProductDetailView
 from projections.runtime import Projection, View, Worker
 from projections.seller_sales.projection import SellerSalesProjection
 from projections.versions import ViewVersions
+from workers.logs import context_logs
 
 log = structlog.get_logger()
 
@@ -47,27 +44,10 @@ REWRITING_MAX_BATCH_SIZE = 50_000
 """The same for the OpenSearch view and the order history, which read and rewrite each touched
 document or order row whole once per batch: the fewer the batches, the fewer the rewrites of a
 busy product or order. Neither holds readers up while it commits."""
-LOG_POOL_SIZE = 1
-"""A worker reads one batch at a time, so each log needs one connection (plus one spare)."""
-LOG_CONNECT_TIMEOUT_SECONDS = 1
-"""How long a log read waits for a connection before the library's own retries (ten) give up.
-
-The library's default (30 s, ten times) would hold a worker inside one read for five minutes
-of a PostgreSQL outage, deaf to SIGTERM; with this the worker's retry, which counts, logs and
-honours a stop request, takes over within about twelve seconds.
-"""
 
 
 class UnknownProjection(LookupError):
     """No projection has the given name."""
-
-
-@dataclass(frozen=True)
-class Stores:
-    """The addresses a projector reads from and writes to."""
-
-    postgres_url: str
-    redis_url: str
 
 
 @dataclass(frozen=True)
@@ -160,43 +140,9 @@ def projector(name: str) -> Projector:
         ) from None
 
 
-def stores(settings: Settings) -> Stores:
-    """The configured store URLs; unset ones are the embedded servers `marketplace up` starts."""
-    data_dir = settings.data_dir.resolve()
-    postgres_url = settings.postgres_url or (
-        LocalPostgres(data_dir / "postgres", settings.embedded_postgres_port).url
-    )
-    redis_url = (
-        settings.redis_url or LocalRedis(data_dir / "redis", settings.embedded_redis_port).url
-    )
-    return Stores(postgres_url, redis_url)
-
-
-Follower = Projection[Any] | type[Projection[Any]]
-"""A projection, or its class: either names the contexts it follows."""
-
-
-def log_names(projection: Follower, settings: Settings) -> tuple[str, ...]:
-    """The logs a projection follows: one per context, or the single shared log."""
-    return projection.contexts if settings.split_logs else (SINGLE_LOG,)
-
-
-def context_logs(projection: Follower, settings: Settings, where: Stores) -> list[ContextLog]:
-    """A reader for each log the projection follows, on small connection pools."""
-    reader = settings.model_copy(
-        update={
-            "postgres_pool_size": LOG_POOL_SIZE,
-            "postgres_max_overflow": 1,
-            "postgres_connect_timeout_seconds": LOG_CONNECT_TIMEOUT_SECONDS,
-        }
-    )
-    env = eventsourcing_env(reader, where.postgres_url)
-    return [ContextLog(env, name) for name in log_names(projection, settings)]
-
-
 def largest_batch(view: View[Any]) -> int:
     """The largest batch a worker writing view takes while behind (see MAX_BATCH_SIZE)."""
-    if isinstance(view, OpenSearchCatalogSearch | OrderHistoryView):
+    if isinstance(view, OpenSearchCatalogSearchView | PostgresOrderHistoryView):
         return REWRITING_MAX_BATCH_SIZE
     return MAX_BATCH_SIZE
 

@@ -30,10 +30,12 @@ import structlog
 
 from infra.schema_lock import LockHeld, holding
 from infra.settings import Settings
+from infra.stores import stores
 from marketplace.progress import ProgressBar
-from marketplace.projectors import context_logs, largest_batch, projector, stores
+from marketplace.projectors import largest_batch, projector
 from projections.runtime import Worker
 from projections.versions import ViewVersions
+from workers.logs import context_logs
 
 log = structlog.get_logger()
 

@@ -1,7 +1,7 @@
 """The Redis views (product detail, carts) for their projectors, the query API and rebuilds.
 
 Each view lives under its own base prefix, `<redis_prefix>:<projection>`; its versions and
-the pointers naming the live ones are keys under that prefix (projections.redis_unit).
+the pointers naming the live ones are keys under that prefix (projections.stores.redis.unit).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from projections.carts.projection import CartProjection
 from projections.carts.redis_view import RedisCartView
 from projections.product_detail.projection import ProductDetailProjection
 from projections.product_detail.redis_view import RedisProductDetailView
-from projections.redis_versions import RedisVersions
 from projections.runtime import View
+from projections.stores.redis.versions import RedisVersions
 
 
 def redis_client(url: str) -> redis.Redis:

@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from infra.settings import Settings
-from marketplace.labels import LabelProjection, LabelView
 from marketplace.projectors import PROJECTORS
 from marketplace.status import Lag, book_lag, projector_lag, unread
-from projections.checkout.postgres_view import PostgresCheckoutBook
-from projections.checkout.projection import CheckoutBookProjection
-from projections.notifications.postgres_view import PostgresNotificationView
-from projections.notifications.projection import NotificationProjection
-from projections.postgres_unit import PostgresView
+from projections.stores.postgres.unit import PostgresView
+from workers.checkout.book import PostgresCheckoutBook
+from workers.checkout.book_projection import CheckoutBookProjection
+from workers.labels import LabelProjection, LabelView
+from workers.notify.outbox import PostgresNotificationView
+from workers.notify.projection import NotificationProjection
 
 
 class Kind(StrEnum):

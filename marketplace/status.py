@@ -15,10 +15,13 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool
 
+from infra.postgres_pool import postgres_pool
 from infra.settings import Settings
-from marketplace.projectors import context_logs, opened, stores
+from infra.stores import stores
+from marketplace.projectors import opened
 from projections.log import ContextLog
 from projections.runtime import Projection, Worker
+from workers.logs import context_logs
 
 BOOK_CONNECT_TIMEOUT_SECONDS = 10
 UNREAD = "-"
@@ -99,14 +102,12 @@ def book_lag(
 
     def read(settings: Settings) -> list[Lag]:
         where = stores(settings)
-        connect = {"connect_timeout": settings.postgres_connect_timeout_seconds}
-        with ConnectionPool(
+        with postgres_pool(
             where.postgres_url,
-            min_size=1,
             max_size=1,
             timeout=BOOK_CONNECT_TIMEOUT_SECONDS,
-            kwargs=connect,
-            open=True,
+            connect_timeout=settings.postgres_connect_timeout_seconds,
+            autocommit=False,
         ) as pool:
             try:
                 known = positions(pool)

@@ -11,15 +11,14 @@ nothing. So a crash before the position commits only makes the restart redo that
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 from uuid import UUID
 
 import structlog
 from prometheus_client import Counter, start_http_server
-from psycopg_pool import ConnectionPool
 
 from commands.catalog import CatalogApplication
 from commands.orders import OrdersApplication
@@ -30,12 +29,13 @@ from domain.seller import Seller
 from infra.blobs import BlobStore, BlobStoreUnavailable, blob_store
 from infra.eventstore import eventsourcing_env
 from infra.labels import LabelContent, address_lines, render_label
+from infra.postgres_pool import postgres_pool
 from infra.settings import Settings
-from marketplace.projectors import context_logs, log_names, stores
-from projections.handlers import handles
+from infra.stores import stores
 from projections.log import TRANSIENT as LOG_TRANSIENT
-from projections.postgres_unit import PostgresUnit, PostgresView
 from projections.runtime import Projection, Worker
+from projections.stores.postgres.unit import PostgresUnit, PostgresView
+from workers.logs import context_logs, log_names
 
 log = structlog.get_logger()
 
@@ -95,7 +95,12 @@ class Labeller:
 
 
 class LabelProjection(Projection[PostgresUnit]):
-    """Labels for opened fulfilments; no other event of the log is its business."""
+    """Labels for opened fulfilments; no other event of the log is its business.
+
+    The label is rendered, stored and attached before the batch's position commits, outside
+    its transaction (a blob upload or a command never holds the view's connection). A crash
+    in between labels the batch again: attaching the same label twice changes nothing.
+    """
 
     name = "labels"
     contexts: ClassVar[tuple[str, ...]] = ("orders",)
@@ -103,10 +108,11 @@ class LabelProjection(Projection[PostgresUnit]):
     def __init__(self, labeller: Labeller) -> None:
         self.labeller = labeller
 
-    @handles(Fulfilment.Opened)
-    def label(self, event: Fulfilment.Opened, unit: PostgresUnit) -> None:
-        """Render, store and attach an opened fulfilment's label."""
-        self.labeller.label(event)
+    def prepare(self, events: Sequence[Any]) -> None:
+        """Render, store and attach the label of each opened fulfilment of the batch."""
+        for event in events:
+            if isinstance(event, Fulfilment.Opened):
+                self.labeller.label(event)
 
 
 class LabelView(PostgresView):
@@ -145,13 +151,10 @@ def opened(settings: Settings, batch_size: int = 50) -> Iterator[Worker[Postgres
         logs = context_logs(projection, settings, where)
         for context_log in logs:
             resources.callback(context_log.close)
-        pool = ConnectionPool(
+        pool = postgres_pool(
             where.postgres_url,
-            min_size=1,
             max_size=POOL_SIZE,
-            timeout=5.0,
-            kwargs={"autocommit": True},
-            open=True,
+            connect_timeout=settings.postgres_connect_timeout_seconds,
         )
         resources.callback(pool.close)
         view = LabelView(pool, LabelProjection.name)

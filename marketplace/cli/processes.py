@@ -50,7 +50,8 @@ def project(
     """
     from prometheus_client import start_http_server
 
-    from marketplace.projectors import log_names, opened
+    from marketplace.projectors import opened
+    from workers.logs import log_names
 
     settings = configured()
     with stop_on_signals() as stop:
@@ -105,7 +106,7 @@ def checkout(metrics_port: MetricsPort = 0) -> None:
 
     Example: marketplace checkout --metrics-port 9102
     """
-    from marketplace.checkout import run
+    from workers.checkout.manager import run
 
     done(run(configured(), metrics_port=metrics_port))
 
@@ -127,7 +128,7 @@ def labels(
 
     Example: marketplace labels --batch-size 50
     """
-    from marketplace import labels as worker
+    from workers import labels as worker
 
     settings = configured()
     with stop_on_signals() as stop:
@@ -151,7 +152,7 @@ def notify(
 
     Example: marketplace notify --batch-size 20
     """
-    from marketplace import notify as worker
+    from workers.notify import sender as worker
 
     settings = configured()
     with stop_on_signals() as stop:

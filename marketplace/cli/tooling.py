@@ -46,7 +46,7 @@ class StackRoot:
 
     def postgres_url(self, settings: Settings) -> str:
         """The stack's PostgreSQL: the configured one, or the embedded server's."""
-        from marketplace.projectors import stores
+        from infra.stores import stores
 
         return stores(settings).postgres_url
 

@@ -26,8 +26,8 @@ from domain.order import Order, order_id_for
 from domain.order_lines import OrderStatus
 from domain.seller import Seller
 from infra.settings import Settings
-from marketplace.checkout import run_until
 from tests.conftest import free_port
+from workers.checkout.manager import run_until
 
 ADDRESS = {
     "line1": "1 Loop Rd",
@@ -151,7 +151,7 @@ class Shop:
 @contextmanager
 def checkout_worker(settings: Settings, gateway: Any = None) -> Iterator[threading.Event]:
     """The checkout worker's loops in threads of this process, stopped on exit."""
-    from marketplace.checkout import gateway_client
+    from workers.checkout.manager import gateway_client
 
     stop = threading.Event()
     failure: list[BaseException] = []

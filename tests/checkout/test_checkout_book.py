@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from psycopg_pool import ConnectionPool
 
-from projections.checkout.postgres_view import DuePayment, PostgresCheckoutBook
+from workers.checkout.book import DuePayment, PostgresCheckoutBook
 
 pytestmark = pytest.mark.postgres
 

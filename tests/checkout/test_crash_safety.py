@@ -6,7 +6,7 @@ Each worker is killed KILLS_EACH times while the checkouts stream in.
 
 After the restarts every order completes, no order is charged twice, and no mail is missing.
 A mail can arrive twice (SMTP is not exactly-once: a kill between the server's 250 reply and
-the outbox commit), but marketplace/notify.py sends one outbox row at a time and commits it
+the outbox commit), but workers/notify/sender.py sends one outbox row at a time and commits it
 before claiming the next, so a kill of the notification worker repeats at most the one mail
 it had in flight, with the original's Message-ID and content; receivers drop such a repeat by
 its Message-ID.

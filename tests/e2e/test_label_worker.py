@@ -15,9 +15,9 @@ from domain.order import Order
 from infra.blobs import LocalBlobStore
 from infra.eventstore import eventsourcing_env
 from infra.settings import Settings
-from marketplace.labels import label_key
 from tests.projections.mail_shop import SHIP_TO, MailShop, admin
 from tests.worker_process import WorkerProcess
+from workers.labels import label_key
 
 pytestmark = [pytest.mark.postgres, pytest.mark.e2e]
 

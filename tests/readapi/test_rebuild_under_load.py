@@ -26,7 +26,7 @@ from infra.settings import Settings
 from marketplace.bootstrap import build_read_deps
 from marketplace.projectors import redis_prefix
 from marketplace.rebuild import Rebuilt, rebuild
-from projections.catalog_search.opensearch_versions import index_name
+from projections.stores.opensearch.versions import index_name
 from tests.projections.orders_fixture import START
 from tests.projections.rebuild_fixture import (  # noqa: F401 - fixtures
     BY_ID,

@@ -86,7 +86,7 @@ async def searcher(
         async with open_reader(settings, commands) as reader:
             yield Searcher(request.param, reader.deps, shop, worker, reader.client)
     finally:
-        if isinstance(view, catalog_search.OpenSearchCatalogSearch):
+        if isinstance(view, catalog_search.OpenSearchCatalogSearchView):
             view.drop()
         catalog_search.close_view(view)
         for context_log in logs:
@@ -95,7 +95,10 @@ async def searcher(
 
 async def test_the_configured_backend_answers(searcher: Searcher) -> None:
     inner = searcher.deps.catalog_search.view.view  # type: ignore[attr-defined]
-    expected = {"postgres": "PostgresCatalogSearch", "opensearch": "OpenSearchCatalogSearch"}
+    expected = {
+        "postgres": "PostgresCatalogSearchView",
+        "opensearch": "OpenSearchCatalogSearchView",
+    }
     assert type(inner).__name__ == expected[searcher.backend]
 
 

@@ -43,3 +43,59 @@ def test_domain_never_reads_the_clock_or_randomness() -> None:
         if word in path.read_text()
     ]
     assert offenders == []
+
+
+ROOT = DOMAIN.parent
+RUNTIME = (
+    "domain",
+    "commands",
+    "projections",
+    "workers",
+    "readapi",
+    "writeapi",
+    "infra",
+    "marketplace",
+    "loadtest",
+    "benchmarks",
+)
+MAX_MODULE_LINES = 400
+MAX_FUNCTION_LINES = 60
+
+
+def source_files() -> list[Path]:
+    return sorted(p for package in RUNTIME for p in (ROOT / package).rglob("*.py"))
+
+
+def long_functions(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text())
+    return [
+        f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({lines} lines)"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and (lines := (node.end_lineno or node.lineno) - node.lineno + 1) > MAX_FUNCTION_LINES
+    ]
+
+
+def test_no_module_outside_the_tests_is_over_400_lines() -> None:
+    files = source_files()
+    assert len(files) > 100
+    long = [
+        f"{p.relative_to(ROOT)} ({n})"
+        for p in files
+        if (n := len(p.read_text().splitlines())) > MAX_MODULE_LINES
+    ]
+    assert long == []
+
+
+def test_no_function_outside_the_tests_is_over_60_lines() -> None:
+    assert [found for path in source_files() for found in long_functions(path)] == []
+
+
+def test_the_size_checks_catch_what_they_look_for(tmp_path: Path) -> None:
+    body = "\n".join(f"    x = {n}" for n in range(MAX_FUNCTION_LINES))
+    sample = ROOT / "tests" / "unit" / "_size_sample.py"
+    sample.write_text(f"def long():\n{body}\n")
+    try:
+        assert long_functions(sample) == ["tests/unit/_size_sample.py:1 long (61 lines)"]
+    finally:
+        sample.unlink()

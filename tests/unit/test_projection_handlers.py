@@ -21,17 +21,17 @@ from domain.inventory import StockItem
 from domain.order import Order
 from domain.product import Product
 from domain.seller import Seller
-from marketplace.checkout import CheckoutManager
-from marketplace.labels import LabelProjection
 from projections.carts.projection import CartProjection
 from projections.catalog_search.projection import CatalogSearchProjection
-from projections.checkout.projection import CheckoutBookProjection
 from projections.handlers import handles
-from projections.notifications.projection import NotificationProjection
 from projections.orders.projection import OrderHistoryProjection
 from projections.product_detail.projection import ProductDetailProjection
 from projections.runtime import Projection
 from projections.seller_sales.projection import SellerSalesProjection
+from workers.checkout.book_projection import CheckoutBookProjection
+from workers.checkout.manager import CheckoutManager
+from workers.labels import LabelProjection
+from workers.notify.projection import NotificationProjection
 
 
 class Animal:
@@ -214,7 +214,7 @@ PROJECTIONS: dict[type[Projection[Any]], set[type]] = {
         Fulfilment.LabelAttached,
     },
     SellerSalesProjection: {Order.Placed, Order.Confirmed, Order.Cancelled},
-    LabelProjection: {Fulfilment.Opened},
+    LabelProjection: set(),  # it labels in prepare, outside the view transaction
 }
 PROJECTIONS[CheckoutManager] = PROJECTIONS[CheckoutBookProjection]
 

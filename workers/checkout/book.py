@@ -16,7 +16,7 @@ from uuid import UUID
 
 from psycopg_pool import ConnectionPool
 
-from projections.postgres_unit import PostgresUnit, PostgresView
+from projections.stores.postgres.unit import PostgresUnit, PostgresView
 
 TABLES = (
     """

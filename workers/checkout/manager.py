@@ -25,7 +25,6 @@ from uuid import UUID
 
 import structlog
 from prometheus_client import Counter, start_http_server
-from psycopg_pool import ConnectionPool
 
 from commands.checkout import (
     CheckoutProcess,
@@ -36,14 +35,18 @@ from commands.checkout import (
 )
 from commands.payments import PaymentGateway
 from commands.services import Commands
+from commands.stream_batch import BatchedWritePath
+from commands.write_path import WritePathFactory
 from domain.errors import NotFound, RuleViolated
 from domain.order import Order
 from infra.eventstore import eventsourcing_env
+from infra.postgres_pool import postgres_pool
 from infra.settings import Settings
-from marketplace.projectors import context_logs, stores
-from projections.checkout.postgres_view import DuePayment, PostgresCheckoutBook
-from projections.checkout.projection import CheckoutBookProjection
+from infra.stores import stores
 from projections.runtime import Worker
+from workers.checkout.book import DuePayment, PostgresCheckoutBook
+from workers.checkout.book_projection import CheckoutBookProjection
+from workers.logs import context_logs
 
 log = structlog.get_logger()
 
@@ -204,7 +207,9 @@ def gateway_client(settings: Settings) -> PaymentGateway:
     return client
 
 
-def run(settings: Settings, *, metrics_port: int = 0) -> int:
+def run(
+    settings: Settings, *, metrics_port: int = 0, write_path: WritePathFactory = BatchedWritePath
+) -> int:
     """Run the checkout worker until SIGTERM or SIGINT, then return 0."""
     stop = threading.Event()
 
@@ -215,28 +220,33 @@ def run(settings: Settings, *, metrics_port: int = 0) -> int:
     try:
         if metrics_port:
             start_http_server(metrics_port, addr=settings.host)
-        run_until(stop, settings, gateway_client(settings))
+        run_until(stop, settings, gateway_client(settings), write_path)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return 0
 
 
-def run_until(stop: threading.Event, settings: Settings, gateway: PaymentGateway) -> None:
+def run_until(
+    stop: threading.Event,
+    settings: Settings,
+    gateway: PaymentGateway,
+    write_path: WritePathFactory = BatchedWritePath,
+) -> None:
     """Run the three loops until stop is set; re-raise if the process manager stops on an error."""
     where = stores(settings)
     with ExitStack() as resources:
         commands = Commands(
-            eventsourcing_env(settings, where.postgres_url), split_logs=settings.split_logs
+            eventsourcing_env(settings, where.postgres_url),
+            split_logs=settings.split_logs,
+            write_path=write_path,
         )
         resources.callback(commands.close)
-        pool = ConnectionPool(
+        pool = postgres_pool(
             where.postgres_url,
-            min_size=1,
             max_size=settings.payment_workers + 4,
             timeout=POOL_TIMEOUT_SECONDS,
-            kwargs={"autocommit": True},
-            open=True,
+            connect_timeout=settings.postgres_connect_timeout_seconds,
         )
         resources.callback(pool.close)
         book = PostgresCheckoutBook(pool)

@@ -23,8 +23,8 @@ import psycopg
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from projections.notifications.mails import LineForMail, OrderForMail, OutboxMail
-from projections.postgres_unit import PostgresUnit, PostgresView
+from projections.stores.postgres.unit import PostgresUnit, PostgresView
+from workers.notify.mails import LineForMail, OrderForMail, OutboxMail
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS mail_directory (

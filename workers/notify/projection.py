@@ -9,7 +9,8 @@ from domain.customer import Customer
 from domain.order import Order
 from domain.seller import Seller
 from projections.handlers import handles
-from projections.notifications.mails import (
+from projections.runtime import Projection, Unit
+from workers.notify.mails import (
     CUSTOMER,
     SELLER,
     OrderForMail,
@@ -20,7 +21,6 @@ from projections.notifications.mails import (
     order_for_mail,
     order_shipped,
 )
-from projections.runtime import Projection, Unit
 
 
 class UnknownOrder(LookupError):

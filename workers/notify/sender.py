@@ -27,19 +27,20 @@ from typing import Any, Protocol
 
 import structlog
 from prometheus_client import Counter, start_http_server
-from psycopg_pool import ConnectionPool
 from tenacity import Retrying, retry_if_exception_type, stop_when_event_set, wait_random_exponential
 
 from infra.mail import Mail, MailRejected, MailUnavailable, SmtpSender
+from infra.postgres_pool import postgres_pool
 from infra.settings import Settings
-from marketplace.projectors import context_logs, log_names, stores
-from projections.notifications.postgres_view import (
+from infra.stores import stores
+from projections.runtime import Worker
+from workers.logs import context_logs, log_names
+from workers.notify.outbox import (
     ClaimedMail,
     MailOutbox,
     PostgresNotificationView,
 )
-from projections.notifications.projection import NotificationProjection
-from projections.runtime import Worker
+from workers.notify.projection import NotificationProjection
 
 log = structlog.get_logger()
 
@@ -163,16 +164,10 @@ def opened(settings: Settings, batch_size: int = 20) -> Iterator[tuple[Worker[An
         logs = context_logs(projection, settings, where)
         for context_log in logs:
             resources.callback(context_log.close)
-        pool = ConnectionPool(
+        pool = postgres_pool(
             where.postgres_url,
-            min_size=1,
             max_size=POOL_SIZE,
-            timeout=5.0,
-            kwargs={
-                "autocommit": True,
-                "connect_timeout": settings.postgres_connect_timeout_seconds,
-            },
-            open=True,
+            connect_timeout=settings.postgres_connect_timeout_seconds,
         )
         resources.callback(pool.close)
         view = PostgresNotificationView(pool)
