@@ -17,14 +17,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-import uvicorn
 from fastapi import FastAPI
 
 from benchmarks.naive_write import NaiveWritePath
 from infra.logging import configure_logging
-from infra.metrics import share_between_workers
 from infra.settings import load_settings
 from marketplace import bootstrap
+from marketplace.cli.platform import serve
 from marketplace.stack import build_stack, ready_block
 from marketplace.supervisor import ChildProcess, Interrupted, StartFailed, Supervisor
 from workers.checkout import manager as checkout
@@ -42,19 +41,10 @@ def write_app() -> FastAPI:
 def serve_write(port: int | None, workers: int | None) -> int:
     """Serve write_app() as `marketplace serve-write` serves the production one."""
     settings = load_settings()
-    port, workers = port or settings.write_api_port, workers or settings.write_api_workers
-    if workers > 1:
-        share_between_workers(settings.data_dir / "metrics" / f"naive-write-{port}")
-    uvicorn.run(
+    serve(
         f"{THIS_MODULE}:write_app",
-        factory=True,
-        host=settings.host,
-        port=port,
-        workers=workers,
-        log_level="warning",
-        access_log=False,
-        loop="uvloop",
-        http="httptools",
+        port or settings.write_api_port,
+        workers or settings.write_api_workers,
     )
     return 0
 
