@@ -13,6 +13,8 @@ Role = Literal["shopper", "seller", "admin", "auditor"]
 ROLES: tuple[Role, ...] = get_args(Role)
 ALGORITHMS = ["HS256"]
 VERIFIED_CACHE_SIZE = 100_000
+DEFAULT_LEEWAY_SECONDS = 60.0
+"""How far the issuing host's clock may run ahead of ours (iat, nbf) or behind (exp)."""
 
 
 class InvalidToken(Exception):
@@ -30,13 +32,22 @@ class Principal:
 class TokenCodec:
     """Issues and verifies the platform's access tokens."""
 
-    def __init__(self, secret: str, issuer: str, audience: str, ttl_seconds: int = 3600) -> None:
+    def __init__(
+        self,
+        secret: str,
+        issuer: str,
+        audience: str,
+        ttl_seconds: int = 3600,
+        *,
+        leeway_seconds: float = DEFAULT_LEEWAY_SECONDS,
+    ) -> None:
         if len(secret) < 32:
             raise ValueError("the JWT secret must be at least 32 characters")
         self._secret = secret
         self._issuer = issuer
         self._audience = audience
         self._ttl = ttl_seconds
+        self._leeway = leeway_seconds
         self._verified: dict[str, tuple[Principal, float]] = {}
 
     def issue(self, sub: UUID, role: Role, *, ttl_seconds: int | None = None) -> str:
@@ -56,6 +67,9 @@ class TokenCodec:
 
     def verify(self, token: str) -> Principal:
         """The principal a valid token names; raises InvalidToken otherwise.
+
+        Clocks differ between hosts: iat and nbf may lie up to the leeway in our future, and
+        exp up to the leeway in our past.
 
         Verified tokens are remembered until they expire, so a client's repeated
         requests skip the signature check.
@@ -78,6 +92,7 @@ class TokenCodec:
                 audience=self._audience,
                 issuer=self._issuer,
                 options={"require": ["exp", "iat", "iss", "aud", "sub"]},
+                leeway=self._leeway,
             )
             role = claims.get("role")
             if role not in ROLES:

@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     jwt_issuer: str = "marketplace"
     jwt_audience: str = "marketplace-api"
     jwt_ttl_seconds: int = Field(default=3600, ge=60, le=86400 * 30)
+    jwt_leeway_seconds: int = Field(default=60, ge=0, le=600)
+    """Clock skew allowed between the host that issued a token and ours (iat, nbf, exp)."""
 
     checkout_expiry_seconds: int = Field(default=900, ge=1, le=86400)
     """How long a placed order may take to be paid and confirmed before it expires."""

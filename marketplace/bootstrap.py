@@ -58,6 +58,7 @@ def token_codec(settings: Settings) -> TokenCodec:
         settings.jwt_issuer,
         settings.jwt_audience,
         settings.jwt_ttl_seconds,
+        leeway_seconds=settings.jwt_leeway_seconds,
     )
 
 
