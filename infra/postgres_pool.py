@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
 MIN_CONNECT_TIMEOUT_SECONDS = 2
@@ -28,13 +33,44 @@ def postgres_pool(
 
     A caller waits at most timeout seconds for a connection (then PoolTimeout), a new
     connection at most connect_timeout seconds; autocommit off suits callers that set their
-    own transaction (a search's snapshot, a view's batch).
+    own transaction (a search's snapshot, a view's batch). Each connection is checked as it
+    leaves the pool (one empty query), so the first call after a database restart gets a
+    fresh connection instead of a dead one.
     """
     kwargs: dict[str, object] = {
         "autocommit": autocommit,
         "connect_timeout": max(MIN_CONNECT_TIMEOUT_SECONDS, round(connect_timeout)),
         **KEEPALIVE,
     }
-    return ConnectionPool(
-        url, min_size=1, max_size=max_size, timeout=timeout, kwargs=kwargs, open=True
+    pools: list[ConnectionPool] = []
+    pool = ConnectionPool(
+        url,
+        min_size=1,
+        max_size=max_size,
+        timeout=timeout,
+        kwargs=kwargs,
+        check=checking_the_rest(pools),
+        open=True,
     )
+    pools.append(pool)
+    return pool
+
+
+def checking_the_rest(pools: list[ConnectionPool]) -> Callable[[Connection[Any]], None]:
+    """A connection check that, when one connection is found broken, checks every idle one
+    of the pool (the one in pools, added once the pool exists).
+
+    A restart breaks every pooled connection at once. The pool retries a failed check with
+    backoff (1, 2, 4 s...), so ten broken connections would outlast any caller's timeout;
+    replacing them all at the first failure makes the caller's next try a fresh one.
+    """
+
+    def check(conn: Connection[Any]) -> None:
+        try:
+            ConnectionPool.check_connection(conn)
+        except Exception:
+            for pool in pools:
+                threading.Thread(target=pool.check, name="pool-check", daemon=True).start()
+            raise
+
+    return check
