@@ -65,12 +65,21 @@ def checking_the_rest(pools: list[ConnectionPool]) -> Callable[[Connection[Any]]
     replacing them all at the first failure makes the caller's next try a fresh one.
     """
 
+    checking = threading.Lock()
+
+    def check_idle() -> None:
+        try:
+            for pool in pools:
+                pool.check()
+        finally:
+            checking.release()
+
     def check(conn: Connection[Any]) -> None:
         try:
             ConnectionPool.check_connection(conn)
         except Exception:
-            for pool in pools:
-                threading.Thread(target=pool.check, name="pool-check", daemon=True).start()
+            if checking.acquire(blocking=False):  # one sweep at a time, even in an outage
+                threading.Thread(target=check_idle, name="pool-check", daemon=True).start()
             raise
 
     return check

@@ -46,15 +46,24 @@ def registry_batch_size(name: str) -> Callable[[], int]:
     return default
 
 
-ProjectorBatchSize = Annotated[
-    int,
-    typer.Option(
+def batch_size_option(name: str, registry_default: int, help: str) -> typer.models.OptionInfo:
+    """A --batch-size option defaulting to the named process's in the registry.
+
+    registry_default is only shown in --help (a test pins it to the registry).
+    """
+    return typer.Option(
         min=1,
-        default_factory=registry_batch_size("product-detail"),
-        show_default="the registry's, 1000",
-        help="events per view transaction",
-    ),
+        default_factory=registry_batch_size(name),
+        show_default=f"the registry's, {registry_default}",
+        help=help,
+    )
+
+
+ProjectorBatchSize = Annotated[
+    int, batch_size_option("product-detail", 1000, "events per view transaction")
 ]
+LabelsBatchSize = Annotated[int, batch_size_option("labels", 50, "events per position commit")]
+NotifyBatchSize = Annotated[int, batch_size_option("notify", 20, "mails sent per SMTP connection")]
 
 
 def configured() -> Settings:

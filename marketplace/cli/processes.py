@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
 
 from marketplace.cli.app import (
+    LabelsBatchSize,
     MetricsPort,
+    NotifyBatchSize,
     Port,
     ProjectorBatchSize,
     app,
     configured,
     done,
-    registry_batch_size,
     stop_on_signals,
 )
 
@@ -111,52 +113,33 @@ def checkout(metrics_port: MetricsPort = 0) -> None:
     done(run(configured(), metrics_port=metrics_port))
 
 
+def run_worker(run: Callable[..., int], batch_size: int, metrics_port: int) -> None:
+    """Run a worker's run(settings, stop, ...) until SIGTERM or SIGINT, and exit with its code."""
+    settings = configured()
+    with stop_on_signals() as stop:
+        done(run(settings, stop, batch_size=batch_size, metrics_port=metrics_port))
+
+
 @app.command()
-def labels(
-    batch_size: Annotated[
-        int,
-        typer.Option(
-            min=1,
-            default_factory=registry_batch_size("labels"),
-            show_default="the registry's, 50",
-            help="events per position commit",
-        ),
-    ],
-    metrics_port: MetricsPort = 0,
-) -> None:
+def labels(batch_size: LabelsBatchSize, metrics_port: MetricsPort = 0) -> None:
     """Render and attach the shipping label of each opened fulfilment until SIGTERM or SIGINT.
 
     Example: marketplace labels --batch-size 50
     """
     from workers import labels as worker
 
-    settings = configured()
-    with stop_on_signals() as stop:
-        done(worker.run(settings, stop, batch_size=batch_size, metrics_port=metrics_port))
+    run_worker(worker.run, batch_size, metrics_port)
 
 
 @app.command()
-def notify(
-    batch_size: Annotated[
-        int,
-        typer.Option(
-            min=1,
-            default_factory=registry_batch_size("notify"),
-            show_default="the registry's, 20",
-            help="mails sent per SMTP connection",
-        ),
-    ],
-    metrics_port: MetricsPort = 0,
-) -> None:
+def notify(batch_size: NotifyBatchSize, metrics_port: MetricsPort = 0) -> None:
     """Fill the mail outbox from order events and send it over SMTP until SIGTERM or SIGINT.
 
     Example: marketplace notify --batch-size 20
     """
     from workers.notify import sender as worker
 
-    settings = configured()
-    with stop_on_signals() as stop:
-        done(worker.run(settings, stop, batch_size=batch_size, metrics_port=metrics_port))
+    run_worker(worker.run, batch_size, metrics_port)
 
 
 @app.command()
