@@ -65,8 +65,14 @@ class WrkResult:
 
     @property
     def rate(self) -> float:
-        """Answered requests per second."""
-        return self.requests / self.seconds if self.seconds else 0.0
+        """Successful (2xx) answers per second: a 429, 503 or error is never throughput."""
+        return self.ok / self.seconds if self.seconds else 0.0
+
+    @property
+    def failed(self) -> bool:
+        """More than 1 % of the requests got no 2xx (non-2xx answers or socket errors): the
+        run measured refusals, not the path, and gives no figure."""
+        return (self.non2xx + self.socket_errors) * 100 > self.requests
 
 
 def require_wrk() -> str | None:

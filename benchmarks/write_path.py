@@ -138,7 +138,8 @@ class Bench:
         run = Run(key, workers, result, check)
         self.runs.append(run)
         log(
-            f"{LABELS[key]}, {workers} worker(s): {result.rate:.0f} req/s, "
+            f"{LABELS[key]}, {workers} worker(s): {result.rate:.0f} 2xx/s"
+            f"{' (FAILED: over 1 % non-2xx)' if result.failed else ''}, "
             f"p99 {result.p99_ms:.1f} ms, non-2xx {result.non2xx}; check {check.describe()}",
             self.started,
         )
@@ -147,16 +148,16 @@ class Bench:
         return run
 
     def rate(self, key: str, workers: int) -> float | None:
-        """The measured rate of a scenario, if it ran."""
+        """The measured 2xx rate of a scenario, if it ran and did not fail (over 1 % non-2xx)."""
         for run in self.runs:
             if run.key == key and run.workers == workers:
-                return run.result.rate
+                return None if run.result.failed else run.result.rate
         return None
 
 
 def print_report(bench: Bench, targets: Sequence[Target], args: argparse.Namespace) -> bool:
     """Print the table, the ratios and the invariants; True when every invariant holds."""
-    header = f"{'scenario':<26}{'workers':>8}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
+    header = f"{'scenario':<26}{'workers':>8}{'2xx/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
     header += f"{'non-2xx':>9}{'sock err':>10}"
     print()
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
@@ -171,10 +172,10 @@ def print_report(bench: Bench, targets: Sequence[Target], args: argparse.Namespa
         r = run.result
         print(
             f"{LABELS[run.key]:<26}{run.workers:>8}{r.rate:>9.0f}{r.p50_ms:>9.1f}{r.p99_ms:>9.1f}"
-            f"{r.non2xx:>9}{r.socket_errors:>10}"
+            f"{r.non2xx:>9}{r.socket_errors:>10}{'  FAILED' if r.failed else ''}"
         )
     print()
-    print("Ratios of req/s (same run)")
+    print("Ratios of 2xx/s (same run; a failed run gives none)")
     pairs = [
         ("add to cart / naive", "cart", "naive"),
         ("receive stock / naive", "stock", "naive"),
@@ -211,6 +212,10 @@ def print_report(bench: Bench, targets: Sequence[Target], args: argparse.Namespa
             passed &= broken == 0
     bad = sum(run.result.non2xx + run.result.socket_errors for run in bench.runs)
     print(f"  non-2xx and socket errors over all timed runs: {bad}")
+    failed = [f"{LABELS[run.key]}, {run.workers}w" for run in bench.runs if run.result.failed]
+    if failed:
+        print(f"  runs over 1 % non-2xx, reported as failed: {', '.join(failed)}")
+    passed &= not failed
     print(f"Invariants {'hold' if passed else 'FAILED'}.")
     return passed
 
