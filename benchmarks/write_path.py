@@ -197,6 +197,11 @@ def print_report(bench: Bench, targets: Sequence[Target], args: argparse.Namespa
     if scaling:
         print(f"  {'2 workers / 1 worker':<26}" + ", ".join(scaling))
     print()
+    return print_invariants(bench, targets)
+
+
+def print_invariants(bench: Bench, targets: Sequence[Target]) -> bool:
+    """Print each run's checks and the streams' versions; True when all hold and no run failed."""
     print("Invariants (SQL on the event tables after each server stopped)")
     passed = True
     for run in bench.runs:
