@@ -127,9 +127,7 @@ def _details(
         raise InvalidValue(f"a product has at most {MAX_ATTRIBUTES} attributes")
     return {
         "title": bounded("title", title, 200),
-        "description": bounded(
-            "description", description, 5000, allow_empty=True, multiline=True
-        ),
+        "description": bounded("description", description, 5000, allow_empty=True, multiline=True),
         "category": bounded("category", category, 80),
         "attributes": {
             bounded("attribute name", k, 50): bounded("attribute value", v, 200)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from uuid import UUID
-
 import redis
 import redis.asyncio
 from fastapi import FastAPI
@@ -36,6 +33,7 @@ from projections.carts.projection import CartProjection
 from projections.carts.redis_view import RedisCartView
 from projections.catalog_search.projection import CatalogSearchProjection
 from projections.orders.projection import OrderHistoryProjection
+from projections.product_detail.availability import ProjectedAvailability
 from projections.product_detail.projection import ProductDetailProjection
 from projections.product_detail.redis_view import RedisProductDetailView
 from projections.seller_sales.projection import SellerSalesProjection
@@ -74,22 +72,6 @@ def build_commands(
         availability=availability,
         write_path=write_path,
     )
-
-
-class ProjectedAvailability:
-    """Units available as the product-detail view shows them (readers' version)."""
-
-    def __init__(self, view: RedisProductDetailView) -> None:
-        self.view = view
-
-    def sold_out(self, product_ids: Collection[UUID]) -> set[UUID]:
-        """Those of the products the view shows with no unit available."""
-        gone = set()
-        for product_id in product_ids:
-            document = self.view.product(product_id)
-            if document is not None and int(document.get("units_available", 1)) <= 0:
-                gone.add(product_id)
-        return gone
 
 
 def projected_availability(settings: Settings) -> ProjectedAvailability:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
-import structlog
 from opensearchpy import NotFoundError
 from psycopg_pool import ConnectionPool
 
@@ -20,18 +19,10 @@ from infra.settings import Settings
 from projections.catalog_search.opensearch_view import OpenSearchCatalogSearchView
 from projections.catalog_search.postgres_view import PostgresCatalogSearchView
 from projections.catalog_search.projection import CatalogSearchProjection
-from projections.catalog_search.search import (
-    PRICE_BUCKETS,
-    FacetBucket,
-    Facets,
-    SearchQuery,
-    SearchResult,
-)
+from projections.catalog_search.reads import EmptyUntilCreated
 from projections.stores.opensearch.versions import VIEW_VERSION, OpenSearchVersions
 from projections.stores.postgres.versions import PostgresVersions
 from projections.versions import READERS, ViewVersions
-
-log = structlog.get_logger()
 
 CatalogSearchView = PostgresCatalogSearchView | OpenSearchCatalogSearchView
 PROJECTOR_POOL_SIZE = 2
@@ -100,50 +91,6 @@ def close_view(view: Any) -> None:
         view.client.close()
 
 
-class EmptyUntilCreated:
-    """A view read before its projector has created it: no positions, no matches (not a 500).
-
-    earlier, if given, is read while view is missing: the OpenSearch index of a deployment
-    from before the aliases, until its upgraded projector adds them.
-    """
-
-    def __init__(
-        self,
-        view: CatalogSearchView,
-        missing: tuple[type[Exception], ...],
-        earlier: CatalogSearchView | None = None,
-    ) -> None:
-        self.view = view
-        self.missing = missing
-        self.earlier = earlier
-        self.transient_errors = view.transient_errors
-
-    def positions(self) -> dict[str, int]:
-        """The view's positions, or none while it does not exist."""
-        for view in (self.view, self.earlier):
-            try:
-                if view is not None:
-                    return view.positions()
-            except self.missing as error:
-                log.info("catalog_search_not_created", error=repr(error))
-        return {}
-
-    def search(self, query: SearchQuery) -> SearchResult:
-        """The view's answer, or an empty one while it does not exist."""
-        for view in (self.view, self.earlier):
-            try:
-                if view is not None:
-                    return view.search(query)
-            except self.missing as error:
-                log.info("catalog_search_not_created", error=repr(error))
-        prices = tuple(FacetBucket(bucket.key, 0) for bucket in PRICE_BUCKETS)
-        return SearchResult(hits=(), total=0, facets=Facets((), (), prices))
-
-    def close(self) -> None:
-        """Release the view's pool or client."""
-        close_view(self.view)
-
-
 def reader_view(settings: Settings, postgres_url: str) -> EmptyUntilCreated:
     """The view the query API reads (the readers' version): each call fails within the timeout."""
     timeout = settings.read_store_timeout_seconds
@@ -152,7 +99,7 @@ def reader_view(settings: Settings, postgres_url: str) -> EmptyUntilCreated:
         prefix = settings.opensearch_index_prefix
         view = OpenSearchCatalogSearchView(client, prefix, follows=READERS)
         earlier = OpenSearchCatalogSearchView(client, prefix, version=VIEW_VERSION)
-        return EmptyUntilCreated(view, (NotFoundError,), earlier)
+        return EmptyUntilCreated(view, (NotFoundError,), client.close, earlier)
     pool = search_pool(postgres_url, READ_POOL_SIZE, timeout)
     postgres = PostgresCatalogSearchView(pool, CatalogSearchProjection.name, follows=READERS)
-    return EmptyUntilCreated(postgres, (psycopg.errors.UndefinedTable,))
+    return EmptyUntilCreated(postgres, (psycopg.errors.UndefinedTable,), pool.close)

@@ -20,8 +20,8 @@ from domain.order import order_id_for
 from domain.order_lines import OrderStatus
 from infra.eventstore import eventsourcing_env
 from infra.settings import Settings
-from marketplace.bootstrap import ProjectedAvailability
 from marketplace.projectors import opened, redis_prefix
+from projections.product_detail.availability import ProjectedAvailability
 from projections.product_detail.projection import ProductDetailProjection
 from projections.product_detail.redis_view import RedisProductDetailView
 from tests.checkout.shop import Gateway, Shop, acting, checkout_worker

@@ -1,0 +1,28 @@
+"""The command side's sold-out check, answered from the product-detail view."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from uuid import UUID
+
+from projections.product_detail.redis_view import RedisProductDetailView
+
+
+class ProjectedAvailability:
+    """Units available as the product-detail view shows them (readers' version).
+
+    It may only refuse early: units are granted by the event store alone, so a product the
+    view does not show, or shows without a count, is never called sold out.
+    """
+
+    def __init__(self, view: RedisProductDetailView) -> None:
+        self.view = view
+
+    def sold_out(self, product_ids: Collection[UUID]) -> set[UUID]:
+        """Those of the products the view shows with no unit available."""
+        gone = set()
+        for product_id in product_ids:
+            document = self.view.product(product_id)
+            if document is not None and int(document.get("units_available", 1)) <= 0:
+                gone.add(product_id)
+        return gone
