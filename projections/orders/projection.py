@@ -220,13 +220,13 @@ def placed_order(event: Order.Placed) -> PlacedOrder:
     lines = tuple(
         PlacedLine(
             line_no=n,
-            seller_id=as_uuid(line["seller_id"]),
-            product_id=as_uuid(line["product_id"]),
-            title=str(line["title"]),
-            quantity=int(line["quantity"]),
-            unit_price_minor=int(line["unit_price"]["minor"]),
+            seller_id=line.seller_id,
+            product_id=line.product_id,
+            title=line.title,
+            quantity=line.quantity,
+            unit_price_minor=line.unit_price.minor,
         )
-        for n, line in enumerate(event.lines)
+        for n, line in enumerate(event.order_lines)
     )
     return PlacedOrder(
         order_id=event.originator_id,

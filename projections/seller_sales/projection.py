@@ -55,12 +55,12 @@ class SellerSalesProjection(Projection[SellerSalesUnit]):
         """Keep a placed order's lines until it is confirmed or ends."""
         lines = tuple(
             SoldLine(
-                seller_id=UUID(str(line["seller_id"])),
-                product_id=UUID(str(line["product_id"])),
-                quantity=int(line["quantity"]),
-                unit_price_minor=int(line["unit_price"]["minor"]),
+                seller_id=line.seller_id,
+                product_id=line.product_id,
+                quantity=line.quantity,
+                unit_price_minor=line.unit_price.minor,
             )
-            for line in event.lines
+            for line in event.order_lines
         )
         unit.remember_order(event.originator_id, event.currency, lines)
 

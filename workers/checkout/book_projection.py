@@ -54,7 +54,7 @@ class CheckoutBookProjection(Projection[CheckoutBookUnit]):
     @handles(Order.Placed)
     def open_order(self, event: Order.Placed, unit: CheckoutBookUnit) -> None:
         """Watch a placed order's payment deadline."""
-        total = sum(line["unit_price"]["minor"] * line["quantity"] for line in event.lines)
+        total = sum(line.subtotal.minor for line in event.order_lines)
         unit.open_order(event.originator_id, total, event.currency, event.expires_at)
 
     @handles(Order.StockReserved)

@@ -14,6 +14,7 @@ from typing import Any
 from uuid import UUID, uuid5
 
 from domain.base import event_id
+from domain.order_lines import OrderLine
 
 MAIL_NAMESPACE = UUID("5d1c0a9e-3f47-4b8e-9e21-7c6b5a4d3e2f")
 CUSTOMER = "customer"
@@ -71,7 +72,7 @@ def order_for_mail(
     order_id: UUID,
     customer_id: UUID,
     currency: str,
-    lines: Sequence[Mapping[str, Any]],
+    lines: Sequence[OrderLine],
     ship_to: Mapping[str, str],
 ) -> OrderForMail:
     """The order as mails show it, from an Order.Placed event's fields."""
@@ -81,10 +82,10 @@ def order_for_mail(
         currency=currency,
         lines=tuple(
             LineForMail(
-                seller_id=UUID(str(line["seller_id"])),
-                title=str(line["title"]),
-                quantity=int(line["quantity"]),
-                unit_minor=int(line["unit_price"]["minor"]),
+                seller_id=line.seller_id,
+                title=line.title,
+                quantity=line.quantity,
+                unit_minor=line.unit_price.minor,
             )
             for line in lines
         ),

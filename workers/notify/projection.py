@@ -76,7 +76,7 @@ class NotificationProjection(Projection[NotificationUnit]):
                 event.originator_id,
                 event.customer_id,
                 event.currency,
-                event.lines,
+                event.order_lines,
                 event.ship_to,
             )
         )
