@@ -58,6 +58,13 @@ class Settings(BaseSettings):
     jwt_ttl_seconds: int = Field(default=3600, ge=60, le=86400 * 30)
     jwt_leeway_seconds: int = Field(default=60, ge=0, le=600)
     """Clock skew allowed between the host that issued a token and ours (iat, nbf, exp)."""
+    jwt_jwks_url: str | None = Field(default=None, pattern=r"^https?://")
+    """Set, tokens are the identity provider's (RS256 or ES256, checked against the keys this
+    URL serves) and shared-secret tokens are refused; unset, HS256 with MARKETPLACE_JWT_SECRET."""
+    jwt_jwks_cache_seconds: int = Field(default=300, ge=1, le=86400)
+    """How long a fetched key set is used before it is fetched again."""
+    jwt_jwks_refresh_cooldown_seconds: int = Field(default=30, ge=0, le=3600)
+    """At most one extra fetch per this many seconds for a token naming an unknown key id."""
 
     checkout_expiry_seconds: int = Field(default=900, ge=1, le=86400)
     """How long a placed order may take to be paid and confirmed before it expires."""
@@ -146,8 +153,10 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _guard_secrets(self) -> Settings:
         default_secret = self.jwt_secret.get_secret_value() == DEV_JWT_SECRET
-        if self.environment == "production" and default_secret:
-            raise ValueError("MARKETPLACE_JWT_SECRET must be set in production")
+        if self.environment == "production" and default_secret and not self.jwt_jwks_url:
+            raise ValueError(
+                "in production, set MARKETPLACE_JWT_JWKS_URL (or MARKETPLACE_JWT_SECRET)"
+            )
         if self.event_store == "kurrentdb" and not self.kurrentdb_uri:
             raise ValueError("MARKETPLACE_KURRENTDB_URI is required when event_store is kurrentdb")
         return self

@@ -17,9 +17,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from infra.auth import InvalidToken, Principal, TokenCodec
+from infra.auth import InvalidToken, KeysUnavailable, Principal, TokenCodec
 
 PROBLEM_JSON = "application/problem+json"
+KEYS_RETRY_AFTER_SECONDS = 5
 SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 log = structlog.get_logger()
 
@@ -114,6 +115,17 @@ def install_http_problems(app: FastAPI) -> None:
             "Authentication required",
             "a valid bearer token is required",
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
+
+    @app.exception_handler(KeysUnavailable)
+    async def _keys(request: Request, exc: KeysUnavailable) -> Response:
+        return unavailable_problem(
+            request,
+            exc,
+            event="jwks_unavailable",
+            title="Token keys unavailable",
+            detail="the identity provider's keys could not be fetched; retry shortly",
+            retry_after=KEYS_RETRY_AFTER_SECONDS,
         )
 
     @app.exception_handler(Exception)

@@ -11,7 +11,7 @@ from commands.services import Availability, Commands
 from commands.stream_batch import BatchedWritePath
 from commands.write_path import WritePathFactory
 from infra.apps import Closer
-from infra.auth import TokenCodec
+from infra.auth import JwksKeys, TokenCodec
 from infra.blobs import blob_store
 from infra.eventstore import eventsourcing_env
 from infra.idempotency import IdempotencyStore
@@ -50,13 +50,21 @@ AVAILABILITY_TIMEOUT_SECONDS = 0.2
 
 
 def token_codec(settings: Settings) -> TokenCodec:
-    """The token codec configured by settings."""
+    """The token codec configured by settings: the provider's JWKS when its URL is set."""
+    jwks = None
+    if settings.jwt_jwks_url:
+        jwks = JwksKeys(
+            settings.jwt_jwks_url,
+            lifespan_seconds=settings.jwt_jwks_cache_seconds,
+            refresh_cooldown_seconds=settings.jwt_jwks_refresh_cooldown_seconds,
+        )
     return TokenCodec(
         settings.jwt_secret.get_secret_value(),
         settings.jwt_issuer,
         settings.jwt_audience,
         settings.jwt_ttl_seconds,
         leeway_seconds=settings.jwt_leeway_seconds,
+        jwks=jwks,
     )
 
 

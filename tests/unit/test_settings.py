@@ -19,6 +19,8 @@ def test_production_refuses_the_development_secret() -> None:
     with pytest.raises(ValidationError, match="JWT_SECRET"):
         Settings(environment="production")
     assert Settings(environment="production", jwt_secret="x" * 40).environment == "production"
+    with_provider = Settings(environment="production", jwt_jwks_url="https://idp.example/jwks")
+    assert with_provider.jwt_jwks_url == "https://idp.example/jwks"
 
 
 def test_kurrentdb_needs_a_uri() -> None:
