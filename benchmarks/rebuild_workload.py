@@ -125,7 +125,9 @@ class Shop:
                     sorted(cart.lines),
                 )
                 if roll < 0.6 or not held:
-                    cart.add_item(rng.choice(lines).product_id, rng.randint(1, 3), at)
+                    line = rng.choice(lines)
+                    quantity = rng.randint(1, 3)
+                    cart.add_item(line.product_id, quantity, line.unit_price.currency, at)
                 elif roll < 0.8:
                     cart.change_quantity(held[0], rng.randint(4, 9), at)
                 elif roll < 0.95:

@@ -32,12 +32,16 @@ class CartsApplication(ContextApplication):
         cart_id: UUID,
         product_id: UUID,
         quantity: int,
+        currency: str,
         ctx: Context,
         expected_version: int | None = None,
     ) -> Outcome:
-        """Add units of a product to a cart."""
+        """Add units of a product priced in currency to a cart."""
         return self._change(
-            cart_id, ctx, lambda c: c.add_item(product_id, quantity, ctx), expected_version
+            cart_id,
+            ctx,
+            lambda c: c.add_item(product_id, quantity, currency, ctx),
+            expected_version,
         )
 
     def change_quantity(

@@ -83,9 +83,9 @@ class Commands:
         ctx: Context,
         expected_version: int | None = None,
     ) -> Outcome:
-        """Add a product that is on sale to a cart."""
-        self.catalog.listed_product(product_id)
-        return self.carts.add_item(cart_id, product_id, quantity, ctx, expected_version)
+        """Add a product that is on sale to a cart whose other lines share its currency."""
+        currency = self.catalog.listed_product(product_id).price.currency
+        return self.carts.add_item(cart_id, product_id, quantity, currency, ctx, expected_version)
 
     def check_out(
         self,

@@ -26,9 +26,13 @@ class Cart(MarketplaceAggregate):
     class ItemAdded(MarketplaceAggregate.Event):
         product_id: UUID
         quantity: int
+        currency: str | None = None
+        """The product's price currency when it was added (None in events from before it)."""
 
         def apply(self, cart: Cart) -> None:
             cart.lines[self.product_id] = cart.lines.get(self.product_id, 0) + self.quantity
+            if self.currency is not None:
+                cart.currencies[self.product_id] = self.currency
 
     class QuantityChanged(MarketplaceAggregate.Event):
         product_id: UUID
@@ -42,29 +46,42 @@ class Cart(MarketplaceAggregate):
 
         def apply(self, cart: Cart) -> None:
             del cart.lines[self.product_id]
+            cart.currencies.pop(self.product_id, None)
 
     class Cleared(MarketplaceAggregate.Event):
         def apply(self, cart: Cart) -> None:
             cart.lines.clear()
+            cart.currencies.clear()
 
     def __init__(self, shopper_id: UUID) -> None:
         self.shopper_id = shopper_id
         self.lines: dict[UUID, int] = {}
+        self.currencies: dict[UUID, str] = {}
 
     @classmethod
     def create(cls, shopper_id: UUID, ctx: Context) -> Cart:
         """Create the shopper's cart."""
         return cls._start(cls.Created, cart_id_for(shopper_id), ctx, shopper_id=shopper_id)
 
-    def add_item(self, product_id: UUID, quantity: int, ctx: Context) -> None:
-        """Add units of a product, merging with an existing line."""
+    def add_item(self, product_id: UUID, quantity: int, currency: str, ctx: Context) -> None:
+        """Add units of a product priced in currency, merging with an existing line.
+
+        An order is paid in one currency, so a product priced in another currency than the
+        cart's other lines is refused here rather than at checkout.
+        """
         _require_quantity(quantity)
+        others = {c for product, c in self.currencies.items() if product != product_id}
+        if others and currency not in others:
+            raise RuleViolated(
+                f"this cart holds products priced in {', '.join(sorted(others))};"
+                f" an order is paid in one currency, not {currency}"
+            )
         current = self.lines.get(product_id)
         if current is None and len(self.lines) >= MAX_LINES:
             raise RuleViolated(f"a cart holds at most {MAX_LINES} lines")
         if (current or 0) + quantity > MAX_QUANTITY_PER_LINE:
             raise RuleViolated(f"a line holds at most {MAX_QUANTITY_PER_LINE} units")
-        self._emit(self.ItemAdded, ctx, product_id=product_id, quantity=quantity)
+        self._emit(self.ItemAdded, ctx, product_id=product_id, quantity=quantity, currency=currency)
 
     def change_quantity(self, product_id: UUID, quantity: int, ctx: Context) -> None:
         """Set the quantity of an existing line."""

@@ -5,7 +5,17 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+    WithJsonSchema,
+)
+
+from domain.money import CURRENCY_CODES, MINOR_DIGITS
 
 ADMINS_ONLY = "admins only; defaults to the caller"
 
@@ -50,7 +60,26 @@ Description = Annotated[
 ]
 Category = Annotated[str, text(1, 80)]
 Reason = Annotated[str, text(1, 500)]
-Currency = Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Z]{3}$")]
+
+
+def _iso_currency(code: str) -> str:
+    if code not in MINOR_DIGITS:
+        raise ValueError(f"{code!r} is not an ISO 4217 currency with a minor unit")
+    return code
+
+
+Currency = Annotated[
+    str,
+    Strict(),
+    AfterValidator(_iso_currency),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "enum": list(CURRENCY_CODES),
+            "description": "ISO 4217 code; amounts are in its minor unit (JPY 0, EUR 2, KWD 3)",
+        }
+    ),
+]
 AttributeName = Annotated[str, text(1, 50)]
 AttributeValue = Annotated[str, text(1, 200)]
 AddressLine = Annotated[str, text(1, 200)]

@@ -133,3 +133,22 @@ async def test_cart_line_over_99_units_is_409(api: Api) -> None:
     second = await api.client.post(f"/v1/carts/{cart}/items", json=line, headers=headers)
     problem = assert_problem(second, 409)
     assert problem["type"] == "urn:marketplace:problem:rule-violated"
+
+
+async def test_a_product_in_another_currency_than_the_cart_is_409_when_added(api: Api) -> None:
+    seller, euros = await stocked_product(api)
+    yen = await api.list_product(seller, price={"amount_minor": 1500, "currency": "JPY"})
+    shopper = uuid4()
+    headers = api.auth(shopper, "shopper")
+    cart = (await api.client.post("/v1/carts", headers=headers)).json()["id"]
+    added = await api.client.post(
+        f"/v1/carts/{cart}/items", json={"product_id": str(euros), "quantity": 1}, headers=headers
+    )
+    assert added.status_code == 200, added.text
+    before = api.positions()
+    response = await api.client.post(
+        f"/v1/carts/{cart}/items", json={"product_id": str(yen), "quantity": 1}, headers=headers
+    )
+    problem = assert_problem(response, 409)
+    assert "one currency" in problem["detail"] and "EUR" in problem["detail"]
+    assert api.positions() == before

@@ -73,6 +73,9 @@ def with_price(**price: Any) -> dict[str, Any]:
         pytest.param(with_price(currency="eur"), ("price", "currency"), id="lower-currency"),
         pytest.param(with_price(currency="EURO"), ("price", "currency"), id="long-currency"),
         pytest.param(with_price(currency=978), ("price", "currency"), id="numeric-currency"),
+        pytest.param(with_price(currency="ABC"), ("price", "currency"), id="not-iso-4217"),
+        pytest.param(with_price(currency="XXX"), ("price", "currency"), id="no-currency-code"),
+        pytest.param(with_price(currency="XAU"), ("price", "currency"), id="gold-no-minor-unit"),
         pytest.param(
             product_body(attributes={f"a{i}": "v" for i in range(31)}),
             ("attributes",),

@@ -93,9 +93,11 @@ async def shop(postgres_url: str, redis_server: str, commands: Commands) -> Asyn
 async def test_a_cart_is_priced_per_line_and_totalled_per_currency(shop: Shop) -> None:
     _, lamp = shop.product("Lamp", Money(1999, "EUR"))
     _, mug = shop.product("Mug", Money(500, "EUR"))
-    _, cap = shop.product("Cap", Money(1250, "USD"))
+    cap_seller, cap = shop.product("Cap", Money(1100, "EUR"))
     shopper = uuid.uuid4()
     outcome = shop.cart(shopper, {lamp: 2, mug: 3, cap: 1})
+    ctx = Context(datetime.now(UTC), str(cap_seller), "seller", "req", "corr", "cause")
+    shop.reader.commands.catalog.reprice_product(cap, Money(1250, "USD"), ctx, None)
     shop.project()
 
     response = await shop.get(outcome.aggregate_id, (shopper, "shopper"))

@@ -47,7 +47,7 @@ SCENARIOS: dict[str, tuple[Callable[[Context], Any], Callable[[Any, Context], No
     ),
     "cart": (
         lambda ctx: Cart.create(uid(4), ctx),
-        lambda agg, ctx: agg.add_item(uid(2), 1, ctx),
+        lambda agg, ctx: agg.add_item(uid(2), 1, "EUR", ctx),
         lambda agg, ctx: agg.clear(ctx),
     ),
     "customer": (

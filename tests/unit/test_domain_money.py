@@ -58,3 +58,23 @@ def test_times_keeps_the_bounds() -> None:
         Money(MAX_MINOR_UNITS, "GBP").times(2)
     with pytest.raises(InvalidValue):
         Money(250, "GBP").times(1.5)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("money", "shown"),
+    [
+        (Money(123456, "EUR"), "1234.56 EUR"),
+        (Money(5, "USD"), "0.05 USD"),
+        (Money(1500, "JPY"), "1500 JPY"),
+        (Money(1500, "KWD"), "1.500 KWD"),
+        (Money(7, "CLF"), "0.0007 CLF"),
+    ],
+)
+def test_amounts_are_shown_in_the_currencys_own_decimal_places(money: Money, shown: str) -> None:
+    assert money.shown() == shown
+
+
+@pytest.mark.parametrize("code", ["ABC", "XXX", "XAU", "eur", "EURO", ""])
+def test_only_iso_4217_currencies_with_a_minor_unit_price_anything(code: str) -> None:
+    with pytest.raises(InvalidValue, match="ISO 4217"):
+        Money(100, code)

@@ -271,7 +271,7 @@ def test_a_real_projection_applies_its_events_and_passes_over_another_contexts()
     ctx = Context(datetime(2025, 1, 1, tzinfo=UTC), "ann", "customer", "r", "c", "c")
     registered = Customer.register(uuid.uuid4(), "Ann", "ann@x.test", ctx).collect_events()
     basket = Cart.create(uuid.uuid4(), ctx)
-    basket.add_item(product_id := uuid.uuid4(), 2, ctx)
+    basket.add_item(product_id := uuid.uuid4(), 2, "EUR", ctx)
     created, added = basket.collect_events()
     unit = Recorder()
 

@@ -14,17 +14,13 @@ from typing import Any
 from uuid import UUID, uuid5
 
 from domain.base import event_id
+from domain.money import Money
 from domain.order_lines import OrderLine
 
 MAIL_NAMESPACE = UUID("5d1c0a9e-3f47-4b8e-9e21-7c6b5a4d3e2f")
 CUSTOMER = "customer"
 SELLER = "seller"
-ZERO_DECIMALS = frozenset(
-    {"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND", "VUV"}
-    | {"XAF", "XOF", "XPF"}
-)
 TIMES = "\u00d7"
-THREE_DECIMALS = frozenset({"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"})
 
 
 @dataclass(frozen=True)
@@ -201,11 +197,7 @@ def _priced(lines: Sequence[LineForMail], currency: str) -> list[str]:
 
 
 def _amount(minor: int, currency: str) -> str:
-    decimals = 0 if currency in ZERO_DECIMALS else 3 if currency in THREE_DECIMALS else 2
-    if decimals == 0:
-        return f"{minor} {currency}"
-    whole, fraction = divmod(minor, 10**decimals)
-    return f"{whole}.{fraction:0{decimals}d} {currency}"
+    return Money(minor, currency).shown()
 
 
 def _address(address: Mapping[str, str]) -> list[str]:
