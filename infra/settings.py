@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     read_api_port: int = Field(default=8001, ge=1, le=65535)
     write_api_workers: int = Field(default=2, ge=1, le=64)
     read_api_workers: int = Field(default=2, ge=1, le=64)
+    read_api_public_url: str | None = Field(default=None, pattern=r"^https?://[^/?#]+(/[^?#]*)?$")
+    """The query API's base URL as clients reach it (a proxy, a CDN): the command API's
+    Location headers point into it. Unset, http://<host>:<read_api_port>."""
     read_wait_max_seconds: float = Field(default=2.0, gt=0, le=10)
     """How long the query API waits for a view to reach a client's X-Min-Position."""
     read_store_timeout_seconds: float = Field(default=1.0, gt=0, le=30)

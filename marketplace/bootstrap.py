@@ -124,6 +124,8 @@ def build_write_deps(
         idempotency=idempotency,
         max_body_bytes=settings.max_body_bytes,
         checkout_expiry_seconds=settings.checkout_expiry_seconds,
+        read_api_url=settings.read_api_public_url
+        or f"http://{settings.host}:{settings.read_api_port}",
     )
 
 

@@ -26,6 +26,8 @@ class WriteApiDeps:
     max_body_bytes: int = 64 * 1024
     checkout_expiry_seconds: int = 900
     """How long a placed order may wait for payment (settings.checkout_expiry_seconds)."""
+    read_api_url: str = "http://127.0.0.1:8001"
+    """The query API's base URL as clients reach it: Location headers point into it."""
 
 
 def call_as(*roles: Role) -> Callable[[Request], Coroutine[Any, Any, Call]]:
@@ -34,7 +36,7 @@ def call_as(*roles: Role) -> Callable[[Request], Coroutine[Any, Any, Call]]:
     async def authorise(request: Request) -> Call:
         deps: WriteApiDeps = request.app.state.deps
         principal = principal_in(request, deps.tokens, roles, "do this")
-        return Call(request, principal, deps.commands, deps.idempotency)
+        return Call(request, principal, deps.commands, deps.idempotency, deps.read_api_url)
 
     return authorise
 

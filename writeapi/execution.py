@@ -49,6 +49,8 @@ class Reply:
     location: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     """Fields the route adds to the body beside id, version, log and position."""
+    id_name: str = "id"
+    """What the aggregate's id is called in the body, when it is not the resource's own."""
 
 
 def expected_version(request: Request) -> int | None:
@@ -65,11 +67,14 @@ def expected_version(request: Request) -> int | None:
     return int(match.group(1))
 
 
-def render(reply: Reply) -> Response:
-    """The JSON response for a reply, with ETag, Location and X-Log-Position headers."""
+def render(reply: Reply, read_api_url: str) -> Response:
+    """The JSON response for a reply, with ETag, Location and X-Log-Position headers.
+
+    A Location names a resource of the query API, so it is absolute, under read_api_url.
+    """
     outcome = reply.outcome
     body = {
-        "id": str(outcome.aggregate_id),
+        reply.id_name: str(outcome.aggregate_id),
         "version": outcome.version,
         "log": outcome.log,
         "position": outcome.position,
@@ -79,7 +84,7 @@ def render(reply: Reply) -> Response:
     if outcome.position is not None:
         headers["X-Log-Position"] = f"{outcome.log}:{outcome.position}"
     if reply.location:
-        headers["Location"] = reply.location
+        headers["Location"] = read_api_url.rstrip("/") + reply.location
     return Response(orjson.dumps(body), reply.status, headers, media_type="application/json")
 
 
@@ -92,11 +97,13 @@ class Call:
         principal: Principal,
         commands: Commands,
         idempotency: IdempotencyStore,
+        read_api_url: str,
     ) -> None:
         self.request = request
         self.principal = principal
         self.commands = commands
         self.idempotency = idempotency
+        self.read_api_url = read_api_url
 
     def expected_version(self) -> int | None:
         """The version the client's If-Match names, if any."""
@@ -143,7 +150,7 @@ class Call:
     def _run(self, body: BaseModel | None, command: Callable[[Context], Reply]) -> Response:
         key = self.request.headers.get("idempotency-key")
         if key is None:
-            return render(command(self.context()))
+            return render(command(self.context()), self.read_api_url)
         if not IDEMPOTENCY_KEY.match(key):
             raise Problem(
                 422,
@@ -181,7 +188,7 @@ class Call:
             media = headers.pop("content-type", "application/json")
             return Response(stored.body, stored.status, headers, media_type=media)
         try:
-            response = render(command(self.context()))
+            response = render(command(self.context()), self.read_api_url)
         except Exception as error:
             known = problem_for(error)
             if known is None:

@@ -41,6 +41,8 @@ AUDIENCE = "marketplace-api-tests"
 MAX_BODY_BYTES = 4096
 CHECKOUT_EXPIRY_SECONDS = 1200
 BASE_URL = "http://test"
+READ_API_URL = "https://shop.example/api"
+"""Where the tests' command API says the query API is: Location headers point there."""
 
 
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -289,6 +291,7 @@ async def _open_api(url: str) -> AsyncIterator[Api]:
             idempotency=idempotency,
             max_body_bytes=settings.max_body_bytes,
             checkout_expiry_seconds=settings.checkout_expiry_seconds,
+            read_api_url=READ_API_URL,
         )
         app = create_app(deps)
         transport = httpx.ASGITransport(app=app)

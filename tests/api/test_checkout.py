@@ -13,7 +13,14 @@ from domain.cart import Cart
 from domain.money import Money
 from domain.order import order_id_for
 from infra.auth import Role
-from tests.api.conftest import CHECKOUT_EXPIRY_SECONDS, Api, World, address_body, context
+from tests.api.conftest import (
+    CHECKOUT_EXPIRY_SECONDS,
+    READ_API_URL,
+    Api,
+    World,
+    address_body,
+    context,
+)
 from tests.api.test_validation import assert_problem, assert_validation
 
 pytestmark = pytest.mark.postgres
@@ -61,7 +68,7 @@ async def test_checkout_places_the_order_empties_the_cart_and_replays(api: Api) 
     assert order_id == order_id_for(w.shopper_a, "first")
     assert body["status"] == "placed"
     assert body["id"] == body["order_id"]
-    assert response.headers["location"] == f"/v1/me/orders/{order_id}"
+    assert response.headers["location"] == f"{READ_API_URL}/v1/me/orders/{order_id}"
     assert response.headers["etag"] == '"0"'
     assert response.headers["x-log-position"] == f"orders:{api.positions()['orders']}"
     assert api.positions()["orders"] == before["orders"] + 1

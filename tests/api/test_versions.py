@@ -21,6 +21,7 @@ from domain.product import Product
 from domain.seller import Seller
 from infra.auth import Role
 from tests.api.conftest import (
+    READ_API_URL,
     Api,
     World,
     address_body,
@@ -50,7 +51,7 @@ async def test_etag_and_log_position_follow_each_write(api: Api) -> None:
     catalog = api.deps.commands.catalog
     registered = await api.register_seller(seller)
     assert registered.headers["etag"] == '"0"'
-    assert registered.headers["location"] == f"/v1/sellers/{seller}"
+    assert registered.headers["location"] == f"{READ_API_URL}/v1/sellers/{seller}"
     listed = await api.client.post(
         "/v1/products", json=product_body(), headers=api.auth(seller, "seller")
     )
@@ -397,3 +398,13 @@ def test_every_if_match_route_is_covered(shared: Api) -> None:
     }
     assert len(honours) == len(VERSIONED), sorted(honours)
     assert honours <= mutating_operations(shared.app)
+
+
+async def test_a_stock_answer_names_the_stock_item_and_its_product(api: Api) -> None:
+    seller = uuid4()
+    await api.register_seller(seller)
+    product = await api.list_product(seller)
+    body = (await api.receive(seller, product, 3)).json()
+    assert body["stock_item_id"] == str(stock_item_id(product))
+    assert body["product_id"] == str(product)
+    assert "id" not in body

@@ -94,10 +94,11 @@ def test_a_shopper_buys_a_seller_ships_mail_goes_out_and_the_label_downloads(
         )
         accepted = answer(checkout, 202)
         order_id = accepted["order_id"]
-        assert checkout.headers["location"] == f"/v1/me/orders/{order_id}"
+        location = checkout.headers["location"]
+        assert location == f"{read.base_url}v1/me/orders/{order_id}"
 
         def my_order() -> dict[str, Any] | None:
-            response = read.get(f"/v1/me/orders/{order_id}", headers=shopper)
+            response = read.get(location, headers=shopper)
             if response.status_code != 200:
                 return None
             body: dict[str, Any] = response.json()

@@ -7,6 +7,7 @@ from uuid import UUID, uuid4
 from fastapi import APIRouter
 from starlette.responses import Response
 
+from commands.base import Outcome
 from domain.money import Money
 from writeapi.deps import SellerCall
 from writeapi.execution import Reply
@@ -93,9 +94,12 @@ def delist_product(product_id: UUID, body: Delist, call: SellerCall) -> Response
 
 @router.post("/{product_id}/stock/receipts")
 def receive_stock(product_id: UUID, body: ReceiveStock, call: SellerCall) -> Response:
-    """Record units delivered into stock."""
+    """Record units delivered into stock; the answer names the product's stock item."""
     commands = call.commands
-    return call.run(body, lambda ctx: Reply(commands.receive_stock(product_id, body.quantity, ctx)))
+    return call.run(
+        body,
+        lambda ctx: stock_reply(product_id, commands.receive_stock(product_id, body.quantity, ctx)),
+    )
 
 
 @router.post("/{product_id}/stock/adjustments")
@@ -105,8 +109,8 @@ def adjust_stock(product_id: UUID, body: AdjustStock, call: SellerCall) -> Respo
     inventory = call.commands.inventory
     return call.run(
         body,
-        lambda ctx: Reply(
-            inventory.adjust_stock(product_id, body.delta, body.reason, ctx, version)
+        lambda ctx: stock_reply(
+            product_id, inventory.adjust_stock(product_id, body.delta, body.reason, ctx, version)
         ),
     )
 
@@ -118,5 +122,12 @@ def set_purchase_limit(product_id: UUID, body: PurchaseLimit, call: SellerCall) 
     inventory = call.commands.inventory
     return call.run(
         body,
-        lambda ctx: Reply(inventory.set_purchase_limit(product_id, body.limit, ctx, version)),
+        lambda ctx: stock_reply(
+            product_id, inventory.set_purchase_limit(product_id, body.limit, ctx, version)
+        ),
     )
+
+
+def stock_reply(product_id: UUID, outcome: Outcome) -> Reply:
+    """The answer of a stock command: the stock item it changed, and whose product it is."""
+    return Reply(outcome, id_name="stock_item_id", extra={"product_id": str(product_id)})
