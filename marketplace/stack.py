@@ -156,6 +156,8 @@ def build_stack(
         "MARKETPLACE_DATA_DIR": str(data_dir),
         "MARKETPLACE_POSTGRES_URL": postgres_url,
         "MARKETPLACE_REDIS_URL": redis_url,
+        "MARKETPLACE_READ_API_PUBLIC_URL": settings.read_api_public_url
+        or api_url(settings, settings.read_api_port),
     }
     components.extend(local_services(settings, env, where))
     for known in PROCESSES:

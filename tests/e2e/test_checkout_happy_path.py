@@ -95,7 +95,7 @@ def test_a_shopper_buys_a_seller_ships_mail_goes_out_and_the_label_downloads(
         accepted = answer(checkout, 202)
         order_id = accepted["order_id"]
         location = checkout.headers["location"]
-        assert location == f"{read.base_url}v1/me/orders/{order_id}"
+        assert location == f"http://127.0.0.1:{stack.read_port}/v1/me/orders/{order_id}"
 
         def my_order() -> dict[str, Any] | None:
             response = read.get(location, headers=shopper)
