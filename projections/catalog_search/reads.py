@@ -64,7 +64,7 @@ class EmptyUntilCreated:
                 if view is not None:
                     return view.positions()
             except self.missing as error:
-                log.info("catalog_search_not_created", error=repr(error))
+                log.debug("catalog_search_not_created", error=repr(error))
         return {}
 
     def search(self, query: SearchQuery) -> SearchResult:
@@ -74,5 +74,5 @@ class EmptyUntilCreated:
                 if view is not None:
                     return view.search(query)
             except self.missing as error:
-                log.info("catalog_search_not_created", error=repr(error))
+                log.debug("catalog_search_not_created", error=repr(error))
         return no_match()
