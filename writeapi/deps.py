@@ -26,6 +26,11 @@ class WriteApiDeps:
     max_body_bytes: int = 64 * 1024
     checkout_expiry_seconds: int = 900
     """How long a placed order may wait for payment (settings.checkout_expiry_seconds)."""
+    event_store: str = "postgres"
+    """The event store's kind (settings.event_store), as readiness names it."""
+    store_timeout_seconds: float = 1.0
+    """Each store call's bound (settings.write_store_timeout_seconds); readiness answers
+    within twice it."""
 
 
 def call_as(*roles: Role) -> Callable[[Request], Coroutine[Any, Any, Call]]:
