@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, unquote, urlencode, urlparse, urlunparse
 
+from infra.postgres_recorder import CALL_TIMEOUT
 from infra.settings import Settings
 
+POSTGRES_FACTORY = "infra.postgres_recorder:MarketplacePostgresFactory"
+"""The library's PostgreSQL persistence, with our connections (infra.postgres_recorder)."""
 
-def eventsourcing_env(settings: Settings, postgres_url: str | None = None) -> dict[str, str]:
+
+def eventsourcing_env(
+    settings: Settings, postgres_url: str | None = None, *, call_timeout: float | None = None
+) -> dict[str, str]:
     """The environment that selects and configures the event store.
 
     postgres_url overrides settings.postgres_url (the embedded server's URL, once started).
+    call_timeout bounds each PostgreSQL call, wait for a pooled connection and answer (the
+    command API's; workers leave it unset).
     """
     common = {"AGGREGATE_CACHE_MAXSIZE": "10000"}
     if settings.event_store == "memory":
@@ -29,14 +37,14 @@ def eventsourcing_env(settings: Settings, postgres_url: str | None = None) -> di
     url = postgres_url or settings.postgres_url
     if not url:
         raise ValueError("no PostgreSQL URL: set MARKETPLACE_POSTGRES_URL")
-    return {**common, **postgres_env(url, settings)}
+    return {**common, **postgres_env(url, settings, call_timeout)}
 
 
-def postgres_env(url: str, settings: Settings) -> dict[str, str]:
-    """The eventsourcing.postgres keys for a postgresql:// URL."""
+def postgres_env(url: str, settings: Settings, call_timeout: float | None = None) -> dict[str, str]:
+    """The eventsourcing.postgres keys for a postgresql:// URL (through our factory)."""
     parts = urlparse(url)
     env = {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "PERSISTENCE_MODULE": POSTGRES_FACTORY,
         "POSTGRES_DBNAME": parts.path.lstrip("/") or "postgres",
         "POSTGRES_HOST": parts.hostname or "127.0.0.1",
         "POSTGRES_PORT": str(parts.port or 5432),
@@ -53,6 +61,8 @@ def postgres_env(url: str, settings: Settings) -> dict[str, str]:
     schema = search_path_of(url)
     if schema:
         env["POSTGRES_SCHEMA"] = schema
+    if call_timeout is not None:
+        env[CALL_TIMEOUT] = str(call_timeout)
     return env
 
 

@@ -8,6 +8,7 @@ from typing import Literal
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
+from infra.postgres_pool import STARTUP_TIMEOUT_SECONDS, without_call_timeout
 from infra.schema_lock import lock_schema_in_transaction
 
 SCHEMA_SQL = """
@@ -48,7 +49,11 @@ class Claim:
 
 
 class IdempotencyStore:
-    """Claims keys per principal, records responses, and forgets keys older than the TTL."""
+    """Claims keys per principal, records responses, and forgets keys older than the TTL.
+
+    Each call is as bounded as the pool it is given (the command API's: a wait for a
+    connection, then for each answer, within the write store timeout).
+    """
 
     def __init__(self, pool: ConnectionPool, ttl_hours: int = 24) -> None:
         if ttl_hours < 24:
@@ -61,9 +66,16 @@ class IdempotencyStore:
         """Close the store's pool."""
         self._pool.close()
 
+    def ping(self) -> None:
+        """One round trip to the store (readiness)."""
+        with self._pool.connection() as conn:
+            conn.execute("SELECT 1")
+
     def create_table(self) -> None:
-        """Create the table if it does not exist (one process at a time)."""
-        with self._pool.connection() as conn, conn.transaction():
+        """Create the table if it does not exist (one process at a time; at startup, so with
+        no call timeout, as it may wait behind other processes' DDL)."""
+        waiting = self._pool.connection(timeout=STARTUP_TIMEOUT_SECONDS)
+        with without_call_timeout(), waiting as conn, conn.transaction():
             lock_schema_in_transaction(conn)
             conn.execute(SCHEMA_SQL)
 
@@ -118,8 +130,9 @@ class IdempotencyStore:
             )
 
     def purge_expired(self) -> int:
-        """Delete keys older than the TTL; returns how many were deleted."""
-        with self._pool.connection() as conn:
+        """Delete keys older than the TTL (at startup: no call timeout); how many were deleted."""
+        waiting = self._pool.connection(timeout=STARTUP_TIMEOUT_SECONDS)
+        with without_call_timeout(), waiting as conn:
             cursor = conn.execute(
                 "DELETE FROM idempotency_keys WHERE created_at < now() - %s::interval", (self._ttl,)
             )

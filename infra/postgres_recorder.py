@@ -1,32 +1,86 @@
-"""The library's PostgreSQL application recorder with a leaner insert.
+"""The library's PostgreSQL persistence, with this platform's connections and a leaner insert.
 
-It keeps everything that makes the log safe to follow (the table lock in every append
-transaction, so positions become visible in commit order), and only changes how rows
+The recorder keeps everything that makes the log safe to follow (the table lock in every
+append transaction, so positions become visible in commit order), and only changes how rows
 travel: four binary arrays instead of an array of composite values dumped as text.
 The gap-detector contract test runs against this class.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore, PostgresFactory
+from eventsourcing.utils import Environment, EnvType
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
+from infra.postgres_pool import (
+    MIN_CONNECT_TIMEOUT_SECONDS,
+    STARTUP_TIMEOUT_SECONDS,
+    checking_the_rest,
+    connection_kwargs,
+    deadline_connection,
+    without_call_timeout,
+)
 from infra.schema_lock import schema_locked
+
+CALL_TIMEOUT = "POSTGRES_CALL_TIMEOUT"
+"""Environment key: seconds one event-store call may take, waiting for a pooled connection
+and then for the server (see DeadlineConnection); unset, calls are not bounded."""
+
+_insert_once = inspect.unwrap(PostgresApplicationRecorder.insert_events)
+_select_events_once = inspect.unwrap(PostgresApplicationRecorder.select_events)
+_max_notification_id_once = inspect.unwrap(PostgresApplicationRecorder.max_notification_id)
+
+
+class MarketplacePostgresFactory(PostgresFactory):
+    """The library's PostgreSQL factory, with our pools' ways (infra.postgres_pool).
+
+    Its connections carry our libpq parameters (connect timeout, TCP keepalives and user
+    timeout); with pre-ping, the first broken connection leaving the pool has every idle one
+    checked (checking_the_rest), since appends are not retried (see the recorder); and when
+    the environment names a CALL_TIMEOUT, it bounds each call and each wait for a connection.
+    """
+
+    def __init__(self, env: Environment | EnvType | None) -> None:
+        super().__init__(env)
+        pool = self.datastore.pool
+        assert isinstance(pool.kwargs, dict)
+        connect = self.env.get(self.POSTGRES_CONNECT_TIMEOUT)
+        pool.kwargs.update(connection_kwargs(float(connect or MIN_CONNECT_TIMEOUT_SECONDS)))
+        if self.datastore.pre_ping:
+            pool._check = checking_the_rest([pool])  # the pool takes its check only when made
+        seconds = self.env.get(CALL_TIMEOUT)
+        if seconds:
+            pool.connection_class = deadline_connection(float(seconds))
+            pool.timeout = float(seconds)
 
 
 class ArrayInsertPostgresRecorder(PostgresApplicationRecorder):
-    """Appends events as parallel uuid/bigint/text/bytea arrays in binary format."""
+    """Appends events as parallel uuid/bigint/text/bytea arrays in binary format.
+
+    An append is tried once. The library retries a failed one, but an append whose
+    connection failed after its COMMIT was sent may have committed: the retry would then
+    conflict with its own events, and the write path would decide the change again on top
+    of them (applied twice, answered once). The caller gets the error instead: a request
+    its 503, a worker its transient retry of a batch it runs idempotently.
+
+    On bounded connections (a CALL_TIMEOUT), reads are tried once too: the request answers
+    503 within its bound rather than retrying ten times past it.
+    """
 
     def __init__(
         self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"
     ) -> None:
         super().__init__(datastore, events_table_name=events_table_name)
+        connection_class = datastore.pool.connection_class  # a class, or a generic alias
+        self.bounded = getattr(connection_class, "call_timeout", None) is not None
         self.array_insert_statement = SQL(
             "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
             "SELECT * FROM unnest(%s::{id_type}[], %s::bigint[], %s::text[], %s::bytea[]) "
@@ -38,12 +92,46 @@ class ArrayInsertPostgresRecorder(PostgresApplicationRecorder):
         )
 
     def create_table(self) -> None:
-        """Create the log's table, type, index and function, one process at a time."""
+        """Create the log's table, type, index and function, one process at a time (at
+        startup: with no call timeout, as it may wait behind other processes' DDL)."""
         pool = self.datastore.pool
         conninfo = pool.conninfo() if callable(pool.conninfo) else pool.conninfo
         kwargs = pool.kwargs() if callable(pool.kwargs) else pool.kwargs or {}
-        with schema_locked(conninfo, **kwargs):
+        if self.bounded:  # its connections ready before its bounded checkouts begin
+            pool.open(wait=True, timeout=STARTUP_TIMEOUT_SECONDS)
+        with schema_locked(conninfo, **kwargs), without_call_timeout():
             super().create_table()
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        """Append the events in one transaction, once (see the class)."""
+        ids: Sequence[int] | None = _insert_once(self, stored_events, **kwargs)
+        return ids
+
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        """One aggregate's events; tried once on bounded connections."""
+        if not self.bounded:
+            return super().select_events(originator_id, gt=gt, lte=lte, desc=desc, limit=limit)
+        events: Sequence[StoredEvent] = _select_events_once(
+            self, originator_id, gt=gt, lte=lte, desc=desc, limit=limit
+        )
+        return events
+
+    def max_notification_id(self) -> int | None:
+        """The log's last position; tried once on bounded connections."""
+        if self.bounded:
+            last: int | None = _max_notification_id_once(self)
+            return last
+        return super().max_notification_id()
 
     def _insert_stored_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **_: Any

@@ -51,7 +51,19 @@ class Settings(BaseSettings):
     read_wait_max_seconds: float = Field(default=2.0, gt=0, le=10)
     """How long the query API waits for a view to reach a client's X-Min-Position."""
     read_store_timeout_seconds: float = Field(default=1.0, gt=0, le=30)
-    """How long one query-API call to a read store may take before the request gets a 503."""
+    """How long one query-API call to a read store may take before the request gets a 503.
+
+    The client enforces it (Redis socket timeouts, OpenSearch's request timeout, and on
+    PostgreSQL both the wait for a pooled connection and each call), so it holds when the
+    store itself hangs: a read whose store stops answering gets its 503 within about twice
+    this (2 s by default)."""
+    write_store_timeout_seconds: float = Field(default=1.0, gt=0, le=30)
+    """How long one command-API call to PostgreSQL (the event store, idempotency keys) may
+    wait for a pooled connection, and then again for the server's answer, before the request
+    gets a 503 with Retry-After. The client enforces it, so it holds when the server hangs:
+    a command whose store stops answering gets its 503 within about twice this (2 s by
+    default). The outcome of an append cut off this way is unknown to the client (see
+    README, Deadlines)."""
     embedded_postgres_port: int = Field(default=54329, ge=1, le=65535)
     embedded_redis_port: int = Field(default=63799, ge=1, le=65535)
 

@@ -74,9 +74,10 @@ def build_commands(
     availability: Availability | None = None,
     write_path: WritePathFactory = BatchedWritePath,
 ) -> Commands:
-    """The command side on the configured event store, appending through write_path."""
+    """The command side on the configured event store, appending through write_path; each
+    PostgreSQL call ends within the command API's store timeout."""
     return Commands(
-        eventsourcing_env(settings),
+        eventsourcing_env(settings, call_timeout=settings.write_store_timeout_seconds),
         split_logs=settings.split_logs,
         availability=availability,
         write_path=write_path,
@@ -95,13 +96,17 @@ def projected_availability(settings: Settings) -> ProjectedAvailability:
 
 
 def postgres_pool(settings: Settings, max_size: int = 10) -> ConnectionPool:
-    """An open pool on the configured PostgreSQL, in autocommit mode."""
+    """The command API's open pool on the configured PostgreSQL, in autocommit mode: a
+    caller waits for a connection, then for each answer, within the write store timeout."""
     if not settings.postgres_url:
         raise ValueError("MARKETPLACE_POSTGRES_URL is required")
+    timeout = settings.write_store_timeout_seconds
     return infra_postgres_pool(
         settings.postgres_url,
         max_size=max_size,
+        timeout=timeout,
         connect_timeout=settings.postgres_connect_timeout_seconds,
+        call_timeout=timeout,
     )
 
 
@@ -126,6 +131,8 @@ def build_write_deps(
         max_body_bytes=settings.max_body_bytes,
         checkout_expiry_seconds=settings.checkout_expiry_seconds,
         read_api_url=settings.read_api_public_url or api_url(settings, settings.read_api_port),
+        event_store=settings.event_store,
+        store_timeout_seconds=settings.write_store_timeout_seconds,
     )
 
 
@@ -185,6 +192,7 @@ def build_read_deps(settings: Settings, hot: PipelinedRedis | None = None) -> Re
             follows=READERS,
         ),
         log_names(projection, settings),
+        "redis",
     )
     carts = CartProjection()
     search = CatalogSearchProjection()
@@ -195,17 +203,24 @@ def build_read_deps(settings: Settings, hot: PipelinedRedis | None = None) -> Re
             search.name,
             catalog_search.reader_view(settings, where.postgres_url),
             log_names(search, settings),
+            "opensearch" if settings.opensearch_url else "postgres",
         ),
         carts=Followed(
             carts.name,
             RedisCartView(client, redis_prefix(settings, carts.name), follows=READERS),
             log_names(carts, settings),
+            "redis",
         ),
-        orders=Followed(history.name, history, log_names(OrderHistoryProjection(), settings)),
-        seller_sales=Followed(sales.name, sales, log_names(SellerSalesProjection(), settings)),
+        orders=Followed(
+            history.name, history, log_names(OrderHistoryProjection(), settings), "postgres"
+        ),
+        seller_sales=Followed(
+            sales.name, sales, log_names(SellerSalesProjection(), settings), "postgres"
+        ),
         blobs=blob_store(settings),
         tokens=token_codec(settings),
         max_wait_seconds=settings.read_wait_max_seconds,
+        store_timeout_seconds=settings.read_store_timeout_seconds,
     )
 
 

@@ -32,10 +32,20 @@ PROJECTOR_VERIFY_SECONDS = 1.0
 """How often an idle projector rereads its positions (Worker.run), resolving its alias."""
 
 
-def search_pool(postgres_url: str, max_size: int, timeout: float) -> ConnectionPool:
-    """A pool on the event store's database; not autocommit, as searches set their snapshot."""
+def search_pool(
+    postgres_url: str, max_size: int, timeout: float, call_timeout: float | None = None
+) -> ConnectionPool:
+    """A pool on the event store's database; not autocommit, as searches set their snapshot.
+
+    A caller waits timeout seconds at most for a connection, and with call_timeout each call
+    ends within it (the query API's reads; projectors leave it unset)."""
     return postgres_pool(
-        postgres_url, max_size=max_size, timeout=timeout, connect_timeout=timeout, autocommit=False
+        postgres_url,
+        max_size=max_size,
+        timeout=timeout,
+        connect_timeout=timeout,
+        autocommit=False,
+        call_timeout=call_timeout,
     )
 
 
@@ -100,6 +110,6 @@ def reader_view(settings: Settings, postgres_url: str) -> EmptyUntilCreated:
         view = OpenSearchCatalogSearchView(client, prefix, follows=READERS)
         earlier = OpenSearchCatalogSearchView(client, prefix, version=VIEW_VERSION)
         return EmptyUntilCreated(view, (NotFoundError,), client.close, earlier)
-    pool = search_pool(postgres_url, READ_POOL_SIZE, timeout)
+    pool = search_pool(postgres_url, READ_POOL_SIZE, timeout, call_timeout=timeout)
     postgres = PostgresCatalogSearchView(pool, CatalogSearchProjection.name, follows=READERS)
     return EmptyUntilCreated(postgres, (psycopg.errors.UndefinedTable,), pool.close)

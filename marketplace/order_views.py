@@ -72,13 +72,14 @@ def close_view(view: Any) -> None:
 def reader_views(
     settings: Settings, postgres_url: str
 ) -> tuple[PostgresOrderHistoryView, PostgresSellerSalesView]:
-    """Both views for the query API, on one pool; each statement ends within the read timeout.
+    """Both views for the query API, on one pool; each statement ends within the read timeout
+    (the server's statement_timeout, and the client's own bound if the server hangs).
 
     They read the versions the readers' pointers name. The order-history view owns the pool
     (closing it closes both).
     """
     timeout = settings.read_store_timeout_seconds
-    pool = search_pool(postgres_url, READ_POOL_SIZE, timeout)
+    pool = search_pool(postgres_url, READ_POOL_SIZE, timeout, call_timeout=timeout)
     statement_ms = max(int(timeout * 1000), 1)
     history = PostgresOrderHistoryView(
         pool, OrderHistoryProjection.name, statement_timeout_ms=statement_ms, follows=READERS

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import orjson
 from fastapi import FastAPI
-from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
 from starlette.responses import Response
 
 from infra.apps import Closer, add_guards, api_app
 from infra.ratelimit.limiter import RateLimiter
+from infra.readiness import Probe, probe_all, readiness_response
 from infra.shedding import LoadShedder
 from readapi.deps import ReadApiDeps
 from readapi.fastpath import ProductDetailFastPath
-from readapi.problems import install_problem_handlers
+from readapi.problems import RETRY_AFTER_SECONDS, install_problem_handlers
 from readapi.routers import carts, me, orders, products, search, sellers
 
 DESCRIPTION = """
@@ -39,8 +39,8 @@ which every listing, price and stock move can change, `public, max-age=30`), a s
 Private answers (the caller, a cart, a shopper's orders, a seller's orders, labels and
 sales) carry `Cache-Control: private, no-store` and need a bearer token.
 
-**Errors** are RFC 9457 `application/problem+json`; while a read store is down the reads
-that need it answer 503 with `Retry-After`.
+**Errors** are RFC 9457 `application/problem+json`; while a read store is down or hangs the
+reads that need it answer 503 with `Retry-After`, within about 2 s.
 
 **Limits.** Reads have a budget per caller (with a bearer token) and per client IP.
 Answers carry `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers:
@@ -85,15 +85,12 @@ def create_app(
     )
 
     @app.get("/health/ready", tags=["health"])
-    async def ready() -> Response:
-        """Every read store answers: each view's positions, or 503 with Retry-After."""
-        views = {
-            followed.name: await run_in_threadpool(followed.view.positions)
-            for followed in deps.views()
-        }
-        return Response(
-            orjson.dumps({"status": "ready", "views": views}), media_type="application/json"
-        )
+    async def ready(request: Request) -> Response:
+        """Every read store answers: each view's positions. Otherwise 503 with Retry-After,
+        naming each store that does not answer; either way within twice the store timeout."""
+        probes = [Probe(f.name, f.store, f.view.positions) for f in deps.views()]
+        views, down = await probe_all(probes, 2 * deps.store_timeout_seconds)
+        return readiness_response(request, down, {"views": views}, RETRY_AFTER_SECONDS)
 
     # Request ids, shedding and rate limits run first, then the product-detail fast path.
     app.add_middleware(ProductDetailFastPath, deps=deps)

@@ -41,11 +41,13 @@ V = TypeVar("V", bound=PositionedView)
 
 @dataclass(frozen=True)
 class Followed(Generic[V]):
-    """A view with the name of its projection and the logs that projection follows."""
+    """A view with the name of its projection, the logs that projection follows, and the
+    kind of store it lives in (as readiness names it)."""
 
     name: str
     view: V
     logs: tuple[str, ...]
+    store: str
 
 
 @dataclass
@@ -60,6 +62,9 @@ class ReadApiDeps:
     blobs: BlobStore
     tokens: TokenCodec
     max_wait_seconds: float = 2.0
+    store_timeout_seconds: float = 1.0
+    """Each read store call's bound (settings.read_store_timeout_seconds); readiness answers
+    within twice it."""
 
     def closers(self) -> tuple[Callable[[], object], ...]:
         """What releases the views' clients and pools (the carts view shares product detail's

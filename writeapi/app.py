@@ -5,16 +5,17 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-import orjson
 from fastapi import FastAPI
+from starlette.requests import Request
 from starlette.responses import Response
 
 from infra.apps import Closer, add_guards, api_app
 from infra.ratelimit.limiter import RateLimiter
+from infra.readiness import Probe, probe_all, readiness_response
 from infra.shedding import LoadShedder
 from writeapi.deps import WriteApiDeps
 from writeapi.middleware import BodySizeLimitMiddleware
-from writeapi.problems import install_problem_handlers
+from writeapi.problems import RETRY_AFTER_SECONDS, install_problem_handlers
 from writeapi.routers import carts, orders, products, sellers
 
 DESCRIPTION = """
@@ -35,6 +36,11 @@ Answers carry `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-h
 `"checkout-user";q=30;w=60` and `"checkout-user";r=29;t=60`); past a budget the answer is
 429 with `Retry-After`. A process at its cap of requests in flight answers 503 with
 `Retry-After` at once; its last slots are kept for checkout.
+
+**Deadlines.** Every store call has a deadline this API enforces itself: a command whose
+store does not answer is answered 503 with `Retry-After` within about 2 s. Its outcome is then
+unknown (it may still commit); retry it with the same `Idempotency-Key`, which answers 409
+while the first attempt's outcome is pending.
 """
 
 RATE_LIMITED = ("cart", "checkout")
@@ -77,16 +83,18 @@ def create_app(
     install_problem_handlers(app)
 
     @app.get("/health/ready", tags=["health"])
-    def ready() -> Response:
-        """The event store answers: each log's head, or 503 with Retry-After."""
-        positions = {
-            context.log_name: context.recorder.max_notification_id() or 0
+    async def ready(request: Request) -> Response:
+        """The stores answer: each log's head. Otherwise 503 with Retry-After, naming each
+        store that does not answer; either way within twice the store timeout."""
+        logs = [context.log_name for context in deps.commands.applications]
+        probes = [
+            Probe(context.log_name, deps.event_store, context.recorder.max_notification_id)
             for context in deps.commands.applications
-        }
-        return Response(
-            orjson.dumps({"status": "ready", "positions": positions}),
-            media_type="application/json",
-        )
+        ]
+        probes.append(Probe("idempotency-keys", "postgres", deps.idempotency.ping))
+        answers, down = await probe_all(probes, 2 * deps.store_timeout_seconds)
+        positions = {log: answers.get(log) or 0 for log in logs}
+        return readiness_response(request, down, {"positions": positions}, RETRY_AFTER_SECONDS)
 
     # Request ids, shedding and rate limits run first, then the body cap.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=deps.max_body_bytes)

@@ -28,6 +28,11 @@ class WriteApiDeps:
     """How long a placed order may wait for payment (settings.checkout_expiry_seconds)."""
     read_api_url: str = "http://127.0.0.1:8001"
     """The query API's base URL as clients reach it: Location headers point into it."""
+    event_store: str = "postgres"
+    """The event store's kind (settings.event_store), as readiness names it."""
+    store_timeout_seconds: float = 1.0
+    """Each store call's bound (settings.write_store_timeout_seconds); readiness answers
+    within twice it."""
 
 
 def call_as(*roles: Role) -> Callable[[Request], Coroutine[Any, Any, Call]]:

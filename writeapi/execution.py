@@ -20,7 +20,13 @@ from commands.services import Commands
 from domain.base import Context
 from infra.auth import Principal
 from infra.idempotency import IdempotencyStore, StoredResponse
-from writeapi.problems import Problem, detail_for, problem_for, problem_response
+from writeapi.problems import (
+    Problem,
+    detail_for,
+    problem_for,
+    problem_response,
+    store_unavailable,
+)
 
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 REQUIRED_IDEMPOTENCY_KEY: dict[str, Any] = {
@@ -89,7 +95,13 @@ def render(reply: Reply, read_api_url: str) -> Response:
 
 
 class Call:
-    """One authorised command call: runs its command once per Idempotency-Key and answers."""
+    """One authorised command call: runs its command once per Idempotency-Key and answers.
+
+    A command that fails unexpectedly frees its key for a retry. One cut off by a store that
+    did not answer (a 503) keeps its key pending: its append may still commit, so a retry
+    with the key is refused (409, in progress) until the pending lease passes, rather than
+    run a second time.
+    """
 
     def __init__(
         self,
@@ -192,7 +204,8 @@ class Call:
         except Exception as error:
             known = problem_for(error)
             if known is None:
-                store.abandon(owner, key)
+                if not store_unavailable(error):
+                    store.abandon(owner, key)
                 raise
             status, slug, title = known
             response = problem_response(self.request, status, slug, title, detail_for(error))

@@ -14,14 +14,25 @@ from commands.errors import Forbidden, SoldOut, StaleVersion, TooMuchContention
 from domain.errors import DomainError, InsufficientStock, InvalidValue, NotFound, RuleViolated
 from infra.web import Problem, install_http_problems, problem_response, unavailable_problem
 
-__all__ = ["Problem", "detail_for", "install_problem_handlers", "problem_for", "problem_response"]
+__all__ = [
+    "Problem",
+    "detail_for",
+    "install_problem_handlers",
+    "problem_for",
+    "problem_response",
+    "store_unavailable",
+]
 
+RETRY_AFTER_SECONDS = 2
+"""Retry-After of a 503 whose store did not answer."""
 STORE_UNAVAILABLE: tuple[type[Exception], ...] = (
     OperationalError,
     InterfaceError,
     psycopg.OperationalError,
     PoolTimeout,
 )
+"""A store did not answer, or not in time (infra.postgres_pool.ServerNotAnswering is a
+psycopg.OperationalError): a 503 with Retry-After."""
 ERROR_MAP: list[tuple[type[Exception], int, str, str]] = [
     (InsufficientStock, 409, "insufficient-stock", "Not enough stock"),
     (SoldOut, 409, "sold-out", "Sold out"),
@@ -52,7 +63,7 @@ def install_problem_handlers(app: FastAPI) -> None:
             event="store_unavailable",
             title="Store unavailable",
             detail="the event store or the idempotency store is not answering; retry later",
-            retry_after=2,
+            retry_after=RETRY_AFTER_SECONDS,
         )
 
     for unavailable in STORE_UNAVAILABLE:
@@ -74,6 +85,12 @@ def detail_for(exc: Exception) -> str:
     if isinstance(exc, RecordConflictError):
         return "the resource already exists or another request changed it first"
     return str(exc)
+
+
+def store_unavailable(exc: BaseException) -> bool:
+    """Whether exc says a store did not answer: a write it cut off may or may not have
+    committed (see infra.postgres_pool.ServerNotAnswering)."""
+    return isinstance(exc, STORE_UNAVAILABLE)
 
 
 def problem_for(exc: Exception) -> tuple[int, str, str] | None:

@@ -34,7 +34,7 @@ def test_kurrentdb_needs_a_uri() -> None:
 def test_postgres_env_carries_lock_timeout_and_schema() -> None:
     url = with_search_path("postgresql://u:p%40ss@db.local:6543/shop", "tenant_a")
     env = eventsourcing_env(Settings(postgres_lock_timeout_seconds=7), url)
-    assert env["PERSISTENCE_MODULE"] == "eventsourcing.postgres"
+    assert env["PERSISTENCE_MODULE"] == "infra.postgres_recorder:MarketplacePostgresFactory"
     assert (env["POSTGRES_HOST"], env["POSTGRES_PORT"], env["POSTGRES_DBNAME"]) == (
         "db.local",
         "6543",
@@ -43,6 +43,13 @@ def test_postgres_env_carries_lock_timeout_and_schema() -> None:
     assert env["POSTGRES_PASSWORD"] == "p@ss"
     assert env["POSTGRES_LOCK_TIMEOUT"] == "7"
     assert env["POSTGRES_SCHEMA"] == "tenant_a" == search_path_of(url)
+    assert "POSTGRES_CALL_TIMEOUT" not in env
+
+
+def test_the_command_api_bounds_its_event_store_calls() -> None:
+    env = eventsourcing_env(Settings(), "postgresql://db.local/shop", call_timeout=1.5)
+    assert env["POSTGRES_CALL_TIMEOUT"] == "1.5"
+    assert Settings().write_store_timeout_seconds == Settings().read_store_timeout_seconds == 1.0
 
 
 def test_bounds_are_enforced() -> None:
