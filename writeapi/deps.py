@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -26,6 +26,9 @@ class WriteApiDeps:
     max_body_bytes: int = 64 * 1024
     checkout_expiry_seconds: int = 900
     """How long a placed order may wait for payment (settings.checkout_expiry_seconds)."""
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    """The time commands are decided at, payment deadlines included: the database's clock
+    (infra.clock), which the checkout worker enforcing the deadlines reads too."""
 
 
 def call_as(*roles: Role) -> Callable[[Request], Coroutine[Any, Any, Call]]:
@@ -34,7 +37,7 @@ def call_as(*roles: Role) -> Callable[[Request], Coroutine[Any, Any, Call]]:
     async def authorise(request: Request) -> Call:
         deps: WriteApiDeps = request.app.state.deps
         principal = principal_in(request, deps.tokens, roles, "do this")
-        return Call(request, principal, deps.commands, deps.idempotency)
+        return Call(request, principal, deps.commands, deps.idempotency, deps.clock)
 
     return authorise
 

@@ -92,11 +92,13 @@ class Call:
         principal: Principal,
         commands: Commands,
         idempotency: IdempotencyStore,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.request = request
         self.principal = principal
         self.commands = commands
         self.idempotency = idempotency
+        self.clock = clock
 
     def expected_version(self) -> int | None:
         """The version the client's If-Match names, if any."""
@@ -115,10 +117,10 @@ class Call:
         return key
 
     def context(self) -> Context:
-        """The audit context of this request."""
+        """The audit context of this request, at the time by the API's clock."""
         state = self.request.state
         return Context(
-            at=datetime.now(UTC),
+            at=self.clock(),
             actor=str(self.principal.sub),
             role=self.principal.role,
             request_id=state.request_id,
