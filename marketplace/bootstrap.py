@@ -13,6 +13,7 @@ from commands.write_path import WritePathFactory
 from infra.apps import Closer
 from infra.auth import JwksKeys, TokenCodec
 from infra.blobs import blob_store
+from infra.clock import DatabaseClock
 from infra.eventstore import eventsourcing_env
 from infra.idempotency import IdempotencyStore
 from infra.logging import configure_logging
@@ -118,11 +119,16 @@ def build_write_deps(
 ) -> WriteApiDeps:
     """Everything the command API needs; checkout refuses early on projected sold-out stock.
 
+    Commands take their time, and orders their payment deadline, from the clock of the
+    PostgreSQL that keeps the idempotency keys (the checkout worker's clock too).
     Benchmarks pass another write path, and turn the sold-out fast path off, to compare.
     """
-    idempotency = IdempotencyStore(postgres_pool(settings), settings.idempotency_ttl_hours)
+    pool = postgres_pool(settings)
+    idempotency = IdempotencyStore(pool, settings.idempotency_ttl_hours)
     idempotency.create_table()
     idempotency.purge_expired()
+    clock = DatabaseClock(pool)
+    clock.sync()
     availability = projected_availability(settings) if sold_out_fast_path else None
     return WriteApiDeps(
         commands=build_commands(settings, availability, write_path),
@@ -133,6 +139,7 @@ def build_write_deps(
         read_api_url=settings.read_api_public_url or api_url(settings, settings.read_api_port),
         event_store=settings.event_store,
         store_timeout_seconds=settings.write_store_timeout_seconds,
+        clock=clock,
     )
 
 

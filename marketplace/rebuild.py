@@ -1,7 +1,8 @@
 """`marketplace rebuild NAME`: a new version of a read model, built beside the live one.
 
 1. Under a lock (one rebuild of a view at a time), drop versions a crashed rebuild left,
-   and create version N+1 (projections.versions), empty.
+   and create version N+1 (projections.versions), empty. While the store is unavailable
+   (down, restarting, answering 503) these steps are retried for a bounded time.
 2. Project the whole log into it with the Worker, batch by batch, its positions kept with
    its data, showing progress.
 3. Move the writers' pointer to N+1: the live projector's next batch on N writes nothing and
@@ -22,11 +23,13 @@ next rebuild drops what this one left.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 import structlog
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_random_exponential
 
 from infra.schema_lock import LockHeld, holding
 from infra.settings import Settings
@@ -46,6 +49,9 @@ when idle) before the rebuild catches the new version up itself."""
 HANDOVER_POLL_SECONDS = 0.02
 SWITCH_ATTEMPTS = 3
 """Catch-ups the readers' switch may take (one suffices: the old version no longer moves)."""
+STORE_RETRY_SECONDS = 120.0
+"""How long the rebuild retries finding and creating versions while the store is unavailable."""
+T = TypeVar("T")
 
 
 class RebuildRunning(Exception):
@@ -54,6 +60,10 @@ class RebuildRunning(Exception):
 
 class SwitchRefused(Exception):
     """The new version did not reach the old one's positions in SWITCH_ATTEMPTS catch-ups."""
+
+
+class StoreUnavailable(Exception):
+    """The view's store stayed unavailable for as long as the rebuild retries a step."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +104,7 @@ def rebuild(
     max_batch_size: int | None = None,
     progress: TextIO | None = None,
     grace_seconds: float | None = None,
+    retry_seconds: float = STORE_RETRY_SECONDS,
 ) -> Rebuilt:
     """Build a new version of the named view, switch readers and writers to it, drop the old.
 
@@ -117,13 +128,9 @@ def rebuild(
         logs = context_logs(projection, settings, where)
         for context_log in logs:
             resources.callback(context_log.close)
-        readers, writers = versions.readers(), versions.writers()
-        existing = versions.existing()
-        for leftover in sorted(existing - {readers, writers}):
-            log.info("rebuild_dropping_leftover", projection=name, version=leftover)
-            versions.drop(leftover)
-        version = max(existing | {readers, writers}) + 1
-        view = versions.build(version)
+        retrying = StoreRetries(name, versions.transient_errors, retry_seconds)
+        readers, writers, version = retrying("find its versions", lambda: plan(versions, name))
+        view = retrying(f"create v{version}", lambda: versions.build(version))
         largest = max_batch_size or largest_batch(view)
         worker = Worker(projection, view, logs, batch_size=batch_size, max_batch_size=largest)
         bar = CatchUps(worker, f"rebuild {name} v{version}", progress)
@@ -145,6 +152,52 @@ def rebuild(
             versions.drop(old)
     log.info("rebuild_done", projection=name, version=version, dropped=dropped)
     return Rebuilt(name, readers, writers, version, bar.events, seconds, dropped)
+
+
+def plan(versions: ViewVersions, name: str) -> tuple[int, int, int]:
+    """The readers' and writers' versions and the one to build, leftovers of a crash dropped."""
+    readers, writers = versions.readers(), versions.writers()
+    existing = versions.existing()
+    for leftover in sorted(existing - {readers, writers}):
+        log.info("rebuild_dropping_leftover", projection=name, version=leftover)
+        versions.drop(leftover)
+    return readers, writers, max(existing | {readers, writers}) + 1
+
+
+class StoreRetries:
+    """Runs a rebuild step again while its store is unavailable, with backoff, for a while."""
+
+    def __init__(
+        self, name: str, transient: tuple[type[BaseException], ...], seconds: float
+    ) -> None:
+        self.name = name
+        self.transient = transient
+        self.seconds = seconds
+
+    def __call__(self, what: str, step: Callable[[], T]) -> T:
+        """step(), retried on a transient error; StoreUnavailable once seconds have passed."""
+
+        def note(state: Any) -> None:
+            error = state.outcome.exception() if state.outcome else None
+            log.warning(
+                "rebuild_store_unavailable", projection=self.name, step=what, error=repr(error)
+            )
+
+        retrying = Retrying(
+            retry=retry_if_exception_type(self.transient),
+            wait=wait_random_exponential(multiplier=0.1, max=5.0),
+            stop=stop_after_delay(self.seconds),
+            before_sleep=note,
+            reraise=True,
+        )
+        try:
+            return retrying(step)
+        except self.transient as error:
+            reason = " ".join(str(error).split())[:300] or type(error).__name__
+            raise StoreUnavailable(
+                f"could not {what} of {self.name}: the store stayed unavailable for "
+                f"{self.seconds:g} s ({reason})"
+            ) from error
 
 
 def hand_over(versions: ViewVersions, bar: CatchUps, readers: int, version: int) -> None:

@@ -34,6 +34,8 @@ class ViewVersions(Protocol):
     """Names this view in its store, for the lock that keeps rebuilds one at a time."""
     grace_seconds: float
     """How long after the readers move the old version must still answer (in-flight reads)."""
+    transient_errors: tuple[type[BaseException], ...]
+    """What the store raises while it is unreachable, busy or restarting: worth retrying."""
 
     def readers(self) -> int:
         """The version the query API reads."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -33,6 +33,9 @@ class WriteApiDeps:
     store_timeout_seconds: float = 1.0
     """Each store call's bound (settings.write_store_timeout_seconds); readiness answers
     within twice it."""
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    """The time commands are decided at, payment deadlines included: the database's clock
+    (infra.clock), which the checkout worker enforcing the deadlines reads too."""
 
 
 def call_as(*roles: Role) -> Callable[[Request], Coroutine[Any, Any, Call]]:
@@ -41,7 +44,9 @@ def call_as(*roles: Role) -> Callable[[Request], Coroutine[Any, Any, Call]]:
     async def authorise(request: Request) -> Call:
         deps: WriteApiDeps = request.app.state.deps
         principal = principal_in(request, deps.tokens, roles, "do this")
-        return Call(request, principal, deps.commands, deps.idempotency, deps.read_api_url)
+        return Call(
+            request, principal, deps.commands, deps.idempotency, deps.read_api_url, deps.clock
+        )
 
     return authorise
 

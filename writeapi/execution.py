@@ -110,12 +110,14 @@ class Call:
         commands: Commands,
         idempotency: IdempotencyStore,
         read_api_url: str,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.request = request
         self.principal = principal
         self.commands = commands
         self.idempotency = idempotency
         self.read_api_url = read_api_url
+        self.clock = clock
 
     def expected_version(self) -> int | None:
         """The version the client's If-Match names, if any."""
@@ -134,10 +136,10 @@ class Call:
         return key
 
     def context(self) -> Context:
-        """The audit context of this request."""
+        """The audit context of this request, at the time by the API's clock."""
         state = self.request.state
         return Context(
-            at=datetime.now(UTC),
+            at=self.clock(),
             actor=str(self.principal.sub),
             role=self.principal.role,
             request_id=state.request_id,

@@ -81,20 +81,29 @@ def rebuild(
         float | None,
         typer.Option(help="wait between switching readers and dropping the old version"),
     ] = None,
+    store_retry_seconds: Annotated[
+        float,
+        typer.Option(help="how long to retry creating the new version while the store is down"),
+    ] = 120.0,
 ) -> None:
     """Build a new version of a read model beside the live one, switch to it, drop the old.
 
     Deploy the new projector first. Example: marketplace rebuild seller-sales
     """
-    from marketplace.rebuild import RebuildRunning
+    from marketplace.rebuild import RebuildRunning, StoreUnavailable
     from marketplace.rebuild import rebuild as rebuild_view
 
     settings = configured()
     try:
         result = rebuild_view(
-            name, settings, batch_size=batch_size, progress=sys.stderr, grace_seconds=grace_seconds
+            name,
+            settings,
+            batch_size=batch_size,
+            progress=sys.stderr,
+            grace_seconds=grace_seconds,
+            retry_seconds=store_retry_seconds,
         )
-    except RebuildRunning as error:
+    except (RebuildRunning, StoreUnavailable) as error:
         print(f"marketplace rebuild: {error}", file=sys.stderr)
         done(1)
     print(result.summary())

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import psycopg
 
 from commands.services import Commands
 from domain.base import Context
@@ -45,6 +46,14 @@ FINAL = frozenset(
         OrderStatus.CANCELLED,
     }
 )
+
+
+def database_now(url: str) -> datetime:
+    """The database's clock, read on a connection of its own."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute("SELECT clock_timestamp()").fetchone()
+    assert row is not None
+    return row[0]
 
 
 def acting(actor: uuid.UUID, role: str) -> Context:

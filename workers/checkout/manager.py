@@ -7,6 +7,9 @@
 - the payment loop claims due gateway calls from the book and makes them on a thread
   pool, so a slow or dead gateway holds up neither the log nor any API request;
 - the deadline loop expires orders whose payment deadline passed, found in the book.
+
+All three tell the time by the database's clock (infra.clock), as the command API does when
+it sets an order's deadline: this host's clock moves no deadline and steals no lease.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from commands.stream_batch import BatchedWritePath
 from commands.write_path import WritePathFactory
 from domain.errors import NotFound, RuleViolated
 from domain.order import Order
+from infra.clock import DatabaseClock
 from infra.eventstore import eventsourcing_env
 from infra.postgres_pool import postgres_pool
 from infra.settings import Settings
@@ -251,7 +255,11 @@ def run_until(
         resources.callback(pool.close)
         book = PostgresCheckoutBook(pool)
         book.create()
-        process = CheckoutProcess(commands.orders, commands.inventory, commands.catalog)
+        clock = DatabaseClock(pool)
+        clock.sync()
+        process = CheckoutProcess(
+            commands.orders, commands.inventory, commands.catalog, clock=clock
+        )
         manager = CheckoutManager(process)
         resources.callback(manager.close)
         logs = context_logs(manager, settings, where)
@@ -261,10 +269,9 @@ def run_until(
         lease = timedelta(
             seconds=settings.payment_timeout_seconds * settings.payment_attempts * 2 + 5
         )
-        payments = PaymentLoop(
-            book, PaymentSettlement(commands.orders, gateway), settings.payment_workers, lease
-        )
-        deadlines = DeadlineLoop(book, commands)
+        settlement = PaymentSettlement(commands.orders, gateway, clock=clock)
+        payments = PaymentLoop(book, settlement, settings.payment_workers, lease, clock=clock)
+        deadlines = DeadlineLoop(book, commands, clock=clock)
         threads = [
             threading.Thread(target=payments.run, args=(stop,), name="payments", daemon=True),
             threading.Thread(target=deadlines.run, args=(stop,), name="deadlines", daemon=True),

@@ -21,6 +21,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from opensearchpy import NotFoundError, OpenSearch
 
+from projections.stores.opensearch.errors import TRANSIENT, unavailable_is_transient
 from projections.versions import READERS, WRITERS, CreatedView, VersionConflict, reached
 
 VIEW_VERSION = 1
@@ -80,7 +81,12 @@ class DeferredRefresh(Protocol):
 
 
 class OpenSearchVersions:
-    """The versions of the view under prefix; view(n) opens the view pinned to version n."""
+    """The versions of the view under prefix; view(n) opens the view pinned to version n.
+
+    A node that does not answer, or answers 429 or 5xx, raises one of transient_errors.
+    """
+
+    transient_errors = TRANSIENT
 
     def __init__(
         self,
@@ -105,7 +111,8 @@ class OpenSearchVersions:
 
     def existing(self) -> set[int]:
         """Every version with an index."""
-        found = self.client.indices.get(index=f"{self.prefix}{INDEX}-v*")
+        with unavailable_is_transient():
+            found = self.client.indices.get(index=f"{self.prefix}{INDEX}-v*")
         return {version_of(self.prefix, index) for index in found}
 
     def build(self, version: int) -> CreatedView:
@@ -116,9 +123,10 @@ class OpenSearchVersions:
         """
         self.drop(version)
         view = self.view(version)
-        view.create()
-        if isinstance(view, DeferredRefresh):
-            view.defer_refresh()
+        with unavailable_is_transient():
+            view.create()
+            if isinstance(view, DeferredRefresh):
+                view.defer_refresh()
         return view
 
     def move_writers(self, old: int, new: int) -> None:
@@ -150,7 +158,9 @@ class OpenSearchVersions:
 
     def drop(self, version: int) -> None:
         """Delete the version's index (and any alias on it)."""
-        self.client.indices.delete(index=index_name(self.prefix, version), ignore_unavailable=True)
+        with unavailable_is_transient():
+            index = index_name(self.prefix, version)
+            self.client.indices.delete(index=index, ignore_unavailable=True)
 
     def close(self) -> None:
         """Close the client."""
@@ -164,10 +174,11 @@ class OpenSearchVersions:
         return self._pointer(follows) == old
 
     def _pointer(self, follows: str) -> int:
-        index = aliased(self.client, alias_name(self.prefix, follows))
-        if index is not None:
-            return version_of(self.prefix, index)
-        legacy = self.client.indices.exists(index=index_name(self.prefix, VIEW_VERSION))
+        with unavailable_is_transient():
+            index = aliased(self.client, alias_name(self.prefix, follows))
+            if index is not None:
+                return version_of(self.prefix, index)
+            legacy = self.client.indices.exists(index=index_name(self.prefix, VIEW_VERSION))
         return VIEW_VERSION if legacy else 0
 
     def _move(self, follows: str, old: int, new: int) -> None:

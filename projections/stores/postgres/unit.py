@@ -13,13 +13,14 @@ from typing import Any, TypeVar
 
 import psycopg
 from psycopg import sql
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool import ConnectionPool
 
 from infra.schema_lock import lock_schema_in_transaction
 from projections.runtime import PositionMoved, ViewVersionMoved
 from projections.stores.postgres.versions import (
     COLUMNS,
     REGISTER,
+    TRANSIENT,
     VERSIONS_SQL,
     enter,
     registered,
@@ -27,7 +28,6 @@ from projections.stores.postgres.versions import (
 )
 from projections.versions import WRITERS
 
-TRANSIENT: tuple[type[BaseException], ...] = (psycopg.OperationalError, PoolTimeout)
 T = TypeVar("T")
 
 POSITIONS_SQL = """

@@ -20,9 +20,12 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from projections.versions import READERS, WRITERS, CreatedView, VersionConflict, reached
+
+TRANSIENT: tuple[type[BaseException], ...] = (psycopg.OperationalError, PoolTimeout)
+"""A server that is down, restarting or unreachable, or a pool with no connection to give."""
 
 VERSIONS_SQL = """
 CREATE TABLE IF NOT EXISTS projection_versions (
@@ -122,6 +125,7 @@ class PostgresVersions:
     """The versions of one PostgreSQL view; view(n) opens the view pinned to version n."""
 
     grace_seconds = 0.0
+    transient_errors = TRANSIENT
 
     def __init__(
         self,

@@ -17,6 +17,7 @@ import redis
 
 from projections.stores.redis.unit import (
     POINTERS,
+    TRANSIENT,
     RedisView,
     delete_matching,
     pointer_key,
@@ -52,6 +53,7 @@ class RedisVersions:
     """The versions of the view under base; view(n) opens a view pinned to version n."""
 
     grace_seconds = 0.0
+    transient_errors = TRANSIENT
 
     def __init__(
         self, client: redis.Redis, base: str, view: Callable[[int], RedisView[Any]]
