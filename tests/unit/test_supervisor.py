@@ -1,4 +1,4 @@
-"""The supervisor's restart policy, state file and reports, with fake components and a fake clock."""
+"""The supervisor's restart policy, state file and reports: fake components, a fake clock."""
 
 from __future__ import annotations
 
@@ -168,7 +168,7 @@ def test_a_restart_that_fails_counts_as_a_death(rig: Rig) -> None:
     assert rig.state("store")["last_error"] == "could not restart: address already in use"
     rig.at(rig.clock.now + 1.0)
     retry_at = rig.supervisor.records["store"].retry_at
-    assert retry_at is not None and delays + [retry_at - rig.clock.now] == [0.5, 2.0]
+    assert retry_at is not None and [*delays, retry_at - rig.clock.now] == [0.5, 2.0]
     assert rig.journal.count("stop store") == 3  # after the death, and after each failed try
 
 
