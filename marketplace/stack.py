@@ -2,7 +2,10 @@
 
 Components start in order and stop in reverse: the embedded Valkey and PostgreSQL (unless
 real ones are configured), the local mail sink (unless an SMTP server is), then every process
-of the registry (marketplace.registry) that the settings want, in its order.
+of the registry (marketplace.registry) that the settings want, in its order. Once all are up,
+one that dies is restarted in place with backoff while the rest serve; `up` writes what it
+sees to a state file in the data directory, which `marketplace status` shows. One `up` runs
+per data directory (a lock), and it first stops what a killed one left running.
 """
 
 from __future__ import annotations
@@ -18,11 +21,21 @@ from types import FrameType
 from urllib.parse import urlsplit, urlunsplit
 
 from infra.local.postgres import LocalPostgres
+from infra.local.processes import alive, environment, stop_leftover
 from infra.local.redis import LocalRedis
 from infra.mail import MailSink, local_sink
 from infra.settings import Settings, load_settings
 from marketplace.registry import PROCESSES, Kind, Process, api_url
-from marketplace.supervisor import ChildProcess, Component, Interrupted, StartFailed, Supervisor
+from marketplace.restarts import LOCK_FILE, STATE_FILE, hold_lock, load
+from marketplace.supervisor import (
+    STOP_TIMEOUT_SECONDS,
+    ChildProcess,
+    Component,
+    Interrupted,
+    StartFailed,
+    Supervisor,
+    describe_exit,
+)
 
 
 def log_tail(path: Path, lines: int = 3) -> str:
@@ -34,9 +47,15 @@ def log_tail(path: Path, lines: int = 3) -> str:
     return "".join(f"\n    {line}" for line in tail)
 
 
+def server_exit(code: int | None, log: Path) -> str:
+    """How an embedded server ended; if it gave up with an error, the last line of its log."""
+    last = log_tail(log, 1).strip() if code is not None and code > 0 else ""
+    return f"{describe_exit(code)}: {last}" if last else describe_exit(code)
+
+
 @dataclass
 class EmbeddedPostgres:
-    """The embedded PostgreSQL server as a component."""
+    """The embedded PostgreSQL server as a component; restarted on the same data and port."""
 
     server: LocalPostgres
     name: str = "PostgreSQL"
@@ -48,22 +67,30 @@ class EmbeddedPostgres:
         except RuntimeError as error:
             raise StartFailed(f"{error}{log_tail(self.server.data_dir / 'postgres.log')}") from None
 
+    def restart(self) -> None:
+        """Spawn the postmaster again (it recovers from its own log if it crashed)."""
+        self.server.launch()
+
     def alive(self) -> bool:
         """Whether the postmaster runs."""
         return self.server.running()
 
+    def pid(self) -> int | None:
+        """The postmaster's process id."""
+        return self.server.pid()
+
     def stop(self) -> None:
-        """Stop with pg_ctl (fast mode: running transactions are rolled back)."""
+        """A fast shutdown: running transactions are rolled back."""
         self.server.stop()
 
     def exit_note(self) -> str:
-        """Where to look for the reason."""
-        return f"stopped (see {self.server.data_dir / 'postgres.log'})"
+        """How the postmaster ended, and the last line of its log."""
+        return server_exit(self.server.returncode, self.server.data_dir / "postgres.log")
 
 
 @dataclass
 class EmbeddedRedis:
-    """The embedded Valkey server as a component."""
+    """The embedded Valkey server as a component; restarted on the same data and port."""
 
     server: LocalRedis
     name: str = "Valkey"
@@ -75,17 +102,25 @@ class EmbeddedRedis:
         except RuntimeError as error:
             raise StartFailed(f"{error}{log_tail(self.server.data_dir / 'valkey.log')}") from None
 
+    def restart(self) -> None:
+        """Spawn valkey-server again; it reloads its append-only file."""
+        self.server.launch()
+
     def alive(self) -> bool:
         """Whether valkey-server runs."""
         return self.server.pid is not None
+
+    def pid(self) -> int | None:
+        """valkey-server's process id."""
+        return self.server.pid
 
     def stop(self) -> None:
         """Terminate valkey-server (it flushes its append-only file)."""
         self.server.stop()
 
     def exit_note(self) -> str:
-        """Where to look for the reason."""
-        return f"stopped (see {self.server.data_dir / 'valkey.log'})"
+        """How valkey-server ended, and the last line of its log."""
+        return server_exit(self.server.returncode, self.server.data_dir / "valkey.log")
 
 
 @dataclass
@@ -102,9 +137,17 @@ class LocalMail:
         except OSError as error:
             raise StartFailed(f"mail sink on port {self.sink.port}: {error}") from None
 
+    def restart(self) -> None:
+        """Listen again."""
+        self.sink.start()
+
     def alive(self) -> bool:
         """Whether it listens (it runs in this process)."""
         return True
+
+    def pid(self) -> int | None:
+        """None: it runs in this process."""
+        return None
 
     def stop(self) -> None:
         """Stop listening."""
@@ -165,7 +208,7 @@ def build_stack(
             ready = known.ready_url(settings)
             components.append(cli_child(known.name, known.args(settings), env, ready))
             where.update(announced(known, settings, ready))
-    return Supervisor(components), where
+    return Supervisor(components, state_file=data_dir / STATE_FILE), where
 
 
 def local_services(
@@ -202,22 +245,27 @@ def ready_block(where: Mapping[str, str]) -> str:
     return "\n".join([rule, "marketplace is up", *lines, "Press Ctrl-C to stop.", rule])
 
 
-def run_stack(settings: Settings, base_env: Mapping[str, str]) -> int:
-    """Run the stack until SIGINT/SIGTERM (exit 0) or until a component fails (exit 1)."""
-    supervisor, where = build_stack(settings, base_env)
+def stop_leftovers(supervisor: Supervisor, data_dir: Path) -> None:
+    """Stop the children that a killed `up` on this data directory left running.
 
-    def request_stop(signum: int, frame: FrameType | None) -> None:
-        supervisor.stopping.set()
+    Its state file names them; a pid counts only if that process still has this data
+    directory in its environment. The embedded servers find their own by their pid files.
+    """
+    last = load(data_dir / STATE_FILE)
+    children = {c.name for c in supervisor.components if isinstance(c, ChildProcess)}
+    mark = f"MARKETPLACE_DATA_DIR={data_dir}"
+    for row in reversed(last.components if last else []):
+        if row.name in children and row.pid and alive(row.pid) and mark in environment(row.pid):
+            print(f"stopping {row.name} (pid {row.pid}), left by an earlier `up`", flush=True)
+            stop_leftover(row.pid, signal.SIGTERM, STOP_TIMEOUT_SECONDS, group=True)
 
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    code = 0
+
+def supervise(supervisor: Supervisor, where: Mapping[str, str]) -> int:
+    """Start everything, then keep it running until a stop is requested; the exit code."""
     try:
         supervisor.start()
         print(ready_block(where), flush=True)
-        dead = supervisor.watch()
-        if dead is not None:
-            print(f"unexpected: {dead.name} {dead.exit_note()}; shutting down", flush=True)
-            code = 1
+        supervisor.run()
     except Interrupted:
         print("stop requested while starting", flush=True)
     except (StartFailed, RuntimeError, OSError) as error:
@@ -225,11 +273,34 @@ def run_stack(settings: Settings, base_env: Mapping[str, str]) -> int:
             print("stop requested while starting", flush=True)
         else:
             print(f"could not start: {error}", file=sys.stderr, flush=True)
-            code = 1
+            return 1
+    return 0
+
+
+def run_stack(settings: Settings, base_env: Mapping[str, str]) -> int:
+    """Run the stack until SIGINT/SIGTERM (exit 0), or until it cannot start (exit 1).
+
+    A component that dies once everything is up is restarted; it never stops the others.
+    """
+    supervisor, where = build_stack(settings, base_env)
+    data_dir = settings.data_dir.resolve()
+    lock = hold_lock(data_dir / LOCK_FILE)
+    if lock is None:
+        print(f"could not start: another `up` runs on {data_dir}", file=sys.stderr, flush=True)
+        return 1
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        supervisor.stopping.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        stop_leftovers(supervisor, data_dir)
+        code = supervise(supervisor, where)
     finally:
         supervisor.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        lock.close()
     print("marketplace stopped" if code == 0 else "marketplace stopped after a failure", flush=True)
     return code
 

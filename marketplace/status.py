@@ -2,7 +2,9 @@
 
 `marketplace status` prints these rows for every process in the registry. Reading them never
 needs the process to run, and never fails as a whole: a store that does not answer, or an
-event that cannot be decoded, becomes that row's error.
+event that cannot be decoded, becomes that row's error. Below them it prints what `up`
+last recorded of each process it supervises (marketplace.restarts): running, restarting or
+failing, how often it was restarted, and its last error.
 """
 
 from __future__ import annotations
@@ -10,15 +12,18 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import psycopg
 from psycopg_pool import ConnectionPool
 
+from infra.local.processes import alive
 from infra.postgres_pool import postgres_pool
 from infra.settings import Settings
 from infra.stores import stores
 from marketplace.projectors import opened
+from marketplace.restarts import STATE_FILE, load
 from projections.log import ContextLog
 from projections.runtime import Projection, Worker
 from workers.logs import context_logs
@@ -142,4 +147,30 @@ def lag_table(rows: Sequence[Lag]) -> str:
         lines.append("  ".join(left + right).rstrip())
         if index and rows[index - 1].error:
             lines.append(f"  ! {rows[index - 1].error}")
+    return "\n".join(lines)
+
+
+def supervised_table(data_dir: Path) -> str:
+    """What `up` on this data directory last recorded of each process, as a text table.
+
+    Says so when no `up` ever ran there, and when the one that wrote the record is gone.
+    """
+    state = load(data_dir / STATE_FILE)
+    if state is None:
+        return f"no `marketplace up` has run on {data_dir}"
+    if alive(state.pid):
+        title = f"`marketplace up` (pid {state.pid}) on {data_dir}:"
+    else:
+        title = f"`marketplace up` is not running on {data_dir}; last seen {state.updated}:"
+    header = ("process", "state", "pid", "restarts", "last error")
+    cells = [header] + [
+        (row.name, row.state, str(row.pid or "-"), str(row.restarts), row.last_error or "-")
+        for row in state.components
+    ]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header) - 1)]
+    lines = [title]
+    for row in cells:
+        fixed = [row[0].ljust(widths[0]), row[1].ljust(widths[1])]
+        fixed += [row[i].rjust(widths[i]) for i in (2, 3)]
+        lines.append("  ".join([*fixed, row[4]]).rstrip())
     return "\n".join(lines)

@@ -1,33 +1,39 @@
-"""A small supervisor: components start in order, are watched, and stop in reverse order.
+"""A small process supervisor: components start in order, are kept running, stop in reverse.
 
-A component is anything with start/alive/stop; ChildProcess runs a platform process in its
-own session and waits for its readiness URL. Adding a process to a stack is one more
-ChildProcess in the list.
+A component is anything with start/restart/alive/stop; ChildProcess runs a platform process in
+its own session and waits for its readiness URL. Once everything has started, a component that
+dies is reported and started again after a backoff delay (marketplace.restarts), while the
+others keep running; only a stop request (SIGINT/SIGTERM) stops them all, in reverse order.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
+import json
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Protocol
 
 import httpx
+
+from infra.local.processes import parent_death_signal
+from marketplace.restarts import Backoff, Record, State, UpState, publish, rows
 
 READY_TIMEOUT_SECONDS = 60.0
 STOP_TIMEOUT_SECONDS = 15.0
 WATCH_INTERVAL_SECONDS = 0.2
-PR_SET_PDEATHSIG = 1
-"""prctl option (linux/prctl.h): the signal a process gets when its parent dies."""
-PRCTL = ctypes.CDLL(None).prctl if sys.platform == "linux" else None
-"""Looked up before any fork: a child between fork and exec should do as little as it can."""
+TAIL_LINES = 20
+"""Lines of a child's stderr kept to say why it died."""
+TAIL_WAIT_SECONDS = 2.0
 
 
 class Interrupted(Exception):
@@ -39,36 +45,75 @@ class StartFailed(Exception):
 
 
 class Component(Protocol):
-    """Something the supervisor starts, watches and stops."""
+    """Something the supervisor starts, keeps running and stops."""
 
     name: str
 
     def start(self, stopping: threading.Event) -> None:
         """Start and return once ready; raise Interrupted when stopping is set meanwhile."""
 
+    def restart(self) -> None:
+        """Start again after it died, in place (same data, same port); need not wait until ready."""
+
     def alive(self) -> bool:
         """Whether it still runs."""
 
+    def pid(self) -> int | None:
+        """Its process id while it runs, if it is a process of its own."""
+
     def stop(self) -> None:
-        """Stop it; safe to call when it never started or already exited."""
+        """Stop it, and what it left (its process group); safe when it never started or died."""
 
     def exit_note(self) -> str:
-        """How it ended, for the message about an unexpected exit."""
+        """How it ended and, where known, the last thing it said."""
 
 
-def die_with_parent() -> None:
-    """In a child about to exec: have the kernel send it SIGTERM when its parent dies.
+def describe_exit(code: int | None) -> str:
+    """An exit code as words: how a process ended."""
+    if code is None:
+        return "is running"
+    if code < 0:
+        return f"was killed by {signal.Signals(-code).name}"
+    return f"exited with code {code}"
 
-    A supervisor killed with SIGKILL cannot stop its children; this way they stop anyway
-    instead of living on as orphans holding ports and stores.
-    """
-    if PRCTL is not None:
-        PRCTL(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+def last_words(lines: Sequence[str]) -> str:
+    """What went wrong, from a process's last lines of output: the last error or traceback line
+    (of a JSON log line, its event and the exception's last line), else the last line."""
+    for line in reversed(lines):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            return line
+        if not isinstance(record, dict):
+            return line
+        exception = str(record.get("exception", "")).strip()
+        if exception:
+            return f"{record.get('event', '')}: {exception.splitlines()[-1]}"
+        if record.get("level") in ("error", "critical"):
+            return str(record.get("event", line))
+    return lines[-1] if lines else ""
+
+
+def tee(pipe: IO[bytes], tail: deque[str]) -> None:
+    """Copy a child's stderr to ours line by line, keeping its last lines in tail."""
+    out = getattr(sys.stderr, "buffer", None)
+    with pipe:
+        for line in iter(pipe.readline, b""):
+            with contextlib.suppress(OSError, ValueError):
+                if out is not None:
+                    out.write(line)
+                    out.flush()
+            if line.strip():
+                tail.append(line.decode(errors="replace").rstrip())
 
 
 @dataclass
 class ChildProcess:
-    """A platform process run in its own session, ready once ready_url answers 200."""
+    """A platform process run in its own session, ready once ready_url answers 200.
+
+    Its stderr still reaches ours, through a thread that keeps its last lines for exit_note.
+    """
 
     name: str
     argv: Sequence[str]
@@ -76,20 +121,17 @@ class ChildProcess:
     ready_url: str | None = None
     ready_timeout: float = READY_TIMEOUT_SECONDS
     process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+    tail: deque[str] = field(default_factory=lambda: deque(maxlen=TAIL_LINES), repr=False)
+    reader: threading.Thread | None = field(default=None, init=False, repr=False)
 
     def start(self, stopping: threading.Event) -> None:
         """Spawn the process and wait until it is ready, it exits, or a stop is requested."""
-        self.process = subprocess.Popen(
-            list(self.argv),
-            env=dict(self.env),
-            start_new_session=True,
-            preexec_fn=die_with_parent if PRCTL is not None else None,
-        )
+        process = self.launch()
         deadline = time.monotonic() + self.ready_timeout
         while self.ready_url is not None:
             if stopping.is_set():
                 raise Interrupted(self.name)
-            if self.process.poll() is not None:
+            if process.poll() is not None:
                 raise StartFailed(f"{self.name} {self.exit_note()} before it was ready")
             if self._answers():
                 return
@@ -97,9 +139,35 @@ class ChildProcess:
                 raise StartFailed(f"{self.name} not ready after {self.ready_timeout:.0f}s")
             stopping.wait(WATCH_INTERVAL_SECONDS)
 
+    def restart(self) -> None:
+        """Spawn it again; readiness is its own business from here."""
+        self.launch()
+
+    def launch(self) -> subprocess.Popen[bytes]:
+        """Spawn the process, which gets SIGTERM if this one dies."""
+        self.tail = deque(maxlen=TAIL_LINES)
+        self.process = subprocess.Popen(
+            list(self.argv),
+            env=dict(self.env),
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            preexec_fn=parent_death_signal(signal.SIGTERM),
+        )
+        assert self.process.stderr is not None
+        self.reader = threading.Thread(
+            target=tee, args=(self.process.stderr, self.tail), name=f"{self.name} stderr"
+        )
+        self.reader.daemon = True
+        self.reader.start()
+        return self.process
+
     def alive(self) -> bool:
         """Whether the process has not exited."""
         return self.process is not None and self.process.poll() is None
+
+    def pid(self) -> int | None:
+        """The process id while it runs."""
+        return self.process.pid if self.alive() and self.process else None
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL after a grace period; then kill leftovers of its group."""
@@ -117,13 +185,12 @@ class ChildProcess:
             os.killpg(self.process.pid, signal.SIGKILL)
 
     def exit_note(self) -> str:
-        """The exit code or signal of the process."""
-        code = self.process.poll() if self.process else None
-        if code is None:
-            return "is running"
-        if code < 0:
-            return f"was killed by {signal.Signals(-code).name}"
-        return f"exited with code {code}"
+        """The exit code or signal of the process, and the last error it wrote."""
+        note = describe_exit(self.process.poll() if self.process else None)
+        if self.reader is not None:
+            self.reader.join(TAIL_WAIT_SECONDS)
+        words = last_words(list(self.tail))
+        return f"{note}: {words}" if words else note
 
     def _answers(self) -> bool:
         assert self.ready_url is not None
@@ -133,39 +200,116 @@ class ChildProcess:
             return False
 
 
+def say(message: str) -> None:
+    """A line of the supervisor's own on stdout."""
+    print(message, flush=True)
+
+
 @dataclass
 class Supervisor:
-    """Starts components in order, watches them, and stops the started ones in reverse."""
+    """Starts components in order, restarts those that die, stops the started ones in reverse.
+
+    state_file, when given, is rewritten on every change of state (marketplace.restarts).
+    """
 
     components: list[Component]
     stopping: threading.Event = field(default_factory=threading.Event)
     started: list[Component] = field(default_factory=list)
+    policy: Backoff = field(default_factory=Backoff)
+    state_file: Path | None = None
+    clock: Callable[[], float] = time.monotonic
+    records: dict[str, Record] = field(default_factory=dict)
+
+    def record(self, component: Component) -> Record:
+        """The component's restart record."""
+        if component.name not in self.records:
+            self.records[component.name] = Record(component.name, self.policy)
+        return self.records[component.name]
 
     def start(self) -> None:
         """Start every component in order; raise Interrupted or StartFailed."""
         for component in self.components:
             if self.stopping.is_set():
                 raise Interrupted(component.name)
-            print(f"starting {component.name} ...", flush=True)
+            say(f"starting {component.name} ...")
             self.started.append(component)
             component.start(self.stopping)
+            self.record(component).started(self.clock(), component.pid())
             if self.stopping.is_set():
                 raise Interrupted(component.name)
+        self.publish()
 
-    def watch(self) -> Component | None:
-        """Block until a stop is requested (None) or a component dies (that component)."""
+    def run(self) -> None:
+        """Keep the started components running until a stop is requested."""
         while not self.stopping.wait(WATCH_INTERVAL_SECONDS):
-            for component in self.started:
-                if not component.alive():
-                    return component
-        return None
+            self.tick()
+
+    def tick(self) -> None:
+        """One look at every component: report the dead, restart those whose delay is over."""
+        changed = [self.keep(component) for component in list(self.started)]
+        if any(changed):
+            self.publish()
+
+    def keep(self, component: Component) -> bool:
+        """Look after one component; whether its record changed."""
+        record, now = self.record(component), self.clock()
+        if record.retry_at is None:
+            if component.alive():
+                return record.steady(now)
+            self._died(component, record, component.exit_note)
+            return True
+        if record.due(now):
+            self._restart(component, record)
+            return True
+        return False
+
+    def _died(self, component: Component, record: Record, why: Callable[[], str]) -> None:
+        try:
+            component.stop()  # what it left (a process group, a pipe) goes before a restart
+        except Exception as error:
+            say(f"could not clean up after {component.name}: {error}")
+        note = why()
+        delay = record.died(self.clock(), note)
+        if record.state is State.FAILING:
+            say(
+                f"{component.name} keeps failing ({record.quick_deaths} exits in a row): "
+                f"{note}; trying again in {delay:.1f}s"
+            )
+        else:
+            say(f"{component.name} {note}; restarting in {delay:.1f}s")
+
+    def _restart(self, component: Component, record: Record) -> None:
+        record.restarts += 1
+        say(f"restarting {component.name} (restart {record.restarts}) ...")
+        try:
+            component.restart()
+        except Exception as error:
+            reason = f"could not restart: {error}"
+            self._died(component, record, lambda: reason)
+        else:
+            record.started(self.clock(), component.pid())
 
     def stop(self) -> None:
         """Stop the started components in reverse order, reporting but surviving failures."""
         for component in reversed(self.started):
-            print(f"stopping {component.name} ...", flush=True)
+            say(f"stopping {component.name} ...")
             try:
                 component.stop()
             except Exception as error:
                 print(f"could not stop {component.name}: {error}", file=sys.stderr, flush=True)
+            record = self.record(component)
+            record.stopped, record.pid = True, None
+        self.publish()
         self.started.clear()
+
+    def publish(self) -> None:
+        """Write the state file, if there is one; a failure to write is reported, not raised."""
+        if self.state_file is None:
+            return
+        now, wall = self.clock(), datetime.now(UTC)
+        started = [self.record(component) for component in self.started]
+        state = UpState(os.getpid(), wall.isoformat(), rows(started, now, wall))
+        try:
+            publish(self.state_file, state)
+        except OSError as error:
+            say(f"could not write {self.state_file}: {error}")

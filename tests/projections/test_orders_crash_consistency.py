@@ -1,7 +1,8 @@
 """kill -9 of a real order-history projector, many times mid-stream, never corrupts its tables.
 
 The projector (`marketplace project orders`) follows an orders log that keeps growing while it
-is killed and restarted at random points. Behind the log it takes batches of thousands of
+is killed and restarted at random points, each one while it is known to be behind the log
+(tests.worker_process.kill_mid_stream). Behind the log it takes batches of thousands of
 events (each folded per order, staged by COPY and written in a few statements), at the head
 small ones; a kill lands in any of them. Once it has caught up, its tables must equal a
 replay one event at a time into a fresh schema, row for row.
@@ -34,7 +35,7 @@ from projections.orders.postgres_view import PostgresOrderHistoryView
 from projections.orders.projection import OrderHistoryProjection
 from projections.runtime import Worker
 from tests.projections.orders_fixture import SHIP_TO, drop_schema, dump, fresh_schema
-from tests.worker_process import WorkerProcess
+from tests.worker_process import Kill, WorkerProcess, kill_mid_stream
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -183,18 +184,25 @@ def test_kill_9_at_random_points_leaves_the_tables_equal_to_a_replay(
     def head() -> int:
         return commands.orders.recorder.max_notification_id() or 0
 
-    kills, behind_at_kill = 0, 0
+    def checkpoint() -> dict[str, int]:
+        return {"orders": position(postgres_url)}
+
+    kills: list[Kill] = []
     try:
         for _ in range(KILLS):
             flow.run(BACKLOG_ORDERS)
-            since = position(postgres_url)
+            since = checkpoint()
             projector.start()
-            wait_past(postgres_url, since, projector, "progress")
-            time.sleep(rng.uniform(0.0, 0.05))
-            at, target = position(postgres_url), head()
-            projector.kill()
-            kills += 1
-            behind_at_kill += at < target
+            kills.append(
+                kill_mid_stream(
+                    projector,
+                    checkpoint,
+                    lambda: {"orders": head()},
+                    since,
+                    progress=rng.randrange(1, BATCH_SIZE),
+                    top_up=lambda: flow.run(BACKLOG_ORDERS),
+                )
+            )
         target = head()
         projector.start()
         wait_past(postgres_url, target - 1, projector, "catch-up")
@@ -216,6 +224,7 @@ def test_kill_9_at_random_points_leaves_the_tables_equal_to_a_replay(
         log.close()
         replayed.close()
         drop_schema(postgres_server, schema)
-    print(f"{kills} kills, {behind_at_kill} behind the log; {head()} events")
-    assert kills == KILLS
-    assert behind_at_kill >= KILLS // 2, "most kills should land while the projector has work"
+    top_ups = sum(k.top_ups for k in kills)
+    print(f"{len(kills)} kills, each behind the log ({top_ups} top-ups); {head()} events")
+    assert len(kills) == KILLS
+    assert all(kill.mid_stream for kill in kills), "every kill lands while the projector has work"

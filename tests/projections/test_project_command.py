@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -32,8 +33,13 @@ def test_an_unknown_projection_is_refused_with_the_known_names() -> None:
     assert all(name in result.stderr for name in PROJECTORS)
 
 
+def lag_lines(output: str) -> list[str]:
+    """The lines of status's first table (the positions), before what `up` recorded."""
+    return output.split("\n\n")[0].splitlines()
+
+
 def test_status_prints_each_log_head_position_and_lag(
-    postgres_url: str, redis_server: str, commands: Commands, prefix: str
+    postgres_url: str, redis_server: str, commands: Commands, prefix: str, tmp_path: Path
 ) -> None:
     workload = Workload(commands, random.Random(3))
     workload.open_shop(sellers=1, products=2)
@@ -42,6 +48,7 @@ def test_status_prints_each_log_head_position_and_lag(
         "MARKETPLACE_POSTGRES_URL": postgres_url,
         "MARKETPLACE_REDIS_URL": redis_server,
         "MARKETPLACE_REDIS_PREFIX": prefix,
+        "MARKETPLACE_DATA_DIR": str(tmp_path),
     }
     try:
         behind = marketplace("status", env=env)
@@ -54,7 +61,8 @@ def test_status_prints_each_log_head_position_and_lag(
 
     assert behind.returncode == 0, behind.stderr
     assert caught_up.returncode == 0, caught_up.stderr
-    rows = [line.split() for line in behind.stdout.splitlines()]
+    assert behind.stdout.rstrip().endswith(f"no `marketplace up` has run on {tmp_path}")
+    rows = [line.split() for line in lag_lines(behind.stdout)]
     assert rows[0] == ["projection", "log", "head", "position", "behind", "seconds", "behind"]
     heads = {"catalog": 3, "inventory": 4}
     assert {(row[0], row[1]) for row in rows[1:]} == {
@@ -79,7 +87,7 @@ def test_status_prints_each_log_head_position_and_lag(
             heads[log],
         )
         assert float(seconds) > 0
-    for row in [line.split() for line in caught_up.stdout.splitlines()][1:]:
+    for row in [line.split() for line in lag_lines(caught_up.stdout)][1:]:
         if row[0] == "notifications" and row[1] == "catalog":  # its worker never ran
             assert row[2:5] == [str(heads["catalog"]), "0", str(heads["catalog"])]
         else:
@@ -105,7 +113,7 @@ def test_status_shows_an_undecodable_event_as_an_error_and_reads_the_rest(
     result = marketplace("status", env=env)
 
     assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
+    lines = lag_lines(result.stdout)
     rows = {tuple(line.split()[:2]) for line in lines[1:] if not line.startswith("  !")}
     assert ("carts", "carts") in rows and ("checkout", "orders") in rows
     catalog = [
