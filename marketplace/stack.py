@@ -25,6 +25,7 @@ from infra.local.processes import alive, environment, stop_leftover
 from infra.local.redis import LocalRedis
 from infra.mail import MailSink, local_sink
 from infra.settings import Settings, load_settings
+from marketplace.ports import ports_in_use
 from marketplace.registry import PROCESSES, Kind, Process, api_url
 from marketplace.restarts import LOCK_FILE, STATE_FILE, hold_lock, load
 from marketplace.supervisor import (
@@ -295,7 +296,10 @@ def run_stack(settings: Settings, base_env: Mapping[str, str]) -> int:
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         stop_leftovers(supervisor, data_dir)
-        code = supervise(supervisor, where)
+        busy = ports_in_use(settings)
+        for line in busy:
+            print(f"could not start: {line}", file=sys.stderr, flush=True)
+        code = 1 if busy else supervise(supervisor, where)
     finally:
         supervisor.stop()
         for sig, handler in previous.items():

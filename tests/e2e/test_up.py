@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 import uuid
 from typing import Any
@@ -147,4 +148,27 @@ def test_up_serves_commands_stops_on_ctrl_c_and_keeps_data(stack: Stack) -> None
     }
 
     assert stack.terminate() == 0
+    stack.assert_all_stopped()
+
+
+def test_a_port_in_use_is_named_with_its_setting_before_anything_starts(stack: Stack) -> None:
+    args = ["up", "--data-dir", str(stack.data_dir), "--write-port", str(stack.write_port)]
+    args += ["--read-port", str(stack.read_port)]
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", stack.read_port))
+        squatter.listen()
+        result = subprocess.run(
+            marketplace(*args),
+            env=stack.env(),
+            capture_output=True,
+            text=True,
+            timeout=COMMAND_TIMEOUT,
+        )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert (
+        f"port {stack.read_port} (the query API) is already in use;"
+        " set MARKETPLACE_READ_API_PORT or --read-port"
+    ) in result.stderr
+    assert "marketplace is up" not in result.stdout
+    assert not (stack.data_dir / "postgres").exists()
     stack.assert_all_stopped()
