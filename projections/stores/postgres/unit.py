@@ -28,6 +28,8 @@ from projections.stores.postgres.versions import (
 from projections.versions import WRITERS
 
 TRANSIENT: tuple[type[BaseException], ...] = (psycopg.OperationalError, PoolTimeout)
+"""No connection (or none in time). A worker classifies an error that has a SQLSTATE by it
+instead (projections.failures): psycopg's OperationalError also covers data errors."""
 T = TypeVar("T")
 
 POSITIONS_SQL = """
