@@ -34,6 +34,7 @@ from infra.stores import stores
 from marketplace.progress import ProgressBar
 from marketplace.projectors import largest_batch, projector
 from projections.runtime import Worker
+from projections.stores.postgres.deadletters import dead_letters_at
 from projections.versions import ViewVersions
 from workers.logs import context_logs
 
@@ -117,15 +118,14 @@ def rebuild(
         logs = context_logs(projection, settings, where)
         for context_log in logs:
             resources.callback(context_log.close)
-        readers, writers = versions.readers(), versions.writers()
-        existing = versions.existing()
-        for leftover in sorted(existing - {readers, writers}):
-            log.info("rebuild_dropping_leftover", projection=name, version=leftover)
-            versions.drop(leftover)
-        version = max(existing | {readers, writers}) + 1
+        readers, writers, version = next_version(versions, name)
         view = versions.build(version)
         largest = max_batch_size or largest_batch(view)
-        worker = Worker(projection, view, logs, batch_size=batch_size, max_batch_size=largest)
+        timeout = settings.postgres_connect_timeout_seconds
+        book = resources.enter_context(dead_letters_at(where.postgres_url, timeout))
+        worker = Worker(
+            projection, view, logs, batch_size=batch_size, max_batch_size=largest, failures=book
+        )
         bar = CatchUps(worker, f"rebuild {name} v{version}", progress)
         log.info("rebuild_started", projection=name, readers=readers, version=version)
         bar.catch_up()
@@ -145,6 +145,16 @@ def rebuild(
             versions.drop(old)
     log.info("rebuild_done", projection=name, version=version, dropped=dropped)
     return Rebuilt(name, readers, writers, version, bar.events, seconds, dropped)
+
+
+def next_version(versions: ViewVersions, name: str) -> tuple[int, int, int]:
+    """The readers' and writers' versions and the next, once a crashed rebuild's are dropped."""
+    readers, writers = versions.readers(), versions.writers()
+    existing = versions.existing()
+    for leftover in sorted(existing - {readers, writers}):
+        log.info("rebuild_dropping_leftover", projection=name, version=leftover)
+        versions.drop(leftover)
+    return readers, writers, max(existing | {readers, writers}) + 1
 
 
 def hand_over(versions: ViewVersions, bar: CatchUps, readers: int, version: int) -> None:
