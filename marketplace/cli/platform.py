@@ -74,15 +74,19 @@ def up(
 
 @app.command()
 def status() -> None:
-    """Print every process's position and lag behind each log it follows.
+    """Print every process's position and lag behind each log it follows, then its failures.
 
     Reads the stores only: nothing needs to run. A process whose position cannot be read gets
-    a line with the error. Example: marketplace status
+    a line with the error; a stopped projection, where and why it stopped; parked events, how
+    many. Example: marketplace status
     """
     from marketplace.registry import status as positions
-    from marketplace.status import lag_table
+    from marketplace.status import failures, failures_text, lag_table
 
-    print(lag_table(positions(load_settings())))
+    settings = load_settings()
+    print(lag_table(positions(settings)))
+    if found := failures_text(failures(settings)):
+        print(f"\n{found}")
 
 
 def serve(factory: str, port: int, workers: int) -> None:
