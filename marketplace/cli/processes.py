@@ -110,9 +110,14 @@ def rebuild(
 
     settings = configured()
     try:
-        result = rebuild_view(
-            name, settings, batch_size=batch_size, progress=sys.stderr, grace_seconds=grace_seconds
-        )
+        with exit_when_stopped("rebuild"):
+            result = rebuild_view(
+                name,
+                settings,
+                batch_size=batch_size,
+                progress=sys.stderr,
+                grace_seconds=grace_seconds,
+            )
     except RebuildRunning as error:
         print(f"marketplace rebuild: {error}", file=sys.stderr)
         done(1)
