@@ -215,7 +215,9 @@ class Worker(Generic[U]):
         position there; a view past it (the event was parked) gets that event alone, out of
         order, with its positions unchanged.
         """
-        context_log = next(log for log in self.logs if log.log_name == name)
+        context_log = next((log for log in self.logs if log.log_name == name), None)
+        if context_log is None:
+            raise LookupError(f"{self.projection.name} does not follow {name}")
         stored = self.view.positions().get(name, 0)
         self._positions = None
         after, last = stored, max(stored, position)
