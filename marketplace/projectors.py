@@ -30,6 +30,7 @@ from projections.product_detail.projection import ProductDetailProjection
 from projections.product_detail.redis_view import RedisProductDetailView
 from projections.runtime import Projection, View, Worker
 from projections.seller_sales.projection import SellerSalesProjection
+from projections.stores.postgres.deadletters import dead_letters_at
 from projections.versions import ViewVersions
 from workers.logs import context_logs
 
@@ -153,14 +154,21 @@ def opened(
     settings: Settings,
     batch_size: int = 1000,
     max_batch_size: int | None = None,
+    *,
+    failures: bool = True,
 ) -> Iterator[Worker[Any]]:
     """A worker for the named projection on the configured stores; closed on exit.
 
-    Its batches grow to max_batch_size while behind, largest_batch(view) if None.
+    Its batches grow to max_batch_size while behind, largest_batch(view) if None. It records
+    its failures in the dead letters unless failures is False (a reader of positions).
     """
     spec = projector(name)
     where = stores(settings)
     with ExitStack() as resources:
+        book = None
+        if failures:
+            timeout = settings.postgres_connect_timeout_seconds
+            book = resources.enter_context(dead_letters_at(where.postgres_url, timeout))
         projection = spec.projection()
         logs = context_logs(projection, settings, where)
         for context_log in logs:
@@ -168,4 +176,6 @@ def opened(
         view = spec.view(settings, where)
         resources.callback(spec.close_view, view)
         largest = max_batch_size or largest_batch(view)
-        yield Worker(projection, view, logs, batch_size=batch_size, max_batch_size=largest)
+        yield Worker(
+            projection, view, logs, batch_size=batch_size, max_batch_size=largest, failures=book
+        )

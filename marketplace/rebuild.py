@@ -37,6 +37,7 @@ from infra.stores import stores
 from marketplace.progress import ProgressBar
 from marketplace.projectors import largest_batch, projector
 from projections.runtime import Worker
+from projections.stores.postgres.deadletters import dead_letters_at
 from projections.versions import ViewVersions
 from workers.logs import context_logs
 
@@ -132,7 +133,11 @@ def rebuild(
         readers, writers, version = retrying("find its versions", lambda: plan(versions, name))
         view = retrying(f"create v{version}", lambda: versions.build(version))
         largest = max_batch_size or largest_batch(view)
-        worker = Worker(projection, view, logs, batch_size=batch_size, max_batch_size=largest)
+        timeout = settings.postgres_connect_timeout_seconds
+        book = resources.enter_context(dead_letters_at(where.postgres_url, timeout))
+        worker = Worker(
+            projection, view, logs, batch_size=batch_size, max_batch_size=largest, failures=book
+        )
         bar = CatchUps(worker, f"rebuild {name} v{version}", progress)
         log.info("rebuild_started", projection=name, readers=readers, version=version)
         bar.catch_up()

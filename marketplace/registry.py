@@ -8,13 +8,16 @@ a process is one more entry here, plus its CLI command.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from infra.settings import Settings
-from marketplace.projectors import PROJECTORS
+from marketplace.projectors import PROJECTORS, opened
 from marketplace.status import Lag, book_lag, projector_lag, unread
+from projections.runtime import Worker
 from projections.stores.postgres.unit import PostgresView
 from workers.checkout.book import PostgresCheckoutBook
 from workers.checkout.book_projection import CheckoutBookProjection
@@ -66,6 +69,10 @@ class Process:
     """Whether `up` runs it with these settings."""
     deployment: str = ""
     """Its name in docker-compose.yml and infra/deploy/k8s; the process name if empty."""
+    projection: str = ""
+    """The projection it runs, if it follows logs: its failures' name in the dead letters."""
+    worker: Callable[[Settings], AbstractContextManager[Worker[Any]]] | None = None
+    """Opens its projection's worker on its own (`marketplace deadletters retry`)."""
 
     def __post_init__(self) -> None:
         if not self.deployment:
@@ -116,6 +123,10 @@ def _apis() -> list[Process]:
     ]
 
 
+def _projector_worker(name: str) -> Callable[[Settings], AbstractContextManager[Worker[Any]]]:
+    return lambda settings: opened(name, settings)
+
+
 def _projectors() -> list[Process]:
     return [
         Process(
@@ -126,6 +137,8 @@ def _projectors() -> list[Process]:
             positions=projector_lag(name),
             batch_size=PROJECTOR_BATCH_SIZE,
             deployment=f"projector-{name}",
+            projection=name,
+            worker=_projector_worker(name),
         )
         for name in PROJECTORS
     ]
@@ -133,6 +146,28 @@ def _projectors() -> list[Process]:
 
 def _book_positions(view: Callable[..., PostgresView]) -> Callable[..., dict[str, int]]:
     return lambda pool: view(pool).positions()
+
+
+@contextmanager
+def _checkout_worker(settings: Settings) -> Iterator[Worker[Any]]:
+    from workers.checkout.manager import opened as checkout
+
+    with checkout(settings) as (worker, _, _):
+        yield worker
+
+
+def _labels_worker(settings: Settings) -> AbstractContextManager[Worker[Any]]:
+    from workers.labels import opened as labels
+
+    return labels(settings)
+
+
+@contextmanager
+def _notify_worker(settings: Settings) -> Iterator[Worker[Any]]:
+    from workers.notify.sender import opened as notify
+
+    with notify(settings) as (worker, _):
+        yield worker
 
 
 def _workers() -> list[Process]:
@@ -157,6 +192,8 @@ def _workers() -> list[Process]:
                 ["--metrics-port", str(s.checkout_metrics_port)] if s.checkout_metrics_port else []
             ),
             positions=book_lag(CheckoutBookProjection, _book_positions(PostgresCheckoutBook)),
+            projection=CheckoutBookProjection.name,
+            worker=_checkout_worker,
         ),
         Process(
             "labels",
@@ -168,6 +205,8 @@ def _workers() -> list[Process]:
                 _book_positions(lambda pool: LabelView(pool, LabelProjection.name)),
             ),
             batch_size=50,
+            projection=LabelProjection.name,
+            worker=_labels_worker,
         ),
         Process(
             "notify",
@@ -176,6 +215,8 @@ def _workers() -> list[Process]:
             ("notify",),
             positions=book_lag(NotificationProjection, _book_positions(PostgresNotificationView)),
             batch_size=20,
+            projection=NotificationProjection.name,
+            worker=_notify_worker,
         ),
     ]
 
@@ -195,6 +236,14 @@ def process(name: str) -> Process:
             return known
     names = ", ".join(p.name for p in PROCESSES)
     raise UnknownProcess(f"unknown process {name!r}; known processes: {names}")
+
+
+def follower(projection: str) -> Process:
+    """The process that runs the named projection, or UnknownProcess."""
+    for known in PROCESSES:
+        if known.projection and known.projection == projection:
+            return known
+    raise UnknownProcess(f"no process runs the projection {projection!r}")
 
 
 def status(settings: Settings) -> list[Lag]:

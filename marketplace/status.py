@@ -2,13 +2,15 @@
 
 `marketplace status` prints these rows for every process in the registry. Reading them never
 needs the process to run, and never fails as a whole: a store that does not answer, or an
-event that cannot be decoded, becomes that row's error. Below them it prints what `up`
-last recorded of each process it supervises (marketplace.restarts): running, restarting or
-failing, how often it was restarted, and its last error.
+event that cannot be decoded, becomes that row's error. After them come the failures the
+dead letters hold open: each stopped projection with where and why, and the parked counts.
+Last, what `up` recorded of each process it supervises (marketplace.restarts): running,
+restarting or failing, how often it was restarted, and its last error.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,8 +26,10 @@ from infra.settings import Settings
 from infra.stores import stores
 from marketplace.projectors import opened
 from marketplace.restarts import STATE_FILE, load
-from projections.log import ContextLog
+from projections.failures import State
+from projections.log import ContextLog, Undecodable
 from projections.runtime import Projection, Worker
+from projections.stores.postgres.deadletters import DeadLetter, PostgresDeadLetters
 from workers.logs import context_logs
 
 BOOK_CONNECT_TIMEOUT_SECONDS = 10
@@ -80,7 +84,9 @@ def lag_rows(
             except Exception as failure:
                 error = f"next event unreadable: {type(failure).__name__}: {failure}"
             else:
-                if following:
+                if following and isinstance(following[0].event, Undecodable):
+                    error = f"next event unreadable: {following[0].event.error}"
+                elif following:
                     age = now - following[0].event.timestamp
                     seconds = max(age.total_seconds(), 0.0)
         rows.append(Lag(name, context_log.log_name, head, position, seconds, error))
@@ -91,7 +97,7 @@ def projector_lag(name: str) -> Callable[[Settings], list[Lag]]:
     """How `status` reads a projector's positions: from its view, as the projector would."""
 
     def read(settings: Settings) -> list[Lag]:
-        with opened(name, settings) as worker:
+        with opened(name, settings, failures=False) as worker:
             return lag_of(worker)
 
     return read
@@ -173,4 +179,53 @@ def supervised_table(data_dir: Path) -> str:
         fixed = [row[0].ljust(widths[0]), row[1].ljust(widths[1])]
         fixed += [row[i].rjust(widths[i]) for i in (2, 3)]
         lines.append("  ".join([*fixed, row[4]]).rstrip())
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Failures:
+    """What the dead letters hold open: each stop, and each projection's parked events.
+
+    error says why they could not be read (the rows are then empty).
+    """
+
+    stopped: list[DeadLetter]
+    parked: dict[str, int]
+    error: str = ""
+
+
+def failures(settings: Settings) -> Failures:
+    """The open failures in the dead letters; an error instead of raising if unreadable."""
+    where = stores(settings)
+    try:
+        with postgres_pool(
+            where.postgres_url,
+            max_size=1,
+            timeout=BOOK_CONNECT_TIMEOUT_SECONDS,
+            connect_timeout=settings.postgres_connect_timeout_seconds,
+        ) as pool:
+            letters = PostgresDeadLetters(pool).letters(states=(State.STOPPED, State.PARKED))
+    except psycopg.errors.UndefinedTable:
+        return Failures([], {})
+    except Exception as error:
+        return Failures([], {}, f"{type(error).__name__}: {error}")
+    parked = Counter(letter.projection for letter in letters if letter.state == State.PARKED)
+    stopped = [letter for letter in letters if letter.state == State.STOPPED]
+    return Failures(stopped, dict(sorted(parked.items())))
+
+
+def failures_text(found: Failures) -> str:
+    """The stops (where, why, how often) and the parked counts, or "" if there is none."""
+    lines = []
+    if found.error:
+        lines.append(f"dead letters unreadable: {found.error}")
+    for letter in found.stopped:
+        where = f"{letter.log} {letter.position}" if letter.log else "start"
+        lines.append(
+            f"{letter.projection} STOPPED at {where} ({letter.kind}, {letter.attempts} attempts "
+            f"since {letter.first_seen:%Y-%m-%d %H:%M:%S}): dead letter {letter.id}"
+        )
+        lines.append(f"  ! {letter.error}")
+    for projection, count in found.parked.items():
+        lines.append(f"{projection}: {count} events parked (marketplace deadletters list)")
     return "\n".join(lines)

@@ -34,11 +34,36 @@ TRANSIENT: tuple[type[BaseException], ...] = (
 
 @dataclass(frozen=True)
 class Positioned:
-    """A domain event and its position in its log."""
+    """A domain event (or an Undecodable one) and its position in its log."""
 
     log: str
     position: int
     event: Any
+
+
+@dataclass(frozen=True)
+class Undecodable:
+    """A stored event that could not be decoded (an unknown topic, a broken document).
+
+    The log hands it over in its place, so that the worker can apply its projection's failure
+    policy to that one event (projections.failures) and status can show it.
+    """
+
+    originator_id: UUID | str
+    originator_version: int
+    topic: str
+    error: str
+    """The decoding error, as text."""
+
+    @classmethod
+    def of(cls, stored: StoredEvent, error: BaseException) -> Undecodable:
+        """The stored event that raised error when decoded."""
+        return cls(
+            stored.originator_id,
+            stored.originator_version,
+            stored.topic,
+            f"{type(error).__name__}: {error}",
+        )
 
 
 DIGITS_AS_ZEROS = bytes.maketrans(b"0123456789", b"0000000000")
@@ -162,25 +187,40 @@ class ContextLog(Application[UUID]):
     def read(self, after: int, limit: int) -> list[Positioned]:
         """Up to limit events recorded after the given position, oldest first.
 
-        On PostgreSQL the rows come in binary, as tuples (the library's reader asks for text
-        and builds a dict per row, which costs more than decoding the event).
+        An event that cannot be decoded comes as an Undecodable in its place. On PostgreSQL
+        the rows come in binary, as tuples (the library's reader asks for text and builds a
+        dict per row, which costs more than decoding the event).
         """
         if self._select is None:
             notifications = self.recorder.select_notifications(
                 start=after, limit=limit, inclusive_of_start=False
             )
-            return [
-                Positioned(self.log_name, n.id, self.mapper.to_domain_event(n))
-                for n in notifications
-            ]
+            return self._decoded([(n.id, n) for n in notifications])
         assert isinstance(self.recorder, PostgresApplicationRecorder)
         with (
             self.recorder.datastore.get_connection() as conn,
             conn.cursor(row_factory=tuple_row, binary=True) as cursor,
         ):
             rows = cursor.execute(self._select, (after, limit), prepare=True).fetchall()
-        to_event = self.mapper.to_domain_event
-        return [Positioned(self.log_name, row[0], to_event(StoredEvent(*row[1:]))) for row in rows]
+        return self._decoded([(row[0], StoredEvent(*row[1:])) for row in rows])
+
+    def _decoded(self, stored: list[tuple[int, StoredEvent]]) -> list[Positioned]:
+        """Each stored event decoded; one that cannot be is handed over as Undecodable."""
+        name, to_event = self.log_name, self.mapper.to_domain_event
+        try:
+            return [Positioned(name, position, to_event(event)) for position, event in stored]
+        except self.transient_errors:
+            raise
+        except Exception:
+            return [Positioned(name, position, self._decode(event)) for position, event in stored]
+
+    def _decode(self, stored: StoredEvent) -> Any:
+        try:
+            return self.mapper.to_domain_event(stored)
+        except self.transient_errors:
+            raise
+        except Exception as error:
+            return Undecodable.of(stored, error)
 
     def head(self) -> int:
         """The position of the last event in the log (0 when empty)."""

@@ -32,8 +32,10 @@ from infra.labels import LabelContent, address_lines, render_label
 from infra.postgres_pool import postgres_pool
 from infra.settings import Settings
 from infra.stores import stores
+from projections.failures import Policy
 from projections.log import TRANSIENT as LOG_TRANSIENT
 from projections.runtime import Projection, Worker
+from projections.stores.postgres.deadletters import PostgresDeadLetters
 from projections.stores.postgres.unit import PostgresUnit, PostgresView
 from workers.logs import context_logs, log_names
 
@@ -104,6 +106,8 @@ class LabelProjection(Projection[PostgresUnit]):
 
     name = "labels"
     contexts: ClassVar[tuple[str, ...]] = ("orders",)
+    failure_policy = Policy.PARK
+    """A label that cannot be made waits in the dead letters; the others are still made."""
 
     def __init__(self, labeller: Labeller) -> None:
         self.labeller = labeller
@@ -159,7 +163,9 @@ def opened(settings: Settings, batch_size: int = 50) -> Iterator[Worker[Postgres
         resources.callback(pool.close)
         view = LabelView(pool, LabelProjection.name)
         view.create()
-        yield Worker(projection, view, logs, batch_size=batch_size)
+        failures = PostgresDeadLetters(pool)
+        failures.create()
+        yield Worker(projection, view, logs, batch_size=batch_size, failures=failures)
 
 
 def run(

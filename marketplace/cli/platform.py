@@ -76,17 +76,20 @@ def up(
 def status(
     data_dir: Annotated[Path | None, typer.Option(help="of `up`; default: ./.marketplace")] = None,
 ) -> None:
-    """Print every process's position and lag behind each log it follows, then what `up`
-    last recorded of each process it runs: running, restarting or failing, and why.
+    """Print every process's position and lag behind each log it follows, its failures, then
+    what `up` last recorded of each process it runs: running, restarting or failing, and why.
 
     Reads the stores and `up`'s state file only: nothing needs to run. A process whose
-    position cannot be read gets a line with the error. Example: marketplace status
+    position cannot be read gets a line with the error; a stopped projection, where and why
+    it stopped; parked events, how many. Example: marketplace status
     """
     from marketplace.registry import status as positions
-    from marketplace.status import lag_table, supervised_table
+    from marketplace.status import failures, failures_text, lag_table, supervised_table
 
     settings = load_settings(**({"data_dir": data_dir} if data_dir is not None else {}))
     print(lag_table(positions(settings)))
+    if found := failures_text(failures(settings)):
+        print(f"\n{found}")
     print()
     print(supervised_table(settings.data_dir.resolve()))
 

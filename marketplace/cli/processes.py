@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
@@ -48,7 +49,10 @@ def project(
     """Run one projection's worker until SIGTERM or SIGINT.
 
     It resumes from the position kept in its view, takes larger batches while far behind,
-    and retries a store that is down. Example: marketplace project carts --metrics-port 9101
+    and retries a store that is down. On a poison event it stops (exit code 1) or parks it, as
+    the projection's policy says; see `marketplace deadletters`.
+
+    Example: marketplace project carts --metrics-port 9101
     """
     from prometheus_client import start_http_server
 
@@ -59,11 +63,26 @@ def project(
     with stop_on_signals() as stop:
         if metrics_port:
             start_http_server(metrics_port, addr=settings.host)
-        with opened(name, settings, batch_size) as worker:
+        with opened(name, settings, batch_size) as worker, exit_when_stopped("project"):
             logs = log_names(worker.projection, settings)
             log_event("projector_started", projection=name, logs=logs)
             worker.run(stop)
     log_event("projector_stopped", projection=name)
+
+
+@contextmanager
+def exit_when_stopped(command: str) -> Iterator[None]:
+    """End the command with exit code 1 and the reason on stderr if its worker stopped.
+
+    The stop is in the dead letters already, where `marketplace status` shows it.
+    """
+    from projections.failures import ProjectionStopped
+
+    try:
+        yield
+    except ProjectionStopped as error:
+        print(f"marketplace {command}: {error}", file=sys.stderr)
+        done(1)
 
 
 def log_event(event: str, **fields: Any) -> None:
@@ -95,14 +114,15 @@ def rebuild(
 
     settings = configured()
     try:
-        result = rebuild_view(
-            name,
-            settings,
-            batch_size=batch_size,
-            progress=sys.stderr,
-            grace_seconds=grace_seconds,
-            retry_seconds=store_retry_seconds,
-        )
+        with exit_when_stopped("rebuild"):
+            result = rebuild_view(
+                name,
+                settings,
+                batch_size=batch_size,
+                progress=sys.stderr,
+                grace_seconds=grace_seconds,
+                retry_seconds=store_retry_seconds,
+            )
     except (RebuildRunning, StoreUnavailable) as error:
         print(f"marketplace rebuild: {error}", file=sys.stderr)
         done(1)
@@ -119,13 +139,14 @@ def checkout(metrics_port: MetricsPort = 0) -> None:
     """
     from workers.checkout.manager import run
 
-    done(run(configured(), metrics_port=metrics_port))
+    with exit_when_stopped("checkout"):
+        done(run(configured(), metrics_port=metrics_port))
 
 
-def run_worker(run: Callable[..., int], batch_size: int, metrics_port: int) -> None:
+def run_worker(name: str, run: Callable[..., int], batch_size: int, metrics_port: int) -> None:
     """Run a worker's run(settings, stop, ...) until SIGTERM or SIGINT, and exit with its code."""
     settings = configured()
-    with stop_on_signals() as stop:
+    with stop_on_signals() as stop, exit_when_stopped(name):
         done(run(settings, stop, batch_size=batch_size, metrics_port=metrics_port))
 
 
@@ -137,7 +158,7 @@ def labels(batch_size: LabelsBatchSize, metrics_port: MetricsPort = 0) -> None:
     """
     from workers import labels as worker
 
-    run_worker(worker.run, batch_size, metrics_port)
+    run_worker("labels", worker.run, batch_size, metrics_port)
 
 
 @app.command()
@@ -148,7 +169,7 @@ def notify(batch_size: NotifyBatchSize, metrics_port: MetricsPort = 0) -> None:
     """
     from workers.notify import sender as worker
 
-    run_worker(worker.run, batch_size, metrics_port)
+    run_worker("notify", worker.run, batch_size, metrics_port)
 
 
 @app.command()

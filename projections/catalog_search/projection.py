@@ -10,6 +10,7 @@ from uuid import UUID
 from domain.inventory import StockItem
 from domain.product import Product
 from domain.seller import Seller
+from projections.failures import Policy
 from projections.handlers import handles
 from projections.runtime import Projection, Unit
 
@@ -68,6 +69,8 @@ class CatalogSearchProjection(Projection[CatalogSearchUnit]):
 
     name = "catalog-search"
     contexts: ClassVar[tuple[str, ...]] = ("catalog", "inventory")
+    failure_policy = Policy.PARK
+    """A product missing from search until its event is retried beats a search that stops."""
 
     @handles(Seller.Registered, Seller.ProfileUpdated)
     def name_seller(

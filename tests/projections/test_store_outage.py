@@ -205,3 +205,31 @@ def test_sigterm_while_redis_is_down_stops_the_projector_promptly(
     finally:
         if projector.alive():
             projector.kill()
+
+
+def test_redis_out_of_memory_is_retried_and_the_projector_catches_up_once_memory_is_raised(
+    postgres_url: str, commands: Commands, own_redis: LocalRedis, prefix: str, tmp_path: Path
+) -> None:
+    shop = projecting_shop(postgres_url, commands, own_redis, prefix, tmp_path / "p.log", 19)
+    with shop as (workload, view, projector):
+        ballast = f"{prefix}-ballast"
+        try:
+            pid = projector.process.pid if projector.process else None
+            before = view.positions()
+            view.client.set(ballast, b"x" * 2_000_000)  # over the limit: every write is refused
+            view.client.config_set("maxmemory-policy", "noeviction")
+            view.client.config_set("maxmemory", "1mb")
+            workload.run(300)
+            poll("the projector retrying", retried(projector), projector)
+            assert view.positions() == before  # nothing half-written while out of memory
+            view.client.config_set("maxmemory", "0")
+            view.client.delete(ballast)
+            wait_until_caught_up(view, commands, projector)
+            assert projector.alive() and projector.process and projector.process.pid == pid
+            assert "OutOfMemoryError" in projector.log()
+            assert projector.stop() == 0, projector.log()
+            compare_with_replay(postgres_url, view, workload)
+        finally:
+            view.client.config_set("maxmemory", "0")
+            view.client.delete(ballast)
+            view.clear()

@@ -18,9 +18,9 @@ import random
 import signal
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import Any, cast
@@ -48,6 +48,7 @@ from infra.postgres_pool import postgres_pool
 from infra.settings import Settings
 from infra.stores import stores
 from projections.runtime import Worker
+from projections.stores.postgres.deadletters import PostgresDeadLetters
 from workers.checkout.book import DuePayment, PostgresCheckoutBook
 from workers.checkout.book_projection import CheckoutBookProjection
 from workers.logs import context_logs
@@ -231,13 +232,12 @@ def run(
     return 0
 
 
-def run_until(
-    stop: threading.Event,
-    settings: Settings,
-    gateway: PaymentGateway,
-    write_path: WritePathFactory = BatchedWritePath,
-) -> None:
-    """Run the three loops until stop is set; re-raise if the process manager stops on an error."""
+@contextmanager
+def opened(
+    settings: Settings, write_path: WritePathFactory = BatchedWritePath
+) -> Iterator[tuple[Worker[Any], Commands, DatabaseClock]]:
+    """The process manager's worker (its book is the view), its commands and the database's
+    clock they tell the time by; closed on exit."""
     where = stores(settings)
     with ExitStack() as resources:
         commands = Commands(
@@ -265,7 +265,21 @@ def run_until(
         logs = context_logs(manager, settings, where)
         for context_log in logs:
             resources.callback(context_log.close)
-        worker = Worker(manager, book, logs, batch_size=BATCH_SIZE)
+        failures = PostgresDeadLetters(pool)
+        failures.create()
+        worker = Worker(manager, book, logs, batch_size=BATCH_SIZE, failures=failures)
+        yield worker, commands, clock
+
+
+def run_until(
+    stop: threading.Event,
+    settings: Settings,
+    gateway: PaymentGateway,
+    write_path: WritePathFactory = BatchedWritePath,
+) -> None:
+    """Run the three loops until stop is set; re-raise if the process manager stops on an error."""
+    with opened(settings, write_path) as (worker, commands, clock):
+        book = cast(PostgresCheckoutBook, worker.view)
         lease = timedelta(
             seconds=settings.payment_timeout_seconds * settings.payment_attempts * 2 + 5
         )

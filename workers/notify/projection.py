@@ -8,6 +8,7 @@ from uuid import UUID
 from domain.customer import Customer
 from domain.order import Order
 from domain.seller import Seller
+from projections.failures import Policy
 from projections.handlers import handles
 from projections.runtime import Projection, Unit
 from workers.notify.mails import (
@@ -51,6 +52,8 @@ class NotificationProjection(Projection[NotificationUnit]):
     name = "notifications"
     contexts: ClassVar[tuple[str, ...]] = ("customers", "catalog", "orders")
     """Directory logs first: in each step they are read before the orders that need them."""
+    failure_policy = Policy.PARK
+    """One mail held back in the dead letters beats no mail for anyone."""
 
     @handles(Customer.Registered)
     def remember_customer(self, event: Customer.Registered, unit: NotificationUnit) -> None:

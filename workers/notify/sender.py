@@ -27,13 +27,15 @@ from typing import Any, Protocol
 
 import structlog
 from prometheus_client import Counter, start_http_server
-from tenacity import Retrying, retry_if_exception_type, stop_when_event_set, wait_random_exponential
+from tenacity import Retrying, retry_if_exception, stop_when_event_set, wait_random_exponential
 
 from infra.mail import Mail, MailRejected, MailUnavailable, SmtpSender
 from infra.postgres_pool import postgres_pool
 from infra.settings import Settings
 from infra.stores import stores
+from projections.failures import is_transient
 from projections.runtime import Worker
+from projections.stores.postgres.deadletters import PostgresDeadLetters
 from workers.logs import context_logs, log_names
 from workers.notify.outbox import (
     ClaimedMail,
@@ -100,7 +102,10 @@ class OutboxSender:
         return done
 
     def run(self, stop: threading.Event) -> None:
-        """Send until stop is set; unavailable stores are retried, other errors raise."""
+        """Send until stop is set; unavailable stores are retried, other errors raise.
+
+        A store error is transient as projections.failures classifies it (by SQLSTATE first).
+        """
         transient: tuple[type[BaseException], ...] = (
             MailUnavailable,
             *self.outbox.transient_errors,
@@ -108,8 +113,8 @@ class OutboxSender:
         while not stop.is_set():
             try:
                 done = self._retrying(transient, stop)
-            except transient:
-                if stop.is_set():
+            except Exception as error:
+                if stop.is_set() and is_transient(error, transient):
                     return
                 raise
             if done == 0:
@@ -144,7 +149,7 @@ class OutboxSender:
             stop.wait(seconds)
 
         retrying = Retrying(
-            retry=retry_if_exception_type(transient),
+            retry=retry_if_exception(lambda error: is_transient(error, transient)),
             wait=wait_random_exponential(multiplier=0.2, max=UNAVAILABLE_CAP_SECONDS),
             stop=stop_when_event_set(stop),
             sleep=pause,
@@ -175,7 +180,9 @@ def opened(settings: Settings, batch_size: int = 20) -> Iterator[tuple[Worker[An
         smtp = SmtpSender.from_settings(settings)
         resources.callback(smtp.close)
         sender = OutboxSender(MailOutbox(pool), smtp, batch_size=batch_size)
-        yield Worker(projection, view, logs), sender
+        failures = PostgresDeadLetters(pool)
+        failures.create()
+        yield Worker(projection, view, logs, failures=failures), sender
 
 
 def run(

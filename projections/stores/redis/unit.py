@@ -25,7 +25,16 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     redis.ConnectionError,
     redis.TimeoutError,
     redis.BusyLoadingError,
+    redis.exceptions.OutOfMemoryError,
+    redis.exceptions.ReadOnlyError,
+    redis.exceptions.AskError,
+    redis.exceptions.TryAgainError,
+    redis.exceptions.ClusterDownError,
 )
+"""Redis unavailable for now: unreachable, loading its data, out of memory (maxmemory with no
+eviction: writes are refused, and a commit script refused at its first write wrote nothing),
+a read-only replica (a failover under way), a cluster slot moved (MOVED and ASK) or migrating
+(TRYAGAIN), the cluster down."""
 POINTERS = {READERS: "current", WRITERS: "writing"}
 
 RESOLVE = """
