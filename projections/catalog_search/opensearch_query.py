@@ -1,8 +1,10 @@
 """The OpenSearch request body for a SearchQuery, and the SearchResult read from its answer.
 
-Words match with multi_match (fuzziness AUTO, every word required) over the title (boost 3),
-the description and their copy in search_text, so the words of one query may be spread over
-both fields. Facets are terms and range aggregations over the same filtered set.
+Words match with multi_match (every word required, typos forgiven as FUZZINESS and
+PREFIX_LENGTH say) over the title (boost 3), the description and their copy in search_text,
+so the words of one query may be spread over both fields. Two optional clauses only rank:
+the words as typed (an exact word outranks a forgiven typo or plural) and the words as a
+phrase of the title. Facets are terms and range aggregations over the same filtered set.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from uuid import UUID
 
 from projections.catalog_search.search import (
     FACET_SIZE,
+    MIN_FUZZY_LENGTH,
+    MIN_TWO_TYPO_LENGTH,
     PRICE_BUCKETS,
     FacetBucket,
     Facets,
@@ -24,6 +28,10 @@ from projections.catalog_search.search import (
 )
 
 TITLE_BOOST = 3
+FUZZINESS = f"AUTO:{MIN_FUZZY_LENGTH},{MIN_TWO_TYPO_LENGTH}"
+"""No typo forgiven below MIN_FUZZY_LENGTH letters, one up to MIN_TWO_TYPO_LENGTH, then two."""
+PREFIX_LENGTH = 1
+"""A forgiven typo never touches a word's first letter (no "pruning" for "running")."""
 HIT_FIELDS = [
     "id",
     "title",
@@ -46,20 +54,28 @@ RANKED: list[Any] = [{"_score": {"order": "desc"}}, {"id": {"order": "asc"}}]
 def search_body(query: SearchQuery) -> dict[str, Any]:
     """The body of the _search request that answers query."""
     must: list[Any] = [{"match_all": {}}]
+    should: list[Any] = []
     if query.words:
+        text = " ".join(query.words)
+        fields = [f"title^{TITLE_BOOST}", "description", "search_text"]
         must = [
             {
                 "multi_match": {
-                    "query": " ".join(query.words),
-                    "fields": [f"title^{TITLE_BOOST}", "description", "search_text"],
+                    "query": text,
+                    "fields": fields,
                     "type": "best_fields",
                     "operator": "and",
-                    "fuzziness": "AUTO",
+                    "fuzziness": FUZZINESS,
+                    "prefix_length": PREFIX_LENGTH,
                 }
             }
         ]
+        should = [
+            {"multi_match": {"query": text, "fields": fields}},
+            {"match_phrase": {"title": {"query": text, "boost": TITLE_BOOST}}},
+        ]
     return {
-        "query": {"bool": {"must": must, "filter": _filters(query)}},
+        "query": {"bool": {"must": must, "should": should, "filter": _filters(query)}},
         "sort": RANKED if query.ranked else ORDERS.get(query.sort, ORDERS[Sort.NEWEST]),
         "from": query.offset,
         "size": query.limit,

@@ -1,9 +1,13 @@
 """SQL for answering a SearchQuery from the PostgreSQL catalog-search tables.
 
-Each query word is one condition that GIN indexes can answer: the word is a lexeme of the
-weighted tsvector (title A, description B), or - for words of MIN_FUZZY_LENGTH letters or
-more - its pg_trgm word_similarity to the title reaches WORD_SIMILARITY (one typo in a word of
-four or more letters stays above it). Relevance is ts_rank per word plus that similarity.
+Each query word is one condition: the word is a lexeme of the weighted tsvector (title A,
+description B), or - for words of MIN_FUZZY_LENGTH letters or more - a title lexeme with the
+same first letter is within the typos the contract forgives (fuzzystrmatch's Levenshtein
+distance to the word, or to the word with two neighbours swapped plus one typo fewer). Both
+GIN indexes narrow the rows first: the tsvector's for the exact word, the title's trigrams
+(word_similarity of at least WORD_SIMILARITY, which every forgiven typo keeps) for the rest.
+Relevance is ts_rank per word (exact words only, title above description) plus the trigram
+similarity of the whole query to the title (1 for a title that is the query itself).
 """
 
 from __future__ import annotations
@@ -14,14 +18,25 @@ from psycopg import sql
 
 from projections.catalog_search.search import (
     MIN_FUZZY_LENGTH,
+    MIN_TWO_TYPO_LENGTH,
     PRICE_BUCKETS,
     SearchQuery,
     Sort,
 )
 
 TS_CONFIG = "simple"
-WORD_SIMILARITY = 0.4
-"""The pg_trgm.word_similarity_threshold a title must reach for a word to match by trigrams."""
+WORD_SIMILARITY = 0.12
+"""The pg_trgm.word_similarity_threshold of the trigram prefilter: the worst forgiven typos (a
+swap and a dropped letter in a seven-letter word) leave 1 of the word's 8 trigrams."""
+
+TYPO = """
+EXISTS (
+    SELECT 1 FROM unnest(p.document) AS d, unnest(%(f{n})s::text[], %(e{n})s::int[]) AS f(form, k)
+    WHERE 'A' = ANY(d.weights) AND left(d.lexeme, 1) = left(f.form, 1)
+        AND {fuzzy}.levenshtein_less_equal(d.lexeme, f.form, f.k) <= f.k
+)
+"""
+"""Whether a title lexeme is within f.k edits of one of the word's forms."""
 
 MATCHED = """
 SELECT p.id, p.title, p.price_minor, p.currency, p.category, p.seller_id,
@@ -60,44 +75,59 @@ GROUPED_BY_CATEGORY, GROUPED_BY_SELLER, GROUPED_BY_BUCKET, GROUPED_BY_NOTHING = 
 
 
 def search_statements(
-    query: SearchQuery, trgm_schema: str
+    query: SearchQuery, trgm_schema: str, fuzzy_schema: str
 ) -> tuple[sql.Composed, sql.Composed, dict[str, Any]]:
-    """The hits statement, the facets statement and their shared parameters."""
+    """The hits statement, the facets statement and their shared parameters.
+
+    trgm_schema and fuzzy_schema hold the pg_trgm and fuzzystrmatch extensions.
+    """
     params: dict[str, Any] = {
         "limit": query.limit,
         "offset": query.offset,
         "text": " ".join(query.words),
     }
     trgm = sql.Identifier(trgm_schema)
-    config = sql.Literal(TS_CONFIG)
     where: list[sql.Composable] = [sql.SQL("NOT p.delisted")]
     ranks = []
     for n, word in enumerate(query.words):
         params[f"w{n}"] = word
-        lexeme = sql.SQL("p.document @@ plainto_tsquery({config}, %(w{n})s)").format(
-            config=config, n=sql.SQL(str(n))
-        )
-        ranks.append(
-            sql.SQL("ts_rank(p.document, plainto_tsquery({config}, %(w{n})s))").format(
-                config=config, n=sql.SQL(str(n))
-            )
-        )
-        if len(word) >= MIN_FUZZY_LENGTH:
-            similar = sql.SQL("%(w{n})s OPERATOR({trgm}.<%%) p.title").format(
-                n=sql.SQL(str(n)), trgm=trgm
-            )
-            lexeme = sql.SQL("({} OR {})").format(lexeme, similar)
-        where.append(lexeme)
+        number = sql.SQL(str(n))
+        tsquery = sql.SQL("plainto_tsquery({}, %(w{})s)").format(sql.Literal(TS_CONFIG), number)
+        ranks.append(sql.SQL("ts_rank(p.document, {})").format(tsquery))
+        condition: sql.Composable = sql.SQL("p.document @@ {}").format(tsquery)
+        forms = typo_forms(word)
+        if forms:
+            params[f"f{n}"], params[f"e{n}"] = list(forms), list(forms.values())
+            similar = sql.SQL("%(w{})s OPERATOR({}.<%%) p.title").format(number, trgm)
+            typo = sql.SQL(TYPO).format(n=number, fuzzy=sql.Identifier(fuzzy_schema))
+            condition = sql.SQL("({} OR ({} AND {}))").format(condition, similar, typo)
+        where.append(condition)
     where.extend(_filters(query, params))
     rank: sql.Composable = sql.SQL("0")
     if ranks:
-        similarity = sql.SQL("{trgm}.word_similarity(%(text)s, p.title)").format(trgm=trgm)
+        similarity = sql.SQL("{}.similarity(%(text)s, p.title)").format(trgm)
         rank = sql.SQL(" + ").join([*ranks, similarity])
     matched = sql.SQL(MATCHED).format(rank=rank, where=sql.SQL(" AND ").join(where))
     order = RANKED if query.ranked else ORDERS.get(query.sort, ORDERS[Sort.NEWEST])
     hits = sql.SQL(HITS).format(matched=matched, order=sql.SQL(order))
     facets = sql.SQL(FACETS).format(matched=matched, bucket=_bucket_case())
     return hits, facets, params
+
+
+def typo_forms(word: str) -> dict[str, int]:
+    """The forms a title word may be a few edits from to match word, and those edits.
+
+    Empty for a word too short to forgive a typo; else the word with its allowed typos, and
+    each swap of two neighbours (not the first letter) with one typo fewer.
+    """
+    if len(word) < MIN_FUZZY_LENGTH:
+        return {}
+    typos = 2 if len(word) >= MIN_TWO_TYPO_LENGTH else 1
+    forms = {word: typos}
+    for at in range(1, len(word) - 1):
+        swapped = word[:at] + word[at + 1] + word[at] + word[at + 2 :]
+        forms.setdefault(swapped, typos - 1)
+    return forms
 
 
 def _filters(query: SearchQuery, params: dict[str, Any]) -> list[sql.Composable]:

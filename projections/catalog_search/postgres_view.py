@@ -92,9 +92,10 @@ CREATE INDEX IF NOT EXISTS catalog_search_products_seller
     ON catalog_search_products (seller_id);
 """
 
-TRIGRAM_SCHEMA = """
+EXTENSIONS = ("pg_trgm", "fuzzystrmatch")
+EXTENSION_SCHEMA = """
 SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
-WHERE e.extname = 'pg_trgm'
+WHERE e.extname = %s
 """
 
 
@@ -267,24 +268,28 @@ class PostgresCatalogSearchView(PostgresView):
         version: int | None = None,
     ) -> None:
         super().__init__(pool, name, versioned=True, follows=follows, version=version)
-        self._trgm_schema: str | None = None
+        self._extension_schemas: tuple[str, str] | None = None
 
     def create(self) -> None:
-        """Create pg_trgm (in public, unless it already exists elsewhere) and the tables."""
-        schema = self.trgm_schema()
+        """Create pg_trgm and fuzzystrmatch (in public, unless elsewhere already), the tables."""
+        schema = self.extension_schemas()[0]
         self.create_tables(sql.SQL(TABLES).format(trgm=sql.Identifier(schema)).as_string())
 
-    def trgm_schema(self) -> str:
-        """The schema that holds pg_trgm, creating the extension there if needed."""
-        if self._trgm_schema is None:
+    def extension_schemas(self) -> tuple[str, str]:
+        """The schemas that hold pg_trgm and fuzzystrmatch, creating either if needed."""
+        if self._extension_schemas is None:
+            schemas = []
             with self.pool.connection() as conn:
-                found = conn.execute(TRIGRAM_SCHEMA).fetchone()
-                if found is None:
-                    conn.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public")
-                    found = conn.execute(TRIGRAM_SCHEMA).fetchone()
-            assert found is not None
-            self._trgm_schema = str(found[0])
-        return self._trgm_schema
+                for extension in EXTENSIONS:
+                    found = conn.execute(EXTENSION_SCHEMA, (extension,)).fetchone()
+                    if found is None:
+                        create = sql.SQL("CREATE EXTENSION IF NOT EXISTS {} SCHEMA public")
+                        conn.execute(create.format(sql.Identifier(extension)))
+                        found = conn.execute(EXTENSION_SCHEMA, (extension,)).fetchone()
+                    assert found is not None
+                    schemas.append(str(found[0]))
+            self._extension_schemas = (schemas[0], schemas[1])
+        return self._extension_schemas
 
     @contextmanager
     def unit_of_work(self) -> Iterator[PostgresCatalogSearchUnit]:
@@ -296,7 +301,7 @@ class PostgresCatalogSearchView(PostgresView):
 
     def search(self, query: SearchQuery) -> SearchResult:
         """One page of matches with total and facets, read from one snapshot."""
-        hits_sql, facets_sql, params = search_statements(query, self.trgm_schema())
+        hits_sql, facets_sql, params = search_statements(query, *self.extension_schemas())
 
         def read(conn: psycopg.Connection[Any]) -> SearchResult:
             rows = conn.execute(hits_sql, params).fetchall()

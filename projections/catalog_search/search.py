@@ -1,9 +1,14 @@
 """The catalog-search contract: the query a reader may ask, the answer every backend gives.
 
-Matching: every word of the query must occur in the title or description, or (for words of
-MIN_FUZZY_LENGTH letters or more) be one typo away from a word of the title. A backend may
-forgive more (OpenSearch also forgives typos in descriptions; PostgreSQL's trigrams also
-match some title-word prefixes), never less. Delisted products are never found. Facets count
+Matching: every word of the query must occur in the title or description, or be a typo
+away from a word of the title: one typo (a letter added, dropped, changed, or two neighbours
+swapped) in a word of MIN_FUZZY_LENGTH letters or more, two in a word of MIN_TWO_TYPO_LENGTH or
+more, never in the first letter. A plural or singular with one letter more or less is such a
+typo ("shoe" finds "shoes"); a word sharing only its first letters is not ("shoe" never
+finds "shampoo", "shirt" or "shears"). A backend may forgive more (OpenSearch also forgives
+typos in descriptions, and two swaps in a long word), never less. Relevance ranks exact
+words above forgiven ones, the title above the description, and a title that is the query
+itself above a longer one. Delisted products are never found. Facets count
 the whole filtered match set, not just the page. Prices are in minor units, filters include
 both bounds, and the price buckets assume a currency with two decimals (1000 = 10.00).
 """
@@ -24,7 +29,8 @@ MAX_TEXT_LENGTH = 200
 MAX_WORDS = 10
 MAX_CATEGORY_LENGTH = 80
 MAX_PRICE_MINOR = 10**12
-MIN_FUZZY_LENGTH = 3
+MIN_FUZZY_LENGTH = 4
+MIN_TWO_TYPO_LENGTH = 7
 FACET_SIZE = 50
 """At most this many categories and sellers are counted, largest first, then by key."""
 
