@@ -2,7 +2,7 @@
 
 The ISO 4217 list (the `iso4217` package, ISO's own table) says which codes exist and how
 many decimal places each one's minor unit has: 2 for EUR, 0 for JPY, 3 for KWD. Codes with
-no minor unit (gold, SDR, XXX for "no currency") cannot price anything.
+no minor unit (gold, the SDR, the code for "no currency") cannot price anything.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from infra.stores import stores
 from infra.web import freeze_startup_heap
 from marketplace import catalog_search, order_views
 from marketplace.projectors import redis_prefix
-from marketplace.registry import api_url
+from marketplace.registry import read_api_public_url
 from projections.carts.projection import CartProjection
 from projections.carts.redis_view import RedisCartView
 from projections.catalog_search.projection import CatalogSearchProjection
@@ -136,7 +136,7 @@ def build_write_deps(
         idempotency=idempotency,
         max_body_bytes=settings.max_body_bytes,
         checkout_expiry_seconds=settings.checkout_expiry_seconds,
-        read_api_url=settings.read_api_public_url or api_url(settings, settings.read_api_port),
+        read_api_url=read_api_public_url(settings),
         event_store=settings.event_store,
         store_timeout_seconds=settings.write_store_timeout_seconds,
         clock=clock,

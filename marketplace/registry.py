@@ -95,6 +95,11 @@ def api_url(settings: Settings, port: int) -> str:
     return f"http://{host}:{port}"
 
 
+def read_api_public_url(settings: Settings) -> str:
+    """Where clients reach the query API: the configured public URL, else where it listens."""
+    return settings.read_api_public_url or api_url(settings, settings.read_api_port)
+
+
 PROJECTOR_BATCH_SIZE = 1000
 
 

@@ -26,7 +26,7 @@ from infra.local.redis import LocalRedis
 from infra.mail import MailSink, local_sink
 from infra.settings import Settings, load_settings
 from marketplace.ports import ports_in_use
-from marketplace.registry import PROCESSES, Kind, Process, api_url
+from marketplace.registry import PROCESSES, Kind, Process, api_url, read_api_public_url
 from marketplace.restarts import LOCK_FILE, STATE_FILE, hold_lock, load
 from marketplace.supervisor import (
     STOP_TIMEOUT_SECONDS,
@@ -200,8 +200,7 @@ def build_stack(
         "MARKETPLACE_DATA_DIR": str(data_dir),
         "MARKETPLACE_POSTGRES_URL": postgres_url,
         "MARKETPLACE_REDIS_URL": redis_url,
-        "MARKETPLACE_READ_API_PUBLIC_URL": settings.read_api_public_url
-        or api_url(settings, settings.read_api_port),
+        "MARKETPLACE_READ_API_PUBLIC_URL": read_api_public_url(settings),
     }
     components.extend(local_services(settings, env, where))
     for known in PROCESSES:

@@ -105,7 +105,7 @@ def order_confirmed(cause: Any, order: OrderForMail) -> list[OutboxMail]:
         f"Order {order.order_id}",
         "",
         *_priced(order.lines, order.currency),
-        f"Total: {_amount(sum(_subtotal(line) for line in order.lines), order.currency)}",
+        f"Total: {Money(sum(_subtotal(line) for line in order.lines), order.currency).shown()}",
         "",
         "It ships to:",
         *_address(order.ship_to),
@@ -125,7 +125,7 @@ def order_confirmed(cause: Any, order: OrderForMail) -> list[OutboxMail]:
             f"Order {order.order_id}",
             "",
             *_priced(lines, order.currency),
-            f"Your part: {_amount(sum(_subtotal(line) for line in lines), order.currency)}",
+            f"Your part: {Money(sum(_subtotal(line) for line in lines), order.currency).shown()}",
             "",
             "Ship to:",
             *_address(order.ship_to),
@@ -191,13 +191,9 @@ def _subtotal(line: LineForMail) -> int:
 
 def _priced(lines: Sequence[LineForMail], currency: str) -> list[str]:
     return [
-        f"  {line.quantity} {TIMES} {line.title} — {_amount(_subtotal(line), currency)}"
+        f"  {line.quantity} {TIMES} {line.title} — {Money(_subtotal(line), currency).shown()}"
         for line in lines
     ]
-
-
-def _amount(minor: int, currency: str) -> str:
-    return Money(minor, currency).shown()
 
 
 def _address(address: Mapping[str, str]) -> list[str]:
