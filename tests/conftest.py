@@ -30,6 +30,11 @@ from tests.support.opensearch import DEFAULT_CACHE_DIR, LocalOpenSearch, find_ja
 
 pytest_plugins = ["tests.mail_collector"]
 
+# A loaded CI machine must not turn a slow answer into a 503: tests that are not about
+# deadlines get generous store deadlines, and the deadline suites set their own.
+os.environ.setdefault("MARKETPLACE_READ_STORE_TIMEOUT_SECONDS", "5")
+os.environ.setdefault("MARKETPLACE_WRITE_STORE_TIMEOUT_SECONDS", "5")
+
 
 def run_marketplace(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """`marketplace <args>` to completion, with only the given MARKETPLACE_* variables."""

@@ -278,8 +278,9 @@ def module_postgres_url(postgres_server: str) -> Iterator[str]:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
-async def _open_api(url: str) -> AsyncIterator[Api]:
-    settings = api_settings(url)
+async def open_api(url: str, **overrides: Any) -> AsyncIterator[Api]:
+    """A command API on the PostgreSQL at url, with settings overrides."""
+    settings = api_settings(url).model_copy(update=overrides)
     pool = postgres_pool(settings, max_size=8)
     commands = build_commands(settings)
     try:
@@ -292,6 +293,7 @@ async def _open_api(url: str) -> AsyncIterator[Api]:
             max_body_bytes=settings.max_body_bytes,
             checkout_expiry_seconds=settings.checkout_expiry_seconds,
             read_api_url=READ_API_URL,
+            store_timeout_seconds=settings.write_store_timeout_seconds,
         )
         app = create_app(deps)
         transport = httpx.ASGITransport(app=app)
@@ -305,12 +307,12 @@ async def _open_api(url: str) -> AsyncIterator[Api]:
 @pytest.fixture
 async def api(postgres_url: str) -> AsyncIterator[Api]:
     """A fresh command API on a fresh schema."""
-    async for built in _open_api(postgres_url):
+    async for built in open_api(postgres_url):
         yield built
 
 
 @pytest.fixture(scope="module")
 async def shared_api(module_postgres_url: str) -> AsyncIterator[Api]:
     """One command API for a whole module; its tests must use ids of their own."""
-    async for built in _open_api(module_postgres_url):
+    async for built in open_api(module_postgres_url):
         yield built

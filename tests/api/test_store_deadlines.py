@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
 from uuid import UUID, uuid4
@@ -23,12 +23,15 @@ import pytest
 from domain.inventory import StockItem, stock_item_id
 from infra.local.postgres import LocalPostgres
 from marketplace.bootstrap import build_write_deps
-from tests.api.conftest import BASE_URL, Api, api_settings, product_body, seller_body
+from tests.api.conftest import BASE_URL, Api, api_settings, open_api, product_body, seller_body
 from tests.conftest import free_port
 from tests.support.freeze import frozen, process_tree
 from writeapi.app import create_app
 
 pytestmark = pytest.mark.postgres
+
+DEADLINE = 1.0
+"""The documented default store deadline, which these tests hold the API to."""
 
 FREEZE_SECONDS = 6.0
 SLACK_SECONDS = 3.0
@@ -119,7 +122,7 @@ async def test_a_frozen_postgres_gets_prompt_503s_and_loses_no_acknowledged_writ
 ) -> None:
     server = LocalPostgres(services_dir / f"frozen-{uuid4().hex[:6]}", free_port(), durable=False)
     server.start()
-    settings = api_settings(server.url)
+    settings = api_settings(server.url).model_copy(update={"write_store_timeout_seconds": DEADLINE})
     bound = 2 * settings.write_store_timeout_seconds
     deps = build_write_deps(settings)
     transport = httpx.ASGITransport(app=create_app(deps))
@@ -194,6 +197,13 @@ async def test_a_frozen_postgres_gets_prompt_503s_and_loses_no_acknowledged_writ
     assert {r.key for r in receipts if r.acknowledged} <= set(in_log)
     quantities = {r.key: r.quantity for r in receipts}
     assert item.received == sum(quantities[key] for key in in_log)
+
+
+@pytest.fixture
+async def api(postgres_url: str) -> AsyncIterator[Api]:
+    """A command API held to the documented default deadline."""
+    async for built in open_api(postgres_url, write_store_timeout_seconds=DEADLINE):
+        yield built
 
 
 async def test_an_append_past_its_deadline_is_answered_503_and_never_applied_or_run_twice(

@@ -28,6 +28,8 @@ from tests.support.freeze import frozen, process_tree
 
 pytestmark = pytest.mark.postgres
 
+DEADLINE = 1.0
+"""The documented default store deadline, which these tests hold the API to."""
 FREEZE_SECONDS = 6.0
 SLACK_SECONDS = 3.0
 """Margin over a documented bound, for a loaded machine."""
@@ -70,7 +72,9 @@ async def stores(services_dir: Path) -> AsyncIterator[Stores]:
     redis.start()
     commands = Commands(eventsourcing_env(Settings(), postgres.url))
     try:
-        async with open_reader(read_settings(postgres.url, redis.url), commands) as reader:
+        async with open_reader(
+            read_settings(postgres.url, redis.url, read_store_timeout_seconds=DEADLINE), commands
+        ) as reader:
             _, product = reader.stocked_product()
             reader.project()
             shopper = reader.auth(uuid4(), "shopper")

@@ -46,7 +46,9 @@ def test_postgres_env_carries_lock_timeout_and_schema() -> None:
     assert "POSTGRES_CALL_TIMEOUT" not in env
 
 
-def test_the_command_api_bounds_its_event_store_calls() -> None:
+def test_the_command_api_bounds_its_event_store_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MARKETPLACE_READ_STORE_TIMEOUT_SECONDS", raising=False)
+    monkeypatch.delenv("MARKETPLACE_WRITE_STORE_TIMEOUT_SECONDS", raising=False)
     env = eventsourcing_env(Settings(), "postgresql://db.local/shop", call_timeout=1.5)
     assert env["POSTGRES_CALL_TIMEOUT"] == "1.5"
     assert Settings().write_store_timeout_seconds == Settings().read_store_timeout_seconds == 1.0
