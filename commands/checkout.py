@@ -49,22 +49,16 @@ def system_context(at: datetime, event: Any | None = None, actor: str = ACTOR) -
     )
 
 
+@dataclass(eq=False)
 class CheckoutProcess:
     """Reserves every line of a placed order (all or nothing), confirms paid orders,
     sells their units and opens one fulfilment per seller; gives stock back when an
     order fails, expires or is cancelled."""
 
-    def __init__(
-        self,
-        orders: OrdersApplication,
-        inventory: InventoryApplication,
-        catalog: CatalogApplication,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        self.orders = orders
-        self.inventory = inventory
-        self.catalog = catalog
-        self.clock = clock
+    orders: OrdersApplication
+    inventory: InventoryApplication
+    catalog: CatalogApplication
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     def react(self, event: Any) -> None:
         """Issue the commands that follow from one order event."""
@@ -156,18 +150,13 @@ class Settled:
     void_payment_id: str | None = None
 
 
+@dataclass(eq=False)
 class PaymentSettlement:
     """Does one payment job at the gateway and records the answer on the order."""
 
-    def __init__(
-        self,
-        orders: OrdersApplication,
-        gateway: PaymentGateway,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        self.orders = orders
-        self.gateway = gateway
-        self.clock = clock
+    orders: OrdersApplication
+    gateway: PaymentGateway
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     def settle(self, job: PaymentJob) -> Settled:
         """Call the gateway once (the client retries inside) and record what it said."""

@@ -18,7 +18,7 @@ import ssl
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from email import message_from_bytes, policy
 from email.errors import HeaderParseError
 from email.headerregistry import Address
@@ -90,28 +90,19 @@ def recipient(name: str, address: str) -> Address | str:
     return f'"{quoted}" <{address}>'  # the library's Address refuses a non-ASCII local part
 
 
+@dataclass(eq=False)
 class SmtpSender:
     """Sends mails through one SMTP server, keeping the connection open between messages."""
 
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        *,
-        mail_from: str,
-        timeout: float = 10.0,
-        starttls: bool = False,
-        username: str | None = None,
-        password: str | None = None,
-    ) -> None:
-        self.host = host
-        self.port = port
-        self.mail_from = mail_from
-        self.timeout = timeout
-        self.starttls = starttls
-        self.username = username
-        self.password = password
-        self._smtp: smtplib.SMTP | None = None
+    host: str
+    port: int
+    _: KW_ONLY
+    mail_from: str
+    timeout: float = 10.0
+    starttls: bool = False
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    _smtp: smtplib.SMTP | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SmtpSender:

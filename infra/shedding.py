@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
+from prometheus_client import REGISTRY, Counter, Gauge
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from infra.metric_set import MetricSet, metric
 from infra.web import problem_response
 
 UNGUARDED_PREFIXES = ("/health/", "/metrics")
@@ -32,30 +33,26 @@ def nothing_reserved(method: str, path: str) -> bool:
 
 
 @dataclass(frozen=True)
-class SheddingMetrics:
+class SheddingMetrics(MetricSet):
     """Requests in flight and requests shed, per API."""
 
-    in_flight: Gauge
-    shed: Counter
-
-    @classmethod
-    def on(cls, registry: CollectorRegistry) -> SheddingMetrics:
-        """Create and register the metrics on registry."""
-        return cls(
-            in_flight=Gauge(
-                "api_requests_in_flight",
-                "Requests this API process is serving now",
-                ["api"],
-                registry=registry,
-                multiprocess_mode="livesum",
-            ),
-            shed=Counter(
-                "api_requests_shed_total",
-                "Requests answered 503 at once because the process was at its cap",
-                ["api", "kind"],
-                registry=registry,
-            ),
+    in_flight: Gauge = field(
+        metadata=metric(
+            Gauge,
+            "api_requests_in_flight",
+            "Requests this API process is serving now",
+            ["api"],
+            multiprocess_mode="livesum",
         )
+    )
+    shed: Counter = field(
+        metadata=metric(
+            Counter,
+            "api_requests_shed_total",
+            "Requests answered 503 at once because the process was at its cap",
+            ["api", "kind"],
+        )
+    )
 
 
 DEFAULT_METRICS = SheddingMetrics.on(REGISTRY)

@@ -6,7 +6,7 @@ the query API reads both through one pool whose calls fail within the read timeo
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from infra.settings import Settings
 from marketplace.catalog_search import search_pool
@@ -23,44 +23,46 @@ READ_POOL_SIZE = 10
 PROJECTOR_POOL_TIMEOUT_SECONDS = 30.0
 
 
-def order_history_view(postgres_url: str) -> PostgresOrderHistoryView:
-    """The view the orders projector writes, its tables created if missing."""
+V = TypeVar("V", PostgresOrderHistoryView, PostgresSellerSalesView)
+
+
+def projector_view(view_type: type[V], name: str, postgres_url: str) -> V:
+    """The view a projector writes, on a small pool of its own, its tables created if missing."""
     pool = search_pool(postgres_url, PROJECTOR_POOL_SIZE, PROJECTOR_POOL_TIMEOUT_SECONDS)
-    view = PostgresOrderHistoryView(pool, OrderHistoryProjection.name)
+    view = view_type(pool, name)
     view.create()
     return view
+
+
+def view_versions(view_type: type[V], name: str, postgres_url: str) -> PostgresVersions:
+    """The versions of a view, for a rebuild: each version's view shares one small pool."""
+    pool = search_pool(postgres_url, PROJECTOR_POOL_SIZE, PROJECTOR_POOL_TIMEOUT_SECONDS)
+    return PostgresVersions(
+        pool,
+        name,
+        view_type.tables,
+        lambda version: view_type(pool, name, version=version, owns_pool=False),
+    )
+
+
+def order_history_view(postgres_url: str) -> PostgresOrderHistoryView:
+    """The view the orders projector writes, its tables created if missing."""
+    return projector_view(PostgresOrderHistoryView, OrderHistoryProjection.name, postgres_url)
 
 
 def seller_sales_view(postgres_url: str) -> PostgresSellerSalesView:
     """The view the seller-sales projector writes, its tables created if missing."""
-    pool = search_pool(postgres_url, PROJECTOR_POOL_SIZE, PROJECTOR_POOL_TIMEOUT_SECONDS)
-    view = PostgresSellerSalesView(pool, SellerSalesProjection.name)
-    view.create()
-    return view
+    return projector_view(PostgresSellerSalesView, SellerSalesProjection.name, postgres_url)
 
 
 def order_history_versions(postgres_url: str) -> PostgresVersions:
     """The versions of the order-history view, for a rebuild."""
-    pool = search_pool(postgres_url, PROJECTOR_POOL_SIZE, PROJECTOR_POOL_TIMEOUT_SECONDS)
-    name = OrderHistoryProjection.name
-    return PostgresVersions(
-        pool,
-        name,
-        PostgresOrderHistoryView.tables,
-        lambda version: PostgresOrderHistoryView(pool, name, version=version, owns_pool=False),
-    )
+    return view_versions(PostgresOrderHistoryView, OrderHistoryProjection.name, postgres_url)
 
 
 def seller_sales_versions(postgres_url: str) -> PostgresVersions:
     """The versions of the seller-sales view, for a rebuild."""
-    pool = search_pool(postgres_url, PROJECTOR_POOL_SIZE, PROJECTOR_POOL_TIMEOUT_SECONDS)
-    name = SellerSalesProjection.name
-    return PostgresVersions(
-        pool,
-        name,
-        PostgresSellerSalesView.tables,
-        lambda version: PostgresSellerSalesView(pool, name, version=version, owns_pool=False),
-    )
+    return view_versions(PostgresSellerSalesView, SellerSalesProjection.name, postgres_url)
 
 
 def close_view(view: Any) -> None:

@@ -32,7 +32,7 @@ from projections.runtime import Projection, View, Worker
 from projections.seller_sales.projection import SellerSalesProjection
 from projections.stores.postgres.deadletters import dead_letters_at
 from projections.versions import ViewVersions
-from workers.logs import context_logs
+from workers.logs import followed_logs
 
 log = structlog.get_logger()
 
@@ -170,9 +170,7 @@ def opened(
             timeout = settings.postgres_connect_timeout_seconds
             book = resources.enter_context(dead_letters_at(where.postgres_url, timeout))
         projection = spec.projection()
-        logs = context_logs(projection, settings, where)
-        for context_log in logs:
-            resources.callback(context_log.close)
+        logs = followed_logs(projection, settings, where, resources)
         view = spec.view(settings, where)
         resources.callback(spec.close_view, view)
         largest = max_batch_size or largest_batch(view)

@@ -39,7 +39,7 @@ from marketplace.projectors import largest_batch, projector
 from projections.runtime import Worker
 from projections.stores.postgres.deadletters import dead_letters_at
 from projections.versions import ViewVersions
-from workers.logs import context_logs
+from workers.logs import followed_logs
 
 log = structlog.get_logger()
 
@@ -126,9 +126,7 @@ def rebuild(
         except LockHeld:
             raise RebuildRunning(f"a rebuild of {name} is running") from None
         projection = spec.projection()
-        logs = context_logs(projection, settings, where)
-        for context_log in logs:
-            resources.callback(context_log.close)
+        logs = followed_logs(projection, settings, where, resources)
         retrying = StoreRetries(name, versions.transient_errors, retry_seconds)
         readers, writers, version = retrying("find its versions", lambda: plan(versions, name))
         view = retrying(f"create v{version}", lambda: versions.build(version))

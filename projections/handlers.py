@@ -24,6 +24,7 @@ Handler = Callable[[Any, Any, Any], None]
 """A handler method as found in the class: called with (self, event, unit)."""
 
 H = TypeVar("H", bound=Callable[..., None])
+V = TypeVar("V")
 
 _MARK = "__handles_events__"
 
@@ -38,6 +39,11 @@ def handles(*event_types: type) -> Callable[[H], H]:
         return method
 
     return mark
+
+
+def nearest(table: Mapping[type, V], event_type: type) -> V:
+    """What table holds for event_type or, failing that, its nearest base class in table."""
+    return next(table[key] for key in event_type.__mro__ if key in table)
 
 
 class EventHandlers:

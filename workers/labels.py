@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 from uuid import UUID
@@ -37,7 +38,7 @@ from projections.log import TRANSIENT as LOG_TRANSIENT
 from projections.runtime import Projection, Worker
 from projections.stores.postgres.deadletters import PostgresDeadLetters
 from projections.stores.postgres.unit import PostgresUnit, PostgresView
-from workers.logs import context_logs, log_names
+from workers.logs import followed_logs, log_names
 
 log = structlog.get_logger()
 
@@ -52,20 +53,14 @@ def label_key(fulfilment_id: UUID) -> str:
     return f"labels/{fulfilment_id}.pdf"
 
 
+@dataclass(eq=False)
 class Labeller:
     """Renders, stores and attaches one fulfilment's label."""
 
-    def __init__(
-        self,
-        blobs: BlobStore,
-        orders: OrdersApplication,
-        catalog: CatalogApplication,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        self.blobs = blobs
-        self.orders = orders
-        self.catalog = catalog
-        self.clock = clock
+    blobs: BlobStore
+    orders: OrdersApplication
+    catalog: CatalogApplication
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     def label(self, opened: Fulfilment.Opened) -> str:
         """Make sure the fulfilment has its label; return the label's blob key."""
@@ -152,9 +147,7 @@ def opened(settings: Settings, batch_size: int = 50) -> Iterator[Worker[Postgres
         resources.callback(commands.close)
         labeller = Labeller(blob_store(settings), commands.orders, commands.catalog)
         projection = LabelProjection(labeller)
-        logs = context_logs(projection, settings, where)
-        for context_log in logs:
-            resources.callback(context_log.close)
+        logs = followed_logs(projection, settings, where, resources)
         pool = postgres_pool(
             where.postgres_url,
             max_size=POOL_SIZE,

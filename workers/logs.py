@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from typing import Any
 
 from commands.services import SINGLE_LOG
@@ -42,3 +43,13 @@ def context_logs(projection: Follower, settings: Settings, where: Stores) -> lis
     )
     env = eventsourcing_env(reader, where.postgres_url)
     return [ContextLog(env, name) for name in log_names(projection, settings)]
+
+
+def followed_logs(
+    projection: Follower, settings: Settings, where: Stores, resources: ExitStack
+) -> list[ContextLog]:
+    """context_logs(), each closed when resources closes."""
+    logs = context_logs(projection, settings, where)
+    for context_log in logs:
+        resources.callback(context_log.close)
+    return logs

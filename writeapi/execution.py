@@ -94,6 +94,7 @@ def render(reply: Reply, read_api_url: str) -> Response:
     return Response(orjson.dumps(body), reply.status, headers, media_type="application/json")
 
 
+@dataclass(eq=False)
 class Call:
     """One authorised command call: runs its command once per Idempotency-Key and answers.
 
@@ -103,21 +104,12 @@ class Call:
     run a second time.
     """
 
-    def __init__(
-        self,
-        request: Request,
-        principal: Principal,
-        commands: Commands,
-        idempotency: IdempotencyStore,
-        read_api_url: str,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        self.request = request
-        self.principal = principal
-        self.commands = commands
-        self.idempotency = idempotency
-        self.read_api_url = read_api_url
-        self.clock = clock
+    request: Request
+    principal: Principal
+    commands: Commands
+    idempotency: IdempotencyStore
+    read_api_url: str
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     def expected_version(self) -> int | None:
         """The version the client's If-Match names, if any."""

@@ -13,12 +13,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import IntEnum
 
 import structlog
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
+from prometheus_client import REGISTRY, Counter, Gauge
 
+from infra.metric_set import MetricSet, metric
 from infra.settings import Settings
 
 log = structlog.get_logger()
@@ -38,28 +39,24 @@ class BreakerState(IntEnum):
 
 
 @dataclass(frozen=True)
-class BreakerMetrics:
+class BreakerMetrics(MetricSet):
     """The breaker's Prometheus metrics, registered once per registry."""
 
-    state: Gauge
-    transitions: Counter
-
-    @classmethod
-    def on(cls, registry: CollectorRegistry) -> BreakerMetrics:
-        """Create and register the metrics on registry."""
-        return cls(
-            state=Gauge(
-                "payment_breaker_state",
-                "Payment gateway circuit breaker state (0 closed, 1 open, 2 half-open)",
-                registry=registry,
-            ),
-            transitions=Counter(
-                "payment_breaker_transitions_total",
-                "Payment gateway circuit breaker state changes",
-                ["from_state", "to_state"],
-                registry=registry,
-            ),
+    state: Gauge = field(
+        metadata=metric(
+            Gauge,
+            "payment_breaker_state",
+            "Payment gateway circuit breaker state (0 closed, 1 open, 2 half-open)",
         )
+    )
+    transitions: Counter = field(
+        metadata=metric(
+            Counter,
+            "payment_breaker_transitions_total",
+            "Payment gateway circuit breaker state changes",
+            ["from_state", "to_state"],
+        )
+    )
 
 
 DEFAULT_METRICS = BreakerMetrics.on(REGISTRY)

@@ -10,15 +10,16 @@ decline or another 4xx is a healthy answer); a refused permit answers "unavailab
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import quote
 
 import httpx
 import structlog
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
+from prometheus_client import REGISTRY, Counter, Histogram
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
+from infra.metric_set import MetricSet, metric
 from infra.payments.breaker import BreakerMetrics, CircuitBreaker
 from infra.settings import Settings
 
@@ -38,7 +39,7 @@ class GatewayAnswer:
 
 
 @dataclass(frozen=True)
-class ClientMetrics:
+class ClientMetrics(MetricSet):
     """Per-attempt Prometheus metrics of the client, registered once per registry.
 
     Outcomes: approved, declined, rejected (another final 4xx), in_progress (409),
@@ -46,27 +47,23 @@ class ClientMetrics:
     refused (the breaker refused the attempt: no request was sent, no duration observed).
     """
 
-    calls: Counter
-    seconds: Histogram
-
-    @classmethod
-    def on(cls, registry: CollectorRegistry) -> ClientMetrics:
-        """Create and register the metrics on registry."""
-        return cls(
-            calls=Counter(
-                "payment_gateway_calls_total",
-                "Payment gateway HTTP attempts by outcome",
-                ["operation", "outcome"],
-                registry=registry,
-            ),
-            seconds=Histogram(
-                "payment_gateway_call_seconds",
-                "Duration of payment gateway HTTP attempts",
-                ["operation"],
-                buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
-                registry=registry,
-            ),
+    calls: Counter = field(
+        metadata=metric(
+            Counter,
+            "payment_gateway_calls_total",
+            "Payment gateway HTTP attempts by outcome",
+            ["operation", "outcome"],
         )
+    )
+    seconds: Histogram = field(
+        metadata=metric(
+            Histogram,
+            "payment_gateway_call_seconds",
+            "Duration of payment gateway HTTP attempts",
+            ["operation"],
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+        )
+    )
 
 
 DEFAULT_METRICS = ClientMetrics.on(REGISTRY)

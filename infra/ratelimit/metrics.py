@@ -2,41 +2,40 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
+from prometheus_client import REGISTRY, Counter, Gauge
+
+from infra.metric_set import MetricSet, metric
 
 
 @dataclass(frozen=True)
-class RateLimitMetrics:
+class RateLimitMetrics(MetricSet):
     """The store's health, requests decided without it, and requests refused."""
 
-    store_up: Gauge
-    fallback: Counter
-    limited: Counter
-
-    @classmethod
-    def on(cls, registry: CollectorRegistry) -> RateLimitMetrics:
-        """Create and register the metrics on registry."""
-        return cls(
-            store_up=Gauge(
-                "rate_limit_store_up",
-                "1 while the shared rate-limit store (Redis) answers, 0 while on the fallback",
-                registry=registry,
-                multiprocess_mode="livemin",
-            ),
-            fallback=Counter(
-                "rate_limit_fallback_total",
-                "Requests whose budgets this process decided alone, in memory",
-                registry=registry,
-            ),
-            limited=Counter(
-                "rate_limited_requests_total",
-                "Requests answered 429, by the budget that refused them",
-                ["policy"],
-                registry=registry,
-            ),
+    store_up: Gauge = field(
+        metadata=metric(
+            Gauge,
+            "rate_limit_store_up",
+            "1 while the shared rate-limit store (Redis) answers, 0 while on the fallback",
+            multiprocess_mode="livemin",
         )
+    )
+    fallback: Counter = field(
+        metadata=metric(
+            Counter,
+            "rate_limit_fallback_total",
+            "Requests whose budgets this process decided alone, in memory",
+        )
+    )
+    limited: Counter = field(
+        metadata=metric(
+            Counter,
+            "rate_limited_requests_total",
+            "Requests answered 429, by the budget that refused them",
+            ["policy"],
+        )
+    )
 
 
 DEFAULT_METRICS = RateLimitMetrics.on(REGISTRY)

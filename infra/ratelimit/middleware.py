@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -36,6 +37,7 @@ def _retrieve(spending: asyncio.Future[Verdict]) -> None:
         spending.exception()
 
 
+@dataclass(eq=False)
 class RateLimitMiddleware:
     """Pure ASGI: spend a request's budgets before the app answers; 429 past any of them.
 
@@ -46,19 +48,11 @@ class RateLimitMiddleware:
     only once its budgets allow it.
     """
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        limiter: RateLimiter,
-        classify: Callable[[str, str], str | None],
-        tokens: TokenCodec,
-        speculate: Callable[[str, str], bool] | None = None,
-    ) -> None:
-        self.app = app
-        self.limiter = limiter
-        self.classify = classify
-        self.tokens = tokens
-        self.speculate = speculate
+    app: ASGIApp
+    limiter: RateLimiter
+    classify: Callable[[str, str], str | None]
+    tokens: TokenCodec
+    speculate: Callable[[str, str], bool] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         category = (

@@ -16,8 +16,7 @@ ignores changes it has already seen.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 from uuid import UUID
 
@@ -291,13 +290,9 @@ class PostgresCatalogSearchView(PostgresView):
             self._extension_schemas = (schemas[0], schemas[1])
         return self._extension_schemas
 
-    @contextmanager
-    def unit_of_work(self) -> Iterator[PostgresCatalogSearchUnit]:
+    def unit_of_work(self) -> AbstractContextManager[PostgresCatalogSearchUnit]:
         """A unit whose writes and position commit in one transaction."""
-        with self.transaction() as unit:
-            batch = PostgresCatalogSearchUnit(unit.view, unit.cursor)
-            yield batch
-            batch.flush()
+        return self.batch(PostgresCatalogSearchUnit)
 
     def search(self, query: SearchQuery) -> SearchResult:
         """One page of matches with total and facets, read from one snapshot."""

@@ -7,12 +7,11 @@ from datetime import datetime
 from typing import ClassVar, Protocol
 from uuid import UUID
 
-from domain.inventory import StockItem
 from domain.product import Product
 from domain.seller import Seller
 from projections.failures import Policy
 from projections.handlers import handles
-from projections.runtime import Projection, Unit
+from projections.stock import StockCountersUnit, StockCounting
 
 
 @dataclass(frozen=True)
@@ -29,7 +28,7 @@ class Listing:
     listed_at: datetime
 
 
-class CatalogSearchUnit(Unit, Protocol):
+class CatalogSearchUnit(StockCountersUnit, Protocol):
     """The writes of one batch, named for what they mean.
 
     version is the event's aggregate version: a view applies a change only if that
@@ -55,16 +54,8 @@ class CatalogSearchUnit(Unit, Protocol):
     def delist_product(self, product_id: UUID, version: int) -> None:
         """Stop finding a product."""
 
-    def open_stock(self, stock_id: UUID, product_id: UUID, version: int) -> None:
-        """Start counting a product's stock at zero."""
 
-    def move_stock(
-        self, stock_id: UUID, version: int, *, received: int = 0, reserved: int = 0, sold: int = 0
-    ) -> None:
-        """Add deltas to a stock item's received, reserved and sold counters."""
-
-
-class CatalogSearchProjection(Projection[CatalogSearchUnit]):
+class CatalogSearchProjection(StockCounting[CatalogSearchUnit]):
     """Products with their seller's name and units available (received - reserved - sold)."""
 
     name = "catalog-search"
@@ -106,46 +97,6 @@ class CatalogSearchProjection(Projection[CatalogSearchUnit]):
     def delist_product(self, event: Product.Delisted, unit: CatalogSearchUnit) -> None:
         """Stop finding a delisted product."""
         unit.delist_product(event.originator_id, event.originator_version)
-
-    @handles(StockItem.Opened)
-    def open_stock(self, event: StockItem.Opened, unit: CatalogSearchUnit) -> None:
-        """Start counting a product's stock at zero."""
-        unit.open_stock(event.originator_id, event.product_id, event.originator_version)
-
-    @handles(StockItem.StockReceived)
-    def receive_stock(self, event: StockItem.StockReceived, unit: CatalogSearchUnit) -> None:
-        """Count received units."""
-        unit.move_stock(event.originator_id, event.originator_version, received=event.quantity)
-
-    @handles(StockItem.StockAdjusted)
-    def adjust_stock(self, event: StockItem.StockAdjusted, unit: CatalogSearchUnit) -> None:
-        """Correct the received count by the adjustment."""
-        unit.move_stock(event.originator_id, event.originator_version, received=event.delta)
-
-    @handles(StockItem.UnitsReserved)
-    def reserve_units(self, event: StockItem.UnitsReserved, unit: CatalogSearchUnit) -> None:
-        """Count reserved units."""
-        unit.move_stock(event.originator_id, event.originator_version, reserved=event.quantity)
-
-    @handles(StockItem.ReservationReleased)
-    def release_units(self, event: StockItem.ReservationReleased, unit: CatalogSearchUnit) -> None:
-        """Uncount units whose reservation was released."""
-        unit.move_stock(event.originator_id, event.originator_version, reserved=-event.quantity)
-
-    @handles(StockItem.ReservationCommitted)
-    def sell_units(self, event: StockItem.ReservationCommitted, unit: CatalogSearchUnit) -> None:
-        """Move committed units from reserved to sold."""
-        unit.move_stock(
-            event.originator_id,
-            event.originator_version,
-            reserved=-event.quantity,
-            sold=event.quantity,
-        )
-
-    @handles(StockItem.SaleCancelled)
-    def unsell_units(self, event: StockItem.SaleCancelled, unit: CatalogSearchUnit) -> None:
-        """Uncount units whose sale was cancelled."""
-        unit.move_stock(event.originator_id, event.originator_version, sold=-event.quantity)
 
 
 def listing(event: Product.Listed) -> Listing:

@@ -7,8 +7,7 @@ the projector has created the tables answer as an empty view.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import fields
 from typing import Any
 from uuid import UUID
@@ -71,13 +70,9 @@ class PostgresOrderHistoryView(PostgresReadView):
         """Create the partitioned tables, their partitions and the lookup tables."""
         self.create_tables(SCHEMA)
 
-    @contextmanager
-    def unit_of_work(self) -> Iterator[PostgresOrderHistoryUnit]:
+    def unit_of_work(self) -> AbstractContextManager[PostgresOrderHistoryUnit]:
         """A unit whose writes and position commit in one transaction."""
-        with self.transaction() as unit:
-            batch = PostgresOrderHistoryUnit(unit.view, unit.cursor)
-            yield batch
-            batch.flush()
+        return self.batch(PostgresOrderHistoryUnit)
 
     def customer_orders(
         self, customer_id: UUID, limit: int, after: After | None = None

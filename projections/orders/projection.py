@@ -2,17 +2,47 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any, ClassVar, NamedTuple, Protocol
 from uuid import UUID
 
 from domain.fulfilment import Fulfilment
 from domain.order import Order
-from projections.handlers import handles
+from projections.handlers import handles, nearest
 from projections.runtime import Projection, Unit
 
 PAYMENT_PENDING = "payment_pending"
 """How an order whose stock is reserved (waiting for its payment) is shown."""
+
+
+ORDER_CHANGES: Mapping[type, Callable[[Any], dict[str, Any]]] = MappingProxyType(
+    {
+        Order.StockReserved: lambda e: {"status": PAYMENT_PENDING},
+        Order.Rejected: lambda e: {
+            "status": "rejected",
+            "rejected_product_ids": [str(product) for product in e.product_ids],
+        },
+        Order.PaymentAuthorised: lambda e: {
+            "status": "payment_authorised",
+            "payment_state": "authorised",
+            "payment_id": e.payment_id,
+            "authorised_minor": e.amount_minor,
+        },
+        Order.PaymentFailed: lambda e: {
+            "status": "payment_failed",
+            "payment_state": "failed",
+            "payment_failure": e.reason,
+        },
+        Order.Confirmed: lambda e: {"status": "confirmed", "confirmed_at": e.timestamp},
+        Order.Cancelled: lambda e: {"status": "cancelled", "cancellation_reason": e.reason},
+        Order.Expired: lambda e: {"status": "expired"},
+        Order.PaymentVoided: lambda e: {"payment_state": "voided"},
+    }
+)
+"""The order fields each of these events sets: a reserved order waits for its payment, a
+rejected one names the products it could not have, a failed payment says why."""
 
 
 class PlacedLine(NamedTuple):
@@ -106,84 +136,12 @@ class OrderHistoryProjection(Projection[OrderHistoryUnit]):
             event.originator_id, event.blob_key, event.content_type, event.originator_version
         )
 
-    @handles(Order.StockReserved)
-    def await_payment(self, event: Order.StockReserved, unit: OrderHistoryUnit) -> None:
-        """Show an order whose stock is reserved as waiting for its payment."""
+    @handles(*ORDER_CHANGES)
+    def change_order(self, event: Any, unit: OrderHistoryUnit) -> None:
+        """Set the order fields the event changes (ORDER_CHANGES)."""
+        fields = nearest(ORDER_CHANGES, type(event))
         unit.change_order(
-            event.originator_id, event.originator_version, event.timestamp, status=PAYMENT_PENDING
-        )
-
-    @handles(Order.Rejected)
-    def reject_order(self, event: Order.Rejected, unit: OrderHistoryUnit) -> None:
-        """Show an order as rejected, with the products it could not have."""
-        rejected = [str(product) for product in event.product_ids]
-        unit.change_order(
-            event.originator_id,
-            event.originator_version,
-            event.timestamp,
-            status="rejected",
-            rejected_product_ids=rejected,
-        )
-
-    @handles(Order.PaymentAuthorised)
-    def authorise_payment(self, event: Order.PaymentAuthorised, unit: OrderHistoryUnit) -> None:
-        """Record an order's authorised payment."""
-        unit.change_order(
-            event.originator_id,
-            event.originator_version,
-            event.timestamp,
-            status="payment_authorised",
-            payment_state="authorised",
-            payment_id=event.payment_id,
-            authorised_minor=event.amount_minor,
-        )
-
-    @handles(Order.PaymentFailed)
-    def fail_payment(self, event: Order.PaymentFailed, unit: OrderHistoryUnit) -> None:
-        """Record why an order's payment failed."""
-        unit.change_order(
-            event.originator_id,
-            event.originator_version,
-            event.timestamp,
-            status="payment_failed",
-            payment_state="failed",
-            payment_failure=event.reason,
-        )
-
-    @handles(Order.Confirmed)
-    def confirm_order(self, event: Order.Confirmed, unit: OrderHistoryUnit) -> None:
-        """Show an order as confirmed, and when."""
-        unit.change_order(
-            event.originator_id,
-            event.originator_version,
-            event.timestamp,
-            status="confirmed",
-            confirmed_at=event.timestamp,
-        )
-
-    @handles(Order.Cancelled)
-    def cancel_order(self, event: Order.Cancelled, unit: OrderHistoryUnit) -> None:
-        """Show an order as cancelled, and why."""
-        unit.change_order(
-            event.originator_id,
-            event.originator_version,
-            event.timestamp,
-            status="cancelled",
-            cancellation_reason=event.reason,
-        )
-
-    @handles(Order.Expired)
-    def expire_order(self, event: Order.Expired, unit: OrderHistoryUnit) -> None:
-        """Show an order as expired."""
-        unit.change_order(
-            event.originator_id, event.originator_version, event.timestamp, status="expired"
-        )
-
-    @handles(Order.PaymentVoided)
-    def void_payment(self, event: Order.PaymentVoided, unit: OrderHistoryUnit) -> None:
-        """Show an order's payment as voided."""
-        unit.change_order(
-            event.originator_id, event.originator_version, event.timestamp, payment_state="voided"
+            event.originator_id, event.originator_version, event.timestamp, **fields(event)
         )
 
     @handles(Order.Shipped)

@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Any, ClassVar, Protocol
 from uuid import UUID
 
-from domain.inventory import StockItem
 from domain.product import Product
 from domain.seller import Seller
 from projections.handlers import handles
-from projections.runtime import Projection, Unit
+from projections.stock import StockCountersUnit, StockCounting
 
 
 def units_available(received: int, reserved: int, sold: int) -> int:
@@ -20,7 +19,7 @@ def units_available(received: int, reserved: int, sold: int) -> int:
     return received - reserved - sold
 
 
-class ProductDetailUnit(Unit, Protocol):
+class ProductDetailUnit(StockCountersUnit, Protocol):
     """The writes of one batch, named for what they mean.
 
     version is the event's aggregate version, recorded with the product or stock item.
@@ -38,16 +37,8 @@ class ProductDetailUnit(Unit, Protocol):
     def update_product(self, product_id: UUID, fields: dict[str, Any], version: int) -> None:
         """Overwrite some fields of a product's document."""
 
-    def move_stock(self, product_id: UUID, stock_id: UUID, version: int) -> None:
-        """Open a product's stock counters at zero."""
 
-    def move_stock_of(
-        self, stock_id: UUID, version: int, *, received: int = 0, reserved: int = 0, sold: int = 0
-    ) -> None:
-        """Add to a stock item's received, reserved and sold counters."""
-
-
-class ProductDetailProjection(Projection[ProductDetailUnit]):
+class ProductDetailProjection(StockCounting[ProductDetailUnit]):
     """Product details with seller name and units available (received - reserved - sold)."""
 
     name = "product-detail"
@@ -110,43 +101,3 @@ class ProductDetailProjection(Projection[ProductDetailUnit]):
     def delist_product(self, event: Product.Delisted, unit: ProductDetailUnit) -> None:
         """Mark a product as delisted."""
         unit.update_product(event.originator_id, {"delisted": True}, event.originator_version)
-
-    @handles(StockItem.Opened)
-    def open_stock(self, event: StockItem.Opened, unit: ProductDetailUnit) -> None:
-        """Start counting a product's stock at zero."""
-        unit.move_stock(event.product_id, event.originator_id, event.originator_version)
-
-    @handles(StockItem.StockReceived)
-    def receive_stock(self, event: StockItem.StockReceived, unit: ProductDetailUnit) -> None:
-        """Count received units."""
-        unit.move_stock_of(event.originator_id, event.originator_version, received=event.quantity)
-
-    @handles(StockItem.StockAdjusted)
-    def adjust_stock(self, event: StockItem.StockAdjusted, unit: ProductDetailUnit) -> None:
-        """Correct the received count by the adjustment."""
-        unit.move_stock_of(event.originator_id, event.originator_version, received=event.delta)
-
-    @handles(StockItem.UnitsReserved)
-    def reserve_units(self, event: StockItem.UnitsReserved, unit: ProductDetailUnit) -> None:
-        """Count reserved units."""
-        unit.move_stock_of(event.originator_id, event.originator_version, reserved=event.quantity)
-
-    @handles(StockItem.ReservationReleased)
-    def release_units(self, event: StockItem.ReservationReleased, unit: ProductDetailUnit) -> None:
-        """Uncount units whose reservation was released."""
-        unit.move_stock_of(event.originator_id, event.originator_version, reserved=-event.quantity)
-
-    @handles(StockItem.ReservationCommitted)
-    def sell_units(self, event: StockItem.ReservationCommitted, unit: ProductDetailUnit) -> None:
-        """Move committed units from reserved to sold."""
-        unit.move_stock_of(
-            event.originator_id,
-            event.originator_version,
-            reserved=-event.quantity,
-            sold=event.quantity,
-        )
-
-    @handles(StockItem.SaleCancelled)
-    def unsell_units(self, event: StockItem.SaleCancelled, unit: ProductDetailUnit) -> None:
-        """Uncount units whose sale was cancelled."""
-        unit.move_stock_of(event.originator_id, event.originator_version, sold=-event.quantity)

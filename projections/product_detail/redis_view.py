@@ -70,12 +70,12 @@ class RedisProductDetailUnit(RedisUnit, ProductDetailUnit):
         mapping["version"] = str(version)
         self.writes.hset(self.keys.product(product_id), mapping)
 
-    def move_stock(self, product_id: UUID, stock_id: UUID, version: int) -> None:
+    def open_stock(self, stock_id: UUID, product_id: UUID, version: int) -> None:
         """Open a product's stock counters at zero."""
         mapping = {"product_id": str(product_id), "version": str(version)}
         self.writes.hset(self.keys.stock(stock_id), mapping)
 
-    def move_stock_of(
+    def move_stock(
         self, stock_id: UUID, version: int, *, received: int = 0, reserved: int = 0, sold: int = 0
     ) -> None:
         """Add to a stock item's received, reserved and sold counters."""

@@ -10,8 +10,7 @@ orders confirmed in it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -194,13 +193,9 @@ class PostgresSellerSalesView(PostgresReadView):
         """Create the tables."""
         self.create_tables(TABLES)
 
-    @contextmanager
-    def unit_of_work(self) -> Iterator[PostgresSellerSalesUnit]:
+    def unit_of_work(self) -> AbstractContextManager[PostgresSellerSalesUnit]:
         """A unit whose writes and position commit in one transaction."""
-        with self.transaction() as unit:
-            batch = PostgresSellerSalesUnit(unit.view, unit.cursor)
-            yield batch
-            batch.flush()
+        return self.batch(PostgresSellerSalesUnit)
 
     def hourly(
         self,

@@ -126,9 +126,9 @@ async def test_the_script_counts_units_available_as_python_does(
     }
     with view.unit_of_work() as unit:
         unit.list_product(product, fields, 0)
-        unit.move_stock(product, stock_item_id(product), 0)
+        unit.open_stock(stock_item_id(product), product, 0)
         moves = {"received": received, "reserved": reserved, "sold": sold}
-        unit.move_stock_of(stock_item_id(product), 1, **moves)
+        unit.move_stock(stock_item_id(product), 1, **moves)
         unit.track("catalog", 0, 1)
 
     detail = ProductDetail.model_validate_json(

@@ -21,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import Any, cast
@@ -51,7 +52,7 @@ from projections.runtime import Worker
 from projections.stores.postgres.deadletters import PostgresDeadLetters
 from workers.checkout.book import DuePayment, PostgresCheckoutBook
 from workers.checkout.book_projection import CheckoutBookProjection
-from workers.logs import context_logs
+from workers.logs import followed_logs
 
 log = structlog.get_logger()
 
@@ -106,22 +107,15 @@ def retry_at(now: datetime, attempts: int) -> datetime:
     return now + timedelta(seconds=random.uniform(ceiling / 2, ceiling))
 
 
+@dataclass(eq=False)
 class PaymentLoop:
     """Claims due gateway calls and makes them on a pool of threads."""
 
-    def __init__(
-        self,
-        book: PostgresCheckoutBook,
-        settlement: PaymentSettlement,
-        workers: int,
-        lease: timedelta,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        self.book = book
-        self.settlement = settlement
-        self.workers = workers
-        self.lease = lease
-        self.clock = clock
+    book: PostgresCheckoutBook
+    settlement: PaymentSettlement
+    workers: int
+    lease: timedelta
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     def run(self, stop: threading.Event, idle_seconds: float = 0.05) -> None:
         """Make due calls until stop is set."""
@@ -162,18 +156,13 @@ class PaymentLoop:
         PAYMENT_CALLS.labels(due.kind, "done" if settled.done else "later").inc()
 
 
+@dataclass(eq=False)
 class DeadlineLoop:
     """Expires orders whose payment deadline passed (found in the book, never the log)."""
 
-    def __init__(
-        self,
-        book: PostgresCheckoutBook,
-        commands: Commands,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        self.book = book
-        self.commands = commands
-        self.clock = clock
+    book: PostgresCheckoutBook
+    commands: Commands
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     def run(self, stop: threading.Event, every_seconds: float = 0.2) -> None:
         """Expire due orders until stop is set."""
@@ -262,9 +251,7 @@ def opened(
         )
         manager = CheckoutManager(process)
         resources.callback(manager.close)
-        logs = context_logs(manager, settings, where)
-        for context_log in logs:
-            resources.callback(context_log.close)
+        logs = followed_logs(manager, settings, where, resources)
         failures = PostgresDeadLetters(pool)
         failures.create()
         worker = Worker(manager, book, logs, batch_size=BATCH_SIZE, failures=failures)

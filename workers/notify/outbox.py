@@ -13,7 +13,7 @@ recipient is not (yet) in the directory is not due: it waits for the directory's
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -146,11 +146,9 @@ class PostgresNotificationView(PostgresView):
         """Create the tables if missing."""
         self.create_tables(TABLES)
 
-    @contextmanager
-    def unit_of_work(self) -> Iterator[PostgresNotificationUnit]:
+    def unit_of_work(self) -> AbstractContextManager[PostgresNotificationUnit]:
         """A unit whose writes and position commit in one transaction."""
-        with self.transaction() as unit:
-            yield PostgresNotificationUnit(unit.view, unit.cursor)
+        return self.batch(PostgresNotificationUnit)
 
 
 @dataclass(frozen=True)

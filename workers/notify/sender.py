@@ -36,7 +36,7 @@ from infra.stores import stores
 from projections.failures import is_transient
 from projections.runtime import Worker
 from projections.stores.postgres.deadletters import PostgresDeadLetters
-from workers.logs import context_logs, log_names
+from workers.logs import followed_logs, log_names
 from workers.notify.outbox import (
     ClaimedMail,
     MailOutbox,
@@ -166,9 +166,7 @@ def opened(settings: Settings, batch_size: int = 20) -> Iterator[tuple[Worker[An
     where = stores(settings)
     with ExitStack() as resources:
         projection = NotificationProjection()
-        logs = context_logs(projection, settings, where)
-        for context_log in logs:
-            resources.callback(context_log.close)
+        logs = followed_logs(projection, settings, where, resources)
         pool = postgres_pool(
             where.postgres_url,
             max_size=POOL_SIZE,

@@ -44,14 +44,7 @@ class PostgresReadView(PostgresView):
 
     def positions(self) -> dict[str, int]:
         """The last projected position of each log (none before the tables exist)."""
-
-        def read(conn: psycopg.Connection[Any]) -> dict[str, int]:
-            rows = conn.execute(
-                "SELECT log, position FROM projection_positions WHERE view = %s", (self.name,)
-            ).fetchall()
-            return {str(log): int(position) for log, position in rows}
-
-        return self.read(read, {})
+        return self.read(self.read_positions, {})
 
     def read(self, query: Callable[[psycopg.Connection[Any]], T], missing: T) -> T:
         """query() in one transaction within the statement timeout; missing if a table is."""

@@ -70,6 +70,9 @@ class PostgresUnit:
             raise PositionMoved(f"{self.view} is not at {after} in {log}")
 
 
+B = TypeVar("B", bound=PostgresUnit)
+
+
 class Columns:
     """Rows for a multi-row statement, kept as one list per column (what unnest takes)."""
 
@@ -142,14 +145,14 @@ class PostgresView:
 
     def positions(self) -> dict[str, int]:
         """The last projected position of each log (in the version the view resolves now)."""
+        return self.run(self.read_positions)
 
-        def read(conn: psycopg.Connection[Any]) -> dict[str, int]:
-            rows = conn.execute(
-                "SELECT log, position FROM projection_positions WHERE view = %s", (self.name,)
-            ).fetchall()
-            return {str(log): int(position) for log, position in rows}
-
-        return self.run(read)
+    def read_positions(self, conn: psycopg.Connection[Any]) -> dict[str, int]:
+        """The view's position in each log, read on conn (in the schema it has entered)."""
+        rows = conn.execute(
+            "SELECT log, position FROM projection_positions WHERE view = %s", (self.name,)
+        ).fetchall()
+        return {str(log): int(position) for log, position in rows}
 
     def run(
         self,
@@ -188,3 +191,11 @@ class PostgresView:
                 if now != version:
                     raise ViewVersionMoved(f"{self.name} writers use v{now}, not v{version}")
             yield PostgresUnit(self.name, cursor)
+
+    @contextmanager
+    def batch(self, make: Callable[[str, psycopg.Cursor[tuple[object, ...]]], B]) -> Iterator[B]:
+        """A unit made by make in a transaction(): it is flushed before the commit."""
+        with self.transaction() as unit:
+            batch = make(unit.view, unit.cursor)
+            yield batch
+            batch.flush()
