@@ -8,7 +8,7 @@ refused, so the secret cannot mint an identity.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Literal, cast, get_args
 from uuid import UUID
 
@@ -88,28 +88,24 @@ class Principal:
     role: Role
 
 
+@dataclass(eq=False)
 class TokenCodec:
     """Issues and verifies the platform's access tokens."""
 
-    def __init__(
-        self,
-        secret: str,
-        issuer: str,
-        audience: str,
-        ttl_seconds: int = 3600,
-        *,
-        leeway_seconds: float = DEFAULT_LEEWAY_SECONDS,
-        jwks: JwksKeys | None = None,
-    ) -> None:
-        if len(secret) < 32:
+    secret: str = field(repr=False)
+    issuer: str
+    audience: str
+    ttl_seconds: int = 3600
+    _: KW_ONLY
+    leeway_seconds: float = DEFAULT_LEEWAY_SECONDS
+    jwks: JwksKeys | None = None
+    _verified: dict[str, tuple[Principal, float]] = field(
+        default_factory=dict, init=False, repr=False
+    )
+
+    def __post_init__(self) -> None:
+        if len(self.secret) < 32:
             raise ValueError("the JWT secret must be at least 32 characters")
-        self._secret = secret
-        self._issuer = issuer
-        self._audience = audience
-        self._ttl = ttl_seconds
-        self._leeway = leeway_seconds
-        self._jwks = jwks
-        self._verified: dict[str, tuple[Principal, float]] = {}
 
     def issue(self, sub: UUID, role: Role, *, ttl_seconds: int | None = None) -> str:
         """A token for sub in role, valid for ttl_seconds, signed with the shared secret.
@@ -122,12 +118,12 @@ class TokenCodec:
         claims = {
             "sub": str(sub),
             "role": role,
-            "iss": self._issuer,
-            "aud": self._audience,
+            "iss": self.issuer,
+            "aud": self.audience,
             "iat": now,
-            "exp": now + (self._ttl if ttl_seconds is None else ttl_seconds),
+            "exp": now + (self.ttl_seconds if ttl_seconds is None else ttl_seconds),
         }
-        return jwt.encode(claims, self._secret, algorithm=ALGORITHMS[0])
+        return jwt.encode(claims, self.secret, algorithm=ALGORITHMS[0])
 
     def verify(self, token: str) -> Principal:
         """The principal a valid token names; raises InvalidToken otherwise.
@@ -150,18 +146,18 @@ class TokenCodec:
 
     def _verify(self, token: str) -> tuple[Principal, float]:
         try:
-            key: str | PyJWK = self._secret
+            key: str | PyJWK = self.secret
             algorithms = ALGORITHMS
-            if self._jwks is not None:
-                key, algorithms = self._jwks.key_for(token), JWKS_ALGORITHMS
+            if self.jwks is not None:
+                key, algorithms = self.jwks.key_for(token), JWKS_ALGORITHMS
             claims = jwt.decode(
                 token,
                 key,
                 algorithms=algorithms,
-                audience=self._audience,
-                issuer=self._issuer,
+                audience=self.audience,
+                issuer=self.issuer,
                 options={"require": ["exp", "iat", "iss", "aud", "sub"]},
-                leeway=self._leeway,
+                leeway=self.leeway_seconds,
             )
             role = claims.get("role")
             if role not in ROLES:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import re
 import uuid
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 import orjson
@@ -79,6 +79,19 @@ def unavailable_problem(
     )
 
 
+def unavailable_handler(
+    *, event: str, title: str, detail: str, retry_after: int
+) -> Callable[[Request, Exception], Awaitable[Response]]:
+    """An exception handler that answers unavailable_problem() with these words."""
+
+    async def handle(request: Request, exc: Exception) -> Response:
+        return unavailable_problem(
+            request, exc, event=event, title=title, detail=detail, retry_after=retry_after
+        )
+
+    return handle
+
+
 def install_http_problems(app: FastAPI) -> None:
     """Answer raised Problems, invalid requests, bad tokens and unknown errors as problem+json."""
 
@@ -117,16 +130,13 @@ def install_http_problems(app: FastAPI) -> None:
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         )
 
-    @app.exception_handler(KeysUnavailable)
-    async def _keys(request: Request, exc: KeysUnavailable) -> Response:
-        return unavailable_problem(
-            request,
-            exc,
-            event="jwks_unavailable",
-            title="Token keys unavailable",
-            detail="the identity provider's keys could not be fetched; retry shortly",
-            retry_after=KEYS_RETRY_AFTER_SECONDS,
-        )
+    keys_unavailable = unavailable_handler(
+        event="jwks_unavailable",
+        title="Token keys unavailable",
+        detail="the identity provider's keys could not be fetched; retry shortly",
+        retry_after=KEYS_RETRY_AFTER_SECONDS,
+    )
+    app.add_exception_handler(KeysUnavailable, keys_unavailable)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

@@ -24,6 +24,16 @@ class StockMove(NamedTuple):
     sold: int = 0
 
 
+StockMoved = (
+    StockItem.StockReceived
+    | StockItem.StockAdjusted
+    | StockItem.UnitsReserved
+    | StockItem.ReservationReleased
+    | StockItem.ReservationCommitted
+    | StockItem.SaleCancelled
+)
+"""An inventory event that moves a stock item's counters."""
+
 STOCK_MOVES: Mapping[type, Callable[[Any], StockMove]] = MappingProxyType(
     {
         StockItem.StockReceived: lambda e: StockMove(received=e.quantity),
@@ -39,7 +49,7 @@ adjustments count as received, a reservation is reserved until released or commi
 a committed reservation moves its units from reserved to sold, a cancelled sale unsells."""
 
 
-def stock_move(event: Any) -> StockMove:
+def stock_move(event: StockMoved) -> StockMove:
     """The deltas an inventory event (of a class in STOCK_MOVES, or a subclass) adds."""
     return nearest(STOCK_MOVES, type(event))(event)
 
@@ -68,7 +78,7 @@ class StockCounting(Projection[S]):
         unit.open_stock(event.originator_id, event.product_id, event.originator_version)
 
     @handles(*STOCK_MOVES)
-    def move_stock(self, event: Any, unit: S) -> None:
+    def move_stock(self, event: StockMoved, unit: S) -> None:
         """Add the deltas the event means to its stock item's counters."""
         move = stock_move(event)
         unit.move_stock(event.originator_id, event.originator_version, **move._asdict())

@@ -30,3 +30,13 @@ def public_headers(cache_control: str) -> dict[str, Any]:
         "Cache-Control": {"description": f"`{cache_control}`, or `{STALE}` when stale."},
         **HEADERS_DOC,
     }
+
+
+def private_answers(ok: dict[str, Any], errors: dict[int | str, Any]) -> dict[int | str, Any]:
+    """A private route's answers: ok (its 200) with the private headers, 401, errors and 503."""
+    return {
+        200: {**ok, "headers": PRIVATE_HEADERS},
+        401: UNAUTHENTICATED,
+        **errors,
+        503: UNAVAILABLE,
+    }

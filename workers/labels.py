@@ -30,7 +30,6 @@ from domain.seller import Seller
 from infra.blobs import BlobStore, BlobStoreUnavailable, blob_store
 from infra.eventstore import eventsourcing_env
 from infra.labels import LabelContent, address_lines, render_label
-from infra.postgres_pool import postgres_pool
 from infra.settings import Settings
 from infra.stores import stores
 from projections.failures import Policy
@@ -38,7 +37,7 @@ from projections.log import TRANSIENT as LOG_TRANSIENT
 from projections.runtime import Projection, Worker
 from projections.stores.postgres.deadletters import PostgresDeadLetters
 from projections.stores.postgres.unit import PostgresUnit, PostgresView
-from workers.logs import followed_logs, log_names
+from workers.logs import followed_logs, log_names, worker_pool
 
 log = structlog.get_logger()
 
@@ -148,12 +147,7 @@ def opened(settings: Settings, batch_size: int = 50) -> Iterator[Worker[Postgres
         labeller = Labeller(blob_store(settings), commands.orders, commands.catalog)
         projection = LabelProjection(labeller)
         logs = followed_logs(projection, settings, where, resources)
-        pool = postgres_pool(
-            where.postgres_url,
-            max_size=POOL_SIZE,
-            connect_timeout=settings.postgres_connect_timeout_seconds,
-        )
-        resources.callback(pool.close)
+        pool = worker_pool(settings, where, resources, POOL_SIZE)
         view = LabelView(pool, LabelProjection.name)
         view.create()
         failures = PostgresDeadLetters(pool)

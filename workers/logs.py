@@ -1,12 +1,16 @@
-"""How a long-running process follows its logs: which logs, read on small pools."""
+"""How a long-running process follows its logs (which logs, read on small pools) and opens
+its own PostgreSQL pool."""
 
 from __future__ import annotations
 
 from contextlib import ExitStack
 from typing import Any
 
+from psycopg_pool import ConnectionPool
+
 from commands.services import SINGLE_LOG
 from infra.eventstore import eventsourcing_env
+from infra.postgres_pool import postgres_pool
 from infra.settings import Settings
 from infra.stores import Stores
 from projections.log import ContextLog
@@ -53,3 +57,17 @@ def followed_logs(
     for context_log in logs:
         resources.callback(context_log.close)
     return logs
+
+
+def worker_pool(
+    settings: Settings, where: Stores, resources: ExitStack, max_size: int, timeout: float = 5.0
+) -> ConnectionPool:
+    """A pool of up to max_size connections on the stores' PostgreSQL, closed with resources;
+    a caller waits at most timeout seconds for a connection."""
+    pool = postgres_pool(
+        where.postgres_url,
+        max_size=max_size,
+        timeout=timeout,
+        connect_timeout=settings.postgres_connect_timeout_seconds,
+    )
+    return resources.enter_context(pool)

@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from commands.errors import Forbidden, SoldOut, StaleVersion, TooMuchContention
 from domain.errors import DomainError, InsufficientStock, InvalidValue, NotFound, RuleViolated
-from infra.web import Problem, install_http_problems, problem_response, unavailable_problem
+from infra.web import Problem, install_http_problems, problem_response, unavailable_handler
 
 __all__ = [
     "Problem",
@@ -56,18 +56,15 @@ def install_problem_handlers(app: FastAPI) -> None:
             request, 503, "contention", "Too much contention", headers={"Retry-After": "1"}
         )
 
-    async def _store_down(request: Request, exc: Exception) -> Response:
-        return unavailable_problem(
-            request,
-            exc,
-            event="store_unavailable",
-            title="Store unavailable",
-            detail="the event store or the idempotency store is not answering; retry later",
-            retry_after=RETRY_AFTER_SECONDS,
-        )
+    store_down = unavailable_handler(
+        event="store_unavailable",
+        title="Store unavailable",
+        detail="the event store or the idempotency store is not answering; retry later",
+        retry_after=RETRY_AFTER_SECONDS,
+    )
 
     for unavailable in STORE_UNAVAILABLE:
-        app.add_exception_handler(unavailable, _store_down)
+        app.add_exception_handler(unavailable, store_down)
 
     for error, status, slug, title in ERROR_MAP:
         app.add_exception_handler(error, _domain_handler(status, slug, title))

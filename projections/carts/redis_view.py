@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
 from uuid import UUID
-
-import redis
 
 from projections.carts.projection import CartUnit
 from projections.stores.redis.unit import RESOLVE, RedisUnit, RedisView, text
-from projections.versions import WRITERS
 
 
 @dataclass(frozen=True)
@@ -61,16 +60,9 @@ class RedisCartUnit(RedisUnit, CartUnit):
 class RedisCartView(RedisView[RedisCartUnit]):
     """Writes and reads the carts view under one key prefix."""
 
-    def __init__(
-        self,
-        client: redis.Redis,
-        prefix: str,
-        *,
-        follows: str = WRITERS,
-        version: int | None = None,
-    ) -> None:
-        super().__init__(client, prefix, follows=follows, version=version)
-        self._read = client.register_script(READ_CART)
+    @cached_property
+    def _read(self) -> Any:
+        return self.client.register_script(READ_CART)
 
     def new_unit(self) -> RedisCartUnit:
         """A unit for one batch of cart writes."""

@@ -132,18 +132,15 @@ def typo_forms(word: str) -> dict[str, int]:
 
 def _filters(query: SearchQuery, params: dict[str, Any]) -> list[sql.Composable]:
     filters: list[sql.Composable] = []
-    if query.category is not None:
-        params["category"] = query.category
-        filters.append(sql.SQL("p.category = %(category)s"))
-    if query.seller_id is not None:
-        params["seller_id"] = query.seller_id
-        filters.append(sql.SQL("p.seller_id = %(seller_id)s"))
-    if query.min_price_minor is not None:
-        params["min_price"] = query.min_price_minor
-        filters.append(sql.SQL("p.price_minor >= %(min_price)s"))
-    if query.max_price_minor is not None:
-        params["max_price"] = query.max_price_minor
-        filters.append(sql.SQL("p.price_minor <= %(max_price)s"))
+    for name, value, condition in (
+        ("category", query.category, "p.category = %(category)s"),
+        ("seller_id", query.seller_id, "p.seller_id = %(seller_id)s"),
+        ("min_price", query.min_price_minor, "p.price_minor >= %(min_price)s"),
+        ("max_price", query.max_price_minor, "p.price_minor <= %(max_price)s"),
+    ):
+        if value is not None:
+            params[name] = value
+            filters.append(sql.SQL(condition))
     if query.in_stock:
         filters.append(sql.SQL("coalesce(st.available, 0) > 0"))
     return filters

@@ -17,6 +17,18 @@ PAYMENT_PENDING = "payment_pending"
 """How an order whose stock is reserved (waiting for its payment) is shown."""
 
 
+OrderChanged = (
+    Order.StockReserved
+    | Order.Rejected
+    | Order.PaymentAuthorised
+    | Order.PaymentFailed
+    | Order.Confirmed
+    | Order.Cancelled
+    | Order.Expired
+    | Order.PaymentVoided
+)
+"""An order event that changes some of the order's fields (ORDER_CHANGES says which)."""
+
 ORDER_CHANGES: Mapping[type, Callable[[Any], dict[str, Any]]] = MappingProxyType(
     {
         Order.StockReserved: lambda e: {"status": PAYMENT_PENDING},
@@ -137,7 +149,7 @@ class OrderHistoryProjection(Projection[OrderHistoryUnit]):
         )
 
     @handles(*ORDER_CHANGES)
-    def change_order(self, event: Any, unit: OrderHistoryUnit) -> None:
+    def change_order(self, event: OrderChanged, unit: OrderHistoryUnit) -> None:
         """Set the order fields the event changes (ORDER_CHANGES)."""
         fields = nearest(ORDER_CHANGES, type(event))
         unit.change_order(

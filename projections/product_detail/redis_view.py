@@ -161,25 +161,32 @@ class RedisProductDetailView(RedisView[RedisProductDetailUnit]):
         return [self.pointer], args
 
 
-# The version's prefix (from the pin or the pointer), then the product hash (flat), its stock
-# counters and its seller's name, atomically. The data keys depend on the pointer's value and
-# the seller key on the product's seller_id, so the script derives them (they are not in KEYS:
+# The version's prefix (from the pin or the pointer), then the product hash (flat) and its
+# stock counters: how both read scripts start. The data keys depend on the pointer's value and
+# the seller key on the product's seller_id, so the scripts derive them (they are not in KEYS:
 # fine on one Redis node, not on a cluster).
-READ_PRODUCT = (
+READ_PRODUCT_AND_STOCK = (
     RESOLVE
     + """
 local prefix = prefix_of(ARGV[1], ARGV[2], KEYS[1])
-local product = redis.call('HGETALL', prefix .. ':product:' .. ARGV[3])
-if #product == 0 then return false end
+local flat = redis.call('HGETALL', prefix .. ':product:' .. ARGV[3])
+if #flat == 0 then return false end
 local stock = redis.call('HMGET', prefix .. ':stock:' .. ARGV[4], 'received', 'reserved', 'sold')
+"""
+)
+
+# The product hash, its stock counters and its seller's name, atomically.
+READ_PRODUCT = (
+    READ_PRODUCT_AND_STOCK
+    + """
 local seller = false
-for i = 1, #product, 2 do
-  if product[i] == 'seller_id' then
-    seller = redis.call('HGET', prefix .. ':seller:' .. product[i + 1], 'name')
+for i = 1, #flat, 2 do
+  if flat[i] == 'seller_id' then
+    seller = redis.call('HGET', prefix .. ':seller:' .. flat[i + 1], 'name')
     break
   end
 end
-return {product, stock, seller}
+return {flat, stock, seller}
 """
 )
 
@@ -195,14 +202,10 @@ def stock_key_id(product_id: str) -> str:
 # Strings go through cjson.encode; attributes are stored as JSON text already. units_available
 # is the Lua twin of projections.product_detail.projection.units_available (a test pins them).
 READ_PRODUCT_JSON = (
-    RESOLVE
+    READ_PRODUCT_AND_STOCK
     + """
-local prefix = prefix_of(ARGV[1], ARGV[2], KEYS[1])
-local flat = redis.call('HGETALL', prefix .. ':product:' .. ARGV[3])
-if #flat == 0 then return false end
 local p = {}
 for i = 1, #flat, 2 do p[flat[i]] = flat[i + 1] end
-local stock = redis.call('HMGET', prefix .. ':stock:' .. ARGV[4], 'received', 'reserved', 'sold')
 local seller = false
 if p['seller_id'] then
   seller = redis.call('HGET', prefix .. ':seller:' .. p['seller_id'], 'name')

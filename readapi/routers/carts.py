@@ -16,7 +16,7 @@ from projections.product_detail.redis_view import RedisProductDetailView
 from readapi.caching import PRIVATE, private_json
 from readapi.consistency import PARAMETERS_DOC, consistency_across
 from readapi.deps import ReadApiDeps, caller_as
-from readapi.openapi import PRIVATE_HEADERS, UNAUTHENTICATED, UNAVAILABLE
+from readapi.openapi import private_answers
 from readapi.schemas import Cart
 
 router = APIRouter(tags=["carts"])
@@ -66,14 +66,16 @@ def priced(cart: CartLines, products: RedisProductDetailView) -> dict[str, Any]:
 @router.get(
     "/v1/carts/{cart_id}",
     response_model=None,
-    responses={
-        200: {"model": Cart, "headers": PRIVATE_HEADERS},
-        401: UNAUTHENTICATED,
-        403: {"description": "Neither the cart's shopper nor an admin"},
-        404: {"description": "No such cart (in the view, once it reached X-Min-Position)"},
-        422: {"description": "Malformed id, X-Min-Position, or a log these views do not follow"},
-        503: UNAVAILABLE,
-    },
+    responses=private_answers(
+        {"model": Cart},
+        {
+            403: {"description": "Neither the cart's shopper nor an admin"},
+            404: {"description": "No such cart (in the view, once it reached X-Min-Position)"},
+            422: {
+                "description": "Malformed id, X-Min-Position, or a log these views do not follow"
+            },
+        },
+    ),
     openapi_extra={"parameters": PARAMETERS_DOC},
 )
 async def cart(cart_id: UUID, caller: CartReader, request: Request) -> Response:

@@ -17,7 +17,7 @@ from projections.orders.history import MAX_PAGE_SIZE, After, OrderRecord
 from readapi.caching import PRIVATE, private_json
 from readapi.consistency import PARAMETERS_DOC, consistency_for
 from readapi.deps import ReadApiDeps, caller_as
-from readapi.openapi import PRIVATE_HEADERS, UNAUTHENTICATED, UNAVAILABLE
+from readapi.openapi import private_answers
 from readapi.order_schemas import Order, OrderPage
 
 router = APIRouter(tags=["orders"])
@@ -29,6 +29,13 @@ Cursor = Annotated[
     str | None,
     Query(max_length=MAX_CURSOR_LENGTH, description="`next_cursor` of the previous page"),
 ]
+
+
+def orders_page(
+    documents: list[dict[str, Any]], after: After | None, headers: dict[str, str]
+) -> Response:
+    """A page of order documents and the cursor of the next page: private, never cached."""
+    return private_json({"orders": documents, "next_cursor": encode_cursor(after)}, headers)
 
 
 def encode_cursor(after: After | None) -> str | None:
@@ -114,13 +121,13 @@ def order_document(order: OrderRecord) -> dict[str, Any]:
 @router.get(
     "/v1/me/orders",
     response_model=None,
-    responses={
-        200: {"model": OrderPage, "headers": PRIVATE_HEADERS},
-        401: UNAUTHENTICATED,
-        403: {"description": "Not a shopper"},
-        422: {"description": "A limit out of bounds, a malformed cursor or X-Min-Position"},
-        503: UNAVAILABLE,
-    },
+    responses=private_answers(
+        {"model": OrderPage},
+        {
+            403: {"description": "Not a shopper"},
+            422: {"description": "A limit out of bounds, a malformed cursor or X-Min-Position"},
+        },
+    ),
     openapi_extra={"parameters": PARAMETERS_DOC},
 )
 async def my_orders(
@@ -134,27 +141,24 @@ async def my_orders(
     deps: ReadApiDeps = request.app.state.deps
     consistency = await consistency_for(request, deps.orders)
     page = await run_in_threadpool(deps.orders.view.customer_orders, caller.sub, limit, after)
-    document = {
-        "orders": [order_document(order) for order in page.items],
-        "next_cursor": encode_cursor(page.after),
-    }
-    return private_json(document, consistency.headers())
+    documents = [order_document(order) for order in page.items]
+    return orders_page(documents, page.after, consistency.headers())
 
 
 @router.get(
     "/v1/me/orders/{order_id}",
     response_model=None,
-    responses={
-        200: {"model": Order, "headers": PRIVATE_HEADERS},
-        401: UNAUTHENTICATED,
-        403: {"description": "Not a shopper"},
-        404: {
-            "description": "None of the caller's orders (in the view, once it reached "
-            "X-Min-Position)"
+    responses=private_answers(
+        {"model": Order},
+        {
+            403: {"description": "Not a shopper"},
+            404: {
+                "description": "None of the caller's orders (in the view, once it reached "
+                "X-Min-Position)"
+            },
+            422: {"description": "Malformed id or X-Min-Position"},
         },
-        422: {"description": "Malformed id or X-Min-Position"},
-        503: UNAVAILABLE,
-    },
+    ),
     openapi_extra={"parameters": PARAMETERS_DOC},
 )
 async def my_order(order_id: UUID, caller: Shopper, request: Request) -> Response:

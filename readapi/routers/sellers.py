@@ -19,10 +19,10 @@ from projections.seller_sales.postgres_view import MAX_BUCKETS, MAX_RANGE, Sales
 from readapi.caching import PRIVATE, private_json
 from readapi.consistency import PARAMETERS_DOC, consistency_for
 from readapi.deps import ReadApiDeps, caller_as
-from readapi.openapi import PRIVATE_HEADERS, UNAUTHENTICATED, UNAVAILABLE
+from readapi.openapi import PRIVATE_HEADERS, UNAUTHENTICATED, private_answers
 from readapi.order_schemas import SellerOrderPage, SellerSales
 from readapi.problems import RETRY_AFTER_SECONDS
-from readapi.routers.orders import Cursor, Limit, decode_cursor, encode_cursor, instant, price
+from readapi.routers.orders import Cursor, Limit, decode_cursor, instant, orders_page, price
 
 router = APIRouter(tags=["sellers"])
 log = structlog.get_logger()
@@ -67,13 +67,13 @@ def seller_order_document(order: SellerOrder) -> dict[str, Any]:
 @router.get(
     "/v1/sellers/{seller_id}/orders",
     response_model=None,
-    responses={
-        200: {"model": SellerOrderPage, "headers": PRIVATE_HEADERS},
-        401: UNAUTHENTICATED,
-        403: FORBIDDEN,
-        422: {"description": "A limit out of bounds, a malformed cursor or X-Min-Position"},
-        503: UNAVAILABLE,
-    },
+    responses=private_answers(
+        {"model": SellerOrderPage},
+        {
+            403: FORBIDDEN,
+            422: {"description": "A limit out of bounds, a malformed cursor or X-Min-Position"},
+        },
+    ),
     openapi_extra={"parameters": PARAMETERS_DOC},
 )
 async def seller_orders(
@@ -92,11 +92,8 @@ async def seller_orders(
     deps: ReadApiDeps = request.app.state.deps
     consistency = await consistency_for(request, deps.orders)
     page = await run_in_threadpool(deps.orders.view.seller_orders, seller_id, limit, after)
-    document = {
-        "orders": [seller_order_document(order) for order in page.items],
-        "next_cursor": encode_cursor(page.after),
-    }
-    return private_json(document, consistency.headers())
+    documents = [seller_order_document(order) for order in page.items]
+    return orders_page(documents, page.after, consistency.headers())
 
 
 @router.get(
@@ -204,16 +201,16 @@ def sales_document(
 @router.get(
     "/v1/sellers/{seller_id}/sales",
     response_model=None,
-    responses={
-        200: {"model": SellerSales, "headers": PRIVATE_HEADERS},
-        401: UNAUTHENTICATED,
-        403: FORBIDDEN,
-        422: {
-            "description": "from not before to, a range over 31 days, more hourly rows than "
-            "one answer holds, or a malformed X-Min-Position"
+    responses=private_answers(
+        {"model": SellerSales},
+        {
+            403: FORBIDDEN,
+            422: {
+                "description": "from not before to, a range over 31 days, more hourly rows than "
+                "one answer holds, or a malformed X-Min-Position"
+            },
         },
-        503: UNAVAILABLE,
-    },
+    ),
     openapi_extra={"parameters": PARAMETERS_DOC},
 )
 async def sales(

@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from psycopg_pool import ConnectionPool
 
-from workers.checkout.book import DuePayment, PostgresCheckoutBook
+from commands.checkout import PaymentJob
+from workers.checkout.book import PostgresCheckoutBook
 
 pytestmark = pytest.mark.postgres
 
@@ -50,7 +51,7 @@ def test_an_order_with_reserved_stock_is_due_for_authorisation_once_per_lease(
     again = book.claim_payments(datetime.now(UTC), 10, LEASE)
     after_lease = book.claim_payments(datetime.now(UTC) + LEASE * 2, 10, LEASE)
 
-    assert first == [DuePayment(order_id, "authorise", 4200, "EUR", None, 1)]
+    assert first == [PaymentJob(order_id, "authorise", 4200, "EUR", None, 1)]
     assert again == []
     assert [(d.order_id, d.attempts) for d in after_lease] == [(order_id, 2)]
 

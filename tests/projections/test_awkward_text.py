@@ -34,6 +34,7 @@ import redis.asyncio
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
+from commands.checkout import PaymentJob
 from commands.services import Commands
 from domain.base import Context
 from domain.fulfilment import fulfilment_id
@@ -55,7 +56,7 @@ from projections.versions import READERS
 from tests.projections.orders_fixture import drop_schema, fresh_schema
 from tests.projections.rebuild_fixture import versions_of
 from workers import labels
-from workers.checkout.book import DuePayment, PostgresCheckoutBook
+from workers.checkout.book import PostgresCheckoutBook
 from workers.checkout.book_projection import CheckoutBookProjection
 from workers.labels import label_key
 from workers.logs import context_logs
@@ -387,9 +388,9 @@ def test_checkout_book(history: History) -> None:
         due = book.claim_payments(datetime.now(UTC) + timedelta(days=1), 10, timedelta(hours=1))
 
     assert sorted(due, key=lambda job: job.kind) == [
-        DuePayment(history.shipped, "capture", 3000, "EUR", S["payment"], 1),
-        DuePayment(history.shipped, "refund", 100, "EUR", S["payment"], 1, S["refund"]),
-        DuePayment(history.cancelled, "void", 1500, "EUR", S["voided"], 1),
+        PaymentJob(history.shipped, "capture", 3000, "EUR", S["payment"], 1),
+        PaymentJob(history.shipped, "refund", 100, "EUR", S["payment"], 1, S["refund"]),
+        PaymentJob(history.cancelled, "void", 1500, "EUR", S["voided"], 1),
     ]
 
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
 from psycopg_pool import ConnectionPool
 
+from commands.checkout import PaymentJob
 from projections.stores.postgres.unit import PostgresUnit, PostgresView
 
 TABLES = (
@@ -47,22 +47,6 @@ TABLES = (
     """,
     "CREATE INDEX IF NOT EXISTS checkout_payment_jobs_due ON checkout_payment_jobs (due_at)",
 )
-
-
-@dataclass(frozen=True)
-class DuePayment:
-    """A claimed gateway call: which order, what to do, and how often it was tried.
-
-    reference tells apart calls of one kind for one order (the refund id of a refund).
-    """
-
-    order_id: UUID
-    kind: str
-    amount_minor: int
-    currency: str
-    payment_id: str | None
-    attempts: int
-    reference: str = ""
 
 
 class CheckoutBookUnit(PostgresUnit):
@@ -173,7 +157,7 @@ class PostgresCheckoutBook(PostgresView):
         with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cursor:
             yield CheckoutBookUnit(self.name, cursor)
 
-    def claim_payments(self, now: datetime, limit: int, lease: timedelta) -> list[DuePayment]:
+    def claim_payments(self, now: datetime, limit: int, lease: timedelta) -> list[PaymentJob]:
         """Claim due gateway calls for lease; an authorisation only before its deadline."""
         with self.pool.connection() as conn:
             rows = conn.execute(
@@ -188,9 +172,9 @@ class PostgresCheckoutBook(PostgresView):
                 "j.attempts, j.reference",
                 {"now": now, "until": now + lease, "limit": limit},
             ).fetchall()
-        return [DuePayment(*row) for row in rows]
+        return [PaymentJob(*row) for row in rows]
 
-    def payment_done(self, job: DuePayment, void_payment_id: str | None) -> None:
+    def payment_done(self, job: PaymentJob, void_payment_id: str | None) -> None:
         """Drop a finished call; queue the void of an authorisation that came too late."""
         with self.pool.connection() as conn, conn.transaction():
             conn.execute(
@@ -206,7 +190,7 @@ class PostgresCheckoutBook(PostgresView):
                     (job.order_id, job.amount_minor, job.currency, void_payment_id),
                 )
 
-    def payment_later(self, job: DuePayment, at: datetime) -> None:
+    def payment_later(self, job: PaymentJob, at: datetime) -> None:
         """Try a call again at the given time."""
         with self.pool.connection() as conn:
             conn.execute(

@@ -33,7 +33,6 @@ from prometheus_client import Counter, start_http_server
 from commands.checkout import (
     CheckoutProcess,
     PaymentJob,
-    PaymentKind,
     PaymentSettlement,
     system_context,
 )
@@ -45,14 +44,13 @@ from domain.errors import NotFound, RuleViolated
 from domain.order import Order
 from infra.clock import DatabaseClock
 from infra.eventstore import eventsourcing_env
-from infra.postgres_pool import postgres_pool
 from infra.settings import Settings
 from infra.stores import stores
 from projections.runtime import Worker
 from projections.stores.postgres.deadletters import PostgresDeadLetters
-from workers.checkout.book import DuePayment, PostgresCheckoutBook
+from workers.checkout.book import PostgresCheckoutBook
 from workers.checkout.book_projection import CheckoutBookProjection
-from workers.logs import followed_logs
+from workers.logs import followed_logs, worker_pool
 
 log = structlog.get_logger()
 
@@ -132,19 +130,10 @@ class PaymentLoop:
                     continue
                 list(pool.map(self.settle, due))
 
-    def settle(self, due: DuePayment) -> None:
+    def settle(self, due: PaymentJob) -> None:
         """Make one call; on an error the claim's lease runs out and the call is retried."""
-        job = PaymentJob(
-            due.order_id,
-            cast(PaymentKind, due.kind),
-            due.amount_minor,
-            due.currency,
-            due.payment_id,
-            due.attempts,
-            due.reference,
-        )
         try:
-            settled = self.settlement.settle(job)
+            settled = self.settlement.settle(due)
             if settled.done:
                 self.book.payment_done(due, settled.void_payment_id)
             else:
@@ -235,13 +224,9 @@ def opened(
             write_path=write_path,
         )
         resources.callback(commands.close)
-        pool = postgres_pool(
-            where.postgres_url,
-            max_size=settings.payment_workers + 4,
-            timeout=POOL_TIMEOUT_SECONDS,
-            connect_timeout=settings.postgres_connect_timeout_seconds,
+        pool = worker_pool(
+            settings, where, resources, settings.payment_workers + 4, timeout=POOL_TIMEOUT_SECONDS
         )
-        resources.callback(pool.close)
         book = PostgresCheckoutBook(pool)
         book.create()
         clock = DatabaseClock(pool)

@@ -164,15 +164,9 @@ class DueMail:
 
 
 @dataclass(frozen=True)
-class OutboxRow:
-    """One outbox row as stored (for inspection and tests)."""
+class OutboxRow(OutboxMail):
+    """One outbox row as stored (for inspection and tests): the mail and how its sending went."""
 
-    message_id: UUID
-    recipient_kind: str
-    recipient_id: UUID
-    subject: str
-    body: str
-    created_at: datetime
     sent_at: datetime | None
     attempts: int
     last_error: str | None

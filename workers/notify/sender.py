@@ -30,13 +30,12 @@ from prometheus_client import Counter, start_http_server
 from tenacity import Retrying, retry_if_exception, stop_when_event_set, wait_random_exponential
 
 from infra.mail import Mail, MailRejected, MailUnavailable, SmtpSender
-from infra.postgres_pool import postgres_pool
 from infra.settings import Settings
 from infra.stores import stores
 from projections.failures import is_transient
 from projections.runtime import Worker
 from projections.stores.postgres.deadletters import PostgresDeadLetters
-from workers.logs import followed_logs, log_names
+from workers.logs import followed_logs, log_names, worker_pool
 from workers.notify.outbox import (
     ClaimedMail,
     MailOutbox,
@@ -167,12 +166,7 @@ def opened(settings: Settings, batch_size: int = 20) -> Iterator[tuple[Worker[An
     with ExitStack() as resources:
         projection = NotificationProjection()
         logs = followed_logs(projection, settings, where, resources)
-        pool = postgres_pool(
-            where.postgres_url,
-            max_size=POOL_SIZE,
-            connect_timeout=settings.postgres_connect_timeout_seconds,
-        )
-        resources.callback(pool.close)
+        pool = worker_pool(settings, where, resources, POOL_SIZE)
         view = PostgresNotificationView(pool)
         view.create()
         smtp = SmtpSender.from_settings(settings)
