@@ -10,7 +10,7 @@ import pytest
 from psycopg_pool import ConnectionPool
 
 from domain.base import Cause
-from workers.checkout.book import DueExpiry, DuePayment, PostgresCheckoutBook
+from workers.checkout.book import TABLES, DueExpiry, DuePayment, PostgresCheckoutBook
 
 pytestmark = pytest.mark.postgres
 
@@ -143,3 +143,24 @@ def test_each_refund_of_an_order_is_its_own_call(book: PostgresCheckoutBook) -> 
     for job in due:
         book.payment_done(job, None)
     assert book.claim_payments(datetime.now(UTC) + LEASE * 2, 10, LEASE) == []
+
+
+def test_a_book_made_before_causes_were_kept_gains_them_and_keeps_its_rows(
+    postgres_url: str,
+) -> None:
+    with ConnectionPool(postgres_url, min_size=1, max_size=2, kwargs={"autocommit": True}) as pool:
+        with pool.connection() as conn:
+            for statement in TABLES:
+                if not statement.startswith("ALTER"):
+                    conn.execute(statement)
+            order_id = uuid.uuid4()
+            conn.execute(
+                "INSERT INTO checkout_orders (order_id, total_minor, currency, expires_at) "
+                "VALUES (%s, 100, 'EUR', %s)",
+                (order_id, NOW - timedelta(seconds=1)),
+            )
+        book = PostgresCheckoutBook(pool)
+        book.create()
+        book.create()
+
+        assert book.claim_expired(NOW, 10, LEASE) == [DueExpiry(order_id, Cause("", ""))]

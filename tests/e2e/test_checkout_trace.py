@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from email.message import Message
 
 import httpx
@@ -66,12 +67,14 @@ def place_one_order(stack: Stack, seller_id: uuid.UUID, shopper_id: uuid.UUID) -
     return order_id
 
 
-@pytest.fixture
+@contextmanager
 def event_store(stack: Stack) -> Iterator[Commands]:
-    """The stack's event store, read from this process (connections open on first read)."""
+    """The running stack's event store, read from this process."""
     commands = Commands(eventsourcing_env(Settings(), stack.postgres_url))
-    yield commands
-    commands.close()
+    try:
+        yield commands
+    finally:
+        commands.close()
 
 
 def labelled(commands: Commands) -> list[Logged] | None:
@@ -85,14 +88,15 @@ def mails_by_id(stack: Stack) -> dict[str, Message]:
 
 
 def test_one_checkout_is_one_tree_from_the_request_to_the_label_and_the_mail(
-    stack: Stack, event_store: Commands
+    stack: Stack,
 ) -> None:
     stack.start()
     seller_id, shopper_id = uuid.uuid4(), uuid.uuid4()
     order_id = place_one_order(stack, seller_id, shopper_id)
 
-    eventually(lambda: labelled(event_store), "the label of the traced checkout")
-    everything = every_event(event_store)
+    with event_store(stack) as store:
+        eventually(lambda: labelled(store), "the label of the traced checkout")
+        everything = every_event(store)
     flow = flow_of(everything, CORRELATION_ID)
 
     assert_one_tree(flow, REQUEST_ID, everything)
