@@ -9,9 +9,11 @@ from typing import Any
 
 import duckdb
 import pytest
+from pydantic import SecretStr
 
 from analytics.adhoc import UnknownProjection
 from analytics.replay import STORE_FILE
+from analytics.store import CheckpointMismatch
 from analytics.until import BadUntil
 from commands.services import Commands
 from infra.settings import Settings
@@ -174,3 +176,18 @@ def test_a_replay_cannot_go_back_in_time(
     with pytest.raises(BadUntil, match="past --until"):
         run_replay("gmv", settings, CUT.isoformat(), out, "parquet")
     assert sorted(out.rglob("*")) == before
+
+
+def test_a_replay_continues_only_the_same_projection_under_the_same_key(
+    commands: Commands, settings: Settings, tmp_path: Path
+) -> None:
+    morning(commands)
+    out = tmp_path / "out"
+    run_replay("gmv", settings, None, out)
+    rekeyed = settings.model_copy(update={"analytics_key": SecretStr("another-key")})
+
+    with pytest.raises(CheckpointMismatch, match="holds a replay of 'gmv'"):
+        run_replay("order-lines", settings, None, out)
+    with pytest.raises(CheckpointMismatch, match="holds a replay of 'gmv'"):
+        run_replay("gmv", rekeyed, None, out)
+    assert run_replay("gmv", settings, None, out).events == 0
