@@ -20,6 +20,7 @@ from infra.settings import Settings
 from infra.stores import stores
 from marketplace.analytics import replay, run_replay
 from marketplace.order_views import seller_sales_view
+from projections.failures import ProjectionStopped
 from projections.runtime import Worker
 from projections.seller_sales.projection import SellerSalesProjection
 from tests.analytics.scenario import CUT, PERSONAL, T0, afternoon, morning
@@ -193,3 +194,38 @@ def test_a_replay_continues_only_the_same_projection_under_the_same_key(
     with pytest.raises(CheckpointMismatch, match="holds a replay of 'gmv'"):
         run_replay("gmv", rekeyed, None, out)
     assert run_replay("gmv", settings, None, out).events == 0
+
+
+BROKEN = """
+from typing import ClassVar
+
+from analytics.projection import AnalyticProjection
+from domain.order import Order
+from projections.handlers import handles
+
+
+class Broken(AnalyticProjection):
+    name = "broken"
+    contexts: ClassVar[tuple[str, ...]] = ("orders",)
+    tables: ClassVar[dict[str, str]] = {"seen": "order_id VARCHAR PRIMARY KEY"}
+
+    @handles(Order.Placed)
+    def placed(self, event, unit):
+        unit.insert("seen", order_id=str(event.originator_id))
+
+    @handles(Order.Cancelled)
+    def cancelled(self, event, unit):
+        raise RuntimeError("a bug in the analyst's handler")
+"""
+
+
+def test_a_first_replay_that_fails_leaves_no_folder_behind(
+    commands: Commands, settings: Settings, tmp_path: Path
+) -> None:
+    morning(commands)
+    source = tmp_path / "broken.py"
+    source.write_text(BROKEN)
+
+    with pytest.raises(ProjectionStopped, match="a bug in the analyst's handler"):
+        run_replay(f"{source}:Broken", settings, None, tmp_path / "made" / "for" / "it")
+    assert sorted(tmp_path.iterdir()) == [source]
