@@ -33,8 +33,8 @@ from prometheus_client import Counter, start_http_server
 from commands.checkout import (
     CheckoutProcess,
     PaymentJob,
+    PaymentKind,
     PaymentSettlement,
-    system_context,
 )
 from commands.payments import PaymentGateway
 from commands.services import Commands
@@ -48,7 +48,7 @@ from infra.settings import Settings
 from infra.stores import stores
 from projections.runtime import Worker
 from projections.stores.postgres.deadletters import PostgresDeadLetters
-from workers.checkout.book import PostgresCheckoutBook
+from workers.checkout.book import DueExpiry, DuePayment, PostgresCheckoutBook
 from workers.checkout.book_projection import CheckoutBookProjection
 from workers.logs import followed_logs, worker_pool
 
@@ -130,10 +130,20 @@ class PaymentLoop:
                     continue
                 list(pool.map(self.settle, due))
 
-    def settle(self, due: PaymentJob) -> None:
+    def settle(self, due: DuePayment) -> None:
         """Make one call; on an error the claim's lease runs out and the call is retried."""
+        job = PaymentJob(
+            due.order_id,
+            cast(PaymentKind, due.kind),
+            due.amount_minor,
+            due.currency,
+            due.payment_id,
+            due.attempts,
+            due.reference,
+            due.cause,
+        )
         try:
-            settled = self.settlement.settle(due)
+            settled = self.settlement.settle(job)
             if settled.done:
                 self.book.payment_done(due, settled.void_payment_id)
             else:
@@ -167,16 +177,17 @@ class DeadlineLoop:
         """Expire every order now due; return how many were expired."""
         now = self.clock()
         expired = 0
-        for order_id in self.book.claim_expired(now, 100, EXPIRY_RETRY):
-            if self._expire(order_id):
+        for due in self.book.claim_expired(now, 100, EXPIRY_RETRY):
+            if self._expire(due):
                 expired += 1
         return expired
 
-    def _expire(self, order_id: UUID) -> bool:
+    def _expire(self, due: DueExpiry) -> bool:
+        """Expire one order, caused by the event that set its deadline."""
         try:
-            self.commands.orders.expire(order_id, system_context(self.clock(), actor="deadlines"))
+            self.commands.orders.expire(due.order_id, due.cause.context(self.clock(), "deadlines"))
         except (RuleViolated, NotFound) as error:
-            log.info("expiry_moot", order_id=str(order_id), reason=str(error))
+            log.info("expiry_moot", order_id=str(due.order_id), reason=str(error))
             return False
         EXPIRED.inc()
         return True
