@@ -60,6 +60,10 @@ class CartFunnelProjection(KeyedProjection):
         unit.update("funnel_carts", {"cart": cart}, last_change=utc(event.timestamp))
         return cart
 
+    def touched_line(self, event: Any, unit: AnalyticUnit) -> dict[str, str]:
+        """The key of the event's cart line, its cart's last change now."""
+        return {"cart": self.touched(event, unit), "product_id": str(event.product_id)}
+
     @handles(Cart.Created)
     def created(self, event: Cart.Created, unit: AnalyticUnit) -> None:
         """A new cart."""
@@ -70,24 +74,20 @@ class CartFunnelProjection(KeyedProjection):
     @handles(Cart.ItemAdded)
     def item_added(self, event: Cart.ItemAdded, unit: AnalyticUnit) -> None:
         """Units of a product into the cart."""
-        cart = self.touched(event, unit)
-        line = {"cart": cart, "product_id": str(event.product_id)}
+        line = self.touched_line(event, unit)
         unit.increment("funnel_cart_lines", line, quantity=event.quantity)
         self.count(unit, "items_added", event.timestamp)
 
     @handles(Cart.QuantityChanged)
     def quantity_changed(self, event: Cart.QuantityChanged, unit: AnalyticUnit) -> None:
         """A line's new quantity."""
-        cart = self.touched(event, unit)
-        line = {"cart": cart, "product_id": str(event.product_id)}
+        line = self.touched_line(event, unit)
         unit.update("funnel_cart_lines", line, quantity=event.quantity)
 
     @handles(Cart.ItemRemoved)
     def item_removed(self, event: Cart.ItemRemoved, unit: AnalyticUnit) -> None:
         """A line out of the cart."""
-        cart = self.touched(event, unit)
-        line = {"cart": cart, "product_id": str(event.product_id)}
-        unit.update("funnel_cart_lines", line, quantity=0)
+        unit.update("funnel_cart_lines", self.touched_line(event, unit), quantity=0)
 
     @handles(Cart.Cleared)
     def cleared(self, event: Cart.Cleared, unit: AnalyticUnit) -> None:

@@ -113,10 +113,6 @@ class LabelView(PostgresView):
 
     transient_errors = (*PostgresView.transient_errors, BlobStoreUnavailable, *LOG_TRANSIENT)
 
-    def create(self) -> None:
-        """Create the positions table if missing."""
-        self.create_tables()
-
     @contextmanager
     def unit_of_work(self) -> Iterator[PostgresUnit]:
         """A unit whose position commits when the block exits."""

@@ -66,9 +66,8 @@ class PostgresOrderHistoryView(PostgresReadView):
 
     default_name = "orders"
 
-    def create(self) -> None:
-        """Create the partitioned tables, their partitions and the lookup tables."""
-        self.create_tables(SCHEMA)
+    create_statements = (SCHEMA,)
+    """The partitioned tables, their partitions and the lookup tables."""
 
     def unit_of_work(self) -> AbstractContextManager[PostgresOrderHistoryUnit]:
         """A unit whose writes and position commit in one transaction."""

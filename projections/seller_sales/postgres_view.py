@@ -213,9 +213,7 @@ class PostgresSellerSalesView(PostgresReadView):
 
     default_name = "seller-sales"
 
-    def create(self) -> None:
-        """Create the tables."""
-        self.create_tables(TABLES)
+    create_statements = (TABLES,)
 
     def unit_of_work(self) -> AbstractContextManager[PostgresSellerSalesUnit]:
         """A unit whose writes and position commit in one transaction."""

@@ -6,11 +6,13 @@ No customer appears in any answer.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.types import DecoratedCallable
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -20,7 +22,7 @@ from projections.seller_sales.marketplace_reads import gmv_by_day, top_products
 from readapi.caching import PRIVATE, private_json
 from readapi.consistency import PARAMETERS_DOC, consistency_for
 from readapi.deps import ReadApiDeps, caller_as
-from readapi.openapi import PRIVATE_HEADERS, UNAUTHENTICATED, UNAVAILABLE
+from readapi.openapi import private_answers
 from readapi.routers.orders import instant, price
 from readapi.routers.sellers import as_utc
 
@@ -35,13 +37,23 @@ End = Annotated[datetime, Query(alias="to", description="ISO 8601, exclusive")]
 Zone = Annotated[
     str, Query(max_length=64, description="IANA time zone of the days, e.g. Europe/Paris")
 ]
-RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"headers": PRIVATE_HEADERS},
-    401: UNAUTHENTICATED,
-    403: FORBIDDEN,
-    422: {"description": "from not before to, over 366 days apart, or an unknown time zone"},
-    503: UNAVAILABLE,
-}
+RESPONSES = private_answers(
+    {},
+    {
+        403: FORBIDDEN,
+        422: {"description": "from not before to, over 366 days apart, or an unknown time zone"},
+    },
+)
+
+
+def analytics_get(path: str) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    """router.get for a figure: private answers, X-Min-Position documented."""
+    return router.get(
+        path,
+        response_model=None,
+        responses=RESPONSES,
+        openapi_extra={"parameters": PARAMETERS_DOC},
+    )
 
 
 def checked_range(start: datetime, end: datetime) -> tuple[datetime, datetime]:
@@ -66,12 +78,7 @@ def checked_zone(tz: str) -> str:
     return tz
 
 
-@router.get(
-    "/v1/analytics/gmv",
-    response_model=None,
-    responses=RESPONSES,
-    openapi_extra={"parameters": PARAMETERS_DOC},
-)
+@analytics_get("/v1/analytics/gmv")
 async def gmv(
     caller: AnalystReader, request: Request, start: Start, end: End, tz: Zone = "UTC"
 ) -> Response:
@@ -107,12 +114,7 @@ async def gmv(
     return private_json(document, consistency.headers())
 
 
-@router.get(
-    "/v1/analytics/top-products",
-    response_model=None,
-    responses=RESPONSES,
-    openapi_extra={"parameters": PARAMETERS_DOC},
-)
+@analytics_get("/v1/analytics/top-products")
 async def top(
     caller: AnalystReader,
     request: Request,

@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from psycopg_pool import ConnectionPool
 
+from commands.checkout import PaymentJob
 from domain.base import Cause
-from workers.checkout.book import TABLES, DueExpiry, DuePayment, PostgresCheckoutBook
+from workers.checkout.book import TABLES, DueExpiry, PostgresCheckoutBook
 
 pytestmark = pytest.mark.postgres
 
@@ -56,7 +57,7 @@ def test_an_order_with_reserved_stock_is_due_for_authorisation_once_per_lease(
     again = book.claim_payments(datetime.now(UTC), 10, LEASE)
     after_lease = book.claim_payments(datetime.now(UTC) + LEASE * 2, 10, LEASE)
 
-    assert first == [DuePayment(order_id, "authorise", 4200, "EUR", None, 1, "", RESERVED)]
+    assert first == [PaymentJob(order_id, "authorise", 4200, "EUR", None, 1, "", RESERVED)]
     assert again == []
     assert [(d.order_id, d.attempts) for d in after_lease] == [(order_id, 2)]
 

@@ -17,6 +17,7 @@ from uuid import UUID
 
 from psycopg_pool import ConnectionPool
 
+from commands.checkout import PaymentJob
 from domain.base import Cause
 from projections.stores.postgres.unit import PostgresUnit, PostgresView
 
@@ -57,30 +58,12 @@ TABLES = (
 )
 
 
-@dataclass(frozen=True)
-class DuePayment:
-    """A claimed gateway call: which order, what to do, and how often it was tried.
-
-    reference tells apart calls of one kind for one order (the refund id of a refund);
-    cause is the order event that queued the call.
-    """
-
-    order_id: UUID
-    kind: str
-    amount_minor: int
-    currency: str
-    payment_id: str | None
-    attempts: int
-    reference: str
-    cause: Cause
-
-    @classmethod
-    def from_row(cls, row: tuple[Any, ...]) -> DuePayment:
-        """A claimed call from its row: the fields in order, then causation and correlation."""
-        order_id, kind, amount_minor, currency, payment_id, attempts, reference, *cause = row
-        return cls(
-            order_id, kind, amount_minor, currency, payment_id, attempts, reference, Cause(*cause)
-        )
+def due_payment(row: tuple[Any, ...]) -> PaymentJob:
+    """A claimed gateway call from its row: the fields in order, then causation and correlation."""
+    order_id, kind, amount_minor, currency, payment_id, attempts, reference, *cause = row
+    return PaymentJob(
+        order_id, kind, amount_minor, currency, payment_id, attempts, reference, Cause(*cause)
+    )
 
 
 @dataclass(frozen=True)
@@ -200,9 +183,7 @@ class PostgresCheckoutBook(PostgresView):
     def __init__(self, pool: ConnectionPool, name: str = "checkout") -> None:
         super().__init__(pool, name)
 
-    def create(self) -> None:
-        """Create the book's tables if they do not exist."""
-        self.create_tables(*TABLES)
+    create_statements = TABLES
 
     @contextmanager
     def unit_of_work(self) -> Iterator[CheckoutBookUnit]:
@@ -210,7 +191,7 @@ class PostgresCheckoutBook(PostgresView):
         with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cursor:
             yield CheckoutBookUnit(self.name, cursor)
 
-    def claim_payments(self, now: datetime, limit: int, lease: timedelta) -> list[DuePayment]:
+    def claim_payments(self, now: datetime, limit: int, lease: timedelta) -> list[PaymentJob]:
         """Claim due gateway calls for lease; an authorisation only before its deadline."""
         with self.pool.connection() as conn:
             rows = conn.execute(
@@ -225,9 +206,9 @@ class PostgresCheckoutBook(PostgresView):
                 "j.attempts, j.reference, j.causation_id, j.correlation_id",
                 {"now": now, "until": now + lease, "limit": limit},
             ).fetchall()
-        return [DuePayment.from_row(row) for row in rows]
+        return [due_payment(row) for row in rows]
 
-    def payment_done(self, job: DuePayment, void_payment_id: str | None) -> None:
+    def payment_done(self, job: PaymentJob, void_payment_id: str | None) -> None:
         """Drop a finished call; queue the void of an authorisation that came too late
         (caused by what caused the authorisation)."""
         with self.pool.connection() as conn, conn.transaction():
@@ -250,7 +231,7 @@ class PostgresCheckoutBook(PostgresView):
                     ),
                 )
 
-    def payment_later(self, job: DuePayment, at: datetime) -> None:
+    def payment_later(self, job: PaymentJob, at: datetime) -> None:
         """Try a call again at the given time."""
         with self.pool.connection() as conn:
             conn.execute(

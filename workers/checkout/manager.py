@@ -33,7 +33,6 @@ from prometheus_client import Counter, start_http_server
 from commands.checkout import (
     CheckoutProcess,
     PaymentJob,
-    PaymentKind,
     PaymentSettlement,
 )
 from commands.payments import PaymentGateway
@@ -48,7 +47,7 @@ from infra.settings import Settings
 from infra.stores import stores
 from projections.runtime import Worker
 from projections.stores.postgres.deadletters import PostgresDeadLetters
-from workers.checkout.book import DueExpiry, DuePayment, PostgresCheckoutBook
+from workers.checkout.book import DueExpiry, PostgresCheckoutBook
 from workers.checkout.book_projection import CheckoutBookProjection
 from workers.logs import followed_logs, worker_pool
 
@@ -130,20 +129,10 @@ class PaymentLoop:
                     continue
                 list(pool.map(self.settle, due))
 
-    def settle(self, due: DuePayment) -> None:
+    def settle(self, due: PaymentJob) -> None:
         """Make one call; on an error the claim's lease runs out and the call is retried."""
-        job = PaymentJob(
-            due.order_id,
-            cast(PaymentKind, due.kind),
-            due.amount_minor,
-            due.currency,
-            due.payment_id,
-            due.attempts,
-            due.reference,
-            due.cause,
-        )
         try:
-            settled = self.settlement.settle(job)
+            settled = self.settlement.settle(due)
             if settled.done:
                 self.book.payment_done(due, settled.void_payment_id)
             else:

@@ -149,9 +149,7 @@ class PostgresNotificationView(PostgresView):
     def __init__(self, pool: ConnectionPool, name: str = "notifications") -> None:
         super().__init__(pool, name)
 
-    def create(self) -> None:
-        """Create the tables if missing."""
-        self.create_tables(TABLES)
+    create_statements = (TABLES,)
 
     def unit_of_work(self) -> AbstractContextManager[PostgresNotificationUnit]:
         """A unit whose writes and position commit in one transaction."""

@@ -23,6 +23,7 @@ import random
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import KW_ONLY, dataclass
 from typing import Any, Protocol
 
 import structlog
@@ -67,21 +68,15 @@ def retry_delay(failures: int, rng: Callable[[float, float], float] = random.uni
     return ceiling / 2 + rng(0, ceiling / 2)
 
 
+@dataclass(eq=False)
 class OutboxSender:
     """Sends the outbox's due mails, one transaction per mail."""
 
-    def __init__(
-        self,
-        outbox: MailOutbox,
-        sender: Sender,
-        *,
-        batch_size: int = 20,
-        idle_seconds: float = 0.2,
-    ) -> None:
-        self.outbox = outbox
-        self.sender = sender
-        self.batch_size = batch_size
-        self.idle_seconds = idle_seconds
+    outbox: MailOutbox
+    sender: Sender
+    _: KW_ONLY
+    batch_size: int = 20
+    idle_seconds: float = 0.2
 
     def send_due(self) -> int:
         """Send up to batch_size due mails on one SMTP connection; how many were attempted.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import psycopg
 from psycopg import sql
@@ -97,6 +97,8 @@ class PostgresView:
     """
 
     transient_errors = TRANSIENT
+    create_statements: ClassVar[tuple[str, ...]] = ()
+    """What creates the view's own tables, if missing (create() runs them)."""
 
     def __init__(
         self,
@@ -113,6 +115,10 @@ class PostgresView:
         self.follows = follows if self.versioned else None
         self.pinned = version
         self.version = version or 0
+
+    def create(self) -> None:
+        """Create the positions table and the view's own tables, if missing."""
+        self.create_tables(*self.create_statements)
 
     def create_tables(self, *statements: str) -> None:
         """Create the positions table and the view's own tables (one process at a time).
