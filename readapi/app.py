@@ -86,11 +86,20 @@ def create_app(
 
     @app.get("/health/ready", tags=["health"])
     async def ready(request: Request) -> Response:
-        """Every read store answers: each view's positions. Otherwise 503 with Retry-After,
-        naming each store that does not answer; either way within twice the store timeout."""
-        probes = [Probe(f.name, f.store, f.view.positions) for f in deps.views()]
-        views, down = await probe_all(probes, 2 * deps.store_timeout_seconds)
-        return readiness_response(request, down, {"views": views}, RETRY_AFTER_SECONDS)
+        """Every read store answers: each view's positions, and whether it is complete.
+        Otherwise 503 with Retry-After, naming each store that does not answer; either way
+        within twice the store timeout.
+
+        A view that is incomplete (rebuilding from empty) does not make the API unready: its
+        reads answer 503 view-incomplete while the others serve. `completeness` shows it,
+        with the target it has left."""
+        probes = [Probe(f.name, f.store, f.view.completeness) for f in deps.views()]
+        states, down = await probe_all(probes, 2 * deps.store_timeout_seconds)
+        body = {
+            "views": {name: state.positions for name, state in states.items()},
+            "completeness": {name: state.summary() for name, state in states.items()},
+        }
+        return readiness_response(request, down, body, RETRY_AFTER_SECONDS)
 
     # Request ids, shedding and rate limits run first, then the product-detail fast path.
     app.add_middleware(ProductDetailFastPath, deps=deps)

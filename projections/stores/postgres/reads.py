@@ -8,6 +8,7 @@ from typing import Any, ClassVar, TypeVar
 import psycopg
 from psycopg_pool import ConnectionPool
 
+from projections.completeness import Completeness
 from projections.stores.postgres.unit import PostgresView
 from projections.versions import WRITERS
 
@@ -52,6 +53,10 @@ class PostgresReadView(PostgresView):
             return {str(log): int(position) for log, position in rows}
 
         return self.read(read, {})
+
+    def completeness(self) -> Completeness:
+        """The positions and completeness target left (none before the tables exist)."""
+        return self.read(self.completeness_in, Completeness({}))
 
     def read(self, query: Callable[[psycopg.Connection[Any]], T], missing: T) -> T:
         """query() in one transaction within the statement timeout; missing if a table is."""

@@ -9,7 +9,8 @@ however many events touched the key.
 
 COMMIT applies them atomically with the position: it checks that the writers' pointer still
 names the batch's version (when the view follows it) and that the log's position is where the
-batch starts, writes nothing otherwise, and moves the position last.
+batch starts, writes nothing otherwise, and moves the position last, clearing the log's
+completeness target once the position reaches it (projections.completeness).
 """
 
 from __future__ import annotations
@@ -55,10 +56,13 @@ while i <= #ARGV do
   end
 end
 redis.call('HSET', KEYS[1], log, position)
+local goal = redis.call('HGET', KEYS[3], log)
+if goal and tonumber(goal) <= tonumber(position) then redis.call('HDEL', KEYS[3], log) end
 return {'ok', position}
 """
-"""KEYS: the positions hash, the writers' pointer. ARGV: log, after, position, whether the view
-follows the pointer ('1'), the version it expects there, then HashWrites.args()."""
+"""KEYS: the positions hash, the writers' pointer, the completeness target. ARGV: log, after,
+position, whether the view follows the pointer ('1'), the version it expects there, then
+HashWrites.args()."""
 
 
 class _Key:
