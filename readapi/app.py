@@ -40,7 +40,10 @@ Private answers (the caller, a cart, a shopper's orders, a seller's orders, labe
 sales) carry `Cache-Control: private, no-store` and need a bearer token.
 
 **Errors** are RFC 9457 `application/problem+json`; while a read store is down or hangs the
-reads that need it answer 503 with `Retry-After`, within about 2 s.
+reads that need it answer 503 with `Retry-After`, within about 2 s. A view being built or
+rebuilt from empty answers 503 `view-incomplete` with `Retry-After` until it has caught up
+with every log it follows, rather than a 404 or a partial answer; `/health/ready` shows each
+view's completeness.
 
 **Limits.** Reads have a budget per caller (with a bearer token) and per client IP.
 Answers carry `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers:

@@ -10,6 +10,8 @@ managed services), it warns loudly and carries on.
 
 from __future__ import annotations
 
+from typing import Any
+
 import redis
 import structlog
 
@@ -31,9 +33,10 @@ def require_noeviction(client: redis.Redis, view: str) -> None:
     A policy that cannot be read (CONFIG refused, or the server unreachable for now) is
     logged as a warning, since the projector's retries cover an unreachable server.
     """
+    unreadable: tuple[type[BaseException], ...] = (redis.ResponseError, *TRANSIENT)
     try:
-        found = client.config_get(POLICY)
-    except (redis.ResponseError, *TRANSIENT) as error:
+        found: dict[Any, Any] = dict(client.config_get(POLICY))
+    except unreadable as error:
         log.warning("redis_eviction_policy_unchecked", view=view, error=repr(error))
         return
     policy = next((text(value) for key, value in found.items() if text(key) == POLICY), "")
