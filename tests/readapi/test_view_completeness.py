@@ -23,6 +23,7 @@ from domain.money import Money
 from infra.eventstore import eventsourcing_env
 from infra.settings import Settings
 from marketplace import redis_views
+from marketplace.status import lag_of, lag_table
 from projections.carts.projection import CartProjection
 from projections.log import ContextLog
 from projections.product_detail.availability import ProjectedAvailability
@@ -184,8 +185,10 @@ async def test_readiness_shows_each_view_complete_or_not_and_the_target_left(
         assert ready.status_code == 200
         states.append(ready.json()["completeness"]["product-detail"])
 
+    before = lag_table(lag_of(worker))
     await at_each_boundary(worker, pausing, look)
     heads = {log.log_name: log.head() for log in worker.logs}
+    after = lag_of(worker)
 
     assert states[0] == {
         "complete": False,
@@ -196,3 +199,7 @@ async def test_readiness_shows_each_view_complete_or_not_and_the_target_left(
     ready = (await reader.client.get("/health/ready")).json()
     assert ready["views"]["product-detail"] == heads
     assert ready["completeness"]["carts"]["complete"] is False
+    assert before.splitlines()[0].split()[-1] == "complete"
+    assert [line.split()[-1] for line in before.splitlines()[1:]] == ["no", "no"]
+    assert [(row.complete, row.target) for row in after] == [(True, None), (True, None)]
+    assert [line.split()[-1] for line in lag_table(after).splitlines()[1:]] == ["yes", "yes"]
