@@ -10,7 +10,10 @@ however many events touched the key.
 COMMIT applies them atomically with the position: it checks that the writers' pointer still
 names the batch's version (when the view follows it) and that the log's position is where the
 batch starts, writes nothing otherwise, and moves the position last, clearing the log's
-completeness target once the position reaches it (projections.completeness).
+completeness target once the position reaches it (projections.completeness). A view with no
+positions at all lost them (or was never started): the batch is refused, so that the worker
+rereads them and records a completeness target first, instead of writing one log's events
+into a view that would then pass for complete.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ if ARGV[4] == '1' then
   local now = redis.call('GET', KEYS[2]) or '0'
   if tonumber(now) ~= tonumber(ARGV[5]) then return {'version', now} end
 end
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'position', 'none (the view lost it)'} end
 local stored = redis.call('HGET', KEYS[1], log) or '0'
 if tonumber(stored) ~= after then return {'position', stored} end
 local CHUNK = 1000
