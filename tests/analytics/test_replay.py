@@ -57,6 +57,16 @@ def test_golden_gmv_at_the_cut_and_at_the_end(
         (DAY1, "kitchen", "EUR"): (250, 1, 1),
         (DAY1, "kitchen", "USD"): (900, 3, 1),
     }
+    run_replay("gmv", settings, None, tmp_path / "end", "parquet")
+    exported = duckdb.read_parquet(
+        f"{tmp_path}/end/parquet/gmv/*/*.parquet", hive_partitioning=True
+    )
+    by_day = exported.aggregate("day, currency, sum(gmv_minor)::BIGINT").fetchall()
+    assert sorted(by_day) == [
+        (DAY1, "EUR", 3000 - 923 + 250 - 77),
+        (DAY1, "USD", 900),
+        (DAY2, "EUR", 1500),
+    ]
     # the refund of 1000 split 3000:250 over order A's lines: 923 and 77
     assert gmv(tmp_path / "end") == {
         (DAY1, "home", "EUR"): (3000 - 923, 2, 1),
