@@ -10,12 +10,15 @@ reaches 0) for the first time after stock came in; sell-through is sold over rec
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 from analytics.order_lines import utc
 from analytics.projection import AnalyticProjection, AnalyticUnit, Output
 from domain.inventory import StockItem
-from projections.handlers import handles
+from projections.handlers import handles, nearest
+from projections.stock import StockMoved
 
 MOVEMENTS = ("received", "adjusted", "reserved", "released", "sold", "cancelled")
 AVAILABLE = "received + adjusted - reserved + released + cancelled"
@@ -26,6 +29,17 @@ item VARCHAR, version INTEGER, moved_at TIMESTAMP NOT NULL,
 {", ".join(f"{m} BIGINT NOT NULL DEFAULT 0" for m in MOVEMENTS)},
 PRIMARY KEY (item, version)
 """
+MOVED: Mapping[type, tuple[str, Callable[[Any], int]]] = MappingProxyType(
+    {
+        StockItem.StockReceived: ("received", lambda e: e.quantity),
+        StockItem.StockAdjusted: ("adjusted", lambda e: e.delta),
+        StockItem.UnitsReserved: ("reserved", lambda e: e.quantity),
+        StockItem.ReservationReleased: ("released", lambda e: e.quantity),
+        StockItem.ReservationCommitted: ("sold", lambda e: e.quantity),
+        StockItem.SaleCancelled: ("cancelled", lambda e: e.quantity),
+    }
+)
+"""The movement each inventory event is, and its units."""
 ITEMS = "item VARCHAR PRIMARY KEY, product_id VARCHAR NOT NULL, seller_id VARCHAR NOT NULL"
 STOCK_MOVEMENTS = f"""
 SELECT date_trunc('hour', m.moved_at) AS hour, i.product_id, i.seller_id,
@@ -86,32 +100,8 @@ class StockMovementsProjection(AnalyticProjection):
             seller_id=str(event.seller_id),
         )
 
-    @handles(StockItem.StockReceived)
-    def received(self, event: StockItem.StockReceived, unit: AnalyticUnit) -> None:
-        """Units came in."""
-        self.moved(event, unit, "received", event.quantity)
-
-    @handles(StockItem.StockAdjusted)
-    def adjusted(self, event: StockItem.StockAdjusted, unit: AnalyticUnit) -> None:
-        """Units found or written off."""
-        self.moved(event, unit, "adjusted", event.delta)
-
-    @handles(StockItem.UnitsReserved)
-    def reserved(self, event: StockItem.UnitsReserved, unit: AnalyticUnit) -> None:
-        """Units held for an order."""
-        self.moved(event, unit, "reserved", event.quantity)
-
-    @handles(StockItem.ReservationReleased)
-    def released(self, event: StockItem.ReservationReleased, unit: AnalyticUnit) -> None:
-        """A hold ended unsold."""
-        self.moved(event, unit, "released", event.quantity)
-
-    @handles(StockItem.ReservationCommitted)
-    def sold(self, event: StockItem.ReservationCommitted, unit: AnalyticUnit) -> None:
-        """A hold became a sale."""
-        self.moved(event, unit, "sold", event.quantity)
-
-    @handles(StockItem.SaleCancelled)
-    def cancelled(self, event: StockItem.SaleCancelled, unit: AnalyticUnit) -> None:
-        """A sale undone."""
-        self.moved(event, unit, "cancelled", event.quantity)
+    @handles(*MOVED)
+    def move(self, event: StockMoved, unit: AnalyticUnit) -> None:
+        """Units came in, were found or written off, held, released, sold or unsold."""
+        movement, units = nearest(MOVED, type(event))
+        self.moved(event, unit, movement, units(event))

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from projections.carts.projection import CartProjection, CartUnit
 from projections.completeness import ViewIncomplete
-from projections.stores.redis.unit import COMPLETE, RESOLVE, RedisUnit, RedisView, text
+from projections.stores.redis.unit import READ_COMPLETE, RedisUnit, RedisView, text
 
 
 @dataclass(frozen=True)
@@ -94,11 +94,8 @@ class RedisCartView(RedisView[RedisCartUnit]):
 # The version's prefix (from the pin or the pointer), then the cart's meta and lines hashes,
 # in one atomic script (the data keys depend on the pointer, so they are not in KEYS).
 READ_CART = (
-    RESOLVE
-    + COMPLETE
+    READ_COMPLETE
     + """
-local prefix = prefix_of(ARGV[1], ARGV[2], KEYS[1])
-if not complete(prefix) then return -1 end
 return {
   redis.call('HGETALL', prefix .. ':cart:' .. ARGV[3]),
   redis.call('HGETALL', prefix .. ':cart-lines:' .. ARGV[3]),

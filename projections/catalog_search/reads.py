@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import structlog
 
@@ -12,6 +12,8 @@ from projections.catalog_search.search import SearchQuery, SearchResult
 from projections.completeness import Completeness, ViewIncomplete
 
 log = structlog.get_logger()
+
+T = TypeVar("T")
 
 
 class SearchableView(Protocol):
@@ -53,23 +55,21 @@ class EmptyUntilCreated:
 
     def positions(self) -> dict[str, int]:
         """The view's positions, or none while it does not exist."""
-        for view in (self.view, self.earlier):
-            try:
-                if view is not None:
-                    return view.positions()
-            except self.missing as error:
-                log.debug("catalog_search_not_created", error=repr(error))
-        return {}
+        return self._existing(lambda view: view.positions(), {})
 
     def completeness(self) -> Completeness:
         """The view's positions and target left, or none while it does not exist."""
+        return self._existing(lambda view: view.completeness(), Completeness({}))
+
+    def _existing(self, read: Callable[[SearchableView], T], missing: T) -> T:
+        """read() of the view, else of the earlier one; missing while neither exists."""
         for view in (self.view, self.earlier):
             try:
                 if view is not None:
-                    return view.completeness()
+                    return read(view)
             except self.missing as error:
                 log.debug("catalog_search_not_created", error=repr(error))
-        return Completeness({})
+        return missing
 
     def search(self, query: SearchQuery) -> SearchResult:
         """The view's answer; ViewIncomplete while it does not exist or is incomplete."""

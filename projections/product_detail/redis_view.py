@@ -27,8 +27,7 @@ from projections.product_detail.projection import (
     units_available,
 )
 from projections.stores.redis.unit import (
-    COMPLETE,
-    RESOLVE,
+    READ_COMPLETE,
     RedisUnit,
     RedisView,
     positions_key,
@@ -184,11 +183,8 @@ class RedisProductDetailView(RedisView[RedisProductDetailUnit]):
 # the seller key on the product's seller_id, so the scripts derive them (they are not in KEYS:
 # fine on one Redis node, not on a cluster).
 READ_PRODUCT_AND_STOCK = (
-    RESOLVE
-    + COMPLETE
+    READ_COMPLETE
     + """
-local prefix = prefix_of(ARGV[1], ARGV[2], KEYS[1])
-if not complete(prefix) then return -1 end
 local flat = redis.call('HGETALL', prefix .. ':product:' .. ARGV[3])
 if #flat == 0 then return false end
 local stock = redis.call('HMGET', prefix .. ':stock:' .. ARGV[4], 'received', 'reserved', 'sold')

@@ -56,6 +56,16 @@ end
 """
 """A Lua prelude: whether the version under prefix is complete (projections.completeness)."""
 
+READ_COMPLETE = (
+    RESOLVE
+    + COMPLETE
+    + """
+local prefix = prefix_of(ARGV[1], ARGV[2], KEYS[1])
+if not complete(prefix) then return -1 end
+"""
+)
+"""How a read script starts: the prefix of the version it reads; -1 unless that is complete."""
+
 POSITIONS = (
     RESOLVE
     + """
