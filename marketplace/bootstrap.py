@@ -54,18 +54,18 @@ AVAILABILITY_TIMEOUT_SECONDS = 0.2
 def token_codec(settings: Settings) -> TokenCodec:
     """The token codec configured by settings: the provider's JWKS when its URL is set."""
     jwks = None
-    if settings.jwt_jwks_url:
+    if settings.auth.jwks_url:
         jwks = JwksKeys(
-            settings.jwt_jwks_url,
-            lifespan_seconds=settings.jwt_jwks_cache_seconds,
-            refresh_cooldown_seconds=settings.jwt_jwks_refresh_cooldown_seconds,
+            settings.auth.jwks_url,
+            lifespan_seconds=settings.auth.jwks_cache_seconds,
+            refresh_cooldown_seconds=settings.auth.jwks_refresh_cooldown_seconds,
         )
     return TokenCodec(
-        settings.jwt_secret.get_secret_value(),
-        settings.jwt_issuer,
-        settings.jwt_audience,
-        settings.jwt_ttl_seconds,
-        leeway_seconds=settings.jwt_leeway_seconds,
+        settings.auth.secret.get_secret_value(),
+        settings.auth.issuer,
+        settings.auth.audience,
+        settings.auth.ttl_seconds,
+        leeway_seconds=settings.auth.leeway_seconds,
         jwks=jwks,
     )
 
@@ -78,8 +78,8 @@ def build_commands(
     """The command side on the configured event store, appending through write_path; each
     PostgreSQL call ends within the command API's store timeout."""
     return Commands(
-        eventsourcing_env(settings, call_timeout=settings.write_store_timeout_seconds),
-        split_logs=settings.split_logs,
+        eventsourcing_env(settings, call_timeout=settings.deadlines.write_store_timeout_seconds),
+        split_logs=settings.events.split_logs,
         availability=availability,
         write_path=write_path,
     )
@@ -99,14 +99,14 @@ def projected_availability(settings: Settings) -> ProjectedAvailability:
 def postgres_pool(settings: Settings, max_size: int = 10) -> ConnectionPool:
     """The command API's open pool on the configured PostgreSQL, in autocommit mode: a
     caller waits for a connection, then for each answer, within the write store timeout."""
-    if not settings.postgres_url:
+    if not settings.postgres.url:
         raise ValueError("MARKETPLACE_POSTGRES_URL is required")
-    timeout = settings.write_store_timeout_seconds
+    timeout = settings.deadlines.write_store_timeout_seconds
     return infra_postgres_pool(
-        settings.postgres_url,
+        settings.postgres.url,
         max_size=max_size,
         timeout=timeout,
-        connect_timeout=settings.postgres_connect_timeout_seconds,
+        connect_timeout=settings.postgres.connect_timeout_seconds,
         call_timeout=timeout,
     )
 
@@ -124,7 +124,7 @@ def build_write_deps(
     Benchmarks pass another write path, and turn the sold-out fast path off, to compare.
     """
     pool = postgres_pool(settings)
-    idempotency = IdempotencyStore(pool, settings.idempotency_ttl_hours)
+    idempotency = IdempotencyStore(pool, settings.idempotency.ttl_hours)
     idempotency.create_table()
     idempotency.purge_expired()
     clock = DatabaseClock(pool)
@@ -134,11 +134,11 @@ def build_write_deps(
         commands=build_commands(settings, availability, write_path),
         tokens=token_codec(settings),
         idempotency=idempotency,
-        max_body_bytes=settings.max_body_bytes,
-        checkout_expiry_seconds=settings.checkout_expiry_seconds,
+        max_body_bytes=settings.http.max_body_bytes,
+        checkout_expiry_seconds=settings.checkout.expiry_seconds,
         read_api_url=read_api_public_url(settings),
-        event_store=settings.event_store,
-        store_timeout_seconds=settings.write_store_timeout_seconds,
+        event_store=settings.events.store,
+        store_timeout_seconds=settings.deadlines.write_store_timeout_seconds,
         clock=clock,
     )
 
@@ -154,7 +154,7 @@ def write_app(
     app = create_write_app(
         deps,
         rate_limiter=limiter,
-        shedder=load_shedder(settings, "command", settings.checkout_reserved_share),
+        shedder=load_shedder(settings, "command", settings.http.checkout_reserved_share),
         owned=(deps.commands.close, deps.idempotency.close, *closing(limiter)),
     )
     freeze_startup_heap()
@@ -172,13 +172,13 @@ def read_redis_client(settings: Settings, url: str) -> redis.Redis:
     No retries (from_url's default): the pool already replaces connections a restarted
     server closed, and a hung server then holds a request for one timeout only.
     """
-    timeout = settings.read_store_timeout_seconds
+    timeout = settings.deadlines.read_store_timeout_seconds
     return redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
 
 
 def read_pipelined_client(settings: Settings, url: str) -> PipelinedRedis:
     """The query API's client for its hot reads: one connection per process, auto-pipelined."""
-    return PipelinedRedis.from_url(url, timeout=settings.read_store_timeout_seconds)
+    return PipelinedRedis.from_url(url, timeout=settings.deadlines.read_store_timeout_seconds)
 
 
 def build_read_deps(settings: Settings, hot: PipelinedRedis | None = None) -> ReadApiDeps:
@@ -210,7 +210,7 @@ def build_read_deps(settings: Settings, hot: PipelinedRedis | None = None) -> Re
             search.name,
             catalog_search.reader_view(settings, where.postgres_url),
             log_names(search, settings),
-            "opensearch" if settings.opensearch_url else "postgres",
+            "opensearch" if settings.opensearch.url else "postgres",
         ),
         carts=Followed(
             carts.name,
@@ -226,8 +226,8 @@ def build_read_deps(settings: Settings, hot: PipelinedRedis | None = None) -> Re
         ),
         blobs=blob_store(settings),
         tokens=token_codec(settings),
-        max_wait_seconds=settings.read_wait_max_seconds,
-        store_timeout_seconds=settings.read_store_timeout_seconds,
+        max_wait_seconds=settings.deadlines.read_wait_max_seconds,
+        store_timeout_seconds=settings.deadlines.read_store_timeout_seconds,
     )
 
 
@@ -262,30 +262,30 @@ def rate_limiter(
     A request spends its budgets in one script call, on scripts if given (on the settings'
     Redis), else on a redis-py client.
     """
-    if not settings.rate_limits_enabled:
+    if not settings.rate_limits.enabled:
         return None
     budgets = {
-        "browse": (settings.rate_limit_browse_per_principal, settings.rate_limit_browse_per_ip),
-        "cart": (settings.rate_limit_cart_per_principal, settings.rate_limit_cart_per_ip),
+        "browse": (settings.rate_limits.browse_per_principal, settings.rate_limits.browse_per_ip),
+        "cart": (settings.rate_limits.cart_per_principal, settings.rate_limits.cart_per_ip),
         "checkout": (
-            settings.rate_limit_checkout_per_principal,
-            settings.rate_limit_checkout_per_ip,
+            settings.rate_limits.checkout_per_principal,
+            settings.rate_limits.checkout_per_ip,
         ),
     }
     url = stores(settings).redis_url
-    timeout = settings.rate_limit_store_timeout_seconds
+    timeout = settings.rate_limits.store_timeout_seconds
     # No retries (from_url's default): a dead Redis holds a request one timeout at most.
     client = redis.asyncio.Redis.from_url(
         url, socket_timeout=timeout, socket_connect_timeout=timeout
     )
-    prefix = f"{settings.redis_prefix}:ratelimit"
+    prefix = f"{settings.redis.prefix}:ratelimit"
     return RateLimiter(
         redis_storage(client, url, prefix),
         {category: policies(category, *budgets[category]) for category in categories},
-        strategy=settings.rate_limit_strategy,
+        strategy=settings.rate_limits.strategy,
         store_timeout=timeout,
-        recheck_seconds=settings.rate_limit_recheck_seconds,
-        fallback_scale=settings.rate_limit_fallback_scale,
+        recheck_seconds=settings.rate_limits.recheck_seconds,
+        fallback_scale=settings.rate_limits.fallback_scale,
         metrics=metrics,
         close=client.aclose,
         client=scripts or client,
@@ -296,8 +296,8 @@ def rate_limiter(
 def load_shedder(settings: Settings, api: str, reserved_share: float = 0.0) -> LoadShedder:
     """The cap on one API process's requests in flight; reserved_share is kept for checkout."""
     return LoadShedder(
-        settings.max_requests_in_flight,
+        settings.http.max_requests_in_flight,
         reserved_share=reserved_share,
-        retry_after_seconds=settings.shed_retry_after_seconds,
+        retry_after_seconds=settings.http.shed_retry_after_seconds,
         api=api,
     )

@@ -28,16 +28,16 @@ Follower = Projection[Any] | type[Projection[Any]]
 
 def log_names(projection: Follower, settings: Settings) -> tuple[str, ...]:
     """The logs a projection follows: one per context, or the single shared log."""
-    return projection.contexts if settings.split_logs else (SINGLE_LOG,)
+    return projection.contexts if settings.events.split_logs else (SINGLE_LOG,)
 
 
 def context_logs(projection: Follower, settings: Settings, where: Stores) -> list[ContextLog]:
     """A reader for each log the projection follows, on small connection pools."""
-    reader = settings.model_copy(
-        update={
-            "postgres_pool_size": LOG_POOL_SIZE,
-            "postgres_max_overflow": 1,
-            "postgres_connect_timeout_seconds": LOG_CONNECT_TIMEOUT_SECONDS,
+    reader = settings.updated(
+        postgres={
+            "pool_size": LOG_POOL_SIZE,
+            "max_overflow": 1,
+            "connect_timeout_seconds": LOG_CONNECT_TIMEOUT_SECONDS,
         }
     )
     env = eventsourcing_env(reader, where.postgres_url)

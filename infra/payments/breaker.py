@@ -130,11 +130,11 @@ class CircuitBreaker:
     ) -> CircuitBreaker:
         """A breaker with the breaker_* settings."""
         return cls(
-            failure_rate=settings.breaker_failure_rate,
-            window_calls=settings.breaker_window_calls,
-            min_calls=settings.breaker_min_calls,
-            open_seconds=settings.breaker_open_seconds,
-            half_open_calls=settings.breaker_half_open_calls,
+            failure_rate=settings.breaker.failure_rate,
+            window_calls=settings.breaker.window_calls,
+            min_calls=settings.breaker.min_calls,
+            open_seconds=settings.breaker.open_seconds,
+            half_open_calls=settings.breaker.half_open_calls,
             clock=clock,
             metrics=metrics,
         )
