@@ -90,7 +90,7 @@ def prepare(url: str, *, split_logs: bool, shape: Shape) -> LoadData:
         IdempotencyStore(pool, settings.idempotency.ttl_hours).create_table()
     finally:
         pool.close()
-    tokens = token_codec(settings)
+    tokens = token_codec(settings.auth)
     commands: Commands = build_commands(settings)
     sellers = [uuid4() for _ in range(shape.sellers)]
     products = [uuid4() for _ in range(shape.stock_products)]

@@ -244,7 +244,7 @@ def run_mode(mode: str, args: argparse.Namespace, workdir: Path, started: float)
         commands = Commands(env)
         try:
             shop = prepare(commands, args.buyers, args.units)
-            codec = token_codec(settings)
+            codec = token_codec(settings.auth)
             tokens = {b: codec.issue(b, "shopper") for b in shop.buyers}
             log(f"{mode}: {args.buyers} buyers ready for {args.units} units", started)
             time.sleep(2.0)  # the product-detail view shows the stock

@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, unquote, urlencode, urlparse, urlunparse
 
 from infra.postgres_recorder import CALL_TIMEOUT
-from infra.settings import Settings
+from infra.settings import PostgresSettings, Settings
 
 POSTGRES_FACTORY = "infra.postgres_recorder:MarketplacePostgresFactory"
 """The library's PostgreSQL persistence, with our connections (infra.postgres_recorder)."""
@@ -37,10 +37,12 @@ def eventsourcing_env(
     url = postgres_url or settings.postgres.url
     if not url:
         raise ValueError("no PostgreSQL URL: set MARKETPLACE_POSTGRES_URL")
-    return {**common, **postgres_env(url, settings, call_timeout)}
+    return {**common, **postgres_env(url, settings.postgres, call_timeout)}
 
 
-def postgres_env(url: str, settings: Settings, call_timeout: float | None = None) -> dict[str, str]:
+def postgres_env(
+    url: str, postgres: PostgresSettings, call_timeout: float | None = None
+) -> dict[str, str]:
     """The eventsourcing.postgres keys for a postgresql:// URL (through our factory)."""
     parts = urlparse(url)
     env = {
@@ -50,10 +52,10 @@ def postgres_env(url: str, settings: Settings, call_timeout: float | None = None
         "POSTGRES_PORT": str(parts.port or 5432),
         "POSTGRES_USER": unquote(parts.username or "postgres"),
         "POSTGRES_PASSWORD": unquote(parts.password or ""),
-        "POSTGRES_LOCK_TIMEOUT": str(settings.postgres.lock_timeout_seconds),
-        "POSTGRES_CONNECT_TIMEOUT": str(settings.postgres.connect_timeout_seconds),
-        "POSTGRES_POOL_SIZE": str(settings.postgres.pool_size),
-        "POSTGRES_MAX_OVERFLOW": str(settings.postgres.max_overflow),
+        "POSTGRES_LOCK_TIMEOUT": str(postgres.lock_timeout_seconds),
+        "POSTGRES_CONNECT_TIMEOUT": str(postgres.connect_timeout_seconds),
+        "POSTGRES_POOL_SIZE": str(postgres.pool_size),
+        "POSTGRES_MAX_OVERFLOW": str(postgres.max_overflow),
         "POSTGRES_PRE_PING": "y",
         "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
         "APPLICATION_RECORDER_TOPIC": "infra.postgres_recorder:ArrayInsertPostgresRecorder",

@@ -114,16 +114,16 @@ class SmtpSender:
         self._smtp: smtplib.SMTP | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> SmtpSender:
-        """A sender configured by the smtp_* and mail_from settings."""
-        password = settings.mail.password
+    def from_settings(cls, mail: MailSettings) -> SmtpSender:
+        """A sender configured by MARKETPLACE_SMTP_* and MARKETPLACE_MAIL_FROM."""
+        password = mail.password
         return cls(
-            settings.mail.host,
-            settings.mail.port,
-            mail_from=settings.mail.sender,
-            timeout=settings.mail.timeout_seconds,
-            starttls=settings.mail.starttls,
-            username=settings.mail.username,
+            mail.host,
+            mail.port,
+            mail_from=mail.sender,
+            timeout=mail.timeout_seconds,
+            starttls=mail.starttls,
+            username=mail.username,
             password=password.get_secret_value() if password else None,
         )
 

@@ -24,7 +24,7 @@ from infra.ratelimit.metrics import RateLimitMetrics
 from infra.ratelimit.policies import policies
 from infra.ratelimit.redis_store import redis_storage
 from infra.redis_pipeline import PipelinedRedis
-from infra.settings import Settings, load_settings
+from infra.settings import AuthSettings, HttpSettings, Settings, load_settings
 from infra.shedding import LoadShedder
 from infra.stores import stores
 from infra.web import freeze_startup_heap
@@ -51,21 +51,21 @@ from writeapi.deps import WriteApiDeps
 AVAILABILITY_TIMEOUT_SECONDS = 0.2
 
 
-def token_codec(settings: Settings) -> TokenCodec:
-    """The token codec configured by settings: the provider's JWKS when its URL is set."""
+def token_codec(auth: AuthSettings) -> TokenCodec:
+    """The token codec these settings configure: the provider's JWKS when its URL is set."""
     jwks = None
-    if settings.auth.jwks_url:
+    if auth.jwks_url:
         jwks = JwksKeys(
-            settings.auth.jwks_url,
-            lifespan_seconds=settings.auth.jwks_cache_seconds,
-            refresh_cooldown_seconds=settings.auth.jwks_refresh_cooldown_seconds,
+            auth.jwks_url,
+            lifespan_seconds=auth.jwks_cache_seconds,
+            refresh_cooldown_seconds=auth.jwks_refresh_cooldown_seconds,
         )
     return TokenCodec(
-        settings.auth.secret.get_secret_value(),
-        settings.auth.issuer,
-        settings.auth.audience,
-        settings.auth.ttl_seconds,
-        leeway_seconds=settings.auth.leeway_seconds,
+        auth.secret.get_secret_value(),
+        auth.issuer,
+        auth.audience,
+        auth.ttl_seconds,
+        leeway_seconds=auth.leeway_seconds,
         jwks=jwks,
     )
 
@@ -132,7 +132,7 @@ def build_write_deps(
     availability = projected_availability(settings) if sold_out_fast_path else None
     return WriteApiDeps(
         commands=build_commands(settings, availability, write_path),
-        tokens=token_codec(settings),
+        tokens=token_codec(settings.auth),
         idempotency=idempotency,
         max_body_bytes=settings.http.max_body_bytes,
         checkout_expiry_seconds=settings.checkout.expiry_seconds,
@@ -154,7 +154,7 @@ def write_app(
     app = create_write_app(
         deps,
         rate_limiter=limiter,
-        shedder=load_shedder(settings, "command", settings.http.checkout_reserved_share),
+        shedder=load_shedder(settings.http, "command", settings.http.checkout_reserved_share),
         owned=(deps.commands.close, deps.idempotency.close, *closing(limiter)),
     )
     freeze_startup_heap()
@@ -225,7 +225,7 @@ def build_read_deps(settings: Settings, hot: PipelinedRedis | None = None) -> Re
             sales.name, sales, log_names(SellerSalesProjection(), settings), "postgres"
         ),
         blobs=blob_store(settings),
-        tokens=token_codec(settings),
+        tokens=token_codec(settings.auth),
         max_wait_seconds=settings.deadlines.read_wait_max_seconds,
         store_timeout_seconds=settings.deadlines.read_store_timeout_seconds,
     )
@@ -244,7 +244,7 @@ def read_app() -> FastAPI:
     app = create_read_app(
         deps,
         rate_limiter=limiter,
-        shedder=load_shedder(settings, "query"),
+        shedder=load_shedder(settings.http, "query"),
         owned=(*deps.closers(), *closing(limiter)),
     )
     freeze_startup_heap()
@@ -262,18 +262,16 @@ def rate_limiter(
     A request spends its budgets in one script call, on scripts if given (on the settings'
     Redis), else on a redis-py client.
     """
-    if not settings.rate_limits.enabled:
+    limits = settings.rate_limits
+    if not limits.enabled:
         return None
     budgets = {
-        "browse": (settings.rate_limits.browse_per_principal, settings.rate_limits.browse_per_ip),
-        "cart": (settings.rate_limits.cart_per_principal, settings.rate_limits.cart_per_ip),
-        "checkout": (
-            settings.rate_limits.checkout_per_principal,
-            settings.rate_limits.checkout_per_ip,
-        ),
+        "browse": (limits.browse_per_principal, limits.browse_per_ip),
+        "cart": (limits.cart_per_principal, limits.cart_per_ip),
+        "checkout": (limits.checkout_per_principal, limits.checkout_per_ip),
     }
     url = stores(settings).redis_url
-    timeout = settings.rate_limits.store_timeout_seconds
+    timeout = limits.store_timeout_seconds
     # No retries (from_url's default): a dead Redis holds a request one timeout at most.
     client = redis.asyncio.Redis.from_url(
         url, socket_timeout=timeout, socket_connect_timeout=timeout
@@ -282,10 +280,10 @@ def rate_limiter(
     return RateLimiter(
         redis_storage(client, url, prefix),
         {category: policies(category, *budgets[category]) for category in categories},
-        strategy=settings.rate_limits.strategy,
+        strategy=limits.strategy,
         store_timeout=timeout,
-        recheck_seconds=settings.rate_limits.recheck_seconds,
-        fallback_scale=settings.rate_limits.fallback_scale,
+        recheck_seconds=limits.recheck_seconds,
+        fallback_scale=limits.fallback_scale,
         metrics=metrics,
         close=client.aclose,
         client=scripts or client,
@@ -293,11 +291,11 @@ def rate_limiter(
     )
 
 
-def load_shedder(settings: Settings, api: str, reserved_share: float = 0.0) -> LoadShedder:
+def load_shedder(http: HttpSettings, api: str, reserved_share: float = 0.0) -> LoadShedder:
     """The cap on one API process's requests in flight; reserved_share is kept for checkout."""
     return LoadShedder(
-        settings.http.max_requests_in_flight,
+        http.max_requests_in_flight,
         reserved_share=reserved_share,
-        retry_after_seconds=settings.http.shed_retry_after_seconds,
+        retry_after_seconds=http.shed_retry_after_seconds,
         api=api,
     )

@@ -138,7 +138,7 @@ class PaymentsClient:
             url,
             timeout_seconds=settings.payments.timeout_seconds,
             attempts=settings.payments.attempts,
-            breaker=CircuitBreaker.from_settings(settings, metrics=breaker_metrics),
+            breaker=CircuitBreaker.from_settings(settings.breaker, metrics=breaker_metrics),
             api_key=key.get_secret_value() if key else None,
             metrics=metrics,
         )

@@ -291,7 +291,7 @@ async def open_api(url: str, **overrides: Any) -> AsyncIterator[Api]:
         idempotency.create_table()
         deps = WriteApiDeps(
             commands=commands,
-            tokens=token_codec(settings),
+            tokens=token_codec(settings.auth),
             idempotency=idempotency,
             max_body_bytes=settings.http.max_body_bytes,
             checkout_expiry_seconds=settings.checkout.expiry_seconds,

@@ -25,7 +25,7 @@ from prometheus_client import CollectorRegistry
 from commands.payments import PaymentGateway
 from infra.payments.breaker import BreakerMetrics, BreakerState, CircuitBreaker
 from infra.payments.client import ClientMetrics, GatewayAnswer, PaymentsClient
-from infra.settings import HttpSettings, PaymentSettings, Settings
+from infra.settings import BreakerSettings, HttpSettings, PaymentSettings, Settings
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.e2e
@@ -336,7 +336,9 @@ def test_the_api_key_from_settings_goes_out_as_a_bearer_token() -> None:
         "http://gateway.test",
         timeout_seconds=1.0,
         attempts=1,
-        breaker=CircuitBreaker.from_settings(Settings(), metrics=BreakerMetrics.on(registry)),
+        breaker=CircuitBreaker.from_settings(
+            BreakerSettings(), metrics=BreakerMetrics.on(registry)
+        ),
         http=httpx.Client(transport=httpx.MockTransport(answer)),
         metrics=ClientMetrics.on(registry),
         api_key="k-123",

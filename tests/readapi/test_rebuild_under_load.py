@@ -122,7 +122,7 @@ def plant(target: Target, settings: Settings, shop: Market, product: uuid.UUID) 
 def admin_token(settings: Settings) -> str:
     from marketplace.bootstrap import token_codec
 
-    return token_codec(settings).issue(uuid.uuid4(), "admin")
+    return token_codec(settings.auth).issue(uuid.uuid4(), "admin")
 
 
 @pytest.fixture(

@@ -510,7 +510,7 @@ def test_compose_environment_builds_production_settings(
     assert settings.http.host == "0.0.0.0"
     assert settings.postgres.url and settings.redis.url and settings.opensearch.url
     if app in API_PORT_FIELD:
-        port = getattr(settings, API_PORT_FIELD[app])
+        port = getattr(settings.http, API_PORT_FIELD[app])
         assert f":{port}/health/ready" in str(service["healthcheck"]["test"])
         assert f"127.0.0.1:{port}:{port}" in service["ports"]
 

@@ -177,7 +177,7 @@ def opened(settings: Settings, batch_size: int = 20) -> Iterator[tuple[Worker[An
         resources.callback(pool.close)
         view = PostgresNotificationView(pool)
         view.create()
-        smtp = SmtpSender.from_settings(settings)
+        smtp = SmtpSender.from_settings(settings.mail)
         resources.callback(smtp.close)
         sender = OutboxSender(MailOutbox(pool), smtp, batch_size=batch_size)
         failures = PostgresDeadLetters(pool)
