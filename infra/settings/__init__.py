@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -61,7 +61,6 @@ __all__ = [
     "UnknownSettings",
     "env_names",
     "load_settings",
-    "unknown_names",
 ]
 
 TEST_PREFIX = "MARKETPLACE_TEST_"
@@ -106,14 +105,15 @@ class Settings(BaseSettings):
         return init_settings, FlatEnvironment(settings_cls, os.environ)
 
     def updated(self, **changes: Any) -> Settings:
-        """A validated copy: a top-level field's new value, or a dict of a group's new fields.
+        """A validated copy: a top-level field's new value, a dict of a group's new fields, or
+        a whole group.
 
         `settings.updated(payments={"attempts": 1}, data_dir=folder)`; the environment is not
         read again."""
         data: dict[str, Any] = dict(self)
         for name, change in changes.items():
             current = data[name]
-            if isinstance(current, Group):
+            if isinstance(current, Group) and isinstance(change, Mapping):
                 change = type(current).model_validate({**dict(current), **change})
             data[name] = change
         return type(self).model_validate(data)
@@ -150,9 +150,7 @@ def _group_of(info: FieldInfo) -> type[Group] | None:
     return kind if isinstance(kind, type) and issubclass(kind, Group) else None
 
 
-def unknown_names(environ: Mapping[str, str]) -> list[str]:
-    """The MARKETPLACE_* variables in environ that no setting reads (test variables aside)."""
-    known = env_names()
+def _unknown_names(environ: Mapping[str, str], known: Mapping[str, str]) -> list[str]:
     return sorted(
         name
         for name in environ
@@ -189,25 +187,17 @@ class FlatEnvironment(PydanticBaseSettingsSource):
         return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        unknown = unknown_names(self.environ)
+        known = env_names()
+        unknown = _unknown_names(self.environ, known)
         if unknown:
             raise UnknownSettings(_unknown_message(unknown))
-        return dict(self._values())
-
-    def _values(self) -> Iterator[tuple[str, Any]]:
-        for name, info in Settings.model_fields.items():
-            group = _group_of(info)
-            if group is None:
-                if _top_level_name(name) in self.environ:
-                    yield name, self.environ[_top_level_name(name)]
-                continue
-            found = {
-                field: self.environ[group.env_name(field)]
-                for field in group.model_fields
-                if group.env_name(field) in self.environ
-            }
-            if found:
-                yield name, found
+        values: dict[str, Any] = {}
+        for variable, path in known.items():
+            if variable in self.environ:
+                group, _, field = path.rpartition(".")
+                into = values.setdefault(group, {}) if group else values
+                into[field] = self.environ[variable]
+        return values
 
 
 def load_settings(**overrides: object) -> Settings:
