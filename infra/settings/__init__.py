@@ -20,8 +20,10 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from infra.settings.groups import (
+    DEV_ANALYTICS_KEY,
     DEV_JWT_SECRET,
     PREFIX,
+    AnalyticsSettings,
     AuthSettings,
     BlobSettings,
     BreakerSettings,
@@ -40,8 +42,10 @@ from infra.settings.groups import (
 )
 
 __all__ = [
+    "DEV_ANALYTICS_KEY",
     "DEV_JWT_SECRET",
     "PREFIX",
+    "AnalyticsSettings",
     "AuthSettings",
     "BlobSettings",
     "BreakerSettings",
@@ -80,6 +84,7 @@ class Settings(BaseSettings):
     http: HttpSettings = Field(default_factory=HttpSettings)
     deadlines: DeadlineSettings = Field(default_factory=DeadlineSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
     events: EventStoreSettings = Field(default_factory=EventStoreSettings)
     postgres: PostgresSettings = Field(default_factory=PostgresSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)

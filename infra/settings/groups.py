@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 PREFIX = "MARKETPLACE_"
 DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"  # noqa: S105
+DEV_ANALYTICS_KEY = "dev-only-analytics-key-change-me"
 
 
 class Group(BaseModel):
@@ -84,6 +85,16 @@ class AuthSettings(Group):
     """How long a fetched key set is used before it is fetched again."""
     jwks_refresh_cooldown_seconds: int = Field(default=30, ge=0, le=3600)
     """At most one extra fetch per this many seconds for a token naming an unknown key id."""
+
+
+class AnalyticsSettings(Group):
+    """Analytics replays into a side store."""
+
+    env_prefix: ClassVar[str] = "analytics_"
+    key: SecretStr = SecretStr(DEV_ANALYTICS_KEY)
+    """The key of the pseudonymous customer keys in analytics replays (a keyed hash of the id);
+    the same key gives the same pseudonyms, so exports join across replays. Set your own: with
+    the development key, anyone who knows a customer's id can find their rows."""
 
 
 class EventStoreSettings(Group):

@@ -226,6 +226,9 @@ async def sales(
 ) -> Response:
     """Units and revenue per product and UTC hour of confirmation, net of cancellations.
 
+    Revenue is also net of refunds: a refund is split over its order's lines by value and
+    taken out of the hour of confirmation (units stay).
+
     Hours starting from `from` up to (not including) `to`, at most 31 days apart; hours
     without sales are left out. Totals are per currency. X-Min-Position may name the orders
     log. Never cached.

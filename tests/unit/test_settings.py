@@ -39,6 +39,7 @@ VARIABLES: list[tuple[str, str, str, Any]] = [
     ("READ_STORE_TIMEOUT_SECONDS", "0.7", "deadlines.read_store_timeout_seconds", 0.7),
     ("WRITE_STORE_TIMEOUT_SECONDS", "0.8", "deadlines.write_store_timeout_seconds", 0.8),
     ("JWT_SECRET", "s" * 40, "auth.secret", "s" * 40),
+    ("ANALYTICS_KEY", "k" * 20, "analytics.key", "k" * 20),
     ("JWT_ISSUER", "idp", "auth.issuer", "idp"),
     ("JWT_AUDIENCE", "shop", "auth.audience", "shop"),
     ("JWT_TTL_SECONDS", "120", "auth.ttl_seconds", 120),
