@@ -1,6 +1,6 @@
 """The catalog-search view on the configured backend, for its projector and for the query API.
 
-Settings choose the store: OpenSearch whenever `opensearch_url` is set, otherwise tables of
+Settings choose the store: OpenSearch whenever `opensearch.url` is set, otherwise tables of
 its own in the event store's PostgreSQL (the embedded default), tracked under the projection's
 name in `projection_positions`.
 """
