@@ -8,13 +8,11 @@ the replay stops (the catalog and order logs are read side by side, not interlea
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from datetime import UTC, datetime
 from typing import ClassVar
-from uuid import UUID
 
-from analytics.projection import AnalyticProjection, AnalyticUnit, Output
+from analytics.projection import AnalyticUnit, Output
+from analytics.pseudonyms import KeyedProjection
 from domain.order import Order
 from domain.product import Product
 from projections.handlers import handles
@@ -58,7 +56,7 @@ def utc(at: datetime) -> datetime:
     return at.astimezone(UTC).replace(tzinfo=None)
 
 
-class OrderLinesProjection(AnalyticProjection):
+class OrderLinesProjection(KeyedProjection):
     """One row per order line: who sold what to which (pseudonymous) customer, and its fate."""
 
     name = "order-lines"
@@ -68,20 +66,6 @@ class OrderLinesProjection(AnalyticProjection):
         "order_line_products": PRODUCTS,
     }
     outputs: ClassVar[dict[str, Output]] = {"order_lines": Output(ORDER_LINES, day="placed_at")}
-
-    def __init__(self, key: bytes) -> None:
-        if not key:
-            raise ValueError("the analytics key is empty")
-        self.key = key
-
-    def customer_key(self, customer_id: UUID) -> str:
-        """The customer's pseudonym: a keyed hash of the id, never the id itself."""
-        return hmac.new(self.key, customer_id.bytes, hashlib.sha256).hexdigest()[:32]
-
-    def identity(self) -> str:
-        """The name and a fingerprint of the key: a replay continues only under the same key."""
-        mark = hmac.new(self.key, b"analytics-key-fingerprint", hashlib.sha256).hexdigest()
-        return f"{self.name} key:{mark[:12]}"
 
     @handles(Product.Listed)
     def listed(self, event: Product.Listed, unit: AnalyticUnit) -> None:
@@ -104,7 +88,7 @@ class OrderLinesProjection(AnalyticProjection):
     @handles(Order.Placed)
     def placed(self, event: Order.Placed, unit: AnalyticUnit) -> None:
         """One row per line of the order."""
-        customer = self.customer_key(event.customer_id)
+        customer = self.pseudonym(event.customer_id)
         for index, line in enumerate(event.order_lines):
             unit.insert(
                 "order_line_state",

@@ -15,10 +15,12 @@ from pathlib import Path
 import duckdb
 
 from analytics.adhoc import UnknownProjection, load
+from analytics.funnel import CartFunnelProjection
 from analytics.order_lines import GmvProjection, OrderLinesProjection
 from analytics.projection import AnalyticProjection
 from analytics.replay import STORE_FILE, Progress, Replayed
 from analytics.replay import replay as replay_into
+from analytics.stock import StockMovementsProjection
 from analytics.until import BoundedLog, Until, parse_until
 from infra.settings import Settings, load_settings
 from infra.stores import stores
@@ -27,6 +29,8 @@ from workers.logs import log_names, reader_env
 BUILT_IN: dict[str, Callable[[Settings], AnalyticProjection]] = {
     "order-lines": lambda settings: OrderLinesProjection(key(settings)),
     "gmv": lambda settings: GmvProjection(key(settings)),
+    "cart-funnel": lambda settings: CartFunnelProjection(key(settings)),
+    "stock-movements": lambda settings: StockMovementsProjection(),
 }
 
 

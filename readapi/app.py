@@ -15,7 +15,7 @@ from infra.shedding import LoadShedder
 from readapi.deps import ReadApiDeps
 from readapi.fastpath import ProductDetailFastPath
 from readapi.problems import RETRY_AFTER_SECONDS, install_problem_handlers
-from readapi.routers import carts, me, orders, products, search, sellers
+from readapi.routers import analytics, carts, me, orders, products, search, sellers
 
 DESCRIPTION = """
 Queries read views that projections keep from the event logs, so they trail the commands
@@ -76,7 +76,7 @@ def create_app(
         "Marketplace query API",
         DESCRIPTION,
         ("products", "search", "carts", "me", "orders", "sellers", "health"),
-        (module.router for module in (products, search, carts, me, orders, sellers)),
+        (module.router for module in (products, search, carts, me, orders, sellers, analytics)),
         deps,
         owned,
     )

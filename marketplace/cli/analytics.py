@@ -21,7 +21,7 @@ app.add_typer(analytics, name="analytics")
 def replay(
     out: Annotated[Path, typer.Option(help="the folder of the replay: its DuckDB and exports")],
     name: Annotated[
-        str | None, typer.Argument(help="a built-in projection: order-lines, gmv")
+        str | None, typer.Argument(help="built in: order-lines, gmv, cart-funnel, stock-movements")
     ] = None,
     projection: Annotated[
         str | None, typer.Option(help="your own projection instead, as FILE.py:Class")

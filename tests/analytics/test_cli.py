@@ -46,7 +46,10 @@ def test_an_unknown_projection_is_a_usage_error_that_writes_nothing(
         env={"MARKETPLACE_POSTGRES_URL": postgres_url},
     )  # fmt: skip
     assert done.returncode == 2
-    assert "no analytic projection 'no-such-view'; built in: gmv, order-lines" in done.stderr
+    assert (
+        "no analytic projection 'no-such-view'; built in: cart-funnel, gmv, order-lines"
+        in done.stderr
+    )
     assert not out.exists()
 
 

@@ -11,6 +11,7 @@ from pydantic import SecretStr, ValidationError
 from infra.eventstore import eventsourcing_env, search_path_of, with_search_path
 from infra.settings import (
     AuthSettings,
+    DeadlineSettings,
     EventStoreSettings,
     HttpSettings,
     IdempotencySettings,
@@ -209,8 +210,18 @@ def test_kurrentdb_needs_a_uri() -> None:
         Settings(events=EventStoreSettings(store="kurrentdb"))
     events = EventStoreSettings(store="kurrentdb", kurrentdb_uri="kurrentdb://h:2113")
     env = eventsourcing_env(Settings(events=events))
-    assert env["PERSISTENCE_MODULE"] == "eventsourcing_kurrentdb"
+    assert env["PERSISTENCE_MODULE"] == "infra.kurrentdb_recorder:MarketplaceKurrentDBFactory"
     assert env["KURRENTDB_URI"] == "kurrentdb://h:2113"
+    assert "KURRENTDB_CALL_TIMEOUT" not in env
+
+
+def test_kurrentdb_calls_get_the_command_apis_deadline() -> None:
+    settings = Settings(
+        events=EventStoreSettings(store="kurrentdb", kurrentdb_uri="kurrentdb://h:2113"),
+        deadlines=DeadlineSettings(write_store_timeout_seconds=1.5),
+    )
+    env = eventsourcing_env(settings, call_timeout=settings.deadlines.write_store_timeout_seconds)
+    assert env["KURRENTDB_CALL_TIMEOUT"] == "1.5"
 
 
 def test_postgres_env_carries_lock_timeout_and_schema() -> None:
