@@ -28,7 +28,8 @@ class Output:
 class AnalyticUnit(Unit, Protocol):
     """One batch's writes to the projection's tables, committed with the batch's position.
 
-    Writes run in the order they are made; select sees every write made before it.
+    Writes are applied in bulk per batch (analytics.bulk): inserts, then updates, then
+    increments; select sees every write made before it.
     """
 
     def insert(self, table: str, **row: Any) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import duckdb
 
+from analytics.bulk import BulkWrites, Schema
 from analytics.projection import AnalyticProjection
 from analytics.until import Until
 
@@ -29,63 +30,37 @@ class CheckpointMismatch(Exception):
 
 
 class ReplayUnit:
-    """One batch's writes, run in order, grouped into executemany calls (AnalyticUnit)."""
+    """One batch's writes (AnalyticUnit), written in bulk (analytics.bulk) when it flushes."""
 
-    def __init__(self, conn: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, conn: duckdb.DuckDBPyConnection, schema: Schema) -> None:
         self.conn = conn
-        self.pending: list[tuple[str, tuple[Any, ...]]] = []
+        self.writes = BulkWrites(conn, schema)
 
     def insert(self, table: str, **row: Any) -> None:
         """Add a row; nothing if a row with its primary key is there."""
-        columns = ", ".join(f'"{name}"' for name in row)
-        marks = ", ".join("?" for _ in row)
-        sql = f'INSERT INTO "{table}" ({columns}) VALUES ({marks}) ON CONFLICT DO NOTHING'  # noqa: S608
-        self.pending.append((sql, tuple(row.values())))
+        self.writes.insert(table, row)
 
     def update(self, table: str, key: dict[str, Any], **values: Any) -> None:
         """Set these columns of the rows matching key."""
-        sets = ", ".join(f'"{name}" = ?' for name in values)
-        where = " AND ".join(f'"{name}" = ?' for name in key)
-        sql = f'UPDATE "{table}" SET {sets} WHERE {where}'  # noqa: S608
-        self.pending.append((sql, (*values.values(), *key.values())))
+        self.writes.update(table, key, values)
 
     def increment(self, table: str, key: dict[str, Any], **amounts: Any) -> None:
         """Add amounts to these columns of the row with this primary key (made at zero)."""
-        names = [*key, *amounts]
-        columns = ", ".join(f'"{name}"' for name in names)
-        marks = ", ".join("?" for _ in names)
-        keys = ", ".join(f'"{name}"' for name in key)
-        sets = ", ".join(f'"{name}" = "{table}"."{name}" + excluded."{name}"' for name in amounts)
-        sql = (
-            f'INSERT INTO "{table}" ({columns}) VALUES ({marks}) '  # noqa: S608
-            f"ON CONFLICT ({keys}) DO UPDATE SET {sets}"
-        )
-        self.pending.append((sql, (*key.values(), *amounts.values())))
+        self.writes.increment(table, key, amounts)
 
     def select(self, query: str, *params: Any) -> list[tuple[Any, ...]]:
         """The rows a query over the tables returns now (the writes so far run first)."""
-        self.flush()
+        self.writes.flush()
         return self.conn.execute(query, list(params)).fetchall()
 
     def track(self, log: str, after: int, position: int) -> None:
         """Record the log's new position (the worker is this store's only writer)."""
-        self.flush()
+        self.writes.flush()
         self.conn.execute(
             "INSERT INTO _replay_positions VALUES (?, ?) "
             "ON CONFLICT (log) DO UPDATE SET position = excluded.position",
             [log, position],
         )
-
-    def flush(self) -> None:
-        """Run the pending writes: consecutive writes of one statement in one executemany."""
-        start = 0
-        pending = self.pending
-        for index in range(1, len(pending) + 1):
-            if index == len(pending) or pending[index][0] != pending[start][0]:
-                rows = [list(params) for _, params in pending[start:index]]
-                self.conn.executemany(pending[start][0], rows)
-                start = index
-        self.pending = []
 
 
 class ReplayStore:
@@ -98,6 +73,7 @@ class ReplayStore:
         self.projection = projection
         self.conn = duckdb.connect(str(path))
         self.conn.execute(CHECKPOINT)
+        self._schema: Schema | None = None
 
     def prepare(self) -> None:
         """Create the tables and output views; CheckpointMismatch if another replay is here."""
@@ -120,6 +96,12 @@ class ReplayStore:
                 "INSERT INTO _replay_meta VALUES ('projection', ?) ON CONFLICT DO NOTHING",
                 [identity],
             )
+
+    def schema(self) -> Schema:
+        """The projection's tables' column types and keys (read once)."""
+        if self._schema is None:
+            self._schema = Schema(self.conn, list(self.projection.tables))
+        return self._schema
 
     def positions(self) -> dict[str, int]:
         """The last replayed position of each log."""
@@ -157,9 +139,9 @@ class ReplayStore:
     def unit_of_work(self) -> Iterator[ReplayUnit]:
         """A unit whose writes and positions commit together."""
         with self.transaction():
-            unit = ReplayUnit(self.conn)
+            unit = ReplayUnit(self.conn, self.schema())
             yield unit
-            unit.flush()
+            unit.writes.flush()
 
     def close(self) -> None:
         """Close the file."""
