@@ -329,6 +329,7 @@ async def test_sales_come_in_hourly_buckets_with_totals_for_their_seller_only(sh
 
 
 async def test_reads_wait_for_the_orders_position_then_answer_fresh(shop: Desk) -> None:
+    shop.project()
     ann, x = uuid.uuid4(), uuid.uuid4()
     order = shop.desk.place(ann, [(x, uuid.uuid4(), "Lamp", 1999, 1)])
     outcome = shop.desk.confirm(order)

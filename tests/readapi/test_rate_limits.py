@@ -124,6 +124,7 @@ async def test_a_stopped_redis_falls_back_to_local_budgets_then_recovers(
     )
     limiter = rate_limiter(settings, RATE_LIMITED, RateLimitMetrics.on(registry))
     assert limiter is not None
+    reader.project()
     path = f"/v1/products/{uuid.uuid4()}"
 
     def sample(name: str) -> float | None:

@@ -22,6 +22,7 @@ from infra.eventstore import eventsourcing_env
 from infra.local.postgres import LocalPostgres
 from infra.local.redis import LocalRedis
 from infra.settings import Settings
+from marketplace.projectors import opened
 from tests.conftest import free_port
 from tests.readapi.conftest import Reader, open_reader, read_settings
 from tests.support.freeze import frozen, process_tree
@@ -80,6 +81,9 @@ async def stores(services_dir: Path) -> AsyncIterator[Stores]:
         ) as reader:
             _, product = reader.stocked_product()
             reader.project()
+            for name in ("catalog-search", "orders"):
+                with opened(name, reader.settings, failures=False) as worker:
+                    worker.catch_up()
             shopper = reader.auth(uuid4(), "shopper")
             yield Stores(reader, postgres, redis, product, shopper)
     finally:
