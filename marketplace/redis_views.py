@@ -29,7 +29,7 @@ def redis_client(url: str) -> redis.Redis:
 
 def redis_prefix(settings: Settings, projection: str) -> str:
     """The key prefix of one projection's Redis view: each keeps its own positions."""
-    return f"{settings.redis_prefix}:{projection}"
+    return f"{settings.redis.prefix}:{projection}"
 
 
 def product_detail_view(settings: Settings, redis_url: str) -> RedisProductDetailView:

@@ -129,7 +129,7 @@ def book_lag(
             where.postgres_url,
             max_size=1,
             timeout=BOOK_CONNECT_TIMEOUT_SECONDS,
-            connect_timeout=settings.postgres_connect_timeout_seconds,
+            connect_timeout=settings.postgres.connect_timeout_seconds,
             autocommit=False,
         ) as pool:
             try:
@@ -228,7 +228,7 @@ def failures(settings: Settings) -> Failures:
             where.postgres_url,
             max_size=1,
             timeout=BOOK_CONNECT_TIMEOUT_SECONDS,
-            connect_timeout=settings.postgres_connect_timeout_seconds,
+            connect_timeout=settings.postgres.connect_timeout_seconds,
         ) as pool:
             letters = PostgresDeadLetters(pool).letters(states=(State.STOPPED, State.PARKED))
     except psycopg.errors.UndefinedTable:

@@ -68,7 +68,7 @@ class ReadApiDeps:
     tokens: TokenCodec
     max_wait_seconds: float = 2.0
     store_timeout_seconds: float = 1.0
-    """Each read store call's bound (settings.read_store_timeout_seconds); readiness answers
+    """Each read store call's bound (deadlines.read_store_timeout_seconds); readiness answers
     within twice it."""
 
     def closers(self) -> tuple[Callable[[], object], ...]:

@@ -39,7 +39,7 @@ def test_the_readers_move_to_a_new_version_only_once_it_is_complete(
 ) -> None:
     market.trade(20)
     projection = PROJECTORS[target.name].projection()
-    env = eventsourcing_env(rebuild_settings, rebuild_settings.postgres_url)
+    env = eventsourcing_env(rebuild_settings, rebuild_settings.postgres.url)
     logs = [ContextLog(env, log) for log in projection.contexts]
     versions = versions_of(target.name, rebuild_settings)
     try:

@@ -15,7 +15,7 @@ from commands.services import Commands
 from domain.base import Context
 from domain.money import Money
 from infra.eventstore import eventsourcing_env
-from infra.settings import Settings
+from infra.settings import EventStoreSettings, PostgresSettings, RedisSettings, Settings
 from marketplace.projectors import PROJECTORS, opened
 from marketplace.status import lag_of, lag_table
 from projections.product_detail.redis_view import RedisProductDetailView
@@ -43,7 +43,10 @@ def test_status_prints_each_log_head_position_and_lag(
 ) -> None:
     workload = Workload(commands, random.Random(3))
     workload.open_shop(sellers=1, products=2)
-    settings = Settings(postgres_url=postgres_url, redis_url=redis_server, redis_prefix=prefix)
+    settings = Settings(
+        postgres=PostgresSettings(url=postgres_url),
+        redis=RedisSettings(url=redis_server, prefix=prefix),
+    )
     env = {
         "MARKETPLACE_POSTGRES_URL": postgres_url,
         "MARKETPLACE_REDIS_URL": redis_server,
@@ -139,7 +142,9 @@ def test_one_shared_log_is_followed_past_other_contexts_events(
     postgres_url: str, redis_server: str, prefix: str
 ) -> None:
     settings = Settings(
-        split_logs=False, postgres_url=postgres_url, redis_url=redis_server, redis_prefix=prefix
+        events=EventStoreSettings(split_logs=False),
+        postgres=PostgresSettings(url=postgres_url),
+        redis=RedisSettings(url=redis_server, prefix=prefix),
     )
     commands = Commands(eventsourcing_env(settings), split_logs=False)
     seller, product, shopper = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()

@@ -9,7 +9,7 @@ import pytest
 import redis
 
 from infra.local.redis import LocalRedis
-from infra.settings import Settings
+from infra.settings import PostgresSettings, RedisSettings, Settings
 from marketplace.projectors import opened
 from projections.stores.redis.policy import EvictingRedis, require_noeviction
 from tests.conftest import free_port
@@ -42,7 +42,9 @@ def test_a_projector_refuses_a_redis_that_may_evict(
 ) -> None:
     client = redis.Redis.from_url(own_redis.url)
     client.config_set("maxmemory-policy", policy)
-    settings = Settings(postgres_url=postgres_url, redis_url=own_redis.url)
+    settings = Settings(
+        postgres=PostgresSettings(url=postgres_url), redis=RedisSettings(url=own_redis.url)
+    )
 
     refused = f"{projection} view has maxmemory-policy {policy}"
     with pytest.raises(EvictingRedis, match=refused), opened(projection, settings, failures=False):

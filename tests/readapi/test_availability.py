@@ -32,7 +32,9 @@ async def reader_on_own_redis(
 ) -> AsyncIterator[Reader]:
     """A query API on its own Redis, whose calls time out after 0.3 s."""
     own_redis.start()
-    settings = read_settings(postgres_url, own_redis.url, read_store_timeout_seconds=0.3)
+    settings = read_settings(
+        postgres_url, own_redis.url, deadlines={"read_store_timeout_seconds": 0.3}
+    )
     try:
         async with open_reader(settings, commands) as built:
             yield built

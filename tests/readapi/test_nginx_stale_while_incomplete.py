@@ -35,8 +35,8 @@ def test_a_stale_copy_is_served_while_the_view_rebuilds_from_empty(
 ) -> None:
     products = [reader.stocked_product()[1] for _ in range(2)]
     settings = reader.settings
-    view = redis_views.product_detail_view(settings, settings.redis_url)
-    env = eventsourcing_env(Settings(), str(settings.postgres_url))
+    view = redis_views.product_detail_view(settings, settings.redis.url)
+    env = eventsourcing_env(Settings(), str(settings.postgres.url))
     logs = [ContextLog(env, name) for name in ProductDetailProjection.contexts]
     Worker(ProductDetailProjection(), view, logs).catch_up()
     api = start_query_api(settings, services_dir / f"rebuilding-{uuid.uuid4().hex}.log")
@@ -52,7 +52,7 @@ def test_a_stale_copy_is_served_while_the_view_rebuilds_from_empty(
         nginx.start()
         with httpx.Client(base_url=nginx.url) as client:
             first = client.get(f"/v1/products/{products[0]}")
-            delete_matching(view.client, f"{settings.redis_prefix}:*")
+            delete_matching(view.client, f"{settings.redis.prefix}:*")
             stale = until_not_hit(client, f"/v1/products/{products[0]}")
             uncached = client.get(f"/v1/products/{products[1]}")
     finally:

@@ -49,7 +49,7 @@ class Stores:
 
     @property
     def bound(self) -> float:
-        return 2 * self.reader.settings.read_store_timeout_seconds
+        return 2 * self.reader.settings.deadlines.read_store_timeout_seconds
 
     def product_detail(self) -> Awaitable[httpx.Response]:
         return self.reader.client.get(f"/v1/products/{self.product}")
@@ -74,7 +74,10 @@ async def stores(services_dir: Path) -> AsyncIterator[Stores]:
     commands = Commands(eventsourcing_env(Settings(), postgres.url))
     try:
         async with open_reader(
-            read_settings(postgres.url, redis.url, read_store_timeout_seconds=DEADLINE), commands
+            read_settings(
+                postgres.url, redis.url, deadlines={"read_store_timeout_seconds": DEADLINE}
+            ),
+            commands,
         ) as reader:
             _, product = reader.stocked_product()
             reader.project()

@@ -94,7 +94,7 @@ class Projectors:
     logs: list[ContextLog] = field(default_factory=list)
 
     def worker(self, projection: Any, view: Any, batch_size: int = 1000) -> Worker[Any]:
-        env = eventsourcing_env(Settings(), self.settings.postgres_url)
+        env = eventsourcing_env(Settings(), self.settings.postgres.url)
         logs = [ContextLog(env, name) for name in projection.contexts]
         self.logs += logs
         return Worker(projection, view, logs, batch_size=batch_size)
@@ -114,7 +114,7 @@ def projectors(reader: Reader) -> Iterator[Projectors]:
 def lose_every_key(reader: Reader) -> int:
     """Delete every key of every view under the prefix, pointers included; how many."""
     client = reader.deps.product_detail.view.client
-    return delete_matching(client, f"{reader.settings.redis_prefix}:*")
+    return delete_matching(client, f"{reader.settings.redis.prefix}:*")
 
 
 def assert_incomplete(response: httpx.Response) -> None:
@@ -129,8 +129,8 @@ async def test_a_view_rebuilt_from_nothing_answers_as_before_or_503_at_every_bat
 ) -> None:
     shop = fill(reader, products=5)
     settings = reader.settings
-    detail = redis_views.product_detail_view(settings, settings.redis_url)
-    carts = redis_views.cart_view(settings, settings.redis_url)
+    detail = redis_views.product_detail_view(settings, settings.redis.url)
+    carts = redis_views.cart_view(settings, settings.redis.url)
     projectors.worker(ProductDetailProjection(), detail).catch_up()
     projectors.worker(CartProjection(), carts).catch_up()
     before = {key: (r.status_code, r.content) for key, r in (await shop.answers()).items()}
@@ -175,7 +175,7 @@ async def test_readiness_shows_each_view_complete_or_not_and_the_target_left(
 ) -> None:
     fill(reader, products=2)
     settings = reader.settings
-    detail = redis_views.product_detail_view(settings, settings.redis_url)
+    detail = redis_views.product_detail_view(settings, settings.redis.url)
     pausing = PausingView(detail)
     worker = projectors.worker(ProductDetailProjection(), pausing, batch_size=BATCH)
     states: list[dict[str, Any]] = []

@@ -202,7 +202,7 @@ def run(
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         if metrics_port:
-            start_http_server(metrics_port, addr=settings.host)
+            start_http_server(metrics_port, addr=settings.http.host)
         run_until(stop, settings, gateway_client(settings), write_path)
     finally:
         for sig, handler in previous.items():
@@ -220,12 +220,12 @@ def opened(
     with ExitStack() as resources:
         commands = Commands(
             eventsourcing_env(settings, where.postgres_url),
-            split_logs=settings.split_logs,
+            split_logs=settings.events.split_logs,
             write_path=write_path,
         )
         resources.callback(commands.close)
         pool = worker_pool(
-            settings, where, resources, settings.payment_workers + 4, timeout=POOL_TIMEOUT_SECONDS
+            settings, where, resources, settings.payments.workers + 4, timeout=POOL_TIMEOUT_SECONDS
         )
         book = PostgresCheckoutBook(pool)
         book.create()
@@ -253,10 +253,10 @@ def run_until(
     with opened(settings, write_path) as (worker, commands, clock):
         book = cast(PostgresCheckoutBook, worker.view)
         lease = timedelta(
-            seconds=settings.payment_timeout_seconds * settings.payment_attempts * 2 + 5
+            seconds=settings.payments.timeout_seconds * settings.payments.attempts * 2 + 5
         )
         settlement = PaymentSettlement(commands.orders, gateway, clock=clock)
-        payments = PaymentLoop(book, settlement, settings.payment_workers, lease, clock=clock)
+        payments = PaymentLoop(book, settlement, settings.payments.workers, lease, clock=clock)
         deadlines = DeadlineLoop(book, commands, clock=clock)
         threads = [
             threading.Thread(target=payments.run, args=(stop,), name="payments", daemon=True),
