@@ -12,15 +12,16 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from infra.auth import Principal
+from infra.openapi import problem
 from infra.web import Problem
 from projections.orders.history import MAX_PAGE_SIZE, After, OrderRecord
 from readapi.caching import PRIVATE, private_json
-from readapi.consistency import PARAMETERS_DOC, consistency_for
+from readapi.consistency import consistency_for, parameters
 from readapi.deps import ReadApiDeps, caller_as
-from readapi.openapi import PRIVATE_HEADERS, UNAUTHENTICATED, UNAVAILABLE
+from readapi.openapi import PRIVATE_HEADERS, READS, UNAUTHENTICATED, UNAVAILABLE
 from readapi.order_schemas import Order, OrderPage
 
-router = APIRouter(tags=["orders"])
+router = APIRouter(tags=["orders"], responses=READS)
 
 Shopper = Annotated[Principal, Depends(caller_as("shopper"))]
 MAX_CURSOR_LENGTH = 200
@@ -117,11 +118,11 @@ def order_document(order: OrderRecord) -> dict[str, Any]:
     responses={
         200: {"model": OrderPage, "headers": PRIVATE_HEADERS},
         401: UNAUTHENTICATED,
-        403: {"description": "Not a shopper"},
-        422: {"description": "A limit out of bounds, a malformed cursor or X-Min-Position"},
+        403: problem("Not a shopper"),
+        422: problem("A limit out of bounds, a malformed cursor or X-Min-Position"),
         503: UNAVAILABLE,
     },
-    openapi_extra={"parameters": PARAMETERS_DOC},
+    openapi_extra={"parameters": parameters("orders")},
 )
 async def my_orders(
     caller: Shopper, request: Request, limit: Limit = 20, cursor: Cursor = None
@@ -147,15 +148,12 @@ async def my_orders(
     responses={
         200: {"model": Order, "headers": PRIVATE_HEADERS},
         401: UNAUTHENTICATED,
-        403: {"description": "Not a shopper"},
-        404: {
-            "description": "None of the caller's orders (in the view, once it reached "
-            "X-Min-Position)"
-        },
-        422: {"description": "Malformed id or X-Min-Position"},
+        403: problem("Not a shopper"),
+        404: problem("None of the caller's orders (in the view, once it reached X-Min-Position)"),
+        422: problem("Malformed id or X-Min-Position"),
         503: UNAVAILABLE,
     },
-    openapi_extra={"parameters": PARAMETERS_DOC},
+    openapi_extra={"parameters": parameters("orders")},
 )
 async def my_order(order_id: UUID, caller: Shopper, request: Request) -> Response:
     """One of the caller's orders: status, lines, payment and each seller's shipment.

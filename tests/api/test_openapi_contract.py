@@ -1,0 +1,58 @@
+"""Schemathesis finds nothing: the command API does what its OpenAPI document says."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import schemathesis
+
+from infra.auth import Role
+from infra.idempotency import IdempotencyStore
+from marketplace.bootstrap import build_commands, postgres_pool, token_codec
+from tests.api.conftest import READ_API_URL, api_settings
+from tests.support import fuzzing
+from writeapi.app import create_app
+from writeapi.deps import WriteApiDeps
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+
+
+def roles_for(method: str, path: str) -> tuple[Role, ...]:
+    """Who may call each command: as writeapi.deps's call_as says for each router."""
+    if path.endswith("/suspension"):
+        return ("admin",)
+    if path.startswith(("/v1/customers", "/v1/carts")) or path.endswith("/cancellation"):
+        return ("shopper", "admin")
+    return ("seller", "admin")
+
+
+@pytest.fixture(scope="module")
+def command_api_schema(module_postgres_url: str) -> Iterator[schemathesis.BaseSchema]:
+    """The command API on its own schema, as schemathesis calls it."""
+    settings = api_settings(module_postgres_url)
+    pool = postgres_pool(settings, max_size=8)
+    commands = build_commands(settings)
+    idempotency = IdempotencyStore(pool, settings.idempotency_ttl_hours)
+    idempotency.create_table()
+    deps = WriteApiDeps(
+        commands=commands,
+        tokens=token_codec(settings),
+        idempotency=idempotency,
+        max_body_bytes=settings.max_body_bytes,
+        read_api_url=READ_API_URL,
+        store_timeout_seconds=settings.write_store_timeout_seconds,
+    )
+    app = create_app(deps)
+    try:
+        yield fuzzing.load(app, deps.tokens, roles_for)
+    finally:
+        fuzzing.stop(app)
+        commands.close()
+        pool.close()
+
+
+def test_schemathesis_finds_nothing(command_api_schema: schemathesis.BaseSchema) -> None:
+    findings = fuzzing.run(command_api_schema)
+    assert not findings.failures and not findings.errors, findings.report()
+    assert set(findings.scenarios) >= {"examples", "coverage", "fuzzing", "stateful"}
