@@ -162,10 +162,11 @@ async def consistency_across(request: Request, *views: Followed[Any]) -> Consist
     Each view waits for the logs it follows; a log several views follow (the single shared
     log) is waited for in each, and X-View-Position reports the least any of them reached.
     """
+    deps: ReadApiDeps = request.app.state.deps
+    timeout = max_wait(request.headers.get("x-max-wait-ms"), deps.max_wait_seconds)
     header = request.headers.get("x-min-position")
     if header is None:
         return Consistency()
-    deps: ReadApiDeps = request.app.state.deps
     wanted = parse_positions(header)
     followed = dict.fromkeys(log for view in views for log in view.logs)
     unknown = sorted(set(wanted) - set(followed))
@@ -178,7 +179,6 @@ async def consistency_across(request: Request, *views: Followed[Any]) -> Consist
             f"{names} follow{'s' if len(views) == 1 else ''} {', '.join(followed)}, "
             f"not {', '.join(unknown)}",
         )
-    timeout = max_wait(request.headers.get("x-max-wait-ms"), deps.max_wait_seconds)
     deadline = time.monotonic() + timeout
     fresh = True
     least: dict[str, int] = {}

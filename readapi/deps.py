@@ -90,7 +90,7 @@ class ReadApiDeps:
         )
 
 
-def caller_as(*roles: Role) -> Callable[[Request], Coroutine[Any, Any, Principal]]:
+def caller_as(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
     """A dependency naming a caller in one of the roles: 401 without a valid token, else 403."""
 
     async def authorise(

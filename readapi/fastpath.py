@@ -5,7 +5,8 @@ answers with those bytes as they come: no decoding, no re-encoding, no FastAPI r
 validation or dependency handling. It answers exactly as the route in readapi.routers.products
 does (same headers, 304 for a matching If-None-Match, 404 and 503 problem+json), and hands
 every other request to the app: another path or method, an id that is not a canonical UUID
-(the route answers 422), and any X-Min-Position (the route waits for it).
+(the route answers 422), and any X-Min-Position (the route waits for it) or X-Max-Wait-Ms
+(the route checks it).
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ class ProductDetailFastPath:
             return
         if_none_match = None
         for name, value in scope["headers"]:
-            if name == b"x-min-position":
+            if name in (b"x-min-position", b"x-max-wait-ms"):
                 await self.app(scope, receive, send)
                 return
             if name == b"if-none-match":

@@ -40,7 +40,7 @@ class WriteApiDeps:
     (infra.clock), which the checkout worker enforcing the deadlines reads too."""
 
 
-def call_as(*roles: Role) -> Callable[[Request], Coroutine[Any, Any, Call]]:
+def call_as(*roles: Role) -> Callable[..., Coroutine[Any, Any, Call]]:
     """A dependency giving an authorised call to callers in one of the roles; 403 for others."""
 
     async def authorise(

@@ -6,6 +6,8 @@ from typing import Any
 
 from infra.openapi import RATE_LIMITED, UNAUTHENTICATED, VALIDATION, problem, unavailable
 
+Answers = dict[int | str, dict[str, Any]]
+"""Documented answers by status code."""
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"
 IF_MATCH_PATTERN = r'^(?:\*|(?:W/)?"[0-9]{1,18}")$'
 
@@ -70,7 +72,8 @@ def success(description: str, headers: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-COMMON: dict[int | str, dict[str, Any]] = {
+COMMON: Answers = {
+    400: problem("The body is not JSON"),
     401: UNAUTHENTICATED,
     403: problem("The caller's role, or ownership, does not allow this"),
     409: problem(
@@ -82,16 +85,16 @@ COMMON: dict[int | str, dict[str, Any]] = {
     503: unavailable("The store does not answer, or the server is at its cap; see Retry-After"),
 }
 """What any command may answer besides its success."""
-NOT_FOUND = {404: problem("No such resource")}
-PRECONDITION = {
+NOT_FOUND: Answers = {404: problem("No such resource")}
+PRECONDITION: Answers = {
     412: problem("If-Match names no current version: another one, a weak or a malformed tag"),
 }
-LIMITED = {429: RATE_LIMITED}
-KEY_REQUIRED = {400: problem("No Idempotency-Key")}
+LIMITED: Answers = {429: RATE_LIMITED}
+KEY_REQUIRED: Answers = {400: problem("No Idempotency-Key, or a body that is not JSON")}
 
 
 def command(
-    *answers: dict[int | str, dict[str, Any]],
+    *answers: Answers,
     status: int = 200,
     if_match: bool = False,
     key_required: bool = False,
@@ -100,7 +103,7 @@ def command(
     it reads. A 201 names the new resource in Location; a 202 names what to follow there."""
     parameters = [idempotency_key(key_required)]
     headers = SUCCESS_HEADERS if status == 200 else CREATED_HEADERS
-    responses: dict[int | str, dict[str, Any]] = {status: success("Done", headers), **COMMON}
+    responses: Answers = {status: success("Done", headers), **COMMON}
     if if_match:
         parameters.append(IF_MATCH)
         responses.update(PRECONDITION)

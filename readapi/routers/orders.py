@@ -41,7 +41,8 @@ def encode_cursor(after: After | None) -> str | None:
 
 
 def decode_cursor(cursor: str | None) -> After | None:
-    """The keyset position a cursor names; a 422 problem if it is not one this API made."""
+    """The keyset position a cursor names; a 404 problem if it is not one this API made (no
+    such page)."""
     if cursor is None:
         return None
     try:
@@ -53,7 +54,7 @@ def decode_cursor(cursor: str | None) -> After | None:
         return placed_at, UUID(order_id)
     except ValueError:
         raise Problem(
-            422, "bad-cursor", "Malformed cursor", "pass back a next_cursor as it was given"
+            404, "unknown-cursor", "No such page", "pass back a next_cursor as it was given"
         ) from None
 
 
@@ -119,7 +120,10 @@ def order_document(order: OrderRecord) -> dict[str, Any]:
         200: {"model": OrderPage, "headers": PRIVATE_HEADERS},
         401: UNAUTHENTICATED,
         403: problem("Not a shopper"),
-        422: problem("A limit out of bounds, a malformed cursor or X-Min-Position"),
+        404: problem("A cursor this API did not make: no such page"),
+        422: problem(
+            "A limit out of bounds, a cursor over 200 characters or a malformed X-Min-Position"
+        ),
         503: UNAVAILABLE,
     },
     openapi_extra={"parameters": parameters("orders")},

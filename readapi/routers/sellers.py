@@ -72,7 +72,10 @@ def seller_order_document(order: SellerOrder) -> dict[str, Any]:
         200: {"model": SellerOrderPage, "headers": PRIVATE_HEADERS},
         401: UNAUTHENTICATED,
         403: FORBIDDEN,
-        422: problem("A limit out of bounds, a malformed cursor or X-Min-Position"),
+        404: problem("A cursor this API did not make: no such page"),
+        422: problem(
+            "A limit out of bounds, a cursor over 200 characters or a malformed X-Min-Position"
+        ),
         503: UNAVAILABLE,
     },
     openapi_extra={"parameters": parameters("orders")},
