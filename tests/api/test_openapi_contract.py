@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from uuid import uuid4
 
 import pytest
 import schemathesis
@@ -10,7 +11,7 @@ import schemathesis
 from infra.auth import Role
 from infra.idempotency import IdempotencyStore
 from marketplace.bootstrap import build_commands, postgres_pool, token_codec
-from tests.api.conftest import READ_API_URL, api_settings
+from tests.api.conftest import READ_API_URL, Api, api_settings
 from tests.support import fuzzing
 from writeapi.app import create_app
 from writeapi.deps import WriteApiDeps
@@ -56,3 +57,27 @@ def test_schemathesis_finds_nothing(command_api_schema: schemathesis.BaseSchema)
     findings = fuzzing.run(command_api_schema)
     assert not findings.failures and not findings.errors, findings.report()
     assert set(findings.scenarios) >= {"examples", "coverage", "fuzzing", "stateful"}
+
+
+def test_the_document_names_the_bearer_scheme_and_problem_answers(
+    command_api_schema: schemathesis.BaseSchema,
+) -> None:
+    document = command_api_schema.raw_schema
+    assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    for path, operations in document["paths"].items():
+        for operation in operations.values():
+            if path.startswith("/v1/"):
+                assert operation["security"] == [{"bearer": []}], path
+                problem = operation["responses"]["422"]["content"]
+                assert set(problem) == {"application/problem+json"}, path
+
+
+async def test_a_method_a_path_does_not_serve_is_405_allowing_every_one_it_does(
+    shared_api: Api,
+) -> None:
+    line = f"/v1/carts/{uuid4()}/items/{uuid4()}"
+    response = await shared_api.client.patch(line, headers=shared_api.auth(uuid4(), "shopper"))
+
+    assert response.status_code == 405
+    assert response.headers["allow"] == "DELETE, PUT"
+    assert response.headers["content-type"] == "application/problem+json"
