@@ -21,6 +21,7 @@ COPY readapi ./readapi
 COPY writeapi ./writeapi
 COPY infra ./infra
 COPY marketplace ./marketplace
+COPY analytics ./analytics
 RUN pip install .
 
 

@@ -22,7 +22,7 @@ from commands.catalog import CatalogApplication
 from commands.inventory import InventoryApplication
 from commands.orders import OrdersApplication
 from commands.payments import GatewayAnswer, PaymentGateway
-from domain.base import Context
+from domain.base import Cause, Context
 from domain.errors import InsufficientStock, InvalidValue, NotFound, RuleViolated
 from domain.money import Money
 from domain.order import Order
@@ -33,20 +33,6 @@ log = structlog.get_logger()
 
 ACTOR = "checkout"
 PaymentKind = Literal["authorise", "capture", "void", "refund"]
-
-
-def system_context(at: datetime, event: Any | None = None, actor: str = ACTOR) -> Context:
-    """The context of a command the platform issues itself, caused by event if given."""
-    meta: dict[str, str] = getattr(event, "meta", None) or {}
-    cause = meta.get("event_id", "")
-    return Context(
-        at=at,
-        actor=actor,
-        role="system",
-        request_id=cause,
-        correlation_id=meta.get("correlation_id", cause),
-        causation_id=cause,
-    )
 
 
 class CheckoutProcess:
@@ -68,7 +54,7 @@ class CheckoutProcess:
 
     def react(self, event: Any) -> None:
         """Issue the commands that follow from one order event."""
-        ctx = system_context(self.clock(), event)
+        ctx = Cause.of(event).context(self.clock(), ACTOR)
         order_id = event.originator_id
         match event:
             case Order.Placed():
@@ -136,7 +122,8 @@ class CheckoutProcess:
 class PaymentJob:
     """Gateway work due for an order: authorise its total, capture, void or refund it.
 
-    reference tells apart calls of one kind for one order (the refund id of a refund).
+    reference tells apart calls of one kind for one order (the refund id of a refund);
+    cause is the order event that queued the work, which the events it records answer to.
     """
 
     order_id: UUID
@@ -145,7 +132,8 @@ class PaymentJob:
     currency: str
     payment_id: str | None
     attempts: int
-    reference: str = ""
+    reference: str
+    cause: Cause
 
 
 @dataclass(frozen=True)
@@ -171,7 +159,7 @@ class PaymentSettlement:
 
     def settle(self, job: PaymentJob) -> Settled:
         """Call the gateway once (the client retries inside) and record what it said."""
-        ctx = system_context(self.clock(), actor="payments")
+        ctx = job.cause.context(self.clock(), "payments")
         key = f"{job.order_id}:{job.kind}"
         if job.kind == "authorise":
             answer = self.gateway.authorise(

@@ -37,6 +37,37 @@ class Context:
         }
 
 
+@dataclass(frozen=True)
+class Cause:
+    """What a command the platform issues itself answers to: the id of the event (or request)
+    that caused it, and the correlation id of the request that started the flow."""
+
+    causation_id: str
+    correlation_id: str
+
+    @classmethod
+    def of(cls, event: Any) -> Cause:
+        """The cause an event gives what follows from it: its own id, and its flow's
+        correlation id (its own id for an event that carries none, so a flow never loses it)."""
+        meta: dict[str, str] = getattr(event, "meta", None) or {}
+        cause = meta.get("event_id") or str(event_id(event.originator_id, event.originator_version))
+        return cls(cause, meta.get("correlation_id") or cause)
+
+    def context(self, at: datetime, actor: str) -> Context:
+        """The context of a command the platform (role "system") issues for this cause.
+
+        Its request id is the causing event's id: the event is what the worker handles.
+        """
+        return Context(
+            at=at,
+            actor=actor,
+            role="system",
+            request_id=self.causation_id,
+            correlation_id=self.correlation_id,
+            causation_id=self.causation_id,
+        )
+
+
 def event_id(originator_id: UUID, version: int) -> UUID:
     """A stable, unique event id derived from the event's stream and version."""
     return uuid5(EVENT_ID_NAMESPACE, f"{originator_id}/{version}")

@@ -16,7 +16,7 @@ import jwt
 import structlog
 from jwt import PyJWK, PyJWKClient, PyJWKClientConnectionError, PyJWKSet
 
-Role = Literal["shopper", "seller", "admin", "auditor"]
+Role = Literal["shopper", "seller", "admin", "auditor", "analyst"]
 ROLES: tuple[Role, ...] = get_args(Role)
 ALGORITHMS = ["HS256"]
 JWKS_ALGORITHMS = ["RS256", "ES256"]

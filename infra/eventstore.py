@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, unquote, urlencode, urlparse, urlunparse
 
+from infra.kurrentdb_recorder import CALL_TIMEOUT as KURRENTDB_CALL_TIMEOUT
 from infra.postgres_recorder import CALL_TIMEOUT
 from infra.settings import Settings
 
 POSTGRES_FACTORY = "infra.postgres_recorder:MarketplacePostgresFactory"
 """The library's PostgreSQL persistence, with our connections (infra.postgres_recorder)."""
+KURRENTDB_FACTORY = "infra.kurrentdb_recorder:MarketplaceKurrentDBFactory"
+"""The library's KurrentDB persistence, with a deadline on each call (infra.kurrentdb_recorder)."""
 
 
 def eventsourcing_env(
@@ -17,8 +20,8 @@ def eventsourcing_env(
     """The environment that selects and configures the event store.
 
     postgres_url overrides settings.postgres_url (the embedded server's URL, once started).
-    call_timeout bounds each PostgreSQL call, wait for a pooled connection and answer (the
-    command API's; workers leave it unset).
+    call_timeout bounds each event-store call: on PostgreSQL the wait for a pooled connection
+    and each answer, on KurrentDB each call (the command API's; workers leave it unset).
     """
     common = {"AGGREGATE_CACHE_MAXSIZE": "10000"}
     if settings.event_store == "memory":
@@ -27,12 +30,14 @@ def eventsourcing_env(
         assert settings.kurrentdb_uri
         env = {
             **common,
-            "PERSISTENCE_MODULE": "eventsourcing_kurrentdb",
+            "PERSISTENCE_MODULE": KURRENTDB_FACTORY,
             "KURRENTDB_URI": settings.kurrentdb_uri,
             "GROUP_COMMIT": "n",
         }
         if settings.kurrentdb_root_certificates:
             env["KURRENTDB_ROOT_CERTIFICATES"] = settings.kurrentdb_root_certificates
+        if call_timeout is not None:
+            env[KURRENTDB_CALL_TIMEOUT] = str(call_timeout)
         return env
     url = postgres_url or settings.postgres_url
     if not url:

@@ -28,6 +28,9 @@ KEEPALIVE = {
 noticed in about 25 s, idle or with data unacknowledged, not after the kernel's two hours or
 its fifteen minutes of retransmissions. A frozen server process whose kernel still answers
 TCP is not noticed this way: that takes a connection's call timeout (DeadlineConnection)."""
+EVENT_STORE_APPLICATION = "marketplace-event-store"
+"""The application_name of every event-store connection: a takeover of an idempotency key
+waits for the transactions of these sessions (infra.idempotency)."""
 STARTUP_TIMEOUT_SECONDS = 30.0
 """How long startup work (creating tables) waits for a pooled connection."""
 WAIT_INTERVAL = 0.1

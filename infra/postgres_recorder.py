@@ -21,6 +21,7 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
 from infra.postgres_pool import (
+    EVENT_STORE_APPLICATION,
     MIN_CONNECT_TIMEOUT_SECONDS,
     STARTUP_TIMEOUT_SECONDS,
     checking_the_rest,
@@ -43,9 +44,10 @@ class MarketplacePostgresFactory(PostgresFactory):
     """The library's PostgreSQL factory, with our pools' ways (infra.postgres_pool).
 
     Its connections carry our libpq parameters (connect timeout, TCP keepalives and user
-    timeout); with pre-ping, the first broken connection leaving the pool has every idle one
-    checked (checking_the_rest), since appends are not retried (see the recorder); and when
-    the environment names a CALL_TIMEOUT, it bounds each call and each wait for a connection.
+    timeout) and are named EVENT_STORE_APPLICATION; with pre-ping, the first broken connection
+    leaving the pool has every idle one checked (checking_the_rest), since appends are not
+    retried (see the recorder); and when the environment names a CALL_TIMEOUT, it bounds each
+    call and each wait for a connection.
     """
 
     def __init__(self, env: Environment | EnvType | None) -> None:
@@ -54,6 +56,7 @@ class MarketplacePostgresFactory(PostgresFactory):
         assert isinstance(pool.kwargs, dict)
         connect = self.env.get(self.POSTGRES_CONNECT_TIMEOUT)
         pool.kwargs.update(connection_kwargs(float(connect or MIN_CONNECT_TIMEOUT_SECONDS)))
+        pool.kwargs["application_name"] = EVENT_STORE_APPLICATION
         if self.datastore.pre_ping:
             pool._check = checking_the_rest([pool])  # the pool takes its check only when made
         seconds = self.env.get(CALL_TIMEOUT)

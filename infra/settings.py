@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"  # noqa: S105
+DEV_ANALYTICS_KEY = "dev-only-analytics-key-change-me"
 
 
 class Settings(BaseSettings):
@@ -58,7 +59,8 @@ class Settings(BaseSettings):
     store itself hangs: a read whose store stops answering gets its 503 within about twice
     this (2 s by default)."""
     write_store_timeout_seconds: float = Field(default=1.0, gt=0, le=30)
-    """How long one command-API call to PostgreSQL (the event store, idempotency keys) may
+    """How long one command-API call to PostgreSQL (the event store, idempotency keys) or to
+    KurrentDB (the event store, see infra.kurrentdb_recorder) may
     wait for a pooled connection, and then again for the server's answer, before the request
     gets a 503 with Retry-After. The client enforces it, so it holds when the server hangs:
     a command whose store stops answering gets its 503 within about twice this (2 s by
@@ -68,6 +70,10 @@ class Settings(BaseSettings):
     embedded_redis_port: int = Field(default=63799, ge=1, le=65535)
 
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
+    analytics_key: SecretStr = SecretStr(DEV_ANALYTICS_KEY)
+    """The key of the pseudonymous customer keys in analytics replays (a keyed hash of the id);
+    the same key gives the same pseudonyms, so exports join across replays. Set your own: with
+    the development key, anyone who knows a customer's id can find their rows."""
     jwt_issuer: str = "marketplace"
     jwt_audience: str = "marketplace-api"
     jwt_ttl_seconds: int = Field(default=3600, ge=60, le=86400 * 30)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import redis
 import redis.asyncio
+from eventsourcing.postgres import PostgresApplicationRecorder
 from fastapi import FastAPI
 from psycopg_pool import ConnectionPool
 
@@ -49,6 +50,10 @@ from writeapi.app import create_app as create_write_app
 from writeapi.deps import WriteApiDeps
 
 AVAILABILITY_TIMEOUT_SECONDS = 0.2
+IDEMPOTENCY_POOL_SIZE = 40
+"""Connections of a command-API process for idempotency keys and its clock: a request with
+a key holds one while it runs (its claim's lock), and a process runs up to 40 at once
+(the threads of its synchronous routes)."""
 
 
 def token_codec(settings: Settings) -> TokenCodec:
@@ -96,6 +101,17 @@ def projected_availability(settings: Settings) -> ProjectedAvailability:
     return ProjectedAvailability(RedisProductDetailView(client, prefix, follows=READERS))
 
 
+def log_tables(commands: Commands) -> dict[str, str]:
+    """Each event log's PostgreSQL table (schema.table), when the event store is there."""
+    tables = {}
+    for application in commands.applications:
+        recorder = application.recorder
+        if isinstance(recorder, PostgresApplicationRecorder):
+            table = f"{recorder.datastore.schema}.{recorder.events_table_name}"
+            tables[application.log_name] = table
+    return tables
+
+
 def postgres_pool(settings: Settings, max_size: int = 10) -> ConnectionPool:
     """The command API's open pool on the configured PostgreSQL, in autocommit mode: a
     caller waits for a connection, then for each answer, within the write store timeout."""
@@ -123,15 +139,16 @@ def build_write_deps(
     PostgreSQL that keeps the idempotency keys (the checkout worker's clock too).
     Benchmarks pass another write path, and turn the sold-out fast path off, to compare.
     """
-    pool = postgres_pool(settings)
-    idempotency = IdempotencyStore(pool, settings.idempotency_ttl_hours)
+    pool = postgres_pool(settings, IDEMPOTENCY_POOL_SIZE)
+    availability = projected_availability(settings) if sold_out_fast_path else None
+    commands = build_commands(settings, availability, write_path)
+    idempotency = IdempotencyStore(pool, settings.idempotency_ttl_hours, log_tables(commands))
     idempotency.create_table()
     idempotency.purge_expired()
     clock = DatabaseClock(pool)
     clock.sync()
-    availability = projected_availability(settings) if sold_out_fast_path else None
     return WriteApiDeps(
-        commands=build_commands(settings, availability, write_path),
+        commands=commands,
         tokens=token_codec(settings),
         idempotency=idempotency,
         max_body_bytes=settings.max_body_bytes,

@@ -127,7 +127,7 @@ class SalesTotal(Answer):
 
 
 class SellerSales(Answer):
-    """Hourly sales per product of a seller's confirmed orders, net of cancellations."""
+    """Hourly sales per product of a seller's confirmed orders, net of cancellations and refunds."""
 
     seller_id: UUID
     from_: str = Field(alias="from")

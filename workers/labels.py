@@ -23,7 +23,7 @@ from prometheus_client import Counter, start_http_server
 from commands.catalog import CatalogApplication
 from commands.orders import OrdersApplication
 from commands.services import Commands
-from domain.base import Context, event_id
+from domain.base import Cause
 from domain.fulfilment import Fulfilment
 from domain.seller import Seller
 from infra.blobs import BlobStore, BlobStoreUnavailable, blob_store
@@ -73,15 +73,7 @@ class Labeller:
         if self.orders.fulfilment(opened.order_id, opened.seller_id).label == (key, PDF):
             return key
         self.blobs.put(key, render_label(self.content(opened)), PDF)
-        cause = str(event_id(opened.originator_id, opened.originator_version))
-        ctx = Context(
-            at=self.clock(),
-            actor=ACTOR,
-            role="system",
-            request_id=cause,
-            correlation_id=opened.meta.get("correlation_id", cause),
-            causation_id=cause,
-        )
+        ctx = Cause.of(opened).context(self.clock(), ACTOR)
         self.orders.attach_label(opened.order_id, opened.seller_id, key, PDF, ctx)
         LABELS.inc()
         return key

@@ -33,6 +33,12 @@ def log_names(projection: Follower, settings: Settings) -> tuple[str, ...]:
 
 def context_logs(projection: Follower, settings: Settings, where: Stores) -> list[ContextLog]:
     """A reader for each log the projection follows, on small connection pools."""
+    env = reader_env(settings, where)
+    return [ContextLog(env, name) for name in log_names(projection, settings)]
+
+
+def reader_env(settings: Settings, where: Stores) -> dict[str, str]:
+    """The event store's environment for a log reader: a small pool, a short connect timeout."""
     reader = settings.model_copy(
         update={
             "postgres_pool_size": LOG_POOL_SIZE,
@@ -40,5 +46,4 @@ def context_logs(projection: Follower, settings: Settings, where: Stores) -> lis
             "postgres_connect_timeout_seconds": LOG_CONNECT_TIMEOUT_SECONDS,
         }
     )
-    env = eventsourcing_env(reader, where.postgres_url)
-    return [ContextLog(env, name) for name in log_names(projection, settings)]
+    return eventsourcing_env(reader, where.postgres_url)

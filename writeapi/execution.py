@@ -16,10 +16,11 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 from commands.base import Outcome
+from commands.recovery import committed
 from commands.services import Commands
 from domain.base import Context
 from infra.auth import Principal
-from infra.idempotency import IdempotencyStore, StoredResponse
+from infra.idempotency import Claim, IdempotencyStore, Orphan, StoredResponse
 from writeapi.problems import (
     Problem,
     detail_for,
@@ -107,9 +108,11 @@ class Call:
     """One authorised command call: runs its command once per Idempotency-Key and answers.
 
     A command that fails unexpectedly frees its key for a retry. One cut off by a store that
-    did not answer (a 503) keeps its key pending: its append may still commit, so a retry
-    with the key is refused (409, in progress) until the pending lease passes, rather than
-    run a second time.
+    did not answer (a 503) leaves its key pending, and a retry takes it over once the event
+    store has settled the cut-off append (infra.idempotency): it answers from the events the
+    earlier request committed, through the route's answer, or runs the command anew if it
+    committed none. A repeatable command (one that finds what an earlier run did, like a
+    checkout whose order id derives from the key) is simply run again.
     """
 
     def __init__(
@@ -156,9 +159,20 @@ class Call:
             causation_id=state.request_id,
         )
 
-    def run(self, body: BaseModel | None, command: Callable[[Context], Reply]) -> Response:
-        """Run the command, or answer from the first run of the same Idempotency-Key."""
-        response = self._run(body, command)
+    def run(
+        self,
+        body: BaseModel | None,
+        command: Callable[[Context], Reply],
+        answer: Callable[[Outcome], Reply] = Reply,
+        *,
+        repeatable: bool = False,
+    ) -> Response:
+        """Run the command, or answer from the first run of the same Idempotency-Key.
+
+        answer builds the reply from an outcome found in the logs, when an earlier request
+        with the key committed its change but never answered: the command's own reply.
+        """
+        response = self._run(body, command, answer, repeatable)
         log.info(
             "command",
             method=self.request.method,
@@ -170,7 +184,13 @@ class Call:
         )
         return response
 
-    def _run(self, body: BaseModel | None, command: Callable[[Context], Reply]) -> Response:
+    def _run(
+        self,
+        body: BaseModel | None,
+        command: Callable[[Context], Reply],
+        answer: Callable[[Outcome], Reply],
+        repeatable: bool,
+    ) -> Response:
         key = self.request.headers.get("idempotency-key")
         if key is None:
             return render(command(self.context()), self.read_api_url)
@@ -182,48 +202,78 @@ class Call:
                 "use 1 to 255 visible ASCII characters",
             )
         store = self.idempotency
-        owner = str(self.principal.sub)
         fingerprint = request_fingerprint(
             self.request.method,
             self.request.url.path,
             self.request.headers.get("if-match", ""),
             body,
         )
-        claim = store.claim(owner, key, fingerprint)
-        if claim.verdict == "mismatch":
-            raise Problem(
-                422,
-                "idempotency-key-reused",
-                "Idempotency-Key reused",
-                "this key was used with a different request",
-            )
-        if claim.verdict == "in_progress":
-            raise Problem(
-                409,
-                "idempotency-in-progress",
-                "Request in progress",
-                "a request with this key is still being processed",
-                {"Retry-After": "1"},
-            )
-        if claim.verdict == "replay" and claim.response is not None:
-            stored = claim.response
-            headers = {**stored.headers, "Idempotent-Replayed": "true"}
-            media = headers.pop("content-type", "application/json")
-            return Response(stored.body, stored.status, headers, media_type=media)
+        claim = store.claim(
+            str(self.principal.sub), key, fingerprint, self.request.state.request_id
+        )
+        if claim.lease is None:
+            return refusal_or_replay(claim)
         try:
-            response = render(command(self.context()), self.read_api_url)
+            if claim.orphan is not None and not repeatable:
+                response = self._recovered(claim.orphan, answer) or self._execute(command)
+            else:
+                response = self._execute(command)
+        except Exception as error:
+            if store_unavailable(error):
+                store.release(claim.lease)
+            else:
+                store.abandon(claim.lease)
+            raise
+        kept = {k: v for k, v in response.headers.items() if k in REPLAYED_HEADERS}
+        kept["content-type"] = response.media_type or "application/json"
+        store.complete(
+            claim.lease, StoredResponse(response.status_code, kept, bytes(response.body))
+        )
+        return response
+
+    def _execute(self, command: Callable[[Context], Reply]) -> Response:
+        """The command's response, a known error's problem included (which a key keeps)."""
+        try:
+            return render(command(self.context()), self.read_api_url)
         except Exception as error:
             known = problem_for(error)
             if known is None:
-                if not store_unavailable(error):
-                    store.abandon(owner, key)
                 raise
             status, slug, title = known
-            response = problem_response(self.request, status, slug, title, detail_for(error))
-        kept = {k: v for k, v in response.headers.items() if k in REPLAYED_HEADERS}
-        kept["content-type"] = response.media_type or "application/json"
-        store.complete(owner, key, StoredResponse(response.status_code, kept, bytes(response.body)))
+            return problem_response(self.request, status, slug, title, detail_for(error))
+
+    def _recovered(self, orphan: Orphan, answer: Callable[[Outcome], Reply]) -> Response | None:
+        """The answer to what the key's earlier requests committed, if they committed it."""
+        applications = self.commands.applications
+        found = committed(applications, orphan.request_ids, str(self.principal.sub), orphan.heads)
+        if not found:
+            return None
+        response = render(answer(found[0]), self.read_api_url)
+        response.headers["Idempotent-Replayed"] = "true"
         return response
+
+
+def refusal_or_replay(claim: Claim) -> Response:
+    """The answer to a claim that does not go ahead: a replay, or a problem."""
+    if claim.verdict == "mismatch":
+        raise Problem(
+            422,
+            "idempotency-key-reused",
+            "Idempotency-Key reused",
+            "this key was used with a different request",
+        )
+    if claim.verdict == "replay" and claim.response is not None:
+        stored = claim.response
+        headers = {**stored.headers, "Idempotent-Replayed": "true"}
+        media = headers.pop("content-type", "application/json")
+        return Response(stored.body, stored.status, headers, media_type=media)
+    raise Problem(
+        409,
+        "idempotency-in-progress",
+        "Request in progress",
+        "a request with this key is still being processed",
+        {"Retry-After": "1"},
+    )
 
 
 def request_fingerprint(method: str, path: str, if_match: str, body: BaseModel | None) -> str:

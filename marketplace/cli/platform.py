@@ -25,8 +25,9 @@ def token(
     """Print a development bearer token (signed with MARKETPLACE_JWT_SECRET).
 
     Roles: shopper (carts, checkout, own orders), seller (own products, stock, fulfilment),
-    admin (everything), auditor (reserved for the audit API). The subject goes to stderr,
-    the token alone to stdout.
+    admin (everything), auditor (reserved for the audit API), analyst (marketplace-wide
+    figures, /v1/analytics, no personal data). The subject goes to stderr, the token alone
+    to stdout.
 
     Example: TOKEN=$(marketplace token --role seller)
     """

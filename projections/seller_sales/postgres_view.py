@@ -4,8 +4,8 @@
 and the hour it was confirmed in. Confirming or cancelling changes that row only if its
 version is lower, and the hourly rows change only when it did: a replayed event counts
 nothing twice. A batch is read, applied in memory and written in a few statements. A
-cancellation subtracts from the hour of confirmation, so each hour holds the net sales of the
-orders confirmed in it.
+cancellation or a refund subtracts from the hour of confirmation, so each hour holds the net
+sales of the orders confirmed in it.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import psycopg
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb, set_json_loads
 
-from projections.seller_sales.projection import SoldLine
+from projections.seller_sales.projection import SoldLine, refund_shares
 from projections.stores.postgres.reads import PostgresReadView
 from projections.stores.postgres.unit import Columns, PostgresUnit
 
@@ -90,7 +90,8 @@ class SalesBucket:
     """A product's net sales in one currency within one UTC hour.
 
     units and revenue_minor add up the lines of orders confirmed in the hour, less those
-    cancelled since; orders counts those orders (each has at most one line per product).
+    cancelled since; revenue_minor is also net of refunds (each split over its order's lines
+    by value); orders counts those orders (each has at most one line per product).
     """
 
     hour: datetime
@@ -113,8 +114,9 @@ class PostgresSellerSalesUnit(PostgresUnit):
     def __init__(self, view: str, cursor: psycopg.Cursor[tuple[object, ...]]) -> None:
         super().__init__(view, cursor)
         self.placed: list[dict[str, Any]] = []
-        self.moves: list[tuple[UUID, int, datetime | None]] = []
-        """(order, version, hour): a confirmation in hour, or a cancellation (None)."""
+        self.moves: list[tuple[UUID, int, datetime | None, int]] = []
+        """(order, version, hour, refund): a confirmation in hour, a refund of that many minor
+        units (hour None), or a cancellation (hour None, refund 0)."""
 
     def remember_order(self, order_id: UUID, currency: str, lines: tuple[SoldLine, ...]) -> None:
         """Keep the order's lines (nothing if it is known)."""
@@ -131,11 +133,15 @@ class PostgresSellerSalesUnit(PostgresUnit):
 
     def count_sale(self, order_id: UUID, hour: datetime, version: int) -> None:
         """Add the order's lines to the hour it was confirmed in, once."""
-        self.moves.append((order_id, version, hour))
+        self.moves.append((order_id, version, hour, 0))
 
     def uncount_sale(self, order_id: UUID, version: int) -> None:
         """Subtract the order's lines from its hour of confirmation, once, if it was confirmed."""
-        self.moves.append((order_id, version, None))
+        self.moves.append((order_id, version, None, 0))
+
+    def refund_sale(self, order_id: UUID, amount_minor: int, version: int) -> None:
+        """Subtract the refund from its lines' revenue in the hour of confirmation, once."""
+        self.moves.append((order_id, version, None, amount_minor))
 
     def flush(self) -> None:
         """Write what the batch collected."""
@@ -143,14 +149,14 @@ class PostgresSellerSalesUnit(PostgresUnit):
             self.cursor.execute(REMEMBER, (Jsonb(self.placed),))
         if not self.moves:
             return
-        ids = list({order for order, _, _ in self.moves})
+        ids = list({move[0] for move in self.moves})
         set_json_loads(orjson.loads, self.cursor)
         found = self.cursor.execute(KNOWN, (ids,), binary=True).fetchall()
         # order -> [version, currency, lines, confirmed hour]
         rows: dict[Any, list[Any]] = {row[0]: list(row[1:]) for row in found}
         sales: dict[tuple[UUID, datetime, UUID, str], list[int]] = {}
         changed: set[UUID] = set()
-        for order, version, hour in self.moves:
+        for order, version, hour, refund in self.moves:
             row = rows.get(order)
             if row is None or row[0] >= version:
                 continue
@@ -158,16 +164,8 @@ class PostgresSellerSalesUnit(PostgresUnit):
             changed.add(order)
             if hour is not None:
                 row[3] = hour
-            if row[3] is None:
-                continue
-            sign = 1 if hour is not None else -1
-            for line in row[2]:
-                key = (UUID(line["seller_id"]), row[3], UUID(line["product_id"]), row[1])
-                quantity = sign * int(line["quantity"])
-                total = sales.setdefault(key, [0, 0, 0])
-                total[0] += quantity
-                total[1] += quantity * int(line["unit_price_minor"])
-                total[2] += sign
+            if row[3] is not None:
+                add_sales(sales, row, hour is not None, refund)
         if not changed:
             return
         moved = Columns(3)
@@ -180,6 +178,32 @@ class PostgresSellerSalesUnit(PostgresUnit):
             for (seller, at, product, currency), (units, revenue, count) in sales.items():
                 added.add(seller, at, product, currency, units, revenue, count)
             self.cursor.execute(ADD_SALES, added.columns)
+
+
+def add_sales(
+    sales: dict[tuple[UUID, datetime, UUID, str], list[int]],
+    row: list[Any],
+    confirmed: bool,
+    refund: int,
+) -> None:
+    """Add one move of a confirmed order (row: version, currency, lines, hour) to sales.
+
+    A confirmation adds its lines, a cancellation subtracts them, a refund subtracts its
+    shares (refund_shares) from the lines' revenue only.
+    """
+    lines, hour, currency = row[2], row[3], row[1]
+    values = [int(line["quantity"]) * int(line["unit_price_minor"]) for line in lines]
+    shares = refund_shares(refund, values) if refund else None
+    sign = 1 if confirmed else -1
+    for index, line in enumerate(lines):
+        key = (UUID(line["seller_id"]), hour, UUID(line["product_id"]), currency)
+        total = sales.setdefault(key, [0, 0, 0])
+        if shares is not None:
+            total[1] -= shares[index]
+            continue
+        total[0] += sign * int(line["quantity"])
+        total[1] += sign * values[index]
+        total[2] += sign
 
 
 class PostgresSellerSalesView(PostgresReadView):

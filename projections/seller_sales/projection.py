@@ -1,4 +1,4 @@
-"""Order events to seller-sales changes: a confirmation adds, its cancellation subtracts."""
+"""Order events to seller-sales changes: a confirmation adds, a cancellation or refund subtracts."""
 
 from __future__ import annotations
 
@@ -38,6 +38,28 @@ class SellerSalesUnit(Unit, Protocol):
     def uncount_sale(self, order_id: UUID, version: int) -> None:
         """Take a cancelled order's lines back out of its hour, if it was confirmed."""
 
+    def refund_sale(self, order_id: UUID, amount_minor: int, version: int) -> None:
+        """Take a refund out of the revenue of the order's lines in its hour of confirmation."""
+
+
+def refund_shares(amount_minor: int, line_values: list[int]) -> list[int]:
+    """amount_minor split over lines in proportion to their values, in whole minor units.
+
+    The shares add up to amount_minor exactly: each line gets its floor, and the units left
+    go one each to the largest remainders (the first line first on a tie).
+    """
+    total = sum(line_values)
+    if total <= 0:
+        return [0 for _ in line_values]
+    shares = [amount_minor * value // total for value in line_values]
+    remainders = sorted(
+        range(len(line_values)),
+        key=lambda index: (-(amount_minor * line_values[index] % total), index),
+    )
+    for index in remainders[: amount_minor - sum(shares)]:
+        shares[index] += 1
+    return shares
+
 
 def hour_of(at: datetime) -> datetime:
     """The start of the UTC hour that holds at."""
@@ -45,7 +67,11 @@ def hour_of(at: datetime) -> datetime:
 
 
 class SellerSalesProjection(Projection[SellerSalesUnit]):
-    """Units and revenue per seller, product and UTC hour in which the order was confirmed."""
+    """Units and revenue per seller, product and UTC hour in which the order was confirmed.
+
+    A refund (an amount on the whole order) is taken out of the revenue of the order's lines
+    in proportion to their values (refund_shares), in the hour of confirmation; units stay.
+    """
 
     name = "seller-sales"
     contexts: ClassVar[tuple[str, ...]] = ("orders",)
@@ -73,3 +99,8 @@ class SellerSalesProjection(Projection[SellerSalesUnit]):
     def uncount_sale(self, event: Order.Cancelled, unit: SellerSalesUnit) -> None:
         """Take a cancelled order back out of its sellers' sales, if it was confirmed."""
         unit.uncount_sale(event.originator_id, event.originator_version)
+
+    @handles(Order.Refunded)
+    def refund_sale(self, event: Order.Refunded, unit: SellerSalesUnit) -> None:
+        """Take a refund out of the order's revenue in its sellers' hour of confirmation."""
+        unit.refund_sale(event.originator_id, event.amount_minor, event.originator_version)

@@ -255,6 +255,9 @@ async def sales(
 ) -> Response:
     """Units and revenue per product and UTC hour of confirmation, net of cancellations.
 
+    Revenue is also net of refunds: a refund is split over its order's lines by value and
+    taken out of the hour of confirmation (units stay).
+
     Hours starting from `from` up to (not including) `to`; hours without sales are left out,
     and `to` not after `from` finds none. One answer covers at most 31 days and 10 000 rows:
     its `to` says where it ends, so ask again from there. Totals are per currency.

@@ -31,7 +31,7 @@ from infra.auth import Role
 from infra.eventstore import with_search_path
 from infra.idempotency import IdempotencyStore
 from infra.settings import Settings
-from marketplace.bootstrap import build_commands, postgres_pool, token_codec
+from marketplace.bootstrap import build_commands, log_tables, postgres_pool, token_codec
 from writeapi.app import create_app
 from writeapi.deps import WriteApiDeps
 
@@ -284,7 +284,8 @@ async def open_api(url: str, **overrides: Any) -> AsyncIterator[Api]:
     pool = postgres_pool(settings, max_size=8)
     commands = build_commands(settings)
     try:
-        idempotency = IdempotencyStore(pool, settings.idempotency_ttl_hours)
+        logs = log_tables(commands)
+        idempotency = IdempotencyStore(pool, settings.idempotency_ttl_hours, logs)
         idempotency.create_table()
         deps = WriteApiDeps(
             commands=commands,

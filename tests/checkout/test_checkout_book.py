@@ -9,12 +9,18 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from psycopg_pool import ConnectionPool
 
-from workers.checkout.book import DuePayment, PostgresCheckoutBook
+from domain.base import Cause
+from workers.checkout.book import TABLES, DueExpiry, DuePayment, PostgresCheckoutBook
 
 pytestmark = pytest.mark.postgres
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=30)
+PLACED = Cause("placed-event", "flow-1")
+RESERVED = Cause("reserved-event", "flow-1")
+CANCELLED = Cause("cancelled-event", "flow-2")
+CAPTURED = Cause("captured-event", "flow-3")
+REFUNDED = Cause("refunded-event", "flow-4")
 
 
 @pytest.fixture
@@ -35,7 +41,7 @@ def booked(book: PostgresCheckoutBook, *steps: tuple[str, tuple[object, ...]]) -
 
 def placed(book: PostgresCheckoutBook, expires_at: datetime) -> uuid.UUID:
     order_id = uuid.uuid4()
-    booked(book, ("open_order", (order_id, 4200, "EUR", expires_at)))
+    booked(book, ("open_order", (order_id, 4200, "EUR", expires_at, PLACED)))
     return order_id
 
 
@@ -44,47 +50,48 @@ def test_an_order_with_reserved_stock_is_due_for_authorisation_once_per_lease(
 ) -> None:
     order_id = placed(book, datetime.now(UTC) + timedelta(minutes=15))
     assert book.claim_payments(datetime.now(UTC), 10, LEASE) == []
-    booked(book, ("await_authorisation", (order_id,)))
+    booked(book, ("await_authorisation", (order_id, RESERVED)))
 
     first = book.claim_payments(datetime.now(UTC), 10, LEASE)
     again = book.claim_payments(datetime.now(UTC), 10, LEASE)
     after_lease = book.claim_payments(datetime.now(UTC) + LEASE * 2, 10, LEASE)
 
-    assert first == [DuePayment(order_id, "authorise", 4200, "EUR", None, 1)]
+    assert first == [DuePayment(order_id, "authorise", 4200, "EUR", None, 1, "", RESERVED)]
     assert again == []
     assert [(d.order_id, d.attempts) for d in after_lease] == [(order_id, 2)]
 
 
 def test_no_authorisation_is_attempted_past_the_deadline(book: PostgresCheckoutBook) -> None:
     order_id = placed(book, datetime.now(UTC) + timedelta(seconds=60))
-    booked(book, ("await_authorisation", (order_id,)))
+    booked(book, ("await_authorisation", (order_id, RESERVED)))
 
     assert book.claim_payments(datetime.now(UTC) + timedelta(seconds=61), 10, LEASE) == []
 
 
 def test_a_late_authorisation_is_queued_for_voiding(book: PostgresCheckoutBook) -> None:
     order_id = placed(book, datetime.now(UTC) + timedelta(minutes=15))
-    booked(book, ("await_authorisation", (order_id,)))
+    booked(book, ("await_authorisation", (order_id, RESERVED)))
     (due,) = book.claim_payments(datetime.now(UTC), 10, LEASE)
-    booked(book, ("abandoned", (order_id,)))
+    booked(book, ("abandoned", (order_id, CANCELLED)))
 
     book.payment_done(due, "pay_late")
 
     (void,) = book.claim_payments(datetime.now(UTC), 10, LEASE)
     assert (void.order_id, void.kind, void.payment_id) == (order_id, "void", "pay_late")
+    assert void.cause == RESERVED
 
 
 def test_a_cancelled_paid_order_is_voided_and_then_closed(book: PostgresCheckoutBook) -> None:
     order_id = placed(book, datetime.now(UTC) + timedelta(minutes=15))
     booked(
         book,
-        ("await_authorisation", (order_id,)),
+        ("await_authorisation", (order_id, RESERVED)),
         ("authorised", (order_id, "pay_1")),
         ("confirmed", (order_id,)),
-        ("abandoned", (order_id,)),
+        ("abandoned", (order_id, CANCELLED)),
     )
     (void,) = book.claim_payments(datetime.now(UTC), 10, LEASE)
-    assert (void.kind, void.payment_id) == ("void", "pay_1")
+    assert (void.kind, void.payment_id, void.cause) == ("void", "pay_1", CANCELLED)
 
     booked(book, ("closed", (order_id,)))
 
@@ -95,13 +102,14 @@ def test_a_shipped_order_is_due_for_capture(book: PostgresCheckoutBook) -> None:
     order_id = placed(book, datetime.now(UTC) + timedelta(minutes=15))
     booked(
         book,
-        ("await_authorisation", (order_id,)),
+        ("await_authorisation", (order_id, RESERVED)),
         ("authorised", (order_id, "pay_1")),
         ("confirmed", (order_id,)),
-        ("queue_capture", (order_id, "pay_1", 4200, "EUR")),
+        ("queue_capture", (order_id, "pay_1", 4200, "EUR", CAPTURED)),
     )
     (capture,) = book.claim_payments(datetime.now(UTC), 10, LEASE)
     assert (capture.kind, capture.payment_id, capture.amount_minor) == ("capture", "pay_1", 4200)
+    assert capture.cause == CAPTURED
     book.payment_later(capture, datetime.now(UTC) + timedelta(minutes=1))
     assert book.claim_payments(datetime.now(UTC), 10, LEASE) == []
 
@@ -114,23 +122,45 @@ def test_only_orders_past_their_deadline_and_unconfirmed_are_due_to_expire(
     confirmed = placed(book, NOW - timedelta(seconds=1))
     booked(book, ("confirmed", (confirmed,)))
 
-    assert book.claim_expired(NOW, 10, timedelta(seconds=5)) == [due]
+    assert book.claim_expired(NOW, 10, timedelta(seconds=5)) == [DueExpiry(due, PLACED)]
     assert book.claim_expired(NOW, 10, timedelta(seconds=5)) == []
-    assert book.claim_expired(NOW + timedelta(seconds=6), 10, timedelta(seconds=5)) == [due]
+    again = book.claim_expired(NOW + timedelta(seconds=6), 10, timedelta(seconds=5))
+    assert again == [DueExpiry(due, PLACED)]
 
 
 def test_each_refund_of_an_order_is_its_own_call(book: PostgresCheckoutBook) -> None:
     order_id = placed(book, datetime.now(UTC) + timedelta(minutes=15))
     booked(
         book,
-        ("queue_capture", (order_id, "pay_1", 4200, "EUR")),
-        ("queue_refund", (order_id, "r1", "pay_1", 1000, "EUR")),
-        ("queue_refund", (order_id, "r2", "pay_1", 500, "EUR")),
-        ("queue_refund", (order_id, "r2", "pay_1", 500, "EUR")),
+        ("queue_capture", (order_id, "pay_1", 4200, "EUR", CAPTURED)),
+        ("queue_refund", (order_id, "r1", "pay_1", 1000, "EUR", REFUNDED)),
+        ("queue_refund", (order_id, "r2", "pay_1", 500, "EUR", REFUNDED)),
+        ("queue_refund", (order_id, "r2", "pay_1", 500, "EUR", REFUNDED)),
     )
     due = book.claim_payments(datetime.now(UTC), 10, LEASE)
-    refunds = sorted((d.reference, d.amount_minor) for d in due if d.kind == "refund")
-    assert refunds == [("r1", 1000), ("r2", 500)]
+    refunds = sorted((d.reference, d.amount_minor, d.cause) for d in due if d.kind == "refund")
+    assert refunds == [("r1", 1000, REFUNDED), ("r2", 500, REFUNDED)]
     for job in due:
         book.payment_done(job, None)
     assert book.claim_payments(datetime.now(UTC) + LEASE * 2, 10, LEASE) == []
+
+
+def test_a_book_made_before_causes_were_kept_gains_them_and_keeps_its_rows(
+    postgres_url: str,
+) -> None:
+    with ConnectionPool(postgres_url, min_size=1, max_size=2, kwargs={"autocommit": True}) as pool:
+        with pool.connection() as conn:
+            for statement in TABLES:
+                if not statement.startswith("ALTER"):
+                    conn.execute(statement)
+            order_id = uuid.uuid4()
+            conn.execute(
+                "INSERT INTO checkout_orders (order_id, total_minor, currency, expires_at) "
+                "VALUES (%s, 100, 'EUR', %s)",
+                (order_id, NOW - timedelta(seconds=1)),
+            )
+        book = PostgresCheckoutBook(pool)
+        book.create()
+        book.create()
+
+        assert book.claim_expired(NOW, 10, LEASE) == [DueExpiry(order_id, Cause("", ""))]

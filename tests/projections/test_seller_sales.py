@@ -73,6 +73,7 @@ def trade(desk: OrderDesk) -> Shop:
         START + timedelta(minutes=35),
     )
     desk.ship(second, shop.x, START + timedelta(hours=2))
+    desk.refund(second, 500)
     regretted = sale([(shop.x, shop.lamp, "Lamp", 1500, 1)], TEN + timedelta(minutes=5))
     desk.cancel(regretted, at=TEN + timedelta(hours=1, minutes=30))
     never_paid = desk.place(customer, [(shop.x, shop.lamp, "Lamp", 1500, 5)])
@@ -92,8 +93,8 @@ def test_units_and_revenue_per_seller_product_and_hour_of_confirmation(
     day = (NINE - timedelta(hours=9), NINE + timedelta(hours=15))
     assert view.hourly(shop.x, *day) == sorted(
         [
-            SalesBucket(NINE, shop.lamp, "EUR", 3, 4500, 2),
-            SalesBucket(NINE, shop.mug, "EUR", 3, 750, 1),
+            SalesBucket(NINE, shop.lamp, "EUR", 3, 4500 - 333, 2),
+            SalesBucket(NINE, shop.mug, "EUR", 3, 750 - 167, 1),
             SalesBucket(TEN, shop.mug, "USD", 1, 300, 1),
         ],
         key=lambda b: (b.hour, str(b.product_id), b.currency),
@@ -103,7 +104,7 @@ def test_units_and_revenue_per_seller_product_and_hour_of_confirmation(
         SalesBucket(TEN, shop.mug, "USD", 1, 300, 1)
     ]
     assert view.hourly(shop.x, *day, product_id=shop.lamp) == [
-        SalesBucket(NINE, shop.lamp, "EUR", 3, 4500, 2)
+        SalesBucket(NINE, shop.lamp, "EUR", 3, 4500 - 333, 2)
     ]
     assert view.hourly(uuid.uuid4(), *day) == []
 
@@ -130,6 +131,26 @@ def test_a_cancelled_confirmation_is_subtracted_from_its_hour(
             (seller,),
         ).fetchall()
     assert rows == [(TEN, 0, 0, 0)]
+
+
+def test_a_refund_is_taken_out_of_the_revenue_of_each_sellers_lines(
+    desk: OrderDesk, view: PostgresSellerSalesView, env: dict[str, str]
+) -> None:
+    x, y, lamp, kettle, customer = (uuid.uuid4() for _ in range(5))
+    order = desk.place(customer, [(x, lamp, "Lamp", 1500, 2), (y, kettle, "Kettle", 4000, 1)], TEN)
+    desk.confirm(order, TEN)
+    desk.ship(order, x, TEN + timedelta(hours=1))
+    project(view, env)
+    hours = (TEN, TEN + timedelta(hours=1))
+    assert view.hourly(x, *hours) == [SalesBucket(TEN, lamp, "EUR", 2, 3000, 1)]
+
+    desk.refund(order, 1000)
+    project(view, env)
+
+    # 1000 split 3000:4000 is 428.57 and 571.43; the unit left goes to the larger remainder
+    assert view.hourly(x, *hours) == [SalesBucket(TEN, lamp, "EUR", 2, 3000 - 429, 1)]
+    assert view.hourly(y, *hours) == [SalesBucket(TEN, kettle, "EUR", 1, 4000 - 571, 1)]
+    assert desk.order(order).refunded.minor == 1000
 
 
 def test_a_replayed_batch_counts_nothing_twice(

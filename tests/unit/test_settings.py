@@ -27,8 +27,17 @@ def test_kurrentdb_needs_a_uri() -> None:
     with pytest.raises(ValidationError, match="KURRENTDB_URI"):
         Settings(event_store="kurrentdb")
     env = eventsourcing_env(Settings(event_store="kurrentdb", kurrentdb_uri="kurrentdb://h:2113"))
-    assert env["PERSISTENCE_MODULE"] == "eventsourcing_kurrentdb"
+    assert env["PERSISTENCE_MODULE"] == "infra.kurrentdb_recorder:MarketplaceKurrentDBFactory"
     assert env["KURRENTDB_URI"] == "kurrentdb://h:2113"
+    assert "KURRENTDB_CALL_TIMEOUT" not in env
+
+
+def test_kurrentdb_calls_get_the_command_apis_deadline() -> None:
+    settings = Settings(
+        event_store="kurrentdb", kurrentdb_uri="kurrentdb://h:2113", write_store_timeout_seconds=1.5
+    )
+    env = eventsourcing_env(settings, call_timeout=settings.write_store_timeout_seconds)
+    assert env["KURRENTDB_CALL_TIMEOUT"] == "1.5"
 
 
 def test_postgres_env_carries_lock_timeout_and_schema() -> None:

@@ -12,10 +12,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from psycopg_pool import ConnectionPool
 
+from domain.base import Cause
 from projections.stores.postgres.unit import PostgresUnit, PostgresView
 
 TABLES = (
@@ -30,6 +32,8 @@ TABLES = (
         retry_at timestamptz
     )
     """,
+    "ALTER TABLE checkout_orders ADD COLUMN IF NOT EXISTS causation_id text NOT NULL DEFAULT ''",
+    "ALTER TABLE checkout_orders ADD COLUMN IF NOT EXISTS correlation_id text NOT NULL DEFAULT ''",
     "CREATE INDEX IF NOT EXISTS checkout_orders_due ON checkout_orders (expires_at) WHERE awaiting",
     """
     CREATE TABLE IF NOT EXISTS checkout_payment_jobs (
@@ -45,6 +49,10 @@ TABLES = (
         PRIMARY KEY (order_id, kind, reference)
     )
     """,
+    "ALTER TABLE checkout_payment_jobs "
+    "ADD COLUMN IF NOT EXISTS causation_id text NOT NULL DEFAULT ''",
+    "ALTER TABLE checkout_payment_jobs "
+    "ADD COLUMN IF NOT EXISTS correlation_id text NOT NULL DEFAULT ''",
     "CREATE INDEX IF NOT EXISTS checkout_payment_jobs_due ON checkout_payment_jobs (due_at)",
 )
 
@@ -53,7 +61,8 @@ TABLES = (
 class DuePayment:
     """A claimed gateway call: which order, what to do, and how often it was tried.
 
-    reference tells apart calls of one kind for one order (the refund id of a refund).
+    reference tells apart calls of one kind for one order (the refund id of a refund);
+    cause is the order event that queued the call.
     """
 
     order_id: UUID
@@ -62,30 +71,52 @@ class DuePayment:
     currency: str
     payment_id: str | None
     attempts: int
-    reference: str = ""
+    reference: str
+    cause: Cause
+
+    @classmethod
+    def from_row(cls, row: tuple[Any, ...]) -> DuePayment:
+        """A claimed call from its row: the fields in order, then causation and correlation."""
+        order_id, kind, amount_minor, currency, payment_id, attempts, reference, *cause = row
+        return cls(
+            order_id, kind, amount_minor, currency, payment_id, attempts, reference, Cause(*cause)
+        )
+
+
+@dataclass(frozen=True)
+class DueExpiry:
+    """An order claimed for expiry, and the event that set its deadline (its Placed event)."""
+
+    order_id: UUID
+    cause: Cause
+
+
+def _ids(cause: Cause) -> tuple[str, str]:
+    return cause.causation_id, cause.correlation_id
 
 
 class CheckoutBookUnit(PostgresUnit):
     """One batch's book changes, in the transaction that moves the position."""
 
     def open_order(
-        self, order_id: UUID, total_minor: int, currency: str, expires_at: datetime
+        self, order_id: UUID, total_minor: int, currency: str, expires_at: datetime, cause: Cause
     ) -> None:
-        """Start watching an order's payment deadline."""
+        """Start watching an order's payment deadline, set by the cause."""
         self.cursor.execute(
-            "INSERT INTO checkout_orders (order_id, total_minor, currency, expires_at) "
-            "VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
-            (order_id, total_minor, currency, expires_at),
+            "INSERT INTO checkout_orders (order_id, total_minor, currency, expires_at, "
+            "causation_id, correlation_id) VALUES (%s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT DO NOTHING",
+            (order_id, total_minor, currency, expires_at, *_ids(cause)),
         )
 
-    def await_authorisation(self, order_id: UUID) -> None:
+    def await_authorisation(self, order_id: UUID, cause: Cause) -> None:
         """Queue the authorisation of the order's total."""
         self.cursor.execute(
-            "INSERT INTO checkout_payment_jobs "
-            "(order_id, kind, amount_minor, currency, expires_at, due_at) "
-            "SELECT order_id, 'authorise', total_minor, currency, expires_at, now() "
+            "INSERT INTO checkout_payment_jobs (order_id, kind, amount_minor, currency, "
+            "expires_at, due_at, causation_id, correlation_id) "
+            "SELECT order_id, 'authorise', total_minor, currency, expires_at, now(), %s, %s "
             "FROM checkout_orders WHERE order_id = %s AND awaiting ON CONFLICT DO NOTHING",
-            (order_id,),
+            (*_ids(cause), order_id),
         )
 
     def authorised(self, order_id: UUID, payment_id: str) -> None:
@@ -111,16 +142,16 @@ class CheckoutBookUnit(PostgresUnit):
         )
         self.cursor.execute("DELETE FROM checkout_orders WHERE order_id = %s", (order_id,))
 
-    def abandoned(self, order_id: UUID) -> None:
+    def abandoned(self, order_id: UUID, cause: Cause) -> None:
         """Cancelled or expired: stop the deadline and authorisation; void a held payment."""
         self._drop_job(order_id, "authorise")
         self.cursor.execute(
-            "INSERT INTO checkout_payment_jobs "
-            "(order_id, kind, amount_minor, currency, payment_id, due_at) "
-            "SELECT order_id, 'void', total_minor, currency, payment_id, now() "
+            "INSERT INTO checkout_payment_jobs (order_id, kind, amount_minor, currency, "
+            "payment_id, due_at, causation_id, correlation_id) "
+            "SELECT order_id, 'void', total_minor, currency, payment_id, now(), %s, %s "
             "FROM checkout_orders WHERE order_id = %s AND payment_id IS NOT NULL "
             "ON CONFLICT DO NOTHING",
-            (order_id,),
+            (*_ids(cause), order_id),
         )
         self.cursor.execute(
             "DELETE FROM checkout_orders WHERE order_id = %s AND payment_id IS NULL", (order_id,)
@@ -128,26 +159,32 @@ class CheckoutBookUnit(PostgresUnit):
         self.confirmed(order_id)
 
     def queue_capture(
-        self, order_id: UUID, payment_id: str, amount_minor: int, currency: str
+        self, order_id: UUID, payment_id: str, amount_minor: int, currency: str, cause: Cause
     ) -> None:
         """Queue the capture of the order's payment; nothing else is due for the order."""
         self.cursor.execute(
-            "INSERT INTO checkout_payment_jobs "
-            "(order_id, kind, amount_minor, currency, payment_id, due_at) "
-            "VALUES (%s, 'capture', %s, %s, %s, now()) ON CONFLICT DO NOTHING",
-            (order_id, amount_minor, currency, payment_id),
+            "INSERT INTO checkout_payment_jobs (order_id, kind, amount_minor, currency, "
+            "payment_id, due_at, causation_id, correlation_id) "
+            "VALUES (%s, 'capture', %s, %s, %s, now(), %s, %s) ON CONFLICT DO NOTHING",
+            (order_id, amount_minor, currency, payment_id, *_ids(cause)),
         )
         self.cursor.execute("DELETE FROM checkout_orders WHERE order_id = %s", (order_id,))
 
     def queue_refund(
-        self, order_id: UUID, refund_id: str, payment_id: str, amount_minor: int, currency: str
+        self,
+        order_id: UUID,
+        refund_id: str,
+        payment_id: str,
+        amount_minor: int,
+        currency: str,
+        cause: Cause,
     ) -> None:
         """Queue the refund of part of a captured payment."""
         self.cursor.execute(
-            "INSERT INTO checkout_payment_jobs "
-            "(order_id, kind, reference, amount_minor, currency, payment_id, due_at) "
-            "VALUES (%s, 'refund', %s, %s, %s, %s, now()) ON CONFLICT DO NOTHING",
-            (order_id, refund_id, amount_minor, currency, payment_id),
+            "INSERT INTO checkout_payment_jobs (order_id, kind, reference, amount_minor, "
+            "currency, payment_id, due_at, causation_id, correlation_id) "
+            "VALUES (%s, 'refund', %s, %s, %s, %s, now(), %s, %s) ON CONFLICT DO NOTHING",
+            (order_id, refund_id, amount_minor, currency, payment_id, *_ids(cause)),
         )
 
     def _drop_job(self, order_id: UUID, kind: str) -> None:
@@ -185,13 +222,14 @@ class PostgresCheckoutBook(PostgresView):
                 "WHERE j.order_id = due.order_id AND j.kind = due.kind "
                 "AND j.reference = due.reference "
                 "RETURNING j.order_id, j.kind, j.amount_minor, j.currency, j.payment_id, "
-                "j.attempts, j.reference",
+                "j.attempts, j.reference, j.causation_id, j.correlation_id",
                 {"now": now, "until": now + lease, "limit": limit},
             ).fetchall()
-        return [DuePayment(*row) for row in rows]
+        return [DuePayment.from_row(row) for row in rows]
 
     def payment_done(self, job: DuePayment, void_payment_id: str | None) -> None:
-        """Drop a finished call; queue the void of an authorisation that came too late."""
+        """Drop a finished call; queue the void of an authorisation that came too late
+        (caused by what caused the authorisation)."""
         with self.pool.connection() as conn, conn.transaction():
             conn.execute(
                 "DELETE FROM checkout_payment_jobs "
@@ -200,10 +238,16 @@ class PostgresCheckoutBook(PostgresView):
             )
             if void_payment_id is not None:
                 conn.execute(
-                    "INSERT INTO checkout_payment_jobs "
-                    "(order_id, kind, amount_minor, currency, payment_id, due_at) "
-                    "VALUES (%s, 'void', %s, %s, %s, now()) ON CONFLICT DO NOTHING",
-                    (job.order_id, job.amount_minor, job.currency, void_payment_id),
+                    "INSERT INTO checkout_payment_jobs (order_id, kind, amount_minor, currency, "
+                    "payment_id, due_at, causation_id, correlation_id) "
+                    "VALUES (%s, 'void', %s, %s, %s, now(), %s, %s) ON CONFLICT DO NOTHING",
+                    (
+                        job.order_id,
+                        job.amount_minor,
+                        job.currency,
+                        void_payment_id,
+                        *_ids(job.cause),
+                    ),
                 )
 
     def payment_later(self, job: DuePayment, at: datetime) -> None:
@@ -215,7 +259,7 @@ class PostgresCheckoutBook(PostgresView):
                 (at, job.order_id, job.kind, job.reference),
             )
 
-    def claim_expired(self, now: datetime, limit: int, retry: timedelta) -> list[UUID]:
+    def claim_expired(self, now: datetime, limit: int, retry: timedelta) -> list[DueExpiry]:
         """Claim up to limit orders whose deadline has passed, not again before now + retry."""
         with self.pool.connection() as conn:
             rows = conn.execute(
@@ -224,10 +268,11 @@ class PostgresCheckoutBook(PostgresView):
                 "      WHERE awaiting AND expires_at <= %(now)s "
                 "      AND (retry_at IS NULL OR retry_at <= %(now)s) "
                 "      ORDER BY expires_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED) due "
-                "WHERE o.order_id = due.order_id RETURNING o.order_id",
+                "WHERE o.order_id = due.order_id "
+                "RETURNING o.order_id, o.causation_id, o.correlation_id",
                 {"now": now, "again": now + retry, "limit": limit},
             ).fetchall()
-        return [row[0] for row in rows]
+        return [DueExpiry(row[0], Cause(row[1], row[2])) for row in rows]
 
     def pending(self) -> dict[str, int]:
         """How many orders await their deadline and how many gateway calls are queued, by kind."""

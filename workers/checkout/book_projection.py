@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import ClassVar, Protocol
 from uuid import UUID
 
+from domain.base import Cause
 from domain.order import Order
 from projections.handlers import handles
 from projections.runtime import Projection, Unit
@@ -15,11 +16,11 @@ class CheckoutBookUnit(Unit, Protocol):
     """The book changes of one batch, committed with the batch's position."""
 
     def open_order(
-        self, order_id: UUID, total_minor: int, currency: str, expires_at: datetime
+        self, order_id: UUID, total_minor: int, currency: str, expires_at: datetime, cause: Cause
     ) -> None:
-        """Start watching an order's payment deadline."""
+        """Start watching an order's payment deadline, set by the cause."""
 
-    def await_authorisation(self, order_id: UUID) -> None:
+    def await_authorisation(self, order_id: UUID, cause: Cause) -> None:
         """Queue the authorisation of the order's total."""
 
     def authorised(self, order_id: UUID, payment_id: str) -> None:
@@ -31,22 +32,32 @@ class CheckoutBookUnit(Unit, Protocol):
     def closed(self, order_id: UUID) -> None:
         """Stop everything for an order whose stock and payment are settled."""
 
-    def abandoned(self, order_id: UUID) -> None:
+    def abandoned(self, order_id: UUID, cause: Cause) -> None:
         """Cancelled or expired: stop the deadline and authorisation; void a held payment."""
 
     def queue_capture(
-        self, order_id: UUID, payment_id: str, amount_minor: int, currency: str
+        self, order_id: UUID, payment_id: str, amount_minor: int, currency: str, cause: Cause
     ) -> None:
         """Queue the capture of the order's payment."""
 
     def queue_refund(
-        self, order_id: UUID, refund_id: str, payment_id: str, amount_minor: int, currency: str
+        self,
+        order_id: UUID,
+        refund_id: str,
+        payment_id: str,
+        amount_minor: int,
+        currency: str,
+        cause: Cause,
     ) -> None:
         """Queue the refund of part of a captured payment."""
 
 
 class CheckoutBookProjection(Projection[CheckoutBookUnit]):
-    """Order events to book entries; the gateway and deadline workers read the book."""
+    """Order events to book entries; the gateway and deadline workers read the book.
+
+    Each entry keeps the event that made it (Cause.of), so what the workers later record
+    answers to that event and carries its flow's correlation id.
+    """
 
     name = "checkout"
     contexts: ClassVar[tuple[str, ...]] = ("orders",)
@@ -55,12 +66,14 @@ class CheckoutBookProjection(Projection[CheckoutBookUnit]):
     def open_order(self, event: Order.Placed, unit: CheckoutBookUnit) -> None:
         """Watch a placed order's payment deadline."""
         total = sum(line.subtotal.minor for line in event.order_lines)
-        unit.open_order(event.originator_id, total, event.currency, event.expires_at)
+        unit.open_order(
+            event.originator_id, total, event.currency, event.expires_at, Cause.of(event)
+        )
 
     @handles(Order.StockReserved)
     def await_authorisation(self, event: Order.StockReserved, unit: CheckoutBookUnit) -> None:
         """Ask for the payment once the stock is reserved."""
-        unit.await_authorisation(event.originator_id)
+        unit.await_authorisation(event.originator_id, Cause.of(event))
 
     @handles(Order.PaymentAuthorised)
     def record_authorisation(self, event: Order.PaymentAuthorised, unit: CheckoutBookUnit) -> None:
@@ -84,13 +97,17 @@ class CheckoutBookProjection(Projection[CheckoutBookUnit]):
     @handles(Order.Cancelled, Order.Expired)
     def abandon_order(self, event: Order.Cancelled | Order.Expired, unit: CheckoutBookUnit) -> None:
         """Stop a cancelled or expired order's deadline and authorisation."""
-        unit.abandoned(event.originator_id)
+        unit.abandoned(event.originator_id, Cause.of(event))
 
     @handles(Order.PaymentCaptured)
     def queue_capture(self, event: Order.PaymentCaptured, unit: CheckoutBookUnit) -> None:
         """Queue the capture of an order's payment."""
         unit.queue_capture(
-            event.originator_id, event.payment_id, event.amount_minor, event.currency
+            event.originator_id,
+            event.payment_id,
+            event.amount_minor,
+            event.currency,
+            Cause.of(event),
         )
 
     @handles(Order.Refunded)
@@ -102,4 +119,5 @@ class CheckoutBookProjection(Projection[CheckoutBookUnit]):
             event.payment_id,
             event.amount_minor,
             event.currency,
+            Cause.of(event),
         )

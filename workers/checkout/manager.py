@@ -34,7 +34,6 @@ from commands.checkout import (
     PaymentJob,
     PaymentKind,
     PaymentSettlement,
-    system_context,
 )
 from commands.payments import PaymentGateway
 from commands.services import Commands
@@ -49,7 +48,7 @@ from infra.settings import Settings
 from infra.stores import stores
 from projections.runtime import Worker
 from projections.stores.postgres.deadletters import PostgresDeadLetters
-from workers.checkout.book import DuePayment, PostgresCheckoutBook
+from workers.checkout.book import DueExpiry, DuePayment, PostgresCheckoutBook
 from workers.checkout.book_projection import CheckoutBookProjection
 from workers.logs import context_logs
 
@@ -148,6 +147,7 @@ class PaymentLoop:
             due.payment_id,
             due.attempts,
             due.reference,
+            due.cause,
         )
         try:
             settled = self.settlement.settle(job)
@@ -189,16 +189,17 @@ class DeadlineLoop:
         """Expire every order now due; return how many were expired."""
         now = self.clock()
         expired = 0
-        for order_id in self.book.claim_expired(now, 100, EXPIRY_RETRY):
-            if self._expire(order_id):
+        for due in self.book.claim_expired(now, 100, EXPIRY_RETRY):
+            if self._expire(due):
                 expired += 1
         return expired
 
-    def _expire(self, order_id: UUID) -> bool:
+    def _expire(self, due: DueExpiry) -> bool:
+        """Expire one order, caused by the event that set its deadline."""
         try:
-            self.commands.orders.expire(order_id, system_context(self.clock(), actor="deadlines"))
+            self.commands.orders.expire(due.order_id, due.cause.context(self.clock(), "deadlines"))
         except (RuleViolated, NotFound) as error:
-            log.info("expiry_moot", order_id=str(order_id), reason=str(error))
+            log.info("expiry_moot", order_id=str(due.order_id), reason=str(error))
             return False
         EXPIRED.inc()
         return True

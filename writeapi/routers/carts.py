@@ -7,6 +7,7 @@ from uuid import UUID
 from fastapi import APIRouter
 from starlette.responses import Response
 
+from commands.base import Outcome
 from commands.carts import CartsApplication
 from domain.base import Context
 from domain.cart import Cart, cart_id_for
@@ -30,9 +31,17 @@ def create_cart(call: ShopperCall) -> Response:
 
     def create(ctx: Context) -> Reply:
         outcome, new = call.commands.carts.create_cart(call.principal.sub, ctx)
-        return Reply(outcome, 201 if new else 200, f"/v1/carts/{outcome.aggregate_id}")
+        return created(outcome) if new else Reply(outcome, 200, location(outcome))
 
-    return call.run(None, create)
+    def created(outcome: Outcome) -> Reply:
+        return Reply(outcome, 201, location(outcome))
+
+    return call.run(None, create, created)
+
+
+def location(outcome: Outcome) -> str:
+    """Where the query API shows the cart."""
+    return f"/v1/carts/{outcome.aggregate_id}"
 
 
 @router.post("/{cart_id}/items", **command(LIMITED, NOT_FOUND, if_match=True))
@@ -103,7 +112,7 @@ def check_out(cart_id: UUID, body: Checkout, call: ShopperCall, expiry: Checkout
             {"order_id": str(order_id), "status": status},
         )
 
-    return call.run(body, place)
+    return call.run(body, place, repeatable=True)
 
 
 def cart_owner(carts: CartsApplication, cart_id: UUID, caller: Principal) -> UUID:

@@ -7,6 +7,7 @@ from uuid import UUID, uuid5
 from fastapi import APIRouter
 from starlette.responses import Response
 
+from commands.base import Outcome
 from domain.money import Money
 from writeapi.deps import SellerCall, ShopperCall
 from writeapi.execution import Call, Reply
@@ -25,11 +26,12 @@ def cancel_order(order_id: UUID, body: CancelOrder, call: ShopperCall) -> Respon
     """
     version = call.expected_version()
     orders = call.commands.orders
+
+    def cancelled(outcome: Outcome) -> Reply:
+        return Reply(outcome, extra={"status": "cancelled"})
+
     return call.run(
-        body,
-        lambda ctx: Reply(
-            orders.cancel(order_id, body.reason, ctx, version), extra={"status": "cancelled"}
-        ),
+        body, lambda ctx: cancelled(orders.cancel(order_id, body.reason, ctx, version)), cancelled
     )
 
 
@@ -67,11 +69,12 @@ def refund_order(order_id: UUID, body: Price, call: SellerCall) -> Response:
     refund_id = str(uuid5(order_id, call.required_idempotency_key()))
     amount = Money(body.amount_minor, body.currency)
     orders = call.commands.orders
+
+    def refunded(outcome: Outcome) -> Reply:
+        return Reply(outcome, extra={"refund_id": refund_id})
+
     return call.run(
-        body,
-        lambda ctx: Reply(
-            orders.refund(order_id, refund_id, amount, ctx), extra={"refund_id": refund_id}
-        ),
+        body, lambda ctx: refunded(orders.refund(order_id, refund_id, amount, ctx)), refunded
     )
 
 

@@ -32,9 +32,13 @@ def list_product(body: ListProduct, call: SellerCall) -> Response:
     seller_id = body.seller_id or call.principal.sub
     price = Money(body.price.amount_minor, body.price.currency)
     catalog = call.commands.catalog
+
+    def listed(outcome: Outcome) -> Reply:
+        return Reply(outcome, 201, f"/v1/products/{outcome.aggregate_id}")
+
     return call.run(
         body,
-        lambda ctx: Reply(
+        lambda ctx: listed(
             catalog.list_product(
                 product_id,
                 seller_id,
@@ -44,10 +48,9 @@ def list_product(body: ListProduct, call: SellerCall) -> Response:
                 dict(body.attributes),
                 price,
                 ctx,
-            ),
-            201,
-            f"/v1/products/{product_id}",
+            )
         ),
+        listed,
     )
 
 
@@ -100,6 +103,7 @@ def receive_stock(product_id: UUID, body: ReceiveStock, call: SellerCall) -> Res
     return call.run(
         body,
         lambda ctx: stock_reply(product_id, commands.receive_stock(product_id, body.quantity, ctx)),
+        lambda outcome: stock_reply(product_id, outcome),
     )
 
 
@@ -113,6 +117,7 @@ def adjust_stock(product_id: UUID, body: AdjustStock, call: SellerCall) -> Respo
         lambda ctx: stock_reply(
             product_id, inventory.adjust_stock(product_id, body.delta, body.reason, ctx, version)
         ),
+        lambda outcome: stock_reply(product_id, outcome),
     )
 
 
@@ -126,6 +131,7 @@ def set_purchase_limit(product_id: UUID, body: PurchaseLimit, call: SellerCall) 
         lambda ctx: stock_reply(
             product_id, inventory.set_purchase_limit(product_id, body.limit, ctx, version)
         ),
+        lambda outcome: stock_reply(product_id, outcome),
     )
 
 

@@ -7,6 +7,7 @@ from uuid import UUID
 from fastapi import APIRouter
 from starlette.responses import Response
 
+from commands.base import Outcome
 from writeapi.deps import AdminCall, SellerCall, ShopperCall
 from writeapi.execution import Reply
 from writeapi.openapi import NOT_FOUND, command
@@ -27,13 +28,14 @@ def register_seller(body: RegisterSeller, call: SellerCall) -> Response:
     """Register the calling seller (an admin may name another seller id)."""
     seller_id = body.seller_id or call.principal.sub
     catalog = call.commands.catalog
+
+    def registered(outcome: Outcome) -> Reply:
+        return Reply(outcome, 201, f"/v1/sellers/{outcome.aggregate_id}")
+
     return call.run(
         body,
-        lambda ctx: Reply(
-            catalog.register_seller(seller_id, body.name, body.email, ctx),
-            201,
-            f"/v1/sellers/{seller_id}",
-        ),
+        lambda ctx: registered(catalog.register_seller(seller_id, body.name, body.email, ctx)),
+        registered,
     )
 
 
@@ -73,13 +75,16 @@ def register_customer(body: RegisterCustomer, call: ShopperCall) -> Response:
     """Register the calling shopper as a customer."""
     customer_id = body.customer_id or call.principal.sub
     customers = call.commands.customers
+
+    def registered(outcome: Outcome) -> Reply:
+        return Reply(outcome, 201, f"/v1/customers/{outcome.aggregate_id}")
+
     return call.run(
         body,
-        lambda ctx: Reply(
-            customers.register_customer(customer_id, body.name, body.email, ctx),
-            201,
-            f"/v1/customers/{customer_id}",
+        lambda ctx: registered(
+            customers.register_customer(customer_id, body.name, body.email, ctx)
         ),
+        registered,
     )
 
 
@@ -93,9 +98,14 @@ def add_address(
     """Add a delivery address under a client-chosen address id."""
     version = call.expected_version()
     customers = call.commands.customers
+
+    def added(outcome: Outcome) -> Reply:
+        return Reply(outcome, 201)
+
     return call.run(
         body,
-        lambda ctx: Reply(
-            customers.add_address(customer_id, address_id, body.model_dump(), ctx, version), 201
+        lambda ctx: added(
+            customers.add_address(customer_id, address_id, body.model_dump(), ctx, version)
         ),
+        added,
     )

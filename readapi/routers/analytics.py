@@ -1,0 +1,141 @@
+"""Marketplace-wide figures for analysts (and admins): GMV per day and seller, top products.
+
+Served from the live seller-sales projection in PostgreSQL, net of cancellations and refunds.
+No customer appears in any answer.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from infra.auth import Principal
+from infra.web import Problem
+from projections.seller_sales.marketplace_reads import gmv_by_day, top_products
+from readapi.caching import PRIVATE, private_json
+from readapi.consistency import PARAMETERS_DOC, consistency_for
+from readapi.deps import ReadApiDeps, caller_as
+from readapi.openapi import PRIVATE_HEADERS, UNAUTHENTICATED, UNAVAILABLE
+from readapi.routers.orders import instant, price
+from readapi.routers.sellers import as_utc
+
+router = APIRouter(tags=["analytics"])
+
+AnalystReader = Annotated[Principal, Depends(caller_as("analyst", "admin"))]
+FORBIDDEN = {"description": "Neither an analyst nor an admin"}
+MAX_RANGE = timedelta(days=366)
+MAX_ROWS = 10_000
+Start = Annotated[datetime, Query(alias="from", description="ISO 8601; UTC if no offset")]
+End = Annotated[datetime, Query(alias="to", description="ISO 8601, exclusive")]
+Zone = Annotated[
+    str, Query(max_length=64, description="IANA time zone of the days, e.g. Europe/Paris")
+]
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"headers": PRIVATE_HEADERS},
+    401: UNAUTHENTICATED,
+    403: FORBIDDEN,
+    422: {"description": "from not before to, over 366 days apart, or an unknown time zone"},
+    503: UNAVAILABLE,
+}
+
+
+def checked_range(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """start and end in UTC; a 422 problem unless start < end within MAX_RANGE."""
+    start, end = as_utc(start), as_utc(end)
+    if end <= start or end - start > MAX_RANGE:
+        detail = f"from must be before to, at most {MAX_RANGE.days} days apart"
+        raise Problem(422, "bad-range", "Invalid range", detail)
+    return start, end
+
+
+def checked_zone(tz: str) -> str:
+    """tz, if it names an IANA time zone; else a 422 problem."""
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        found = False
+    else:
+        found = tz in available_timezones() or tz == "UTC"
+    if not found:
+        raise Problem(422, "unknown-time-zone", "Unknown time zone", f"{tz!r} is no IANA zone")
+    return tz
+
+
+@router.get(
+    "/v1/analytics/gmv",
+    response_model=None,
+    responses=RESPONSES,
+    openapi_extra={"parameters": PARAMETERS_DOC},
+)
+async def gmv(
+    caller: AnalystReader, request: Request, start: Start, end: End, tz: Zone = "UTC"
+) -> Response:
+    """Gross merchandise value per day, seller and currency, net of cancellations and refunds.
+
+    Days are local days in `tz` (UTC by default) of the hour each order was confirmed in.
+    """
+    start, end = checked_range(start, end)
+    zone = checked_zone(tz)
+    deps: ReadApiDeps = request.app.state.deps
+    consistency = await consistency_for(request, deps.seller_sales)
+    view = deps.seller_sales.view
+    days = await run_in_threadpool(gmv_by_day, view, start, end, zone, MAX_ROWS + 1)
+    if len(days) > MAX_ROWS:
+        headers = {**consistency.headers(), "Cache-Control": PRIVATE}
+        detail = f"more than {MAX_ROWS} rows: ask for a shorter range"
+        raise Problem(422, "too-many-rows", "Too many rows", detail, headers)
+    document = {
+        "from": instant(start),
+        "to": instant(end),
+        "tz": zone,
+        "days": [
+            {
+                "day": row.day.isoformat(),
+                "seller_id": str(row.seller_id),
+                "units": row.units,
+                "gmv": price(row.gmv_minor, row.currency),
+                "orders": row.orders,
+            }
+            for row in days
+        ],
+    }
+    return private_json(document, consistency.headers())
+
+
+@router.get(
+    "/v1/analytics/top-products",
+    response_model=None,
+    responses=RESPONSES,
+    openapi_extra={"parameters": PARAMETERS_DOC},
+)
+async def top(
+    caller: AnalystReader,
+    request: Request,
+    start: Start,
+    end: End,
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+) -> Response:
+    """The products with the most net sales from `from` to `to`, per currency, best first."""
+    start, end = checked_range(start, end)
+    deps: ReadApiDeps = request.app.state.deps
+    consistency = await consistency_for(request, deps.seller_sales)
+    found = await run_in_threadpool(top_products, deps.seller_sales.view, start, end, limit)
+    document = {
+        "from": instant(start),
+        "to": instant(end),
+        "products": [
+            {
+                "product_id": str(row.product_id),
+                "seller_id": str(row.seller_id),
+                "units": row.units,
+                "gmv": price(row.gmv_minor, row.currency),
+            }
+            for row in found
+        ],
+    }
+    return private_json(document, consistency.headers())
