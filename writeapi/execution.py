@@ -30,18 +30,6 @@ from writeapi.problems import (
 )
 
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
-REQUIRED_IDEMPOTENCY_KEY: dict[str, Any] = {
-    "parameters": [
-        {
-            "name": "Idempotency-Key",
-            "in": "header",
-            "required": True,
-            "description": "1 to 255 visible ASCII characters; a new key for each new request",
-            "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY.pattern},
-        }
-    ]
-}
-"""OpenAPI text for a route that refuses a request without an Idempotency-Key (400)."""
 IF_MATCH = re.compile(r'^"(\d{1,18})"$')
 REPLAYED_HEADERS = ("etag", "location", "x-log-position")
 log = structlog.get_logger()

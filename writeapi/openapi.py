@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from infra.openapi import RATE_LIMITED, UNAUTHENTICATED, VALIDATION, problem, unavailable
+from writeapi.execution import IDEMPOTENCY_KEY
 
 Answers = dict[int | str, dict[str, Any]]
 """Documented answers by status code."""
-IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"
 IF_MATCH_PATTERN = r'^(?:\*|(?:W/)?"[0-9]{1,18}")$'
 
 
@@ -21,7 +21,7 @@ def idempotency_key(required: bool) -> dict[str, Any]:
         "description": "1 to 255 visible ASCII characters; a new key for each new request. The "
         "same key and body answer as the first time (`Idempotent-Replayed: true`); the same "
         "key with another body is a 422, and while the first is still running a 409.",
-        "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN},
+        "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY.pattern},
     }
 
 

@@ -48,6 +48,8 @@ def roles_for(method: str, path: str) -> tuple[Role, ...]:
         return ("shopper", "admin")
     if path.startswith("/v1/sellers"):
         return ("seller", "admin")
+    if path.startswith("/v1/analytics"):
+        return ("analyst", "admin")
     return ("shopper", "seller", "admin")
 
 

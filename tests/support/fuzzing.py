@@ -31,6 +31,8 @@ SUBJECTS: dict[Role, UUID] = {
     "shopper": UUID("5b0e1c3a-0000-4000-8000-000000000001"),
     "seller": UUID("5b0e1c3a-0000-4000-8000-000000000002"),
     "admin": UUID("5b0e1c3a-0000-4000-8000-000000000003"),
+    "auditor": UUID("5b0e1c3a-0000-4000-8000-000000000004"),
+    "analyst": UUID("5b0e1c3a-0000-4000-8000-000000000005"),
 }
 """One subject per role for the whole run, so what a stateful scenario creates stays its own."""
 EXPECTED_FOR_VALID_DATA = ["2xx", "3xx", "401", "403", "404", "409", "412", "413", "429", "5xx"]
