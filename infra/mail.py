@@ -4,7 +4,9 @@ SmtpSender sends one message at a time on one connection (opened on first use, w
 timeout, optional STARTTLS and login). A failure of the connection or session raises
 MailUnavailable (nothing about this message is known to be wrong: try again later); a
 refusal of this message raises MailRejected with the server's code. Every message carries
-`Message-ID: <message_id@marketplace>`, so a message sent twice is recognisably the same one.
+`Message-ID: <message_id@marketplace>`, so a message sent twice is recognisably the same one,
+and a mail an event caused carries `X-Correlation-ID` and `X-Causation-ID` (the flow and
+the event), so it can be traced back to the request that started the flow.
 
 MailSink is an aiosmtpd server for the embedded platform: it accepts everything and writes
 each message, unchanged, to its own .eml file in a folder.
@@ -57,6 +59,8 @@ class Mail:
     to_name: str
     subject: str
     body: str
+    correlation_id: str = ""
+    causation_id: str = ""
 
 
 def message_id_header(message_id: str) -> str:
@@ -65,7 +69,8 @@ def message_id_header(message_id: str) -> str:
 
 
 def message_for(mail: Mail, mail_from: str, date: str | None = None) -> EmailMessage:
-    """The RFC 5322 message: From, To, Subject, Date, Message-ID and a UTF-8 text body.
+    """The RFC 5322 message: From, To, Subject, Date, Message-ID, the trace headers of a mail
+    that has a cause, and a UTF-8 text body.
 
     A non-ASCII address makes an internationalised message (RFC 6532), which goes only to
     a server that offers SMTPUTF8; any other header text is encoded as RFC 2047 words.
@@ -76,6 +81,9 @@ def message_for(mail: Mail, mail_from: str, date: str | None = None) -> EmailMes
     message["Subject"] = mail.subject
     message["Date"] = date or formatdate(usegmt=True)
     message["Message-ID"] = message_id_header(mail.message_id)
+    if mail.causation_id:
+        message["X-Correlation-ID"] = mail.correlation_id
+        message["X-Causation-ID"] = mail.causation_id
     message.set_content(mail.body)
     return message
 

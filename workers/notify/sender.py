@@ -122,7 +122,15 @@ class OutboxSender:
 
     def _deliver(self, claimed: ClaimedMail) -> None:
         due = claimed.mail
-        mail = Mail(str(due.message_id), due.to_address, due.to_name, due.subject, due.body)
+        mail = Mail(
+            str(due.message_id),
+            due.to_address,
+            due.to_name,
+            due.subject,
+            due.body,
+            due.cause.correlation_id,
+            due.cause.causation_id,
+        )
         try:
             self.sender.send(mail)
         except MailRejected as error:
