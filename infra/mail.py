@@ -31,7 +31,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from infra.settings import Settings
+from infra.settings import MailSettings, Settings
 
 MESSAGE_ID_DOMAIN = "marketplace"
 UNAVAILABLE_CODES = frozenset({421})
@@ -122,16 +122,16 @@ class SmtpSender:
         self._smtp: smtplib.SMTP | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> SmtpSender:
-        """A sender configured by the smtp_* and mail_from settings."""
-        password = settings.smtp_password
+    def from_settings(cls, mail: MailSettings) -> SmtpSender:
+        """A sender configured by MARKETPLACE_SMTP_* and MARKETPLACE_MAIL_FROM."""
+        password = mail.password
         return cls(
-            settings.smtp_host,
-            settings.smtp_port,
-            mail_from=settings.mail_from,
-            timeout=settings.smtp_timeout_seconds,
-            starttls=settings.smtp_starttls,
-            username=settings.smtp_username,
+            mail.host,
+            mail.port,
+            mail_from=mail.sender,
+            timeout=mail.timeout_seconds,
+            starttls=mail.starttls,
+            username=mail.username,
             password=password.get_secret_value() if password else None,
         )
 
@@ -217,13 +217,13 @@ class _KeepAsFiles:
 
 
 def local_sink(settings: Settings) -> MailSink | None:
-    """The sink `marketplace up` runs when smtp_host is left at its default, else None.
+    """The sink `marketplace up` runs when the SMTP host is left at its default, else None.
 
-    It listens on smtp_host:smtp_port and keeps messages under `<data_dir>/mail`.
+    It listens on that host and the SMTP port and keeps messages under `<data_dir>/mail`.
     """
-    if settings.smtp_host != Settings.model_fields["smtp_host"].default:
+    if settings.mail.host != MailSettings.model_fields["host"].default:
         return None
-    return MailSink(settings.data_dir / "mail", settings.smtp_host, settings.smtp_port)
+    return MailSink(settings.data_dir / "mail", settings.mail.host, settings.mail.port)
 
 
 class MailSink:

@@ -36,7 +36,7 @@ BUILT_IN: dict[str, Callable[[Settings], AnalyticProjection]] = {
 
 def key(settings: Settings) -> bytes:
     """The key of the pseudonymous customer keys."""
-    return settings.analytics_key.get_secret_value().encode()
+    return settings.analytics.key.get_secret_value().encode()
 
 
 def analytic_projection(spec: str, settings: Settings) -> AnalyticProjection:

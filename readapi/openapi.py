@@ -24,7 +24,8 @@ IF_NONE_MATCH_DOC = {
 }
 NOT_MODIFIED = {"description": "Not modified: the If-None-Match tag is current"}
 UNAVAILABLE = unavailable(
-    "The read store does not answer, or the server is at its cap; see Retry-After"
+    "The read store does not answer (store-unavailable), the view is being rebuilt from "
+    "empty (view-incomplete), or the server is at its cap; see Retry-After"
 )
 READS: dict[int | str, dict[str, Any]] = {422: VALIDATION, 429: RATE_LIMITED, 503: UNAVAILABLE}
 """What any read may answer besides its own answers."""

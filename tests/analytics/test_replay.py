@@ -197,7 +197,7 @@ def test_a_replay_continues_only_the_same_projection_under_the_same_key(
     morning(commands)
     out = tmp_path / "out"
     run_replay("gmv", settings, None, out)
-    rekeyed = settings.model_copy(update={"analytics_key": SecretStr("another-key")})
+    rekeyed = settings.updated(analytics={"key": SecretStr("another-key")})
 
     with pytest.raises(CheckpointMismatch, match="holds a replay of 'gmv'"):
         run_replay("order-lines", settings, None, out)
