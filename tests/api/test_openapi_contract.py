@@ -9,12 +9,8 @@ import pytest
 import schemathesis
 
 from infra.auth import Role
-from infra.idempotency import IdempotencyStore
-from marketplace.bootstrap import build_commands, postgres_pool, token_codec
-from tests.api.conftest import READ_API_URL, Api, api_settings
+from tests.api.conftest import Api, command_api
 from tests.support import fuzzing
-from writeapi.app import create_app
-from writeapi.deps import WriteApiDeps
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -31,26 +27,11 @@ def roles_for(method: str, path: str) -> tuple[Role, ...]:
 @pytest.fixture(scope="module")
 def command_api_schema(module_postgres_url: str) -> Iterator[schemathesis.BaseSchema]:
     """The command API on its own schema, as schemathesis calls it."""
-    settings = api_settings(module_postgres_url)
-    pool = postgres_pool(settings, max_size=8)
-    commands = build_commands(settings)
-    idempotency = IdempotencyStore(pool, settings.idempotency_ttl_hours)
-    idempotency.create_table()
-    deps = WriteApiDeps(
-        commands=commands,
-        tokens=token_codec(settings),
-        idempotency=idempotency,
-        max_body_bytes=settings.max_body_bytes,
-        read_api_url=READ_API_URL,
-        store_timeout_seconds=settings.write_store_timeout_seconds,
-    )
-    app = create_app(deps)
-    try:
-        yield fuzzing.load(app, deps.tokens, roles_for)
-    finally:
-        fuzzing.stop(app)
-        commands.close()
-        pool.close()
+    with command_api(module_postgres_url) as (deps, app):
+        try:
+            yield fuzzing.load(app, deps.tokens, roles_for)
+        finally:
+            fuzzing.stop(app)
 
 
 def test_schemathesis_finds_nothing(command_api_schema: schemathesis.BaseSchema) -> None:

@@ -21,11 +21,12 @@ from infra.settings import Settings
 from marketplace import catalog_search
 from marketplace.bootstrap import build_read_deps
 from marketplace.order_views import order_history_view, seller_sales_view
+from projections.carts.projection import CartProjection
 from projections.catalog_search.projection import CatalogSearchProjection
 from projections.log import ContextLog
 from projections.orders.projection import OrderHistoryProjection
 from projections.product_detail.projection import ProductDetailProjection
-from projections.runtime import Worker
+from projections.runtime import Projection, Worker
 from projections.seller_sales.projection import SellerSalesProjection
 from readapi.app import create_app
 from tests.projections.orders_fixture import START, OrderDesk
@@ -91,8 +92,8 @@ def query_api_schema(
     settings = read_settings(
         read_url,
         redis_server,
-        blob_dir=tmp_path_factory.mktemp("blobs"),
-        read_wait_max_seconds=WAIT_SECONDS,
+        blobs={"local_dir": tmp_path_factory.mktemp("blobs")},
+        deadlines={"read_wait_max_seconds": WAIT_SECONDS},
     )
     env = eventsourcing_env(Settings(), read_url)
     commands = Commands(env)
@@ -103,12 +104,17 @@ def query_api_schema(
         order_history_view(read_url),
         seller_sales_view(read_url),
     ]
-    projections = [CatalogSearchProjection(), OrderHistoryProjection(), SellerSalesProjection()]
+    projections: list[Projection[Any]] = [
+        CatalogSearchProjection(),
+        OrderHistoryProjection(),
+        SellerSalesProjection(),
+        ProductDetailProjection(),
+        CartProjection(),
+    ]
     logs: list[ContextLog] = []
-    for projection, view in [
-        *zip(projections, views, strict=True),
-        (ProductDetailProjection(), deps.product_detail.view),
-    ]:
+    for projection, view in zip(
+        projections, [*views, deps.product_detail.view, deps.carts.view], strict=True
+    ):
         followed = [ContextLog(env, name) for name in projection.contexts]
         logs.extend(followed)
         Worker(projection, view, followed).catch_up()
