@@ -129,6 +129,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
     idempotency_ttl_hours: int = Field(default=24, ge=24, le=24 * 30)
     log_level: str = "INFO"
+    logs_on_terminal: bool = False
+    """Whether `marketplace up` shows its processes' JSON log lines on its terminal; by
+    default each process's go to <data dir>/logs/<process>.log."""
 
     rate_limits_enabled: bool = True
     """Per-caller and per-IP budgets for browsing, cart changes and checkout (kept in Redis)."""
