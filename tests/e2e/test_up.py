@@ -75,6 +75,7 @@ def assert_logged_to_files(stack: Stack, output: str) -> None:
 
 
 def test_up_serves_commands_stops_on_ctrl_c_and_keeps_data(stack: Stack) -> None:
+    stack.log_level = "INFO"
     banner = stack.start()
     assert stack.postgres_url in banner
     assert f"redis://127.0.0.1:{stack.redis_port}/0" in banner
