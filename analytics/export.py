@@ -42,15 +42,20 @@ def export(
 
 
 def write_parquet(conn: duckdb.DuckDBPyConnection, name: str, output: Output, path: Path) -> None:
-    """One output as Parquet: partitioned day=YYYY-MM-DD by its day column, or one file."""
+    """One output as Parquet: partitioned day=YYYY-MM-DD by its day column, or one file.
+
+    An output whose day column is named day (a date) is partitioned by it as it is.
+    """
     path.mkdir()
     if output.day is None:
         conn.execute(f"COPY \"{name}\" TO '{path / 'data.parquet'}' (FORMAT parquet)")
         return
-    query = (
-        f"SELECT *, strftime(CAST(\"{output.day}\" AS DATE), '%Y-%m-%d') AS day "  # noqa: S608
-        f'FROM "{name}"'
-    )
+    query = f'SELECT * FROM "{name}"'  # noqa: S608
+    if output.day != "day":
+        query = (
+            f"SELECT *, strftime(CAST(\"{output.day}\" AS DATE), '%Y-%m-%d') AS day "  # noqa: S608
+            f'FROM "{name}"'
+        )
     conn.execute(f"COPY ({query}) TO '{path}' (FORMAT parquet, PARTITION_BY (day), OVERWRITE)")
 
 

@@ -3,8 +3,8 @@
 The side store is out/analytics.duckdb: the projection's tables and each log's position,
 committed together batch by batch (analytics.store) through the projections' own Worker.
 Replaying again into the same out continues from there, to the new stopping point.
-A fresh out that fails is removed whole; a continued one stays at its last batch boundary,
-with its previous export in place.
+A first replay that fails leaves out as it found it (folders it made are removed); a
+continued one stays at its last batch boundary, with its previous export in place.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def replay(
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
     started = time.monotonic()
-    fresh = claim(out)
+    undo = claim(out)
     try:
         store = ReplayStore(out / STORE_FILE, projection)
         try:
@@ -82,31 +82,45 @@ def replay(
         finally:
             store.close()
     except BaseException:
-        if fresh:
-            shutil.rmtree(out, ignore_errors=True)
+        if undo is not None:
+            undo()
         raise
     return Replayed(projection.name, out, fmt, events, positions, time.monotonic() - started)
 
 
-def claim(out: Path) -> bool:
-    """Make out ready; True if it is new (or was empty). OutUnusable if it cannot be."""
+def claim(out: Path) -> Callable[[], None] | None:
+    """Make out ready; how to undo that if the replay fails (None: a replay is continued).
+
+    OutUnusable if out cannot be written or holds something else. The undo removes what was
+    made: the folders created for out, or what was written into an out that was empty.
+    """
     if out.exists() and not out.is_dir():
         raise OutUnusable(f"--out {out} is a file, not a folder")
     if out.is_dir() and any(out.iterdir()):
         if not (out / STORE_FILE).is_file():
             raise OutUnusable(f"--out {out} is not empty and holds no replay; choose another")
-        return False
-    existed = out.is_dir()
+        return None
+    made = next((p for p in reversed([out, *out.parents]) if not p.exists()), None)
+
+    def undo() -> None:
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)
+            return
+        for child in out.iterdir():
+            if child.is_dir():
+                shutil.rmtree(child, ignore_errors=True)
+            else:
+                child.unlink(missing_ok=True)
+
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / ".probe"
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as error:
-        if not existed:
-            shutil.rmtree(out, ignore_errors=True)
+        undo()
         raise OutUnusable(f"--out {out} cannot be written: {error.strerror or error}") from None
-    return True
+    return undo
 
 
 def check_continuation(store: ReplayStore, logs: Sequence[BoundedLog], until: Until) -> None:

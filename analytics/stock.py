@@ -1,14 +1,15 @@
 """Stock movements per item and UTC hour, and each item's sell-through and time to sell out.
 
 Movements: received, adjusted (a signed delta), reserved, released (reservations that ended
-unsold), sold (reservations committed) and cancelled (sales undone). An item sells out when
-nothing is left to reserve (received - reserved - sold reaches 0) for the first time after
-stock came in; sell-through is sold over received (adjustments included).
+unsold), sold (reservations committed) and cancelled (sales undone). Each event is one row,
+keyed by the stock item and its version (so rows keep the item's order); the outputs add
+them up. An item sells out when nothing is left to reserve (received - reserved - sold
+reaches 0) for the first time after stock came in; sell-through is sold over received
+(adjustments included).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, ClassVar
 
 from analytics.order_lines import utc
@@ -17,27 +18,41 @@ from domain.inventory import StockItem
 from projections.handlers import handles
 
 MOVEMENTS = ("received", "adjusted", "reserved", "released", "sold", "cancelled")
+AVAILABLE = "received + adjusted - reserved + released + cancelled"
+"""What a movement changes of the units left to reserve (a sale was reserved already)."""
 
-HOURLY = f"""
-item VARCHAR, hour TIMESTAMP, {", ".join(f"{m} BIGINT NOT NULL DEFAULT 0" for m in MOVEMENTS)},
-PRIMARY KEY (item, hour)
+MOVES = f"""
+item VARCHAR, version INTEGER, moved_at TIMESTAMP NOT NULL,
+{", ".join(f"{m} BIGINT NOT NULL DEFAULT 0" for m in MOVEMENTS)},
+PRIMARY KEY (item, version)
 """
-ITEMS = """
-item VARCHAR PRIMARY KEY, product_id VARCHAR NOT NULL, seller_id VARCHAR NOT NULL,
-received BIGINT NOT NULL DEFAULT 0, reserved BIGINT NOT NULL DEFAULT 0,
-sold BIGINT NOT NULL DEFAULT 0, first_received_at TIMESTAMP, sold_out_at TIMESTAMP
-"""
+ITEMS = "item VARCHAR PRIMARY KEY, product_id VARCHAR NOT NULL, seller_id VARCHAR NOT NULL"
 STOCK_MOVEMENTS = f"""
-SELECT h.hour, i.product_id, i.seller_id, {", ".join(f"h.{m}" for m in MOVEMENTS)}
-FROM stock_hourly AS h JOIN stock_items AS i USING (item)
+SELECT date_trunc('hour', m.moved_at) AS hour, i.product_id, i.seller_id,
+    {", ".join(f"sum(m.{m})::BIGINT AS {m}" for m in MOVEMENTS)}
+FROM stock_moves AS m JOIN stock_items AS i USING (item)
+GROUP BY ALL
 """  # noqa: S608
-SELL_THROUGH = """
-SELECT product_id, seller_id, received, sold,
-    CASE WHEN received > 0 THEN sold / received END AS sell_through,
-    first_received_at, sold_out_at,
-    date_diff('second', first_received_at, sold_out_at) AS seconds_to_sell_out
-FROM stock_items
-"""
+SELL_THROUGH = f"""
+WITH running AS (
+    SELECT item, moved_at,
+        sum(received + adjusted) OVER (PARTITION BY item ORDER BY version) AS stocked,
+        sum({AVAILABLE}) OVER (PARTITION BY item ORDER BY version) AS available
+    FROM stock_moves
+), totals AS (
+    SELECT item, sum(received + adjusted) AS received, sum(sold - cancelled) AS sold,
+        min(moved_at) FILTER (WHERE received > 0) AS first_received_at
+    FROM stock_moves GROUP BY item
+), sold_out AS (
+    SELECT item, min(moved_at) AS sold_out_at FROM running
+    WHERE stocked > 0 AND available <= 0 GROUP BY item
+)
+SELECT i.product_id, i.seller_id, t.received, t.sold,
+    CASE WHEN t.received > 0 THEN t.sold / t.received END AS sell_through,
+    t.first_received_at, s.sold_out_at,
+    date_diff('second', t.first_received_at, s.sold_out_at) AS seconds_to_sell_out
+FROM stock_items AS i JOIN totals AS t USING (item) LEFT JOIN sold_out AS s USING (item)
+"""  # noqa: S608
 
 
 class StockMovementsProjection(AnalyticProjection):
@@ -45,45 +60,20 @@ class StockMovementsProjection(AnalyticProjection):
 
     name = "stock-movements"
     contexts: ClassVar[tuple[str, ...]] = ("inventory",)
-    tables: ClassVar[dict[str, str]] = {"stock_hourly": HOURLY, "stock_items": ITEMS}
+    tables: ClassVar[dict[str, str]] = {"stock_moves": MOVES, "stock_items": ITEMS}
     outputs: ClassVar[dict[str, Output]] = {
         "stock_movements": Output(STOCK_MOVEMENTS, day="hour"),
         "stock_sell_through": Output(SELL_THROUGH),
     }
 
     def moved(self, event: Any, unit: AnalyticUnit, movement: str, units: int) -> None:
-        """Count units of a movement in the event's hour."""
-        hour = utc(event.timestamp).replace(minute=0, second=0, microsecond=0)
-        key = {"item": str(event.originator_id), "hour": hour}
-        unit.increment("stock_hourly", key, **{movement: units})
-
-    def level(self, event: Any, unit: AnalyticUnit, **change: int) -> None:
-        """Move the item's running counts; note when it first sells out."""
-        item = str(event.originator_id)
-        found = unit.select(
-            "SELECT received, reserved, sold, first_received_at, sold_out_at FROM stock_items "
-            "WHERE item = ?",
-            item,
-        )
-        if not found:
-            return
-        received, reserved, sold, first, sold_out = found[0]
-        received += change.get("received", 0)
-        reserved += change.get("reserved", 0)
-        sold += change.get("sold", 0)
-        at: datetime = utc(event.timestamp)
-        if first is None and change.get("received", 0) > 0:
-            first = at
-        if sold_out is None and first is not None and received - reserved - sold <= 0:
-            sold_out = at
-        unit.update(
-            "stock_items",
-            {"item": item},
-            received=received,
-            reserved=reserved,
-            sold=sold,
-            first_received_at=first,
-            sold_out_at=sold_out,
+        """One row: units of a movement, at the event's time and version."""
+        unit.insert(
+            "stock_moves",
+            item=str(event.originator_id),
+            version=event.originator_version,
+            moved_at=utc(event.timestamp),
+            **{movement: units},
         )
 
     @handles(StockItem.Opened)
@@ -100,34 +90,28 @@ class StockMovementsProjection(AnalyticProjection):
     def received(self, event: StockItem.StockReceived, unit: AnalyticUnit) -> None:
         """Units came in."""
         self.moved(event, unit, "received", event.quantity)
-        self.level(event, unit, received=event.quantity)
 
     @handles(StockItem.StockAdjusted)
     def adjusted(self, event: StockItem.StockAdjusted, unit: AnalyticUnit) -> None:
         """Units found or written off."""
         self.moved(event, unit, "adjusted", event.delta)
-        self.level(event, unit, received=event.delta)
 
     @handles(StockItem.UnitsReserved)
     def reserved(self, event: StockItem.UnitsReserved, unit: AnalyticUnit) -> None:
         """Units held for an order."""
         self.moved(event, unit, "reserved", event.quantity)
-        self.level(event, unit, reserved=event.quantity)
 
     @handles(StockItem.ReservationReleased)
     def released(self, event: StockItem.ReservationReleased, unit: AnalyticUnit) -> None:
         """A hold ended unsold."""
         self.moved(event, unit, "released", event.quantity)
-        self.level(event, unit, reserved=-event.quantity)
 
     @handles(StockItem.ReservationCommitted)
     def sold(self, event: StockItem.ReservationCommitted, unit: AnalyticUnit) -> None:
         """A hold became a sale."""
         self.moved(event, unit, "sold", event.quantity)
-        self.level(event, unit, reserved=-event.quantity, sold=event.quantity)
 
     @handles(StockItem.SaleCancelled)
     def cancelled(self, event: StockItem.SaleCancelled, unit: AnalyticUnit) -> None:
         """A sale undone."""
         self.moved(event, unit, "cancelled", event.quantity)
-        self.level(event, unit, sold=-event.quantity)

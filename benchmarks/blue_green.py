@@ -36,7 +36,7 @@ from domain.order_lines import OrderLine
 from infra.eventstore import eventsourcing_env, with_search_path
 from infra.local.postgres import LocalPostgres
 from infra.local.redis import LocalRedis
-from infra.settings import Settings
+from infra.settings import PostgresSettings, RedisSettings, Settings
 from infra.stores import stores
 from marketplace.projectors import opened
 from marketplace.rebuild import rebuild
@@ -148,7 +148,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         valkey = LocalRedis(Path(tmp) / "valkey", free_port())
         server_url, redis_url = postgres.start(), valkey.start()
         try:
-            settings = Settings(postgres_url=server_url, redis_url=redis_url, redis_prefix="bench")
+            settings = Settings(
+                postgres=PostgresSettings(url=server_url),
+                redis=RedisSettings(url=redis_url, prefix="bench"),
+            )
             commands = Commands(eventsourcing_env(settings))
             catalogue = load_catalogue(commands, args.products, rng)
             load_orders(commands, catalogue, args.orders, rng)

@@ -90,7 +90,7 @@ def load(url: str, *, sellers: int, products: int, seed: int = 42) -> Catalogue:
             list(pool.map(list_and_stock, range(products)))
     finally:
         commands.close()
-    tokens = token_codec(settings)
+    tokens = token_codec(settings.auth)
     return Catalogue(
         sellers=[s.id for s in demo_sellers],
         products=product_ids,

@@ -54,7 +54,7 @@ from benchmarks.servers import clean_env, free_port, serving
 from commands.services import Commands
 from infra.eventstore import eventsourcing_env
 from infra.local.postgres import LocalPostgres
-from infra.settings import Settings
+from infra.settings import PaymentSettings, PostgresSettings, Settings
 
 # benchmarks.flash_sale imports these from here
 __all__ = ["Follower", "acting", "fill_cart", "log", "main", "parallel", "percentile"]
@@ -247,7 +247,9 @@ def benchmark(args: argparse.Namespace, started: float) -> bool:
         workdir = Path(tmp)
         services = start_services(stack, workdir, started)
         settings = Settings(
-            postgres_url=services.url, payment_gateway_url=services.gateway, log_level="WARNING"
+            log_level="WARNING",
+            postgres=PostgresSettings(url=services.url),
+            payments=PaymentSettings(gateway_url=services.gateway),
         )
         env = eventsourcing_env(settings)
         commands = Commands(env)

@@ -17,7 +17,7 @@ from benchmarks import fixtures
 from benchmarks.checkout_shop import acting
 from commands.services import Commands
 from infra.eventstore import eventsourcing_env
-from infra.settings import Settings
+from infra.settings import PostgresSettings, Settings
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,9 @@ def raw_ours(server_url: str, threads: int, seconds: float) -> list[Rate]:
     """New one-event aggregates (sellers) through Commands.catalog, on a schema of their own:
     from threads, then from one thread (the process manager appends one at a time)."""
     url = fixtures.create_schema(server_url, "raw_ours")
-    commands = Commands(eventsourcing_env(Settings(postgres_url=url, log_level="WARNING")))
+    commands = Commands(
+        eventsourcing_env(Settings(log_level="WARNING", postgres=PostgresSettings(url=url)))
+    )
     try:
 
         def append() -> None:

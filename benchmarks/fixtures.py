@@ -15,6 +15,7 @@ from typing import TypeVar
 from uuid import UUID, uuid4
 
 import psycopg
+from pydantic import SecretStr
 
 from benchmarks.loadgen import LoadData
 from commands.services import Commands
@@ -23,7 +24,7 @@ from domain.cart import cart_id_for
 from domain.money import Money
 from infra.eventstore import with_search_path
 from infra.idempotency import IdempotencyStore
-from infra.settings import Settings
+from infra.settings import AuthSettings, EventStoreSettings, PostgresSettings, Settings
 from marketplace.bootstrap import build_commands, postgres_pool, token_codec
 
 JWT_SECRET = "benchmark-only-secret-0123456789abcdef-0123456789"
@@ -56,11 +57,10 @@ def settings_for(url: str, *, split_logs: bool) -> Settings:
     """The same settings the server builds from server_env()."""
     return Settings(
         environment="development",
-        event_store="postgres",
-        postgres_url=url,
-        split_logs=split_logs,
-        jwt_secret=JWT_SECRET,  # type: ignore[arg-type]
         log_level="WARNING",
+        events=EventStoreSettings(store="postgres", split_logs=split_logs),
+        postgres=PostgresSettings(url=url),
+        auth=AuthSettings(secret=SecretStr(JWT_SECRET)),
     )
 
 
@@ -87,10 +87,10 @@ def prepare(url: str, *, split_logs: bool, shape: Shape) -> LoadData:
     settings = settings_for(url, split_logs=split_logs)
     pool = postgres_pool(settings, max_size=2)
     try:
-        IdempotencyStore(pool, settings.idempotency_ttl_hours).create_table()
+        IdempotencyStore(pool, settings.idempotency.ttl_hours).create_table()
     finally:
         pool.close()
-    tokens = token_codec(settings)
+    tokens = token_codec(settings.auth)
     commands: Commands = build_commands(settings)
     sellers = [uuid4() for _ in range(shape.sellers)]
     products = [uuid4() for _ in range(shape.stock_products)]

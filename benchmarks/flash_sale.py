@@ -43,7 +43,7 @@ from domain.inventory import StockItem, stock_item_id
 from domain.money import Money
 from domain.order import Order
 from infra.eventstore import eventsourcing_env
-from infra.settings import Settings
+from infra.settings import PostgresSettings, Settings
 from marketplace.bootstrap import token_codec
 
 MODES = ("naive", "batched")
@@ -239,12 +239,12 @@ def run_mode(mode: str, args: argparse.Namespace, workdir: Path, started: float)
         "MARKETPLACE_MAX_REQUESTS_IN_FLIGHT": str(args.max_in_flight),
     }
     with marketplace_up(workdir / mode, extra, launcher=LAUNCHERS[mode]) as stack:
-        settings = Settings(postgres_url=stack.postgres_url, log_level="WARNING")
+        settings = Settings(log_level="WARNING", postgres=PostgresSettings(url=stack.postgres_url))
         env = eventsourcing_env(settings)
         commands = Commands(env)
         try:
             shop = prepare(commands, args.buyers, args.units)
-            codec = token_codec(settings)
+            codec = token_codec(settings.auth)
             tokens = {b: codec.issue(b, "shopper") for b in shop.buyers}
             log(f"{mode}: {args.buyers} buyers ready for {args.units} units", started)
             time.sleep(2.0)  # the product-detail view shows the stock

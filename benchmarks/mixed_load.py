@@ -102,7 +102,7 @@ def step_options(
     """The load run of one step."""
     settings = load_settings()
     return LoadOptions(
-        write_url=api_url(settings, settings.write_api_port),
+        write_url=api_url(settings, settings.http.write_api_port),
         read_url=read_url,
         duration=duration,
         users=users,
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     nginx: LocalNginx | None = None
     try:
         supervisor.start()
-        read_url = api_url(settings, settings.read_api_port)
+        read_url = api_url(settings, settings.http.read_api_port)
         if args.nginx:
             upstream = read_url.removeprefix("http://")
             nginx = LocalNginx(folder / "nginx", free_port(), upstream, free_port())

@@ -43,8 +43,8 @@ def serve_write(port: int | None, workers: int | None) -> int:
     settings = load_settings()
     serve(
         f"{THIS_MODULE}:write_app",
-        port or settings.write_api_port,
-        workers or settings.write_api_workers,
+        port or settings.http.write_api_port,
+        workers or settings.http.write_api_workers,
     )
     return 0
 
@@ -72,13 +72,15 @@ def use_naive_servers(supervisor: Supervisor) -> None:
 
 def up(args: argparse.Namespace) -> int:
     """Run the stack, naive servers swapped in (dead ones restarted), until SIGINT/SIGTERM."""
-    overrides = {
-        "data_dir": args.data_dir,
+    http = {
         "write_api_port": args.write_port,
         "read_api_port": args.read_port,
         "write_api_workers": args.workers,
     }
-    settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    settings = load_settings(
+        http={k: v for k, v in http.items() if v is not None},
+        **({"data_dir": args.data_dir} if args.data_dir is not None else {}),
+    )
     supervisor, where = build_stack(settings, dict(os.environ))
     use_naive_servers(supervisor)
 

@@ -69,7 +69,7 @@ class Scenarios:
         self.server_url, self.url, self.redis_url = server_url, url, redis_url
         self.opensearch_url = opensearch_url
         settings = fixtures.settings_for(url, split_logs=True)
-        settings = settings.model_copy(update={"redis_url": redis_url})
+        settings = settings.updated(redis={"url": redis_url})
         self.stores = Stores(url, redis_url)
         self.rebuild = Rebuilds(settings, server_url, self.stores, opensearch_url)
         store_env = {"MARKETPLACE_REDIS_URL": redis_url, "MARKETPLACE_REDIS_PREFIX": VIEW}

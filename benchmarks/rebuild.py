@@ -188,7 +188,7 @@ class Rebuilds:
 
     def redis_view(self, name: str) -> Iterator[View[Any]]:
         """The product-detail view under the Redis prefix name (the query API's if "bench")."""
-        settings = self.settings.model_copy(update={"redis_prefix": name})
+        settings = self.settings.updated(redis={"prefix": name})
         view = product_detail_view(settings, self.stores)
         try:
             yield view
@@ -254,7 +254,7 @@ def opensearch_counts(url: str, prefix: str) -> tuple[int, dict[str, int]]:
 
 def raw_rate(settings: Settings, name: str) -> Rate:
     """The raw read rate of the logs the named projection follows."""
-    where = Stores(settings.postgres_url or "", settings.redis_url or "")
+    where = Stores(settings.postgres.url or "", settings.redis.url or "")
     logs = context_logs(projector(name).projection(), settings, where)
     try:
         return raw_read(logs, RAW_PAGE, 600.0)
@@ -301,8 +301,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         opensearch = bg.submit(node.start) if node is not None else None
         try:
             url = fixtures.create_schema(postgres.start(), "bench")
-            settings = fixtures.settings_for(url, split_logs=True).model_copy(
-                update={"redis_url": valkey.start(), "redis_prefix": "bench"}
+            settings = fixtures.settings_for(url, split_logs=True).updated(
+                redis={"url": valkey.start(), "prefix": "bench"}
             )
             events = load(
                 settings,
@@ -339,7 +339,7 @@ def measure(
     header += f"{'raw read/s':>12}{'/ raw':>7}  goal"
     print(header)
     print("-" * (len(header) + 6))
-    passed, url = True, settings.postgres_url or ""
+    passed, url = True, settings.postgres.url or ""
     results: dict[tuple[str, str], list[tuple[float, float]]] = {}
     for store, name in VIEWS:
         if args.only and f"{store}:{name}" not in args.only:
@@ -347,11 +347,11 @@ def measure(
         if store == "OpenSearch" and not opensearch_url:
             print(f"{store:<11}{name:<16} not run: no OpenSearch")
             continue
-        update = {"opensearch_url": opensearch_url, "opensearch_index_prefix": "bench-"}
-        at = settings.model_copy(update=update if store == "OpenSearch" else {})
+        search = {"url": opensearch_url, "index_prefix": "bench-"}
+        at = settings.updated(opensearch=search) if store == "OpenSearch" else settings
         spec = projector(name)
         # the live view, as `marketplace project` makes it: the rebuild builds the next version
-        spec.close_view(spec.view(at, Stores(url, settings.redis_url or "")))
+        spec.close_view(spec.view(at, Stores(url, settings.redis.url or "")))
         kwargs = {} if args.batch_size is None else {"batch_size": args.batch_size}
         if args.max_batch_size is not None:
             kwargs["max_batch_size"] = args.max_batch_size

@@ -14,7 +14,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
-from infra.settings import Settings
+from infra.settings import BlobSettings, Settings
 
 KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,299}$")
 
@@ -85,24 +85,24 @@ class S3BlobStore:
         self.bucket = bucket
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> S3BlobStore:
-        """A store on the bucket and endpoint the settings name, with bounded timeouts."""
-        secret = settings.s3_secret_access_key
+    def from_settings(cls, blobs: BlobSettings) -> S3BlobStore:
+        """A store on the bucket and endpoint these settings name, with bounded timeouts."""
+        secret = blobs.secret_access_key
         config = Config(
             connect_timeout=5,
             read_timeout=30,
             retries={"max_attempts": 3, "mode": "standard"},
-            s3={"addressing_style": "path" if settings.s3_endpoint_url else "auto"},
+            s3={"addressing_style": "path" if blobs.endpoint_url else "auto"},
         )
         client = boto3.client(
             "s3",
-            endpoint_url=settings.s3_endpoint_url,
-            region_name=settings.s3_region,
-            aws_access_key_id=settings.s3_access_key_id,
+            endpoint_url=blobs.endpoint_url,
+            region_name=blobs.region,
+            aws_access_key_id=blobs.access_key_id,
             aws_secret_access_key=secret.get_secret_value() if secret else None,
             config=config,
         )
-        return cls(client, settings.s3_bucket)
+        return cls(client, blobs.bucket)
 
     def create_bucket(self) -> None:
         """Create the bucket unless it exists (for development stores and tests)."""
@@ -164,6 +164,6 @@ def _s3_errors() -> Iterator[None]:
 
 def blob_store(settings: Settings) -> BlobStore:
     """The blob store the settings choose: a local folder by default, or an S3 bucket."""
-    if settings.blob_store == "s3":
-        return S3BlobStore.from_settings(settings)
-    return LocalBlobStore(settings.blob_dir or settings.data_dir / "blobs")
+    if settings.blobs.store == "s3":
+        return S3BlobStore.from_settings(settings.blobs)
+    return LocalBlobStore(settings.blobs.local_dir or settings.data_dir / "blobs")

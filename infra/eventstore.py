@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, unquote, urlencode, urlparse, urlunparse
 
 from infra.kurrentdb_recorder import CALL_TIMEOUT as KURRENTDB_CALL_TIMEOUT
 from infra.postgres_recorder import CALL_TIMEOUT
-from infra.settings import Settings
+from infra.settings import PostgresSettings, Settings
 
 POSTGRES_FACTORY = "infra.postgres_recorder:MarketplacePostgresFactory"
 """The library's PostgreSQL persistence, with our connections (infra.postgres_recorder)."""
@@ -19,33 +19,35 @@ def eventsourcing_env(
 ) -> dict[str, str]:
     """The environment that selects and configures the event store.
 
-    postgres_url overrides settings.postgres_url (the embedded server's URL, once started).
+    postgres_url overrides settings.postgres.url (the embedded server's URL, once started).
     call_timeout bounds each event-store call: on PostgreSQL the wait for a pooled connection
     and each answer, on KurrentDB each call (the command API's; workers leave it unset).
     """
     common = {"AGGREGATE_CACHE_MAXSIZE": "10000"}
-    if settings.event_store == "memory":
+    if settings.events.store == "memory":
         return {**common, "PERSISTENCE_MODULE": "eventsourcing.popo"}
-    if settings.event_store == "kurrentdb":
-        assert settings.kurrentdb_uri
+    if settings.events.store == "kurrentdb":
+        assert settings.events.kurrentdb_uri
         env = {
             **common,
             "PERSISTENCE_MODULE": KURRENTDB_FACTORY,
-            "KURRENTDB_URI": settings.kurrentdb_uri,
+            "KURRENTDB_URI": settings.events.kurrentdb_uri,
             "GROUP_COMMIT": "n",
         }
-        if settings.kurrentdb_root_certificates:
-            env["KURRENTDB_ROOT_CERTIFICATES"] = settings.kurrentdb_root_certificates
+        if settings.events.kurrentdb_root_certificates:
+            env["KURRENTDB_ROOT_CERTIFICATES"] = settings.events.kurrentdb_root_certificates
         if call_timeout is not None:
             env[KURRENTDB_CALL_TIMEOUT] = str(call_timeout)
         return env
-    url = postgres_url or settings.postgres_url
+    url = postgres_url or settings.postgres.url
     if not url:
         raise ValueError("no PostgreSQL URL: set MARKETPLACE_POSTGRES_URL")
-    return {**common, **postgres_env(url, settings, call_timeout)}
+    return {**common, **postgres_env(url, settings.postgres, call_timeout)}
 
 
-def postgres_env(url: str, settings: Settings, call_timeout: float | None = None) -> dict[str, str]:
+def postgres_env(
+    url: str, postgres: PostgresSettings, call_timeout: float | None = None
+) -> dict[str, str]:
     """The eventsourcing.postgres keys for a postgresql:// URL (through our factory)."""
     parts = urlparse(url)
     env = {
@@ -55,10 +57,10 @@ def postgres_env(url: str, settings: Settings, call_timeout: float | None = None
         "POSTGRES_PORT": str(parts.port or 5432),
         "POSTGRES_USER": unquote(parts.username or "postgres"),
         "POSTGRES_PASSWORD": unquote(parts.password or ""),
-        "POSTGRES_LOCK_TIMEOUT": str(settings.postgres_lock_timeout_seconds),
-        "POSTGRES_CONNECT_TIMEOUT": str(settings.postgres_connect_timeout_seconds),
-        "POSTGRES_POOL_SIZE": str(settings.postgres_pool_size),
-        "POSTGRES_MAX_OVERFLOW": str(settings.postgres_max_overflow),
+        "POSTGRES_LOCK_TIMEOUT": str(postgres.lock_timeout_seconds),
+        "POSTGRES_CONNECT_TIMEOUT": str(postgres.connect_timeout_seconds),
+        "POSTGRES_POOL_SIZE": str(postgres.pool_size),
+        "POSTGRES_MAX_OVERFLOW": str(postgres.max_overflow),
         "POSTGRES_PRE_PING": "y",
         "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
         "APPLICATION_RECORDER_TOPIC": "infra.postgres_recorder:ArrayInsertPostgresRecorder",

@@ -4,7 +4,9 @@ SmtpSender sends one message at a time on one connection (opened on first use, w
 timeout, optional STARTTLS and login). A failure of the connection or session raises
 MailUnavailable (nothing about this message is known to be wrong: try again later); a
 refusal of this message raises MailRejected with the server's code. Every message carries
-`Message-ID: <message_id@marketplace>`, so a message sent twice is recognisably the same one.
+`Message-ID: <message_id@marketplace>`, so a message sent twice is recognisably the same one,
+and a mail an event caused carries `X-Correlation-ID` and `X-Causation-ID` (the flow and
+the event), so it can be traced back to the request that started the flow.
 
 MailSink is an aiosmtpd server for the embedded platform: it accepts everything and writes
 each message, unchanged, to its own .eml file in a folder.
@@ -29,7 +31,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from infra.settings import Settings
+from infra.settings import MailSettings, Settings
 
 MESSAGE_ID_DOMAIN = "marketplace"
 UNAVAILABLE_CODES = frozenset({421})
@@ -57,6 +59,8 @@ class Mail:
     to_name: str
     subject: str
     body: str
+    correlation_id: str = ""
+    causation_id: str = ""
 
 
 def message_id_header(message_id: str) -> str:
@@ -65,7 +69,8 @@ def message_id_header(message_id: str) -> str:
 
 
 def message_for(mail: Mail, mail_from: str, date: str | None = None) -> EmailMessage:
-    """The RFC 5322 message: From, To, Subject, Date, Message-ID and a UTF-8 text body.
+    """The RFC 5322 message: From, To, Subject, Date, Message-ID, the trace headers of a mail
+    that has a cause, and a UTF-8 text body.
 
     A non-ASCII address makes an internationalised message (RFC 6532), which goes only to
     a server that offers SMTPUTF8; any other header text is encoded as RFC 2047 words.
@@ -76,6 +81,9 @@ def message_for(mail: Mail, mail_from: str, date: str | None = None) -> EmailMes
     message["Subject"] = mail.subject
     message["Date"] = date or formatdate(usegmt=True)
     message["Message-ID"] = message_id_header(mail.message_id)
+    if mail.causation_id:
+        message["X-Correlation-ID"] = mail.correlation_id
+        message["X-Causation-ID"] = mail.causation_id
     message.set_content(mail.body)
     return message
 
@@ -114,16 +122,16 @@ class SmtpSender:
         self._smtp: smtplib.SMTP | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> SmtpSender:
-        """A sender configured by the smtp_* and mail_from settings."""
-        password = settings.smtp_password
+    def from_settings(cls, mail: MailSettings) -> SmtpSender:
+        """A sender configured by MARKETPLACE_SMTP_* and MARKETPLACE_MAIL_FROM."""
+        password = mail.password
         return cls(
-            settings.smtp_host,
-            settings.smtp_port,
-            mail_from=settings.mail_from,
-            timeout=settings.smtp_timeout_seconds,
-            starttls=settings.smtp_starttls,
-            username=settings.smtp_username,
+            mail.host,
+            mail.port,
+            mail_from=mail.sender,
+            timeout=mail.timeout_seconds,
+            starttls=mail.starttls,
+            username=mail.username,
             password=password.get_secret_value() if password else None,
         )
 
@@ -209,13 +217,13 @@ class _KeepAsFiles:
 
 
 def local_sink(settings: Settings) -> MailSink | None:
-    """The sink `marketplace up` runs when smtp_host is left at its default, else None.
+    """The sink `marketplace up` runs when the SMTP host is left at its default, else None.
 
-    It listens on smtp_host:smtp_port and keeps messages under `<data_dir>/mail`.
+    It listens on that host and the SMTP port and keeps messages under `<data_dir>/mail`.
     """
-    if settings.smtp_host != Settings.model_fields["smtp_host"].default:
+    if settings.mail.host != MailSettings.model_fields["host"].default:
         return None
-    return MailSink(settings.data_dir / "mail", settings.smtp_host, settings.smtp_port)
+    return MailSink(settings.data_dir / "mail", settings.mail.host, settings.mail.port)
 
 
 class MailSink:

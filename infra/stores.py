@@ -20,10 +20,10 @@ class Stores:
 def stores(settings: Settings) -> Stores:
     """The configured store URLs; unset ones are the embedded servers `marketplace up` starts."""
     data_dir = settings.data_dir.resolve()
-    postgres_url = settings.postgres_url or (
-        LocalPostgres(data_dir / "postgres", settings.embedded_postgres_port).url
+    postgres_url = settings.postgres.url or (
+        LocalPostgres(data_dir / "postgres", settings.postgres.embedded_port).url
     )
     redis_url = (
-        settings.redis_url or LocalRedis(data_dir / "redis", settings.embedded_redis_port).url
+        settings.redis.url or LocalRedis(data_dir / "redis", settings.redis.embedded_port).url
     )
     return Stores(postgres_url, redis_url)

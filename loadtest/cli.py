@@ -38,8 +38,10 @@ def run_loadtest(root: Root, args: SimpleNamespace) -> int:
 
     settings = load_settings()
     options = LoadOptions(
-        write_url=(args.write_url or root.api_url(settings, settings.write_api_port)).rstrip("/"),
-        read_url=(args.read_url or root.api_url(settings, settings.read_api_port)).rstrip("/"),
+        write_url=(args.write_url or root.api_url(settings, settings.http.write_api_port)).rstrip(
+            "/"
+        ),
+        read_url=(args.read_url or root.api_url(settings, settings.http.read_api_port)).rstrip("/"),
         duration=args.duration,
         users=args.users,
         spawn_rate=args.spawn_rate,
@@ -71,8 +73,8 @@ def run_loadtest(root: Root, args: SimpleNamespace) -> int:
 
 def checkout_metrics_url(settings: Settings) -> str | None:
     """Where `marketplace up` has the checkout worker serve its metrics, if it does."""
-    port = settings.checkout_metrics_port
-    return f"http://{settings.host}:{port}/metrics" if port else None
+    port = settings.checkout.metrics_port
+    return f"http://{settings.http.host}:{port}/metrics" if port else None
 
 
 def above_zero(value: str) -> float:

@@ -253,7 +253,7 @@ def seed_demo(
         print("seed-demo needs at least one seller and non-negative counts")
         return 2
     settings = settings or load_settings()
-    base = (url or root.api_url(settings, settings.write_api_port)).rstrip("/")
+    base = (url or root.api_url(settings, settings.http.write_api_port)).rstrip("/")
     print(f"seeding {sellers} sellers, {products} products, {customers} customers into {base}")
     started = time.perf_counter()
     progress = root.progress("seed-demo", sellers + products + customers, "items")

@@ -73,7 +73,7 @@ class Ledger:
 def open_commands(settings: Settings, postgres_url: str) -> Commands:
     """The command side on the stack's event store (the settings `marketplace status` uses)."""
     env = eventsourcing_env(settings, postgres_url)
-    return Commands(env, split_logs=settings.split_logs)
+    return Commands(env, split_logs=settings.events.split_logs)
 
 
 def settle(

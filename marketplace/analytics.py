@@ -36,7 +36,7 @@ BUILT_IN: dict[str, Callable[[Settings], AnalyticProjection]] = {
 
 def key(settings: Settings) -> bytes:
     """The key of the pseudonymous customer keys."""
-    return settings.analytics_key.get_secret_value().encode()
+    return settings.analytics.key.get_secret_value().encode()
 
 
 def analytic_projection(spec: str, settings: Settings) -> AnalyticProjection:
@@ -88,7 +88,8 @@ def replay(
 ) -> duckdb.DuckDBPyRelation:
     """A projection replayed up to until, as a DuckDB relation over its (first) output table.
 
-    out keeps the replay (and continues one there); by default a new temporary folder.
+    out keeps the replay (and continues one there); by default a new temporary folder. The
+    relation is an in-memory copy, so the folder stays free for the next replay.
     .arrow() on the relation gives an Arrow table, .df() a pandas one (if installed).
     """
     settings = settings or load_settings()
@@ -96,5 +97,9 @@ def replay(
     done = run_replay(name, settings, until, folder)
     projection = analytic_projection(name, settings)
     chosen = table or next(iter(projection.output_tables()))
-    conn = duckdb.connect(str(done.out / STORE_FILE), read_only=True)
+    conn = duckdb.connect()
+    path = str(done.out / STORE_FILE).replace("'", "''")
+    conn.execute(f"ATTACH '{path}' AS replayed (READ_ONLY)")
+    conn.execute(f'CREATE TABLE "{chosen}" AS SELECT * FROM replayed."{chosen}"')  # noqa: S608
+    conn.execute("DETACH replayed")
     return conn.table(chosen)

@@ -25,7 +25,7 @@ from infra.ratelimit.metrics import RateLimitMetrics
 from infra.ratelimit.policies import policies
 from infra.ratelimit.redis_store import redis_storage
 from infra.redis_pipeline import PipelinedRedis
-from infra.settings import Settings, load_settings
+from infra.settings import AuthSettings, HttpSettings, Settings, load_settings
 from infra.shedding import LoadShedder
 from infra.stores import stores
 from infra.web import freeze_startup_heap
@@ -56,21 +56,21 @@ a key holds one while it runs (its claim's lock), and a process runs up to 40 at
 (the threads of its synchronous routes)."""
 
 
-def token_codec(settings: Settings) -> TokenCodec:
-    """The token codec configured by settings: the provider's JWKS when its URL is set."""
+def token_codec(auth: AuthSettings) -> TokenCodec:
+    """The token codec these settings configure: the provider's JWKS when its URL is set."""
     jwks = None
-    if settings.jwt_jwks_url:
+    if auth.jwks_url:
         jwks = JwksKeys(
-            settings.jwt_jwks_url,
-            lifespan_seconds=settings.jwt_jwks_cache_seconds,
-            refresh_cooldown_seconds=settings.jwt_jwks_refresh_cooldown_seconds,
+            auth.jwks_url,
+            lifespan_seconds=auth.jwks_cache_seconds,
+            refresh_cooldown_seconds=auth.jwks_refresh_cooldown_seconds,
         )
     return TokenCodec(
-        settings.jwt_secret.get_secret_value(),
-        settings.jwt_issuer,
-        settings.jwt_audience,
-        settings.jwt_ttl_seconds,
-        leeway_seconds=settings.jwt_leeway_seconds,
+        auth.secret.get_secret_value(),
+        auth.issuer,
+        auth.audience,
+        auth.ttl_seconds,
+        leeway_seconds=auth.leeway_seconds,
         jwks=jwks,
     )
 
@@ -83,8 +83,8 @@ def build_commands(
     """The command side on the configured event store, appending through write_path; each
     PostgreSQL call ends within the command API's store timeout."""
     return Commands(
-        eventsourcing_env(settings, call_timeout=settings.write_store_timeout_seconds),
-        split_logs=settings.split_logs,
+        eventsourcing_env(settings, call_timeout=settings.deadlines.write_store_timeout_seconds),
+        split_logs=settings.events.split_logs,
         availability=availability,
         write_path=write_path,
     )
@@ -115,14 +115,14 @@ def log_tables(commands: Commands) -> dict[str, str]:
 def postgres_pool(settings: Settings, max_size: int = 10) -> ConnectionPool:
     """The command API's open pool on the configured PostgreSQL, in autocommit mode: a
     caller waits for a connection, then for each answer, within the write store timeout."""
-    if not settings.postgres_url:
+    if not settings.postgres.url:
         raise ValueError("MARKETPLACE_POSTGRES_URL is required")
-    timeout = settings.write_store_timeout_seconds
+    timeout = settings.deadlines.write_store_timeout_seconds
     return infra_postgres_pool(
-        settings.postgres_url,
+        settings.postgres.url,
         max_size=max_size,
         timeout=timeout,
-        connect_timeout=settings.postgres_connect_timeout_seconds,
+        connect_timeout=settings.postgres.connect_timeout_seconds,
         call_timeout=timeout,
     )
 
@@ -142,20 +142,20 @@ def build_write_deps(
     pool = postgres_pool(settings, IDEMPOTENCY_POOL_SIZE)
     availability = projected_availability(settings) if sold_out_fast_path else None
     commands = build_commands(settings, availability, write_path)
-    idempotency = IdempotencyStore(pool, settings.idempotency_ttl_hours, log_tables(commands))
+    idempotency = IdempotencyStore(pool, settings.idempotency.ttl_hours, log_tables(commands))
     idempotency.create_table()
     idempotency.purge_expired()
     clock = DatabaseClock(pool)
     clock.sync()
     return WriteApiDeps(
         commands=commands,
-        tokens=token_codec(settings),
+        tokens=token_codec(settings.auth),
         idempotency=idempotency,
-        max_body_bytes=settings.max_body_bytes,
-        checkout_expiry_seconds=settings.checkout_expiry_seconds,
+        max_body_bytes=settings.http.max_body_bytes,
+        checkout_expiry_seconds=settings.checkout.expiry_seconds,
         read_api_url=read_api_public_url(settings),
-        event_store=settings.event_store,
-        store_timeout_seconds=settings.write_store_timeout_seconds,
+        event_store=settings.events.store,
+        store_timeout_seconds=settings.deadlines.write_store_timeout_seconds,
         clock=clock,
     )
 
@@ -171,7 +171,7 @@ def write_app(
     app = create_write_app(
         deps,
         rate_limiter=limiter,
-        shedder=load_shedder(settings, "command", settings.checkout_reserved_share),
+        shedder=load_shedder(settings.http, "command", settings.http.checkout_reserved_share),
         owned=(deps.commands.close, deps.idempotency.close, *closing(limiter)),
     )
     freeze_startup_heap()
@@ -189,13 +189,13 @@ def read_redis_client(settings: Settings, url: str) -> redis.Redis:
     No retries (from_url's default): the pool already replaces connections a restarted
     server closed, and a hung server then holds a request for one timeout only.
     """
-    timeout = settings.read_store_timeout_seconds
+    timeout = settings.deadlines.read_store_timeout_seconds
     return redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
 
 
 def read_pipelined_client(settings: Settings, url: str) -> PipelinedRedis:
     """The query API's client for its hot reads: one connection per process, auto-pipelined."""
-    return PipelinedRedis.from_url(url, timeout=settings.read_store_timeout_seconds)
+    return PipelinedRedis.from_url(url, timeout=settings.deadlines.read_store_timeout_seconds)
 
 
 def build_read_deps(settings: Settings, hot: PipelinedRedis | None = None) -> ReadApiDeps:
@@ -227,7 +227,7 @@ def build_read_deps(settings: Settings, hot: PipelinedRedis | None = None) -> Re
             search.name,
             catalog_search.reader_view(settings, where.postgres_url),
             log_names(search, settings),
-            "opensearch" if settings.opensearch_url else "postgres",
+            "opensearch" if settings.opensearch.url else "postgres",
         ),
         carts=Followed(
             carts.name,
@@ -242,9 +242,9 @@ def build_read_deps(settings: Settings, hot: PipelinedRedis | None = None) -> Re
             sales.name, sales, log_names(SellerSalesProjection(), settings), "postgres"
         ),
         blobs=blob_store(settings),
-        tokens=token_codec(settings),
-        max_wait_seconds=settings.read_wait_max_seconds,
-        store_timeout_seconds=settings.read_store_timeout_seconds,
+        tokens=token_codec(settings.auth),
+        max_wait_seconds=settings.deadlines.read_wait_max_seconds,
+        store_timeout_seconds=settings.deadlines.read_store_timeout_seconds,
     )
 
 
@@ -261,7 +261,7 @@ def read_app() -> FastAPI:
     app = create_read_app(
         deps,
         rate_limiter=limiter,
-        shedder=load_shedder(settings, "query"),
+        shedder=load_shedder(settings.http, "query"),
         owned=(*deps.closers(), *closing(limiter)),
     )
     freeze_startup_heap()
@@ -279,30 +279,28 @@ def rate_limiter(
     A request spends its budgets in one script call, on scripts if given (on the settings'
     Redis), else on a redis-py client.
     """
-    if not settings.rate_limits_enabled:
+    limits = settings.rate_limits
+    if not limits.enabled:
         return None
     budgets = {
-        "browse": (settings.rate_limit_browse_per_principal, settings.rate_limit_browse_per_ip),
-        "cart": (settings.rate_limit_cart_per_principal, settings.rate_limit_cart_per_ip),
-        "checkout": (
-            settings.rate_limit_checkout_per_principal,
-            settings.rate_limit_checkout_per_ip,
-        ),
+        "browse": (limits.browse_per_principal, limits.browse_per_ip),
+        "cart": (limits.cart_per_principal, limits.cart_per_ip),
+        "checkout": (limits.checkout_per_principal, limits.checkout_per_ip),
     }
     url = stores(settings).redis_url
-    timeout = settings.rate_limit_store_timeout_seconds
+    timeout = limits.store_timeout_seconds
     # No retries (from_url's default): a dead Redis holds a request one timeout at most.
     client = redis.asyncio.Redis.from_url(
         url, socket_timeout=timeout, socket_connect_timeout=timeout
     )
-    prefix = f"{settings.redis_prefix}:ratelimit"
+    prefix = f"{settings.redis.prefix}:ratelimit"
     return RateLimiter(
         redis_storage(client, url, prefix),
         {category: policies(category, *budgets[category]) for category in categories},
-        strategy=settings.rate_limit_strategy,
+        strategy=limits.strategy,
         store_timeout=timeout,
-        recheck_seconds=settings.rate_limit_recheck_seconds,
-        fallback_scale=settings.rate_limit_fallback_scale,
+        recheck_seconds=limits.recheck_seconds,
+        fallback_scale=limits.fallback_scale,
         metrics=metrics,
         close=client.aclose,
         client=scripts or client,
@@ -310,11 +308,11 @@ def rate_limiter(
     )
 
 
-def load_shedder(settings: Settings, api: str, reserved_share: float = 0.0) -> LoadShedder:
+def load_shedder(http: HttpSettings, api: str, reserved_share: float = 0.0) -> LoadShedder:
     """The cap on one API process's requests in flight; reserved_share is kept for checkout."""
     return LoadShedder(
-        settings.max_requests_in_flight,
+        http.max_requests_in_flight,
         reserved_share=reserved_share,
-        retry_after_seconds=settings.shed_retry_after_seconds,
+        retry_after_seconds=http.shed_retry_after_seconds,
         api=api,
     )

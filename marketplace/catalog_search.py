@@ -1,6 +1,6 @@
 """The catalog-search view on the configured backend, for its projector and for the query API.
 
-Settings choose the store: OpenSearch whenever `opensearch_url` is set, otherwise tables of
+Settings choose the store: OpenSearch whenever `opensearch.url` is set, otherwise tables of
 its own in the event store's PostgreSQL (the embedded default), tracked under the projection's
 name in `projection_positions`.
 """
@@ -52,11 +52,11 @@ def search_pool(
 def projector_view(settings: Settings, postgres_url: str) -> CatalogSearchView:
     """The view the catalog-search projector writes, created (tables or index) if missing."""
     view: CatalogSearchView
-    if settings.opensearch_url:
+    if settings.opensearch.url:
         client = opensearch_client(
-            settings.opensearch_url, OPENSEARCH_WRITE_TIMEOUT_SECONDS, retries=3
+            settings.opensearch.url, OPENSEARCH_WRITE_TIMEOUT_SECONDS, retries=3
         )
-        view = OpenSearchCatalogSearchView(client, settings.opensearch_index_prefix)
+        view = OpenSearchCatalogSearchView(client, settings.opensearch.index_prefix)
     else:
         view = PostgresCatalogSearchView(
             search_pool(postgres_url, PROJECTOR_POOL_SIZE, 30.0), CatalogSearchProjection.name
@@ -71,12 +71,12 @@ def versions(settings: Settings, postgres_url: str) -> ViewVersions:
     An old OpenSearch index is deleted after the longest search the query API lets run and
     an idle projector's verify interval (when it resolves the writers' alias again).
     """
-    if settings.opensearch_url:
+    if settings.opensearch.url:
         client = opensearch_client(
-            settings.opensearch_url, OPENSEARCH_WRITE_TIMEOUT_SECONDS, retries=3
+            settings.opensearch.url, OPENSEARCH_WRITE_TIMEOUT_SECONDS, retries=3
         )
-        prefix = settings.opensearch_index_prefix
-        grace = settings.read_store_timeout_seconds + PROJECTOR_VERIFY_SECONDS
+        prefix = settings.opensearch.index_prefix
+        grace = settings.deadlines.read_store_timeout_seconds + PROJECTOR_VERIFY_SECONDS
         return OpenSearchVersions(
             client,
             prefix,
@@ -103,10 +103,10 @@ def close_view(view: Any) -> None:
 
 def reader_view(settings: Settings, postgres_url: str) -> EmptyUntilCreated:
     """The view the query API reads (the readers' version): each call fails within the timeout."""
-    timeout = settings.read_store_timeout_seconds
-    if settings.opensearch_url:
-        client = opensearch_client(settings.opensearch_url, timeout, retries=0)
-        prefix = settings.opensearch_index_prefix
+    timeout = settings.deadlines.read_store_timeout_seconds
+    if settings.opensearch.url:
+        client = opensearch_client(settings.opensearch.url, timeout, retries=0)
+        prefix = settings.opensearch.index_prefix
         view = OpenSearchCatalogSearchView(client, prefix, follows=READERS)
         earlier = OpenSearchCatalogSearchView(client, prefix, version=VIEW_VERSION)
         return EmptyUntilCreated(view, (NotFoundError,), client.close, earlier)

@@ -35,7 +35,7 @@ class RetryFailed(Exception):
 @contextmanager
 def dead_letters(settings: Settings) -> Iterator[PostgresDeadLetters]:
     """The dead letters on the configured PostgreSQL; closed on exit."""
-    timeout = settings.postgres_connect_timeout_seconds
+    timeout = settings.postgres.connect_timeout_seconds
     with dead_letters_at(stores(settings).postgres_url, timeout) as book:
         yield book
 

@@ -78,7 +78,7 @@ def reader_views(
     They read the versions the readers' pointers name. The order-history view owns the pool
     (closing it closes both).
     """
-    timeout = settings.read_store_timeout_seconds
+    timeout = settings.deadlines.read_store_timeout_seconds
     pool = search_pool(postgres_url, READ_POOL_SIZE, timeout, call_timeout=timeout)
     statement_ms = max(int(timeout * 1000), 1)
     history = PostgresOrderHistoryView(

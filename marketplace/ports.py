@@ -22,40 +22,44 @@ def wanted_ports(settings: Settings) -> list[WantedPort]:
     """Every loopback port the configured stack listens on."""
     wanted = [
         WantedPort(
-            settings.write_api_port, "the command API", "MARKETPLACE_WRITE_API_PORT or --write-port"
+            settings.http.write_api_port,
+            "the command API",
+            "MARKETPLACE_WRITE_API_PORT or --write-port",
         ),
         WantedPort(
-            settings.read_api_port, "the query API", "MARKETPLACE_READ_API_PORT or --read-port"
+            settings.http.read_api_port, "the query API", "MARKETPLACE_READ_API_PORT or --read-port"
         ),
     ]
-    if not settings.postgres_url:
+    if not settings.postgres.url:
         wanted.append(
             WantedPort(
-                settings.embedded_postgres_port,
+                settings.postgres.embedded_port,
                 "the embedded PostgreSQL",
                 "MARKETPLACE_EMBEDDED_POSTGRES_PORT",
             )
         )
-    if not settings.redis_url:
+    if not settings.redis.url:
         wanted.append(
             WantedPort(
-                settings.embedded_redis_port,
+                settings.redis.embedded_port,
                 "the embedded Valkey",
                 "MARKETPLACE_EMBEDDED_REDIS_PORT",
             )
         )
-    if not settings.payment_gateway_url:
+    if not settings.payments.gateway_url:
         wanted.append(
-            WantedPort(settings.gateway_port, "the sandbox gateway", "MARKETPLACE_GATEWAY_PORT")
+            WantedPort(
+                settings.payments.gateway_port, "the sandbox gateway", "MARKETPLACE_GATEWAY_PORT"
+            )
         )
     if local_sink(settings) is not None:
         wanted.append(
-            WantedPort(settings.smtp_port, "the local mail sink", "MARKETPLACE_SMTP_PORT")
+            WantedPort(settings.mail.port, "the local mail sink", "MARKETPLACE_SMTP_PORT")
         )
-    if settings.checkout_metrics_port:
+    if settings.checkout.metrics_port:
         wanted.append(
             WantedPort(
-                settings.checkout_metrics_port,
+                settings.checkout.metrics_port,
                 "the checkout worker's metrics",
                 "MARKETPLACE_CHECKOUT_METRICS_PORT",
             )

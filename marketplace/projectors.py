@@ -167,7 +167,7 @@ def opened(
     with ExitStack() as resources:
         book = None
         if failures:
-            timeout = settings.postgres_connect_timeout_seconds
+            timeout = settings.postgres.connect_timeout_seconds
             book = resources.enter_context(dead_letters_at(where.postgres_url, timeout))
         projection = spec.projection()
         logs = context_logs(projection, settings, where)

@@ -133,7 +133,7 @@ def rebuild(
         readers, writers, version = retrying("find its versions", lambda: plan(versions, name))
         view = retrying(f"create v{version}", lambda: versions.build(version))
         largest = max_batch_size or largest_batch(view)
-        timeout = settings.postgres_connect_timeout_seconds
+        timeout = settings.postgres.connect_timeout_seconds
         book = resources.enter_context(dead_letters_at(where.postgres_url, timeout))
         worker = Worker(
             projection, view, logs, batch_size=batch_size, max_batch_size=largest, failures=book

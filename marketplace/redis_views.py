@@ -16,6 +16,7 @@ from projections.carts.redis_view import RedisCartView
 from projections.product_detail.projection import ProductDetailProjection
 from projections.product_detail.redis_view import RedisProductDetailView
 from projections.runtime import View
+from projections.stores.redis.policy import require_noeviction
 from projections.stores.redis.versions import RedisVersions
 
 
@@ -28,18 +29,27 @@ def redis_client(url: str) -> redis.Redis:
 
 def redis_prefix(settings: Settings, projection: str) -> str:
     """The key prefix of one projection's Redis view: each keeps its own positions."""
-    return f"{settings.redis_prefix}:{projection}"
+    return f"{settings.redis.prefix}:{projection}"
 
 
 def product_detail_view(settings: Settings, redis_url: str) -> RedisProductDetailView:
-    """The product-detail view the projector writes: the version the writers' pointer names."""
-    prefix = redis_prefix(settings, ProductDetailProjection.name)
-    return RedisProductDetailView(redis_client(redis_url), prefix)
+    """The product-detail view the projector writes: the version the writers' pointer names.
+
+    EvictingRedis if its Redis may evict keys (projections.stores.redis.policy).
+    """
+    client = redis_client(redis_url)
+    require_noeviction(client, ProductDetailProjection.name)
+    return RedisProductDetailView(client, redis_prefix(settings, ProductDetailProjection.name))
 
 
 def cart_view(settings: Settings, redis_url: str) -> RedisCartView:
-    """The carts view the projector writes: the version the writers' pointer names."""
-    return RedisCartView(redis_client(redis_url), redis_prefix(settings, CartProjection.name))
+    """The carts view the projector writes: the version the writers' pointer names.
+
+    EvictingRedis if its Redis may evict keys (projections.stores.redis.policy).
+    """
+    client = redis_client(redis_url)
+    require_noeviction(client, CartProjection.name)
+    return RedisCartView(client, redis_prefix(settings, CartProjection.name))
 
 
 def product_detail_versions(settings: Settings, redis_url: str) -> RedisVersions:

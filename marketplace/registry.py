@@ -90,14 +90,14 @@ class Process:
 
 
 def api_url(settings: Settings, port: int) -> str:
-    """The base URL of a process listening on settings.host and port."""
-    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    """The base URL of a process listening on settings.http.host and port."""
+    host = "127.0.0.1" if settings.http.host in ("0.0.0.0", "::", "") else settings.http.host
     return f"http://{host}:{port}"
 
 
 def read_api_public_url(settings: Settings) -> str:
     """Where clients reach the query API: the configured public URL, else where it listens."""
-    return settings.read_api_public_url or api_url(settings, settings.read_api_port)
+    return settings.http.read_api_public_url or api_url(settings, settings.http.read_api_port)
 
 
 PROJECTOR_BATCH_SIZE = 1000
@@ -110,8 +110,13 @@ def _apis() -> list[Process]:
             Kind.API,
             "the command API: validates commands and appends events",
             ("serve-write",),
-            lambda s: ["--port", str(s.write_api_port), "--workers", str(s.write_api_workers)],
-            lambda s: s.write_api_port,
+            lambda s: [
+                "--port",
+                str(s.http.write_api_port),
+                "--workers",
+                str(s.http.write_api_workers),
+            ],
+            lambda s: s.http.write_api_port,
             "/health/ready",
             deployment="writeapi",
         ),
@@ -120,8 +125,13 @@ def _apis() -> list[Process]:
             Kind.API,
             "the query API: answers from the read models",
             ("serve-read",),
-            lambda s: ["--port", str(s.read_api_port), "--workers", str(s.read_api_workers)],
-            lambda s: s.read_api_port,
+            lambda s: [
+                "--port",
+                str(s.http.read_api_port),
+                "--workers",
+                str(s.http.read_api_workers),
+            ],
+            lambda s: s.http.read_api_port,
             "/health/ready",
             deployment="readapi",
         ),
@@ -182,10 +192,10 @@ def _workers() -> list[Process]:
             Kind.SANDBOX,
             "the sandbox card gateway, unless MARKETPLACE_PAYMENT_GATEWAY_URL is set",
             ("gateway",),
-            lambda s: ["--port", str(s.gateway_port)],
-            lambda s: s.gateway_port,
+            lambda s: ["--port", str(s.payments.gateway_port)],
+            lambda s: s.payments.gateway_port,
             "/healthz",
-            wanted=lambda s: s.payment_gateway_url is None,
+            wanted=lambda s: s.payments.gateway_url is None,
             deployment="payment-gateway",
         ),
         Process(
@@ -194,7 +204,7 @@ def _workers() -> list[Process]:
             "the checkout process manager, payment calls and order deadlines",
             ("checkout",),
             lambda s: (
-                ["--metrics-port", str(s.checkout_metrics_port)] if s.checkout_metrics_port else []
+                ["--metrics-port", str(s.checkout.metrics_port)] if s.checkout.metrics_port else []
             ),
             positions=book_lag(CheckoutBookProjection, _book_positions(PostgresCheckoutBook)),
             projection=CheckoutBookProjection.name,

@@ -195,20 +195,20 @@ def build_stack(
     """The supervisor for the configured stack, and the addresses to announce."""
     data_dir = settings.data_dir.resolve()
     components: list[Component] = []
-    postgres_url, redis_url = settings.postgres_url or None, settings.redis_url or None
+    postgres_url, redis_url = settings.postgres.url or None, settings.redis.url or None
     where = {"data dir": str(data_dir)}
     if redis_url is None:
-        redis = LocalRedis(data_dir / "redis", settings.embedded_redis_port, durable=True)
+        redis = LocalRedis(data_dir / "redis", settings.redis.embedded_port, durable=True)
         components.append(EmbeddedRedis(redis))
         redis_url = redis.url
     if postgres_url is None:
-        postgres = LocalPostgres(data_dir / "postgres", settings.embedded_postgres_port)
+        postgres = LocalPostgres(data_dir / "postgres", settings.postgres.embedded_port)
         components.append(EmbeddedPostgres(postgres))
         postgres_url = postgres.url
     where["postgres"] = (
-        postgres_url + "  (embedded)" if not settings.postgres_url else redact(postgres_url)
+        postgres_url + "  (embedded)" if not settings.postgres.url else redact(postgres_url)
     )
-    where["redis"] = redis_url + "  (embedded)" if not settings.redis_url else redact(redis_url)
+    where["redis"] = redis_url + "  (embedded)" if not settings.redis.url else redact(redis_url)
     env = {
         **base_env,
         "MARKETPLACE_DATA_DIR": str(data_dir),
@@ -235,12 +235,12 @@ def local_services(
     """The mail sink, when none is configured; env gains the gateway's address, so the
     workers started after it use the sandbox gateway (a registered process) when none is set."""
     components: list[Component] = []
-    sink = local_sink(settings.model_copy(update={"data_dir": settings.data_dir.resolve()}))
+    sink = local_sink(settings.updated(data_dir=settings.data_dir.resolve()))
     if sink is not None:
         components.append(LocalMail(sink))
         where["mail"] = f"smtp://{sink.host}:{sink.port}  (kept in {sink.folder})"
-    env["MARKETPLACE_PAYMENT_GATEWAY_URL"] = settings.payment_gateway_url or api_url(
-        settings, settings.gateway_port
+    env["MARKETPLACE_PAYMENT_GATEWAY_URL"] = settings.payments.gateway_url or api_url(
+        settings, settings.payments.gateway_port
     )
     return components
 
@@ -334,15 +334,10 @@ def up(
     logs_on_terminal: bool | None = None,
 ) -> int:
     """Settings from the environment plus command-line overrides, then run the stack."""
-    overrides: dict[str, object] = {}
+    http = {"write_api_port": write_port, "write_api_workers": workers, "read_api_port": read_port}
+    overrides: dict[str, object] = {"http": {k: v for k, v in http.items() if v is not None}}
     if logs_on_terminal:
         overrides["logs_on_terminal"] = True
     if data_dir is not None:
         overrides["data_dir"] = data_dir
-    if write_port is not None:
-        overrides["write_api_port"] = write_port
-    if workers is not None:
-        overrides["write_api_workers"] = workers
-    if read_port is not None:
-        overrides["read_api_port"] = read_port
     return run_stack(load_settings(**overrides), dict(os.environ))

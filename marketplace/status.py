@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from infra.settings import Settings
 from infra.stores import stores
 from marketplace.projectors import opened
 from marketplace.restarts import STATE_FILE, load
+from projections.completeness import Completable
 from projections.failures import State
 from projections.log import ContextLog, Undecodable
 from projections.runtime import Projection, Worker
@@ -47,6 +48,11 @@ class Lag:
     position: int
     seconds: float
     error: str = ""
+    target: int | None = None
+    """The position this log must still reach before the view is complete (None: reached,
+    or a process without a completeness target; projections.completeness)."""
+    complete: bool | None = None
+    """Whether the projection's view is complete (None: a worker's book, which has no reads)."""
 
     @property
     def events(self) -> int:
@@ -60,8 +66,14 @@ def unread(name: str, error: BaseException) -> Lag:
 
 
 def lag_of(worker: Worker[Any], now: datetime | None = None) -> list[Lag]:
-    """Each log's head, the view's position in it, and the age of the next unprojected event."""
-    return lag_rows(worker.projection.name, worker.view.positions(), worker.logs, now)
+    """Each log's head, the view's position in it, the age of the next unprojected event, and
+    whether the view is complete (with the target each log has left)."""
+    view = worker.view
+    if not isinstance(view, Completable):
+        return lag_rows(worker.projection.name, view.positions(), worker.logs, now)
+    state = view.completeness()
+    rows = lag_rows(worker.projection.name, state.positions, worker.logs, now)
+    return [replace(row, target=state.target.get(row.log), complete=state.complete) for row in rows]
 
 
 def lag_rows(
@@ -117,7 +129,7 @@ def book_lag(
             where.postgres_url,
             max_size=1,
             timeout=BOOK_CONNECT_TIMEOUT_SECONDS,
-            connect_timeout=settings.postgres_connect_timeout_seconds,
+            connect_timeout=settings.postgres.connect_timeout_seconds,
             autocommit=False,
         ) as pool:
             try:
@@ -136,20 +148,34 @@ def book_lag(
 
 def _cells(row: Lag) -> tuple[str, ...]:
     if row.log == UNREAD:
-        return (row.projection, row.log, "-", "-", "-", "-")
+        return (row.projection, row.log, "-", "-", "-", "-", "-")
     figures = (row.head, row.position, row.events)
-    return (row.projection, row.log, *map(str, figures), f"{row.seconds:.1f}")
+    return (row.projection, row.log, *map(str, figures), f"{row.seconds:.1f}", _complete(row))
+
+
+def _complete(row: Lag) -> str:
+    """yes, no (with the target the log must still reach), or - for a worker's book."""
+    if row.complete is None:
+        return "-"
+    if row.complete:
+        return "yes"
+    return "no" if row.target is None else f"no (target {row.target})"
 
 
 def lag_table(rows: Sequence[Lag]) -> str:
-    """The rows as an aligned text table with a header; a row's error follows it."""
-    header = ("projection", "log", "head", "position", "behind", "seconds behind")
+    """The rows as an aligned text table with a header; a row's error follows it.
+
+    complete says whether the view answers reads, or is incomplete (rebuilding from empty:
+    its reads answer 503 until each log reaches its target).
+    """
+    header = ("projection", "log", "head", "position", "behind", "seconds behind", "complete")
     cells = [header] + [_cells(r) for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     lines = []
     for index, row in enumerate(cells):
         left = [row[i].ljust(widths[i]) for i in range(2)]
-        right = [row[i].rjust(widths[i]) for i in range(2, len(header))]
+        right = [row[i].rjust(widths[i]) for i in range(2, len(header) - 1)]
+        right.append(row[-1].ljust(widths[-1]))
         lines.append("  ".join(left + right).rstrip())
         if index and rows[index - 1].error:
             lines.append(f"  ! {rows[index - 1].error}")
@@ -202,7 +228,7 @@ def failures(settings: Settings) -> Failures:
             where.postgres_url,
             max_size=1,
             timeout=BOOK_CONNECT_TIMEOUT_SECONDS,
-            connect_timeout=settings.postgres_connect_timeout_seconds,
+            connect_timeout=settings.postgres.connect_timeout_seconds,
         ) as pool:
             letters = PostgresDeadLetters(pool).letters(states=(State.STOPPED, State.PARKED))
     except psycopg.errors.UndefinedTable:

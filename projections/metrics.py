@@ -19,3 +19,9 @@ FAILURES = Counter(
     ["projection", "kind"],
 )
 PARKED = Gauge("projection_parked_events", "Events parked in the dead letters", ["projection"])
+VIEW_INCOMPLETE = Counter(
+    "view_incomplete_reads_total",
+    "Reads not answered because the view is incomplete (rebuilding from empty): the query "
+    "API's 503 view-incomplete answers, and sold-out checks that trusted nothing",
+    ["view", "reader"],
+)

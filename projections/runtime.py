@@ -17,6 +17,7 @@ import structlog
 from tenacity import RetryCallState
 
 from projections.batching import ReadAhead, collection_paused
+from projections.completeness import stored_positions
 from projections.failures import (
     EventUndecodable,
     Failed,
@@ -172,7 +173,7 @@ class Worker(Generic[U]):
         whose view was rebuilt beside it moves to the new version here when idle.
         """
         version = getattr(self.view, "version", None)
-        stored = self.view.positions()
+        stored = stored_positions(self.projection.name, self.view, self.logs)
         moved = getattr(self.view, "version", None) != version
         if moved:
             log.info(
@@ -254,9 +255,12 @@ class Worker(Generic[U]):
         return total
 
     def positions(self) -> dict[str, int]:
-        """The positions the view holds (read once, then kept in step with each commit)."""
+        """The positions the view holds (read once, then kept in step with each commit).
+
+        A view found empty records its completeness target (projections.completeness).
+        """
         if self._positions is None:
-            self._positions = self.view.positions()
+            self._positions = stored_positions(self.projection.name, self.view, self.logs)
         return self._positions
 
     def _apply(self, name: str, after: int, batch: list[Positioned]) -> None:

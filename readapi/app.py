@@ -40,7 +40,10 @@ Private answers (the caller, a cart, a shopper's orders, a seller's orders, labe
 sales) carry `Cache-Control: private, no-store` and need a bearer token.
 
 **Errors** are RFC 9457 `application/problem+json`; while a read store is down or hangs the
-reads that need it answer 503 with `Retry-After`, within about 2 s.
+reads that need it answer 503 with `Retry-After`, within about 2 s. A view being built or
+rebuilt from empty answers 503 `view-incomplete` with `Retry-After` until it has caught up
+with every log it follows, rather than a 404 or a partial answer; `/health/ready` shows each
+view's completeness.
 
 **Limits.** Reads have a budget per caller (with a bearer token) and per client IP.
 Answers carry `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers:
@@ -86,11 +89,20 @@ def create_app(
 
     @app.get("/health/ready", tags=["health"])
     async def ready(request: Request) -> Response:
-        """Every read store answers: each view's positions. Otherwise 503 with Retry-After,
-        naming each store that does not answer; either way within twice the store timeout."""
-        probes = [Probe(f.name, f.store, f.view.positions) for f in deps.views()]
-        views, down = await probe_all(probes, 2 * deps.store_timeout_seconds)
-        return readiness_response(request, down, {"views": views}, RETRY_AFTER_SECONDS)
+        """Every read store answers: each view's positions, and whether it is complete.
+        Otherwise 503 with Retry-After, naming each store that does not answer; either way
+        within twice the store timeout.
+
+        A view that is incomplete (rebuilding from empty) does not make the API unready: its
+        reads answer 503 view-incomplete while the others serve. `completeness` shows it,
+        with the target it has left."""
+        probes = [Probe(f.name, f.store, f.view.completeness) for f in deps.views()]
+        states, down = await probe_all(probes, 2 * deps.store_timeout_seconds)
+        body = {
+            "views": {name: state.positions for name, state in states.items()},
+            "completeness": {name: state.summary() for name, state in states.items()},
+        }
+        return readiness_response(request, down, body, RETRY_AFTER_SECONDS)
 
     # Request ids, shedding and rate limits run first, then the product-detail fast path.
     app.add_middleware(ProductDetailFastPath, deps=deps)

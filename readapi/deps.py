@@ -13,6 +13,7 @@ from infra.blobs import BlobStore
 from infra.web import principal_in
 from projections.carts.redis_view import RedisCartView
 from projections.catalog_search.search import CatalogSearch
+from projections.completeness import Completeness
 from projections.orders.postgres_view import PostgresOrderHistoryView
 from projections.product_detail.redis_view import RedisProductDetailView
 from projections.seller_sales.postgres_view import PostgresSellerSalesView
@@ -25,6 +26,10 @@ class PositionedView(Protocol):
 
     def positions(self) -> dict[str, int]:
         """The last projected position of each log."""
+        ...
+
+    def completeness(self) -> Completeness:
+        """The positions and what is left of the completeness target (readiness shows it)."""
         ...
 
 
@@ -63,7 +68,7 @@ class ReadApiDeps:
     tokens: TokenCodec
     max_wait_seconds: float = 2.0
     store_timeout_seconds: float = 1.0
-    """Each read store call's bound (settings.read_store_timeout_seconds); readiness answers
+    """Each read store call's bound (deadlines.read_store_timeout_seconds); readiness answers
     within twice it."""
 
     def closers(self) -> tuple[Callable[[], object], ...]:

@@ -3,9 +3,10 @@
 Redis renders the public document (RedisProductDetailView.product_json_async), and this
 answers with those bytes as they come: no decoding, no re-encoding, no FastAPI routing,
 validation or dependency handling. It answers exactly as the route in readapi.routers.products
-does (same headers, 304 for a matching If-None-Match, 404 and 503 problem+json), and hands
-every other request to the app: another path or method, an id that is not a canonical UUID
-(the route answers 422), and any X-Min-Position (the route waits for it).
+does (same headers, 304 for a matching If-None-Match, 404 and 503 problem+json, an
+incomplete view's included), and hands every other request to the app: another path or
+method, an id that is not a canonical UUID (the route answers 422), and any X-Min-Position
+(the route waits for it).
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from infra.web import problem_response
+from projections.completeness import ViewIncomplete
 from readapi.caching import PUBLIC, none_match, strong_etag
 from readapi.deps import ReadApiDeps
-from readapi.problems import store_unavailable
+from readapi.problems import store_unavailable, view_incomplete
 
 PREFIX = "/v1/products/"
 CANONICAL_LENGTH = 36
@@ -64,6 +66,9 @@ class ProductDetailFastPath:
             body = await self.view.product_json_async(product_id)
         except self.transient as error:
             await store_unavailable(Request(scope), error)(scope, receive, send)
+            return
+        except ViewIncomplete as incomplete:
+            await view_incomplete(Request(scope), incomplete)(scope, receive, send)
             return
         if body is None:
             request = Request(scope)

@@ -20,7 +20,10 @@ IF_NONE_MATCH_DOC = {
 }
 NOT_MODIFIED = {"description": "Not modified: the If-None-Match tag is current"}
 UNAUTHENTICATED = {"description": "No valid bearer token"}
-UNAVAILABLE = {"description": "The read store does not answer; see Retry-After"}
+UNAVAILABLE = {
+    "description": "The read store does not answer (store-unavailable), or the view is being "
+    "rebuilt from empty (view-incomplete); see Retry-After"
+}
 
 
 def public_headers(cache_control: str) -> dict[str, Any]:

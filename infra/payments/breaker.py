@@ -19,7 +19,7 @@ from enum import IntEnum
 import structlog
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
 
-from infra.settings import Settings
+from infra.settings import BreakerSettings
 
 log = structlog.get_logger()
 
@@ -123,18 +123,18 @@ class CircuitBreaker:
     @classmethod
     def from_settings(
         cls,
-        settings: Settings,
+        breaker: BreakerSettings,
         *,
         clock: Callable[[], float] = time.monotonic,
         metrics: BreakerMetrics | None = None,
     ) -> CircuitBreaker:
-        """A breaker with the breaker_* settings."""
+        """A breaker with these settings (MARKETPLACE_BREAKER_*)."""
         return cls(
-            failure_rate=settings.breaker_failure_rate,
-            window_calls=settings.breaker_window_calls,
-            min_calls=settings.breaker_min_calls,
-            open_seconds=settings.breaker_open_seconds,
-            half_open_calls=settings.breaker_half_open_calls,
+            failure_rate=breaker.failure_rate,
+            window_calls=breaker.window_calls,
+            min_calls=breaker.min_calls,
+            open_seconds=breaker.open_seconds,
+            half_open_calls=breaker.half_open_calls,
             clock=clock,
             metrics=metrics,
         )

@@ -128,14 +128,17 @@ class PaymentsClient:
         breaker_metrics: BreakerMetrics | None = None,
         metrics: ClientMetrics | None = None,
     ) -> PaymentsClient:
-        """A client of settings.payment_gateway_url (default: the local sandbox's port)."""
-        url = settings.payment_gateway_url or f"http://{settings.host}:{settings.gateway_port}"
-        key = settings.payment_gateway_api_key
+        """A client of settings.payments.gateway_url (default: the local sandbox's port)."""
+        url = (
+            settings.payments.gateway_url
+            or f"http://{settings.http.host}:{settings.payments.gateway_port}"
+        )
+        key = settings.payments.gateway_api_key
         return cls(
             url,
-            timeout_seconds=settings.payment_timeout_seconds,
-            attempts=settings.payment_attempts,
-            breaker=CircuitBreaker.from_settings(settings, metrics=breaker_metrics),
+            timeout_seconds=settings.payments.timeout_seconds,
+            attempts=settings.payments.attempts,
+            breaker=CircuitBreaker.from_settings(settings.breaker, metrics=breaker_metrics),
             api_key=key.get_secret_value() if key else None,
             metrics=metrics,
         )

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import typer
 from typer.core import TyperGroup
 
+from infra.settings import UnknownSettings
 from marketplace.cli import analytics, deadletters, platform, processes
 from marketplace.cli.app import app
 
@@ -28,9 +29,13 @@ def command() -> TyperGroup:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the console script; the exit code (2 for a usage error)."""
+    """Entry point of the console script; the exit code (2 for a usage error or a
+    MARKETPLACE_* variable that names no setting)."""
     try:
         command().main(args=list(sys.argv[1:] if argv is None else argv), prog_name="marketplace")
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else int(exit_.code is not None)
+    except UnknownSettings as unknown:
+        print(f"marketplace: {unknown}", file=sys.stderr)
+        return 2
     return 0

@@ -33,10 +33,10 @@ def token(
     """
     settings = load_settings()
     codec = TokenCodec(
-        settings.jwt_secret.get_secret_value(),
-        settings.jwt_issuer,
-        settings.jwt_audience,
-        settings.jwt_ttl_seconds,
+        settings.auth.secret.get_secret_value(),
+        settings.auth.issuer,
+        settings.auth.audience,
+        settings.auth.ttl_seconds,
     )
     subject = sub or uuid4()
     print(f"subject: {subject}", file=sys.stderr)
@@ -116,7 +116,7 @@ def serve(factory: str, port: int, workers: int) -> None:
     uvicorn.run(
         factory,
         factory=True,
-        host=settings.host,
+        host=settings.http.host,
         port=port,
         workers=workers,
         log_level="warning",
@@ -135,8 +135,8 @@ def serve_write(port: Port = None, workers: Workers = None) -> None:
     settings = load_settings()
     serve(
         "marketplace.bootstrap:write_app",
-        port or settings.write_api_port,
-        workers or settings.write_api_workers,
+        port or settings.http.write_api_port,
+        workers or settings.http.write_api_workers,
     )
 
 
@@ -149,6 +149,6 @@ def serve_read(port: Port = None, workers: Workers = None) -> None:
     settings = load_settings()
     serve(
         "marketplace.bootstrap:read_app",
-        port or settings.read_api_port,
-        workers or settings.read_api_workers,
+        port or settings.http.read_api_port,
+        workers or settings.http.read_api_workers,
     )

@@ -62,7 +62,7 @@ def project(
     settings = configured()
     with stop_on_signals() as stop:
         if metrics_port:
-            start_http_server(metrics_port, addr=settings.host)
+            start_http_server(metrics_port, addr=settings.http.host)
         with opened(name, settings, batch_size) as worker, exit_when_stopped("project"):
             logs = log_names(worker.projection, settings)
             log_event("projector_started", projection=name, logs=logs)
@@ -217,8 +217,8 @@ def gateway(
         done(2)
     uvicorn.run(
         create_sandbox_app(faults, seed=seed),
-        host=settings.host,
-        port=port or settings.gateway_port,
+        host=settings.http.host,
+        port=port or settings.payments.gateway_port,
         workers=1,
         log_level="warning",
         access_log=False,

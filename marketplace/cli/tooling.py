@@ -37,7 +37,7 @@ class StackRoot:
         """The codec of the stack's development tokens."""
         from marketplace.bootstrap import token_codec
 
-        return token_codec(settings)
+        return token_codec(settings.auth)
 
     def api_url(self, settings: Settings, port: int) -> str:
         """The base URL of the stack's API on port."""

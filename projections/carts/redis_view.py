@@ -7,8 +7,9 @@ from uuid import UUID
 
 import redis
 
-from projections.carts.projection import CartUnit
-from projections.stores.redis.unit import RESOLVE, RedisUnit, RedisView, text
+from projections.carts.projection import CartProjection, CartUnit
+from projections.completeness import ViewIncomplete
+from projections.stores.redis.unit import COMPLETE, RESOLVE, RedisUnit, RedisView, text
 from projections.versions import WRITERS
 
 
@@ -77,10 +78,14 @@ class RedisCartView(RedisView[RedisCartUnit]):
         return RedisCartUnit(self.prefix)
 
     def cart(self, cart_id: UUID) -> CartLines | None:
-        """A cart's shopper and lines, or None if the view has no such cart."""
-        flat_meta, flat_lines = self._read(
-            keys=[self.pointer], args=[*self.resolve_args(), str(cart_id)]
-        )
+        """A cart's shopper and lines, or None if the view has no such cart.
+
+        ViewIncomplete if the version read is not complete (projections.completeness).
+        """
+        reply = self._read(keys=[self.pointer], args=[*self.resolve_args(), str(cart_id)])
+        if isinstance(reply, int):
+            raise ViewIncomplete(CartProjection.name)
+        flat_meta, flat_lines = reply
         meta = dict(zip(flat_meta[::2], flat_meta[1::2], strict=True))
         lines = dict(zip(flat_lines[::2], flat_lines[1::2], strict=True))
         if not meta:
@@ -98,8 +103,10 @@ class RedisCartView(RedisView[RedisCartUnit]):
 # in one atomic script (the data keys depend on the pointer, so they are not in KEYS).
 READ_CART = (
     RESOLVE
+    + COMPLETE
     + """
 local prefix = prefix_of(ARGV[1], ARGV[2], KEYS[1])
+if not complete(prefix) then return -1 end
 return {
   redis.call('HGETALL', prefix .. ':cart:' .. ARGV[3]),
   redis.call('HGETALL', prefix .. ':cart-lines:' .. ARGV[3]),

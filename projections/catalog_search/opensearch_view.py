@@ -40,7 +40,9 @@ from projections.catalog_search.opensearch_docs import (
     external_version,
 )
 from projections.catalog_search.opensearch_query import search_body, search_result
+from projections.catalog_search.projection import CatalogSearchProjection
 from projections.catalog_search.search import SearchQuery, SearchResult
+from projections.completeness import Completeness, ViewIncomplete
 from projections.runtime import PositionMoved, ViewVersionMoved
 from projections.stores.opensearch.errors import (
     TRANSIENT,
@@ -50,15 +52,18 @@ from projections.stores.opensearch.errors import (
     unavailable_is_transient,
 )
 from projections.stores.opensearch.versions import (
+    TARGET_ID,
     TRACKING_ID,
     VIEW_VERSION,
     alias_name,
     aliased,
+    completeness_at,
     index_name,
     tracked,
     version_of,
 )
 from projections.versions import READERS, WRITERS
+from projections.versions import reached as positions_reached
 
 T = TypeVar("T")
 SCAN_PAGE = 1000
@@ -154,9 +159,41 @@ class OpenSearchCatalogSearchView:
                 return tracked(self.client, self.index)
             return tracked(self.client, self.target, strict=self.pinned is None)
 
-    def search(self, query: SearchQuery) -> SearchResult:
-        """One page of matches with total and facets; OpenSearchUnavailable on a 429 or 5xx."""
+    def completeness(self) -> Completeness:
+        """The positions and the completeness target left (projections.completeness)."""
         with unavailable_is_transient():
+            if self.pinned is None and self.follows == WRITERS:
+                self._resolve()
+                return completeness_at(self.client, self.index)
+            return completeness_at(self.client, self.target)
+
+    def start_empty(self, target: dict[str, int]) -> dict[str, int]:
+        """Record target and a position of 0 per log, if the index has no tracking document.
+
+        The target document is written first: a tracking document never stands without it.
+        """
+        heads = {log: head for log, head in target.items() if head > 0}
+        with unavailable_is_transient():
+            if heads:
+                body = {"kind": "target", "positions": heads}
+                self.client.index(index=self.index, id=TARGET_ID, body=body)
+            zeros = {"kind": "tracking", "positions": dict.fromkeys(target, 0)}
+            try:
+                self.client.index(index=self.index, id=TRACKING_ID, body=zeros, op_type="create")
+            except ConflictError:
+                return tracked(self.client, self.index)
+        return dict.fromkeys(target, 0)
+
+    def search(self, query: SearchQuery) -> SearchResult:
+        """One page of matches with total and facets; OpenSearchUnavailable on a 429 or 5xx.
+
+        ViewIncomplete if the version searched is not complete: its tracking and target
+        documents are read (realtime) first, and a live view refreshes each batch's documents
+        before it moves its tracking, so a complete one's are all searchable.
+        """
+        with unavailable_is_transient():
+            if not completeness_at(self.client, self.target).complete:
+                raise ViewIncomplete(CatalogSearchProjection.name)
             answer = self.client.search(index=self.target, body=search_body(query))
         return search_result(answer)
 
@@ -192,8 +229,9 @@ class OpenSearchCatalogSearchView:
     ) -> None:
         sellers = [f"seller:{s}" for s in sorted(unit.sellers)]
         links = [f"stock:{s}" for s in sorted(unit.stock)]
-        found = self._mget([TRACKING_ID, *sellers, *links, *sorted(unit.products)])
+        found = self._mget([TRACKING_ID, TARGET_ID, *sellers, *links, *sorted(unit.products)])
         tracking = found.pop(TRACKING_ID, None)
+        target = found.pop(TARGET_ID, None)
         positions = _positions(tracking["_source"]) if tracking else {}
         if positions.get(log, 0) != after:
             raise PositionMoved(f"{log} is at {positions.get(log, 0)} in the view, not {after}")
@@ -201,7 +239,10 @@ class OpenSearchCatalogSearchView:
         for op in unit.ops:
             op(batch)
         self._write(batch, log, position)
-        self._move_tracking({**positions, log: position}, tracking)
+        moved = {**positions, log: position}
+        self._move_tracking(moved, tracking)
+        if target is not None and positions_reached(moved, _positions(target["_source"])):
+            self.client.delete(index=self.index, id=TARGET_ID, ignore=[404])
 
     def _batch(self, unit: OpenSearchCatalogSearchUnit, found: dict[str, Doc]) -> Batch:
         """The batch's starting state: what was found, plus the products it reaches from there."""

@@ -300,10 +300,14 @@ class PostgresCatalogSearchView(PostgresView):
             batch.flush()
 
     def search(self, query: SearchQuery) -> SearchResult:
-        """One page of matches with total and facets, read from one snapshot."""
+        """One page of matches with total and facets, read from one snapshot.
+
+        ViewIncomplete if that snapshot's version is not complete (projections.completeness).
+        """
         hits_sql, facets_sql, params = search_statements(query, *self.extension_schemas())
 
         def read(conn: psycopg.Connection[Any]) -> SearchResult:
+            self.require_complete(conn)
             rows = conn.execute(hits_sql, params).fetchall()
             groups = conn.execute(facets_sql, params).fetchall()
             return _result(tuple(SearchHit(*row) for row in rows), groups)

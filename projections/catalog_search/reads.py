@@ -7,13 +7,9 @@ from typing import Protocol
 
 import structlog
 
-from projections.catalog_search.search import (
-    PRICE_BUCKETS,
-    FacetBucket,
-    Facets,
-    SearchQuery,
-    SearchResult,
-)
+from projections.catalog_search.projection import CatalogSearchProjection
+from projections.catalog_search.search import SearchQuery, SearchResult
+from projections.completeness import Completeness, ViewIncomplete
 
 log = structlog.get_logger()
 
@@ -26,18 +22,16 @@ class SearchableView(Protocol):
     def positions(self) -> dict[str, int]:
         """How far into each log the view has projected."""
 
+    def completeness(self) -> Completeness:
+        """The positions and the completeness target left (projections.completeness)."""
+
     def search(self, query: SearchQuery) -> SearchResult:
         """The page of products matching query, with total and facets."""
 
 
-def no_match() -> SearchResult:
-    """The answer of a view that holds no product."""
-    prices = tuple(FacetBucket(bucket.key, 0) for bucket in PRICE_BUCKETS)
-    return SearchResult(hits=(), total=0, facets=Facets((), (), prices))
-
-
 class EmptyUntilCreated:
-    """A view read before its projector has created it: no positions, no matches (not a 500).
+    """A view read before its projector has created it: no positions, and searches answer
+    ViewIncomplete (503), as they do while it is first built: never a partial answer.
 
     missing are the store's errors for a view that does not exist yet. earlier, if given, is
     read while view is missing: the OpenSearch index of a deployment from before the aliases,
@@ -67,12 +61,22 @@ class EmptyUntilCreated:
                 log.debug("catalog_search_not_created", error=repr(error))
         return {}
 
+    def completeness(self) -> Completeness:
+        """The view's positions and target left, or none while it does not exist."""
+        for view in (self.view, self.earlier):
+            try:
+                if view is not None:
+                    return view.completeness()
+            except self.missing as error:
+                log.debug("catalog_search_not_created", error=repr(error))
+        return Completeness({})
+
     def search(self, query: SearchQuery) -> SearchResult:
-        """The view's answer, or an empty one while it does not exist."""
+        """The view's answer; ViewIncomplete while it does not exist or is incomplete."""
         for view in (self.view, self.earlier):
             try:
                 if view is not None:
                     return view.search(query)
             except self.missing as error:
                 log.debug("catalog_search_not_created", error=repr(error))
-        return no_match()
+        raise ViewIncomplete(CatalogSearchProjection.name, "not created yet")

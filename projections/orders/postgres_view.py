@@ -92,7 +92,7 @@ class PostgresOrderHistoryView(PostgresReadView):
             with conn.cursor(row_factory=class_row(OrderRecord)) as cursor:
                 return cursor.execute(query, params).fetchall()
 
-        return _page(self.read(read, []), limit)
+        return _page(self.read(read), limit)
 
     def customer_order(self, customer_id: UUID, order_id: UUID) -> OrderRecord | None:
         """The customer's order, or None if the customer has no such order."""
@@ -104,7 +104,7 @@ class PostgresOrderHistoryView(PostgresReadView):
             with conn.cursor(row_factory=class_row(OrderRecord)) as cursor:
                 return cursor.execute(query, (customer_id, order_id)).fetchone()
 
-        return self.read(read, None)
+        return self.read(read)
 
     def seller_orders(
         self, seller_id: UUID, limit: int, after: After | None = None
@@ -117,7 +117,7 @@ class PostgresOrderHistoryView(PostgresReadView):
             with conn.cursor(row_factory=dict_row) as cursor:
                 return cursor.execute(query, params).fetchall()
 
-        return _page(_group(self.read(read, [])), limit)
+        return _page(_group(self.read(read)), limit)
 
     def seller_label(self, seller_id: UUID, order_id: UUID) -> SellerLabel | None:
         """The seller's label for the order; None if the order has no lines of the seller."""
@@ -126,7 +126,7 @@ class PostgresOrderHistoryView(PostgresReadView):
             row = conn.execute(SELLER_LABEL, {"order": order_id, "seller": seller_id}).fetchone()
             return None if row is None else SellerLabel(row[0], row[1])
 
-        return self.read(read, None)
+        return self.read(read)
 
 
 def _page(items: list[Any], limit: int) -> Page[Any]:

@@ -20,8 +20,20 @@ import redis
 import redis.asyncio
 
 from domain.inventory import stock_item_id
-from projections.product_detail.projection import ProductDetailUnit, units_available
-from projections.stores.redis.unit import RESOLVE, RedisUnit, RedisView, positions_key, text
+from projections.completeness import ViewIncomplete
+from projections.product_detail.projection import (
+    ProductDetailProjection,
+    ProductDetailUnit,
+    units_available,
+)
+from projections.stores.redis.unit import (
+    COMPLETE,
+    RESOLVE,
+    RedisUnit,
+    RedisView,
+    positions_key,
+    text,
+)
 from projections.versions import WRITERS
 
 
@@ -130,7 +142,10 @@ class RedisProductDetailView(RedisView[RedisProductDetailUnit]):
         return RedisProductDetailUnit(self.keys)
 
     def product(self, product_id: UUID) -> dict[str, Any] | None:
-        """A product's document with its seller's name and units available, or None."""
+        """A product's document with its seller's name and units available, or None.
+
+        ViewIncomplete if the version read is not complete (projections.completeness).
+        """
         return _document(product_id, self._read(*self._read_args(product_id)))
 
     async def product_async(self, product_id: UUID) -> dict[str, Any] | None:
@@ -144,11 +159,14 @@ class RedisProductDetailView(RedisView[RedisProductDetailUnit]):
 
         product_id must be the canonical text of a UUID: it is the document's id as given.
         Redis renders the body, so the caller serves these bytes without decoding them.
+        ViewIncomplete if the version read is not complete.
         """
         if self._read_json is None:
             raise RuntimeError("this view was built without an async client")
         args = [*self.resolve_args(), product_id, stock_key_id(product_id)]
-        body: bytes | None = await self._read_json(keys=[self.pointer], args=args)
+        body: bytes | int | None = await self._read_json(keys=[self.pointer], args=args)
+        if isinstance(body, int):
+            raise ViewIncomplete(ProductDetailProjection.name)
         return body
 
     async def aclose(self) -> None:
@@ -167,8 +185,10 @@ class RedisProductDetailView(RedisView[RedisProductDetailUnit]):
 # fine on one Redis node, not on a cluster).
 READ_PRODUCT = (
     RESOLVE
+    + COMPLETE
     + """
 local prefix = prefix_of(ARGV[1], ARGV[2], KEYS[1])
+if not complete(prefix) then return -1 end
 local product = redis.call('HGETALL', prefix .. ':product:' .. ARGV[3])
 if #product == 0 then return false end
 local stock = redis.call('HMGET', prefix .. ':stock:' .. ARGV[4], 'received', 'reserved', 'sold')
@@ -196,8 +216,10 @@ def stock_key_id(product_id: str) -> str:
 # is the Lua twin of projections.product_detail.projection.units_available (a test pins them).
 READ_PRODUCT_JSON = (
     RESOLVE
+    + COMPLETE
     + """
 local prefix = prefix_of(ARGV[1], ARGV[2], KEYS[1])
+if not complete(prefix) then return -1 end
 local flat = redis.call('HGETALL', prefix .. ':product:' .. ARGV[3])
 if #flat == 0 then return false end
 local p = {}
@@ -234,7 +256,9 @@ return table.concat({
 )
 
 
-def _document(product_id: UUID, reply: list[Any] | None) -> dict[str, Any] | None:
+def _document(product_id: UUID, reply: list[Any] | int | None) -> dict[str, Any] | None:
+    if isinstance(reply, int):
+        raise ViewIncomplete(ProductDetailProjection.name)
     if not reply:
         return None
     flat, stock, seller_name = reply

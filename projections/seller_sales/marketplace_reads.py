@@ -68,7 +68,7 @@ def gmv_by_day(
 ) -> list[DailyGmv]:
     """Up to limit rows of net sales per local day (in tz, an IANA name), seller and currency."""
     params = {"start": start, "end": end, "tz": tz, "limit": limit}
-    return view.read(lambda conn: rows(conn, DailyGmv, GMV_BY_DAY, params), [])
+    return view.read(lambda conn: rows(conn, DailyGmv, GMV_BY_DAY, params))
 
 
 def top_products(
@@ -76,7 +76,7 @@ def top_products(
 ) -> list[TopProduct]:
     """The limit products with the most net sales from start to end (per currency)."""
     params = {"start": start, "end": end, "limit": limit}
-    return view.read(lambda conn: rows(conn, TopProduct, TOP_PRODUCTS, params), [])
+    return view.read(lambda conn: rows(conn, TopProduct, TOP_PRODUCTS, params))
 
 
 def rows(conn: psycopg.Connection[Any], cls: type[Any], query: str, params: dict[str, Any]) -> Any:

@@ -247,4 +247,4 @@ class PostgresSellerSalesView(PostgresReadView):
             with conn.cursor(row_factory=class_row(SalesBucket)) as cursor:
                 return cursor.execute(HOURLY, params).fetchall()
 
-        return self.read(read, [])
+        return self.read(read)

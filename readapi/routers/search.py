@@ -81,7 +81,10 @@ def page_body(result: SearchResult, page: int, page_size: int) -> bytes:
             "description": "A parameter out of bounds, a page past the result window, "
             "a malformed X-Min-Position, or a log this view does not follow"
         },
-        503: {"description": "The search store does not answer; see Retry-After"},
+        503: {
+            "description": "The search store does not answer (store-unavailable), or the view "
+            "is being built or rebuilt from empty (view-incomplete); see Retry-After"
+        },
     },
     openapi_extra={"parameters": [*PARAMETERS_DOC, IF_NONE_MATCH_DOC]},
 )

@@ -5,15 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from pydantic import SecretStr
 
 from commands.services import Commands
 from infra.eventstore import eventsourcing_env
-from infra.settings import Settings
+from infra.settings import AnalyticsSettings, PostgresSettings, Settings
 
 
 @pytest.fixture
 def settings(postgres_url: str) -> Settings:
-    return Settings(postgres_url=postgres_url, analytics_key="test-analytics-key")
+    return Settings(
+        postgres=PostgresSettings(url=postgres_url),
+        analytics=AnalyticsSettings(key=SecretStr("test-analytics-key")),
+    )
 
 
 @pytest.fixture

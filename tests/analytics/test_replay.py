@@ -9,15 +9,18 @@ from typing import Any
 
 import duckdb
 import pytest
+from pydantic import SecretStr
 
 from analytics.adhoc import UnknownProjection
 from analytics.replay import STORE_FILE
+from analytics.store import CheckpointMismatch
 from analytics.until import BadUntil
 from commands.services import Commands
 from infra.settings import Settings
 from infra.stores import stores
 from marketplace.analytics import replay, run_replay
 from marketplace.order_views import seller_sales_view
+from projections.failures import ProjectionStopped
 from projections.runtime import Worker
 from projections.seller_sales.projection import SellerSalesProjection
 from tests.analytics.scenario import CUT, PERSONAL, T0, afternoon, morning
@@ -54,6 +57,16 @@ def test_golden_gmv_at_the_cut_and_at_the_end(
         (DAY1, "kitchen", "EUR"): (250, 1, 1),
         (DAY1, "kitchen", "USD"): (900, 3, 1),
     }
+    run_replay("gmv", settings, None, tmp_path / "end", "parquet")
+    exported = duckdb.read_parquet(
+        f"{tmp_path}/end/parquet/gmv/*/*.parquet", hive_partitioning=True
+    )
+    by_day = exported.aggregate("day, currency, sum(gmv_minor)::BIGINT").fetchall()
+    assert sorted(by_day) == [
+        (DAY1, "EUR", 3000 - 923 + 250 - 77),
+        (DAY1, "USD", 900),
+        (DAY2, "EUR", 1500),
+    ]
     # the refund of 1000 split 3000:250 over order A's lines: 923 and 77
     assert gmv(tmp_path / "end") == {
         (DAY1, "home", "EUR"): (3000 - 923, 2, 1),
@@ -119,7 +132,9 @@ def test_order_lines_hold_pseudonyms_and_no_personal_data(
     run_replay("order-lines", settings, None, out, "csv")
     run_replay("order-lines", settings, None, out, "parquet")
 
-    lines = replay("order-lines", out=out, settings=settings)
+    first = replay("order-lines", out=out, settings=settings)
+    lines = replay("order-lines", out=out, settings=settings)  # the first holds no lock
+    assert sorted(first.fetchall(), key=repr) == sorted(lines.fetchall(), key=repr)
     keys = {row[0] for row in lines.project("customer_key").fetchall()}
     assert len(keys) == 2
     brands = dict(lines.project("product_id, brand").fetchall())
@@ -174,3 +189,53 @@ def test_a_replay_cannot_go_back_in_time(
     with pytest.raises(BadUntil, match="past --until"):
         run_replay("gmv", settings, CUT.isoformat(), out, "parquet")
     assert sorted(out.rglob("*")) == before
+
+
+def test_a_replay_continues_only_the_same_projection_under_the_same_key(
+    commands: Commands, settings: Settings, tmp_path: Path
+) -> None:
+    morning(commands)
+    out = tmp_path / "out"
+    run_replay("gmv", settings, None, out)
+    rekeyed = settings.updated(analytics={"key": SecretStr("another-key")})
+
+    with pytest.raises(CheckpointMismatch, match="holds a replay of 'gmv'"):
+        run_replay("order-lines", settings, None, out)
+    with pytest.raises(CheckpointMismatch, match="holds a replay of 'gmv'"):
+        run_replay("gmv", rekeyed, None, out)
+    assert run_replay("gmv", settings, None, out).events == 0
+
+
+BROKEN = """
+from typing import ClassVar
+
+from analytics.projection import AnalyticProjection
+from domain.order import Order
+from projections.handlers import handles
+
+
+class Broken(AnalyticProjection):
+    name = "broken"
+    contexts: ClassVar[tuple[str, ...]] = ("orders",)
+    tables: ClassVar[dict[str, str]] = {"seen": "order_id VARCHAR PRIMARY KEY"}
+
+    @handles(Order.Placed)
+    def placed(self, event, unit):
+        unit.insert("seen", order_id=str(event.originator_id))
+
+    @handles(Order.Cancelled)
+    def cancelled(self, event, unit):
+        raise RuntimeError("a bug in the analyst's handler")
+"""
+
+
+def test_a_first_replay_that_fails_leaves_no_folder_behind(
+    commands: Commands, settings: Settings, tmp_path: Path
+) -> None:
+    morning(commands)
+    source = tmp_path / "broken.py"
+    source.write_text(BROKEN)
+
+    with pytest.raises(ProjectionStopped, match="a bug in the analyst's handler"):
+        run_replay(f"{source}:Broken", settings, None, tmp_path / "made" / "for" / "it")
+    assert sorted(tmp_path.iterdir()) == [source]

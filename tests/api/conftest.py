@@ -20,6 +20,7 @@ import pytest
 import structlog
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from pydantic import SecretStr
 from starlette.routing import BaseRoute
 
 from commands.base import ContextApplication
@@ -30,7 +31,14 @@ from domain.order_lines import OrderLine
 from infra.auth import Role
 from infra.eventstore import with_search_path
 from infra.idempotency import IdempotencyStore
-from infra.settings import Settings
+from infra.settings import (
+    AuthSettings,
+    CheckoutSettings,
+    EventStoreSettings,
+    HttpSettings,
+    PostgresSettings,
+    Settings,
+)
 from marketplace.bootstrap import build_commands, log_tables, postgres_pool, token_codec
 from writeapi.app import create_app
 from writeapi.deps import WriteApiDeps
@@ -80,16 +88,11 @@ def api_settings(url: str) -> Settings:
     """Settings for an API under test on the given PostgreSQL URL."""
     return Settings(
         environment="test",
-        event_store="postgres",
-        split_logs=True,
-        postgres_url=url,
-        postgres_pool_size=4,
-        postgres_max_overflow=4,
-        jwt_secret=JWT_SECRET,  # type: ignore[arg-type]
-        jwt_issuer=ISSUER,
-        jwt_audience=AUDIENCE,
-        max_body_bytes=MAX_BODY_BYTES,
-        checkout_expiry_seconds=CHECKOUT_EXPIRY_SECONDS,
+        events=EventStoreSettings(store="postgres", split_logs=True),
+        postgres=PostgresSettings(url=url, pool_size=4, max_overflow=4),
+        auth=AuthSettings(secret=SecretStr(JWT_SECRET), issuer=ISSUER, audience=AUDIENCE),
+        http=HttpSettings(max_body_bytes=MAX_BODY_BYTES),
+        checkout=CheckoutSettings(expiry_seconds=CHECKOUT_EXPIRY_SECONDS),
     )
 
 
@@ -280,21 +283,21 @@ def module_postgres_url(postgres_server: str) -> Iterator[str]:
 
 async def open_api(url: str, **overrides: Any) -> AsyncIterator[Api]:
     """A command API on the PostgreSQL at url, with settings overrides."""
-    settings = api_settings(url).model_copy(update=overrides)
+    settings = api_settings(url).updated(**overrides)
     pool = postgres_pool(settings, max_size=8)
     commands = build_commands(settings)
     try:
         logs = log_tables(commands)
-        idempotency = IdempotencyStore(pool, settings.idempotency_ttl_hours, logs)
+        idempotency = IdempotencyStore(pool, settings.idempotency.ttl_hours, logs)
         idempotency.create_table()
         deps = WriteApiDeps(
             commands=commands,
-            tokens=token_codec(settings),
+            tokens=token_codec(settings.auth),
             idempotency=idempotency,
-            max_body_bytes=settings.max_body_bytes,
-            checkout_expiry_seconds=settings.checkout_expiry_seconds,
+            max_body_bytes=settings.http.max_body_bytes,
+            checkout_expiry_seconds=settings.checkout.expiry_seconds,
             read_api_url=READ_API_URL,
-            store_timeout_seconds=settings.write_store_timeout_seconds,
+            store_timeout_seconds=settings.deadlines.write_store_timeout_seconds,
         )
         app = create_app(deps)
         transport = httpx.ASGITransport(app=app)

@@ -18,7 +18,7 @@ from starlette.responses import Response
 
 from infra.ratelimit.limiter import RateLimiter
 from infra.ratelimit.metrics import RateLimitMetrics
-from infra.settings import Settings
+from infra.settings import RateLimitSettings, RedisSettings, Settings
 from infra.shedding import LoadShedder, SheddingMetrics
 from marketplace.bootstrap import rate_limiter
 from tests.api.conftest import BASE_URL, Api, World
@@ -123,9 +123,8 @@ async def test_shedding_comes_before_rate_limits_so_shed_requests_spend_nothing(
 ) -> None:
     settings = Settings(
         environment="test",
-        redis_url=redis_server,
-        redis_prefix=f"rl{uuid.uuid4().hex[:10]}",
-        rate_limit_cart_per_principal="1/minute",
+        redis=RedisSettings(url=redis_server, prefix=f"rl{uuid.uuid4().hex[:10]}"),
+        rate_limits=RateLimitSettings(cart_per_principal="1/minute"),
     )
     limiter = rate_limiter(settings, RATE_LIMITED, RateLimitMetrics.on(CollectorRegistry()))
     assert limiter is not None

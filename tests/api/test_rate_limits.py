@@ -17,7 +17,7 @@ from structlog.testing import capture_logs
 
 from infra.ratelimit.limiter import RateLimiter
 from infra.ratelimit.metrics import RateLimitMetrics
-from infra.settings import Settings
+from infra.settings import RateLimitSettings, RedisSettings, Settings
 from marketplace.bootstrap import rate_limiter
 from tests.api.conftest import BASE_URL, Api, World, seller_body
 from tests.api.test_validation import assert_problem
@@ -34,19 +34,20 @@ def api(shared_api: Api) -> Api:
     return shared_api
 
 
-def limit_settings(redis_url: str, **budgets: Any) -> Settings:
+def limit_settings(redis_url: str, **limits: Any) -> Settings:
     """Settings with a key prefix of their own, generous budgets unless given."""
-    values: dict[str, Any] = {
-        "environment": "test",
-        "redis_url": redis_url,
-        "redis_prefix": f"rl{uuid.uuid4().hex[:10]}",
-        "rate_limit_cart_per_principal": "100/minute",
-        "rate_limit_cart_per_ip": "100/minute",
-        "rate_limit_checkout_per_principal": "100/minute",
-        "rate_limit_checkout_per_ip": "100/minute",
-        **budgets,
+    budgets: dict[str, Any] = {
+        "cart_per_principal": "100/minute",
+        "cart_per_ip": "100/minute",
+        "checkout_per_principal": "100/minute",
+        "checkout_per_ip": "100/minute",
+        **limits,
     }
-    return Settings(**values)
+    return Settings(
+        environment="test",
+        redis=RedisSettings(url=redis_url, prefix=f"rl{uuid.uuid4().hex[:10]}"),
+        rate_limits=RateLimitSettings(**budgets),
+    )
 
 
 @dataclass
@@ -99,7 +100,7 @@ async def create_cart(client: httpx.AsyncClient, api: Api, shopper: UUID) -> htt
 async def test_cart_changes_spend_the_callers_budget_with_ratelimit_fields(
     api: Api, redis_server: str
 ) -> None:
-    settings = limit_settings(redis_server, rate_limit_cart_per_principal="3/minute")
+    settings = limit_settings(redis_server, cart_per_principal="3/minute")
     async with limited(api, settings) as lim:
         client = lim.client("10.1.0.1")
         shopper, other = uuid4(), uuid4()
@@ -134,8 +135,8 @@ async def test_checkout_and_other_commands_have_budgets_of_their_own(
     w = World.build(api)
     settings = limit_settings(
         redis_server,
-        rate_limit_cart_per_principal="1/minute",
-        rate_limit_checkout_per_principal="1/minute",
+        cart_per_principal="1/minute",
+        checkout_per_principal="1/minute",
     )
     async with limited(api, settings) as lim:
         client = lim.client("10.1.0.2")
@@ -168,7 +169,7 @@ async def test_checkout_and_other_commands_have_budgets_of_their_own(
 async def test_the_ip_budget_holds_across_callers_and_anonymous_requests(
     api: Api, redis_server: str
 ) -> None:
-    settings = limit_settings(redis_server, rate_limit_cart_per_ip="3/minute")
+    settings = limit_settings(redis_server, cart_per_ip="3/minute")
     async with limited(api, settings) as lim:
         crowded, elsewhere = lim.client("10.1.0.3"), lim.client("10.1.0.4")
         for _ in range(3):
@@ -188,7 +189,7 @@ async def test_the_ip_budget_holds_across_callers_and_anonymous_requests(
 async def test_two_app_instances_share_one_budget_through_redis(
     api: Api, redis_server: str
 ) -> None:
-    settings = limit_settings(redis_server, rate_limit_cart_per_principal="4/minute")
+    settings = limit_settings(redis_server, cart_per_principal="4/minute")
     async with limited(api, settings) as first, limited(api, settings) as second:
         shopper = uuid4()
         clients = [first.client("10.1.0.6"), second.client("10.1.0.7")]
@@ -204,9 +205,7 @@ async def test_two_app_instances_share_one_budget_through_redis(
 
 async def test_a_dead_redis_falls_back_to_a_local_budget_promptly(api: Api) -> None:
     dead = f"redis://127.0.0.1:{free_port()}/0"
-    settings = limit_settings(
-        dead, rate_limit_cart_per_principal="2/minute", rate_limit_recheck_seconds=60
-    )
+    settings = limit_settings(dead, cart_per_principal="2/minute", recheck_seconds=60)
     with capture_logs() as logs:
         async with limited(api, settings) as lim:
             client = lim.client("10.1.0.8")
@@ -226,5 +225,5 @@ async def test_a_dead_redis_falls_back_to_a_local_budget_promptly(api: Api) -> N
 
 
 def test_rate_limits_can_be_turned_off(redis_server: str) -> None:
-    off = limit_settings(redis_server, rate_limits_enabled=False)
+    off = limit_settings(redis_server, enabled=False)
     assert rate_limiter(off, RATE_LIMITED) is None

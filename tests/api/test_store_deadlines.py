@@ -122,8 +122,8 @@ async def test_a_frozen_postgres_gets_prompt_503s_and_loses_no_acknowledged_writ
 ) -> None:
     server = LocalPostgres(services_dir / f"frozen-{uuid4().hex[:6]}", free_port(), durable=False)
     server.start()
-    settings = api_settings(server.url).model_copy(update={"write_store_timeout_seconds": DEADLINE})
-    bound = 2 * settings.write_store_timeout_seconds
+    settings = api_settings(server.url).updated(deadlines={"write_store_timeout_seconds": DEADLINE})
+    bound = 2 * settings.deadlines.write_store_timeout_seconds
     deps = build_write_deps(settings)
     transport = httpx.ASGITransport(app=create_app(deps))
     receipts: list[Receipt] = []
@@ -202,7 +202,7 @@ async def test_a_frozen_postgres_gets_prompt_503s_and_loses_no_acknowledged_writ
 @pytest.fixture
 async def api(postgres_url: str) -> AsyncIterator[Api]:
     """A command API held to the documented default deadline."""
-    async for built in open_api(postgres_url, write_store_timeout_seconds=DEADLINE):
+    async for built in open_api(postgres_url, deadlines={"write_store_timeout_seconds": DEADLINE}):
         yield built
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from commands.services import Commands
 from infra.eventstore import eventsourcing_env
-from infra.settings import Settings
+from infra.settings import PaymentSettings, PostgresSettings, Settings
 from tests.checkout.shop import Gateway, Shop, sandbox_gateway
 
 
@@ -24,10 +24,8 @@ def settings(postgres_url: str, gateway: Gateway) -> Settings:
     """Settings for a checkout worker on this test's schema and the sandbox gateway."""
     gateway.reset()
     return Settings(
-        postgres_url=postgres_url,
-        payment_gateway_url=gateway.url,
-        payment_timeout_seconds=1.0,
-        payment_attempts=2,
+        postgres=PostgresSettings(url=postgres_url),
+        payments=PaymentSettings(gateway_url=gateway.url, timeout_seconds=1.0, attempts=2),
     )
 
 

@@ -60,19 +60,17 @@ def payment_jobs(postgres_url: str, order_ids: list[uuid.UUID]) -> int:
 def test_an_order_whose_deadline_passes_while_the_breaker_is_open_expires_cleanly(
     shop: Shop, settings: Settings, gateway: Gateway
 ) -> None:
-    settings = settings.model_copy(
-        update={
-            "payment_timeout_seconds": 0.5,
-            "payment_attempts": 1,
-            # One call at a time: once the breaker opens, no request is left in flight,
-            # so after that the gateway must receive nothing at all.
-            "payment_workers": 1,
-            "breaker_failure_rate": 0.5,
-            "breaker_window_calls": OPENERS,
-            "breaker_min_calls": OPENERS,
-            "breaker_open_seconds": 600.0,
-            "breaker_half_open_calls": 1,
-        }
+    settings = settings.updated(
+        # One call at a time: once the breaker opens, no request is left in flight,
+        # so after that the gateway must receive nothing at all.
+        payments={"timeout_seconds": 0.5, "attempts": 1, "workers": 1},
+        breaker={
+            "failure_rate": 0.5,
+            "window_calls": OPENERS,
+            "min_calls": OPENERS,
+            "open_seconds": 600.0,
+            "half_open_calls": 1,
+        },
     )
     registry = CollectorRegistry()
     client = PaymentsClient.from_settings(
@@ -128,7 +126,7 @@ def test_an_order_whose_deadline_passes_while_the_breaker_is_open_expires_cleanl
     assert DEADLINE.total_seconds() <= took < DEADLINE.total_seconds() + SLACK_SECONDS
     item = shop.stock(late)
     assert (item.available, item.reserved, item.sold) == (LATE, 0, 0)
-    assert payment_jobs(str(settings.postgres_url), late_ids) == 0
+    assert payment_jobs(str(settings.postgres.url), late_ids) == 0
     charged = {charge["reference"] for charge in gateway.charges()}
     assert charged.isdisjoint(str(order_id) for order_id in late_ids)
     assert charged == set()

@@ -75,7 +75,7 @@ def test_a_paid_then_cancelled_order_leaves_two_traced_flows(
 def test_an_expired_order_answers_to_the_checkout_that_set_its_deadline(
     shop: Shop, settings: Settings, gateway: Gateway
 ) -> None:
-    settings = settings.model_copy(update={"payment_timeout_seconds": 0.5, "payment_attempts": 1})
+    settings = settings.updated(payments={"timeout_seconds": 0.5, "attempts": 1})
     gateway.faults(stall=True, hang_seconds=30)
     product = shop.product(2)
     shop.register_shoppers(1)

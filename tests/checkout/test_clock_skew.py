@@ -59,8 +59,8 @@ def check_out_through_the_api(
 ) -> tuple[uuid.UUID, str]:
     """POST the shopper's checkout to the command API the composition root builds: the order,
     and what the API's /metrics served then."""
-    api_settings = settings.model_copy(
-        update={"environment": "test", "checkout_expiry_seconds": int(EXPIRY.total_seconds())}
+    api_settings = settings.updated(
+        environment="test", checkout={"expiry_seconds": int(EXPIRY.total_seconds())}
     )
     deps = build_write_deps(api_settings, sold_out_fast_path=False)
     app = create_app(deps, owned=(deps.commands.close, deps.idempotency.close))
@@ -91,11 +91,11 @@ def test_a_skewed_command_api_and_worker_give_the_whole_payment_deadline(
     (shopper,) = shop.shoppers
     shop.fill_carts(product, [shopper])
 
-    before = database_now(str(settings.postgres_url))
+    before = database_now(str(settings.postgres.url))
     with skewed(api_skew):
         order_id, metrics = check_out_through_the_api(shop, settings, shopper)
         api_skew_seen = skew_gauge()
-    after = database_now(str(settings.postgres_url))
+    after = database_now(str(settings.postgres.url))
     deadline = shop.order(order_id).expires_at
     with skewed(worker_skew), checkout_worker(settings):
         order = shop.wait_until_final([order_id], WAIT_SECONDS)[order_id]
@@ -137,7 +137,7 @@ def attempts(url: str, order_id: uuid.UUID) -> list[int]:
 def test_a_worker_20_minutes_fast_expires_no_order_early_and_steals_no_lease(
     shop: Shop, settings: Settings
 ) -> None:
-    url = str(settings.postgres_url)
+    url = str(settings.postgres.url)
     product = shop.product(1)
     shop.register_shoppers(1)
     shop.fill_carts(product, shop.shoppers)
@@ -156,7 +156,7 @@ def test_a_worker_20_minutes_fast_expires_no_order_early_and_steals_no_lease(
 def test_a_worker_20_minutes_slow_expires_an_order_at_its_deadline(
     shop: Shop, settings: Settings, gateway: Gateway
 ) -> None:
-    settings = settings.model_copy(update={"payment_timeout_seconds": 0.5, "payment_attempts": 1})
+    settings = settings.updated(payments={"timeout_seconds": 0.5, "attempts": 1})
     gateway.faults(stall=True, hang_seconds=30)
     shop.expiry = timedelta(seconds=3)
     product = shop.product(1)

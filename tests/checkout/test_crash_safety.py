@@ -61,8 +61,8 @@ def kill_schedule(rng: random.Random) -> list[Kill]:
 
 def worker(name: str, settings: Settings, smtp_port: int, folder: Path) -> WorkerProcess:
     env = {
-        "MARKETPLACE_POSTGRES_URL": str(settings.postgres_url),
-        "MARKETPLACE_PAYMENT_GATEWAY_URL": str(settings.payment_gateway_url),
+        "MARKETPLACE_POSTGRES_URL": str(settings.postgres.url),
+        "MARKETPLACE_PAYMENT_GATEWAY_URL": str(settings.payments.gateway_url),
         "MARKETPLACE_PAYMENT_TIMEOUT_SECONDS": "1",
         "MARKETPLACE_DATA_DIR": str(folder / "data"),
         "MARKETPLACE_SMTP_HOST": "127.0.0.1",

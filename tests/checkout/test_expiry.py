@@ -19,7 +19,7 @@ EXPIRY = timedelta(seconds=3)
 def test_unpaid_orders_expire_and_release_their_reservations(
     shop: Shop, settings: Settings, gateway: Gateway
 ) -> None:
-    settings = settings.model_copy(update={"payment_timeout_seconds": 0.5, "payment_attempts": 1})
+    settings = settings.updated(payments={"timeout_seconds": 0.5, "attempts": 1})
     gateway.faults(stall=True, hang_seconds=30)
     shop.expiry = EXPIRY
     product = shop.product(5)

@@ -40,15 +40,9 @@ def confirmed(orders: dict[uuid.UUID, Order]) -> set[str]:
 def test_every_order_ends_confirmed_or_failed_with_at_most_one_charge(
     shop: Shop, settings: Settings, gateway: Gateway
 ) -> None:
-    settings = settings.model_copy(
-        update={
-            "payment_timeout_seconds": 0.3,
-            "payment_attempts": 2,
-            "breaker_window_calls": 20,
-            "breaker_min_calls": 10,
-            "breaker_open_seconds": 1.0,
-            "breaker_half_open_calls": 3,
-        }
+    settings = settings.updated(
+        payments={"timeout_seconds": 0.3, "attempts": 2},
+        breaker={"window_calls": 20, "min_calls": 10, "open_seconds": 1.0, "half_open_calls": 3},
     )
     shop.expiry = timedelta(seconds=20)
     gateway.faults(error_rate=0.25, timeout_rate=0.25, hang_seconds=0.6, decline_rate=0.1)
@@ -103,15 +97,9 @@ def test_every_order_ends_confirmed_or_failed_with_at_most_one_charge(
 def test_orders_wait_while_the_breaker_is_open_and_are_paid_when_it_closes(
     shop: Shop, settings: Settings, gateway: Gateway
 ) -> None:
-    settings = settings.model_copy(
-        update={
-            "payment_timeout_seconds": 0.3,
-            "payment_attempts": 1,
-            "breaker_window_calls": 5,
-            "breaker_min_calls": 5,
-            "breaker_open_seconds": 1.0,
-            "breaker_half_open_calls": 2,
-        }
+    settings = settings.updated(
+        payments={"timeout_seconds": 0.3, "attempts": 1},
+        breaker={"window_calls": 5, "min_calls": 5, "open_seconds": 1.0, "half_open_calls": 2},
     )
     gateway.faults(error_rate=1.0)
     product = shop.product(10)

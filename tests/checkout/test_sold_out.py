@@ -33,9 +33,7 @@ pytestmark = pytest.mark.postgres
 def test_checkout_is_refused_at_once_when_the_projection_shows_none_left(
     shop: Shop, settings: Settings, gateway: Gateway, redis_server: str
 ) -> None:
-    settings = settings.model_copy(
-        update={"redis_url": redis_server, "redis_prefix": f"t{uuid.uuid4().hex[:8]}"}
-    )
+    settings = settings.updated(redis={"url": redis_server, "prefix": f"t{uuid.uuid4().hex[:8]}"})
     prefix = redis_prefix(settings, ProductDetailProjection.name)
     view = RedisProductDetailView(redis.Redis.from_url(redis_server), prefix)
     fast = Commands(eventsourcing_env(settings), availability=ProjectedAvailability(view))

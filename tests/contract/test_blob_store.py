@@ -21,7 +21,7 @@ from infra.blobs import (
     S3BlobStore,
     blob_store,
 )
-from infra.settings import Settings
+from infra.settings import BlobSettings, Settings
 from tests.conftest import free_port
 
 START_SECONDS = 30.0
@@ -57,11 +57,13 @@ def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 def s3_settings(endpoint: str, bucket: str) -> Settings:
     return Settings(
-        blob_store="s3",
-        s3_endpoint_url=endpoint,
-        s3_bucket=bucket,
-        s3_access_key_id="test",
-        s3_secret_access_key=SecretStr("test"),
+        blobs=BlobSettings(
+            store="s3",
+            endpoint_url=endpoint,
+            bucket=bucket,
+            access_key_id="test",
+            secret_access_key=SecretStr("test"),
+        )
     )
 
 
@@ -69,7 +71,7 @@ def s3_settings(endpoint: str, bucket: str) -> Settings:
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
     """A fresh, empty store of each kind: a temporary folder, or a new bucket."""
     if request.param == "local":
-        return blob_store(Settings(blob_dir=tmp_path / "blobs"))
+        return blob_store(Settings(blobs=BlobSettings(local_dir=tmp_path / "blobs")))
     endpoint = request.getfixturevalue("s3_endpoint")
     s3 = blob_store(s3_settings(endpoint, f"t-{uuid.uuid4().hex[:16]}"))
     assert isinstance(s3, S3BlobStore)

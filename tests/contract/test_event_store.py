@@ -23,7 +23,7 @@ from domain.inventory import StockItem, stock_item_id
 from domain.money import Money
 from domain.seller import Seller
 from infra.eventstore import eventsourcing_env
-from infra.settings import Settings
+from infra.settings import EventStoreSettings, PostgresSettings, Settings
 
 BACKENDS = [
     pytest.param("memory", id="memory"),
@@ -47,12 +47,17 @@ def backend(request: pytest.FixtureRequest) -> str:
 def store_env(backend: str, request: pytest.FixtureRequest) -> dict[str, str]:
     """The library environment of this run's event store."""
     if backend == "memory":
-        return eventsourcing_env(Settings(event_store="memory"))
+        return eventsourcing_env(Settings(events=EventStoreSettings(store="memory")))
     if backend == "postgres":
-        settings = Settings(event_store="postgres", postgres_pool_size=2, postgres_max_overflow=4)
+        settings = Settings(
+            events=EventStoreSettings(store="postgres"),
+            postgres=PostgresSettings(pool_size=2, max_overflow=4),
+        )
         return eventsourcing_env(settings, request.getfixturevalue("postgres_url"))
     uri = os.environ["KURRENTDB_URI"]
-    return eventsourcing_env(Settings(event_store="kurrentdb", kurrentdb_uri=uri))
+    return eventsourcing_env(
+        Settings(events=EventStoreSettings(store="kurrentdb", kurrentdb_uri=uri))
+    )
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ from eventsourcing.utils import Environment, get_topic
 from commands.group_commit import GroupCommitter
 from infra.eventstore import eventsourcing_env
 from infra.postgres_recorder import ArrayInsertPostgresRecorder
-from infra.settings import Settings
+from infra.settings import PostgresSettings, Settings
 
 pytestmark = pytest.mark.postgres
 
@@ -77,7 +77,7 @@ class Detection:
 
 def recorder_env(postgres_url: str, recorder_class: type | None, **extra: str) -> dict[str, str]:
     """The library environment for a recorder of the given class on the test's schema."""
-    settings = Settings(postgres_pool_size=24, postgres_max_overflow=8)
+    settings = Settings(postgres=PostgresSettings(pool_size=24, max_overflow=8))
     env = eventsourcing_env(settings, postgres_url)
     if recorder_class is not None:
         env["APPLICATION_RECORDER_TOPIC"] = get_topic(recorder_class)

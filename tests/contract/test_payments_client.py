@@ -25,7 +25,7 @@ from prometheus_client import CollectorRegistry
 from commands.payments import PaymentGateway
 from infra.payments.breaker import BreakerMetrics, BreakerState, CircuitBreaker
 from infra.payments.client import ClientMetrics, GatewayAnswer, PaymentsClient
-from infra.settings import Settings
+from infra.settings import BreakerSettings, HttpSettings, PaymentSettings, Settings
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.e2e
@@ -187,14 +187,15 @@ def test_from_settings_finds_the_local_gateway_by_port(gateway_url: str) -> None
     port = httpx.URL(gateway_url).port
     assert port is not None
     settings = Settings(
-        payment_gateway_url=None, host="127.0.0.1", gateway_port=port, payment_attempts=2
+        payments=PaymentSettings(gateway_url=None, gateway_port=port, attempts=2),
+        http=HttpSettings(host="127.0.0.1"),
     )
     registry = CollectorRegistry()
     with PaymentsClient.from_settings(
         settings, breaker_metrics=BreakerMetrics.on(registry), metrics=ClientMetrics.on(registry)
     ) as client:
         assert client.authorise("s1", 100, "EUR").status == "approved"
-        assert client.breaker.window_calls == settings.breaker_window_calls
+        assert client.breaker.window_calls == settings.breaker.window_calls
     labels = {"operation": "authorise", "outcome": "approved"}
     assert registry.get_sample_value("payment_gateway_calls_total", labels) == 1
     assert (
@@ -335,7 +336,9 @@ def test_the_api_key_from_settings_goes_out_as_a_bearer_token() -> None:
         "http://gateway.test",
         timeout_seconds=1.0,
         attempts=1,
-        breaker=CircuitBreaker.from_settings(Settings(), metrics=BreakerMetrics.on(registry)),
+        breaker=CircuitBreaker.from_settings(
+            BreakerSettings(), metrics=BreakerMetrics.on(registry)
+        ),
         http=httpx.Client(transport=httpx.MockTransport(answer)),
         metrics=ClientMetrics.on(registry),
         api_key="k-123",

@@ -17,7 +17,7 @@ from domain.base import Context
 from infra.eventstore import eventsourcing_env
 from infra.local.postgres import LocalPostgres
 from infra.postgres_pool import postgres_pool
-from infra.settings import Settings
+from infra.settings import PostgresSettings, Settings
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.postgres
@@ -48,7 +48,7 @@ def select_one(pool: ConnectionPool) -> None:
 def test_the_first_append_read_and_pool_call_after_a_restart_succeed(
     server: LocalPostgres,
 ) -> None:
-    settings = Settings(postgres_url=server.url, postgres_pool_size=POOL_SIZE)
+    settings = Settings(postgres=PostgresSettings(url=server.url, pool_size=POOL_SIZE))
     commands = Commands(eventsourcing_env(settings), split_logs=True)
     pool = postgres_pool(server.url, max_size=POOL_SIZE, timeout=30)
     try:

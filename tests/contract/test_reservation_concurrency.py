@@ -23,7 +23,7 @@ from domain.errors import InsufficientStock
 from domain.inventory import StockItem, stock_item_id
 from domain.money import Money
 from infra.eventstore import eventsourcing_env
-from infra.settings import Settings
+from infra.settings import PostgresSettings, Settings
 
 pytestmark = pytest.mark.postgres
 
@@ -64,7 +64,7 @@ class ConflictCounter:
 @pytest.fixture
 def instances(postgres_url: str) -> Iterator[list[Commands]]:
     """Independent command sides on one schema, each with its own pools."""
-    settings = Settings(postgres_pool_size=2, postgres_max_overflow=6)
+    settings = Settings(postgres=PostgresSettings(pool_size=2, max_overflow=6))
     env = eventsourcing_env(settings, postgres_url)
     opened = [Commands(env) for _ in range(INSTANCES)]
     try:

@@ -10,7 +10,7 @@ from psycopg_pool import ConnectionPool
 from commands.services import Commands
 from infra.eventstore import eventsourcing_env
 from infra.idempotency import IdempotencyStore
-from infra.settings import Settings
+from infra.settings import PostgresSettings, Settings
 from projections.log import ContextLog
 
 pytestmark = pytest.mark.postgres
@@ -19,7 +19,9 @@ STARTERS = 8
 
 
 def test_concurrent_starts_on_an_empty_schema_all_succeed(postgres_url: str) -> None:
-    env = eventsourcing_env(Settings(postgres_pool_size=1, postgres_max_overflow=2), postgres_url)
+    env = eventsourcing_env(
+        Settings(postgres=PostgresSettings(pool_size=1, max_overflow=2)), postgres_url
+    )
     start = threading.Barrier(STARTERS)
     errors: list[BaseException] = []
 

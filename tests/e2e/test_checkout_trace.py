@@ -1,6 +1,7 @@
 """One checkout traced end to end: from the HTTP request through payment, confirmation, the
 stock commit, the label and the mail, every event shares the request's correlation id and
-the causation links form one tree rooted at the request."""
+the causation links form one tree rooted at the request; the mails name the flow and the
+event that caused them."""
 
 from __future__ import annotations
 
@@ -127,6 +128,9 @@ def test_one_checkout_is_one_tree_from_the_request_to_the_label_and_the_mail(
 
     sent = eventually(confirmation_mails, "the mails the confirmation caused")
     assert all(expected[k] in str(m["To"]) for k, m in sent.items())
+    for mail in sent.values():
+        assert mail["X-Correlation-ID"] == CORRELATION_ID
+        assert mail["X-Causation-ID"] == confirmed.meta["event_id"]
     assert stack.interrupt() == 0
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from commands.services import Commands
 from infra.eventstore import eventsourcing_env
-from infra.settings import load_settings
+from infra.settings import EventStoreSettings, PostgresSettings, load_settings
 from loadtest.plan import ENDPOINTS
 from tests.e2e.stack import Stack, marketplace
 
@@ -66,9 +66,10 @@ def run_loadtest(stack: Stack, out: Path) -> tuple[int, str]:
 def stock_in_event_store(stack: Stack, product_ids: list[str]) -> dict[str, tuple[int, int, int]]:
     """(received, sold, available) of each product's stock item, read from the event store."""
     settings = load_settings(
-        postgres_url=stack.postgres_url, event_store="postgres", split_logs=True
+        postgres=PostgresSettings(url=stack.postgres_url),
+        events=EventStoreSettings(store="postgres", split_logs=True),
     )
-    commands = Commands(eventsourcing_env(settings), split_logs=settings.split_logs)
+    commands = Commands(eventsourcing_env(settings), split_logs=settings.events.split_logs)
     try:
         items = {p: commands.inventory.stock_of(uuid.UUID(p)) for p in product_ids}
     finally:

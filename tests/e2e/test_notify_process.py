@@ -18,7 +18,7 @@ from aiosmtpd.controller import Controller
 from commands.services import Commands
 from infra.eventstore import eventsourcing_env
 from infra.mail import Mail, MailRejected, MailSink, MailUnavailable, SmtpSender, local_sink
-from infra.settings import Settings
+from infra.settings import MailSettings, Settings
 from tests.conftest import free_port
 from tests.mail_collector import Collector, message_id
 from tests.projections.mail_shop import MailShop
@@ -108,10 +108,10 @@ def test_the_smtp_sender_delivers_to_the_local_mail_sink(tmp_path: Path) -> None
 
 
 def test_up_runs_the_local_sink_only_for_the_default_smtp_host(tmp_path: Path) -> None:
-    sink = local_sink(Settings(data_dir=tmp_path, smtp_port=2525))
+    sink = local_sink(Settings(data_dir=tmp_path, mail=MailSettings(port=2525)))
 
     assert sink is not None and (sink.folder, sink.port) == (tmp_path / "mail", 2525)
-    assert local_sink(Settings(smtp_host="smtp.example.com")) is None
+    assert local_sink(Settings(mail=MailSettings(host="smtp.example.com"))) is None
 
 
 class Refuser:

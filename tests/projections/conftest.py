@@ -22,7 +22,7 @@ from domain.inventory import StockItem, stock_item_id
 from domain.money import Money
 from domain.product import Product
 from infra.eventstore import eventsourcing_env
-from infra.settings import Settings
+from infra.settings import RedisSettings, Settings
 from marketplace.projectors import redis_prefix
 from projections.log import ContextLog
 from projections.product_detail.projection import ProductDetailProjection
@@ -266,7 +266,7 @@ def prefix() -> str:
 
 def view_prefix(prefix: str) -> str:
     """The key prefix `project product-detail` writes under for MARKETPLACE_REDIS_PREFIX=prefix."""
-    return redis_prefix(Settings(redis_prefix=prefix), ProductDetailProjection.name)
+    return redis_prefix(Settings(redis=RedisSettings(prefix=prefix)), ProductDetailProjection.name)
 
 
 @pytest.fixture

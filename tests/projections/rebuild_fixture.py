@@ -29,7 +29,7 @@ from domain.base import Context
 from domain.errors import DomainError
 from domain.money import Money
 from infra.eventstore import eventsourcing_env, with_search_path
-from infra.settings import Settings
+from infra.settings import PostgresSettings, RedisSettings, Settings
 from infra.stores import stores
 from marketplace.bootstrap import build_read_deps
 from marketplace.projectors import PROJECTORS, opened, redis_prefix
@@ -246,13 +246,13 @@ def redis_dump(client: redis.Redis, prefix: str) -> dict[str, dict[str, str]]:
 
 def redis_target(name: str, view: Callable[[redis.Redis, str], RedisView[Any]]) -> Target:
     def dump(settings: Settings, version: int) -> Any:
-        assert settings.redis_url
-        with redis.Redis.from_url(settings.redis_url) as client:
+        assert settings.redis.url
+        with redis.Redis.from_url(settings.redis.url) as client:
             return redis_dump(client, version_prefix(redis_prefix(settings, name), version))
 
     def replay(settings: Settings) -> Any:
-        assert settings.redis_url
-        with redis.Redis.from_url(settings.redis_url) as client:
+        assert settings.redis.url
+        with redis.Redis.from_url(settings.redis.url) as client:
             base = f"{redis_prefix(settings, name)}-replay"
             made = view(client, base)
             project(name, settings, made)
@@ -266,20 +266,20 @@ def redis_target(name: str, view: Callable[[redis.Redis, str], RedisView[Any]]) 
 
 def postgres_target(name: str, view: Callable[[ConnectionPool], Any]) -> Target:
     def dump(settings: Settings, version: int) -> Any:
-        assert settings.postgres_url
-        with psycopg.connect(settings.postgres_url) as conn:
+        assert settings.postgres.url
+        with psycopg.connect(settings.postgres.url) as conn:
             base = conn.execute("SELECT current_schema()").fetchone()[0]  # type: ignore[index]
             schema = f"{base}{version_suffix(name)}{version}" if version else base
             return postgres_dump(conn, schema, TABLES[name])
 
     def replay(settings: Settings) -> Any:
-        assert settings.postgres_url
-        with psycopg.connect(settings.postgres_url, autocommit=True) as conn:
+        assert settings.postgres.url
+        with psycopg.connect(settings.postgres.url, autocommit=True) as conn:
             base = conn.execute("SELECT current_schema()").fetchone()[0]  # type: ignore[index]
             schema = f"{base}_replay"
             conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
             try:
-                url = with_search_path(settings.postgres_url, schema)
+                url = with_search_path(settings.postgres.url, schema)
                 with ConnectionPool(url, min_size=1, max_size=2, open=True) as pool:
                     made = view(pool)
                     made.create()
@@ -315,17 +315,17 @@ def opensearch_target() -> Target:
     name = "catalog-search"
 
     def dump(settings: Settings, version: int) -> Any:
-        assert settings.opensearch_url
-        client = OpenSearch(hosts=[settings.opensearch_url], timeout=30)
+        assert settings.opensearch.url
+        client = OpenSearch(hosts=[settings.opensearch.url], timeout=30)
         try:
-            return opensearch_dump(client, index_name(settings.opensearch_index_prefix, version))
+            return opensearch_dump(client, index_name(settings.opensearch.index_prefix, version))
         finally:
             client.close()
 
     def replay(settings: Settings) -> Any:
-        assert settings.opensearch_url
-        client = OpenSearch(hosts=[settings.opensearch_url], timeout=30)
-        made = OpenSearchCatalogSearchView(client, f"{settings.opensearch_index_prefix}replay-")
+        assert settings.opensearch.url
+        client = OpenSearch(hosts=[settings.opensearch.url], timeout=30)
+        made = OpenSearchCatalogSearchView(client, f"{settings.opensearch.index_prefix}replay-")
         try:
             made.create()
             project(name, settings, made)
@@ -353,7 +353,7 @@ def project(name: str, settings: Settings, view: Any) -> int:
     """A full replay of the projection's logs into view."""
     spec = PROJECTORS[name]
     projection = spec.projection()
-    env = eventsourcing_env(settings, settings.postgres_url)
+    env = eventsourcing_env(settings, settings.postgres.url)
     logs = [ContextLog(env, log) for log in projection.contexts]
     try:
         return Worker(projection, view, logs, batch_size=1000).catch_up()
@@ -388,15 +388,13 @@ def rebuild_settings(
     target: Target, request: pytest.FixtureRequest, postgres_url: str, redis_server: str
 ) -> Iterator[Settings]:
     """Settings on this test's stores with prefixes of its own; every version dropped after."""
-    values: dict[str, Any] = {
-        "postgres_url": postgres_url,
-        "redis_url": redis_server,
-        "redis_prefix": f"t{uuid.uuid4().hex[:10]}",
-    }
+    made = Settings(
+        postgres=PostgresSettings(url=postgres_url),
+        redis=RedisSettings(url=redis_server, prefix=f"t{uuid.uuid4().hex[:10]}"),
+    )
     if target.backend == "opensearch":
-        values["opensearch_url"] = request.getfixturevalue("opensearch_server")
-        values["opensearch_index_prefix"] = f"t{uuid.uuid4().hex[:10]}-"
-    made = Settings(**values)
+        search = {"url": request.getfixturevalue("opensearch_server")}
+        made = made.updated(opensearch={**search, "index_prefix": f"t{uuid.uuid4().hex[:10]}-"})
     yield made
     versions = versions_of(target.name, made)
     try:

@@ -44,7 +44,7 @@ from domain.order_lines import OrderLine
 from infra.blobs import LocalBlobStore
 from infra.eventstore import eventsourcing_env, with_search_path
 from infra.labels import LabelContent, address_lines, render_label
-from infra.settings import Settings
+from infra.settings import BlobSettings, PostgresSettings, RedisSettings, Settings
 from infra.stores import stores
 from marketplace.projectors import opened
 from projections.carts.redis_view import CartLines
@@ -257,12 +257,13 @@ def projected(
 ) -> Iterator[Any]:
     """The named projector's view, on the history's stores under prefixes of its own, projected
     to the heads of its logs; every version of it is dropped after."""
-    values: dict[str, Any] = {"postgres_url": history.url, "redis_url": redis_url}
-    values["redis_prefix"] = f"t{uuid.uuid4().hex[:10]}"
+    settings = Settings(
+        postgres=PostgresSettings(url=history.url),
+        redis=RedisSettings(url=redis_url, prefix=f"t{uuid.uuid4().hex[:10]}"),
+    )
     if opensearch_url is not None:
-        values["opensearch_url"] = opensearch_url
-        values["opensearch_index_prefix"] = f"t{uuid.uuid4().hex[:10]}-"
-    settings = Settings(**values)
+        prefix = f"t{uuid.uuid4().hex[:10]}-"
+        settings = settings.updated(opensearch={"url": opensearch_url, "index_prefix": prefix})
     try:
         with opened(name, settings) as worker:
             project(worker)
@@ -373,7 +374,7 @@ def test_seller_sales_on_postgres(history: History, redis_server: str) -> None:
 
 
 def test_checkout_book(history: History) -> None:
-    settings = Settings(postgres_url=history.url)
+    settings = Settings(postgres=PostgresSettings(url=history.url))
     projection = CheckoutBookProjection()
     logs = context_logs(projection, settings, stores(settings))
     with ConnectionPool(history.url, min_size=1, max_size=2, kwargs={"autocommit": True}) as pool:
@@ -396,7 +397,7 @@ def test_checkout_book(history: History) -> None:
 
 
 def test_notification_outbox(history: History) -> None:
-    with notify.opened(Settings(postgres_url=history.url)) as (worker, sender):
+    with notify.opened(Settings(postgres=PostgresSettings(url=history.url))) as (worker, sender):
         project(worker)
         mails = {(row.recipient_kind, row.subject): row.body for row in sender.outbox.rows()}
     with psycopg.connect(history.url) as conn:
@@ -423,7 +424,9 @@ def test_notification_outbox(history: History) -> None:
 
 
 def test_label_worker(history: History, tmp_path: Path) -> None:
-    settings = Settings(postgres_url=history.url, blob_dir=tmp_path)
+    settings = Settings(
+        postgres=PostgresSettings(url=history.url), blobs=BlobSettings(local_dir=tmp_path)
+    )
     with labels.opened(settings) as worker:
         project(worker)
     commands = Commands(eventsourcing_env(settings, history.url))

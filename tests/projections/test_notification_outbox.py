@@ -16,7 +16,7 @@ from domain.base import Context, MarketplaceAggregate
 from domain.money import Money
 from infra.eventstore import eventsourcing_env
 from infra.mail import Mail, MailRejected, MailUnavailable
-from infra.settings import Settings
+from infra.settings import EventStoreSettings, Settings
 from projections.log import ContextLog
 from projections.runtime import Worker
 from tests.projections.mail_shop import SHIP_TO, MailShop, admin
@@ -153,7 +153,7 @@ def test_a_replay_from_zero_adds_no_mail_and_keeps_what_was_sent(
 def test_one_shared_log_gives_the_same_mails_past_every_other_event(
     postgres_url: str, pool: ConnectionPool
 ) -> None:
-    env = eventsourcing_env(Settings(split_logs=False), postgres_url)
+    env = eventsourcing_env(Settings(events=EventStoreSettings(split_logs=False)), postgres_url)
     commands = Commands(env, split_logs=False)
     try:
         shop = MailShop(commands)

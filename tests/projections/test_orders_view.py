@@ -15,7 +15,7 @@ from domain.base import Context
 from domain.money import Money
 from domain.order_lines import OrderStatus
 from infra.eventstore import eventsourcing_env, with_search_path
-from infra.settings import Settings
+from infra.settings import EventStoreSettings, PostgresSettings, Settings
 from marketplace.order_views import order_history_view, seller_sales_view
 from projections.log import ContextLog
 from projections.orders.postgres_view import PostgresOrderHistoryView
@@ -293,7 +293,9 @@ def test_the_customer_keyed_tables_are_hash_partitioned(
 
 
 def test_one_shared_log_is_followed_past_every_other_context(postgres_url: str) -> None:
-    settings = Settings(split_logs=False, postgres_url=postgres_url)
+    settings = Settings(
+        events=EventStoreSettings(split_logs=False), postgres=PostgresSettings(url=postgres_url)
+    )
     env = eventsourcing_env(settings)
     commands = Commands(env, split_logs=False)
     seller, product, shopper = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()

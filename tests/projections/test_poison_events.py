@@ -24,7 +24,7 @@ from commands.services import Commands
 from domain.base import Context, event_id
 from domain.money import Money
 from infra.eventstore import eventsourcing_env
-from infra.settings import Settings
+from infra.settings import PostgresSettings, RedisSettings, Settings
 from marketplace.projectors import opened
 from marketplace.rebuild import rebuild
 from projections.failures import ProjectionStopped
@@ -53,7 +53,7 @@ class Shop:
 
     def set_topic(self, topic: str) -> None:
         """Store topic as the poison event's topic (the unknown one, or its own to fix it)."""
-        with psycopg.connect(str(self.settings.postgres_url), autocommit=True) as conn:
+        with psycopg.connect(str(self.settings.postgres.url), autocommit=True) as conn:
             conn.execute(
                 "UPDATE catalog_events SET topic = %s WHERE notification_id = %s",
                 (topic, self.poison),
@@ -62,14 +62,14 @@ class Shop:
     def heads(self) -> dict[str, int]:
         """The last position of each log product-detail and catalog-search follow."""
         query = sql.SQL("SELECT max(notification_id) FROM {}")
-        with psycopg.connect(str(self.settings.postgres_url)) as conn:
+        with psycopg.connect(str(self.settings.postgres.url)) as conn:
             return {
                 log: conn.execute(query.format(sql.Identifier(f"{log}_events"))).fetchone()[0]  # type: ignore[index]
                 for log in ("catalog", "inventory")
             }
 
     def letters(self) -> list[DeadLetter]:
-        with dead_letters_at(str(self.settings.postgres_url)) as book:
+        with dead_letters_at(str(self.settings.postgres.url)) as book:
             return book.letters()
 
 
@@ -100,7 +100,10 @@ def write_shop(commands: Commands) -> uuid.UUID:
 @pytest.fixture
 def shop(postgres_url: str, redis_server: str) -> Iterator[Shop]:
     prefix = f"t{uuid.uuid4().hex[:10]}"
-    settings = Settings(postgres_url=postgres_url, redis_url=redis_server, redis_prefix=prefix)
+    settings = Settings(
+        postgres=PostgresSettings(url=postgres_url),
+        redis=RedisSettings(url=redis_server, prefix=prefix),
+    )
     commands = Commands(eventsourcing_env(settings, postgres_url))
     try:
         product = write_shop(commands)

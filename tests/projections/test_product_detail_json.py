@@ -124,6 +124,7 @@ async def test_the_script_counts_units_available_as_python_does(
         "currency": "EUR",
         "listed_at": datetime.now(UTC).isoformat(),
     }
+    view.start_empty({"catalog": 0})
     with view.unit_of_work() as unit:
         unit.list_product(product, fields, 0)
         unit.move_stock(product, stock_item_id(product), 0)

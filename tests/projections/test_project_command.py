@@ -15,7 +15,7 @@ from commands.services import Commands
 from domain.base import Context
 from domain.money import Money
 from infra.eventstore import eventsourcing_env
-from infra.settings import Settings
+from infra.settings import EventStoreSettings, PostgresSettings, RedisSettings, Settings
 from marketplace.projectors import PROJECTORS, opened
 from marketplace.status import lag_of, lag_table
 from projections.product_detail.redis_view import RedisProductDetailView
@@ -43,7 +43,10 @@ def test_status_prints_each_log_head_position_and_lag(
 ) -> None:
     workload = Workload(commands, random.Random(3))
     workload.open_shop(sellers=1, products=2)
-    settings = Settings(postgres_url=postgres_url, redis_url=redis_server, redis_prefix=prefix)
+    settings = Settings(
+        postgres=PostgresSettings(url=postgres_url),
+        redis=RedisSettings(url=redis_server, prefix=prefix),
+    )
     env = {
         "MARKETPLACE_POSTGRES_URL": postgres_url,
         "MARKETPLACE_REDIS_URL": redis_server,
@@ -63,7 +66,16 @@ def test_status_prints_each_log_head_position_and_lag(
     assert caught_up.returncode == 0, caught_up.stderr
     assert behind.stdout.rstrip().endswith(f"no `marketplace up` has run on {tmp_path}")
     rows = [line.split() for line in lag_lines(behind.stdout)]
-    assert rows[0] == ["projection", "log", "head", "position", "behind", "seconds", "behind"]
+    assert rows[0] == [
+        "projection",
+        "log",
+        "head",
+        "position",
+        "behind",
+        "seconds",
+        "behind",
+        "complete",
+    ]
     heads = {"catalog": 3, "inventory": 4}
     assert {(row[0], row[1]) for row in rows[1:]} == {
         ("product-detail", "catalog"),
@@ -80,18 +92,22 @@ def test_status_prints_each_log_head_position_and_lag(
         ("notifications", "orders"),
     }
     for row in [row for row in rows[1:] if row[1] in heads]:
-        name, log, head, position, events, seconds = row
+        name, log, head, position, events, seconds, complete = row
+        assert complete == ("-" if name == "notifications" else "no")
         assert (int(head), int(position), int(events)) == (
             heads[log],
             0,
             heads[log],
         )
         assert float(seconds) > 0
+    complete = {"product-detail": "yes", "catalog-search": "yes", "carts": "no"}
+    complete |= {"orders": "no", "seller-sales": "no"}
     for row in [line.split() for line in lag_lines(caught_up.stdout)][1:]:
         if row[0] == "notifications" and row[1] == "catalog":  # its worker never ran
             assert row[2:5] == [str(heads["catalog"]), "0", str(heads["catalog"])]
         else:
-            assert row[3:] == [row[2], "0", "0.0"]
+            assert row[3:6] == [row[2], "0", "0.0"]
+        assert row[6] == complete.get(row[0], "-"), row
 
 
 def test_status_shows_an_undecodable_event_as_an_error_and_reads_the_rest(
@@ -126,7 +142,9 @@ def test_one_shared_log_is_followed_past_other_contexts_events(
     postgres_url: str, redis_server: str, prefix: str
 ) -> None:
     settings = Settings(
-        split_logs=False, postgres_url=postgres_url, redis_url=redis_server, redis_prefix=prefix
+        events=EventStoreSettings(split_logs=False),
+        postgres=PostgresSettings(url=postgres_url),
+        redis=RedisSettings(url=redis_server, prefix=prefix),
     )
     commands = Commands(eventsourcing_env(settings), split_logs=False)
     seller, product, shopper = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()

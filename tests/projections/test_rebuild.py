@@ -93,7 +93,7 @@ def test_the_query_api_reads_tables_made_before_versions_existed(
     with opened("seller-sales", rebuild_settings) as worker:
         worker.catch_up()
         heads = {log.log_name: log.head() for log in worker.logs}
-    with psycopg.connect(str(rebuild_settings.postgres_url), autocommit=True) as conn:
+    with psycopg.connect(str(rebuild_settings.postgres.url), autocommit=True) as conn:
         conn.execute("DROP TABLE projection_versions")  # as a deployment from before has it
 
     assert wait_until_read("seller-sales", rebuild_settings) == heads

@@ -61,9 +61,9 @@ def test_the_command_shows_progress_and_prints_a_summary(
 ) -> None:
     market.trade(60)
     env = {
-        "MARKETPLACE_POSTGRES_URL": str(rebuild_settings.postgres_url),
-        "MARKETPLACE_REDIS_URL": str(rebuild_settings.redis_url),
-        "MARKETPLACE_REDIS_PREFIX": rebuild_settings.redis_prefix,
+        "MARKETPLACE_POSTGRES_URL": str(rebuild_settings.postgres.url),
+        "MARKETPLACE_REDIS_URL": str(rebuild_settings.redis.url),
+        "MARKETPLACE_REDIS_PREFIX": rebuild_settings.redis.prefix,
         "MARKETPLACE_LOG_LEVEL": "WARNING",
     }
 

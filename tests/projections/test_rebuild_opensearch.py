@@ -48,12 +48,12 @@ def test_the_query_api_reads_the_index_made_before_aliases_existed(
     rebuild_settings: Settings,  # noqa: F811
     market: Market,  # noqa: F811
 ) -> None:
-    client = OpenSearch(hosts=[str(rebuild_settings.opensearch_url)], timeout=30)
-    prefix = rebuild_settings.opensearch_index_prefix
+    client = OpenSearch(hosts=[str(rebuild_settings.opensearch.url)], timeout=30)
+    prefix = rebuild_settings.opensearch.index_prefix
     earlier = OpenSearchCatalogSearchView(client, prefix, version=1)
     earlier.create()  # the lone index, without aliases
     projected = project(target.name, rebuild_settings, earlier)
-    view = reader_view(rebuild_settings, str(rebuild_settings.postgres_url))
+    view = reader_view(rebuild_settings, str(rebuild_settings.postgres.url))
     try:
         found = view.search(SearchQuery(limit=100))
         positions = view.positions()
@@ -78,7 +78,7 @@ def test_a_first_rebuild_before_any_live_view_builds_v1_and_points_both_aliases_
     assert (done.readers, done.writers, done.version, done.dropped) == (0, 0, 1, (0,))
     assert pointers(target.name, rebuild_settings) == (1, 1, {1})
     assert target.dump(rebuild_settings, 1) == target.replay(rebuild_settings)
-    view = reader_view(rebuild_settings, str(rebuild_settings.postgres_url))
+    view = reader_view(rebuild_settings, str(rebuild_settings.postgres.url))
     try:
         assert view.search(SearchQuery(limit=100)).total == len(market.products)
     finally:

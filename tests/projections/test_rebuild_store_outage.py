@@ -47,7 +47,7 @@ def test_a_creation_that_fails_for_a_while_is_retried_and_the_rebuild_completes(
     market.trade(8)
     failures = CLIENT_ATTEMPTS + 2
     proxy = FlakyProxy(
-        str(rebuild_settings.opensearch_url), creations(rebuild_settings), failure, failures
+        str(rebuild_settings.opensearch.url), creations(rebuild_settings), failure, failures
     )
 
     with flaky_proxy(proxy) as url:
@@ -65,7 +65,7 @@ def test_a_node_that_stays_down_ends_the_rebuild_with_store_unavailable(
     market: Market,  # noqa: F811
 ) -> None:
     market.trade(4)
-    proxy = FlakyProxy(str(rebuild_settings.opensearch_url), creations(rebuild_settings), "503")
+    proxy = FlakyProxy(str(rebuild_settings.opensearch.url), creations(rebuild_settings), "503")
     proxy.failures = FOREVER
 
     with flaky_proxy(proxy) as url, pytest.raises(StoreUnavailable) as raised:
@@ -82,7 +82,7 @@ def test_the_command_says_so_in_one_line_and_exits_1(
     market: Market,  # noqa: F811
 ) -> None:
     market.trade(4)
-    proxy = FlakyProxy(str(rebuild_settings.opensearch_url), creations(rebuild_settings), "drop")
+    proxy = FlakyProxy(str(rebuild_settings.opensearch.url), creations(rebuild_settings), "drop")
     proxy.failures = FOREVER
 
     with flaky_proxy(proxy) as url:
@@ -92,10 +92,10 @@ def test_the_command_says_so_in_one_line_and_exits_1(
             "--store-retry-seconds",
             "2",
             env={
-                "MARKETPLACE_POSTGRES_URL": str(rebuild_settings.postgres_url),
-                "MARKETPLACE_REDIS_URL": str(rebuild_settings.redis_url),
+                "MARKETPLACE_POSTGRES_URL": str(rebuild_settings.postgres.url),
+                "MARKETPLACE_REDIS_URL": str(rebuild_settings.redis.url),
                 "MARKETPLACE_OPENSEARCH_URL": url,
-                "MARKETPLACE_OPENSEARCH_INDEX_PREFIX": rebuild_settings.opensearch_index_prefix,
+                "MARKETPLACE_OPENSEARCH_INDEX_PREFIX": rebuild_settings.opensearch.index_prefix,
                 "MARKETPLACE_LOG_LEVEL": "ERROR",
             },
         )
@@ -109,10 +109,10 @@ def test_the_command_says_so_in_one_line_and_exits_1(
 
 def creations(settings: Settings) -> re.Pattern[str]:
     """Requests creating an index of a version of the view under the settings' prefix."""
-    prefix = re.escape(settings.opensearch_index_prefix)
+    prefix = re.escape(settings.opensearch.index_prefix)
     return re.compile(f"PUT /{prefix}catalog-search-v\\d+")
 
 
 def with_url(settings: Settings, url: str) -> Settings:
     """The settings with OpenSearch reached at url."""
-    return settings.model_copy(update={"opensearch_url": url})
+    return settings.updated(opensearch={"url": url})

@@ -77,11 +77,13 @@ def test_folded_batches_equal_the_writes_one_by_one(
     run = uuid.uuid4().hex[:8]
     plain, fold, positions = f"p{run}", f"f{run}", f"f{run}:positions"
     commit = client.register_script(COMMIT)
+    client.hset(positions, "log", 0)
     try:
         for n, batch in enumerate(batches):
             one_by_one(client, plain, batch)
             args = ["log", n, n + 1, "0", 0, *folded(fold, batch).args()]
-            assert commit(keys=[positions, "unused"], args=args)[0] == b"ok"
+            keys = [positions, "unused", f"f{run}:target"]
+            assert commit(keys=keys, args=args)[0] == b"ok"
             assert dump(client, fold) == dump(client, plain)
     finally:
         client.delete(*(f"{p}:{k}" for p in (plain, fold) for k in KEYS), positions)
@@ -96,10 +98,44 @@ def test_a_batch_from_another_position_writes_nothing(client: redis.Redis) -> No
     batch.hset(key, {"x": 1})
     try:
         outcome, found = commit(
-            keys=[positions, "unused"], args=["log", 4, 6, "0", 0, *batch.args()]
+            keys=[positions, "unused", f"t{run}:target"],
+            args=["log", 4, 6, "0", 0, *batch.args()],
         )
         assert (outcome, found) == (b"position", b"5")
         assert client.exists(key) == 0
         assert client.hget(positions, "log") == b"5"
     finally:
         client.delete(positions, key)
+
+
+def test_a_batch_into_a_view_without_positions_writes_nothing(client: redis.Redis) -> None:
+    run = uuid.uuid4().hex[:8]
+    positions, key = f"t{run}:positions", f"t{run}:a"
+    commit = client.register_script(COMMIT)
+    batch = HashWrites()
+    batch.hset(key, {"x": 1})
+
+    outcome, _ = commit(
+        keys=[positions, "unused", f"t{run}:target"], args=["log", 0, 1, "0", 0, *batch.args()]
+    )
+
+    assert outcome == b"position"
+    assert client.exists(key, positions) == 0
+
+
+def test_the_batch_that_reaches_a_logs_target_clears_it(client: redis.Redis) -> None:
+    run = uuid.uuid4().hex[:8]
+    positions, target = f"t{run}:positions", f"t{run}:target"
+    commit = client.register_script(COMMIT)
+    client.hset(positions, mapping={"a": 0, "b": 0})
+    client.hset(target, mapping={"a": 3, "b": 1})
+    left = []
+    try:
+        for log, after, position in (("b", 0, 1), ("a", 0, 2), ("a", 2, 3)):
+            args = [log, after, position, "0", 0]
+            assert commit(keys=[positions, "unused", target], args=args)[0] == b"ok"
+            left.append(client.hgetall(target))
+    finally:
+        client.delete(positions, target)
+
+    assert left == [{b"a": b"3"}, {b"a": b"3"}, {}]

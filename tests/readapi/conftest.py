@@ -24,7 +24,7 @@ from domain.base import Context
 from domain.money import Money
 from infra.auth import Role
 from infra.eventstore import eventsourcing_env
-from infra.settings import Settings
+from infra.settings import PostgresSettings, RedisSettings, Settings
 from marketplace.bootstrap import build_read_deps
 from projections.log import ContextLog
 from projections.product_detail.projection import ProductDetailProjection
@@ -36,15 +36,13 @@ BASE_URL = "http://test"
 
 
 def read_settings(postgres_url: str, redis_url: str, **overrides: Any) -> Settings:
-    """Settings for a query API under test, with a key prefix of its own."""
-    values: dict[str, Any] = {
-        "environment": "test",
-        "postgres_url": postgres_url,
-        "redis_url": redis_url,
-        "redis_prefix": f"r{uuid.uuid4().hex[:10]}",
-        **overrides,
-    }
-    return Settings(**values)
+    """Settings for a query API under test, with a key prefix of its own; overrides are
+    groups' fields as dicts (`deadlines={"read_wait_max_seconds": 0.3}`)."""
+    return Settings(
+        environment="test",
+        postgres=PostgresSettings(url=postgres_url),
+        redis=RedisSettings(url=redis_url, prefix=f"r{uuid.uuid4().hex[:10]}"),
+    ).updated(**overrides)
 
 
 def as_seller(seller: uuid.UUID) -> Context:
@@ -104,7 +102,7 @@ async def open_reader(settings: Settings, commands: Commands) -> AsyncIterator[R
     """A Reader on the settings' stores; the view's keys are deleted afterwards."""
     deps = build_read_deps(settings)
     view = deps.product_detail.view
-    env = eventsourcing_env(Settings(), settings.postgres_url)
+    env = eventsourcing_env(Settings(), settings.postgres.url)
     logs = [ContextLog(env, name) for name in deps.product_detail.logs]
     try:
         worker = Worker(ProductDetailProjection(), view, logs)

@@ -189,6 +189,7 @@ async def test_lines_of_delisted_or_unprojected_products_are_flagged_and_not_tot
 
 
 async def test_an_unknown_cart_is_a_404(shop: Shop) -> None:
+    shop.project()
     shopper = uuid.uuid4()
     unprojected = shop.cart(shopper, {}).aggregate_id
 

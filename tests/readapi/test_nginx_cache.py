@@ -104,9 +104,9 @@ def start_query_api(settings: Settings, log: Path) -> QueryApi:
     env = {key: value for key, value in os.environ.items() if not key.startswith("MARKETPLACE_")}
     env.update(
         MARKETPLACE_ENVIRONMENT="test",
-        MARKETPLACE_POSTGRES_URL=str(settings.postgres_url),
-        MARKETPLACE_REDIS_URL=str(settings.redis_url),
-        MARKETPLACE_REDIS_PREFIX=settings.redis_prefix,
+        MARKETPLACE_POSTGRES_URL=str(settings.postgres.url),
+        MARKETPLACE_REDIS_URL=str(settings.redis.url),
+        MARKETPLACE_REDIS_PREFIX=settings.redis.prefix,
         MARKETPLACE_LOG_LEVEL="WARNING",
     )
     port = free_port()

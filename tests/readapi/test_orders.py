@@ -58,7 +58,7 @@ class Desk:
 async def shop(
     postgres_url: str, redis_server: str, commands: Commands, tmp_path: Path
 ) -> AsyncIterator[Desk]:
-    settings = read_settings(postgres_url, redis_server, blob_dir=tmp_path / "blobs")
+    settings = read_settings(postgres_url, redis_server, blobs={"local_dir": tmp_path / "blobs"})
     env = eventsourcing_env(Settings(), postgres_url)
     history, sales = order_history_view(postgres_url), seller_sales_view(postgres_url)
     logs = [ContextLog(env, "orders"), ContextLog(env, "orders")]
@@ -329,6 +329,7 @@ async def test_sales_come_in_hourly_buckets_with_totals_for_their_seller_only(sh
 
 
 async def test_reads_wait_for_the_orders_position_then_answer_fresh(shop: Desk) -> None:
+    shop.project()
     ann, x = uuid.uuid4(), uuid.uuid4()
     order = shop.desk.place(ann, [(x, uuid.uuid4(), "Lamp", 1999, 1)])
     outcome = shop.desk.confirm(order)
@@ -365,7 +366,10 @@ async def test_order_reads_while_postgres_is_down_are_503s(
 
     closed = f"postgresql://postgres@127.0.0.1:{free_port()}/postgres"
     settings = read_settings(
-        closed, redis_server, read_store_timeout_seconds=0.3, blob_dir=tmp_path
+        closed,
+        redis_server,
+        deadlines={"read_store_timeout_seconds": 0.3},
+        blobs={"local_dir": tmp_path},
     )
     deps = build_read_deps(settings)
     seller = uuid.uuid4()

@@ -20,7 +20,7 @@ from structlog.testing import capture_logs
 from infra.local.redis import LocalRedis
 from infra.ratelimit.limiter import RateLimiter
 from infra.ratelimit.metrics import RateLimitMetrics
-from infra.settings import Settings
+from infra.settings import RateLimitSettings, RedisSettings, Settings
 from infra.shedding import LoadShedder, SheddingMetrics
 from marketplace.bootstrap import rate_limiter
 from readapi.app import RATE_LIMITED, create_app
@@ -31,14 +31,12 @@ pytestmark = pytest.mark.postgres
 PROMPT_SECONDS = 3.0
 
 
-def browse_settings(redis_url: str, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "environment": "test",
-        "redis_url": redis_url,
-        "redis_prefix": f"rl{uuid.uuid4().hex[:10]}",
-        **overrides,
-    }
-    return Settings(**values)
+def browse_settings(redis_url: str, **limits: Any) -> Settings:
+    return Settings(
+        environment="test",
+        redis=RedisSettings(url=redis_url, prefix=f"rl{uuid.uuid4().hex[:10]}"),
+        rate_limits=RateLimitSettings(**limits),
+    )
 
 
 @asynccontextmanager
@@ -77,8 +75,8 @@ async def test_browsing_spends_a_budget_per_caller_and_per_ip(
 ) -> None:
     settings = browse_settings(
         redis_server,
-        rate_limit_browse_per_principal="2/minute",
-        rate_limit_browse_per_ip="4/minute",
+        browse_per_principal="2/minute",
+        browse_per_ip="4/minute",
     )
     limiter = rate_limiter(settings, RATE_LIMITED, RateLimitMetrics.on(CollectorRegistry()))
     _, product = reader.stocked_product()
@@ -120,12 +118,13 @@ async def test_a_stopped_redis_falls_back_to_local_budgets_then_recovers(
     registry = CollectorRegistry()
     settings = browse_settings(
         server.url,
-        rate_limit_browse_per_principal="",
-        rate_limit_browse_per_ip="3/minute",
-        rate_limit_recheck_seconds=0.2,
+        browse_per_principal="",
+        browse_per_ip="3/minute",
+        recheck_seconds=0.2,
     )
     limiter = rate_limiter(settings, RATE_LIMITED, RateLimitMetrics.on(registry))
     assert limiter is not None
+    reader.project()
     path = f"/v1/products/{uuid.uuid4()}"
 
     def sample(name: str) -> float | None:
@@ -164,7 +163,7 @@ async def test_a_stopped_redis_falls_back_to_local_budgets_then_recovers(
             back = await client("10.2.0.6").get(path)
             assert remaining(back, "browse-ip") == 2
             assert sample("rate_limit_fallback_total") == fallback
-            keys = redis.Redis.from_url(server.url).keys(f"{settings.redis_prefix}:ratelimit:*")
+            keys = redis.Redis.from_url(server.url).keys(f"{settings.redis.prefix}:ratelimit:*")
             assert any(b"10.2.0.6" in key for key in keys)
     finally:
         server.stop()

@@ -120,7 +120,7 @@ async def test_with_no_worker_the_answer_after_the_clients_bound_says_stale(
 async def test_the_servers_bound_caps_the_wait(
     postgres_url: str, redis_server: str, reader: Reader
 ) -> None:
-    settings = read_settings(postgres_url, redis_server, read_wait_max_seconds=0.3)
+    settings = read_settings(postgres_url, redis_server, deadlines={"read_wait_max_seconds": 0.3})
     async with open_reader(settings, reader.commands) as bounded:
         seller, product = bounded.stocked_product()
         bounded.project()

@@ -71,7 +71,7 @@ def plant(target: Target, settings: Settings, shop: Market, product: uuid.UUID) 
     """Put a marker in the live version the way no projection would; the probe that sees it."""
     seller = shop.products[product]
     if target.name == "product-detail":
-        with redis.Redis.from_url(str(settings.redis_url)) as client:
+        with redis.Redis.from_url(str(settings.redis.url)) as client:
             key = f"{redis_prefix(settings, target.name)}:product:{product}"
             assert client.hset(key, "title", STALE) == 0
 
@@ -81,7 +81,7 @@ def plant(target: Target, settings: Settings, shop: Market, product: uuid.UUID) 
 
         return detail
     if target.name == "seller-sales":
-        with psycopg.connect(str(settings.postgres_url), autocommit=True) as conn:
+        with psycopg.connect(str(settings.postgres.url), autocommit=True) as conn:
             conn.execute(
                 "UPDATE seller_sales_hourly SET units = units + %s WHERE seller_id = %s",
                 (EXTRA_UNITS, seller),
@@ -98,12 +98,12 @@ def plant(target: Target, settings: Settings, shop: Market, product: uuid.UUID) 
 
         return sales
     if target.backend == "opensearch":
-        client = OpenSearch(hosts=[str(settings.opensearch_url)], timeout=30)
-        index = index_name(settings.opensearch_index_prefix, 1)
+        client = OpenSearch(hosts=[str(settings.opensearch.url)], timeout=30)
+        index = index_name(settings.opensearch.index_prefix, 1)
         client.update(index=index, id=str(product), body={"doc": {"title": STALE}}, refresh=True)
         client.close()
     else:
-        with psycopg.connect(str(settings.postgres_url), autocommit=True) as conn:
+        with psycopg.connect(str(settings.postgres.url), autocommit=True) as conn:
             conn.execute(
                 "UPDATE catalog_search_products SET title = %s WHERE id = %s", (STALE, product)
             )
@@ -122,7 +122,7 @@ def plant(target: Target, settings: Settings, shop: Market, product: uuid.UUID) 
 def admin_token(settings: Settings) -> str:
     from marketplace.bootstrap import token_codec
 
-    return token_codec(settings).issue(uuid.uuid4(), "admin")
+    return token_codec(settings.auth).issue(uuid.uuid4(), "admin")
 
 
 @pytest.fixture(

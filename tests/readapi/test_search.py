@@ -64,8 +64,10 @@ def backend_settings(
         return read_settings(
             postgres_url,
             redis_url,
-            opensearch_url=request.getfixturevalue("opensearch_server"),
-            opensearch_index_prefix=f"t{uuid.uuid4().hex[:10]}-",
+            opensearch={
+                "url": request.getfixturevalue("opensearch_server"),
+                "index_prefix": f"t{uuid.uuid4().hex[:10]}-",
+            },
         )
     return read_settings(postgres_url, redis_url)
 
@@ -280,9 +282,9 @@ async def test_a_search_store_that_does_not_answer_is_a_503(
     backend: str, request: pytest.FixtureRequest, redis_server: str, commands: Commands
 ) -> None:
     closed = free_port()
-    overrides: dict[str, Any] = {"read_store_timeout_seconds": 0.5}
+    overrides: dict[str, Any] = {"deadlines": {"read_store_timeout_seconds": 0.5}}
     if backend == "opensearch":
-        overrides["opensearch_url"] = f"http://127.0.0.1:{closed}"
+        overrides["opensearch"] = {"url": f"http://127.0.0.1:{closed}"}
         postgres = request.getfixturevalue("postgres_url")
     else:
         postgres = f"postgresql://postgres@127.0.0.1:{closed}/postgres"

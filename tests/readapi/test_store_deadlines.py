@@ -22,6 +22,7 @@ from infra.eventstore import eventsourcing_env
 from infra.local.postgres import LocalPostgres
 from infra.local.redis import LocalRedis
 from infra.settings import Settings
+from marketplace.projectors import opened
 from tests.conftest import free_port
 from tests.readapi.conftest import Reader, open_reader, read_settings
 from tests.support.freeze import frozen, process_tree
@@ -48,7 +49,7 @@ class Stores:
 
     @property
     def bound(self) -> float:
-        return 2 * self.reader.settings.read_store_timeout_seconds
+        return 2 * self.reader.settings.deadlines.read_store_timeout_seconds
 
     def product_detail(self) -> Awaitable[httpx.Response]:
         return self.reader.client.get(f"/v1/products/{self.product}")
@@ -73,10 +74,16 @@ async def stores(services_dir: Path) -> AsyncIterator[Stores]:
     commands = Commands(eventsourcing_env(Settings(), postgres.url))
     try:
         async with open_reader(
-            read_settings(postgres.url, redis.url, read_store_timeout_seconds=DEADLINE), commands
+            read_settings(
+                postgres.url, redis.url, deadlines={"read_store_timeout_seconds": DEADLINE}
+            ),
+            commands,
         ) as reader:
             _, product = reader.stocked_product()
             reader.project()
+            for name in ("catalog-search", "orders"):
+                with opened(name, reader.settings, failures=False) as worker:
+                    worker.catch_up()
             shopper = reader.auth(uuid4(), "shopper")
             yield Stores(reader, postgres, redis, product, shopper)
     finally:

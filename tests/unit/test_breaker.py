@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
 from infra.payments.breaker import BreakerMetrics, BreakerState, CircuitBreaker, Permit
-from infra.settings import Settings
+from infra.settings import BreakerSettings
 
 S, F = True, False
 
@@ -268,12 +268,8 @@ def test_racing_callers_get_exactly_the_half_open_trials() -> None:
 
 
 def test_settings_configure_it_and_nonsense_is_refused() -> None:
-    settings = Settings(
-        breaker_failure_rate=0.25,
-        breaker_window_calls=8,
-        breaker_min_calls=2,
-        breaker_open_seconds=3.0,
-        breaker_half_open_calls=1,
+    settings = BreakerSettings(
+        failure_rate=0.25, window_calls=8, min_calls=2, open_seconds=3.0, half_open_calls=1
     )
     breaker = CircuitBreaker.from_settings(settings, metrics=BreakerMetrics.on(CollectorRegistry()))
     assert (breaker.failure_rate, breaker.window_calls, breaker.min_calls) == (0.25, 8, 2)
@@ -287,7 +283,7 @@ def test_settings_configure_it_and_nonsense_is_refused() -> None:
 def test_defaults_are_the_documented_ones_and_the_breaker_behaves_by_them() -> None:
     clock = [0.0]
     breaker = CircuitBreaker.from_settings(
-        Settings(), clock=lambda: clock[0], metrics=BreakerMetrics.on(CollectorRegistry())
+        BreakerSettings(), clock=lambda: clock[0], metrics=BreakerMetrics.on(CollectorRegistry())
     )
     assert (breaker.failure_rate, breaker.window_calls, breaker.min_calls) == (0.5, 100, 20)
     assert (breaker.open_seconds, breaker.half_open_calls) == (60.0, 10)

@@ -14,6 +14,7 @@ from domain.base import Cause, event_id
 from domain.money import Money
 from domain.order import Order
 from domain.order_lines import OrderLine
+from infra.mail import Mail, message_for
 from tests.unit.domain_support import AT, CTX, LATER, history, uid
 from workers.checkout.book_projection import CheckoutBookProjection
 
@@ -158,3 +159,14 @@ def test_every_book_entry_keeps_the_event_that_made_it() -> None:
         "void": by_type["Cancelled"],
     }
     assert len(set(book.causes.values())) == len(book.causes)
+
+
+def test_a_mail_an_event_caused_names_its_flow_and_its_cause_and_others_do_not() -> None:
+    caused = Mail("m-1", "ada@example.test", "Ada", "Order confirmed", "Hi\n", "flow-1", "event-9")
+    uncaused = Mail("m-2", "ada@example.test", "Ada", "Test", "Hi\n")
+
+    traced = message_for(caused, "shop@example.test")
+    untraced = message_for(uncaused, "shop@example.test")
+
+    assert (traced["X-Correlation-ID"], traced["X-Causation-ID"]) == ("flow-1", "event-9")
+    assert (untraced["X-Correlation-ID"], untraced["X-Causation-ID"]) == (None, None)

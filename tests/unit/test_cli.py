@@ -57,3 +57,17 @@ def test_the_roles_are_listed_in_the_token_help(capsys: pytest.CaptureFixture[st
     help_text = capsys.readouterr().out
 
     assert all(role in help_text for role in ("shopper", "seller", "admin", "auditor"))
+
+
+def test_a_mistyped_setting_stops_the_command_with_its_name(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MARKETPLACE_JWT_SECRETT", "x" * 40)
+    assert main(["token"]) == 2
+    out, err = capsys.readouterr()
+
+    assert out == ""
+    assert err == (
+        "marketplace: unknown MARKETPLACE_* settings: MARKETPLACE_JWT_SECRETT"
+        " (did you mean MARKETPLACE_JWT_SECRET?)\n"
+    )

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from infra.settings import Settings
+from infra.settings import PREFIX, MailSettings, Settings, env_names
 from marketplace.cli import command as cli_command
 from marketplace.registry import PROCESSES, Kind
 
@@ -30,7 +30,8 @@ PYPROJECT = ROOT / "pyproject.toml"
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 K8S_DIR = ROOT / "infra" / "deploy" / "k8s"
 
-PREFIX = str(Settings.model_config.get("env_prefix", "MARKETPLACE_"))
+SETTINGS = env_names()
+"""Every variable a setting reads."""
 STORES = ("kurrentdb", "postgres", "redis", "opensearch")
 APPS = {p.deployment: list(p.command) for p in PROCESSES}
 """Each process of the registry, by the name its compose service and k8s deployment have."""
@@ -150,7 +151,7 @@ def marketplace_names(compose_text: str, entries: Env, dockerfile: str) -> set[s
 
 
 def unknown_settings(names: set[str]) -> list[str]:
-    return sorted(n for n in names if n[len(PREFIX) :].lower() not in Settings.model_fields)
+    return sorted(n for n in names if n.upper() not in SETTINGS)
 
 
 def instructions(dockerfile: str) -> list[tuple[str, str]]:
@@ -506,10 +507,10 @@ def test_compose_environment_builds_production_settings(
     env = dict(settings_env(compose_env({"services": {app: service}})))
     settings = build_settings(monkeypatch, env)
     assert settings.environment == "production"
-    assert settings.host == "0.0.0.0"
-    assert settings.postgres_url and settings.redis_url and settings.opensearch_url
+    assert settings.http.host == "0.0.0.0"
+    assert settings.postgres.url and settings.redis.url and settings.opensearch.url
     if app in API_PORT_FIELD:
-        port = getattr(settings, API_PORT_FIELD[app])
+        port = getattr(settings.http, API_PORT_FIELD[app])
         assert f":{port}/health/ready" in str(service["healthcheck"]["test"])
         assert f"127.0.0.1:{port}:{port}" in service["ports"]
 
@@ -558,10 +559,12 @@ def test_k8s_environment_builds_production_settings(
     env.extend(k8s_env([deployment]))
     settings = build_settings(monkeypatch, dict(settings_env(env)))
     assert settings.environment == "production"
-    assert settings.payment_gateway_url and settings.blob_store == "s3"
-    assert settings.smtp_host != Settings.model_fields["smtp_host"].default
+    assert settings.payments.gateway_url and settings.blobs.store == "s3"
+    assert settings.mail.host != MailSettings.model_fields["host"].default
     if name in API_PORT_FIELD:
-        assert container["ports"][0]["containerPort"] == getattr(settings, API_PORT_FIELD[name])
+        assert container["ports"][0]["containerPort"] == getattr(
+            settings.http, API_PORT_FIELD[name]
+        )
 
 
 def test_services_hpas_and_pdbs_point_at_the_api_deployments() -> None:

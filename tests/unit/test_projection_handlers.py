@@ -213,7 +213,7 @@ PROJECTIONS: dict[type[Projection[Any]], set[type]] = {
         Fulfilment.Opened,
         Fulfilment.LabelAttached,
     },
-    SellerSalesProjection: {Order.Placed, Order.Confirmed, Order.Cancelled},
+    SellerSalesProjection: {Order.Placed, Order.Confirmed, Order.Cancelled, Order.Refunded},
     LabelProjection: set(),  # it labels in prepare, outside the view transaction
 }
 PROJECTIONS[CheckoutManager] = PROJECTIONS[CheckoutBookProjection]

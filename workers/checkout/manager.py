@@ -225,7 +225,7 @@ def run(
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         if metrics_port:
-            start_http_server(metrics_port, addr=settings.host)
+            start_http_server(metrics_port, addr=settings.http.host)
         run_until(stop, settings, gateway_client(settings), write_path)
     finally:
         for sig, handler in previous.items():
@@ -243,15 +243,15 @@ def opened(
     with ExitStack() as resources:
         commands = Commands(
             eventsourcing_env(settings, where.postgres_url),
-            split_logs=settings.split_logs,
+            split_logs=settings.events.split_logs,
             write_path=write_path,
         )
         resources.callback(commands.close)
         pool = postgres_pool(
             where.postgres_url,
-            max_size=settings.payment_workers + 4,
+            max_size=settings.payments.workers + 4,
             timeout=POOL_TIMEOUT_SECONDS,
-            connect_timeout=settings.postgres_connect_timeout_seconds,
+            connect_timeout=settings.postgres.connect_timeout_seconds,
         )
         resources.callback(pool.close)
         book = PostgresCheckoutBook(pool)
@@ -282,10 +282,10 @@ def run_until(
     with opened(settings, write_path) as (worker, commands, clock):
         book = cast(PostgresCheckoutBook, worker.view)
         lease = timedelta(
-            seconds=settings.payment_timeout_seconds * settings.payment_attempts * 2 + 5
+            seconds=settings.payments.timeout_seconds * settings.payments.attempts * 2 + 5
         )
         settlement = PaymentSettlement(commands.orders, gateway, clock=clock)
-        payments = PaymentLoop(book, settlement, settings.payment_workers, lease, clock=clock)
+        payments = PaymentLoop(book, settlement, settings.payments.workers, lease, clock=clock)
         deadlines = DeadlineLoop(book, commands, clock=clock)
         threads = [
             threading.Thread(target=payments.run, args=(stop,), name="payments", daemon=True),

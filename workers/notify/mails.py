@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid5
 
-from domain.base import event_id
+from domain.base import Cause, event_id
 from domain.money import Money
 from domain.order_lines import OrderLine
 
@@ -62,6 +62,7 @@ class OutboxMail:
     subject: str
     body: str
     created_at: datetime
+    cause: Cause
 
 
 def order_for_mail(
@@ -178,7 +179,7 @@ def order_expired(cause: Any, order: OrderForMail) -> list[OutboxMail]:
 
 def _mail(cause: Any, kind: str, recipient: UUID, subject: str, body: str) -> OutboxMail:
     message_id = mail_id(cause, kind, recipient)
-    return OutboxMail(message_id, kind, recipient, subject, body, cause.timestamp)
+    return OutboxMail(message_id, kind, recipient, subject, body, cause.timestamp, Cause.of(cause))
 
 
 def _ref(order: OrderForMail) -> str:

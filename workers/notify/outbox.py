@@ -23,6 +23,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
+from domain.base import Cause
 from projections.stores.postgres.unit import PostgresUnit, PostgresView
 from workers.notify.mails import LineForMail, OrderForMail, OutboxMail
 
@@ -55,10 +56,13 @@ CREATE TABLE IF NOT EXISTS mail_outbox (
     last_error text
 );
 CREATE INDEX IF NOT EXISTS mail_outbox_due ON mail_outbox (next_attempt_at) WHERE sent_at IS NULL;
+ALTER TABLE mail_outbox ADD COLUMN IF NOT EXISTS causation_id text NOT NULL DEFAULT '';
+ALTER TABLE mail_outbox ADD COLUMN IF NOT EXISTS correlation_id text NOT NULL DEFAULT '';
 """
 
 CLAIM_SQL = """
-SELECT o.message_id, d.email, d.name, o.subject, o.body, o.attempts
+SELECT o.message_id, d.email, d.name, o.subject, o.body, o.attempts, o.causation_id,
+       o.correlation_id
 FROM mail_outbox o
 JOIN mail_directory d ON d.kind = o.recipient_kind AND d.id = o.recipient_id
 WHERE o.sent_at IS NULL AND o.next_attempt_at <= now()
@@ -124,7 +128,8 @@ class PostgresNotificationUnit(PostgresUnit):
         """Insert the mail unless its id is in the outbox already."""
         self.cursor.execute(
             "INSERT INTO mail_outbox (message_id, recipient_kind, recipient_id, subject, body, "
-            "created_at) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (message_id) DO NOTHING",
+            "created_at, causation_id, correlation_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (message_id) DO NOTHING",
             (
                 mail.message_id,
                 mail.recipient_kind,
@@ -132,6 +137,8 @@ class PostgresNotificationUnit(PostgresUnit):
                 mail.subject,
                 mail.body,
                 mail.created_at,
+                mail.cause.causation_id,
+                mail.cause.correlation_id,
             ),
         )
 
@@ -155,7 +162,7 @@ class PostgresNotificationView(PostgresView):
 
 @dataclass(frozen=True)
 class DueMail:
-    """An unsent mail with its recipient's current address."""
+    """An unsent mail with its recipient's current address, and the event that caused it."""
 
     message_id: UUID
     to_address: str
@@ -163,6 +170,7 @@ class DueMail:
     subject: str
     body: str
     attempts: int
+    cause: Cause
 
 
 @dataclass(frozen=True)
@@ -220,8 +228,10 @@ class MailOutbox:
             if row is None:
                 yield None
                 return
-            message_id, email, name, subject, body, attempts = row
-            due = DueMail(UUID(str(message_id)), email, name, subject, body, int(attempts))
+            message_id, email, name, subject, body, attempts, *cause = row
+            due = DueMail(
+                UUID(str(message_id)), email, name, subject, body, int(attempts), Cause(*cause)
+            )
             yield ClaimedMail(due, cursor)
 
     def rows(self) -> list[OutboxRow]:

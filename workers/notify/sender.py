@@ -122,7 +122,15 @@ class OutboxSender:
 
     def _deliver(self, claimed: ClaimedMail) -> None:
         due = claimed.mail
-        mail = Mail(str(due.message_id), due.to_address, due.to_name, due.subject, due.body)
+        mail = Mail(
+            str(due.message_id),
+            due.to_address,
+            due.to_name,
+            due.subject,
+            due.body,
+            due.cause.correlation_id,
+            due.cause.causation_id,
+        )
         try:
             self.sender.send(mail)
         except MailRejected as error:
@@ -172,12 +180,12 @@ def opened(settings: Settings, batch_size: int = 20) -> Iterator[tuple[Worker[An
         pool = postgres_pool(
             where.postgres_url,
             max_size=POOL_SIZE,
-            connect_timeout=settings.postgres_connect_timeout_seconds,
+            connect_timeout=settings.postgres.connect_timeout_seconds,
         )
         resources.callback(pool.close)
         view = PostgresNotificationView(pool)
         view.create()
-        smtp = SmtpSender.from_settings(settings)
+        smtp = SmtpSender.from_settings(settings.mail)
         resources.callback(smtp.close)
         sender = OutboxSender(MailOutbox(pool), smtp, batch_size=batch_size)
         failures = PostgresDeadLetters(pool)
@@ -190,12 +198,12 @@ def run(
 ) -> int:
     """Project and send until stop is set, then return 0; either side's failure raises."""
     if metrics_port:
-        start_http_server(metrics_port, addr=settings.host)
+        start_http_server(metrics_port, addr=settings.http.host)
     with opened(settings, batch_size) as (worker, sender):
         log.info(
             "notify_started",
             logs=log_names(worker.projection, settings),
-            smtp=f"{settings.smtp_host}:{settings.smtp_port}",
+            smtp=f"{settings.mail.host}:{settings.mail.port}",
         )
         run_together(worker, sender, stop)
     log.info("notify_stopped")

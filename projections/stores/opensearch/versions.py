@@ -21,12 +21,19 @@ from typing import Any, Protocol, runtime_checkable
 
 from opensearchpy import NotFoundError, OpenSearch
 
-from projections.stores.opensearch.errors import TRANSIENT, unavailable_is_transient
+from projections.completeness import Completeness
+from projections.stores.opensearch.errors import (
+    TRANSIENT,
+    OpenSearchUnavailable,
+    unavailable_is_transient,
+)
 from projections.versions import READERS, WRITERS, CreatedView, VersionConflict, reached
 
 VIEW_VERSION = 1
 """The version of the index an unversioned deployment has (before aliases existed)."""
 TRACKING_ID = "tracking"
+TARGET_ID = "target"
+"""The document holding a version's completeness target (projections.completeness), if any."""
 INDEX = "catalog-search"
 
 
@@ -70,6 +77,31 @@ def tracked(client: OpenSearch, index: str, *, strict: bool = False) -> dict[str
             raise
         return {}
     return {str(k): int(v) for k, v in found["_source"].get("positions", {}).items()}
+
+
+def completeness_at(client: OpenSearch, index: str) -> Completeness:
+    """The positions of an index or alias, and what is left of its completeness target.
+
+    One realtime mget of the tracking and target documents; a missing index or alias is a
+    NotFoundError. The target document is deleted once reached, but a target the positions
+    have reached counts as reached before that.
+    """
+    docs = client.mget(index=index, body={"ids": [TRACKING_ID, TARGET_ID]})["docs"]
+    failed = [doc for doc in docs if "error" in doc]
+    if failed:
+        error = failed[0]["error"]
+        if isinstance(error, dict) and error.get("type") == "index_not_found_exception":
+            raise NotFoundError(404, "index_not_found_exception", error)
+        raise OpenSearchUnavailable(f"{failed[0]['_id']}: {error}")
+    found = {doc["_id"]: doc["_source"] for doc in docs if doc.get("found")}
+    positions = _numbers(found.get(TRACKING_ID, {}))
+    target = _numbers(found.get(TARGET_ID, {}))
+    left = {log: head for log, head in target.items() if positions.get(log, 0) < head}
+    return Completeness(positions, left)
+
+
+def _numbers(doc: dict[str, Any]) -> dict[str, int]:
+    return {str(k): int(v) for k, v in doc.get("positions", {}).items()}
 
 
 @runtime_checkable
@@ -143,14 +175,15 @@ class OpenSearchVersions:
             self._block(old, True)
 
     def move_readers(self, old: int, new: int) -> bool:
-        """Point the readers' alias at new if new has reached old's positions.
+        """Point the readers' alias at new if new is complete and has reached old's positions.
 
         new is refreshed first: a rebuild writes it without refreshing.
         """
         if not self._names(READERS, old):
             raise VersionConflict(f"{self.prefix}{INDEX}: readers are not at v{old}")
         before = tracked(self.client, index_name(self.prefix, old)) if old else {}
-        if not reached(tracked(self.client, index_name(self.prefix, new)), before):
+        after = completeness_at(self.client, index_name(self.prefix, new))
+        if not after.complete or not reached(after.positions, before):
             return False
         self.client.indices.refresh(index=index_name(self.prefix, new))
         self._move(READERS, old, new)

@@ -8,6 +8,7 @@ from typing import Any, ClassVar, TypeVar
 import psycopg
 from psycopg_pool import ConnectionPool
 
+from projections.completeness import Completeness, ViewIncomplete
 from projections.stores.postgres.unit import PostgresView
 from projections.versions import WRITERS
 
@@ -18,8 +19,10 @@ class PostgresReadView(PostgresView):
     """A view whose reads run in one transaction each, within an optional statement timeout.
 
     It reads the version its pointer names (follows: READERS for the query API, WRITERS for
-    the projector), or the pinned version. A read made before the projector has created the
-    tables answers as an empty view (a query API may start first). A timed-out statement
+    the projector), or the pinned version. A read of a view that is not complete (not
+    created yet, or built from empty and short of its target: projections.completeness)
+    raises ViewIncomplete rather than answer from part of the logs; its positions and
+    completeness answer as an empty view's (a query API may start first). A timed-out statement
     raises QueryCanceled, an OperationalError, so the query API answers 503 like any other
     store outage.
     """
@@ -51,17 +54,38 @@ class PostgresReadView(PostgresView):
             ).fetchall()
             return {str(log): int(position) for log, position in rows}
 
-        return self.read(read, {})
+        return self._bounded(read, {})
 
-    def read(self, query: Callable[[psycopg.Connection[Any]], T], missing: T) -> T:
-        """query() in one transaction within the statement timeout; missing if a table is."""
-        settings = {}
-        if self.statement_timeout_ms is not None:
-            settings["statement_timeout"] = str(self.statement_timeout_ms)
+    def completeness(self) -> Completeness:
+        """The positions and completeness target left (none before the tables exist)."""
+        return self._bounded(self.completeness_in, Completeness({}))
+
+    def read(self, query: Callable[[psycopg.Connection[Any]], T]) -> T:
+        """query() in one transaction within the statement timeout, from a complete view.
+
+        ViewIncomplete if the version read is not complete, or not created yet.
+        """
+
+        def complete(conn: psycopg.Connection[Any]) -> T:
+            self.require_complete(conn)
+            return query(conn)
+
         try:
-            return self.run(query, settings)
+            return self.run(complete, self._settings())
+        except psycopg.errors.UndefinedTable:
+            raise ViewIncomplete(self.name, "not created yet") from None
+
+    def _bounded(self, query: Callable[[psycopg.Connection[Any]], T], missing: T) -> T:
+        """query() in one transaction within the statement timeout; missing if a table is."""
+        try:
+            return self.run(query, self._settings())
         except psycopg.errors.UndefinedTable:
             return missing
+
+    def _settings(self) -> dict[str, str]:
+        if self.statement_timeout_ms is None:
+            return {}
+        return {"statement_timeout": str(self.statement_timeout_ms)}
 
     def close(self) -> None:
         """Release the view's pool, if it is the view's own."""

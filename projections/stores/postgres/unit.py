@@ -3,6 +3,9 @@
 A versioned view (see projections.stores.postgres.versions) follows the version that readers or
 writers use, or is pinned to one; every transaction starts by setting its search_path to
 that version's schema.
+
+A view's completeness target (projections.completeness) is kept in projection_targets, beside
+its positions: a row per log still short of its target, deleted by the batch that reaches it.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from infra.schema_lock import lock_schema_in_transaction
+from projections.completeness import Completeness, ViewIncomplete
 from projections.runtime import PositionMoved, ViewVersionMoved
 from projections.stores.postgres.versions import (
     COLUMNS,
@@ -38,6 +42,48 @@ CREATE TABLE IF NOT EXISTS projection_positions (
     PRIMARY KEY (view, log)
 )
 """
+TARGETS_SQL = """
+CREATE TABLE IF NOT EXISTS projection_targets (
+    view text NOT NULL,
+    log text NOT NULL,
+    position bigint NOT NULL,
+    PRIMARY KEY (view, log)
+)
+"""
+TRACK = """
+WITH reached AS (
+    DELETE FROM projection_targets
+    WHERE view = %(view)s AND log = %(log)s AND position <= %(position)s
+)
+UPDATE projection_positions SET position = %(position)s
+WHERE view = %(view)s AND log = %(log)s AND position = %(after)s
+"""
+"""Moves a log's position, and clears the log's completeness target once it is reached."""
+COMPLETENESS = """
+SELECT 'position', log, position FROM projection_positions WHERE view = %(view)s
+UNION ALL
+SELECT 'target', log, position FROM projection_targets WHERE view = %(view)s
+"""
+IS_COMPLETE = """
+SELECT EXISTS (SELECT FROM projection_positions WHERE view = %(view)s)
+    AND NOT EXISTS (SELECT FROM projection_targets WHERE view = %(view)s)
+"""
+START_EMPTY = """
+WITH started AS (
+    INSERT INTO projection_positions (view, log, position)
+    SELECT %(view)s, log, 0 FROM unnest(%(logs)s::text[]) AS log
+    ON CONFLICT DO NOTHING
+)
+INSERT INTO projection_targets (view, log, position)
+SELECT %(view)s, t.log, t.position
+FROM unnest(%(logs)s::text[], %(heads)s::bigint[]) AS t(log, position)
+WHERE t.position > 0
+ON CONFLICT (view, log) DO UPDATE SET position = excluded.position
+"""
+
+
+LOCK_START = "SELECT pg_advisory_xact_lock(hashtext('projection start ' || %s))"
+"""Held while a view found empty records its target, so two starts cannot interleave."""
 
 
 class PostgresUnit:
@@ -52,11 +98,8 @@ class PostgresUnit:
 
     def track(self, log: str, after: int, position: int) -> None:
         """Move the log's position from after to position, or raise PositionMoved."""
-        moved = self.cursor.execute(
-            "UPDATE projection_positions SET position = %s "
-            "WHERE view = %s AND log = %s AND position = %s",
-            (position, self.view, log, after),
-        ).rowcount
+        params = {"view": self.view, "log": log, "position": position, "after": after}
+        moved = self.cursor.execute(TRACK, params).rowcount
         if moved == 1:
             return
         inserted = 0
@@ -128,6 +171,7 @@ class PostgresView:
                     enter(conn, self.name, None, version)
                 self.version = version
             conn.execute(POSITIONS_SQL)
+            conn.execute(TARGETS_SQL)
             for statement in statements:
                 conn.execute(statement)
 
@@ -150,6 +194,40 @@ class PostgresView:
             return {str(log): int(position) for log, position in rows}
 
         return self.run(read)
+
+    def completeness(self) -> Completeness:
+        """The positions and the completeness target left, in the version resolved now."""
+        return self.run(self.completeness_in)
+
+    def completeness_in(self, conn: psycopg.Connection[Any]) -> Completeness:
+        """completeness() in the transaction of conn, which entered a version already."""
+        rows = conn.execute(COMPLETENESS, {"view": self.name}).fetchall()
+        found: dict[str, dict[str, int]] = {"position": {}, "target": {}}
+        for kind, log, position in rows:
+            found[kind][str(log)] = int(position)
+        return Completeness(found["position"], found["target"])
+
+    def start_empty(self, target: dict[str, int]) -> dict[str, int]:
+        """Record target and a position of 0 per log, if the version has no positions."""
+
+        def start(conn: psycopg.Connection[Any]) -> dict[str, int]:
+            conn.execute(LOCK_START, (self.name,))
+            rows = conn.execute(
+                "SELECT log, position FROM projection_positions WHERE view = %s", (self.name,)
+            ).fetchall()
+            if rows:
+                return {str(log): int(position) for log, position in rows}
+            params = {"view": self.name, "logs": list(target), "heads": list(target.values())}
+            conn.execute(START_EMPTY, params)
+            return dict.fromkeys(target, 0)
+
+        return self.run(start)
+
+    def require_complete(self, conn: psycopg.Connection[Any]) -> None:
+        """Raise ViewIncomplete unless the version this transaction reads is complete."""
+        row = conn.execute(IS_COMPLETE, {"view": self.name}).fetchone()
+        if not (row and row[0]):
+            raise ViewIncomplete(self.name)
 
     def run(
         self,

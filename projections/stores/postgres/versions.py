@@ -187,7 +187,8 @@ class PostgresVersions:
             raise VersionConflict(f"{self.name}: writers are not at v{old}")
 
     def move_readers(self, old: int, new: int) -> bool:
-        """Point the readers at new if new has reached old's positions, in one transaction."""
+        """Point the readers at new if new is complete and has reached old's positions, in one
+        transaction."""
         with self.pool.connection() as conn, conn.transaction():
             conn.execute(f"SET LOCAL lock_timeout = '{SWITCH_LOCK_TIMEOUT}'")
             conn.execute(REGISTER, (self.name,))
@@ -196,6 +197,8 @@ class PostgresVersions:
             ).fetchone()
             if row is None or row[0] != old:
                 raise VersionConflict(f"{self.name}: readers are not at v{old}")
+            if not self._complete(conn, new):
+                return False
             if not reached(self._positions(conn, new), self._positions(conn, old)):
                 return False
             conn.execute(
@@ -232,13 +235,14 @@ class PostgresVersions:
             tables = [sql.Identifier(self.base, table) for table in self.tables]
             dropped = sql.SQL(", ").join(tables)
             conn.execute(sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(dropped))
-            if self._exists(conn, self.base, "projection_positions"):
-                conn.execute(
-                    sql.SQL("DELETE FROM {} WHERE view = %s").format(
-                        sql.Identifier(self.base, "projection_positions")
-                    ),
-                    (self.name,),
-                )
+            for kept in ("projection_positions", "projection_targets"):
+                if self._exists(conn, self.base, kept):
+                    conn.execute(
+                        sql.SQL("DELETE FROM {} WHERE view = %s").format(
+                            sql.Identifier(self.base, kept)
+                        ),
+                        (self.name,),
+                    )
 
     def _pointer(self, follows: str) -> int:
         with self.pool.connection() as conn:
@@ -266,6 +270,21 @@ class PostgresVersions:
             (self.name,),
         ).fetchall()
         return {str(log): int(position) for log, position in rows}
+
+    def _complete(self, conn: psycopg.Connection[Any], version: int) -> bool:
+        """Whether version has positions and no completeness target left."""
+        if not self._positions(conn, version):
+            return False
+        schema = self._schema(version)
+        if not self._exists(conn, schema, "projection_targets"):
+            return True
+        row = conn.execute(
+            sql.SQL("SELECT NOT EXISTS (SELECT FROM {} WHERE view = %s)").format(
+                sql.Identifier(schema, "projection_targets")
+            ),
+            (self.name,),
+        ).fetchone()
+        return bool(row and row[0])
 
     @staticmethod
     def _exists(conn: psycopg.Connection[Any], schema: str, table: str) -> bool:

@@ -13,10 +13,11 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import redis
 
+from projections.completeness import Completeness
 from projections.runtime import PositionMoved, ViewVersionMoved
 from projections.stores.redis.writes import COMMIT, HashWrites
 from projections.versions import READERS, WRITERS
@@ -47,13 +48,40 @@ end
 """
 """A Lua prelude: the key prefix and version a view reads, from its pin or its pointer."""
 
+COMPLETE = """
+local function complete(prefix)
+  return redis.call('EXISTS', prefix .. ':positions') == 1
+    and redis.call('EXISTS', prefix .. ':target') == 0
+end
+"""
+"""A Lua prelude: whether the version under prefix is complete (projections.completeness)."""
+
 POSITIONS = (
     RESOLVE
     + """
 local prefix, version = prefix_of(ARGV[1], ARGV[2], KEYS[1])
-return {version, redis.call('HGETALL', prefix .. ':positions')}
+return {version, redis.call('HGETALL', prefix .. ':positions'),
+  redis.call('HGETALL', prefix .. ':target')}
 """
 )
+
+START_EMPTY = (
+    RESOLVE
+    + """
+local prefix, version = prefix_of(ARGV[1], ARGV[2], KEYS[1])
+local positions = prefix .. ':positions'
+if redis.call('EXISTS', positions) == 0 then
+  for i = 3, #ARGV, 2 do
+    redis.call('HSET', positions, ARGV[i], '0')
+    if tonumber(ARGV[i + 1]) > 0 then
+      redis.call('HSET', prefix .. ':target', ARGV[i], ARGV[i + 1])
+    end
+  end
+end
+return {version, redis.call('HGETALL', positions), redis.call('HGETALL', prefix .. ':target')}
+"""
+)
+"""Records a completeness target (ARGV[3..]: log, head pairs) in a version with no positions."""
 
 
 class RedisUnit:
@@ -93,6 +121,7 @@ class RedisView(ABC, Generic[UnitT]):
         self.pinned = version
         self.pointer = pointer_key(base, follows)
         self._positions = client.register_script(POSITIONS)
+        self._start_empty = client.register_script(START_EMPTY)
         self._commit = client.register_script(COMMIT)
         self._place(version or 0)
 
@@ -104,6 +133,7 @@ class RedisView(ABC, Generic[UnitT]):
         self.version = version
         self.prefix = version_prefix(self.base, version)
         self.positions_key = positions_key(self.prefix)
+        self.target_key = target_key(self.prefix)
 
     def resolve_args(self) -> list[str]:
         """ARGV[1..2] of a script opening with RESOLVE: the base and the pinned version."""
@@ -111,9 +141,23 @@ class RedisView(ABC, Generic[UnitT]):
 
     def positions(self) -> dict[str, int]:
         """The last projected position of each log, in the version the view resolves now."""
-        version, flat = self._positions(keys=[self.pointer], args=self.resolve_args())
+        return self.completeness().positions
+
+    def completeness(self) -> Completeness:
+        """The positions and the target left, in the version the view resolves now."""
+        reply = self._positions(keys=[self.pointer], args=self.resolve_args())
+        return self._completeness(reply)
+
+    def start_empty(self, target: dict[str, int]) -> dict[str, int]:
+        """Record target and a position of 0 per log, if the version has no positions."""
+        pairs = [item for log, head in target.items() for item in (log, head)]
+        reply = self._start_empty(keys=[self.pointer], args=[*self.resolve_args(), *pairs])
+        return self._completeness(reply).positions
+
+    def _completeness(self, reply: list[Any]) -> Completeness:
+        version, flat, target = reply
         self._place(int(version))
-        return {text(k): int(v) for k, v in zip(flat[::2], flat[1::2], strict=True)}
+        return Completeness(_numbers(flat), _numbers(target))
 
     @contextmanager
     def unit_of_work(self) -> Iterator[UnitT]:
@@ -131,7 +175,8 @@ class RedisView(ABC, Generic[UnitT]):
         log, after, position = unit.tracked
         following = "1" if self.pinned is None else "0"
         args = [log, after, position, following, version, *unit.writes.args()]
-        outcome, found = self._commit(keys=[self.positions_key, self.pointer], args=args)
+        keys = [self.positions_key, self.pointer, self.target_key]
+        outcome, found = self._commit(keys=keys, args=args)
         if text(outcome) == "version":
             raise ViewVersionMoved(f"{self.pointer} names v{text(found)}, not v{version}")
         if text(outcome) == "position":
@@ -157,6 +202,11 @@ def positions_key(prefix: str) -> str:
     return f"{prefix}:positions"
 
 
+def target_key(prefix: str) -> str:
+    """The hash holding what is left of a view's completeness target, beside its positions."""
+    return f"{prefix}:target"
+
+
 def delete_matching(
     client: redis.Redis, pattern: str, keep: Callable[[str], bool] = lambda key: False
 ) -> int:
@@ -174,6 +224,10 @@ def delete_matching(
     if batch:
         deleted += int(client.unlink(*batch))
     return deleted
+
+
+def _numbers(flat: list[Any]) -> dict[str, int]:
+    return {text(k): int(v) for k, v in zip(flat[::2], flat[1::2], strict=True)}
 
 
 def text(value: bytes | str) -> str:

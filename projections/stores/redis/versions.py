@@ -22,6 +22,7 @@ from projections.stores.redis.unit import (
     delete_matching,
     pointer_key,
     positions_key,
+    target_key,
     text,
     version_prefix,
 )
@@ -37,6 +38,7 @@ return 1
 
 MOVE_READERS = """
 if (redis.call('GET', KEYS[1]) or '0') ~= ARGV[1] then return -1 end
+if redis.call('EXISTS', KEYS[3]) == 0 or redis.call('EXISTS', KEYS[4]) == 1 then return 0 end
 local old = redis.call('HGETALL', KEYS[2])
 for i = 1, #old, 2 do
   if tonumber(redis.call('HGET', KEYS[3], old[i]) or '0') < tonumber(old[i + 1]) then
@@ -46,7 +48,8 @@ end
 redis.call('SET', KEYS[1], ARGV[2])
 return 1
 """
-"""Readers move only if every log's position in the new version is at or past the old one's."""
+"""Readers move only to a complete version (projections.completeness) whose every log's
+position is at or past the old one's."""
 
 
 class RedisVersions:
@@ -97,11 +100,13 @@ class RedisVersions:
             raise VersionConflict(f"{self.base}: writers are not at v{old}")
 
     def move_readers(self, old: int, new: int) -> bool:
-        """Point the query API at new, if it is at old and new has reached old's positions."""
+        """Point the query API at new, if it is at old and new is complete and has reached old's
+        positions."""
         keys = [
             pointer_key(self.base, READERS),
             positions_key(version_prefix(self.base, old)),
             positions_key(version_prefix(self.base, new)),
+            target_key(version_prefix(self.base, new)),
         ]
         moved = int(self._move_readers(keys=keys, args=[old, new]))
         if moved < 0:

@@ -9,7 +9,11 @@ however many events touched the key.
 
 COMMIT applies them atomically with the position: it checks that the writers' pointer still
 names the batch's version (when the view follows it) and that the log's position is where the
-batch starts, writes nothing otherwise, and moves the position last.
+batch starts, writes nothing otherwise, and moves the position last, clearing the log's
+completeness target once the position reaches it (projections.completeness). A view with no
+positions at all lost them (or was never started): the batch is refused, so that the worker
+rereads them and records a completeness target first, instead of writing one log's events
+into a view that would then pass for complete.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ if ARGV[4] == '1' then
   local now = redis.call('GET', KEYS[2]) or '0'
   if tonumber(now) ~= tonumber(ARGV[5]) then return {'version', now} end
 end
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'position', 'none (the view lost it)'} end
 local stored = redis.call('HGET', KEYS[1], log) or '0'
 if tonumber(stored) ~= after then return {'position', stored} end
 local CHUNK = 1000
@@ -55,10 +60,13 @@ while i <= #ARGV do
   end
 end
 redis.call('HSET', KEYS[1], log, position)
+local goal = redis.call('HGET', KEYS[3], log)
+if goal and tonumber(goal) <= tonumber(position) then redis.call('HDEL', KEYS[3], log) end
 return {'ok', position}
 """
-"""KEYS: the positions hash, the writers' pointer. ARGV: log, after, position, whether the view
-follows the pointer ('1'), the version it expects there, then HashWrites.args()."""
+"""KEYS: the positions hash, the writers' pointer, the completeness target. ARGV: log, after,
+position, whether the view follows the pointer ('1'), the version it expects there, then
+HashWrites.args()."""
 
 
 class _Key:
