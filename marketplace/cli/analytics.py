@@ -48,7 +48,7 @@ def replay(
     from analytics.replay import OutUnusable
     from analytics.store import CheckpointMismatch
     from analytics.until import BadUntil
-    from marketplace.analytics import run_replay
+    from marketplace.analytics import DevelopmentKey, run_replay
     from marketplace.progress import ProgressBar
     from projections.failures import ProjectionStopped
 
@@ -60,7 +60,7 @@ def replay(
     bar = ProgressBar(f"replay {spec}", 0, sys.stderr)
     try:
         result = run_replay(spec, configured(), until, out, fmt, bar.update)
-    except (UnknownProjection, BadUntil, OutUnusable, CheckpointMismatch) as error:
+    except (UnknownProjection, BadUntil, OutUnusable, CheckpointMismatch, DevelopmentKey) as error:
         fail(str(error))
     except ProjectionStopped as error:
         print(f"marketplace analytics replay: {error}", file=sys.stderr)

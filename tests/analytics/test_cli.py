@@ -53,6 +53,26 @@ def test_an_unknown_projection_is_a_usage_error_that_writes_nothing(
     assert not out.exists()
 
 
+def test_production_refuses_the_development_key_and_writes_nothing(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    env = {
+        "MARKETPLACE_POSTGRES_URL": postgres_url,
+        "MARKETPLACE_ENVIRONMENT": "production",
+        "MARKETPLACE_JWT_SECRET": "s" * 40,
+    }
+    done = run_marketplace("analytics", "replay", "order-lines", "--out", str(out), env=env)
+    assert done.returncode == 2
+    assert "set MARKETPLACE_ANALYTICS_KEY" in done.stderr
+    assert not out.exists()
+    own_key = run_marketplace(
+        "analytics", "replay", "order-lines", "--out", str(out),
+        env=env | {"MARKETPLACE_ANALYTICS_KEY": "k" * 32},
+    )  # fmt: skip
+    assert own_key.returncode == 0, own_key.stderr
+
+
 def test_an_unwritable_out_is_refused_and_writes_nothing(postgres_url: str, tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("")
