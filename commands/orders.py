@@ -12,6 +12,7 @@ from commands.access import ADMIN, require_owner
 from commands.base import ContextApplication, Outcome
 from commands.errors import Forbidden
 from domain.base import Context
+from domain.errors import RuleViolated
 from domain.fulfilment import Fulfilment, fulfilment_id
 from domain.money import Money
 from domain.order import Order
@@ -57,31 +58,45 @@ class OrdersApplication(ContextApplication):
         return self._change(order_id, lambda o: o.confirm(ctx))
 
     def ship(
-        self, order_id: UUID, seller_id: UUID, ctx: Context, expected_version: int | None = None
+        self,
+        order_id: UUID,
+        seller_id: UUID | None,
+        ctx: Context,
+        expected_version: int | None = None,
     ) -> Outcome:
-        """Record that the seller shipped its part (the acting seller, or an admin)."""
+        """Record that the seller shipped its part (the acting seller, or an admin; an admin
+        naming no seller ships the part of an order's only seller)."""
         return self._sellers_part(order_id, seller_id, Order.ship, ctx, expected_version)
 
     def deliver(
-        self, order_id: UUID, seller_id: UUID, ctx: Context, expected_version: int | None = None
+        self,
+        order_id: UUID,
+        seller_id: UUID | None,
+        ctx: Context,
+        expected_version: int | None = None,
     ) -> Outcome:
-        """Record that the seller's shipped part arrived (the acting seller, or an admin)."""
+        """Record that the seller's shipped part arrived (the acting seller, or an admin; an
+        admin naming no seller delivers the part of an order's only seller)."""
         return self._sellers_part(order_id, seller_id, Order.deliver, ctx, expected_version)
 
     def _sellers_part(
         self,
         order_id: UUID,
-        seller_id: UUID,
+        seller_id: UUID | None,
         step: Callable[[Order, UUID, Context], None],
         ctx: Context,
         expected_version: int | None,
     ) -> Outcome:
-        require_owner(ctx, seller_id)
+        if seller_id is not None:
+            require_owner(ctx, seller_id)
+        elif ctx.role != ADMIN:
+            raise Forbidden("a seller changes its own part")
 
         def take_step(order: Order) -> None:
-            if ctx.role != ADMIN and seller_id not in order.lines_by_seller:
+            part = seller_id if seller_id is not None else only_seller(order)
+            if ctx.role != ADMIN and part not in order.lines_by_seller:
                 raise Forbidden("only a seller of the order may change its part")
-            step(order, seller_id, ctx)
+            step(order, part, ctx)
 
         return self._change(order_id, take_step, expected_version)
 
@@ -149,3 +164,11 @@ class OrdersApplication(ContextApplication):
         self, order_id: UUID, decide: Callable[[Order], None], expected_version: int | None = None
     ) -> Outcome:
         return self.change(order_id, Order, decide, expected_version)
+
+
+def only_seller(order: Order) -> UUID:
+    """The order's one seller; an order of several sellers needs one named (RuleViolated)."""
+    sellers = list(order.lines_by_seller)
+    if len(sellers) != 1:
+        raise RuleViolated("the order has several sellers: name the seller_id")
+    return sellers[0]

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 import structlog
 from fastapi import APIRouter, FastAPI
 
+from infra import openapi
 from infra.auth import TokenCodec
 from infra.metrics import install_metrics
 from infra.ratelimit.limiter import RateLimiter
@@ -55,6 +56,7 @@ def api_app(
         app.router.routes.extend(router.routes)
     add_liveness(app)
     install_metrics(app)
+    openapi.install(app)
     return app
 
 

@@ -9,7 +9,8 @@ import structlog
 
 
 def configure_logging(level: str = "INFO") -> None:
-    """Route structlog and the standard library's logging to JSON lines on stderr."""
+    """Route structlog and the standard library's logging to JSON lines on stderr, each line
+    written whole in one call (so lines from threads never run together)."""
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         numeric = logging.INFO
@@ -23,6 +24,6 @@ def configure_logging(level: str = "INFO") -> None:
             structlog.processors.JSONRenderer(),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=structlog.WriteLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,
     )

@@ -115,9 +115,10 @@ def install_http_problems(app: FastAPI) -> None:
             return problem_response(
                 request, 413, "too-large", "Request body too large", str(exc.detail)
             )
-        return problem_response(
-            request, exc.status_code, "http", str(exc.detail), headers=dict(exc.headers or {})
-        )
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = allowed_methods(request)
+        return problem_response(request, exc.status_code, "http", str(exc.detail), headers=headers)
 
     @app.exception_handler(InvalidToken)
     async def _token(request: Request, exc: InvalidToken) -> Response:
@@ -144,10 +145,32 @@ def install_http_problems(app: FastAPI) -> None:
         return problem_response(request, 500, "internal", "Internal error")
 
 
+def allowed_methods(request: Request) -> str:
+    """Every method some route serves at the request's path: one route answers a 405, but a
+    path may have several (PUT and DELETE of a cart line)."""
+    path = request.url.path
+    methods = {
+        method
+        for route in request.app.router.routes
+        if (regex := getattr(route, "path_regex", None)) is not None and regex.match(path)
+        for method in getattr(route, "methods", None) or ()
+    }
+    return ", ".join(sorted(methods))
+
+
 def add_liveness(app: FastAPI) -> None:
     """GET /health/live: the process is up (nothing else is checked)."""
 
-    @app.get("/health/live", tags=["health"])
+    @app.get(
+        "/health/live",
+        tags=["health"],
+        responses={
+            200: {
+                "description": "Up",
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            }
+        },
+    )
     def live() -> Response:
         """The process is up."""
         return Response(b'{"status":"ok"}', media_type="application/json")

@@ -7,11 +7,12 @@ idempotency window) replays the first answers instead of writing twice.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -28,7 +29,7 @@ from tenacity import (
 from infra.auth import Role, TokenCodec
 from infra.settings import Settings, load_settings
 from loadtest.demo_catalog import DemoSeller, customer, product, seller, stock_quantity
-from loadtest.root import Root
+from loadtest.root import Progress, Root
 
 RETRY_STATUSES = {429, 502, 503, 504}
 IN_PROGRESS = "urn:marketplace:problem:idempotency-in-progress"
@@ -157,9 +158,17 @@ def positions(client: httpx.Client) -> dict[str, int]:
     return found
 
 
-def run_all(pool: ThreadPoolExecutor, tasks: Iterable[Callable[[], None]]) -> None:
-    """Run the tasks on the pool; on the first failure cancel those not started and raise it."""
-    done, pending = wait([pool.submit(task) for task in tasks], return_when=FIRST_EXCEPTION)
+def run_all(
+    pool: ThreadPoolExecutor,
+    tasks: Iterable[Callable[[], None]],
+    finished: Callable[[Future[None]], None] = lambda _: None,
+) -> None:
+    """Run the tasks on the pool, calling finished as each ends; on the first failure cancel
+    those not started and raise it."""
+    futures = [pool.submit(task) for task in tasks]
+    for future in futures:
+        future.add_done_callback(finished)
+    done, pending = wait(futures, return_when=FIRST_EXCEPTION)
     for future in pending:
         future.cancel()
     for future in done:
@@ -175,8 +184,17 @@ def load(
     customers: int,
     seed: int,
     concurrency: int,
+    progress: Progress | None = None,
 ) -> tuple[Tally, dict[str, int], dict[str, int]]:
-    """Load the demo; the tally and the log positions before and after."""
+    """Load the demo, showing each seller, product and customer done on progress; the tally
+    and the log positions before and after."""
+    counter = itertools.count(1)
+
+    def finished(_: Future[None]) -> None:
+        done = next(counter)
+        if progress is not None:
+            progress.update(done)
+
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     with (
         httpx.Client(base_url=url, limits=limits, timeout=30.0) as client,
@@ -185,13 +203,14 @@ def load(
         before = positions(client)
         loader = DemoLoader(client, codec, seed)
         demo_sellers = [seller(seed, i) for i in range(sellers)]
-        run_all(pool, [partial(loader.register_seller, s) for s in demo_sellers])
+        run_all(pool, [partial(loader.register_seller, s) for s in demo_sellers], finished)
         run_all(
             pool,
             [
                 *(partial(loader.list_and_stock, i, demo_sellers) for i in range(products)),
                 *(partial(loader.register_customer, i) for i in range(customers)),
             ],
+            finished,
         )
         after = positions(client)
     return loader.tally, before, after
@@ -237,6 +256,7 @@ def seed_demo(
     base = (url or root.api_url(settings, settings.http.write_api_port)).rstrip("/")
     print(f"seeding {sellers} sellers, {products} products, {customers} customers into {base}")
     started = time.perf_counter()
+    progress = root.progress("seed-demo", sellers + products + customers, "items")
     try:
         tally, before, after = load(
             base,
@@ -246,10 +266,13 @@ def seed_demo(
             customers=customers,
             seed=seed,
             concurrency=concurrency,
+            progress=progress,
         )
     except (DemoFailed, httpx.HTTPError) as error:
+        progress.close()
         print(f"seed-demo failed: {error}")
         return 1
+    progress.close()
     counts = {"sellers": sellers, "products": products, "customers": customers}
     print(summary(tally, counts, before, after, time.perf_counter() - started), flush=True)
     return 0

@@ -34,6 +34,18 @@ LagProbe = Callable[[], Sequence[LagRow]]
 """Reads one projection's lag behind each of its logs, now."""
 
 
+class Progress(Protocol):
+    """A progress bar on the terminal."""
+
+    def update(self, done: int, total: int | None = None) -> None:
+        """Record how much is done (of total, if it changed)."""
+        ...
+
+    def close(self) -> None:
+        """Show the final state and end the line."""
+        ...
+
+
 class Root(Protocol):
     """The stack as the composition root configures it from settings."""
 
@@ -51,4 +63,8 @@ class Root(Protocol):
 
     def lag_probes(self, settings: Settings) -> AbstractContextManager[Sequence[LagProbe]]:
         """One probe per projection, on what the context opens and closes."""
+        ...
+
+    def progress(self, label: str, total: int, unit: str) -> Progress:
+        """A progress bar on stderr: done of total units."""
         ...

@@ -1,4 +1,5 @@
-"""A one-line progress bar on stderr: positions done of the logs' heads, rate and ETA."""
+"""A one-line progress bar on stderr: work done of the total (log positions, commands), rate
+and ETA."""
 
 from __future__ import annotations
 
@@ -24,8 +25,10 @@ class ProgressBar:
         total: int,
         stream: TextIO,
         clock: Callable[[], float] = time.monotonic,
+        unit: str = "events",
     ) -> None:
         self.label = label
+        self.unit = unit
         self.total = total
         self.stream = stream
         self.clock = clock
@@ -59,7 +62,7 @@ class ProgressBar:
         eta = f"{left / rate:.0f}s" if rate > 0 else "?"
         return (
             f"{self.label} |{'#' * filled}{'.' * (WIDTH - filled)}| {fraction:4.0%}  "
-            f"{self.done}/{self.total} events  {rate:.0f} events/s  ETA {eta}"
+            f"{self.done}/{self.total} {self.unit}  {rate:.0f} {self.unit}/s  ETA {eta}"
         )
 
     def _draw(self, now: float) -> None:

@@ -4,7 +4,9 @@ Components start in order and stop in reverse: the embedded Valkey and PostgreSQ
 real ones are configured), the local mail sink (unless an SMTP server is), then every process
 of the registry (marketplace.registry) that the settings want, in its order. Once all are up,
 one that dies is restarted in place with backoff while the rest serve; `up` writes what it
-sees to a state file in the data directory, which `marketplace status` shows. One `up` runs
+sees to a state file in the data directory, which `marketplace status` shows, and each
+process's JSON log lines to a file of its own there (LOGS_FOLDER), unless they are wanted on
+the terminal (logs_on_terminal). One `up` runs
 per data directory (a lock), and it first stops what a killed one left running.
 """
 
@@ -37,6 +39,9 @@ from marketplace.supervisor import (
     Supervisor,
     describe_exit,
 )
+
+LOGS_FOLDER = "logs"
+"""Where, in the data directory, each process's log lines go: <process>.log."""
 
 
 def log_tail(path: Path, lines: int = 3) -> str:
@@ -160,10 +165,19 @@ class LocalMail:
 
 
 def cli_child(
-    name: str, args: list[str], env: Mapping[str, str], ready_url: str | None = None
+    name: str,
+    args: list[str],
+    env: Mapping[str, str],
+    ready_url: str | None = None,
+    logs: Path | None = None,
 ) -> ChildProcess:
-    """A `marketplace <args>` child run by this interpreter; ready once ready_url answers."""
-    return ChildProcess(name, [sys.executable, "-m", "marketplace.cli", *args], env, ready_url)
+    """A `marketplace <args>` child run by this interpreter; ready once ready_url answers.
+
+    With logs, a folder, its log lines go to <logs>/<name>.log; else to our stderr.
+    """
+    argv = [sys.executable, "-m", "marketplace.cli", *args]
+    log_file = logs / f"{name}.log" if logs is not None else None
+    return ChildProcess(name, argv, env, ready_url, log_file=log_file)
 
 
 def redact(url: str) -> str:
@@ -203,10 +217,14 @@ def build_stack(
         "MARKETPLACE_READ_API_PUBLIC_URL": read_api_public_url(settings),
     }
     components.extend(local_services(settings, env, where))
+    logs = None if settings.logs_on_terminal else data_dir / LOGS_FOLDER
+    if logs is not None:
+        logs.mkdir(parents=True, exist_ok=True)
+        where["logs"] = f"{logs}/<process>.log  (--logs-on-terminal to see them here)"
     for known in PROCESSES:
         if known.wanted(settings):
             ready = known.ready_url(settings)
-            components.append(cli_child(known.name, known.args(settings), env, ready))
+            components.append(cli_child(known.name, known.args(settings), env, ready, logs))
             where.update(announced(known, settings, ready))
     return Supervisor(components, state_file=data_dir / STATE_FILE), where
 
@@ -313,10 +331,13 @@ def up(
     write_port: int | None = None,
     workers: int | None = None,
     read_port: int | None = None,
+    logs_on_terminal: bool | None = None,
 ) -> int:
     """Settings from the environment plus command-line overrides, then run the stack."""
     http = {"write_api_port": write_port, "write_api_workers": workers, "read_api_port": read_port}
     overrides: dict[str, object] = {"http": {k: v for k, v in http.items() if v is not None}}
+    if logs_on_terminal:
+        overrides["logs_on_terminal"] = True
     if data_dir is not None:
         overrides["data_dir"] = data_dir
     return run_stack(load_settings(**overrides), dict(os.environ))

@@ -95,10 +95,13 @@ def last_words(lines: Sequence[str]) -> str:
     return lines[-1] if lines else ""
 
 
-def tee(pipe: IO[bytes], tail: deque[str]) -> None:
-    """Copy a child's stderr to ours line by line, keeping its last lines in tail."""
-    out = getattr(sys.stderr, "buffer", None)
-    with pipe:
+def tee(pipe: IO[bytes], tail: deque[str], log_file: Path | None = None) -> None:
+    """Copy a child's stderr line by line to log_file (appended to), else to our stderr,
+    keeping its last lines in tail."""
+    with contextlib.ExitStack() as held:
+        held.enter_context(pipe)
+        terminal = getattr(sys.stderr, "buffer", None)
+        out = held.enter_context(open(log_file, "ab")) if log_file else terminal
         for line in iter(pipe.readline, b""):
             with contextlib.suppress(OSError, ValueError):
                 if out is not None:
@@ -112,7 +115,8 @@ def tee(pipe: IO[bytes], tail: deque[str]) -> None:
 class ChildProcess:
     """A platform process run in its own session, ready once ready_url answers 200.
 
-    Its stderr still reaches ours, through a thread that keeps its last lines for exit_note.
+    Its stderr (its JSON log lines) goes to log_file, or to ours when there is none, through
+    a thread that keeps its last lines for exit_note.
     """
 
     name: str
@@ -120,6 +124,7 @@ class ChildProcess:
     env: Mapping[str, str]
     ready_url: str | None = None
     ready_timeout: float = READY_TIMEOUT_SECONDS
+    log_file: Path | None = None
     process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     tail: deque[str] = field(default_factory=lambda: deque(maxlen=TAIL_LINES), repr=False)
     reader: threading.Thread | None = field(default=None, init=False, repr=False)
@@ -155,7 +160,9 @@ class ChildProcess:
         )
         assert self.process.stderr is not None
         self.reader = threading.Thread(
-            target=tee, args=(self.process.stderr, self.tail), name=f"{self.name} stderr"
+            target=tee,
+            args=(self.process.stderr, self.tail, self.log_file),
+            name=f"{self.name} stderr",
         )
         self.reader.daemon = True
         self.reader.start()

@@ -8,12 +8,15 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
 
+from infra import openapi
 from infra.apps import Closer, add_guards, api_app
+from infra.openapi import READY_RESPONSES
 from infra.ratelimit.limiter import RateLimiter
 from infra.readiness import Probe, probe_all, readiness_response
 from infra.shedding import LoadShedder
 from readapi.deps import ReadApiDeps
 from readapi.fastpath import ProductDetailFastPath
+from readapi.openapi import name_followed_logs
 from readapi.problems import RETRY_AFTER_SECONDS, install_problem_handlers
 from readapi.routers import analytics, carts, me, orders, products, search, sellers
 
@@ -83,11 +86,12 @@ def create_app(
         deps,
         owned,
     )
+    openapi.install(app, name_followed_logs(deps))
     install_problem_handlers(
         app, (error for followed in deps.views() for error in followed.view.transient_errors)
     )
 
-    @app.get("/health/ready", tags=["health"])
+    @app.get("/health/ready", tags=["health"], responses=READY_RESPONSES)
     async def ready(request: Request) -> Response:
         """Every read store answers: each view's positions, and whether it is complete.
         Otherwise 503 with Retry-After, naming each store that does not answer; either way

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,29 +16,48 @@ from starlette.concurrency import run_in_threadpool
 from infra.web import Problem
 from readapi.deps import Followed, ReadApiDeps
 
-POSITION = re.compile(r"^([A-Za-z0-9_.-]{1,64}):(\d{1,18})$")
-MAX_WAIT_MS = re.compile(r"^\d{1,9}$")
+POSITION = r"[A-Za-z0-9_.-]{1,64}:[0-9]{1,18}"
+MIN_POSITION = re.compile(f"^ *{POSITION} *(?:, *{POSITION} *)*$")
+MAX_WAIT_MS = re.compile(r"^[0-9]{1,9}$")
 FIRST_POLL_SECONDS = 0.002
 LAST_POLL_SECONDS = 0.05
 log = structlog.get_logger()
 
-PARAMETERS_DOC: list[dict[str, Any]] = [
-    {
-        "name": "X-Min-Position",
-        "in": "header",
-        "required": False,
-        "description": "Answer from a view that has reached these positions: the command API's "
-        "`X-Log-Position` values, `<log>:<position>`, comma-separated.",
-        "schema": {"type": "string", "examples": ["inventory:42", "catalog:17,inventory:42"]},
-    },
-    {
-        "name": "X-Max-Wait-Ms",
-        "in": "header",
-        "required": False,
-        "description": "Wait at most this long for `X-Min-Position` (capped by the server bound).",
-        "schema": {"type": "integer", "minimum": 0},
-    },
-]
+
+def positions_pattern(logs: Iterable[str]) -> str:
+    """The X-Min-Position values that name only these logs."""
+    part = f"(?:{'|'.join(re.escape(name) for name in sorted(logs))}):[0-9]{{1,18}}"
+    return f"^ *{part} *(?:, *{part} *)*$"
+
+
+def parameters(*views: str) -> list[dict[str, Any]]:
+    """The read-your-writes headers of a route that reads these views (ReadApiDeps fields).
+
+    `x-views` is resolved by readapi.openapi.name_followed_logs into the pattern of the
+    logs those views follow, which only the app's dependencies know.
+    """
+    return [
+        {
+            "name": "X-Min-Position",
+            "in": "header",
+            "required": False,
+            "description": "Answer from a view that has reached these positions: the command "
+            "API's `X-Log-Position` values, `<log>:<position>`, comma-separated, naming only "
+            "logs that the route's views follow.",
+            "schema": {"type": "string", "examples": ["catalog:17,inventory:42"]},
+            "x-views": list(views),
+        },
+        {
+            "name": "X-Max-Wait-Ms",
+            "in": "header",
+            "required": False,
+            "description": "Wait at most this long for `X-Min-Position` (capped by the server "
+            "bound); a value that is not a whole number of milliseconds is a 422.",
+            "schema": {"type": "integer", "minimum": 0, "maximum": 999_999_999},
+        },
+    ]
+
+
 HEADERS_DOC: dict[str, Any] = {
     "X-Consistency": {
         "description": "Only with `X-Min-Position`: `fresh` if the view reached it, "
@@ -72,18 +91,17 @@ class Consistency:
 
 def parse_positions(header: str) -> dict[str, int]:
     """The highest position asked for in each log; a 422 problem if malformed."""
+    if not MIN_POSITION.match(header):
+        raise Problem(
+            422,
+            "bad-min-position",
+            "Malformed X-Min-Position",
+            "use <log>:<position>, comma-separated, as in X-Log-Position: inventory:42",
+        )
     wanted: dict[str, int] = {}
     for part in header.split(","):
-        match = POSITION.match(part.strip())
-        if match is None:
-            raise Problem(
-                422,
-                "bad-min-position",
-                "Malformed X-Min-Position",
-                "use <log>:<position>, comma-separated, as in X-Log-Position: inventory:42",
-            )
-        name, position = match.group(1), int(match.group(2))
-        wanted[name] = max(position, wanted.get(name, 0))
+        name, _, at = part.strip(" ").partition(":")
+        wanted[name] = max(int(at), wanted.get(name, 0))
     return wanted
 
 
@@ -122,7 +140,7 @@ def max_wait(header: str | None, bound: float) -> float:
     """The seconds to wait: the client's X-Max-Wait-Ms capped by the bound; 422 if malformed."""
     if header is None:
         return bound
-    if not MAX_WAIT_MS.match(header.strip()):
+    if not MAX_WAIT_MS.match(header.strip(" ")):
         raise Problem(
             422, "bad-max-wait", "Malformed X-Max-Wait-Ms", "use a whole number of milliseconds"
         )
@@ -133,7 +151,7 @@ async def consistency_for(request: Request, followed: Followed[Any]) -> Consiste
     """Wait until the view reaches the request's X-Min-Position, if any, within the bound.
 
     Headers are read here rather than declared as parameters: FastAPI's per-request
-    parameter handling was a quarter of this endpoint's profile. PARAMETERS_DOC documents them.
+    parameter handling was a quarter of this endpoint's profile. parameters() documents them.
     """
     return await consistency_across(request, followed)
 
@@ -144,10 +162,11 @@ async def consistency_across(request: Request, *views: Followed[Any]) -> Consist
     Each view waits for the logs it follows; a log several views follow (the single shared
     log) is waited for in each, and X-View-Position reports the least any of them reached.
     """
+    deps: ReadApiDeps = request.app.state.deps
+    timeout = max_wait(request.headers.get("x-max-wait-ms"), deps.max_wait_seconds)
     header = request.headers.get("x-min-position")
     if header is None:
         return Consistency()
-    deps: ReadApiDeps = request.app.state.deps
     wanted = parse_positions(header)
     followed = dict.fromkeys(log for view in views for log in view.logs)
     unknown = sorted(set(wanted) - set(followed))
@@ -160,7 +179,6 @@ async def consistency_across(request: Request, *views: Followed[Any]) -> Consist
             f"{names} follow{'s' if len(views) == 1 else ''} {', '.join(followed)}, "
             f"not {', '.join(unknown)}",
         )
-    timeout = max_wait(request.headers.get("x-max-wait-ms"), deps.max_wait_seconds)
     deadline = time.monotonic() + timeout
     fresh = True
     least: dict[str, int] = {}

@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Generic, Protocol, TypeVar
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials
 
 from infra.auth import ROLES, Principal, Role, TokenCodec
 from infra.blobs import BlobStore
+from infra.openapi import BEARER
 from infra.web import principal_in
 from projections.carts.redis_view import RedisCartView
 from projections.catalog_search.search import CatalogSearch
@@ -93,10 +95,13 @@ class ReadApiDeps:
         )
 
 
-def caller_as(*roles: Role) -> Callable[[Request], Coroutine[Any, Any, Principal]]:
+def caller_as(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
     """A dependency naming a caller in one of the roles: 401 without a valid token, else 403."""
 
-    async def authorise(request: Request) -> Principal:
+    async def authorise(
+        request: Request,
+        _: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
+    ) -> Principal:
         deps: ReadApiDeps = request.app.state.deps
         return principal_in(request, deps.tokens, roles, "read this")
 

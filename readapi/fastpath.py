@@ -6,7 +6,7 @@ validation or dependency handling. It answers exactly as the route in readapi.ro
 does (same headers, 304 for a matching If-None-Match, 404 and 503 problem+json, an
 incomplete view's included), and hands every other request to the app: another path or
 method, an id that is not a canonical UUID (the route answers 422), and any X-Min-Position
-(the route waits for it).
+(the route waits for it) or X-Max-Wait-Ms (the route checks it).
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ class ProductDetailFastPath:
             return
         if_none_match = None
         for name, value in scope["headers"]:
-            if name == b"x-min-position":
+            if name in (b"x-min-position", b"x-max-wait-ms"):
                 await self.app(scope, receive, send)
                 return
             if name == b"if-none-match":

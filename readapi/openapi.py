@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from infra.openapi import RATE_LIMITED, VALIDATION, unavailable
+from infra.openapi import UNAUTHENTICATED as UNAUTHENTICATED
 from readapi.caching import PRIVATE, STALE
-from readapi.consistency import HEADERS_DOC
+from readapi.consistency import HEADERS_DOC, positions_pattern
+from readapi.deps import ReadApiDeps
 
 PRIVATE_HEADERS: dict[str, Any] = {
     "Cache-Control": {"description": f"`{PRIVATE}`"},
@@ -19,11 +23,12 @@ IF_NONE_MATCH_DOC = {
     "schema": {"type": "string"},
 }
 NOT_MODIFIED = {"description": "Not modified: the If-None-Match tag is current"}
-UNAUTHENTICATED = {"description": "No valid bearer token"}
-UNAVAILABLE = {
-    "description": "The read store does not answer (store-unavailable), or the view is being "
-    "rebuilt from empty (view-incomplete); see Retry-After"
-}
+UNAVAILABLE = unavailable(
+    "The read store does not answer (store-unavailable), the view is being rebuilt from "
+    "empty (view-incomplete), or the server is at its cap; see Retry-After"
+)
+READS: dict[int | str, dict[str, Any]] = {422: VALIDATION, 429: RATE_LIMITED, 503: UNAVAILABLE}
+"""What any read may answer besides its own answers."""
 
 
 def public_headers(cache_control: str) -> dict[str, Any]:
@@ -35,11 +40,17 @@ def public_headers(cache_control: str) -> dict[str, Any]:
     }
 
 
-def private_answers(ok: dict[str, Any], errors: dict[int | str, Any]) -> dict[int | str, Any]:
-    """A private route's answers: ok (its 200) with the private headers, 401, errors and 503."""
-    return {
-        200: {**ok, "headers": PRIVATE_HEADERS},
-        401: UNAUTHENTICATED,
-        **errors,
-        503: UNAVAILABLE,
-    }
+def name_followed_logs(deps: ReadApiDeps) -> Callable[[dict[str, Any]], None]:
+    """Completes a document: each X-Min-Position may name only the logs its route's views
+    follow (readapi.consistency.parameters marks them with `x-views`)."""
+
+    def finish(document: dict[str, Any]) -> None:
+        for operations in document["paths"].values():
+            for operation in operations.values():
+                for parameter in operation.get("parameters", ()):
+                    views = parameter.pop("x-views", None)
+                    if views is not None:
+                        logs = {log for name in views for log in getattr(deps, name).logs}
+                        parameter["schema"]["pattern"] = positions_pattern(logs)
+
+    return finish

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from infra.apps import Closer, add_guards, api_app
+from infra.openapi import READY_RESPONSES
 from infra.ratelimit.limiter import RateLimiter
 from infra.readiness import Probe, probe_all, readiness_response
 from infra.shedding import LoadShedder
@@ -82,7 +83,7 @@ def create_app(
     )
     install_problem_handlers(app)
 
-    @app.get("/health/ready", tags=["health"])
+    @app.get("/health/ready", tags=["health"], responses=READY_RESPONSES)
     async def ready(request: Request) -> Response:
         """The stores answer: each log's head. Otherwise 503 with Retry-After, naming each
         store that does not answer; either way within twice the store timeout."""

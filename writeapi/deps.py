@@ -8,10 +8,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials
 
 from commands.services import Commands
 from infra.auth import Role, TokenCodec
 from infra.idempotency import IdempotencyStore
+from infra.openapi import BEARER
 from infra.web import principal_in
 from writeapi.execution import Call
 
@@ -38,10 +40,13 @@ class WriteApiDeps:
     (infra.clock), which the checkout worker enforcing the deadlines reads too."""
 
 
-def call_as(*roles: Role) -> Callable[[Request], Coroutine[Any, Any, Call]]:
+def call_as(*roles: Role) -> Callable[..., Coroutine[Any, Any, Call]]:
     """A dependency giving an authorised call to callers in one of the roles; 403 for others."""
 
-    async def authorise(request: Request) -> Call:
+    async def authorise(
+        request: Request,
+        _: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
+    ) -> Call:
         deps: WriteApiDeps = request.app.state.deps
         principal = principal_in(request, deps.tokens, roles, "do this")
         return Call(

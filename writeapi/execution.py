@@ -30,18 +30,6 @@ from writeapi.problems import (
 )
 
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
-REQUIRED_IDEMPOTENCY_KEY: dict[str, Any] = {
-    "parameters": [
-        {
-            "name": "Idempotency-Key",
-            "in": "header",
-            "required": True,
-            "description": "1 to 255 visible ASCII characters; a new key for each new request",
-            "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY.pattern},
-        }
-    ]
-}
-"""OpenAPI text for a route that refuses a request without an Idempotency-Key (400)."""
 IF_MATCH = re.compile(r'^"(\d{1,18})"$')
 REPLAYED_HEADERS = ("etag", "location", "x-log-position")
 log = structlog.get_logger()
@@ -61,7 +49,11 @@ class Reply:
 
 
 def expected_version(request: Request) -> int | None:
-    """The version named by If-Match, or None when the header is absent or '*'."""
+    """The version named by If-Match, or None when the header is absent or '*'.
+
+    A value that is no strong ETag of ours matches no version: 412, as RFC 9110 evaluates
+    an If-Match that names no current tag.
+    """
     value = request.headers.get("if-match")
     if value is None or value.strip() == "*":
         return None
@@ -70,7 +62,12 @@ def expected_version(request: Request) -> int | None:
         raise Problem(412, "stale-version", "Precondition failed", "a weak ETag never matches")
     match = IF_MATCH.match(value)
     if match is None:
-        raise Problem(400, "bad-if-match", "Malformed If-Match", 'If-Match must be like "3"')
+        raise Problem(
+            412,
+            "bad-if-match",
+            "Precondition failed",
+            'If-Match names no version like "3", so it never matches',
+        )
     return int(match.group(1))
 
 

@@ -8,10 +8,12 @@ from uuid import UUID
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     Strict,
     StringConstraints,
+    TypeAdapter,
     WithJsonSchema,
 )
 
@@ -29,6 +31,17 @@ MULTILINE_CONTROL = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
 SINGLE_LINE = f"^[^{CONTROL}{BLANK}](?:[^{CONTROL}]*[^{CONTROL}{BLANK}])?$"
 OPTIONAL_SINGLE_LINE = f"^(?:[^{CONTROL}{BLANK}](?:[^{CONTROL}]*[^{CONTROL}{BLANK}])?)?$"
 EMAIL_PART = f"[^@{CONTROL}{BLANK}]+"
+
+
+def _whole(value: object) -> object:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+WHOLE = BeforeValidator(_whole)
+"""Goes last on a strict, bounded int: a whole number as JSON Schema's `integer` allows it
+(10 or 10.0), never a string or a bool."""
 
 
 def text(min_length: int, max_length: int) -> StringConstraints:
@@ -91,8 +104,21 @@ Country = Annotated[
     StringConstraints(strict=True, pattern=r"^[A-Z]{2}$"),
     Field(description="ISO 3166-1 alpha-2 code, upper case"),
 ]
+Attributes = Annotated[
+    dict[AttributeName, AttributeValue],
+    Field(max_length=30),
+    WithJsonSchema(
+        {
+            "type": "object",
+            "maxProperties": 30,
+            "propertyNames": TypeAdapter(AttributeName).json_schema(),
+            "additionalProperties": TypeAdapter(AttributeValue).json_schema(),
+        }
+    ),
+]
+"""Up to 30 named values; every name and value is a one-line text."""
 PriceMinor = Annotated[
-    int, Strict(), Field(gt=0, le=10**12, description="price in minor units (cents)")
+    int, Strict(), Field(gt=0, le=10**12, description="price in minor units (cents)"), WHOLE
 ]
 
 
@@ -153,7 +179,7 @@ class ProductText(Body):
     title: Title
     description: Description = ""
     category: Category
-    attributes: dict[AttributeName, AttributeValue] = Field(default_factory=dict, max_length=30)
+    attributes: Attributes = Field(default_factory=dict)
 
 
 class ListProduct(ProductText):
@@ -170,27 +196,27 @@ class Delist(Body):
 
 
 class ReceiveStock(Body):
-    quantity: Annotated[int, Strict(), Field(ge=1, le=1_000_000)]
+    quantity: Annotated[int, Strict(), Field(ge=1, le=1_000_000), WHOLE]
 
 
 class PurchaseLimit(Body):
-    limit: Annotated[int, Strict(), Field(ge=1, le=10_000)] | None = Field(
+    limit: Annotated[int, Strict(), Field(ge=1, le=10_000), WHOLE] | None = Field(
         description="units one buyer may hold or buy; null lifts the cap"
     )
 
 
 class AdjustStock(Body):
-    delta: Annotated[int, Strict(), Field(ge=-1_000_000, le=1_000_000)]
+    delta: Annotated[int, Strict(), Field(ge=-1_000_000, le=1_000_000), WHOLE]
     reason: Reason
 
 
 class AddCartItem(Body):
     product_id: UUID
-    quantity: Annotated[int, Strict(), Field(ge=1, le=99)]
+    quantity: Annotated[int, Strict(), Field(ge=1, le=99), WHOLE]
 
 
 class ChangeCartQuantity(Body):
-    quantity: Annotated[int, Strict(), Field(ge=1, le=99)]
+    quantity: Annotated[int, Strict(), Field(ge=1, le=99), WHOLE]
 
 
 class Checkout(Body):
@@ -204,6 +230,6 @@ class CancelOrder(Body):
 class SellerPart(Body):
     seller_id: UUID | None = Field(
         default=None,
-        description="the seller whose part shipped or arrived; defaults to the caller, "
-        "and an admin must give it",
+        description="the seller whose part shipped or arrived; defaults to the calling "
+        "seller, or for an admin to the order's only seller (409 if it has several)",
     )

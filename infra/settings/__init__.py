@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     environment: Literal["development", "test", "production"] = "development"
     data_dir: Path = Path(".marketplace")
     log_level: str = "INFO"
+    logs_on_terminal: bool = False
+    """Whether `marketplace up` shows its processes' JSON log lines on its terminal; by
+    default each process's go to <data dir>/logs/<process>.log."""
 
     http: HttpSettings = Field(default_factory=HttpSettings)
     deadlines: DeadlineSettings = Field(default_factory=DeadlineSettings)

@@ -60,10 +60,10 @@ class DeadlineSettings(Group):
     store itself hangs: a read whose store stops answering gets its 503 within about twice
     this (2 s by default)."""
     write_store_timeout_seconds: float = Field(default=1.0, gt=0, le=30)
-    """How long one command-API call to PostgreSQL (the event store, idempotency keys) or to
-    KurrentDB (the event store, see infra.kurrentdb_recorder) may
+    """How long one command-API call to PostgreSQL (the event store, idempotency keys) may
     wait for a pooled connection, and then again for the server's answer, before the request
-    gets a 503 with Retry-After. The client enforces it, so it holds when the server hangs:
+    gets a 503 with Retry-After; on KurrentDB, each call's gRPC deadline (see
+    infra.kurrentdb_recorder). The client enforces it, so it holds when the server hangs:
     a command whose store stops answering gets its 503 within about twice this (2 s by
     default). The outcome of an append cut off this way is unknown to the client (see
     README, Deadlines)."""

@@ -60,17 +60,26 @@ def up(
     write_port: Annotated[int | None, typer.Option(help="command API port")] = None,
     workers: Annotated[int | None, typer.Option(help="command API worker processes")] = None,
     read_port: Annotated[int | None, typer.Option(help="query API port")] = None,
+    logs_on_terminal: Annotated[
+        bool,
+        typer.Option(
+            "--logs-on-terminal",
+            help="show the processes' JSON logs here (MARKETPLACE_LOGS_ON_TERMINAL=true); "
+            "default: <data dir>/logs/<process>.log",
+        ),
+    ] = False,
 ) -> None:
     """Run the whole platform locally, with embedded stores where none is configured.
 
     Starts embedded PostgreSQL and Valkey when no store is set, then every process of the
-    registry, and prints the URLs once all are ready. Ctrl-C stops everything.
+    registry, and prints the URLs and where the logs are once all are ready. Each process
+    logs JSON lines to a file of its own under the data directory. Ctrl-C stops everything.
 
     Example: marketplace up --write-port 9000
     """
     from marketplace.stack import up as run_up
 
-    done(run_up(data_dir, write_port, workers, read_port))
+    done(run_up(data_dir, write_port, workers, read_port, logs_on_terminal))
 
 
 @app.command()

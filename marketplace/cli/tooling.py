@@ -20,6 +20,7 @@ from infra.auth import TokenCodec
 from infra.settings import Settings
 
 if TYPE_CHECKING:
+    from marketplace.progress import ProgressBar
     from marketplace.status import Lag
 
 EXTRA_HINT = "install the loadtest extra: pip install -e '.[loadtest]'"
@@ -49,6 +50,12 @@ class StackRoot:
         from infra.stores import stores
 
         return stores(settings).postgres_url
+
+    def progress(self, label: str, total: int, unit: str) -> ProgressBar:
+        """A progress bar on stderr: done of total units."""
+        from marketplace.progress import ProgressBar
+
+        return ProgressBar(label, total, sys.stderr, unit=unit)
 
     @contextmanager
     def lag_probes(self, settings: Settings) -> Iterator[list[Callable[[], list[Lag]]]]:

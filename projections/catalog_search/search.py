@@ -88,7 +88,7 @@ class SearchQuery:
     def __post_init__(self) -> None:
         if not isinstance(self.text, str) or len(self.text) > MAX_TEXT_LENGTH:
             raise InvalidSearch(f"text must be a string of at most {MAX_TEXT_LENGTH} characters")
-        if len(self.words) > MAX_WORDS:
+        if len(WORD.findall(self.text)) > MAX_WORDS:
             raise InvalidSearch(f"text may hold at most {MAX_WORDS} words")
         if self.category is not None and not 0 < len(self.category) <= MAX_CATEGORY_LENGTH:
             raise InvalidSearch(f"category must be 1 to {MAX_CATEGORY_LENGTH} characters")

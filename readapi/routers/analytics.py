@@ -6,63 +6,59 @@ No customer appears in any answer.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.types import DecoratedCallable
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from infra.auth import Principal
+from infra.openapi import problem
 from infra.web import Problem
 from projections.seller_sales.marketplace_reads import gmv_by_day, top_products
 from readapi.caching import PRIVATE, private_json
-from readapi.consistency import PARAMETERS_DOC, consistency_for
+from readapi.consistency import consistency_for, parameters
 from readapi.deps import ReadApiDeps, caller_as
-from readapi.openapi import private_answers
+from readapi.openapi import PRIVATE_HEADERS, READS, UNAUTHENTICATED, UNAVAILABLE
 from readapi.routers.orders import instant, price
 from readapi.routers.sellers import as_utc
 
-router = APIRouter(tags=["analytics"])
+router = APIRouter(tags=["analytics"], responses=READS)
 
 AnalystReader = Annotated[Principal, Depends(caller_as("analyst", "admin"))]
-FORBIDDEN = {"description": "Neither an analyst nor an admin"}
+FORBIDDEN = problem("Neither an analyst nor an admin")
 MAX_RANGE = timedelta(days=366)
 MAX_ROWS = 10_000
 Start = Annotated[datetime, Query(alias="from", description="ISO 8601; UTC if no offset")]
 End = Annotated[datetime, Query(alias="to", description="ISO 8601, exclusive")]
+ZONES = sorted(available_timezones() | {"UTC"})
 Zone = Annotated[
-    str, Query(max_length=64, description="IANA time zone of the days, e.g. Europe/Paris")
+    str,
+    Query(
+        max_length=64,
+        description="IANA time zone of the days, e.g. Europe/Paris",
+        json_schema_extra={"enum": ZONES},
+    ),
 ]
-RESPONSES = private_answers(
-    {},
-    {
-        403: FORBIDDEN,
-        422: {"description": "from not before to, over 366 days apart, or an unknown time zone"},
-    },
-)
-
-
-def analytics_get(path: str) -> Callable[[DecoratedCallable], DecoratedCallable]:
-    """router.get for a figure: private answers, X-Min-Position documented."""
-    return router.get(
-        path,
-        response_model=None,
-        responses=RESPONSES,
-        openapi_extra={"parameters": PARAMETERS_DOC},
-    )
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"headers": PRIVATE_HEADERS},
+    401: UNAUTHENTICATED,
+    403: FORBIDDEN,
+    422: problem(
+        "A malformed time, an unknown time zone, a malformed X-Min-Position, or more rows "
+        "than one answer holds"
+    ),
+    503: UNAVAILABLE,
+}
 
 
 def checked_range(start: datetime, end: datetime) -> tuple[datetime, datetime]:
-    """start and end in UTC; a 422 problem unless start < end within MAX_RANGE."""
+    """start and end in UTC, end at most MAX_RANGE after start (the answer's `to` says where
+    it ends); a range whose end is not after its start holds nothing."""
     start, end = as_utc(start), as_utc(end)
-    if end <= start or end - start > MAX_RANGE:
-        detail = f"from must be before to, at most {MAX_RANGE.days} days apart"
-        raise Problem(422, "bad-range", "Invalid range", detail)
-    return start, end
+    return start, start + MAX_RANGE if end - start > MAX_RANGE else end
 
 
 def checked_zone(tz: str) -> str:
@@ -78,20 +74,28 @@ def checked_zone(tz: str) -> str:
     return tz
 
 
-@analytics_get("/v1/analytics/gmv")
+@router.get(
+    "/v1/analytics/gmv",
+    response_model=None,
+    responses=RESPONSES,
+    openapi_extra={"parameters": parameters("seller_sales")},
+)
 async def gmv(
     caller: AnalystReader, request: Request, start: Start, end: End, tz: Zone = "UTC"
 ) -> Response:
     """Gross merchandise value per day, seller and currency, net of cancellations and refunds.
 
     Days are local days in `tz` (UTC by default) of the hour each order was confirmed in.
+    One answer covers at most 366 days: its `to` says where it ends.
     """
     start, end = checked_range(start, end)
     zone = checked_zone(tz)
     deps: ReadApiDeps = request.app.state.deps
     consistency = await consistency_for(request, deps.seller_sales)
     view = deps.seller_sales.view
-    days = await run_in_threadpool(gmv_by_day, view, start, end, zone, MAX_ROWS + 1)
+    days = []
+    if end > start:
+        days = await run_in_threadpool(gmv_by_day, view, start, end, zone, MAX_ROWS + 1)
     if len(days) > MAX_ROWS:
         headers = {**consistency.headers(), "Cache-Control": PRIVATE}
         detail = f"more than {MAX_ROWS} rows: ask for a shorter range"
@@ -114,7 +118,12 @@ async def gmv(
     return private_json(document, consistency.headers())
 
 
-@analytics_get("/v1/analytics/top-products")
+@router.get(
+    "/v1/analytics/top-products",
+    response_model=None,
+    responses=RESPONSES,
+    openapi_extra={"parameters": parameters("seller_sales")},
+)
 async def top(
     caller: AnalystReader,
     request: Request,
@@ -122,11 +131,16 @@ async def top(
     end: End,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> Response:
-    """The products with the most net sales from `from` to `to`, per currency, best first."""
+    """The products with the most net sales from `from` to `to`, per currency, best first.
+
+    One answer covers at most 366 days: its `to` says where it ends.
+    """
     start, end = checked_range(start, end)
     deps: ReadApiDeps = request.app.state.deps
     consistency = await consistency_for(request, deps.seller_sales)
-    found = await run_in_threadpool(top_products, deps.seller_sales.view, start, end, limit)
+    found = []
+    if end > start:
+        found = await run_in_threadpool(top_products, deps.seller_sales.view, start, end, limit)
     document = {
         "from": instant(start),
         "to": instant(end),

@@ -7,10 +7,10 @@ from starlette.responses import Response
 
 from readapi.caching import private_json
 from readapi.deps import Caller
-from readapi.openapi import UNAUTHENTICATED
+from readapi.openapi import READS, UNAUTHENTICATED
 from readapi.schemas import Me
 
-router = APIRouter(tags=["me"])
+router = APIRouter(tags=["me"], responses=READS)
 
 
 @router.get(

@@ -12,15 +12,16 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from infra.auth import Principal
+from infra.openapi import problem
 from infra.web import Problem
 from projections.orders.history import MAX_PAGE_SIZE, After, OrderRecord
 from readapi.caching import PRIVATE, private_json
-from readapi.consistency import PARAMETERS_DOC, consistency_for
+from readapi.consistency import consistency_for, parameters
 from readapi.deps import ReadApiDeps, caller_as
-from readapi.openapi import private_answers
+from readapi.openapi import PRIVATE_HEADERS, READS, UNAUTHENTICATED, UNAVAILABLE
 from readapi.order_schemas import Order, OrderPage
 
-router = APIRouter(tags=["orders"])
+router = APIRouter(tags=["orders"], responses=READS)
 
 Shopper = Annotated[Principal, Depends(caller_as("shopper"))]
 MAX_CURSOR_LENGTH = 200
@@ -29,13 +30,6 @@ Cursor = Annotated[
     str | None,
     Query(max_length=MAX_CURSOR_LENGTH, description="`next_cursor` of the previous page"),
 ]
-
-
-def orders_page(
-    documents: list[dict[str, Any]], after: After | None, headers: dict[str, str]
-) -> Response:
-    """A page of order documents and the cursor of the next page: private, never cached."""
-    return private_json({"orders": documents, "next_cursor": encode_cursor(after)}, headers)
 
 
 def encode_cursor(after: After | None) -> str | None:
@@ -47,7 +41,8 @@ def encode_cursor(after: After | None) -> str | None:
 
 
 def decode_cursor(cursor: str | None) -> After | None:
-    """The keyset position a cursor names; a 422 problem if it is not one this API made."""
+    """The keyset position a cursor names; a 404 problem if it is not one this API made (no
+    such page)."""
     if cursor is None:
         return None
     try:
@@ -59,7 +54,7 @@ def decode_cursor(cursor: str | None) -> After | None:
         return placed_at, UUID(order_id)
     except ValueError:
         raise Problem(
-            422, "bad-cursor", "Malformed cursor", "pass back a next_cursor as it was given"
+            404, "unknown-cursor", "No such page", "pass back a next_cursor as it was given"
         ) from None
 
 
@@ -121,14 +116,17 @@ def order_document(order: OrderRecord) -> dict[str, Any]:
 @router.get(
     "/v1/me/orders",
     response_model=None,
-    responses=private_answers(
-        {"model": OrderPage},
-        {
-            403: {"description": "Not a shopper"},
-            422: {"description": "A limit out of bounds, a malformed cursor or X-Min-Position"},
-        },
-    ),
-    openapi_extra={"parameters": PARAMETERS_DOC},
+    responses={
+        200: {"model": OrderPage, "headers": PRIVATE_HEADERS},
+        401: UNAUTHENTICATED,
+        403: problem("Not a shopper"),
+        404: problem("A cursor this API did not make: no such page"),
+        422: problem(
+            "A limit out of bounds, a cursor over 200 characters or a malformed X-Min-Position"
+        ),
+        503: UNAVAILABLE,
+    },
+    openapi_extra={"parameters": parameters("orders")},
 )
 async def my_orders(
     caller: Shopper, request: Request, limit: Limit = 20, cursor: Cursor = None
@@ -141,25 +139,25 @@ async def my_orders(
     deps: ReadApiDeps = request.app.state.deps
     consistency = await consistency_for(request, deps.orders)
     page = await run_in_threadpool(deps.orders.view.customer_orders, caller.sub, limit, after)
-    documents = [order_document(order) for order in page.items]
-    return orders_page(documents, page.after, consistency.headers())
+    document = {
+        "orders": [order_document(order) for order in page.items],
+        "next_cursor": encode_cursor(page.after),
+    }
+    return private_json(document, consistency.headers())
 
 
 @router.get(
     "/v1/me/orders/{order_id}",
     response_model=None,
-    responses=private_answers(
-        {"model": Order},
-        {
-            403: {"description": "Not a shopper"},
-            404: {
-                "description": "None of the caller's orders (in the view, once it reached "
-                "X-Min-Position)"
-            },
-            422: {"description": "Malformed id or X-Min-Position"},
-        },
-    ),
-    openapi_extra={"parameters": PARAMETERS_DOC},
+    responses={
+        200: {"model": Order, "headers": PRIVATE_HEADERS},
+        401: UNAUTHENTICATED,
+        403: problem("Not a shopper"),
+        404: problem("None of the caller's orders (in the view, once it reached X-Min-Position)"),
+        422: problem("Malformed id or X-Min-Position"),
+        503: UNAVAILABLE,
+    },
+    openapi_extra={"parameters": parameters("orders")},
 )
 async def my_order(order_id: UUID, caller: Shopper, request: Request) -> Response:
     """One of the caller's orders: status, lines, payment and each seller's shipment.

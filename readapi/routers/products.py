@@ -7,14 +7,15 @@ from uuid import UUID
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from infra.openapi import problem
 from infra.web import Problem
 from readapi.caching import PUBLIC, public_json
-from readapi.consistency import PARAMETERS_DOC, consistency_for
+from readapi.consistency import consistency_for, parameters
 from readapi.deps import ReadApiDeps
-from readapi.openapi import IF_NONE_MATCH_DOC, NOT_MODIFIED, UNAVAILABLE, public_headers
+from readapi.openapi import IF_NONE_MATCH_DOC, NOT_MODIFIED, READS, UNAVAILABLE, public_headers
 from readapi.schemas import ProductDetail
 
-router = APIRouter(tags=["products"])
+router = APIRouter(tags=["products"], responses=READS)
 
 
 @router.get(
@@ -23,11 +24,11 @@ router = APIRouter(tags=["products"])
     responses={
         200: {"model": ProductDetail, "headers": public_headers(PUBLIC)},
         304: NOT_MODIFIED,
-        404: {"description": "No such product (in the view, once it reached X-Min-Position)"},
-        422: {"description": "Malformed id, X-Min-Position, or a log this view does not follow"},
+        404: problem("No such product (in the view, once it reached X-Min-Position)"),
+        422: problem("Malformed id, X-Min-Position, or a log this view does not follow"),
         503: UNAVAILABLE,
     },
-    openapi_extra={"parameters": [*PARAMETERS_DOC, IF_NONE_MATCH_DOC]},
+    openapi_extra={"parameters": [*parameters("product_detail"), IF_NONE_MATCH_DOC]},
 )
 async def product_detail(product_id: UUID, request: Request) -> Response:
     """A product with its price, seller name and units available. Public and cacheable."""

@@ -13,18 +13,19 @@ from starlette.responses import Response
 
 from infra.auth import Principal
 from infra.blobs import BlobNotFound, BlobStoreUnavailable
+from infra.openapi import problem, unavailable
 from infra.web import Problem
 from projections.orders.history import SellerOrder
 from projections.seller_sales.postgres_view import MAX_BUCKETS, MAX_RANGE, SalesBucket
 from readapi.caching import PRIVATE, private_json
-from readapi.consistency import PARAMETERS_DOC, consistency_for
+from readapi.consistency import consistency_for, parameters
 from readapi.deps import ReadApiDeps, caller_as
-from readapi.openapi import PRIVATE_HEADERS, UNAUTHENTICATED, private_answers
+from readapi.openapi import PRIVATE_HEADERS, READS, UNAUTHENTICATED, UNAVAILABLE
 from readapi.order_schemas import SellerOrderPage, SellerSales
 from readapi.problems import RETRY_AFTER_SECONDS
-from readapi.routers.orders import Cursor, Limit, decode_cursor, instant, orders_page, price
+from readapi.routers.orders import Cursor, Limit, decode_cursor, encode_cursor, instant, price
 
-router = APIRouter(tags=["sellers"])
+router = APIRouter(tags=["sellers"], responses=READS)
 log = structlog.get_logger()
 
 SellerReader = Annotated[Principal, Depends(caller_as("seller", "admin"))]
@@ -67,14 +68,17 @@ def seller_order_document(order: SellerOrder) -> dict[str, Any]:
 @router.get(
     "/v1/sellers/{seller_id}/orders",
     response_model=None,
-    responses=private_answers(
-        {"model": SellerOrderPage},
-        {
-            403: FORBIDDEN,
-            422: {"description": "A limit out of bounds, a malformed cursor or X-Min-Position"},
-        },
-    ),
-    openapi_extra={"parameters": PARAMETERS_DOC},
+    responses={
+        200: {"model": SellerOrderPage, "headers": PRIVATE_HEADERS},
+        401: UNAUTHENTICATED,
+        403: FORBIDDEN,
+        404: problem("A cursor this API did not make: no such page"),
+        422: problem(
+            "A limit out of bounds, a cursor over 200 characters or a malformed X-Min-Position"
+        ),
+        503: UNAVAILABLE,
+    },
+    openapi_extra={"parameters": parameters("orders")},
 )
 async def seller_orders(
     seller_id: UUID,
@@ -92,8 +96,11 @@ async def seller_orders(
     deps: ReadApiDeps = request.app.state.deps
     consistency = await consistency_for(request, deps.orders)
     page = await run_in_threadpool(deps.orders.view.seller_orders, seller_id, limit, after)
-    documents = [seller_order_document(order) for order in page.items]
-    return orders_page(documents, page.after, consistency.headers())
+    document = {
+        "orders": [seller_order_document(order) for order in page.items],
+        "next_cursor": encode_cursor(page.after),
+    }
+    return private_json(document, consistency.headers())
 
 
 @router.get(
@@ -107,11 +114,11 @@ async def seller_orders(
         },
         401: UNAUTHENTICATED,
         403: FORBIDDEN,
-        404: {"description": "The order has no lines of this seller, or no label yet"},
-        422: {"description": "Malformed id or X-Min-Position"},
-        503: {"description": "The read store or the blob store does not answer; see Retry-After"},
+        404: problem("The order has no lines of this seller, or no label yet"),
+        422: problem("Malformed id or X-Min-Position"),
+        503: unavailable("The read store or the blob store does not answer; see Retry-After"),
     },
-    openapi_extra={"parameters": PARAMETERS_DOC},
+    openapi_extra={"parameters": parameters("orders")},
 )
 async def label(
     seller_id: UUID, order_id: UUID, caller: SellerReader, request: Request
@@ -148,8 +155,34 @@ async def label(
 
 
 def as_utc(at: datetime) -> datetime:
-    """An aware time in UTC; a time without an offset is taken as UTC."""
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    """An aware time in UTC; a time without an offset is taken as UTC. A time whose offset
+    takes it past either end of the calendar stops at that end."""
+    if at.tzinfo is None:
+        return at.replace(tzinfo=UTC)
+    try:
+        return at.astimezone(UTC)
+    except OverflowError:
+        return (datetime.min if at.year == 1 else datetime.max).replace(tzinfo=UTC)
+
+
+def hours_in_one_answer(
+    buckets: list[SalesBucket], end: datetime
+) -> tuple[list[SalesBucket], datetime]:
+    """The rows one answer holds, and where it ends: before the hour of the first row left
+    out when there are more than MAX_BUCKETS; a 422 problem if one hour alone holds more."""
+    if len(buckets) <= MAX_BUCKETS:
+        return buckets, end
+    end = buckets[MAX_BUCKETS].hour
+    kept = [bucket for bucket in buckets if bucket.hour < end]
+    if not kept:
+        raise Problem(
+            422,
+            "too-many-buckets",
+            "Too many hourly rows",
+            f"one hour holds more than {MAX_BUCKETS} rows: ask for one product",
+            {"Cache-Control": PRIVATE},
+        )
+    return kept, end
 
 
 def sales_document(
@@ -201,17 +234,16 @@ def sales_document(
 @router.get(
     "/v1/sellers/{seller_id}/sales",
     response_model=None,
-    responses=private_answers(
-        {"model": SellerSales},
-        {
-            403: FORBIDDEN,
-            422: {
-                "description": "from not before to, a range over 31 days, more hourly rows than "
-                "one answer holds, or a malformed X-Min-Position"
-            },
-        },
-    ),
-    openapi_extra={"parameters": PARAMETERS_DOC},
+    responses={
+        200: {"model": SellerSales, "headers": PRIVATE_HEADERS},
+        401: UNAUTHENTICATED,
+        403: FORBIDDEN,
+        422: problem(
+            "A malformed time or X-Min-Position, or one hour with more rows than an answer holds"
+        ),
+        503: UNAVAILABLE,
+    },
+    openapi_extra={"parameters": parameters("seller_sales")},
 )
 async def sales(
     seller_id: UUID,
@@ -226,30 +258,21 @@ async def sales(
     Revenue is also net of refunds: a refund is split over its order's lines by value and
     taken out of the hour of confirmation (units stay).
 
-    Hours starting from `from` up to (not including) `to`, at most 31 days apart; hours
-    without sales are left out. Totals are per currency. X-Min-Position may name the orders
-    log. Never cached.
+    Hours starting from `from` up to (not including) `to`; hours without sales are left out,
+    and `to` not after `from` finds none. One answer covers at most 31 days and 10 000 rows:
+    its `to` says where it ends, so ask again from there. Totals are per currency.
+    X-Min-Position may name the orders log. Never cached.
     """
     require_seller(caller, seller_id)
     start, end = as_utc(start), as_utc(end)
-    if end <= start or end - start > MAX_RANGE:
-        raise Problem(
-            422,
-            "bad-range",
-            "Invalid range",
-            f"from must be before to, at most {MAX_RANGE.days} days apart",
-        )
+    if end - start > MAX_RANGE:
+        end = start + MAX_RANGE
     deps: ReadApiDeps = request.app.state.deps
     consistency = await consistency_for(request, deps.seller_sales)
-    buckets = await run_in_threadpool(
-        deps.seller_sales.view.hourly, seller_id, start, end, product_id, MAX_BUCKETS + 1
-    )
-    if len(buckets) > MAX_BUCKETS:
-        raise Problem(
-            422,
-            "too-many-buckets",
-            "Too many hourly rows",
-            f"more than {MAX_BUCKETS} rows: ask for a shorter range or one product",
-            {**consistency.headers(), "Cache-Control": PRIVATE},
+    buckets: list[SalesBucket] = []
+    if end > start:
+        buckets = await run_in_threadpool(
+            deps.seller_sales.view.hourly, seller_id, start, end, product_id, MAX_BUCKETS + 1
         )
+    buckets, end = hours_in_one_answer(buckets, end)
     return private_json(sales_document(seller_id, start, end, buckets), consistency.headers())

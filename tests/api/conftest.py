@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -281,8 +282,9 @@ def module_postgres_url(postgres_server: str) -> Iterator[str]:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
-async def open_api(url: str, **overrides: Any) -> AsyncIterator[Api]:
-    """A command API on the PostgreSQL at url, with settings overrides."""
+@contextmanager
+def command_api(url: str, **overrides: Any) -> Iterator[tuple[WriteApiDeps, FastAPI]]:
+    """A command API's dependencies and app on the PostgreSQL at url, with settings overrides."""
     settings = api_settings(url).updated(**overrides)
     pool = postgres_pool(settings, max_size=8)
     commands = build_commands(settings)
@@ -299,13 +301,18 @@ async def open_api(url: str, **overrides: Any) -> AsyncIterator[Api]:
             read_api_url=READ_API_URL,
             store_timeout_seconds=settings.deadlines.write_store_timeout_seconds,
         )
-        app = create_app(deps)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
-            yield Api(url, deps, app, client)
+        yield deps, create_app(deps)
     finally:
         commands.close()
         pool.close()
+
+
+async def open_api(url: str, **overrides: Any) -> AsyncIterator[Api]:
+    """A command API on the PostgreSQL at url, with settings overrides."""
+    with command_api(url, **overrides) as (deps, app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+            yield Api(url, deps, app, client)
 
 
 @pytest.fixture

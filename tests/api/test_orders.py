@@ -202,15 +202,23 @@ async def test_a_seller_cannot_ship_for_another_seller(api: Api) -> None:
     assert api.positions() == before
 
 
-async def test_an_admin_must_name_the_seller(api: Api) -> None:
+async def test_an_admin_names_the_seller_of_an_order_with_several(api: Api) -> None:
     w = World.build(api)
+    order, seller_c = await two_seller_order(api, w)
     before = api.positions()
-    unnamed = await ship(api, w.order, w.admin, "admin")
-    assert assert_problem(unnamed, 422)["type"] == "urn:marketplace:problem:seller-id-required"
+    unnamed = await ship(api, order, w.admin, "admin")
+    assert "name the seller_id" in assert_problem(unnamed, 409)["detail"]
     assert api.positions() == before
 
-    named = await ship(api, w.order, w.admin, "admin", seller_id=str(w.seller_a))
+    named = await ship(api, order, w.admin, "admin", seller_id=str(seller_c))
     assert named.status_code == 200, named.text
+    assert status_of(api, order) is OrderStatus.PARTIALLY_SHIPPED
+
+
+async def test_an_admin_naming_no_seller_ships_the_only_sellers_part(api: Api) -> None:
+    w = World.build(api)
+    response = await ship(api, w.order, w.admin, "admin")
+    assert response.status_code == 200, response.text
     assert status_of(api, w.order) is OrderStatus.SHIPPED
 
 

@@ -48,6 +48,8 @@ class Stack:
     checkout_metrics_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     offset: int = 0
+    log_level: str = "WARNING"
+    """Of the processes `up` runs (their lines go to files under the data directory)."""
 
     @property
     def url(self) -> str:
@@ -64,7 +66,7 @@ class Stack:
         env["MARKETPLACE_GATEWAY_PORT"] = str(self.gateway_port)
         env["MARKETPLACE_SMTP_PORT"] = str(self.smtp_port)
         env["MARKETPLACE_CHECKOUT_METRICS_PORT"] = str(self.checkout_metrics_port)
-        env["MARKETPLACE_LOG_LEVEL"] = "WARNING"
+        env["MARKETPLACE_LOG_LEVEL"] = self.log_level
         return env
 
     def start(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import subprocess
@@ -55,11 +56,31 @@ def ok(response: httpx.Response, status: int) -> dict[str, Any]:
     return body
 
 
+def assert_logged_to_files(stack: Stack, output: str) -> None:
+    """Each process logged JSON lines, one object a line, to its own file, none to the
+    terminal; a first run logs no missing table."""
+    logs = {path.stem: path.read_text() for path in (stack.data_dir / "logs").glob("*.log")}
+    assert {"command-api", "query-api", "product-detail", "checkout"} <= set(logs), sorted(logs)
+    commands = [json.loads(line) for line in logs["command-api"].splitlines() if line.strip()]
+    assert [c["path"] for c in commands if c["event"] == "command"][:2] == [
+        "/v1/sellers",
+        "/v1/products",
+    ]
+    for text in logs.values():
+        for line in text.splitlines():
+            if line.startswith("{"):
+                assert isinstance(json.loads(line), dict), line
+    assert not [name for name, text in logs.items() if "UndefinedTable" in text]
+    assert '"event": "command"' not in output
+
+
 def test_up_serves_commands_stops_on_ctrl_c_and_keeps_data(stack: Stack) -> None:
+    stack.log_level = "INFO"
     banner = stack.start()
     assert stack.postgres_url in banner
     assert f"redis://127.0.0.1:{stack.redis_port}/0" in banner
     assert f"{stack.url}/docs" in banner
+    assert f"{stack.data_dir / 'logs'}/<process>.log" in banner
 
     seller_id, shopper_id = uuid.uuid4(), uuid.uuid4()
     seller = {"Authorization": f"Bearer {stack.token('seller', seller_id)}"}
@@ -97,6 +118,7 @@ def test_up_serves_commands_stops_on_ctrl_c_and_keeps_data(stack: Stack) -> None
 
     assert stack.interrupt() == 0
     output = stack.output()
+    assert_logged_to_files(stack, output)
     assert output.index("stopping command-api") < output.index("stopping PostgreSQL")
     assert output.index("stopping PostgreSQL") < output.index("stopping Valkey")
     assert "marketplace stopped" in output
@@ -134,6 +156,7 @@ def test_up_serves_commands_stops_on_ctrl_c_and_keeps_data(stack: Stack) -> None
             check=False,
         )
         assert seeded.returncode == 0, seeded.stdout + seeded.stderr
+        assert "seed-demo |" in seeded.stderr and "37/37 items" in seeded.stderr
         match = re.search(r"customers\s+4 with (\d+) addresses", seeded.stdout)
         assert match, seeded.stdout
         addresses = int(match.group(1))

@@ -26,6 +26,7 @@ VARIABLES: list[tuple[str, str, str, Any]] = [
     ("ENVIRONMENT", "test", "environment", "test"),
     ("DATA_DIR", "/srv/mp", "data_dir", Path("/srv/mp")),
     ("LOG_LEVEL", "DEBUG", "log_level", "DEBUG"),
+    ("LOGS_ON_TERMINAL", "true", "logs_on_terminal", True),
     ("HOST", "0.0.0.0", "http.host", "0.0.0.0"),
     ("WRITE_API_PORT", "9100", "http.write_api_port", 9100),
     ("READ_API_PORT", "9101", "http.read_api_port", 9101),

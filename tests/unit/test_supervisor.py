@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ from marketplace.restarts import (
     load,
 )
 from marketplace.status import supervised_table
-from marketplace.supervisor import Supervisor, last_words
+from marketplace.supervisor import ChildProcess, Supervisor, last_words
 
 
 @dataclass
@@ -245,3 +246,22 @@ def test_one_up_per_data_directory(tmp_path: Path) -> None:
 )
 def test_last_words_pick_the_error(lines: list[str], words: str) -> None:
     assert last_words(lines) == words
+
+
+def test_a_child_logs_to_its_file_and_its_last_words_are_kept(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    lines = ['{"event": "first"}', '{"event": "boom", "level": "error"}']
+    script = f"import sys; sys.stderr.write({chr(10).join(lines) + chr(10)!r}); sys.exit(3)"
+    log_file = tmp_path / "logs" / "child.log"
+    log_file.parent.mkdir()
+    child = ChildProcess("child", [sys.executable, "-c", script], {}, log_file=log_file)
+
+    child.start(threading.Event())
+    assert child.process is not None and child.process.wait() == 3
+    note = child.exit_note()
+    child.stop()
+
+    assert log_file.read_text().splitlines() == lines
+    assert note == "exited with code 3: boom"
+    assert "boom" not in capfd.readouterr().err

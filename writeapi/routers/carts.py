@@ -13,13 +13,19 @@ from domain.base import Context
 from domain.cart import Cart, cart_id_for
 from infra.auth import Principal
 from writeapi.deps import CheckoutExpiry, ShopperCall
-from writeapi.execution import REQUIRED_IDEMPOTENCY_KEY, Reply
+from writeapi.execution import Reply
+from writeapi.openapi import CREATED_HEADERS, LIMITED, NOT_FOUND, command, success
 from writeapi.schemas import AddCartItem, ChangeCartQuantity, Checkout
 
 router = APIRouter(prefix="/v1/carts", tags=["carts"])
 
 
-@router.post("", status_code=201)
+@router.post(
+    "",
+    **command(
+        LIMITED, {200: success("The caller's cart exists already", CREATED_HEADERS)}, status=201
+    ),
+)
 def create_cart(call: ShopperCall) -> Response:
     """Create the caller's cart; 200 with the same cart if it already exists."""
 
@@ -38,7 +44,7 @@ def location(outcome: Outcome) -> str:
     return f"/v1/carts/{outcome.aggregate_id}"
 
 
-@router.post("/{cart_id}/items")
+@router.post("/{cart_id}/items", **command(LIMITED, NOT_FOUND, if_match=True))
 def add_item(cart_id: UUID, body: AddCartItem, call: ShopperCall) -> Response:
     """Add units of a product on sale; an existing line grows. Honors If-Match."""
     version = call.expected_version()
@@ -51,7 +57,7 @@ def add_item(cart_id: UUID, body: AddCartItem, call: ShopperCall) -> Response:
     )
 
 
-@router.put("/{cart_id}/items/{product_id}")
+@router.put("/{cart_id}/items/{product_id}", **command(LIMITED, NOT_FOUND, if_match=True))
 def change_quantity(
     cart_id: UUID, product_id: UUID, body: ChangeCartQuantity, call: ShopperCall
 ) -> Response:
@@ -64,7 +70,7 @@ def change_quantity(
     )
 
 
-@router.delete("/{cart_id}/items/{product_id}")
+@router.delete("/{cart_id}/items/{product_id}", **command(LIMITED, NOT_FOUND, if_match=True))
 def remove_item(cart_id: UUID, product_id: UUID, call: ShopperCall) -> Response:
     """Remove a line. Honors If-Match."""
     version = call.expected_version()
@@ -72,7 +78,7 @@ def remove_item(cart_id: UUID, product_id: UUID, call: ShopperCall) -> Response:
     return call.run(None, lambda ctx: Reply(carts.remove_item(cart_id, product_id, ctx, version)))
 
 
-@router.delete("/{cart_id}/items")
+@router.delete("/{cart_id}/items", **command(LIMITED, NOT_FOUND, if_match=True))
 def clear_cart(cart_id: UUID, call: ShopperCall) -> Response:
     """Remove every line. Honors If-Match."""
     version = call.expected_version()
@@ -80,12 +86,7 @@ def clear_cart(cart_id: UUID, call: ShopperCall) -> Response:
     return call.run(None, lambda ctx: Reply(carts.clear(cart_id, ctx, version)))
 
 
-@router.post(
-    "/{cart_id}/checkout",
-    status_code=202,
-    responses={400: {"description": "No Idempotency-Key header"}},
-    openapi_extra=REQUIRED_IDEMPOTENCY_KEY,
-)
+@router.post("/{cart_id}/checkout", **command(LIMITED, NOT_FOUND, key_required=True, status=202))
 def check_out(cart_id: UUID, body: Checkout, call: ShopperCall, expiry: CheckoutExpiry) -> Response:
     """Place an order from the cart at today's prices and empty the cart.
 

@@ -10,14 +10,14 @@ from starlette.responses import Response
 from commands.base import Outcome
 from domain.money import Money
 from writeapi.deps import SellerCall, ShopperCall
-from writeapi.execution import REQUIRED_IDEMPOTENCY_KEY, Call, Reply
-from writeapi.problems import Problem
+from writeapi.execution import Call, Reply
+from writeapi.openapi import NOT_FOUND, command
 from writeapi.schemas import CancelOrder, Price, SellerPart
 
 router = APIRouter(prefix="/v1/orders", tags=["orders"])
 
 
-@router.post("/{order_id}/cancellation")
+@router.post("/{order_id}/cancellation", **command(NOT_FOUND, if_match=True))
 def cancel_order(order_id: UUID, body: CancelOrder, call: ShopperCall) -> Response:
     """Cancel an order before anything has shipped (its shopper, or an admin). Honors If-Match.
 
@@ -35,7 +35,7 @@ def cancel_order(order_id: UUID, body: CancelOrder, call: ShopperCall) -> Respon
     )
 
 
-@router.post("/{order_id}/shipments")
+@router.post("/{order_id}/shipments", **command(NOT_FOUND, if_match=True))
 def ship_order(order_id: UUID, body: SellerPart, call: SellerCall) -> Response:
     """Record that a seller shipped its part of a confirmed order. Honors If-Match.
 
@@ -47,7 +47,7 @@ def ship_order(order_id: UUID, body: SellerPart, call: SellerCall) -> Response:
     return call.run(body, lambda ctx: Reply(orders.ship(order_id, seller_id, ctx, version)))
 
 
-@router.post("/{order_id}/deliveries")
+@router.post("/{order_id}/deliveries", **command(NOT_FOUND, if_match=True))
 def deliver_order(order_id: UUID, body: SellerPart, call: SellerCall) -> Response:
     """Record that a seller's shipped part reached the shopper. Honors If-Match.
 
@@ -59,12 +59,7 @@ def deliver_order(order_id: UUID, body: SellerPart, call: SellerCall) -> Respons
     return call.run(body, lambda ctx: Reply(orders.deliver(order_id, seller_id, ctx, version)))
 
 
-@router.post(
-    "/{order_id}/refunds",
-    status_code=202,
-    responses={400: {"description": "No Idempotency-Key header"}},
-    openapi_extra=REQUIRED_IDEMPOTENCY_KEY,
-)
+@router.post("/{order_id}/refunds", **command(NOT_FOUND, key_required=True, status=202))
 def refund_order(order_id: UUID, body: Price, call: SellerCall) -> Response:
     """Refund part of a shipped order's captured payment (a seller of the order, or an admin).
 
@@ -83,12 +78,9 @@ def refund_order(order_id: UUID, body: Price, call: SellerCall) -> Response:
     )
 
 
-def seller_of_part(body: SellerPart, call: Call) -> UUID:
-    """The seller the body names, else the calling seller; an admin has to name one."""
-    if body.seller_id is not None:
+def seller_of_part(body: SellerPart, call: Call) -> UUID | None:
+    """The seller the body names, else the calling seller; none for an admin, who then
+    changes the part of the order's only seller."""
+    if body.seller_id is not None or call.principal.role == "admin":
         return body.seller_id
-    if call.principal.role == "admin":
-        raise Problem(
-            422, "seller-id-required", "Seller id required", "an admin must name the seller_id"
-        )
     return call.principal.sub

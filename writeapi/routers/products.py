@@ -11,6 +11,7 @@ from commands.base import Outcome
 from domain.money import Money
 from writeapi.deps import SellerCall
 from writeapi.execution import Reply
+from writeapi.openapi import NOT_FOUND, command
 from writeapi.schemas import (
     AdjustStock,
     Delist,
@@ -24,7 +25,7 @@ from writeapi.schemas import (
 router = APIRouter(prefix="/v1/products", tags=["products and stock"])
 
 
-@router.post("", status_code=201)
+@router.post("", **command(NOT_FOUND, status=201))
 def list_product(body: ListProduct, call: SellerCall) -> Response:
     """List a new product for the calling seller."""
     product_id = uuid4()
@@ -53,7 +54,7 @@ def list_product(body: ListProduct, call: SellerCall) -> Response:
     )
 
 
-@router.patch("/{product_id}")
+@router.patch("/{product_id}", **command(NOT_FOUND, if_match=True))
 def update_product(product_id: UUID, body: UpdateProduct, call: SellerCall) -> Response:
     """Replace a product's title, description, category and attributes. Honors If-Match."""
     version = call.expected_version()
@@ -74,7 +75,7 @@ def update_product(product_id: UUID, body: UpdateProduct, call: SellerCall) -> R
     )
 
 
-@router.put("/{product_id}/price")
+@router.put("/{product_id}/price", **command(NOT_FOUND, if_match=True))
 def reprice_product(product_id: UUID, body: Price, call: SellerCall) -> Response:
     """Set a product's price. Honors If-Match."""
     version = call.expected_version()
@@ -85,7 +86,7 @@ def reprice_product(product_id: UUID, body: Price, call: SellerCall) -> Response
     )
 
 
-@router.post("/{product_id}/delisting")
+@router.post("/{product_id}/delisting", **command(NOT_FOUND, if_match=True))
 def delist_product(product_id: UUID, body: Delist, call: SellerCall) -> Response:
     """Take a product off sale. Honors If-Match."""
     version = call.expected_version()
@@ -95,7 +96,7 @@ def delist_product(product_id: UUID, body: Delist, call: SellerCall) -> Response
     )
 
 
-@router.post("/{product_id}/stock/receipts")
+@router.post("/{product_id}/stock/receipts", **command(NOT_FOUND))
 def receive_stock(product_id: UUID, body: ReceiveStock, call: SellerCall) -> Response:
     """Record units delivered into stock; the answer names the product's stock item."""
     commands = call.commands
@@ -106,7 +107,7 @@ def receive_stock(product_id: UUID, body: ReceiveStock, call: SellerCall) -> Res
     )
 
 
-@router.post("/{product_id}/stock/adjustments")
+@router.post("/{product_id}/stock/adjustments", **command(NOT_FOUND, if_match=True))
 def adjust_stock(product_id: UUID, body: AdjustStock, call: SellerCall) -> Response:
     """Correct the units on hand (never below what is reserved or sold). Honors If-Match."""
     version = call.expected_version()
@@ -120,7 +121,7 @@ def adjust_stock(product_id: UUID, body: AdjustStock, call: SellerCall) -> Respo
     )
 
 
-@router.put("/{product_id}/stock/purchase-limit")
+@router.put("/{product_id}/stock/purchase-limit", **command(NOT_FOUND, if_match=True))
 def set_purchase_limit(product_id: UUID, body: PurchaseLimit, call: SellerCall) -> Response:
     """Cap the units one buyer may hold or buy (flash sales); null lifts it. Honors If-Match."""
     version = call.expected_version()

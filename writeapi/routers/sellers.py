@@ -10,6 +10,7 @@ from starlette.responses import Response
 from commands.base import Outcome
 from writeapi.deps import AdminCall, SellerCall, ShopperCall
 from writeapi.execution import Reply
+from writeapi.openapi import NOT_FOUND, command
 from writeapi.schemas import (
     AddAddress,
     RegisterCustomer,
@@ -22,7 +23,7 @@ from writeapi.schemas import (
 router = APIRouter(prefix="/v1", tags=["sellers and customers"])
 
 
-@router.post("/sellers", status_code=201)
+@router.post("/sellers", **command(status=201))
 def register_seller(body: RegisterSeller, call: SellerCall) -> Response:
     """Register the calling seller (an admin may name another seller id)."""
     seller_id = body.seller_id or call.principal.sub
@@ -38,7 +39,7 @@ def register_seller(body: RegisterSeller, call: SellerCall) -> Response:
     )
 
 
-@router.patch("/sellers/{seller_id}")
+@router.patch("/sellers/{seller_id}", **command(NOT_FOUND, if_match=True))
 def update_seller_profile(seller_id: UUID, body: UpdateSellerProfile, call: SellerCall) -> Response:
     """Change a seller's name and contact email. Honors If-Match."""
     version = call.expected_version()
@@ -51,7 +52,7 @@ def update_seller_profile(seller_id: UUID, body: UpdateSellerProfile, call: Sell
     )
 
 
-@router.put("/sellers/{seller_id}/address")
+@router.put("/sellers/{seller_id}/address", **command(NOT_FOUND, if_match=True))
 def set_seller_address(seller_id: UUID, body: SellerAddress, call: SellerCall) -> Response:
     """Set the address a seller ships from, printed on its labels. Honors If-Match."""
     version = call.expected_version()
@@ -62,14 +63,14 @@ def set_seller_address(seller_id: UUID, body: SellerAddress, call: SellerCall) -
     )
 
 
-@router.post("/sellers/{seller_id}/suspension")
+@router.post("/sellers/{seller_id}/suspension", **command(NOT_FOUND))
 def suspend_seller(seller_id: UUID, body: SuspendSeller, call: AdminCall) -> Response:
     """Suspend a seller (admins only)."""
     catalog = call.commands.catalog
     return call.run(body, lambda ctx: Reply(catalog.suspend_seller(seller_id, body.reason, ctx)))
 
 
-@router.post("/customers", status_code=201)
+@router.post("/customers", **command(status=201))
 def register_customer(body: RegisterCustomer, call: ShopperCall) -> Response:
     """Register the calling shopper as a customer."""
     customer_id = body.customer_id or call.principal.sub
@@ -87,7 +88,10 @@ def register_customer(body: RegisterCustomer, call: ShopperCall) -> Response:
     )
 
 
-@router.post("/customers/{customer_id}/addresses/{address_id}", status_code=201)
+@router.post(
+    "/customers/{customer_id}/addresses/{address_id}",
+    **command(NOT_FOUND, if_match=True, status=201),
+)
 def add_address(
     customer_id: UUID, address_id: UUID, body: AddAddress, call: ShopperCall
 ) -> Response:
