@@ -133,14 +133,25 @@ def opensearch_server(services_dir: Path) -> Iterator[str]:
     yield from serving("MARKETPLACE_TEST_OPENSEARCH_URL", server)
 
 
+def fresh_schema(server: str, prefix: str) -> Iterator[str]:
+    """A URL on server whose sessions use a new schema of their own, dropped afterwards."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield with_search_path(server, schema)
+    finally:
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
 @pytest.fixture
 def postgres_url(postgres_server: str) -> Iterator[str]:
     """A URL whose sessions use a fresh schema of their own, dropped after the test."""
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_server, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield with_search_path(postgres_server, schema)
-    finally:
-        with psycopg.connect(postgres_server, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    yield from fresh_schema(postgres_server, "t")
+
+
+@pytest.fixture(scope="module")
+def module_postgres_url(postgres_server: str) -> Iterator[str]:
+    """Like postgres_url, but one schema for a whole module."""
+    yield from fresh_schema(postgres_server, "m")

@@ -7,7 +7,6 @@ module for the table-driven tests, whose rows each make their own aggregates.
 from __future__ import annotations
 
 import sys
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,7 +29,6 @@ from domain.money import Money
 from domain.order import Order
 from domain.order_lines import OrderLine
 from infra.auth import Role
-from infra.eventstore import with_search_path
 from infra.idempotency import IdempotencyStore
 from infra.settings import (
     AuthSettings,
@@ -267,19 +265,6 @@ def json_logs() -> Iterator[None]:
         yield
     finally:
         structlog.configure(**before)
-
-
-@pytest.fixture(scope="module")
-def module_postgres_url(postgres_server: str) -> Iterator[str]:
-    """Like postgres_url, but one schema for a whole module."""
-    schema = f"m_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_server, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield with_search_path(postgres_server, schema)
-    finally:
-        with psycopg.connect(postgres_server, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 @contextmanager

@@ -7,7 +7,6 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import psycopg
 import pytest
 import redis
 import schemathesis
@@ -16,7 +15,7 @@ from commands.services import Commands
 from domain.base import Context
 from domain.money import Money
 from infra.auth import Role
-from infra.eventstore import eventsourcing_env, with_search_path
+from infra.eventstore import eventsourcing_env
 from infra.settings import Settings
 from marketplace import catalog_search
 from marketplace.bootstrap import build_read_deps
@@ -54,19 +53,6 @@ def roles_for(method: str, path: str) -> tuple[Role, ...]:
     return ("shopper", "seller", "admin")
 
 
-@pytest.fixture(scope="module")
-def read_url(postgres_server: str) -> Iterator[str]:
-    """A schema of its own for the module's event store and views."""
-    schema = f"m_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_server, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield with_search_path(postgres_server, schema)
-    finally:
-        with psycopg.connect(postgres_server, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-
-
 def shop_with_an_order(commands: Commands) -> None:
     """A product of the fuzzing seller's, and an order of it placed by the fuzzing shopper."""
     seller, product = fuzzing.SUBJECTS["seller"], uuid.uuid4()
@@ -86,23 +72,23 @@ def shop_with_an_order(commands: Commands) -> None:
 
 @pytest.fixture(scope="module")
 def query_api_schema(
-    read_url: str, redis_server: str, tmp_path_factory: pytest.TempPathFactory
+    module_postgres_url: str, redis_server: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[schemathesis.BaseSchema]:
     """The query API over every view, each projected from a small shop."""
     settings = read_settings(
-        read_url,
+        module_postgres_url,
         redis_server,
         blobs={"local_dir": tmp_path_factory.mktemp("blobs")},
         deadlines={"read_wait_max_seconds": WAIT_SECONDS},
     )
-    env = eventsourcing_env(Settings(), read_url)
+    env = eventsourcing_env(Settings(), module_postgres_url)
     commands = Commands(env)
     shop_with_an_order(commands)
     deps = build_read_deps(settings)
     views: list[Any] = [
-        catalog_search.projector_view(settings, read_url),
-        order_history_view(read_url),
-        seller_sales_view(read_url),
+        catalog_search.projector_view(settings, module_postgres_url),
+        order_history_view(module_postgres_url),
+        seller_sales_view(module_postgres_url),
     ]
     projections: list[Projection[Any]] = [
         CatalogSearchProjection(),

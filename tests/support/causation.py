@@ -92,3 +92,16 @@ def causes(flow: list[Logged]) -> set[tuple[str, str]]:
     """Each (event kind, kind of its cause) pair of the flow; the request is "request"."""
     kinds = {e.meta["event_id"]: e.kind for e in flow}
     return {(e.kind, kinds.get(e.meta["causation_id"], "request")) for e in flow}
+
+
+CHECKOUT_CAUSES = {
+    ("Cart.Cleared", "request"),
+    ("Order.Placed", "request"),
+    ("StockItem.UnitsReserved", "Order.Placed"),
+    ("Order.StockReserved", "Order.Placed"),
+    ("Order.PaymentAuthorised", "Order.StockReserved"),
+    ("Order.Confirmed", "Order.PaymentAuthorised"),
+    ("StockItem.ReservationCommitted", "Order.Confirmed"),
+    ("Fulfilment.Opened", "Order.Confirmed"),
+}
+"""What causes what in a checkout that is paid and confirmed (the request is the root)."""
