@@ -16,17 +16,16 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
-from fastapi import FastAPI
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
-from benchmarks.naive_write import NaiveWritePath
-from infra.logging import configure_logging
-from infra.settings import load_settings
-from marketplace import bootstrap
-from marketplace.cli.platform import serve
-from marketplace.stack import build_stack, ready_block
-from marketplace.supervisor import ChildProcess, Interrupted, StartFailed, Supervisor
-from workers.checkout import manager as checkout
+    from marketplace.supervisor import Supervisor
+
+# Heavy imports wait for the function that needs them: uvicorn's worker processes are
+# spawned, so each imports this module before it can answer its parent's 5 s health check,
+# and on a busy machine a slow import had every worker killed and respawned, forever.
 
 NAIVE_SUBCOMMANDS = ("serve-write", "checkout")
 PRODUCTION_CLI = ["-m", "marketplace.cli"]
@@ -35,11 +34,17 @@ THIS_MODULE = "benchmarks.naive_stack"
 
 def write_app() -> FastAPI:
     """The command API on the naive write path, without the sold-out fast path (a factory)."""
+    from benchmarks.naive_write import NaiveWritePath
+    from marketplace import bootstrap
+
     return bootstrap.write_app(NaiveWritePath, sold_out_fast_path=False)
 
 
 def serve_write(port: int | None, workers: int | None) -> int:
     """Serve write_app() as `marketplace serve-write` serves the production one."""
+    from infra.settings import load_settings
+    from marketplace.cli.platform import serve
+
     settings = load_settings()
     serve(
         f"{THIS_MODULE}:write_app",
@@ -51,6 +56,11 @@ def serve_write(port: int | None, workers: int | None) -> int:
 
 def run_checkout(metrics_port: int) -> int:
     """The checkout worker, its commands on the naive write path."""
+    from benchmarks.naive_write import NaiveWritePath
+    from infra.logging import configure_logging
+    from infra.settings import load_settings
+    from workers.checkout import manager as checkout
+
     settings = load_settings()
     configure_logging(settings.log_level)
     return checkout.run(settings, metrics_port=metrics_port, write_path=NaiveWritePath)
@@ -58,6 +68,8 @@ def run_checkout(metrics_port: int) -> int:
 
 def use_naive_servers(supervisor: Supervisor) -> None:
     """Have the stack's command API and checkout worker run from this module instead."""
+    from marketplace.supervisor import ChildProcess
+
     swapped = set()
     for component in supervisor.components:
         if not isinstance(component, ChildProcess):
@@ -72,6 +84,10 @@ def use_naive_servers(supervisor: Supervisor) -> None:
 
 def up(args: argparse.Namespace) -> int:
     """Run the stack, naive servers swapped in (dead ones restarted), until SIGINT/SIGTERM."""
+    from infra.settings import load_settings
+    from marketplace.stack import build_stack, ready_block
+    from marketplace.supervisor import Interrupted, StartFailed
+
     http = {
         "write_api_port": args.write_port,
         "read_api_port": args.read_port,
