@@ -41,6 +41,9 @@ class Shape:
     carts: int = 2000
 
 
+PREPARE_TIMEOUT_SECONDS = 30.0
+
+
 def server_env(url: str, *, split_logs: bool) -> dict[str, str]:
     """The MARKETPLACE_* environment of a serve-write process on this schema URL."""
     return {
@@ -83,8 +86,14 @@ def _parallel(pool: ThreadPoolExecutor, fn: Callable[[T], object], items: Iterab
 
 
 def prepare(url: str, *, split_logs: bool, shape: Shape) -> LoadData:
-    """Create every table, then the fixtures; returns the tables the Lua script rotates over."""
-    settings = settings_for(url, split_logs=split_logs)
+    """Create every table, then the fixtures; returns the tables the Lua script rotates over.
+
+    Fixtures are set up, not measured: their calls wait up to PREPARE_TIMEOUT_SECONDS, so a
+    busy machine slows them down instead of failing the run.
+    """
+    settings = settings_for(url, split_logs=split_logs).updated(
+        deadlines={"write_store_timeout_seconds": PREPARE_TIMEOUT_SECONDS}
+    )
     pool = postgres_pool(settings, max_size=2)
     try:
         IdempotencyStore(pool, settings.idempotency.ttl_hours).create_table()
