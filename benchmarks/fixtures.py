@@ -85,15 +85,16 @@ def _parallel(pool: ThreadPoolExecutor, fn: Callable[[T], object], items: Iterab
         pass
 
 
-def prepare(url: str, *, split_logs: bool, shape: Shape) -> LoadData:
-    """Create every table, then the fixtures; returns the tables the Lua script rotates over.
+def patient_settings(url: str, *, split_logs: bool) -> Settings:
+    """settings_for(), for setting fixtures up (not measured): each store call may wait
+    PREPARE_TIMEOUT_SECONDS, so a busy machine slows the set-up instead of failing it."""
+    settings = settings_for(url, split_logs=split_logs)
+    return settings.updated(deadlines={"write_store_timeout_seconds": PREPARE_TIMEOUT_SECONDS})
 
-    Fixtures are set up, not measured: their calls wait up to PREPARE_TIMEOUT_SECONDS, so a
-    busy machine slows them down instead of failing the run.
-    """
-    settings = settings_for(url, split_logs=split_logs).updated(
-        deadlines={"write_store_timeout_seconds": PREPARE_TIMEOUT_SECONDS}
-    )
+
+def prepare(url: str, *, split_logs: bool, shape: Shape) -> LoadData:
+    """Create every table, then the fixtures; returns the tables the Lua script rotates over."""
+    settings = patient_settings(url, split_logs=split_logs)
     pool = postgres_pool(settings, max_size=2)
     try:
         IdempotencyStore(pool, settings.idempotency.ttl_hours).create_table()
