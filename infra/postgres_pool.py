@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import select
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -13,7 +12,6 @@ from typing import Any, ClassVar, TypeVar
 import psycopg
 from psycopg import Connection
 from psycopg.abc import PQGen
-from psycopg.pq import TransactionStatus
 from psycopg.rows import Row
 from psycopg_pool import ConnectionPool
 
@@ -144,11 +142,9 @@ def checking_the_rest(
     """A connection check that, when one connection is found broken, checks every idle one
     of the pool (the one in pools, added once the pool exists).
 
-    A connection that looks alive (alive_at_a_glance) is not asked: most leave the pool
-    without a round trip. A restart breaks every pooled connection at once. The pool retries
-    a failed check with backoff (1, 2, 4 s...), so ten broken connections would outlast any
-    caller's timeout; replacing them all at the first failure makes the caller's next try a
-    fresh one.
+    A restart breaks every pooled connection at once. The pool retries a failed check with
+    backoff (1, 2, 4 s...), so ten broken connections would outlast any caller's timeout;
+    replacing them all at the first failure makes the caller's next try a fresh one.
     """
 
     checking = threading.Lock()
@@ -161,8 +157,6 @@ def checking_the_rest(
             checking.release()
 
     def check(conn: Connection[Any]) -> None:
-        if alive_at_a_glance(conn):
-            return
         try:
             ConnectionPool.check_connection(conn)
         except Exception:
@@ -171,21 +165,3 @@ def checking_the_rest(
             raise
 
     return check
-
-
-def alive_at_a_glance(conn: Connection[Any]) -> bool:
-    """True when an idle connection's socket has nothing to read, found without a round trip.
-
-    A server that ends a session (a restart, a terminated backend) sends its error and closes
-    the socket, so an idle connection it ended has something to read; one that has nothing
-    is handed out unasked. Anything else (a notice waiting, a transaction open, an unusable
-    socket) gets the full check. A host gone silent without closing is not seen this way:
-    the call timeout (DeadlineConnection) bounds the call that finds it.
-    """
-    if conn.closed or conn.info.transaction_status != TransactionStatus.IDLE:
-        return False
-    try:
-        readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
-    except (OSError, ValueError, psycopg.Error):
-        return False
-    return not readable
