@@ -72,7 +72,10 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "ship_to": ADDRESS,
         "ship_from": ADDRESS,
     },
-    "domain.inventory:StockItem.ReservationReleased": {"reason": "order expired"},
+    "domain.inventory:StockItem.ReservationReleased": {
+        "reason": "order expired",
+        "cause": "expired",
+    },
 }
 """Field values for samples where the generic example of a field's type is not enough,
 by topic (e.g. a field whose records must hold certain keys)."""

@@ -159,3 +159,16 @@ def test_a_lost_sample_of_an_older_version_is_reported(
     )
 
     assert "no sample at class_version 1" in problem
+
+
+def test_a_version_1_release_gets_the_cause_of_its_reason(mapper: Mapper[UUID]) -> None:
+    (v1,) = [
+        s
+        for s in load_corpus()
+        if s.topic == get_topic(StockItem.ReservationReleased) and s.class_version == 1
+    ]
+
+    event = mapper.to_domain_event(v1.stored())
+
+    assert isinstance(event, StockItem.ReservationReleased)
+    assert (event.reason, event.cause, event.quantity) == ("order expired", "expired", 7)
