@@ -10,6 +10,8 @@ today's code can read.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -78,18 +80,49 @@ def usable(snapshot: Any) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class Restored:
+    """A snapshot already read into its aggregate, as the repository takes it."""
+
+    originator_id: UUID
+    originator_version: int
+    timestamp: datetime
+    aggregate: Any
+
+    def mutate(self, _: Any) -> Any:
+        """The aggregate the snapshot holds."""
+        return self.aggregate
+
+
+def restored(snapshot: Any) -> Restored | None:
+    """The snapshot read into its aggregate, or None if today's code cannot read it."""
+    if not usable(snapshot):
+        return None
+    try:
+        aggregate = snapshot.mutate(None)
+    except Exception as error:
+        log.warning(
+            "snapshot_unreadable", aggregate_id=str(snapshot.originator_id), error=repr(error)
+        )
+        return None
+    return Restored(
+        snapshot.originator_id, snapshot.originator_version, snapshot.timestamp, aggregate
+    )
+
+
 class UsableSnapshots(EventStore[UUID]):
-    """The snapshot store, passing over snapshots today's code cannot read (see usable):
-    a load then replays the stream from its start, as it would with no snapshot at all."""
+    """The snapshot store, handing out only snapshots that today's code reads (usable, and
+    restored without error): a load past one replays the stream from its start instead, as
+    it would with no snapshot at all."""
 
     def get(self, originator_id: UUID, *args: Any, **kwargs: Any) -> Iterator[Any]:
-        """The snapshots asked for that are usable; none if one cannot even be decoded."""
+        """The snapshots asked for, each read into its aggregate, passing over the others."""
         try:
             found: Sequence[Any] = list(super().get(originator_id, *args, **kwargs))
         except Exception as error:
-            log.warning("snapshot_unreadable", aggregate_id=str(originator_id), error=str(error))
+            log.warning("snapshot_unreadable", aggregate_id=str(originator_id), error=repr(error))
             return iter(())
-        kept = [snapshot for snapshot in found if usable(snapshot)]
+        kept = [r for r in map(restored, found) if r is not None]
         if len(kept) < len(found):
             log.info("snapshot_passed_over", aggregate_id=str(originator_id))
         return iter(kept)

@@ -130,6 +130,25 @@ def test_a_snapshot_of_an_older_class_version_is_upcast_or_passed_over(
     with inventory(postgres_url, EVERY) as app, inventory(postgres_url, 0) as plain:
         assert app.snapshots is not None
         assert [s.originator_version for s in app.snapshots.get(item_id)] == [EVERY]
+        upcast.clear()
         assert state(app.stock_of(product)) == state(plain.stock_of(product))
         assert len(upcast) == 1
         assert upcast[0]["received"] == 16
+
+
+def test_a_snapshot_that_no_longer_restores_is_passed_over(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    product = uuid4()
+    trade(postgres_url, product, 8)
+
+    def restore_a_changed_shape(item: StockItem, state: dict[str, Any]) -> None:
+        item.received = state["units_received"]  # a key older snapshots do not hold
+
+    monkeypatch.setattr(StockItem, "restore_state", restore_a_changed_shape)
+
+    with inventory(postgres_url, EVERY) as app, inventory(postgres_url, 0) as plain:
+        assert snapshot_versions(app, stock_item_id(product)) == [EVERY]
+        assert app.snapshots is not None
+        assert list(app.snapshots.get(stock_item_id(product))) == []
+        assert state(app.stock_of(product)) == state(plain.stock_of(product))
