@@ -25,6 +25,7 @@ class Break(Enum):
     ROW_INSERTED = "row inserted"
     HEAD_TRUNCATED = "head truncated"
     CHAIN_REWRITTEN = "chain rewritten"
+    CHECKPOINT_FORGED = "checkpoint forged"
 
 
 @dataclass(frozen=True)

@@ -22,11 +22,11 @@ TOPIC = "tests.audit:Appended"
 
 
 @contextmanager
-def log_recorder(postgres_url: str, **extra: str) -> Iterator[ApplicationRecorder]:
-    """The platform's recorder of the test log (its tables created, as at startup)."""
+def log_recorder(postgres_url: str, log: str = LOG, **extra: str) -> Iterator[ApplicationRecorder]:
+    """The platform's recorder of a log (its tables created, as at startup)."""
     settings = Settings(postgres=PostgresSettings(pool_size=20, max_overflow=4))
     env = {**eventsourcing_env(settings, postgres_url), **extra}
-    factory = InfrastructureFactory.construct(Environment(LOG, env))
+    factory = InfrastructureFactory.construct(Environment(log, env))
     try:
         recorder = factory.application_recorder()
         recorder.create_table()  # type: ignore[attr-defined]
