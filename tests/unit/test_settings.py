@@ -43,6 +43,7 @@ VARIABLES: list[tuple[str, str, str, Any]] = [
     ("JWT_SECRET", "s" * 40, "auth.secret", "s" * 40),
     ("ANALYTICS_KEY", "k" * 20, "analytics.key", "k" * 20),
     ("AUDIT_SIGNING_KEY", "ab" * 32, "audit.signing_key", "ab" * 32),
+    ("AUDIT_VERIFY_KEY", "cd" * 32, "audit.verify_key", "cd" * 32),
     ("AUDIT_CHECKPOINT_SECONDS", "30", "audit.checkpoint_seconds", 30.0),
     ("AUDIT_CHECKPOINT_HISTORY", "10", "audit.checkpoint_history", 10),
     ("JWT_ISSUER", "idp", "auth.issuer", "idp"),
