@@ -17,7 +17,7 @@ import random
 import re
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -47,37 +47,58 @@ class Spec:
     number: int
     lines: tuple[OrderLine, ...]
     minutes: int
+    order_id: uuid.UUID = field(init=False)
 
-    @property
-    def order_id(self) -> uuid.UUID:
-        return order_id_for(self.customer, str(self.number))
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "order_id", order_id_for(self.customer, str(self.number)))
 
     @property
     def cancelled(self) -> bool:
         return self.order_id.int % 10 == 0
 
 
-def tokens(spec: Spec, start: datetime) -> dict[str, str]:
-    """Each value of the order as its events' JSON spells it, by name."""
-    order, at = spec.order_id, start + timedelta(minutes=spec.minutes)
-    found = {
-        "order": str(order),
-        "customer": str(spec.customer),
-        "customer_hex": spec.customer.hex,
-        "key": f'"idempotency_key":"{spec.number}"',
-        "expires": (at + timedelta(minutes=15)).isoformat(),
-        "total": f'"amount_minor":{sum(line.unit_price.minor for line in spec.lines)},',
-    }
-    for step in range(STEPS + 1):
-        found[f"at{step}"] = (at + timedelta(minutes=step)).isoformat()
-    for version in range(STEPS + 2):
-        found[f"event{version}"] = str(event_id(order, version))
-    for n, line in enumerate(spec.lines):
-        found[f"product{n}"] = line.product_id.hex
-        found[f"seller{n}"] = line.seller_id.hex
-        found[f"title{n}"] = f'"title":"{line.title}"'
-        found[f"price{n}"] = f'"unit_price":{{"minor":{line.unit_price.minor},'
-    return found
+class Marks(dict[str, str]):
+    """Each value of an order as its events' JSON spells it, by name, made when first asked
+    for (a step's events need a few of them)."""
+
+    def __init__(self, spec: Spec, start: datetime) -> None:
+        super().__init__()
+        self.spec, self.at = spec, start + timedelta(minutes=spec.minutes)
+
+    def __missing__(self, name: str) -> str:
+        self[name] = value = self.spelt(name)
+        return value
+
+    def spelt(self, name: str) -> str:
+        """The value called name."""
+        spec, kind, n = self.spec, name.rstrip("0123456789"), int(name[-1])
+        line = spec.lines[n] if kind in ("product", "seller", "title", "price") else None
+        spellings = {
+            "order": lambda: str(spec.order_id),
+            "customer": lambda: str(spec.customer),
+            "customer_hex": lambda: spec.customer.hex,
+            "key": lambda: f'"idempotency_key":"{spec.number}"',
+            "expires": lambda: (self.at + timedelta(minutes=15)).isoformat(),
+            "total": lambda: f'"amount_minor":{sum(x.unit_price.minor for x in spec.lines)},',
+            "at": lambda: (self.at + timedelta(minutes=n)).isoformat(),
+            "event": lambda: str(event_id(spec.order_id, n)),
+            "product": lambda: line.product_id.hex,
+            "seller": lambda: line.seller_id.hex,
+            "title": lambda: f'"title":"{line.title}"',
+            "price": lambda: f'"unit_price":{{"minor":{line.unit_price.minor},',
+        }
+        return spellings[kind]()
+
+    def every(self) -> dict[str, str]:
+        """All of them."""
+        names = ["order0", "customer0", "customer_hex0", "key0", "expires0", "total0"]
+        names += [f"at{step}" for step in range(STEPS + 1)]
+        names += [f"event{version}" for version in range(STEPS + 2)]
+        names += [f"{kind}{n}" for n in range(len(self.spec.lines)) for kind in LINE_MARKS]
+        return {name: self[name] for name in names}
+
+
+LINE_MARKS = ("product", "seller", "title", "price")
 
 
 def built(spec: Spec, start: datetime, mapper: Mapper) -> list[list[tuple[int, str, bytes]]]:
@@ -114,23 +135,26 @@ def built(spec: Spec, start: datetime, mapper: Mapper) -> list[list[tuple[int, s
 
 
 class Prototype:
-    """An order's events with its values marked, ready to take another order's."""
+    """An order's events cut at its values: literal text, then the name of a value, in turn."""
 
     def __init__(self, spec: Spec, start: datetime, mapper: Mapper) -> None:
-        marks = tokens(spec, start)
+        names = {value: name for name, value in Marks(spec, start).every().items()}
+        ordered = sorted(names, key=len, reverse=True)
+        pattern = re.compile("(" + "|".join(re.escape(value) for value in ordered) + ")")
+
+        def cut(state: bytes) -> list[str]:
+            pieces = pattern.split(state.decode())
+            return [names[p] if n % 2 else p for n, p in enumerate(pieces)]
+
         self.phases = [
-            [(version, topic, state.decode()) for version, topic, state in phase]
+            [(version, topic, cut(state)) for version, topic, state in phase]
             for phase in built(spec, start, mapper)
         ]
-        self.names = {value: name for name, value in marks.items()}
-        ordered = sorted(self.names, key=len, reverse=True)
-        self.pattern = re.compile("|".join(re.escape(value) for value in ordered))
 
-    def phase(self, step: int, marks: dict[str, str]) -> Iterator[tuple[int, str, bytes]]:
-        """Another order's events of one step, its values (tokens) put in."""
-        names = self.names
-        for version, topic, state in self.phases[step]:
-            text = self.pattern.sub(lambda found: marks[names[found.group(0)]], state)
+    def phase(self, step: int, marks: Marks) -> Iterator[tuple[int, str, bytes]]:
+        """Another order's events of one step, its values put in."""
+        for version, topic, pieces in self.phases[step]:
+            text = "".join([marks[p] if n % 2 else p for n, p in enumerate(pieces)])
             yield version, topic, text.encode()
 
 
@@ -192,7 +216,7 @@ def append_orders(
                 copy.set_types([id_type, "int8", "text", "bytea"])
                 for spec in specs:
                     shape = shapes[(len(spec.lines), spec.cancelled)]
-                    rows = list(shape.phase(step, tokens(spec, start)))
+                    rows = list(shape.phase(step, Marks(spec, start)))
                     if id(spec) in checks and rows != checks[id(spec)][step]:
                         raise AssertionError(f"bulk rows differ from the recorder's: {spec}")
                     for version, topic, state in rows:
