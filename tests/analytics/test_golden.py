@@ -15,7 +15,7 @@ import pytest
 from analytics.replay import STORE_FILE
 from commands.services import Commands
 from infra.settings import Settings
-from marketplace.analytics import run_replay
+from marketplace.analytics import BUILT_IN, run_replay
 from tests.analytics.scenario import FLASH, GOLDEN_GMV, PERSONAL, golden
 from tests.readapi.test_analytics import figures
 from tests.readapi.test_orders import Desk, shop
@@ -29,6 +29,32 @@ RANGE = {"from": "2026-12-03T00:00:00Z", "to": "2026-12-06T00:00:00Z"}
 def query(out: Path, statement: str) -> list[tuple[Any, ...]]:
     with duckdb.connect(str(out / STORE_FILE), read_only=True) as conn:
         return conn.execute(statement).fetchall()
+
+
+@pytest.mark.parametrize("projection", sorted(BUILT_IN))
+def test_no_personal_data_in_any_output_file(
+    commands: Commands, settings: Settings, tmp_path: Path, projection: str
+) -> None:
+    shop = golden(commands)
+
+    for fmt in ("duckdb", "parquet", "csv"):
+        run_replay(projection, settings, None, tmp_path / fmt, fmt)
+
+    files = [path for path in tmp_path.rglob("*") if path.is_file()]
+    raw = b"\n".join(path.read_bytes() for path in files)
+    with duckdb.connect(str(tmp_path / "duckdb" / STORE_FILE), read_only=True) as conn:
+        tables = [
+            row[0] for row in conn.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+        ]
+        stored = [conn.execute(f"SELECT * FROM {table}").fetchall() for table in tables]  # noqa: S608
+    parquet = f"{tmp_path}/parquet/**/*.parquet"
+    exported = duckdb.read_parquet(parquet, union_by_name=True)
+    decoded = repr(stored) + repr(exported.fetchall())
+    customers = [str(customer) for customer in shop.customers]
+    secrets = [*PERSONAL, *customers, *(customer.replace("-", "") for customer in customers)]
+    assert [secret for secret in secrets if secret.encode() in raw or secret in decoded] == []
+    assert {path.suffix for path in files} >= {".duckdb", ".parquet", ".csv"}
+    assert str(shop.seller) in decoded or projection == "cart-funnel"
 
 
 def test_golden_totals_in_duckdb(commands: Commands, settings: Settings, tmp_path: Path) -> None:
