@@ -125,6 +125,10 @@ class EventStoreSettings(Group):
     split_logs: bool = True
     kurrentdb_uri: str | None = None
     kurrentdb_root_certificates: str | None = None
+    snapshot_every: int = Field(default=500, ge=0, le=1_000_000)
+    """Snapshot stock items and carts (streams that grow without bound) every this many
+    events, so a load reads at most that many; 0 turns snapshots off. Snapshots are only an
+    aid: deleting them all changes nothing but load times."""
 
     @model_validator(mode="after")
     def _kurrentdb_needs_uri(self) -> EventStoreSettings:
