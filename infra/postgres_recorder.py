@@ -13,13 +13,16 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.domain import TAggregateID
+from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore, PostgresFactory
 from eventsourcing.utils import Environment, EnvType
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
+from infra.personal.factory import personal_mapper
+from infra.personal.keys import KeyStore, PostgresKeyStore
 from infra.postgres_pool import (
     EVENT_STORE_APPLICATION,
     MIN_CONNECT_TIMEOUT_SECONDS,
@@ -63,6 +66,19 @@ class MarketplacePostgresFactory(PostgresFactory):
         if seconds:
             pool.connection_class = deadline_connection(float(seconds))
             pool.timeout = float(seconds)
+
+    def mapper(
+        self,
+        transcoder: Transcoder | None = None,
+        mapper_class: type[Mapper[TAggregateID]] | None = None,
+    ) -> Mapper[TAggregateID]:
+        """The personal-data mapper, with its keys in this schema, when the environment asks."""
+        mapper = personal_mapper(self, transcoder, self.key_store)
+        return mapper or super().mapper(transcoder, mapper_class)
+
+    def key_store(self) -> KeyStore:
+        """The data keys, in the event store's own schema and pool."""
+        return PostgresKeyStore(self.datastore.get_connection, self.datastore.schema)
 
 
 class ArrayInsertPostgresRecorder(PostgresApplicationRecorder):
