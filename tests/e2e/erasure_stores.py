@@ -40,17 +40,6 @@ def postgres_hits(url: str, needle: str) -> list[str]:
     return hits
 
 
-def postgres_tables(url: str) -> int:
-    """How many tables the database holds outside the system schemas."""
-    with psycopg.connect(url, autocommit=True) as conn:
-        row = conn.execute(
-            "SELECT count(*) FROM information_schema.tables "
-            "WHERE table_type = 'BASE TABLE' AND table_schema <> ALL(%s)",
-            (list(SYSTEM_SCHEMAS),),
-        ).fetchone()
-    return int(row[0]) if row else 0
-
-
 def _redis_value(client: redis.Redis, key: bytes) -> Any:
     kind = client.type(key).decode()
     if kind == "string":
