@@ -26,7 +26,7 @@ from benchmarks.write_lag import LagRun, measure_lag
 from infra.local.postgres import LocalPostgres
 from infra.local.redis import LocalRedis
 
-SCENARIOS = ("naive", "cart", "stock", "mixed", "register", "lag")
+SCENARIOS = ("naive", "cart", "stock", "mixed", "chain", "register", "lag")
 LABELS = {
     "naive": "naive: new aggregate",
     "cart": "ours: add to cart",
@@ -35,6 +35,8 @@ LABELS = {
     "mixed-single": "ours: mixed, one log",
     "register-sealed": "ours: register, sealed",
     "register-plain": "ours: register, plain",
+    "chained": "ours: mixed, chained",
+    "unchained": "ours: mixed, unchained",
 }
 
 
@@ -215,6 +217,7 @@ def print_report(bench: Bench, targets: Sequence[Target], args: argparse.Namespa
         ("receive stock / naive", "stock", "naive"),
         ("mixed: split / one log", "mixed-split", "mixed-single"),
         ("register: sealed / plain", "register-sealed", "register-plain"),
+        ("mixed: chained / unchained", "chained", "unchained"),
     ]
     for name, top, bottom in pairs:
         cells = []
@@ -258,6 +261,22 @@ def print_invariants(bench: Bench, targets: Sequence[Target]) -> bool:
     passed &= not failed
     print(f"Invariants {'hold' if passed else 'FAILED'}.")
     return passed
+
+
+def chain_runs(bench: Bench, server_url: str, shape: fixtures.Shape) -> list[Target]:
+    """The mixed load with the audit chain and without (benchmarks.unchained), alternately."""
+    from benchmarks.unchained import unchained_command
+
+    chained, unchained = (
+        our_target(server_url, schema, split_logs=True, shape=shape, workdir=bench.workdir)
+        for schema in ("chained", "unchained")
+    )
+    unchained.command = unchained_command
+    log("fixtures ready on schemas chained and unchained", bench.started)
+    for workers in (1, 2):
+        bench.measure("chained", chained, "mixed", workers)
+        bench.measure("unchained", unchained, "mixed", workers)
+    return [chained, unchained]
 
 
 def lag_run(bench: Bench, server_url: str, shape: fixtures.Shape) -> LagRun:
@@ -353,6 +372,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     bench.measure("mixed-single", single, "mixed", workers)
             if "register" in args.scenarios:
                 targets += measure_registrations(bench, server_url, workdir)
+            if "chain" in args.scenarios:
+                targets += chain_runs(bench, server_url, shape)
             lag = lag_run(bench, server_url, shape) if "lag" in args.scenarios else None
             passed = print_report(bench, targets, args)
             if lag is not None:

@@ -28,7 +28,10 @@ def eventsourcing_env(
     Personal data is sealed per person unless settings turn it off, or the store is in memory
     (which has no PostgreSQL for the keys); KurrentDB keeps the keys in the PostgreSQL.
     """
-    common = {"AGGREGATE_CACHE_MAXSIZE": "10000"}
+    common = {
+        "AGGREGATE_CACHE_MAXSIZE": "10000",
+        "SNAPSHOT_EVERY": str(settings.events.snapshot_every),
+    }
     if settings.events.store == "memory":
         return {**common, "PERSISTENCE_MODULE": "eventsourcing.popo"}
     url = postgres_url or settings.postgres.url
