@@ -25,7 +25,14 @@ from tests.e2e.test_checkout_happy_path import ADDRESS, answer, eventually
 
 pytestmark = pytest.mark.e2e
 
-VIEWS = ("product-detail", "carts", "catalog-search", "orders", "seller-sales")
+VIEWS = (
+    "product-detail",
+    "carts",
+    "catalog-search",
+    "orders",
+    "seller-sales",
+    "marketplace-figures",
+)
 NOT_OURS = ("postgres", "redis", "mail", "opensearch")
 """Data-dir folders read through their servers instead (the stores), or the shoppers' own
 inboxes (the local mail sink's delivered mails)."""
