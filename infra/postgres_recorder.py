@@ -2,24 +2,36 @@
 
 The recorder keeps everything that makes the log safe to follow (the table lock in every
 append transaction, so positions become visible in commit order), and only changes how rows
-travel: four binary arrays instead of an array of composite values dumped as text.
+travel: four binary arrays instead of an array of composite values dumped as text. Each
+append also extends the log's hash chain (infra.audit), in the same transaction.
 The gap-detector contract test runs against this class.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore, PostgresFactory
+from eventsourcing.domain import TAggregateID
+from eventsourcing.persistence import Mapper, ProgrammingError, StoredEvent, Transcoder
+from eventsourcing.postgres import (
+    PostgresAggregateRecorder,
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+    PostgresFactory,
+)
 from eventsourcing.utils import Environment, EnvType
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
+from infra.audit.chain import Head, extend
+from infra.audit.postgres_chain import ChainTable
+from infra.personal.factory import personal_mapper
+from infra.personal.keys import KeyStore, PostgresKeyStore
 from infra.postgres_pool import (
     EVENT_STORE_APPLICATION,
     MIN_CONNECT_TIMEOUT_SECONDS,
@@ -40,6 +52,25 @@ _select_events_once = inspect.unwrap(PostgresApplicationRecorder.select_events)
 _max_notification_id_once = inspect.unwrap(PostgresApplicationRecorder.max_notification_id)
 
 
+@contextmanager
+def creating_schema(datastore: PostgresDatastore) -> Iterator[None]:
+    """Hold the schema lock, with no call timeout, while the block creates tables."""
+    pool = datastore.pool
+    conninfo = pool.conninfo() if callable(pool.conninfo) else pool.conninfo
+    kwargs = pool.kwargs() if callable(pool.kwargs) else pool.kwargs or {}
+    with schema_locked(conninfo, **kwargs), without_call_timeout():
+        yield
+
+
+class SnapshotsPostgresRecorder(PostgresAggregateRecorder):
+    """The library's recorder of snapshots, whose table is created one process at a time."""
+
+    def create_table(self) -> None:
+        """Create the snapshots table under the schema lock (see creating_schema)."""
+        with creating_schema(self.datastore):
+            super().create_table()
+
+
 class MarketplacePostgresFactory(PostgresFactory):
     """The library's PostgreSQL factory, with our pools' ways (infra.postgres_pool).
 
@@ -47,8 +78,10 @@ class MarketplacePostgresFactory(PostgresFactory):
     timeout) and are named EVENT_STORE_APPLICATION; with pre-ping, the first broken connection
     leaving the pool has every idle one checked (checking_the_rest), since appends are not
     retried (see the recorder); and when the environment names a CALL_TIMEOUT, it bounds each
-    call and each wait for a connection.
+    call and each wait for a connection. Snapshot tables are created under the schema lock.
     """
+
+    aggregate_recorder_class = SnapshotsPostgresRecorder
 
     def __init__(self, env: Environment | EnvType | None) -> None:
         super().__init__(env)
@@ -64,6 +97,19 @@ class MarketplacePostgresFactory(PostgresFactory):
             pool.connection_class = deadline_connection(float(seconds))
             pool.timeout = float(seconds)
 
+    def mapper(
+        self,
+        transcoder: Transcoder | None = None,
+        mapper_class: type[Mapper[TAggregateID]] | None = None,
+    ) -> Mapper[TAggregateID]:
+        """The personal-data mapper, with its keys in this schema, when the environment asks."""
+        mapper = personal_mapper(self, transcoder, self.key_store)
+        return mapper or super().mapper(transcoder, mapper_class)
+
+    def key_store(self) -> KeyStore:
+        """The data keys, in the event store's own schema and pool."""
+        return PostgresKeyStore(self.datastore.get_connection, self.datastore.schema)
+
 
 class ArrayInsertPostgresRecorder(PostgresApplicationRecorder):
     """Appends events as parallel uuid/bigint/text/bytea arrays in binary format.
@@ -76,6 +122,11 @@ class ArrayInsertPostgresRecorder(PostgresApplicationRecorder):
 
     On bounded connections (a CALL_TIMEOUT), reads are tried once too: the request answers
     503 within its bound rather than retrying ten times past it.
+
+    Every append chains its events (infra.audit.chain): under the table lock, the insert
+    also answers the chain's head, and the links go into the chain table before the commit.
+    The database's insert function (POSTGRES_ENABLE_DB_FUNCTIONS) would bypass both the lock
+    and the chain; the platform never enables it.
     """
 
     def __init__(
@@ -84,26 +135,34 @@ class ArrayInsertPostgresRecorder(PostgresApplicationRecorder):
         super().__init__(datastore, events_table_name=events_table_name)
         connection_class = datastore.pool.connection_class  # a class, or a generic alias
         self.bounded = getattr(connection_class, "call_timeout", None) is not None
-        self.array_insert_statement = SQL(
-            "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
-            "SELECT * FROM unnest(%s::{id_type}[], %s::bigint[], %s::text[], %s::bytea[]) "
-            "RETURNING notification_id"
-        ).format(
-            schema=Identifier(self.datastore.schema),
-            table=Identifier(self.events_table_name),
-            id_type=Identifier(self.datastore.originator_id_type),
+        self.chain = ChainTable(self.datastore.schema, self.events_table_name)
+        self.array_insert_statement = self.chain.chained(
+            SQL(
+                "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
+                "SELECT * FROM unnest(%s::{id_type}[], %s::bigint[], %s::text[], %s::bytea[]) "
+                "RETURNING notification_id"
+            ).format(
+                schema=Identifier(self.datastore.schema),
+                table=Identifier(self.events_table_name),
+                id_type=Identifier(self.datastore.originator_id_type),
+            )
         )
 
     def create_table(self) -> None:
         """Create the log's table, type, index and function, one process at a time (at
-        startup: with no call timeout, as it may wait behind other processes' DDL)."""
-        pool = self.datastore.pool
-        conninfo = pool.conninfo() if callable(pool.conninfo) else pool.conninfo
-        kwargs = pool.kwargs() if callable(pool.kwargs) else pool.kwargs or {}
+        startup: with no call timeout, as it may wait behind other processes' DDL); then
+        its chain table, chaining the events already there (once: the upgrade)."""
         if self.bounded:  # its connections ready before its bounded checkouts begin
-            pool.open(wait=True, timeout=STARTUP_TIMEOUT_SECONDS)
-        with schema_locked(conninfo, **kwargs), without_call_timeout():
+            self.datastore.pool.open(wait=True, timeout=STARTUP_TIMEOUT_SECONDS)
+        with creating_schema(self.datastore):
             super().create_table()
+            with self.datastore.get_connection() as conn:
+                self.chain.create_and_backfill(conn)
+
+    def chain_hashes(self, positions: Sequence[int]) -> dict[int, bytes]:
+        """The chain hash recorded for each of positions that has an event."""
+        with self.datastore.get_connection() as conn:
+            return self.chain.hashes(conn, positions)
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -152,3 +211,20 @@ class ArrayInsertPostgresRecorder(PostgresApplicationRecorder):
             prepare=True,
             binary=True,
         )
+
+    def _fetch_ids_after_insert_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **_: Any
+    ) -> Sequence[int] | None:
+        rows = curs.fetchall()
+        if len(rows) != len(stored_events):
+            raise ProgrammingError(f"got {len(rows)} positions for {len(stored_events)} events")
+        ids = [row["notification_id"] for row in rows]
+        first = rows[0]
+        head = (
+            Head(first["head_id"], bytes(first["head_hash"]))
+            if first["head_id"] is not None
+            else Head()
+        )
+        events = ((e.originator_id, e.originator_version, e.topic, e.state) for e in stored_events)
+        curs.execute(self.chain.insert, self.chain.rows(extend(head, ids, events)), prepare=True)
+        return ids

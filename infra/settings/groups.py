@@ -12,6 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 PREFIX = "MARKETPLACE_"
 DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"  # noqa: S105
 DEV_ANALYTICS_KEY = "dev-only-analytics-key-change-me"
+DEV_AUDIT_SIGNING_KEY = "de" * 32
+"""The development Ed25519 key (a 32-byte seed, in hex) that signs checkpoints of the logs."""
 
 
 class Group(BaseModel):
@@ -98,14 +100,37 @@ class AnalyticsSettings(Group):
     the development key, anyone who knows a customer's id can find their rows."""
 
 
+class AuditSettings(Group):
+    """Tamper evidence: signed checkpoints of each event log's chain head."""
+
+    env_prefix: ClassVar[str] = "audit_"
+    signing_key: SecretStr = SecretStr(DEV_AUDIT_SIGNING_KEY)
+    """The Ed25519 private key (its 32-byte seed, 64 hex digits) that signs checkpoints. Set
+    your own: under the development key, anyone can sign a rewritten log's checkpoint."""
+    verify_key: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{64}$")
+    """The matching Ed25519 public key (64 hex digits), for processes that only verify
+    (`marketplace audit verify`, the audit API): set it there instead of the signing key."""
+    checkpoint_seconds: float = Field(default=60.0, ge=1, le=86400)
+    """How often the checkpoints process writes each log's head (when it has moved)."""
+    checkpoint_history: int = Field(default=1000, ge=1, le=1_000_000)
+    """How many checkpoints of each log are kept; older ones are dropped (the newest vouch
+    for everything before them)."""
+
+
 class EventStoreSettings(Group):
     """Which event store holds the logs, and how they are split."""
 
     env_names: ClassVar[Mapping[str, str]] = {"store": "event_store"}
     store: Literal["postgres", "kurrentdb", "memory"] = "postgres"
     split_logs: bool = True
+    encrypt_personal_data: bool = True
+    """Seal personal data in events with a per-person key, so that erasure can shred it."""
     kurrentdb_uri: str | None = None
     kurrentdb_root_certificates: str | None = None
+    snapshot_every: int = Field(default=500, ge=0, le=1_000_000)
+    """Snapshot stock items and carts (streams that grow without bound) every this many
+    events, so a load reads at most that many; 0 turns snapshots off. Snapshots are only an
+    aid: deleting them all changes nothing but load times."""
 
     @model_validator(mode="after")
     def _kurrentdb_needs_uri(self) -> EventStoreSettings:
