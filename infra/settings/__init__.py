@@ -33,6 +33,7 @@ from infra.settings.groups import (
     Group,
     HttpSettings,
     IdempotencySettings,
+    ImageSettings,
     MailSettings,
     OpenSearchSettings,
     PaymentSettings,
@@ -55,6 +56,7 @@ __all__ = [
     "Group",
     "HttpSettings",
     "IdempotencySettings",
+    "ImageSettings",
     "MailSettings",
     "OpenSearchSettings",
     "PaymentSettings",
@@ -99,6 +101,7 @@ class Settings(BaseSettings):
     breaker: BreakerSettings = Field(default_factory=BreakerSettings)
     mail: MailSettings = Field(default_factory=MailSettings)
     blobs: BlobSettings = Field(default_factory=BlobSettings)
+    images: ImageSettings = Field(default_factory=ImageSettings)
 
     @classmethod
     def settings_customise_sources(
