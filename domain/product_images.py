@@ -53,8 +53,10 @@ class Gallery:
 
     def checked_order(self, image_ids: Sequence[UUID]) -> list[str]:
         """The new order as stored, if it names every image exactly once."""
-        if sorted(image_ids) != sorted(self.images) or len(set(image_ids)) != len(image_ids):
-            raise InvalidValue("a new order names each of the product's images exactly once")
+        if len(set(image_ids)) != len(image_ids):
+            raise InvalidValue("a new order names each image once")
+        if sorted(image_ids) != sorted(self.images):
+            raise RuleViolated("a new order names exactly the product's images")
         return [str(image_id) for image_id in image_ids]
 
     def reorder(self, image_ids: list[str]) -> None:

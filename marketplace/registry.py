@@ -192,6 +192,23 @@ def _notify_worker(settings: Settings) -> Iterator[Worker[Any]]:
         yield worker
 
 
+def _images_process() -> Process:
+    return Process(
+        "images",
+        Kind.WORKER,
+        "renders each uploaded product image into its variants",
+        ("images",),
+        lambda s: ["--metrics-port", str(s.images.metrics_port)] if s.images.metrics_port else [],
+        positions=book_lag(
+            ImageProjection,
+            _book_positions(lambda pool: ImageView(pool, ImageProjection.name)),
+        ),
+        batch_size=20,
+        projection=ImageProjection.name,
+        worker=_images_worker,
+    )
+
+
 def _workers() -> list[Process]:
     return [
         Process(
@@ -230,22 +247,7 @@ def _workers() -> list[Process]:
             projection=LabelProjection.name,
             worker=_labels_worker,
         ),
-        Process(
-            "images",
-            Kind.WORKER,
-            "renders each uploaded product image into its variants",
-            ("images",),
-            lambda s: (
-                ["--metrics-port", str(s.images.metrics_port)] if s.images.metrics_port else []
-            ),
-            positions=book_lag(
-                ImageProjection,
-                _book_positions(lambda pool: ImageView(pool, ImageProjection.name)),
-            ),
-            batch_size=20,
-            projection=ImageProjection.name,
-            worker=_images_worker,
-        ),
+        _images_process(),
         Process(
             "notify",
             Kind.WORKER,

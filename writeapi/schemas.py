@@ -235,8 +235,18 @@ class SellerPart(Body):
     )
 
 
+def _each_once(ids: list[UUID]) -> list[UUID]:
+    if len(set(ids)) != len(ids):
+        raise ValueError("name each image once")
+    return ids
+
+
 class ReorderImages(Body):
-    image_ids: Annotated[list[UUID], Field(min_length=1, max_length=100)]
+    image_ids: Annotated[
+        list[UUID],
+        Field(min_length=1, max_length=100, json_schema_extra={"uniqueItems": True}),
+        AfterValidator(_each_once),
+    ]
     """Every image of the product, each once, in the order to show them."""
 
 

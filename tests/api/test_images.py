@@ -193,16 +193,15 @@ async def test_images_are_reordered_and_removed(api: Api) -> None:
     ]
     headers = api.auth(seller, "seller")
     path = f"/v1/products/{product}/images"
+    order = f"/v1/products/{product}/image-order"
 
-    reordered = await api.client.put(
-        f"{path}/order", json={"image_ids": ids[::-1]}, headers=headers
-    )
+    reordered = await api.client.put(order, json={"image_ids": ids[::-1]}, headers=headers)
     removed = await api.client.delete(f"{path}/{ids[0]}", headers=headers)
     missing = await api.client.delete(f"{path}/{ids[0]}", headers=headers)
-    incomplete = await api.client.put(f"{path}/order", json={"image_ids": ids}, headers=headers)
+    incomplete = await api.client.put(order, json={"image_ids": ids}, headers=headers)
 
     assert reordered.status_code == removed.status_code == 200, reordered.text
     assert missing.status_code == 404
-    assert incomplete.status_code == 422
+    assert incomplete.status_code == 409
     gallery = api.deps.commands.catalog.load(product, Product).gallery
     assert [str(i) for i in gallery.images] == [ids[1]]

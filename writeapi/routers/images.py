@@ -82,7 +82,7 @@ def upload_image(product_id: UUID, image: ImageFile, call: SellerCall) -> Respon
         raise
 
 
-@router.put("/{product_id}/images/order", **command(NOT_FOUND, if_match=True))
+@router.put("/{product_id}/image-order", **command(NOT_FOUND, if_match=True))
 def reorder_images(product_id: UUID, body: ReorderImages, call: SellerCall) -> Response:
     """Show the product's images in this order, which names each of them once. Honors
     If-Match."""
