@@ -7,9 +7,11 @@ One run starts its own PostgreSQL in a temporary folder, makes the photos (a gra
 noise and shapes, so the encoders have real work), records them as uploaded product images,
 then measures, one after the other in this process:
 
-* raw Pillow: the worker's own resize-and-encode (workers.images.render.render_variants:
-  orientation applied, decoded at a reduced scale, resized to 1600, 600 and 200 px, each
-  encoded as WebP and JPEG) in a bare loop, with no blob store, no log and no events;
+* raw Pillow, before and after the worker (the ratio takes their mean, so a change of
+  machine load during the run weighs on both sides): the worker's own resize-and-encode
+  (workers.images.render.render_variants: orientation applied, decoded at a reduced
+  scale, resized to 1600, 600 and 200 px, each encoded as WebP and JPEG) in a bare loop,
+  with no blob store, no log and no events;
 * naive Pillow, for scale: each variant resized with `thumbnail` from the fully decoded
   original, encoded at the same qualities;
 * the worker: the image worker (workers.images.worker) catching up on the catalog log, as
@@ -199,8 +201,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             complete = rendered_variants(settings, product) == args.images * len(VARIANTS)
         finally:
             postgres.stop()
+    started = time.perf_counter()
+    for data in originals:
+        render_variants(data)
+    again = rate("raw Pillow again (one process)", args.images, time.perf_counter() - started)
+    raw = (raw + again) / 2
     verdict = "meets" if ours / raw >= GOAL else "misses"
-    print(f"worker / raw Pillow: {ours / raw:.2f} ({verdict} the goal of {GOAL})")
+    print(f"worker / raw Pillow (mean of both): {ours / raw:.2f} ({verdict} the goal of {GOAL})")
     compare_vips(originals, raw)
     if not complete:
         print("FAILED: the worker did not record every variant of every image")
