@@ -44,7 +44,7 @@ class BlobStore(Protocol):
         ...
 
     def delete(self, key: str) -> None:
-        """Remove the blob under key; a missing one is no error."""
+        """Remove what is under key; deleting a missing key changes nothing."""
         ...
 
 
@@ -71,12 +71,6 @@ class LocalBlobStore:
         with self._writing(key, content_type) as target:
             shutil.copyfileobj(file, target, 1024 * 1024)
 
-    def delete(self, key: str) -> None:
-        """Remove the blob under key; a missing one is no error."""
-        path = self.root / checked_key(key)
-        for stale in (path, Path(f"{path}.type")):
-            stale.unlink(missing_ok=True)
-
     @contextmanager
     def _writing(self, key: str, content_type: str) -> Iterator[BinaryIO]:
         path = self.root / checked_key(key)
@@ -99,6 +93,12 @@ class LocalBlobStore:
             return path.read_bytes(), Path(f"{path}.type").read_text()
         except FileNotFoundError:
             raise BlobNotFound(key) from None
+
+    def delete(self, key: str) -> None:
+        """Remove the file and its type; deleting a missing key changes nothing."""
+        path = self.root / checked_key(key)
+        path.unlink(missing_ok=True)
+        Path(f"{path}.type").unlink(missing_ok=True)
 
 
 class S3BlobStore:
@@ -162,11 +162,6 @@ class S3BlobStore:
                 file, self.bucket, checked_key(key), ExtraArgs={"ContentType": content_type}
             )
 
-    def delete(self, key: str) -> None:
-        """Remove the object under key; a missing one is no error."""
-        with _s3_errors():
-            self.client.delete_object(Bucket=self.bucket, Key=checked_key(key))
-
     def get(self, key: str) -> tuple[bytes, str]:
         """The data and content type under key, or BlobNotFound."""
         with _s3_errors():
@@ -179,6 +174,11 @@ class S3BlobStore:
             with answer["Body"] as body:
                 data = body.read()
         return data, str(answer.get("ContentType", "application/octet-stream"))
+
+    def delete(self, key: str) -> None:
+        """Remove the object; deleting a missing key changes nothing (as S3 does)."""
+        with _s3_errors():
+            self.client.delete_object(Bucket=self.bucket, Key=checked_key(key))
 
 
 def _status(error: Any) -> int:
