@@ -118,16 +118,6 @@ def test_a_file_is_streamed_in_from_where_it_stands(store: BlobStore) -> None:
     assert store.get("originals/p/big") == (data, "image/jpeg")
 
 
-def test_a_deleted_blob_is_gone_and_deleting_again_is_no_error(store: BlobStore) -> None:
-    store.put("originals/p/x", b"x", "image/png")
-
-    store.delete("originals/p/x")
-    store.delete("originals/p/x")
-
-    with pytest.raises(BlobNotFound):
-        store.get("originals/p/x")
-
-
 def test_an_empty_blob_is_a_blob(store: BlobStore) -> None:
     store.put("empty", b"", "text/plain")
 
