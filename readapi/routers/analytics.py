@@ -19,9 +19,9 @@ from infra.openapi import problem
 from infra.web import Problem
 from projections.seller_sales.marketplace_reads import gmv_by_day, top_products
 from readapi.caching import PRIVATE, private_json
-from readapi.consistency import consistency_for, parameters
+from readapi.consistency import consistency_for
 from readapi.deps import ReadApiDeps, caller_as
-from readapi.openapi import PRIVATE_HEADERS, READS, UNAUTHENTICATED, UNAVAILABLE
+from readapi.openapi import READS, private_read
 from readapi.routers.orders import instant, price
 from readapi.routers.sellers import as_utc
 
@@ -44,16 +44,18 @@ Zone = Annotated[
         json_schema_extra={"enum": ZONES},
     ),
 ]
-RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"headers": PRIVATE_HEADERS},
-    401: UNAUTHENTICATED,
-    403: FORBIDDEN,
-    422: problem(
-        "A malformed time, an unknown time zone, a malformed X-Min-Position, or more rows "
-        "than one answer holds"
-    ),
-    503: UNAVAILABLE,
-}
+ROUTE = private_read(
+    {},
+    ("seller_sales",),
+    {
+        403: FORBIDDEN,
+        422: problem(
+            "A malformed time, an unknown time zone, a malformed X-Min-Position, or more rows "
+            "than one answer holds"
+        ),
+    },
+)
+"""The keywords of every analytics route."""
 
 
 def checked_range(start: datetime, end: datetime) -> tuple[datetime, datetime]:
@@ -70,12 +72,7 @@ def checked_zone(tz: str) -> str:
     return tz
 
 
-@router.get(
-    "/v1/analytics/gmv",
-    response_model=None,
-    responses=RESPONSES,
-    openapi_extra={"parameters": parameters("seller_sales")},
-)
+@router.get("/v1/analytics/gmv", **ROUTE)
 async def gmv(
     caller: AnalystReader, request: Request, start: Start, end: End, tz: Zone = "UTC"
 ) -> Response:
@@ -114,12 +111,7 @@ async def gmv(
     return private_json(document, consistency.headers())
 
 
-@router.get(
-    "/v1/analytics/top-products",
-    response_model=None,
-    responses=RESPONSES,
-    openapi_extra={"parameters": parameters("seller_sales")},
-)
+@router.get("/v1/analytics/top-products", **ROUTE)
 async def top(
     caller: AnalystReader,
     request: Request,
