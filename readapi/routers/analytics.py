@@ -7,7 +7,7 @@ No customer appears in any answer.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 from zoneinfo import available_timezones
 
 from fastapi import APIRouter, Depends, Query, Request
