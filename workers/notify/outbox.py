@@ -25,7 +25,7 @@ from psycopg_pool import ConnectionPool
 
 from domain.base import Cause
 from projections.stores.postgres.unit import PostgresUnit, PostgresView
-from workers.notify.mails import LineForMail, OrderForMail, OutboxMail
+from workers.notify.mails import Letter, LineForMail, OrderForMail, OutboxMail
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS mail_directory (
@@ -170,15 +170,9 @@ class DueMail:
 
 
 @dataclass(frozen=True)
-class OutboxRow:
-    """One outbox row as stored (for inspection and tests)."""
+class OutboxRow(Letter):
+    """One outbox row as stored (for inspection and tests): the letter, and how sending went."""
 
-    message_id: UUID
-    recipient_kind: str
-    recipient_id: UUID
-    subject: str
-    body: str
-    created_at: datetime
     sent_at: datetime | None
     attempts: int
     last_error: str | None
