@@ -1,0 +1,101 @@
+"""`marketplace audit`: what auditors run against the event logs."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, NoReturn
+
+import typer
+
+from marketplace.cli.app import app, configured, done
+
+audit = typer.Typer(help="Inspect the event logs and prove them untampered.", no_args_is_help=True)
+app.add_typer(audit, name="audit")
+
+Json = Annotated[bool, typer.Option("--json", help="one JSON document, for machines")]
+
+
+@audit.command("verify")
+def verify(as_json: Json = False) -> None:
+    """Recompute each log's hash chain against its signed checkpoints.
+
+    Prints OK per log, or the first position that breaks and how (payload changed, row
+    deleted, rows reordered, row inserted, head truncated, chain rewritten); exit code 1 if
+    any log broke. Progress goes to stderr. Example: marketplace audit verify --json
+    """
+    from infra.audit.checkpoints import DevelopmentKey
+    from marketplace.audit_chain import verify_logs
+    from marketplace.progress import ProgressBar
+
+    bars: dict[str, ProgressBar] = {}
+
+    def progress(log: str, position: int, head: int) -> None:
+        bar = bars.setdefault(log, ProgressBar(f"verify {log}", head, sys.stderr, unit="positions"))
+        bar.update(position, head)
+
+    try:
+        verdicts = verify_logs(configured(), progress)
+    except DevelopmentKey as error:
+        fail(str(error))
+    for bar in bars.values():
+        bar.close()
+    if as_json:
+        print(
+            json.dumps({"ok": all(v.ok for v in verdicts), "logs": [as_dict(v) for v in verdicts]})
+        )
+    else:
+        for verdict in verdicts:
+            print(line(verdict))
+    done(0 if all(v.ok for v in verdicts) else 1)
+
+
+@audit.command("checkpoint")
+def checkpoint(as_json: Json = False) -> None:
+    """Sign each log's chain head now and store it in the blob store (the checkpoints
+    process also does so periodically). Example: marketplace audit checkpoint"""
+    from infra.audit.checkpoints import DevelopmentKey
+    from marketplace.audit_chain import take_checkpoints
+
+    try:
+        written = take_checkpoints(configured())
+    except DevelopmentKey as error:
+        fail(str(error))
+    rows = [{"log": c.log, "position": c.position, "hash": c.hash.hex()} for c in written]
+    if as_json:
+        print(json.dumps({"checkpoints": rows}))
+        return
+    for row in rows:
+        print(f"{row['log']:<12} {row['position']:>12}  {row['hash']}")
+    if not rows:
+        print("no log moved since its last checkpoint")
+
+
+def as_dict(verdict: object) -> dict[str, object]:
+    """A verdict as JSON."""
+    from infra.audit.verify import Verdict
+
+    assert isinstance(verdict, Verdict)
+    return {
+        "log": verdict.log,
+        "ok": verdict.ok,
+        "verified": verdict.verified,
+        "head": verdict.head,
+        "broken": verdict.broken.value if verdict.broken else None,
+        "position": verdict.position,
+        "detail": verdict.detail,
+    }
+
+
+def line(verdict: object) -> str:
+    """A verdict as a table row."""
+    row = as_dict(verdict)
+    if row["ok"]:
+        return f"{row['log']:<12} OK      {row['verified']:>10} events up to {row['head']}"
+    return f"{row['log']:<12} BROKEN  at {row['position']}: {row['broken']} ({row['detail']})"
+
+
+def fail(message: str) -> NoReturn:
+    """End with a usage error: the message on stderr, exit code 2."""
+    print(f"marketplace audit: {message}", file=sys.stderr)
+    raise typer.Exit(2)
