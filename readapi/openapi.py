@@ -47,11 +47,28 @@ def private_read(
     its own errors and 503 (unless errors names its own), and the views X-Min-Position may
     name."""
     responses = {200: {**answer, "headers": PRIVATE_HEADERS}, 401: UNAUTHENTICATED, **errors}
+    return _read(responses, parameters(*views))
+
+
+def public_read(
+    model: type, cache_control: str, views: Sequence[str], errors: dict[int | str, dict[str, Any]]
+) -> dict[str, Any]:
+    """The route keywords of a public read: its answer, kept for cache_control, then 304, its
+    own errors and 503 (unless errors names its own); X-Min-Position may name the views, and
+    If-None-Match a tag."""
+    answer: dict[str, Any] = {"model": model, "headers": public_headers(cache_control)}
+    responses = {200: answer, 304: NOT_MODIFIED, **errors}
+    return _read(responses, [*parameters(*views), IF_NONE_MATCH_DOC])
+
+
+def _read(
+    responses: dict[int | str, dict[str, Any]], documented: list[dict[str, Any]]
+) -> dict[str, Any]:
     responses.setdefault(503, UNAVAILABLE)
     return {
         "response_model": None,
         "responses": responses,
-        "openapi_extra": {"parameters": parameters(*views)},
+        "openapi_extra": {"parameters": documented},
     }
 
 
