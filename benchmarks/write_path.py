@@ -26,13 +26,15 @@ from benchmarks.write_lag import LagRun, measure_lag
 from infra.local.postgres import LocalPostgres
 from infra.local.redis import LocalRedis
 
-SCENARIOS = ("naive", "cart", "stock", "mixed", "lag")
+SCENARIOS = ("naive", "cart", "stock", "mixed", "chain", "lag")
 LABELS = {
     "naive": "naive: new aggregate",
     "cart": "ours: add to cart",
     "stock": "ours: receive stock",
     "mixed-split": "ours: mixed, split logs",
     "mixed-single": "ours: mixed, one log",
+    "chained": "ours: mixed, chained",
+    "unchained": "ours: mixed, unchained",
 }
 
 
@@ -183,6 +185,7 @@ def print_report(bench: Bench, targets: Sequence[Target], args: argparse.Namespa
         ("add to cart / naive", "cart", "naive"),
         ("receive stock / naive", "stock", "naive"),
         ("mixed: split / one log", "mixed-split", "mixed-single"),
+        ("mixed: chained / unchained", "chained", "unchained"),
     ]
     for name, top, bottom in pairs:
         cells = []
@@ -226,6 +229,22 @@ def print_invariants(bench: Bench, targets: Sequence[Target]) -> bool:
     passed &= not failed
     print(f"Invariants {'hold' if passed else 'FAILED'}.")
     return passed
+
+
+def chain_runs(bench: Bench, server_url: str, shape: fixtures.Shape) -> list[Target]:
+    """The mixed load with the audit chain and without (benchmarks.unchained), alternately."""
+    from benchmarks.unchained import unchained_command
+
+    chained, unchained = (
+        our_target(server_url, schema, split_logs=True, shape=shape, workdir=bench.workdir)
+        for schema in ("chained", "unchained")
+    )
+    unchained.command = unchained_command
+    log("fixtures ready on schemas chained and unchained", bench.started)
+    for workers in (1, 2):
+        bench.measure("chained", chained, "mixed", workers)
+        bench.measure("unchained", unchained, "mixed", workers)
+    return [chained, unchained]
 
 
 def lag_run(bench: Bench, server_url: str, shape: fixtures.Shape) -> LagRun:
@@ -316,6 +335,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for workers in (1, 2):
                     bench.measure("mixed-split", split, "mixed", workers)
                     bench.measure("mixed-single", single, "mixed", workers)
+            if "chain" in args.scenarios:
+                targets += chain_runs(bench, server_url, shape)
             lag = lag_run(bench, server_url, shape) if "lag" in args.scenarios else None
             passed = print_report(bench, targets, args)
             if lag is not None:

@@ -8,7 +8,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from marketplace.cli.app import app, configured, done
+from marketplace.cli.app import app, configured, done, stop_on_signals
 
 audit = typer.Typer(help="Inspect the event logs and prove them untampered.", no_args_is_help=True)
 app.add_typer(audit, name="audit")
@@ -69,6 +69,25 @@ def checkpoint(as_json: Json = False) -> None:
         print(f"{row['log']:<12} {row['position']:>12}  {row['hash']}")
     if not rows:
         print("no log moved since its last checkpoint")
+
+
+@app.command("audit-checkpoints")
+def audit_checkpoints() -> None:
+    """Sign each log's chain head into the blob store every MARKETPLACE_AUDIT_CHECKPOINT_SECONDS
+    (when it moved) until SIGTERM or SIGINT; the one process that holds the signing key.
+
+    Example: marketplace audit-checkpoints
+    """
+    from infra.audit.checkpoints import DevelopmentKey
+    from marketplace.audit_chain import checkpoint_book, checkpoint_forever
+
+    settings = configured()
+    try:
+        checkpoint_book(settings)
+    except DevelopmentKey as error:
+        fail(str(error))
+    with stop_on_signals() as stop:
+        checkpoint_forever(settings, stop)
 
 
 def as_dict(verdict: object) -> dict[str, object]:

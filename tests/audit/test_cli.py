@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -51,3 +56,31 @@ def test_production_refuses_the_development_key(postgres_url: str, tmp_path: Pat
     assert done.returncode == 2
     assert "MARKETPLACE_AUDIT_SIGNING_KEY" in done.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_checkpoints_process_signs_heads_until_stopped(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    with log_recorder(postgres_url, log="carts") as carts:
+        carts.insert_events(stored(3))
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("MARKETPLACE_")},
+        "MARKETPLACE_POSTGRES_URL": postgres_url,
+        "MARKETPLACE_BLOB_DIR": str(tmp_path),
+        "MARKETPLACE_AUDIT_CHECKPOINT_SECONDS": "1",
+    }
+    blob = tmp_path / "audit" / "checkpoints" / "carts.json"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "marketplace.cli", "audit-checkpoints"], env=env
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not blob.exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=30)
+
+    assert code == 0
+    (checkpoint,) = json.loads(blob.read_text())["checkpoints"]
+    assert checkpoint["position"] == 3
