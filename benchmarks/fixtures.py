@@ -41,13 +41,18 @@ class Shape:
     carts: int = 2000
 
 
-def server_env(url: str, *, split_logs: bool) -> dict[str, str]:
-    """The MARKETPLACE_* environment of a serve-write process on this schema URL."""
+PREPARE_TIMEOUT_SECONDS = 30.0
+
+
+def server_env(url: str, *, split_logs: bool, sealed: bool = True) -> dict[str, str]:
+    """The MARKETPLACE_* environment of a serve-write process on this schema URL; sealed
+    turns personal-data encryption on (the default) or off."""
     return {
         "MARKETPLACE_ENVIRONMENT": "development",
         "MARKETPLACE_EVENT_STORE": "postgres",
         "MARKETPLACE_POSTGRES_URL": url,
         "MARKETPLACE_SPLIT_LOGS": "true" if split_logs else "false",
+        "MARKETPLACE_ENCRYPT_PERSONAL_DATA": "true" if sealed else "false",
         "MARKETPLACE_JWT_SECRET": JWT_SECRET,
         "MARKETPLACE_LOG_LEVEL": "WARNING",
     }
@@ -82,9 +87,30 @@ def _parallel(pool: ThreadPoolExecutor, fn: Callable[[T], object], items: Iterab
         pass
 
 
+def patient_settings(url: str, *, split_logs: bool) -> Settings:
+    """settings_for(), for setting fixtures up (not measured): each store call may wait
+    PREPARE_TIMEOUT_SECONDS, so a busy machine slows the set-up instead of failing it."""
+    settings = settings_for(url, split_logs=split_logs)
+    return settings.updated(deadlines={"write_store_timeout_seconds": PREPARE_TIMEOUT_SECONDS})
+
+
+def prepare_registrations(url: str, customers: int) -> LoadData:
+    """The idempotency table and one new shopper's token per registration to come."""
+    settings = settings_for(url, split_logs=True)
+    pool = postgres_pool(settings, max_size=2)
+    try:
+        IdempotencyStore(pool, settings.idempotency.ttl_hours).create_table()
+    finally:
+        pool.close()
+    tokens = token_codec(settings.auth)
+    return LoadData(
+        register_auth=[f"Bearer {tokens.issue(uuid4(), 'shopper')}" for _ in range(customers)]
+    )
+
+
 def prepare(url: str, *, split_logs: bool, shape: Shape) -> LoadData:
     """Create every table, then the fixtures; returns the tables the Lua script rotates over."""
-    settings = settings_for(url, split_logs=split_logs)
+    settings = patient_settings(url, split_logs=split_logs)
     pool = postgres_pool(settings, max_size=2)
     try:
         IdempotencyStore(pool, settings.idempotency.ttl_hours).create_table()

@@ -21,6 +21,7 @@ from projections.runtime import Worker
 from projections.stores.postgres.unit import PostgresView
 from workers.checkout.book import PostgresCheckoutBook
 from workers.checkout.book_projection import CheckoutBookProjection
+from workers.images.worker import ImageProjection, ImageView
 from workers.labels import LabelProjection, LabelView
 from workers.notify.outbox import PostgresNotificationView
 from workers.notify.projection import NotificationProjection
@@ -73,6 +74,8 @@ class Process:
     """The projection it runs, if it follows logs: its failures' name in the dead letters."""
     worker: Callable[[Settings], AbstractContextManager[Worker[Any]]] | None = None
     """Opens its projection's worker on its own (`marketplace deadletters retry`)."""
+    workers: Callable[[Settings], int] | None = None
+    """How many server processes an API runs by default."""
 
     def __post_init__(self) -> None:
         if not self.deployment:
@@ -103,37 +106,45 @@ def read_api_public_url(settings: Settings) -> str:
 PROJECTOR_BATCH_SIZE = 1000
 
 
+def _api(
+    name: str,
+    summary: str,
+    command: str,
+    port: Callable[[Settings], int],
+    workers: Callable[[Settings], int],
+    deployment: str,
+) -> Process:
+    """An API: run on its port with its worker processes, both from the settings."""
+    return Process(
+        name,
+        Kind.API,
+        summary,
+        (command,),
+        lambda s: ["--port", str(port(s)), "--workers", str(workers(s))],
+        port,
+        "/health/ready",
+        deployment=deployment,
+        workers=workers,
+    )
+
+
 def _apis() -> list[Process]:
     return [
-        Process(
+        _api(
             "command-api",
-            Kind.API,
             "the command API: validates commands and appends events",
-            ("serve-write",),
-            lambda s: [
-                "--port",
-                str(s.http.write_api_port),
-                "--workers",
-                str(s.http.write_api_workers),
-            ],
+            "serve-write",
             lambda s: s.http.write_api_port,
-            "/health/ready",
-            deployment="writeapi",
+            lambda s: s.http.write_api_workers,
+            "writeapi",
         ),
-        Process(
+        _api(
             "query-api",
-            Kind.API,
             "the query API: answers from the read models",
-            ("serve-read",),
-            lambda s: [
-                "--port",
-                str(s.http.read_api_port),
-                "--workers",
-                str(s.http.read_api_workers),
-            ],
+            "serve-read",
             lambda s: s.http.read_api_port,
-            "/health/ready",
-            deployment="readapi",
+            lambda s: s.http.read_api_workers,
+            "readapi",
         ),
     ]
 
@@ -177,12 +188,35 @@ def _labels_worker(settings: Settings) -> AbstractContextManager[Worker[Any]]:
     return labels(settings)
 
 
+def _images_worker(settings: Settings) -> AbstractContextManager[Worker[Any]]:
+    from workers.images.worker import opened as images
+
+    return images(settings)
+
+
 @contextmanager
 def _notify_worker(settings: Settings) -> Iterator[Worker[Any]]:
     from workers.notify.sender import opened as notify
 
     with notify(settings) as (worker, _):
         yield worker
+
+
+def _images_process() -> Process:
+    return Process(
+        "images",
+        Kind.WORKER,
+        "renders each uploaded product image into its variants",
+        ("images",),
+        lambda s: ["--metrics-port", str(s.images.metrics_port)] if s.images.metrics_port else [],
+        positions=book_lag(
+            ImageProjection,
+            _book_positions(lambda pool: ImageView(pool, ImageProjection.name)),
+        ),
+        batch_size=20,
+        projection=ImageProjection.name,
+        worker=_images_worker,
+    )
 
 
 def _workers() -> list[Process]:
@@ -223,6 +257,7 @@ def _workers() -> list[Process]:
             projection=LabelProjection.name,
             worker=_labels_worker,
         ),
+        _images_process(),
         Process(
             "notify",
             Kind.WORKER,

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -35,6 +35,7 @@ from infra.settings.groups import (
     Group,
     HttpSettings,
     IdempotencySettings,
+    ImageSettings,
     MailSettings,
     OpenSearchSettings,
     PaymentSettings,
@@ -59,6 +60,7 @@ __all__ = [
     "Group",
     "HttpSettings",
     "IdempotencySettings",
+    "ImageSettings",
     "MailSettings",
     "OpenSearchSettings",
     "PaymentSettings",
@@ -104,6 +106,7 @@ class Settings(BaseSettings):
     breaker: BreakerSettings = Field(default_factory=BreakerSettings)
     mail: MailSettings = Field(default_factory=MailSettings)
     blobs: BlobSettings = Field(default_factory=BlobSettings)
+    images: ImageSettings = Field(default_factory=ImageSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -139,6 +142,21 @@ class Settings(BaseSettings):
                 "in production, set MARKETPLACE_JWT_JWKS_URL (or MARKETPLACE_JWT_SECRET)"
             )
         return self
+
+
+class DevelopmentKey(ValueError):
+    """A production process given a key whose development value anyone can read here."""
+
+
+def production_key(
+    settings: Settings, secret: SecretStr, development: str, variable: str, risk: str
+) -> str:
+    """The secret's value; in production, DevelopmentKey (saying to set variable, and the
+    risk) while it is still the development value."""
+    value = secret.get_secret_value()
+    if settings.environment == "production" and value == development:
+        raise DevelopmentKey(f"in production, set {variable}: under the development key, {risk}")
+    return value
 
 
 def _top_level_name(field: str) -> str:

@@ -7,10 +7,12 @@ module for the table-driven tests, whose rows each make their own aggregates.
 from __future__ import annotations
 
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -29,6 +31,8 @@ from domain.money import Money
 from domain.order import Order
 from domain.order_lines import OrderLine
 from infra.auth import Role
+from infra.blobs import BlobStore, LocalBlobStore
+from infra.customer_orders import PostgresCustomerOrders
 from infra.idempotency import IdempotencyStore
 from infra.settings import (
     AuthSettings,
@@ -232,6 +236,8 @@ class World:
         ship_to = {"name": "Shopper A", **delivery}
         order = Order.place(uuid4(), shopper_a, [line], expires, "world", ship_to, as_shopper)
         commands.orders.place(order)
+        assert commands.customer_orders is not None
+        commands.customer_orders.add(shopper_a, order.id)  # as checkout notes it
         confirm_order(api, order.id)
         return cls(
             seller_a,
@@ -268,11 +274,15 @@ def json_logs() -> Iterator[None]:
 
 
 @contextmanager
-def command_api(url: str, **overrides: Any) -> Iterator[tuple[WriteApiDeps, FastAPI]]:
+def command_api(
+    url: str, blobs: BlobStore | None = None, **overrides: Any
+) -> Iterator[tuple[WriteApiDeps, FastAPI]]:
     """A command API's dependencies and app on the PostgreSQL at url, with settings overrides."""
     settings = api_settings(url).updated(**overrides)
     pool = postgres_pool(settings, max_size=8)
-    commands = build_commands(settings)
+    customer_orders = PostgresCustomerOrders(pool)
+    customer_orders.create_table()
+    commands = build_commands(settings, customer_orders=customer_orders)
     try:
         logs = log_tables(commands)
         idempotency = IdempotencyStore(pool, settings.idempotency.ttl_hours, logs)
@@ -285,6 +295,8 @@ def command_api(url: str, **overrides: Any) -> Iterator[tuple[WriteApiDeps, Fast
             checkout_expiry_seconds=settings.checkout.expiry_seconds,
             read_api_url=READ_API_URL,
             store_timeout_seconds=settings.deadlines.write_store_timeout_seconds,
+            blobs=blobs or LocalBlobStore(Path(tempfile.mkdtemp(prefix="blobs-"))),
+            images=settings.images,
         )
         yield deps, create_app(deps)
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 import time
@@ -107,10 +108,30 @@ def test_keys_are_separate_and_nested_keys_do_not_clash(store: BlobStore) -> Non
     ]
 
 
+def test_a_file_is_streamed_in_from_where_it_stands(store: BlobStore) -> None:
+    data = bytes(range(256)) * 40_000  # 10 MB: S3 takes it as a multipart upload
+    file = io.BytesIO(b"skipped" + data)
+    file.seek(len(b"skipped"))
+
+    store.put_file("originals/p/big", file, "image/jpeg")
+
+    assert store.get("originals/p/big") == (data, "image/jpeg")
+
+
 def test_an_empty_blob_is_a_blob(store: BlobStore) -> None:
     store.put("empty", b"", "text/plain")
 
     assert store.get("empty") == (b"", "text/plain")
+
+
+def test_a_deleted_blob_is_gone_and_deleting_again_changes_nothing(store: BlobStore) -> None:
+    store.put("labels/gone.pdf", b"%PDF-secret", "application/pdf")
+    store.put("labels/kept.pdf", b"%PDF-kept", "application/pdf")
+    store.delete("labels/gone.pdf")
+    store.delete("labels/gone.pdf")
+    with pytest.raises(BlobNotFound):
+        store.get("labels/gone.pdf")
+    assert store.get("labels/kept.pdf") == (b"%PDF-kept", "application/pdf")
 
 
 def test_a_missing_key_is_blob_not_found(store: BlobStore) -> None:

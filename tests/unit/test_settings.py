@@ -55,6 +55,7 @@ VARIABLES: list[tuple[str, str, str, Any]] = [
     ("JWT_JWKS_REFRESH_COOLDOWN_SECONDS", "12", "auth.jwks_refresh_cooldown_seconds", 12),
     ("EVENT_STORE", "memory", "events.store", "memory"),
     ("SPLIT_LOGS", "false", "events.split_logs", False),
+    ("ENCRYPT_PERSONAL_DATA", "false", "events.encrypt_personal_data", False),
     ("SNAPSHOT_EVERY", "50", "events.snapshot_every", 50),
     ("KURRENTDB_URI", "kurrentdb://h:2113", "events.kurrentdb_uri", "kurrentdb://h:2113"),
     ("KURRENTDB_ROOT_CERTIFICATES", "PEM", "events.kurrentdb_root_certificates", "PEM"),
@@ -108,6 +109,10 @@ VARIABLES: list[tuple[str, str, str, Any]] = [
     ("S3_REGION", "eu-west-1", "blobs.region", "eu-west-1"),
     ("S3_ACCESS_KEY_ID", "AKIA", "blobs.access_key_id", "AKIA"),
     ("S3_SECRET_ACCESS_KEY", "shh", "blobs.secret_access_key", "shh"),
+    ("IMAGE_MAX_UPLOAD_BYTES", "2048", "images.max_upload_bytes", 2048),
+    ("IMAGE_MAX_PIXELS", "5000000", "images.max_pixels", 5_000_000),
+    ("IMAGE_MAX_PER_PRODUCT", "8", "images.max_per_product", 8),
+    ("IMAGE_METRICS_PORT", "9108", "images.metrics_port", 9108),
 ]
 """Every variable an operator may set, the value set, the setting it lands in, as read."""
 
