@@ -135,6 +135,21 @@ def _apis() -> list[Process]:
             "/health/ready",
             deployment="readapi",
         ),
+        Process(
+            "audit-api",
+            Kind.API,
+            "the audit API: reads the event stores for auditors, apart from shoppers' reads",
+            ("serve-audit",),
+            lambda s: [
+                "--port",
+                str(s.http.audit_api_port),
+                "--workers",
+                str(s.http.audit_api_workers),
+            ],
+            lambda s: s.http.audit_api_port,
+            "/health/ready",
+            deployment="auditapi",
+        ),
     ]
 
 

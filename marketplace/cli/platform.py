@@ -152,3 +152,17 @@ def serve_read(port: Port = None, workers: Workers = None) -> None:
         port or settings.http.read_api_port,
         workers or settings.http.read_api_workers,
     )
+
+
+@app.command("serve-audit")
+def serve_audit(port: Port = None, workers: Workers = None) -> None:
+    """Run the audit API alone, on the configured event store (read-only; auditors and admins).
+
+    Example: marketplace serve-audit --port 8002
+    """
+    settings = load_settings()
+    serve(
+        "marketplace.audit:audit_app",
+        port or settings.http.audit_api_port,
+        workers or settings.http.audit_api_workers,
+    )
