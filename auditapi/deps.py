@@ -11,7 +11,6 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials
 
 from auditapi.access import Access
-from auditapi.events import Recorded
 from auditapi.reader import EventReader
 from infra.auth import Principal, Role, TokenCodec
 from infra.openapi import BEARER
@@ -35,11 +34,6 @@ class AccessLog(Protocol):
         ...
 
 
-def no_chain(recorded: Recorded) -> str | None:
-    """No chain hash (the chain is not built on this store yet)."""
-    return None
-
-
 @dataclass
 class AuditApiDeps:
     """The audit API's dependencies, built by the composition root."""
@@ -47,8 +41,6 @@ class AuditApiDeps:
     reader: EventReader
     access: AccessLog
     tokens: TokenCodec
-    chain_hash: Callable[[Recorded], str | None] = no_chain
-    """The event's hash in its log's chain, if it has one."""
     closers: tuple[Callable[[], object], ...] = field(default=())
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -72,6 +72,10 @@ class KurrentDBEventReader:
         return self.client.get_commit_position(
             filter_include=self._include(name), filter_exclude=EXCLUDE
         )
+
+    def chain_hashes(self, log: str, positions: Sequence[int]) -> dict[int, str]:
+        """None yet: the KurrentDB appends are not chained (infra.audit chains PostgreSQL's)."""
+        return {}
 
     def correlated(self, correlation_id: str, limit: int) -> list[Recorded]:
         """Up to limit events of every context carrying this correlation id (a full scan:

@@ -17,6 +17,7 @@ from psycopg_pool import ConnectionPool
 
 from auditapi.events import Recorded
 from auditapi.reader import LogQuery
+from infra.audit.postgres_chain import ChainTable
 
 DOCUMENT = "convert_from(state, 'UTF8')::jsonb"
 COLUMNS = SQL("notification_id, originator_id, originator_version, topic, state")
@@ -34,6 +35,7 @@ class PostgresEventReader:
         self.pool = pool
         self.logs = tuple(tables)
         self._tables = {log: Identifier(schema, table) for log, table in tables.items()}
+        self._chains = {log: ChainTable(schema, table) for log, table in tables.items()}
 
     def stream(
         self,
@@ -72,6 +74,20 @@ class PostgresEventReader:
         with self.pool.connection() as conn:
             row = conn.execute(statement).fetchone()
         return int(row[0]) if row else 0
+
+    def chain_hashes(self, log: str, positions: Sequence[int]) -> dict[int, str]:
+        """The chain hash (hex) of each event of the log at positions, as the recorder chained
+        it in the append's transaction (infra.audit.postgres_chain); none for a log not
+        chained yet (no writer has opened it since the upgrade)."""
+        chain = self._chains[log]
+        if not positions:
+            return {}
+        with self.pool.connection() as conn:
+            if not chain.exists(conn):
+                return {}
+            return {
+                position: digest.hex() for position, digest in chain.hashes(conn, positions).items()
+            }
 
     def correlated(self, correlation_id: str, limit: int) -> list[Recorded]:
         """Up to limit events of every log that carry this correlation id."""

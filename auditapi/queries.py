@@ -3,7 +3,7 @@ an aggregate's state at a past version or time, and the causation tree of one fl
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,11 +14,22 @@ from auditapi.reader import EventReader
 from domain.fulfilment import fulfilment_id
 from domain.inventory import stock_item_id
 
+DECODER = EventDecoder()
 PAGE = 1000
 """Events read at a time when a whole stream is walked."""
 PAYMENT_EVENTS = frozenset(
     {"Order.PaymentAuthorised", "Order.PaymentCaptured", "Order.PaymentVoided", "Order.Refunded"}
 )
+
+
+def documents(reader: EventReader, page: Sequence[Recorded]) -> list[dict[str, Any]]:
+    """The page's events as the API shows them, each with its chain hash (one lookup per log)."""
+    hashes: dict[tuple[str, int], str] = {}
+    for log in {recorded.log for recorded in page}:
+        positions = [recorded.position for recorded in page if recorded.log == log]
+        found = reader.chain_hashes(log, positions)
+        hashes.update(((log, position), digest) for position, digest in found.items())
+    return [DECODER.document(r, hashes.get((r.log, r.position))) for r in page]
 
 
 class UnknownStream(LookupError):

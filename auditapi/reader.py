@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -69,6 +70,11 @@ class EventReader(Protocol):
 
     def head(self, name: str) -> int:
         """The position of the named log's last event (0 when empty)."""
+        ...
+
+    def chain_hashes(self, log: str, positions: Sequence[int]) -> dict[int, str]:
+        """The chain hash (hex) of each event of the log at positions, where its store keeps
+        a hash chain (infra.audit); none otherwise."""
         ...
 
     def correlated(self, correlation_id: str, limit: int) -> list[Recorded]:

@@ -13,6 +13,7 @@ from uuid import UUID
 from benchmarks.checkout_measures import Rate
 from benchmarks.checkout_outcome import LOGS, Follower, Settled
 from benchmarks.checkout_shop import Call, Plan, percentile
+from benchmarks.verdict import Verdict
 from domain.order import Order
 
 
@@ -159,7 +160,11 @@ def print_figures(figures: Figures, rates: Rates) -> dict[str, list[datetime]]:
         ("events appended by the checkout run", rates.events, rates.settle),
     ]
     rows += [(f"raw append, {r.label}", r.per_second, r.seconds) for r in figures.raw]
+    verdict = Verdict(n, figures.settled.confirmed, rates.wall)
     for name, value, over in rows:
+        if verdict.failed and name.startswith("confirmed"):
+            print(f"{name:<52}  {verdict.describe()}")
+            continue
         print(f"{name:<52}{value:>10.1f}{over:>9.2f}")
     every = sum(len(follower.events[name]) for name in LOGS)
     per_log = ", ".join(f"{name} {len(follower.events[name])}" for name in LOGS)

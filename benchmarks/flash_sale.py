@@ -37,6 +37,7 @@ from uuid import UUID, uuid4
 
 from benchmarks.checkout import Follower, acting, fill_cart, log, parallel, percentile
 from benchmarks.stack import RunningStack, marketplace_up
+from benchmarks.verdict import Verdict, ratio, show_ratio
 from commands.services import Commands
 from domain.cart import cart_id_for
 from domain.inventory import StockItem, stock_item_id
@@ -50,6 +51,8 @@ MODES = ("naive", "batched")
 LAUNCHERS = {"naive": "benchmarks.naive_stack", "batched": "marketplace.cli"}
 """What runs `up` for each write path."""
 DECISIONS = (Order.StockReserved, Order.Rejected)
+SERVED = frozenset({"reserved", "rejected", "sold-out"})
+"""Outcomes that tell a buyer whether it got a unit."""
 PREPARE_THREADS = 16
 
 
@@ -221,6 +224,15 @@ class Run:
     def last_answer(self) -> float:
         return max(self.latencies(), default=0.0)
 
+    def verdict(self) -> Verdict:
+        """Served: a buyer told whether it got a unit (reserved, rejected or 409 sold-out)."""
+        served = sum(1 for a in self.answers if a.answered is not None and a.outcome in SERVED)
+        return Verdict(len(self.answers), served, self.seconds)
+
+    def p99(self) -> float | None:
+        """The p99 time to answer, or None when the run failed the shared rule."""
+        return None if self.verdict().failed else percentile(self.latencies(), 99)
+
 
 def settle(commands: Commands, shop: Shop, units: int, timeout: float) -> StockItem:
     """Wait until the reserved orders are paid and their units sold (or the timeout)."""
@@ -305,6 +317,12 @@ def describe(run: Run) -> list[str]:
     times = run.latencies()
     outcomes = Counter(a.outcome for a in run.answers)
     retries = sum(a.retries for a in run.answers)
+    verdict = run.verdict()
+    if verdict.failed:
+        return [
+            f"{run.mode:8} answers: " + ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())),
+            f"{'':8} {verdict.describe()}: no figure",
+        ]
     return [
         f"{run.mode:8} answers: " + ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())),
         f"{'':8} time to answer p50 {percentile(times, 50) * 1000:7.0f} ms, "
@@ -327,15 +345,10 @@ def print_report(runs: list[Run], args: argparse.Namespace) -> None:
     if len(runs) < len(MODES):
         return
     naive, batched = runs
-
-    def ratio(of: float, to: float) -> str:
-        return f"{of / to:.1f}x" if to > 0 else "n/a"
-
-    a, b = naive.latencies(), batched.latencies()
+    p99 = batched.p99()
     print(
-        f"\nnaive / batched: p50 {ratio(percentile(a, 50), percentile(b, 50))}, "
-        f"p99 {ratio(percentile(a, 99), percentile(b, 99))}, "
-        f"last answer {ratio(naive.last_answer(), batched.last_answer())}"
+        f"\nnaive / batched p99 time to answer: {show_ratio(ratio(naive.p99(), p99), 1)} "
+        f"(goal >= 10x); batched p99 " + ("FAILED" if p99 is None else f"{p99:.3f} s (goal < 1 s)")
     )
 
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmarks.verdict import Verdict
+
 LUA_SCRIPT = Path(__file__).with_name("rotate.lua")
 RESULT_MARKER = "WRK_RESULT "
 
@@ -64,15 +66,25 @@ class WrkResult:
     ok_ids: list[str] = field(default_factory=list)
 
     @property
+    def verdict(self) -> Verdict:
+        """The shared rule: served means 2xx; non-2xx answers and socket errors are not."""
+        unserved = self.non2xx + self.socket_errors
+        return Verdict(max(self.requests, self.ok + unserved), self.ok, self.seconds)
+
+    @property
     def rate(self) -> float:
         """Successful (2xx) answers per second: a 429, 503 or error is never throughput."""
         return self.ok / self.seconds if self.seconds else 0.0
 
     @property
+    def figure(self) -> float | None:
+        """The 2xx rate, or None when the run failed the shared rule (over 1 % not 2xx)."""
+        return self.verdict.rate
+
+    @property
     def failed(self) -> bool:
-        """More than 1 % of the requests got no 2xx (non-2xx answers or socket errors): the
-        run measured refusals, not the path, and gives no figure."""
-        return (self.non2xx + self.socket_errors) * 100 > self.requests
+        """More than 1 % of the requests got no 2xx: the run measured refusals, not the path."""
+        return self.verdict.failed
 
 
 def require_wrk() -> str | None:

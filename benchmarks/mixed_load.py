@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.servers import clean_env, free_port
+from benchmarks.verdict import Verdict
 from infra.settings import load_settings
 from loadtest.plan import LoadOptions
 from loadtest.run import loadtest
@@ -73,6 +74,11 @@ def step_row(users: int, summary: dict[str, Any]) -> dict[str, Any]:
         "views_p99": classes["views"]["p99_ms"],
         "checkout_p99": classes["checkout"]["p99_ms"],
         "errors": sum(summary["errors"].values()),
+        "verdict": Verdict(
+            summary["requests"],
+            summary["requests"] - sum(summary["errors"].values()),
+            summary["options"]["duration"],
+        ),
         "429": summary["status_429"],
         "503": summary["status_503"],
         "hit_ratio": summary["cache"]["hit_ratio"] if summary["cache"] else None,
@@ -87,9 +93,13 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         f"{'users':>6} {'req/s':>8} {'p99 views':>10} {'p99 checkout':>13} {'errors':>7} "
         f"{'429':>5} {'503':>5} {'hit ratio':>10} {'sustained':>10}"
     )
+    print("(a step with over 1 % of its requests refused or failed is FAILED: it gives no figure)")
     for r in rows:
         hit = "-" if r["hit_ratio"] is None else f"{r['hit_ratio']:.1%}"
         held = "-" if r["sustained"] is None else f"{r['sustained']:.0f}/s"
+        if r["verdict"].failed:
+            print(f"{r['users']:>6} {r['verdict'].describe()}")
+            continue
         print(
             f"{r['users']:>6} {r['rate']:>8.1f} {r['views_p99']:>8.0f}ms {r['checkout_p99']:>11.0f}"
             f"ms {r['errors']:>7} {r['429']:>5} {r['503']:>5} {hit:>10} {held:>10}"
@@ -185,7 +195,9 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(folder, ignore_errors=True)
     print()
     print_table(rows)
-    passing = [r["sustained"] for r in rows if r["sustained"] is not None]
+    passing = [
+        r["sustained"] for r in rows if r["sustained"] is not None and not r["verdict"].failed
+    ]
     if passing:
         print(
             f"highest rate held for 15 s with p99 views < {GOALS_MS['views']:.0f} ms and checkout "

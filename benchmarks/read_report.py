@@ -10,6 +10,7 @@ from statistics import median
 from benchmarks.loadgen import WrkResult
 from benchmarks.read_load import percentile
 from benchmarks.rebuild import Rate
+from benchmarks.verdict import ratio, show_ratio
 
 REBUILD_GOAL = 20_000
 """Events per second the issue asks of a rebuild."""
@@ -151,7 +152,7 @@ class Report:
             r = run.result
             print(
                 f"{run.label:<34}{run.workers:>8}{run.round + 1:>6}{r.rate:>9.0f}{r.p50_ms:>9.1f}"
-                f"{r.p99_ms:>9.1f}{r.non2xx:>9}{r.socket_errors:>10}"
+                f"{r.p99_ms:>9.1f}{r.non2xx:>9}{r.socket_errors:>10}  {r.verdict.describe()}"
             )
         print(f"  search: {self.search_note}")
         print("Medians over the rounds (ratio: median of the per-round ratios to bare)")
@@ -164,31 +165,35 @@ class Report:
                 runs, bare = self.runs(label, workers), self.runs(BARE, workers)
                 if not runs:
                     continue
-                ratios = [o.rate / b.rate for o, b in zip(runs, bare, strict=False) if b.rate]
+                ratios = per_round_ratios(runs, bare)
+                shown = f"{median(ratios):>8.2f}" if ratios else f"{'FAILED':>8}"
                 print(
                     f"{label:<34}{workers:>8}{median([r.rate for r in runs]):>9.0f}"
                     f"{median([r.p50_ms for r in runs]):>9.1f}"
-                    f"{median([r.p99_ms for r in runs]):>9.1f}{median(ratios):>8.2f}"
+                    f"{median([r.p99_ms for r in runs]):>9.1f}{shown}"
                 )
         print("Ratios")
         for label, note in (("ours: product detail", ""), (UNLIMITED, ", no limits")):
             for workers in (1, 2):
                 runs, bare = self.runs(label, workers), self.runs(BARE, workers)
-                ratios = [o.rate / b.rate for o, b in zip(runs, bare, strict=False) if b.rate]
+                ratios = per_round_ratios(runs, bare)
                 if not ratios:
+                    if runs:
+                        print(f"  product detail{note} / bare, {workers}w: FAILED (> 1 % non-2xx)")
                     continue
-                ratio, p99 = median(ratios), median([r.p99_ms for r in runs])
+                mid, p99 = median(ratios), median([r.p99_ms for r in runs])
                 print(
                     f"  product detail{note} / bare, {workers} "
                     f"worker{'s' if workers > 1 else ''}: "
-                    f"{ratio:5.2f} (goal >= 1.0: {'met' if ratio >= 1.0 else 'missed'}); "
+                    f"{mid:5.2f} (goal >= 1.0: {'met' if mid >= 1.0 else 'missed'}); "
                     f"p99 {p99:.1f} ms (goal <= {P99_GOAL_MS:.0f} ms: "
                     f"{'met' if p99 <= P99_GOAL_MS else 'missed'})"
                 )
         for label in dict.fromkeys(r.label for r in self.http):
             one, two = self.rate(label, 1), self.rate(label, 2)
-            if one and two and one.rate:
-                print(f"  {label}: 2 workers / 1 worker {two.rate / one.rate:.2f} (median runs)")
+            scaling = ratio(two.figure, one.figure) if one and two else None
+            if one and two:
+                print(f"  {label}: 2 workers / 1 worker {show_ratio(scaling)} (median runs)")
 
     def _print_lag(self) -> None:
         lag = self.lag
@@ -217,3 +222,9 @@ class Report:
             f"  view at the log heads {drained} after the load stopped; "
             f"failed samples {lag.sample_failures}"
         )
+
+
+def per_round_ratios(runs: list[WrkResult], bare: list[WrkResult]) -> list[float]:
+    """Each round's 2xx rate over the bare endpoint's; empty when any round of either failed."""
+    pairs = [ratio(o.figure, b.figure) for o, b in zip(runs, bare, strict=False)]
+    return [] if None in pairs else [p for p in pairs if p is not None]

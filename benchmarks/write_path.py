@@ -22,15 +22,19 @@ from benchmarks import fixtures, invariants
 from benchmarks.invariants import NAIVE_REF, RunCheck, Table
 from benchmarks.loadgen import LoadData, WrkResult, require_wrk, run_wrk
 from benchmarks.servers import clean_env, free_port, marketplace_command, naive_command, serving
+from benchmarks.write_lag import LagRun, measure_lag
 from infra.local.postgres import LocalPostgres
+from infra.local.redis import LocalRedis
 
-SCENARIOS = ("naive", "cart", "stock", "mixed")
+SCENARIOS = ("naive", "cart", "stock", "mixed", "chain", "lag")
 LABELS = {
     "naive": "naive: new aggregate",
     "cart": "ours: add to cart",
     "stock": "ours: receive stock",
     "mixed-split": "ours: mixed, split logs",
     "mixed-single": "ours: mixed, one log",
+    "chained": "ours: mixed, chained",
+    "unchained": "ours: mixed, unchained",
 }
 
 
@@ -104,7 +108,8 @@ class Bench:
         self.runs: list[Run] = []
         self._seq = 0
 
-    def _wrk(self, target: Target, base: str, mode: str, prefix: str, seconds: int) -> WrkResult:
+    def wrk(self, target: Target, base: str, mode: str, prefix: str, seconds: int) -> WrkResult:
+        """One wrk run on target's data, continuing where the last one stopped."""
         result = run_wrk(
             base,
             data=target.data,
@@ -129,9 +134,9 @@ class Bench:
         with serving(
             target.command(port, workers), target.env, port, target.probe, server_log
         ) as base:
-            self._wrk(target, base, mode, f"w{self._seq}", self.args.warmup)
+            self.wrk(target, base, mode, f"w{self._seq}", self.args.warmup)
             since = invariants.positions(target.url, target.tables)
-            result = self._wrk(target, base, mode, prefix, self.args.duration)
+            result = self.wrk(target, base, mode, prefix, self.args.duration)
         check = invariants.check_run(
             target.url, target.tables, since, prefix, result.ok_ids, self.args.connections
         )
@@ -151,7 +156,7 @@ class Bench:
         """The measured 2xx rate of a scenario, if it ran and did not fail (over 1 % non-2xx)."""
         for run in self.runs:
             if run.key == key and run.workers == workers:
-                return None if run.result.failed else run.result.rate
+                return run.result.figure
         return None
 
 
@@ -180,6 +185,7 @@ def print_report(bench: Bench, targets: Sequence[Target], args: argparse.Namespa
         ("add to cart / naive", "cart", "naive"),
         ("receive stock / naive", "stock", "naive"),
         ("mixed: split / one log", "mixed-split", "mixed-single"),
+        ("mixed: chained / unchained", "chained", "unchained"),
     ]
     for name, top, bottom in pairs:
         cells = []
@@ -223,6 +229,41 @@ def print_invariants(bench: Bench, targets: Sequence[Target]) -> bool:
     passed &= not failed
     print(f"Invariants {'hold' if passed else 'FAILED'}.")
     return passed
+
+
+def chain_runs(bench: Bench, server_url: str, shape: fixtures.Shape) -> list[Target]:
+    """The mixed load with the audit chain and without (benchmarks.unchained), alternately."""
+    from benchmarks.unchained import unchained_command
+
+    chained, unchained = (
+        our_target(server_url, schema, split_logs=True, shape=shape, workdir=bench.workdir)
+        for schema in ("chained", "unchained")
+    )
+    unchained.command = unchained_command
+    log("fixtures ready on schemas chained and unchained", bench.started)
+    for workers in (1, 2):
+        bench.measure("chained", chained, "mixed", workers)
+        bench.measure("unchained", unchained, "mixed", workers)
+    return [chained, unchained]
+
+
+def lag_run(bench: Bench, server_url: str, shape: fixtures.Shape) -> LagRun:
+    """The mixed load on serve-write (1 worker) with the carts and product-detail projectors
+    following; on a schema and a Valkey of its own, after the ratio runs."""
+    workdir = bench.workdir
+    target = our_target(server_url, "lag", split_logs=True, shape=shape, workdir=workdir)
+    valkey = LocalRedis(workdir / "valkey", free_port())
+    redis_url = valkey.start()
+    log(f"lag run: fixtures on schema lag, Valkey on {redis_url}", bench.started)
+
+    def load(base: str, prefix: str) -> WrkResult:
+        seconds = bench.args.warmup if prefix.endswith("warm") else bench.args.duration
+        return bench.wrk(target, base, "mixed", prefix, seconds)
+
+    try:
+        return measure_lag(target.env, redis_url, workdir, load)
+    finally:
+        valkey.stop()
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -294,7 +335,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for workers in (1, 2):
                     bench.measure("mixed-split", split, "mixed", workers)
                     bench.measure("mixed-single", single, "mixed", workers)
+            if "chain" in args.scenarios:
+                targets += chain_runs(bench, server_url, shape)
+            lag = lag_run(bench, server_url, shape) if "lag" in args.scenarios else None
             passed = print_report(bench, targets, args)
+            if lag is not None:
+                print("\n".join(lag.lines()))
+                passed &= not lag.load.failed
         finally:
             postgres.stop()
     print(f"Total time {time.monotonic() - started:.0f} s.")

@@ -79,6 +79,10 @@ class MarketplaceAggregate(Aggregate):
     INITIAL_VERSION = 0
 
     class Event(Aggregate.Event):
+        """A change of an aggregate. Its class_version says which shape of its fields it
+        has; a changed event bumps it and adds upcast_vN_vN+1 (tests/evolution/README.md)."""
+
+        class_version = 1
         meta: dict[str, str]
 
         @property

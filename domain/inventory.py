@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
+from typing import Any
 from uuid import UUID, uuid5
 
 from domain.base import Context, MarketplaceAggregate
@@ -21,6 +23,21 @@ def stock_item_id(product_id: UUID) -> UUID:
 
 
 MAX_PURCHASE_LIMIT = MAX_UNITS_PER_RESERVATION
+RELEASE_CAUSES = MappingProxyType(
+    {
+        "order expired": "expired",
+        "payment failed": "payment-failed",
+        "order cancelled": "cancelled",
+        "order rejected": "rejected",
+    }
+)
+"""The cause code of each reason checkout gives when it hands units back."""
+OTHER_CAUSE = "other"
+
+
+def release_cause(reason: str) -> str:
+    """Why units came back, as a code to group by: the cause of a known reason, else "other"."""
+    return RELEASE_CAUSES.get(reason, OTHER_CAUSE)
 
 
 @dataclass(frozen=True)
@@ -71,9 +88,19 @@ class StockItem(MarketplaceAggregate):
             item.purchase_limit = self.limit
 
     class ReservationReleased(MarketplaceAggregate.Event):
+        """Held units went back to stock. Version 2 adds cause, the reason as a code (see
+        RELEASE_CAUSES); a version 1 event gets the cause of its reason text."""
+
+        class_version = 2
         order_id: UUID
         quantity: int
         reason: str
+        cause: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """A v1 release's cause, read from its reason."""
+            state["cause"] = release_cause(state["reason"])
 
         def apply(self, item: StockItem) -> None:
             del item.reservations[self.order_id]
@@ -220,12 +247,14 @@ class StockItem(MarketplaceAggregate):
             raise RuleViolated("the reservation for this order was already sold")
         reservation = self.reservations.get(order_id)
         if reservation is not None:
+            text = bounded("reason", reason, 200)
             self._emit(
                 self.ReservationReleased,
                 ctx,
                 order_id=order_id,
                 quantity=reservation.quantity,
-                reason=bounded("reason", reason, 200),
+                reason=text,
+                cause=release_cause(text),
             )
 
     def cancel_sale(self, order_id: UUID, reason: str, ctx: Context) -> None:

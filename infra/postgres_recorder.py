@@ -2,7 +2,8 @@
 
 The recorder keeps everything that makes the log safe to follow (the table lock in every
 append transaction, so positions become visible in commit order), and only changes how rows
-travel: four binary arrays instead of an array of composite values dumped as text.
+travel: four binary arrays instead of an array of composite values dumped as text. Each
+append also extends the log's hash chain (infra.audit), in the same transaction.
 The gap-detector contract test runs against this class.
 """
 
@@ -13,13 +14,15 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import ProgrammingError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore, PostgresFactory
 from eventsourcing.utils import Environment, EnvType
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
+from infra.audit.chain import Head, extend
+from infra.audit.postgres_chain import ChainTable
 from infra.postgres_pool import (
     EVENT_STORE_APPLICATION,
     MIN_CONNECT_TIMEOUT_SECONDS,
@@ -76,6 +79,11 @@ class ArrayInsertPostgresRecorder(PostgresApplicationRecorder):
 
     On bounded connections (a CALL_TIMEOUT), reads are tried once too: the request answers
     503 within its bound rather than retrying ten times past it.
+
+    Every append chains its events (infra.audit.chain): under the table lock, the insert
+    also answers the chain's head, and the links go into the chain table before the commit.
+    The database's insert function (POSTGRES_ENABLE_DB_FUNCTIONS) would bypass both the lock
+    and the chain; the platform never enables it.
     """
 
     def __init__(
@@ -84,19 +92,23 @@ class ArrayInsertPostgresRecorder(PostgresApplicationRecorder):
         super().__init__(datastore, events_table_name=events_table_name)
         connection_class = datastore.pool.connection_class  # a class, or a generic alias
         self.bounded = getattr(connection_class, "call_timeout", None) is not None
-        self.array_insert_statement = SQL(
-            "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
-            "SELECT * FROM unnest(%s::{id_type}[], %s::bigint[], %s::text[], %s::bytea[]) "
-            "RETURNING notification_id"
-        ).format(
-            schema=Identifier(self.datastore.schema),
-            table=Identifier(self.events_table_name),
-            id_type=Identifier(self.datastore.originator_id_type),
+        self.chain = ChainTable(self.datastore.schema, self.events_table_name)
+        self.array_insert_statement = self.chain.chained(
+            SQL(
+                "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
+                "SELECT * FROM unnest(%s::{id_type}[], %s::bigint[], %s::text[], %s::bytea[]) "
+                "RETURNING notification_id"
+            ).format(
+                schema=Identifier(self.datastore.schema),
+                table=Identifier(self.events_table_name),
+                id_type=Identifier(self.datastore.originator_id_type),
+            )
         )
 
     def create_table(self) -> None:
         """Create the log's table, type, index and function, one process at a time (at
-        startup: with no call timeout, as it may wait behind other processes' DDL)."""
+        startup: with no call timeout, as it may wait behind other processes' DDL); then
+        its chain table, chaining the events already there (once: the upgrade)."""
         pool = self.datastore.pool
         conninfo = pool.conninfo() if callable(pool.conninfo) else pool.conninfo
         kwargs = pool.kwargs() if callable(pool.kwargs) else pool.kwargs or {}
@@ -104,6 +116,13 @@ class ArrayInsertPostgresRecorder(PostgresApplicationRecorder):
             pool.open(wait=True, timeout=STARTUP_TIMEOUT_SECONDS)
         with schema_locked(conninfo, **kwargs), without_call_timeout():
             super().create_table()
+            with self.datastore.get_connection() as conn:
+                self.chain.create_and_backfill(conn)
+
+    def chain_hashes(self, positions: Sequence[int]) -> dict[int, bytes]:
+        """The chain hash recorded for each of positions that has an event."""
+        with self.datastore.get_connection() as conn:
+            return self.chain.hashes(conn, positions)
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -152,3 +171,20 @@ class ArrayInsertPostgresRecorder(PostgresApplicationRecorder):
             prepare=True,
             binary=True,
         )
+
+    def _fetch_ids_after_insert_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **_: Any
+    ) -> Sequence[int] | None:
+        rows = curs.fetchall()
+        if len(rows) != len(stored_events):
+            raise ProgrammingError(f"got {len(rows)} positions for {len(stored_events)} events")
+        ids = [row["notification_id"] for row in rows]
+        first = rows[0]
+        head = (
+            Head(first["head_id"], bytes(first["head_hash"]))
+            if first["head_id"] is not None
+            else Head()
+        )
+        events = ((e.originator_id, e.originator_version, e.topic, e.state) for e in stored_events)
+        curs.execute(self.chain.insert, self.chain.rows(extend(head, ids, events)), prepare=True)
+        return ids

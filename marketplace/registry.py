@@ -248,6 +248,12 @@ def _workers() -> list[Process]:
             projection=NotificationProjection.name,
             worker=_notify_worker,
         ),
+        Process(
+            "audit-checkpoints",
+            Kind.WORKER,
+            "signs each log's chain head into the blob store, every audit checkpoint period",
+            ("audit-checkpoints",),
+        ),
     ]
 
 

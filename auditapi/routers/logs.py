@@ -12,13 +12,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import StreamingResponse
 
 from auditapi.deps import AuditApiDeps, Auditor, Deps, record
-from auditapi.events import EventDecoder, Recorded
+from auditapi.events import Recorded
 from auditapi.params import ANSWERS, NOT_FOUND, After, Limit, Time, not_found, refuse, time_range
+from auditapi.queries import documents
 from auditapi.reader import EventReader, LogQuery
 from auditapi.schemas import LogPage, Logs
 
 router = APIRouter(tags=["logs"], responses=ANSWERS)
-DECODER = EventDecoder()
 EXPORT_PAGE = 500
 """Events an export reads at a time: its memory is one page, whatever the range."""
 NDJSON = "application/x-ndjson"
@@ -76,7 +76,7 @@ def log_events(
     page = deps.reader.log(log, filters, limit)
     return {
         "log": log,
-        "events": [DECODER.document(r, deps.chain_hash(r)) for r in page],
+        "events": documents(deps.reader, page),
         "next_after": page[-1].position if len(page) == limit else None,
     }
 
@@ -100,19 +100,21 @@ def export(
     known_log(deps, log)
     record(request, deps, caller, "export", log, **vars(filters))
     lines = (
-        orjson.dumps(DECODER.document(r, deps.chain_hash(r))) + b"\n"
-        for r in paged(deps.reader, log, filters)
+        orjson.dumps(document) + b"\n"
+        for page in pages(deps.reader, log, filters)
+        for document in documents(deps.reader, page)
     )
     return StreamingResponse(lines, media_type=NDJSON)
 
 
-def paged(
-    reader: EventReader, log: str, query: LogQuery, page: int = EXPORT_PAGE
-) -> Iterator[Recorded]:
-    """Every event of the log matching query, read page by page; only one page is held."""
+def pages(
+    reader: EventReader, log: str, query: LogQuery, size: int = EXPORT_PAGE
+) -> Iterator[list[Recorded]]:
+    """Every event of the log matching query, a page at a time; only one page is held."""
     while True:
-        found = reader.log(log, query, page)
-        yield from found
-        if len(found) < page:
+        found = reader.log(log, query, size)
+        if found:
+            yield found
+        if len(found) < size:
             return
         query = replace(query, after=found[-1].position)

@@ -8,13 +8,11 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 
 from auditapi.deps import Auditor, Deps, record
-from auditapi.events import EventDecoder
 from auditapi.params import ANSWERS, NOT_FOUND, Limit, Time, aware, not_found, refuse
-from auditapi.queries import UnknownStream, links, state_at
+from auditapi.queries import UnknownStream, documents, links, state_at
 from auditapi.schemas import PastState, StreamPage
 
 router = APIRouter(tags=["streams"], responses=ANSWERS)
-DECODER = EventDecoder()
 AfterVersion = Annotated[
     int, Query(ge=-1, le=2**62, description="Answer versions after this one (-1: from the first).")
 ]
@@ -40,7 +38,7 @@ def stream(
         raise not_found(f"stream {stream_id}")
     return {
         "stream_id": str(stream_id),
-        "events": [DECODER.document(r, deps.chain_hash(r)) for r in page],
+        "events": documents(deps.reader, page),
         "next_after_version": page[-1].stored.originator_version if len(page) == limit else None,
     }
 

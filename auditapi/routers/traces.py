@@ -7,13 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 
 from auditapi.deps import Auditor, Deps, record
-from auditapi.events import EventDecoder
 from auditapi.params import ANSWERS, NOT_FOUND, not_found
-from auditapi.queries import causation_tree
+from auditapi.queries import causation_tree, documents
 from auditapi.schemas import Trace
 
 router = APIRouter(tags=["traces"], responses=ANSWERS)
-DECODER = EventDecoder()
 MAX_TRACE = 10_000
 CorrelationId = Annotated[str, Path(pattern=r"^[A-Za-z0-9._:-]{1,128}$")]
 
@@ -32,7 +30,7 @@ def trace(
     found = deps.reader.correlated(correlation_id, limit + 1)
     if not found:
         raise not_found(f"events with correlation id {correlation_id!r}")
-    events = [DECODER.document(r, deps.chain_hash(r)) for r in found[:limit]]
+    events = documents(deps.reader, found[:limit])
     events.sort(key=lambda e: (e["timestamp"] or "", e["log"], e["position"]))
     return {
         "correlation_id": correlation_id,

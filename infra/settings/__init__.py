@@ -21,9 +21,11 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from infra.settings.groups import (
     DEV_ANALYTICS_KEY,
+    DEV_AUDIT_SIGNING_KEY,
     DEV_JWT_SECRET,
     PREFIX,
     AnalyticsSettings,
+    AuditSettings,
     AuthSettings,
     BlobSettings,
     BreakerSettings,
@@ -43,9 +45,11 @@ from infra.settings.groups import (
 
 __all__ = [
     "DEV_ANALYTICS_KEY",
+    "DEV_AUDIT_SIGNING_KEY",
     "DEV_JWT_SECRET",
     "PREFIX",
     "AnalyticsSettings",
+    "AuditSettings",
     "AuthSettings",
     "BlobSettings",
     "BreakerSettings",
@@ -88,6 +92,7 @@ class Settings(BaseSettings):
     deadlines: DeadlineSettings = Field(default_factory=DeadlineSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
     events: EventStoreSettings = Field(default_factory=EventStoreSettings)
     postgres: PostgresSettings = Field(default_factory=PostgresSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)

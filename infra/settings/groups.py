@@ -12,6 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 PREFIX = "MARKETPLACE_"
 DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"  # noqa: S105
 DEV_ANALYTICS_KEY = "dev-only-analytics-key-change-me"
+DEV_AUDIT_SIGNING_KEY = "de" * 32
+"""The development Ed25519 key (a 32-byte seed, in hex) that signs checkpoints of the logs."""
 
 
 class Group(BaseModel):
@@ -98,6 +100,20 @@ class AnalyticsSettings(Group):
     """The key of the pseudonymous customer keys in analytics replays (a keyed hash of the id);
     the same key gives the same pseudonyms, so exports join across replays. Set your own: with
     the development key, anyone who knows a customer's id can find their rows."""
+
+
+class AuditSettings(Group):
+    """Tamper evidence: signed checkpoints of each event log's chain head."""
+
+    env_prefix: ClassVar[str] = "audit_"
+    signing_key: SecretStr = SecretStr(DEV_AUDIT_SIGNING_KEY)
+    """The Ed25519 private key (its 32-byte seed, 64 hex digits) that signs checkpoints. Set
+    your own: under the development key, anyone can sign a rewritten log's checkpoint."""
+    checkpoint_seconds: float = Field(default=60.0, ge=1, le=86400)
+    """How often the checkpoints process writes each log's head (when it has moved)."""
+    checkpoint_history: int = Field(default=1000, ge=1, le=1_000_000)
+    """How many checkpoints of each log are kept; older ones are dropped (the newest vouch
+    for everything before them)."""
 
 
 class EventStoreSettings(Group):

@@ -1,244 +1,123 @@
-"""`marketplace audit`: the audit API's reads from the command line, each one recorded.
-
-Readable tables by default, `--json` for machines; `export` writes newline-delimited JSON
-with a progress bar on stderr.
-"""
+"""`marketplace audit`: what auditors run against the event logs."""
 
 from __future__ import annotations
 
+import json
 import sys
-from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
-from uuid import UUID
+from typing import Annotated, NoReturn
 
-import orjson
 import typer
 
-from marketplace.cli.app import app, configured
-
-if TYPE_CHECKING:
-    from auditapi.reader import LogQuery
+from marketplace.cli.app import app, configured, done, stop_on_signals
 
 audit = typer.Typer(
-    help="Read the event logs as an auditor: stream, log, trace, state, export.",
+    help="Inspect the event logs (stream, log, trace, state, export) and prove them untampered.",
     no_args_is_help=True,
 )
 app.add_typer(audit, name="audit")
 
-Json = Annotated[bool, typer.Option("--json", help="JSON for machines instead of a table")]
-After = Annotated[int, typer.Option(min=0, help="events after this position")]
-UntilPosition = Annotated[int | None, typer.Option(min=1, help="up to this position")]
-EventType = Annotated[
-    str | None, typer.Option("--type", help="only this event type, e.g. Order.Placed")
-]
-Actor = Annotated[str | None, typer.Option(help="only events this actor caused")]
-Since = Annotated[datetime | None, typer.Option(help="from this time (ISO 8601, with offset)")]
-Until = Annotated[datetime | None, typer.Option(help="before this time (ISO 8601, with offset)")]
-Stream = Annotated[UUID | None, typer.Option("--stream", help="only this aggregate's events")]
-COLUMNS = ("position", "version", "type", "timestamp", "actor", "stream_id")
+Json = Annotated[bool, typer.Option("--json", help="one JSON document, for machines")]
 
 
-def emit(document: Any) -> None:
-    """Print a document as indented JSON."""
-    sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
+@audit.command("verify")
+def verify(as_json: Json = False) -> None:
+    """Recompute each log's hash chain against its signed checkpoints.
 
-
-def table(events: list[dict[str, Any]]) -> None:
-    """Print events as aligned columns."""
-    rows = [COLUMNS] + [
-        (
-            str(e["position"]),
-            str(e["version"]),
-            e["type"],
-            e["timestamp"] or "",
-            e["metadata"]["actor"] or "",
-            e["stream_id"],
-        )
-        for e in events
-    ]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
-    for row in rows:
-        print(
-            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        )
-
-
-def query(
-    after: int,
-    until_position: int | None,
-    event_type: str | None,
-    actor: str | None,
-    since: datetime | None,
-    until: datetime | None,
-    stream: UUID | None,
-) -> LogQuery:
-    """The filters, refused (exit 2) if a time has no offset or a range is reversed."""
-    from auditapi.reader import LogQuery
-
-    for name, value in (("--since", since), ("--until", until)):
-        if value is not None and value.utcoffset() is None:
-            raise typer.BadParameter(f"{name} needs a UTC offset, e.g. 2026-01-31T12:00:00+00:00")
-    if since is not None and until is not None and until <= since:
-        raise typer.BadParameter("--until must be later than --since")
-    if until_position is not None and until_position <= after:
-        raise typer.BadParameter("--until-position must be greater than --after")
-    return LogQuery(after, until_position, event_type, actor, since, until, stream)
-
-
-@audit.command()
-def stream(stream_id: UUID, as_json: Json = False) -> None:
-    """Every event of one aggregate, in any context, by version.
-
-    Example: marketplace audit stream 0b1c...-... --json
+    Prints OK per log, or the first position that breaks and how (payload changed, row
+    deleted, rows reordered, row inserted, head truncated, chain rewritten); exit code 1 if
+    any log broke. Progress goes to stderr. Example: marketplace audit verify --json
     """
-    from auditapi.events import EventDecoder
-    from auditapi.queries import whole_stream
-    from marketplace.audit import audit_session, operator_access
-
-    with audit_session(configured()) as (reader, access):
-        access.record(operator_access("stream", str(stream_id)))
-        decoder = EventDecoder()
-        events = [decoder.document(r) for r in whole_stream(reader, stream_id)]
-    if not events:
-        raise typer.BadParameter(f"no stream {stream_id}")
-    emit(events) if as_json else table(events)
-
-
-@audit.command("log")
-def log_(
-    name: str,
-    after: After = 0,
-    until_position: UntilPosition = None,
-    event_type: EventType = None,
-    actor: Actor = None,
-    since: Since = None,
-    until: Until = None,
-    stream: Stream = None,
-    limit: Annotated[int, typer.Option(min=1, max=1000, help="events at most")] = 100,
-    as_json: Json = False,
-) -> None:
-    """One context's log, by position, filtered; the next page starts after the last shown.
-
-    Example: marketplace audit log orders --type Order.Placed --since 2026-03-01T00:00:00Z
-    """
-    from auditapi.events import EventDecoder
-    from marketplace.audit import audit_session, operator_access
-
-    filters = query(after, until_position, event_type, actor, since, until, stream)
-    with audit_session(configured()) as (reader, access):
-        if name not in reader.logs:
-            raise typer.BadParameter(f"no log {name!r}; known: {', '.join(reader.logs)}")
-        access.record(operator_access("log", name, **vars(filters)))
-        events = [EventDecoder().document(r) for r in reader.log(name, filters, limit)]
-    emit(events) if as_json else table(events)
-
-
-@audit.command()
-def trace(correlation_id: str, as_json: Json = False) -> None:
-    """Every event of one correlation id across all contexts, with its causation tree.
-
-    Example: marketplace audit trace checkout-7f3a
-    """
-    from auditapi.events import EventDecoder
-    from auditapi.queries import causation_tree
-    from marketplace.audit import audit_session, operator_access
-
-    with audit_session(configured()) as (reader, access):
-        access.record(operator_access("trace", correlation_id))
-        found = reader.correlated(correlation_id, 100_000)
-    decoder = EventDecoder()
-    events = sorted(
-        (decoder.document(r) for r in found),
-        key=lambda e: (e["timestamp"] or "", e["log"], e["position"]),
-    )
-    if not events:
-        raise typer.BadParameter(f"no events with correlation id {correlation_id!r}")
-    tree = causation_tree(events)
-    if as_json:
-        emit({"correlation_id": correlation_id, "events": events, "tree": tree})
-        return
-    stack = [(node, 0) for node in reversed(tree)]
-    while stack:
-        node, depth = stack.pop()
-        print(f"{'  ' * depth}{node['type']}  {node['stream_id']}  (caused by {node['caused_by']})")
-        stack.extend((child, depth + 1) for child in reversed(node["caused"]))
-
-
-@audit.command()
-def state(
-    stream_id: UUID,
-    version: Annotated[int | None, typer.Option(min=0, help="as of this version")] = None,
-    at: Annotated[
-        datetime | None, typer.Option(help="as of this time (ISO 8601, with offset)")
-    ] = None,
-    as_json: Json = False,
-) -> None:
-    """The aggregate as of a version or a time, replayed from its events.
-
-    Example: marketplace audit state 0b1c...-... --version 2
-    """
-    from auditapi.queries import UnknownStream, state_at
-    from marketplace.audit import audit_session, operator_access
-
-    if (version is None) == (at is None):
-        raise typer.BadParameter("give exactly one of --version and --at")
-    if at is not None and at.utcoffset() is None:
-        raise typer.BadParameter("--at needs a UTC offset")
-    with audit_session(configured()) as (reader, access):
-        access.record(operator_access("state", str(stream_id), version=version, at=at))
-        try:
-            found = state_at(reader, stream_id, version=version, at=at)
-        except UnknownStream:
-            raise typer.BadParameter(f"no stream {stream_id}") from None
-    if found is None or (version is not None and found.version != version):
-        raise typer.BadParameter(f"{stream_id} has no state at {version if at is None else at}")
-    document = {
-        "aggregate": found.aggregate,
-        "version": found.version,
-        "timestamp": found.timestamp.isoformat(),
-        "state": found.state,
-    }
-    if as_json:
-        emit(document)
-        return
-    print(f"{found.aggregate} {stream_id} at version {found.version} ({document['timestamp']})")
-    for key, value in sorted(found.state.items()):
-        print(f"  {key}: {orjson.dumps(value).decode()}")
-
-
-@audit.command()
-def export(
-    name: str,
-    output: Annotated[
-        typer.FileBinaryWrite, typer.Option("--output", "-o", help="file (default: stdout)")
-    ] = "-",  # type: ignore[assignment]
-    after: After = 0,
-    until_position: UntilPosition = None,
-    event_type: EventType = None,
-    actor: Actor = None,
-    since: Since = None,
-    until: Until = None,
-    stream: Stream = None,
-) -> None:
-    """A log's events as newline-delimited JSON, a page at a time, with progress on stderr.
-
-    Example: marketplace audit export orders -o orders.ndjson
-    """
-    from auditapi.events import EventDecoder
-    from auditapi.routers.logs import paged
-    from marketplace.audit import audit_session, operator_access
+    from infra.audit.checkpoints import DevelopmentKey
+    from marketplace.audit_chain import verify_logs
     from marketplace.progress import ProgressBar
 
-    filters = query(after, until_position, event_type, actor, since, until, stream)
-    with audit_session(configured()) as (reader, access):
-        if name not in reader.logs:
-            raise typer.BadParameter(f"no log {name!r}; known: {', '.join(reader.logs)}")
-        access.record(operator_access("export", name, **vars(filters)))
-        head = until_position or reader.head(name)
-        bar = ProgressBar(f"export {name}", max(head - after, 0), sys.stderr, unit="positions")
-        decoder = EventDecoder()
-        for recorded in paged(reader, name, filters):
-            output.write(orjson.dumps(decoder.document(recorded)) + b"\n")
-            bar.update(recorded.position - after)
-        bar.update(max(head - after, 0))
+    bars: dict[str, ProgressBar] = {}
+
+    def progress(log: str, position: int, head: int) -> None:
+        bar = bars.setdefault(log, ProgressBar(f"verify {log}", head, sys.stderr, unit="positions"))
+        bar.update(position, head)
+
+    try:
+        verdicts = verify_logs(configured(), progress)
+    except DevelopmentKey as error:
+        fail(str(error))
+    for bar in bars.values():
         bar.close()
+    if as_json:
+        print(
+            json.dumps({"ok": all(v.ok for v in verdicts), "logs": [as_dict(v) for v in verdicts]})
+        )
+    else:
+        for verdict in verdicts:
+            print(line(verdict))
+    done(0 if all(v.ok for v in verdicts) else 1)
+
+
+@audit.command("checkpoint")
+def checkpoint(as_json: Json = False) -> None:
+    """Sign each log's chain head now and store it in the blob store (the checkpoints
+    process also does so periodically). Example: marketplace audit checkpoint"""
+    from infra.audit.checkpoints import DevelopmentKey
+    from marketplace.audit_chain import take_checkpoints
+
+    try:
+        written = take_checkpoints(configured())
+    except DevelopmentKey as error:
+        fail(str(error))
+    rows = [{"log": c.log, "position": c.position, "hash": c.hash.hex()} for c in written]
+    if as_json:
+        print(json.dumps({"checkpoints": rows}))
+        return
+    for row in rows:
+        print(f"{row['log']:<12} {row['position']:>12}  {row['hash']}")
+    if not rows:
+        print("no log moved since its last checkpoint")
+
+
+@app.command("audit-checkpoints")
+def audit_checkpoints() -> None:
+    """Sign each log's chain head into the blob store every MARKETPLACE_AUDIT_CHECKPOINT_SECONDS
+    (when it moved) until SIGTERM or SIGINT; the one process that holds the signing key.
+
+    Example: marketplace audit-checkpoints
+    """
+    from infra.audit.checkpoints import DevelopmentKey
+    from marketplace.audit_chain import checkpoint_book, checkpoint_forever
+
+    settings = configured()
+    try:
+        checkpoint_book(settings)
+    except DevelopmentKey as error:
+        fail(str(error))
+    with stop_on_signals() as stop:
+        checkpoint_forever(settings, stop)
+
+
+def as_dict(verdict: object) -> dict[str, object]:
+    """A verdict as JSON."""
+    from infra.audit.verify import Verdict
+
+    assert isinstance(verdict, Verdict)
+    return {
+        "log": verdict.log,
+        "ok": verdict.ok,
+        "verified": verdict.verified,
+        "head": verdict.head,
+        "broken": verdict.broken.value if verdict.broken else None,
+        "position": verdict.position,
+        "detail": verdict.detail,
+    }
+
+
+def line(verdict: object) -> str:
+    """A verdict as a table row."""
+    row = as_dict(verdict)
+    if row["ok"]:
+        return f"{row['log']:<12} OK      {row['verified']:>10} events up to {row['head']}"
+    return f"{row['log']:<12} BROKEN  at {row['position']}: {row['broken']} ({row['detail']})"
+
+
+def fail(message: str) -> NoReturn:
+    """End with a usage error: the message on stderr, exit code 2."""
+    print(f"marketplace audit: {message}", file=sys.stderr)
+    raise typer.Exit(2)

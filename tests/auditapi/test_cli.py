@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
+from infra.settings import load_settings
 from marketplace.cli import main
 from tests.auditapi.conftest import Audit
 
@@ -22,6 +23,9 @@ def cli(audit: Audit, module_postgres_url: str, monkeypatch: pytest.MonkeyPatch)
         monkeypatch.delenv(name)
     monkeypatch.setenv("MARKETPLACE_ENVIRONMENT", "test")
     monkeypatch.setenv("MARKETPLACE_POSTGRES_URL", module_postgres_url)
+    # The settings without configure_logging: its loggers, cached on first use, would keep
+    # writing to this test's captured stderr once it is closed.
+    monkeypatch.setattr("marketplace.cli.audit_reads.configured", load_settings)
     return audit
 
 

@@ -11,6 +11,7 @@ from auditapi.events import plain
 from domain.fulfilment import fulfilment_id
 from domain.inventory import stock_item_id
 from domain.order import Order
+from infra.audit.logs import chain_hashes
 from tests.auditapi.conftest import Audit
 from tests.support.audit import START
 
@@ -36,7 +37,12 @@ def test_a_stream_shows_every_event_with_its_metadata(audit: Audit) -> None:
     }
     assert authorised["metadata"]["correlation_id"] == shop.correlation_id
     assert authorised["metadata"]["role"] == "system"
-    assert authorised["log"] == "orders" and authorised["chain_hash"] is None
+    assert authorised["log"] == "orders"
+    recorder = audit.commands.orders.recorder
+    positions = [e["position"] for e in page["events"]]
+    chained = chain_hashes(recorder, positions)
+    assert [e["chain_hash"] for e in page["events"]] == [chained[p] for p in positions]
+    assert len({e["chain_hash"] for e in page["events"]}) == 4
     assert page["next_after_version"] is None
 
 

@@ -17,6 +17,7 @@ from auditapi.postgres_reader import PostgresEventReader, table_of
 from auditapi.reader import CONTEXTS, EventReader, LogQuery
 from commands.services import Commands
 from domain.inventory import stock_item_id
+from infra.audit.logs import chain_hashes
 from infra.eventstore import eventsourcing_env, search_path_of
 from infra.postgres_pool import postgres_pool
 from infra.settings import EventStoreSettings, PostgresSettings, Settings
@@ -174,3 +175,16 @@ def test_an_event_decodes_to_plain_json(reader: EventReader, shop: Shop) -> None
     assert (meta["correlation_id"], meta["causation_id"]) == (shop.correlation_id, "req-checkout")
     assert UUID(meta["event_id"]) and meta["request_id"].startswith("req-")
     assert document["chain_hash"] is None
+
+
+def test_chain_hashes_are_those_the_appends_chained(
+    backend: str, reader: EventReader, commands: Commands, shop: Shop
+) -> None:
+    order = reader.stream(shop.order_id, limit=10)
+    positions = [r.position for r in order]
+    hashes = reader.chain_hashes("orders", positions)
+    expected = chain_hashes(commands.orders.recorder, positions)
+    assert hashes == expected
+    if backend == "postgres":
+        assert sorted(hashes) == positions and all(len(h) == 64 for h in hashes.values())
+    assert reader.chain_hashes("orders", []) == {}

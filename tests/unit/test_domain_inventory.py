@@ -235,11 +235,37 @@ def test_release() -> None:
     item = stock((StockItem.receive, 10), (StockItem.reserve, ORDER, 4, LATER))
     then(
         when(item, StockItem.release, ORDER, " expired "),
-        event(StockItem.ReservationReleased, order_id=ORDER, quantity=4, reason="expired"),
+        event(
+            StockItem.ReservationReleased,
+            order_id=ORDER,
+            quantity=4,
+            reason="expired",
+            cause="other",
+        ),
     )
     assert item.reservations == {}
     assert ORDER in item.released_orders
     assert_counts(item, 10, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("reason", "cause"),
+    [
+        ("order expired", "expired"),
+        ("payment failed", "payment-failed"),
+        ("order cancelled", "cancelled"),
+        ("order rejected", "rejected"),
+        ("out of patience", "other"),
+    ],
+)
+def test_a_release_records_the_cause_of_its_reason(reason: str, cause: str) -> None:
+    item = stock((StockItem.receive, 10), (StockItem.reserve, ORDER, 4, LATER))
+    then(
+        when(item, StockItem.release, ORDER, reason),
+        event(
+            StockItem.ReservationReleased, order_id=ORDER, quantity=4, reason=reason, cause=cause
+        ),
+    )
 
 
 def test_release_an_unknown_order_records_nothing() -> None:
