@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import getpass
 import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+import structlog
 
 from infra.settings import load_settings
 from marketplace.cli import main
@@ -18,7 +21,7 @@ pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-def cli(audit: Audit, module_postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> Audit:
+def cli(audit: Audit, module_postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Audit]:
     for name in [n for n in os.environ if n.startswith("MARKETPLACE_")]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("MARKETPLACE_ENVIRONMENT", "test")
@@ -26,7 +29,10 @@ def cli(audit: Audit, module_postgres_url: str, monkeypatch: pytest.MonkeyPatch)
     # The settings without configure_logging: its loggers, cached on first use, would keep
     # writing to this test's captured stderr once it is closed.
     monkeypatch.setattr("marketplace.cli.audit_reads.configured", load_settings)
-    return audit
+    before = structlog.get_config()
+    structlog.configure(logger_factory=lambda *_: structlog.PrintLogger(sys.stderr))
+    yield audit
+    structlog.configure(**before)
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
