@@ -249,6 +249,7 @@ def run_mode(mode: str, args: argparse.Namespace, workdir: Path, started: float)
     extra = {
         "MARKETPLACE_RATE_LIMITS_ENABLED": "false",
         "MARKETPLACE_MAX_REQUESTS_IN_FLIGHT": str(args.max_in_flight),
+        "MARKETPLACE_SNAPSHOT_EVERY": str(args.snapshot_every),
     }
     with marketplace_up(workdir / mode, extra, launcher=LAUNCHERS[mode]) as stack:
         settings = Settings(log_level="WARNING", postgres=PostgresSettings(url=stack.postgres_url))
@@ -359,6 +360,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-in-flight", type=int, default=200, help="per API process")
     parser.add_argument("--timeout", type=float, default=180.0, help="for answers, then sales")
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    parser.add_argument(
+        "--snapshot-every", type=int, default=500, help="stock item and cart snapshots (0: off)"
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.units <= args.buyers <= 10_000:
         parser.error("need 1 <= --units <= --buyers <= 10000")

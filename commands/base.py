@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
+import structlog
 from cachetools import TTLCache
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import ApplicationRecorder, Recording
+from eventsourcing.persistence import ApplicationRecorder, EventStore, Recording
 from eventsourcing.utils import Environment
 
+from commands.snapshots import SNAPSHOT_EVERY, StateSnapshot, UsableSnapshots, due
 from commands.stream_batch import BatchedWritePath
 from commands.write_path import Change, Outcome, WritePathFactory
 from domain.base import MarketplaceAggregate
 from domain.errors import NotFound
 
 T = TypeVar("T", bound=MarketplaceAggregate)
+log = structlog.get_logger()
 
 LOAD_LOCK_STRIPES = 1024
 RECENT_SECONDS = 1.0
@@ -33,6 +36,9 @@ class ContextApplication(Application[UUID]):
 
     name = "context"
     conflict_deadline_seconds = 10.0
+    snapshotted: ClassVar[tuple[type[MarketplaceAggregate], ...]] = ()
+    """This context's aggregates whose streams grow without bound: with SNAPSHOT_EVERY set in
+    the environment, each is snapshotted at every version divisible by it (commands.snapshots)."""
 
     def __init__(
         self,
@@ -49,6 +55,7 @@ class ContextApplication(Application[UUID]):
         )
         self._recent_lock = threading.Lock()
         super().__init__(env=dict(env))
+        self._snapshot_every = int(self.env.get(SNAPSHOT_EVERY) or 0) if self.snapshots else 0
         self._write_path = write_path(self)
 
     def construct_recorder(self) -> ApplicationRecorder:
@@ -59,7 +66,14 @@ class ContextApplication(Application[UUID]):
         """Use only the given environment, named for this context's log."""
         values = dict(type(self).env)
         values.update(env or {})
+        if type(self).snapshotted and int(values.get(SNAPSHOT_EVERY) or 0) > 0:
+            values["IS_SNAPSHOTTING_ENABLED"] = "y"
         return Environment(self.log_name, values)
+
+    def construct_snapshot_store(self) -> EventStore[UUID]:
+        """The library's snapshot store, passing over snapshots today's code cannot read."""
+        recorder = self.factory.aggregate_recorder(purpose="snapshots")
+        return UsableSnapshots(mapper=self.mapper, recorder=recorder)
 
     def load(self, aggregate_id: UUID, kind: type[T]) -> T:
         """Load an aggregate of the given type, or raise NotFound.
@@ -121,4 +135,20 @@ class ContextApplication(Application[UUID]):
         events = aggregate.collect_events()
         if not events:
             return []
-        return self._write_path.append(events)
+        recordings = self._write_path.append(events)
+        if isinstance(aggregate, self.snapshotted):
+            self._snapshot_if_due(aggregate.id, events)
+        return recordings
+
+    def _snapshot_if_due(self, aggregate_id: UUID, events: Sequence[Any]) -> None:
+        """Snapshot the aggregate at the version its appended events reached that is due,
+        as loaded from the store. A snapshot is only an aid: failing to take one is logged,
+        and the change it follows stands."""
+        version = due(events, self._snapshot_every)
+        if version is None or self.snapshots is None:
+            return
+        try:
+            aggregate: MarketplaceAggregate = self.repository.get(aggregate_id, version=version)
+            self.snapshots.put([StateSnapshot.take(aggregate)])
+        except Exception as error:
+            log.warning("snapshot_failed", aggregate_id=str(aggregate_id), error=str(error))

@@ -17,6 +17,7 @@ class CartsApplication(ContextApplication):
     """Creates carts and changes their lines."""
 
     name = "carts"
+    snapshotted = (Cart,)
 
     def create_cart(self, shopper_id: UUID, ctx: Context) -> tuple[Outcome, bool]:
         """Create the shopper's cart; returns the outcome and whether it was new."""

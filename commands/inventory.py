@@ -18,6 +18,7 @@ class InventoryApplication(ContextApplication):
     """Receives and adjusts stock, and holds, releases and sells units for orders."""
 
     name = "inventory"
+    snapshotted = (StockItem,)
 
     def receive_stock(
         self, product_id: UUID, seller_id: UUID, quantity: int, ctx: Context

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID, uuid5
 
 from domain.base import Context, MarketplaceAggregate
@@ -57,6 +58,20 @@ class Cart(MarketplaceAggregate):
         self.shopper_id = shopper_id
         self.lines: dict[UUID, int] = {}
         self.currencies: dict[UUID, str] = {}
+
+    def snapshot_state(self) -> dict[str, Any]:
+        """The cart's state as plain values, for a snapshot (restore_state reads it back)."""
+        return {
+            "shopper_id": self.shopper_id,
+            "lines": [[product_id, units] for product_id, units in self.lines.items()],
+            "currencies": [[product_id, c] for product_id, c in self.currencies.items()],
+        }
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        """Take the state a snapshot holds (see snapshot_state)."""
+        self.shopper_id = state["shopper_id"]
+        self.lines = dict(state["lines"])
+        self.currencies = dict(state["currencies"])
 
     @classmethod
     def create(cls, shopper_id: UUID, ctx: Context) -> Cart:

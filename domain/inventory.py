@@ -153,6 +153,42 @@ class StockItem(MarketplaceAggregate):
             buyer_id, quantity = counted
             self.bought[buyer_id] -= quantity
 
+    def snapshot_state(self) -> dict[str, Any]:
+        """The item's state as plain values, for a snapshot (restore_state reads it back)."""
+        return {
+            "product_id": self.product_id,
+            "seller_id": self.seller_id,
+            "received": self.received,
+            "sold": self.sold,
+            "reservations": [
+                [order_id, r.quantity, r.expires_at, r.buyer_id]
+                for order_id, r in self.reservations.items()
+            ],
+            "committed_orders": list(map(list, self.committed_orders.items())),
+            "released_orders": list(self.released_orders),
+            "cancelled_sales": list(map(list, self.cancelled_sales.items())),
+            "purchase_limit": self.purchase_limit,
+            "bought": list(map(list, self.bought.items())),
+            "buyer_of": [[order_id, *counted] for order_id, counted in self._buyer_of.items()],
+        }
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        """Take the state a snapshot holds (see snapshot_state)."""
+        self.product_id = state["product_id"]
+        self.seller_id = state["seller_id"]
+        self.received = state["received"]
+        self.sold = state["sold"]
+        self.reservations = {
+            order_id: Reservation(quantity, expires_at, buyer_id)
+            for order_id, quantity, expires_at, buyer_id in state["reservations"]
+        }
+        self.committed_orders = dict(state["committed_orders"])
+        self.released_orders = set(state["released_orders"])
+        self.cancelled_sales = dict(state["cancelled_sales"])
+        self.purchase_limit = state["purchase_limit"]
+        self.bought = dict(state["bought"])
+        self._buyer_of = {order: (buyer, units) for order, buyer, units in state["buyer_of"]}
+
     @property
     def reserved(self) -> int:
         """Units held by open reservations."""

@@ -23,7 +23,10 @@ def eventsourcing_env(
     call_timeout bounds each event-store call: on PostgreSQL the wait for a pooled connection
     and each answer, on KurrentDB each call (the command API's; workers leave it unset).
     """
-    common = {"AGGREGATE_CACHE_MAXSIZE": "10000"}
+    common = {
+        "AGGREGATE_CACHE_MAXSIZE": "10000",
+        "SNAPSHOT_EVERY": str(settings.events.snapshot_every),
+    }
     if settings.events.store == "memory":
         return {**common, "PERSISTENCE_MODULE": "eventsourcing.popo"}
     if settings.events.store == "kurrentdb":

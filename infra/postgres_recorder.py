@@ -10,12 +10,18 @@ The gap-detector contract test runs against this class.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import ProgrammingError, StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore, PostgresFactory
+from eventsourcing.postgres import (
+    PostgresAggregateRecorder,
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+    PostgresFactory,
+)
 from eventsourcing.utils import Environment, EnvType
 from psycopg import Cursor
 from psycopg.rows import DictRow
@@ -43,6 +49,25 @@ _select_events_once = inspect.unwrap(PostgresApplicationRecorder.select_events)
 _max_notification_id_once = inspect.unwrap(PostgresApplicationRecorder.max_notification_id)
 
 
+@contextmanager
+def creating_schema(datastore: PostgresDatastore) -> Iterator[None]:
+    """Hold the schema lock, with no call timeout, while the block creates tables."""
+    pool = datastore.pool
+    conninfo = pool.conninfo() if callable(pool.conninfo) else pool.conninfo
+    kwargs = pool.kwargs() if callable(pool.kwargs) else pool.kwargs or {}
+    with schema_locked(conninfo, **kwargs), without_call_timeout():
+        yield
+
+
+class SnapshotsPostgresRecorder(PostgresAggregateRecorder):
+    """The library's recorder of snapshots, whose table is created one process at a time."""
+
+    def create_table(self) -> None:
+        """Create the snapshots table under the schema lock (see creating_schema)."""
+        with creating_schema(self.datastore):
+            super().create_table()
+
+
 class MarketplacePostgresFactory(PostgresFactory):
     """The library's PostgreSQL factory, with our pools' ways (infra.postgres_pool).
 
@@ -50,8 +75,10 @@ class MarketplacePostgresFactory(PostgresFactory):
     timeout) and are named EVENT_STORE_APPLICATION; with pre-ping, the first broken connection
     leaving the pool has every idle one checked (checking_the_rest), since appends are not
     retried (see the recorder); and when the environment names a CALL_TIMEOUT, it bounds each
-    call and each wait for a connection.
+    call and each wait for a connection. Snapshot tables are created under the schema lock.
     """
+
+    aggregate_recorder_class = SnapshotsPostgresRecorder
 
     def __init__(self, env: Environment | EnvType | None) -> None:
         super().__init__(env)
@@ -109,12 +136,9 @@ class ArrayInsertPostgresRecorder(PostgresApplicationRecorder):
         """Create the log's table, type, index and function, one process at a time (at
         startup: with no call timeout, as it may wait behind other processes' DDL); then
         its chain table, chaining the events already there (once: the upgrade)."""
-        pool = self.datastore.pool
-        conninfo = pool.conninfo() if callable(pool.conninfo) else pool.conninfo
-        kwargs = pool.kwargs() if callable(pool.kwargs) else pool.kwargs or {}
         if self.bounded:  # its connections ready before its bounded checkouts begin
-            pool.open(wait=True, timeout=STARTUP_TIMEOUT_SECONDS)
-        with schema_locked(conninfo, **kwargs), without_call_timeout():
+            self.datastore.pool.open(wait=True, timeout=STARTUP_TIMEOUT_SECONDS)
+        with creating_schema(self.datastore):
             super().create_table()
             with self.datastore.get_connection() as conn:
                 self.chain.create_and_backfill(conn)

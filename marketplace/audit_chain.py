@@ -16,7 +16,13 @@ from commands.customers import CustomersApplication
 from commands.inventory import InventoryApplication
 from commands.orders import OrdersApplication
 from commands.services import SINGLE_LOG
-from infra.audit.checkpoints import CheckpointBook, ForgedCheckpoint, SignedCheckpoint, signing_key
+from infra.audit.checkpoints import (
+    CheckpointBook,
+    ForgedCheckpoint,
+    SignedCheckpoint,
+    signing_key,
+    verify_key,
+)
 from infra.audit.logs import chain_head, verify_log
 from infra.audit.metrics import AUDIT_METRICS
 from infra.audit.verify import Break, Verdict
@@ -60,11 +66,15 @@ def opened_logs(settings: Settings) -> Iterator[dict[str, ContextLog]]:
 
 
 def checkpoint_book(settings: Settings) -> CheckpointBook:
-    """The logs' checkpoints in the configured blob store, under the configured key
+    """The logs' checkpoints in the configured blob store, signed with the configured key
     (production refuses the development key: DevelopmentKey)."""
-    return CheckpointBook(
-        blob_store(settings), signing_key(settings), settings.audit.checkpoint_history
-    )
+    key = signing_key(settings)
+    return CheckpointBook(blob_store(settings), key, None, settings.audit.checkpoint_history)
+
+
+def checking_book(settings: Settings) -> CheckpointBook:
+    """The logs' checkpoints, to check only: the verify key if set, else the signing key's."""
+    return CheckpointBook(blob_store(settings), None, verify_key(settings))
 
 
 def take_checkpoints(settings: Settings, now: datetime | None = None) -> list[SignedCheckpoint]:
@@ -83,7 +93,7 @@ def take_checkpoints(settings: Settings, now: datetime | None = None) -> list[Si
 def verify_logs(settings: Settings, progress: Progress | None = None) -> list[Verdict]:
     """Recompute every log's chain against its checkpoints; each verdict is also published
     as metrics (infra.audit.metrics)."""
-    book = checkpoint_book(settings)
+    book = checking_book(settings)
     verdicts = []
     with opened_logs(settings) as logs:
         for name, context_log in logs.items():

@@ -15,7 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
 
 from infra.audit.chain import Head
 from infra.audit.verify import Checkpoint
@@ -48,6 +51,17 @@ def signing_key(settings: Settings) -> Ed25519PrivateKey:
     return Ed25519PrivateKey.from_private_bytes(bytes.fromhex(secret))
 
 
+def verify_key(settings: Settings) -> Ed25519PublicKey:
+    """The key that checks checkpoints: AuditSettings.verify_key, else the signing key's."""
+    if settings.audit.verify_key:
+        return Ed25519PublicKey.from_public_bytes(bytes.fromhex(settings.audit.verify_key))
+    return signing_key(settings).public_key()
+
+
+class NoSigningKey(ValueError):
+    """A checkpoint to write where only the verify key is configured."""
+
+
 @dataclass(frozen=True)
 class SignedCheckpoint:
     """One checkpoint as stored: the head, when it was taken, and the signature over both."""
@@ -75,10 +89,20 @@ class SignedCheckpoint:
 
 
 class CheckpointBook:
-    """Each log's signed checkpoints in the blob store."""
+    """Each log's signed checkpoints in the blob store: written under the private key (None
+    where a process only verifies), checked against the public one."""
 
-    def __init__(self, blobs: BlobStore, key: Ed25519PrivateKey, history: int = 1000) -> None:
-        self.blobs, self.key, self.history = blobs, key, history
+    def __init__(
+        self,
+        blobs: BlobStore,
+        key: Ed25519PrivateKey | None,
+        public: Ed25519PublicKey | None = None,
+        history: int = 1000,
+    ) -> None:
+        if public is None:
+            assert key is not None, "a book needs a key to check checkpoints with"
+            public = key.public_key()
+        self.blobs, self.key, self.public, self.history = blobs, key, public, history
 
     @staticmethod
     def blob_key(log: str) -> str:
@@ -104,11 +128,10 @@ class CheckpointBook:
 
     def checkpoints(self, log: str) -> list[Checkpoint]:
         """The log's checkpoints, each signature checked (ForgedCheckpoint otherwise)."""
-        public = self.key.public_key()
         checked = []
         for each in self.stored(log):
             try:
-                public.verify(each.signature, each.message())
+                self.public.verify(each.signature, each.message())
             except InvalidSignature:
                 raise ForgedCheckpoint(log, each.position) from None
             checked.append(Checkpoint(each.position, each.hash))
@@ -117,6 +140,10 @@ class CheckpointBook:
     def write(self, log: str, head: Head, now: datetime) -> SignedCheckpoint | None:
         """Sign and store the log's head, unless the log is empty or its last checkpoint
         is already at that head; the checkpoint written."""
+        if self.key is None:
+            raise NoSigningKey(
+                "only the verify key is configured: set MARKETPLACE_AUDIT_SIGNING_KEY"
+            )
         kept = self.stored(log)
         if head.position == 0 or (kept and kept[-1].position == head.position):
             return None

@@ -109,6 +109,9 @@ class AuditSettings(Group):
     signing_key: SecretStr = SecretStr(DEV_AUDIT_SIGNING_KEY)
     """The Ed25519 private key (its 32-byte seed, 64 hex digits) that signs checkpoints. Set
     your own: under the development key, anyone can sign a rewritten log's checkpoint."""
+    verify_key: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{64}$")
+    """The matching Ed25519 public key (64 hex digits), for processes that only verify
+    (`marketplace audit verify`, the audit API): set it there instead of the signing key."""
     checkpoint_seconds: float = Field(default=60.0, ge=1, le=86400)
     """How often the checkpoints process writes each log's head (when it has moved)."""
     checkpoint_history: int = Field(default=1000, ge=1, le=1_000_000)
@@ -124,6 +127,10 @@ class EventStoreSettings(Group):
     split_logs: bool = True
     kurrentdb_uri: str | None = None
     kurrentdb_root_certificates: str | None = None
+    snapshot_every: int = Field(default=500, ge=0, le=1_000_000)
+    """Snapshot stock items and carts (streams that grow without bound) every this many
+    events, so a load reads at most that many; 0 turns snapshots off. Snapshots are only an
+    aid: deleting them all changes nothing but load times."""
 
     @model_validator(mode="after")
     def _kurrentdb_needs_uri(self) -> EventStoreSettings:

@@ -10,7 +10,14 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from infra.audit.chain import Head
-from infra.audit.checkpoints import CheckpointBook, DevelopmentKey, ForgedCheckpoint, signing_key
+from infra.audit.checkpoints import (
+    CheckpointBook,
+    DevelopmentKey,
+    ForgedCheckpoint,
+    NoSigningKey,
+    signing_key,
+    verify_key,
+)
 from infra.audit.verify import Checkpoint
 from infra.blobs import LocalBlobStore
 from infra.settings import DEV_AUDIT_SIGNING_KEY, Settings
@@ -20,7 +27,7 @@ OWN_KEY = "ab" * 32
 
 
 def book(folder: Path, history: int = 1000) -> CheckpointBook:
-    return CheckpointBook(LocalBlobStore(folder), signing_key(Settings()), history)
+    return CheckpointBook(LocalBlobStore(folder), signing_key(Settings()), None, history)
 
 
 def test_a_head_is_written_once_until_it_moves(tmp_path: Path) -> None:
@@ -69,6 +76,21 @@ def test_another_key_does_not_vouch_for_our_checkpoints(tmp_path: Path) -> None:
 
     with pytest.raises(ForgedCheckpoint):
         other.checkpoints("orders")
+
+
+def test_a_verifier_needs_only_the_public_key(tmp_path: Path) -> None:
+    book(tmp_path).write("orders", Head(7, b"\x01" * 32), NOW)
+    public = signing_key(Settings()).public_key().public_bytes_raw().hex()
+    production = Settings(
+        environment="production",
+        auth={"jwks_url": "https://idp.example/k"},
+        audit={"verify_key": public},
+    )
+    checking = CheckpointBook(LocalBlobStore(tmp_path), None, verify_key(production))
+
+    assert checking.checkpoints("orders") == [Checkpoint(7, b"\x01" * 32)]
+    with pytest.raises(NoSigningKey):
+        checking.write("orders", Head(8, b"\x02" * 32), NOW)
 
 
 def test_production_refuses_the_development_key() -> None:
