@@ -35,6 +35,7 @@ from marketplace.registry import read_api_public_url
 from projections.carts.projection import CartProjection
 from projections.carts.redis_view import RedisCartView
 from projections.catalog_search.projection import CatalogSearchProjection
+from projections.marketplace_figures.projection import MarketplaceFiguresProjection
 from projections.orders.projection import OrderHistoryProjection
 from projections.product_detail.availability import ProjectedAvailability
 from projections.product_detail.projection import ProductDetailProjection
@@ -220,7 +221,7 @@ def build_read_deps(settings: Settings, hot: PipelinedRedis | None = None) -> Re
     )
     carts = CartProjection()
     search = CatalogSearchProjection()
-    history, sales = order_views.reader_views(settings, where.postgres_url)
+    history, sales, figures = order_views.reader_views(settings, where.postgres_url)
     return ReadApiDeps(
         product_detail=product_detail,
         catalog_search=Followed(
@@ -240,6 +241,9 @@ def build_read_deps(settings: Settings, hot: PipelinedRedis | None = None) -> Re
         ),
         seller_sales=Followed(
             sales.name, sales, log_names(SellerSalesProjection(), settings), "postgres"
+        ),
+        marketplace_figures=Followed(
+            figures.name, figures, log_names(MarketplaceFiguresProjection(), settings), "postgres"
         ),
         blobs=blob_store(settings),
         tokens=token_codec(settings.auth),

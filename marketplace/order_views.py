@@ -1,7 +1,7 @@
-"""The order-history and seller-sales views in the event store's PostgreSQL.
+"""The order-history, seller-sales and marketplace-figures views in the event store's PostgreSQL.
 
 Each projector writes its view through a small pool of its own, creating the tables first;
-the query API reads both through one pool whose calls fail within the read timeout (a 503).
+the query API reads them through one pool whose calls fail within the read timeout (a 503).
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from typing import Any, TypeVar
 
 from infra.settings import Settings
 from marketplace.catalog_search import search_pool
+from projections.marketplace_figures.postgres_view import PostgresMarketplaceFiguresView
+from projections.marketplace_figures.projection import MarketplaceFiguresProjection
 from projections.orders.postgres_view import PostgresOrderHistoryView
 from projections.orders.projection import OrderHistoryProjection
 from projections.seller_sales.postgres_view import PostgresSellerSalesView
@@ -23,7 +25,7 @@ READ_POOL_SIZE = 10
 PROJECTOR_POOL_TIMEOUT_SECONDS = 30.0
 
 
-V = TypeVar("V", PostgresOrderHistoryView, PostgresSellerSalesView)
+V = TypeVar("V", PostgresOrderHistoryView, PostgresSellerSalesView, PostgresMarketplaceFiguresView)
 
 
 def projector_view(view_type: type[V], name: str, postgres_url: str) -> V:
@@ -55,6 +57,13 @@ def seller_sales_view(postgres_url: str) -> PostgresSellerSalesView:
     return projector_view(PostgresSellerSalesView, SellerSalesProjection.name, postgres_url)
 
 
+def marketplace_figures_view(postgres_url: str) -> PostgresMarketplaceFiguresView:
+    """The view the marketplace-figures projector writes, its tables created if missing."""
+    return projector_view(
+        PostgresMarketplaceFiguresView, MarketplaceFiguresProjection.name, postgres_url
+    )
+
+
 def order_history_versions(postgres_url: str) -> PostgresVersions:
     """The versions of the order-history view, for a rebuild."""
     return view_versions(PostgresOrderHistoryView, OrderHistoryProjection.name, postgres_url)
@@ -65,6 +74,13 @@ def seller_sales_versions(postgres_url: str) -> PostgresVersions:
     return view_versions(PostgresSellerSalesView, SellerSalesProjection.name, postgres_url)
 
 
+def marketplace_figures_versions(postgres_url: str) -> PostgresVersions:
+    """The versions of the marketplace-figures view, for a rebuild."""
+    return view_versions(
+        PostgresMarketplaceFiguresView, MarketplaceFiguresProjection.name, postgres_url
+    )
+
+
 def close_view(view: Any) -> None:
     """Release a view's pool."""
     if isinstance(view, PostgresReadView):
@@ -73,12 +89,12 @@ def close_view(view: Any) -> None:
 
 def reader_views(
     settings: Settings, postgres_url: str
-) -> tuple[PostgresOrderHistoryView, PostgresSellerSalesView]:
-    """Both views for the query API, on one pool; each statement ends within the read timeout
+) -> tuple[PostgresOrderHistoryView, PostgresSellerSalesView, PostgresMarketplaceFiguresView]:
+    """The three views for the query API, on one pool; each statement ends within the read timeout
     (the server's statement_timeout, and the client's own bound if the server hangs).
 
     They read the versions the readers' pointers name. The order-history view owns the pool
-    (closing it closes both).
+    (closing it closes all three).
     """
     timeout = settings.deadlines.read_store_timeout_seconds
     pool = search_pool(postgres_url, READ_POOL_SIZE, timeout, call_timeout=timeout)
@@ -93,4 +109,11 @@ def reader_views(
         owns_pool=False,
         follows=READERS,
     )
-    return history, sales
+    figures = PostgresMarketplaceFiguresView(
+        pool,
+        MarketplaceFiguresProjection.name,
+        statement_timeout_ms=statement_ms,
+        owns_pool=False,
+        follows=READERS,
+    )
+    return history, sales, figures

@@ -24,6 +24,7 @@ from projections.carts.projection import CartProjection
 from projections.carts.redis_view import RedisCartView
 from projections.catalog_search.opensearch_view import OpenSearchCatalogSearchView
 from projections.catalog_search.projection import CatalogSearchProjection
+from projections.marketplace_figures.projection import MarketplaceFiguresProjection
 from projections.orders.postgres_view import PostgresOrderHistoryView
 from projections.orders.projection import OrderHistoryProjection
 from projections.product_detail.projection import ProductDetailProjection
@@ -88,6 +89,11 @@ def seller_sales_view(settings: Settings, stores: Stores) -> View[Any]:
     return order_views.seller_sales_view(stores.postgres_url)
 
 
+def marketplace_figures_view(settings: Settings, stores: Stores) -> View[Any]:
+    """The marketplace-figures view in the event store's PostgreSQL."""
+    return order_views.marketplace_figures_view(stores.postgres_url)
+
+
 PROJECTORS: dict[str, Projector] = {
     projector.name: projector
     for projector in [
@@ -125,6 +131,13 @@ PROJECTORS: dict[str, Projector] = {
             seller_sales_view,
             order_views.close_view,
             lambda settings, at: order_views.seller_sales_versions(at.postgres_url),
+        ),
+        Projector(
+            MarketplaceFiguresProjection.name,
+            MarketplaceFiguresProjection,
+            marketplace_figures_view,
+            order_views.close_view,
+            lambda settings, at: order_views.marketplace_figures_versions(at.postgres_url),
         ),
     ]
 }

@@ -16,6 +16,7 @@ from infra.web import principal_in
 from projections.carts.redis_view import RedisCartView
 from projections.catalog_search.search import CatalogSearch
 from projections.completeness import Completeness
+from projections.marketplace_figures.postgres_view import PostgresMarketplaceFiguresView
 from projections.orders.postgres_view import PostgresOrderHistoryView
 from projections.product_detail.redis_view import RedisProductDetailView
 from projections.seller_sales.postgres_view import PostgresSellerSalesView
@@ -66,6 +67,7 @@ class ReadApiDeps:
     carts: Followed[RedisCartView]
     orders: Followed[PostgresOrderHistoryView]
     seller_sales: Followed[PostgresSellerSalesView]
+    marketplace_figures: Followed[PostgresMarketplaceFiguresView]
     blobs: BlobStore
     tokens: TokenCodec
     max_wait_seconds: float = 2.0
@@ -75,7 +77,8 @@ class ReadApiDeps:
 
     def closers(self) -> tuple[Callable[[], object], ...]:
         """What releases the views' clients and pools (the carts view shares product detail's
-        Redis client; the seller-sales view shares the order history's pool)."""
+        Redis client; the seller-sales and marketplace-figures views share the order history's
+        pool)."""
         product_detail = self.product_detail.view
         return (
             product_detail.client.close,
@@ -92,6 +95,7 @@ class ReadApiDeps:
             self.carts,
             self.orders,
             self.seller_sales,
+            self.marketplace_figures,
         )
 
 

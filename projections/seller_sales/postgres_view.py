@@ -13,7 +13,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 import orjson
@@ -49,31 +49,51 @@ CREATE TABLE IF NOT EXISTS seller_sales_hourly (
 );
 """
 
-REMEMBER = """
-INSERT INTO seller_sales_orders (order_id, version, currency, lines)
+
+@dataclass(frozen=True)
+class SalesStatements:
+    """The unit's statements on one pair of tables: orders (a row per order) and sales
+    (net sales per seller, bucket, product and currency, the bucket in column bucket)."""
+
+    remember: str
+    known: str
+    move_orders: str
+    add_sales: str
+
+    @classmethod
+    def on(cls, orders: str, sales: str, bucket: str) -> SalesStatements:
+        """The statements on these tables (names from code, never from input)."""
+        return cls(
+            remember=f"""
+INSERT INTO {orders} (order_id, version, currency, lines)
 SELECT o.order_id, 0, o.currency, o.lines
 FROM jsonb_to_recordset(%s) AS o(order_id uuid, currency text, lines jsonb)
 ON CONFLICT DO NOTHING
-"""
-KNOWN = """
-SELECT order_id, version, currency, lines, confirmed_hour FROM seller_sales_orders
+""",  # noqa: S608
+            known=f"""
+SELECT order_id, version, currency, lines, confirmed_{bucket} FROM {orders}
 WHERE order_id = ANY(%b)
-"""
-MOVE_ORDERS = """
-UPDATE seller_sales_orders AS o SET version = d.version, confirmed_hour = d.confirmed_hour
-FROM unnest(%b::uuid[], %b::integer[], %b::timestamptz[]) AS d(order_id, version, confirmed_hour)
+""",  # noqa: S608
+            move_orders=f"""
+UPDATE {orders} AS o SET version = d.version, confirmed_{bucket} = d.confirmed
+FROM unnest(%b::uuid[], %b::integer[], %b::timestamptz[]) AS d(order_id, version, confirmed)
 WHERE o.order_id = d.order_id
-"""
-ADD_SALES = """
-INSERT INTO seller_sales_hourly AS h
-    (seller_id, hour, product_id, currency, units, revenue_minor, orders)
+""",  # noqa: S608
+            add_sales=f"""
+INSERT INTO {sales} AS h
+    (seller_id, {bucket}, product_id, currency, units, revenue_minor, orders)
 SELECT * FROM unnest(%b::uuid[], %b::timestamptz[], %b::uuid[], %b::text[], %b::bigint[],
     %b::bigint[], %b::integer[])
-ON CONFLICT (seller_id, hour, product_id, currency) DO UPDATE
+ON CONFLICT (seller_id, {bucket}, product_id, currency) DO UPDATE
 SET units = h.units + excluded.units,
     revenue_minor = h.revenue_minor + excluded.revenue_minor,
     orders = h.orders + excluded.orders
-"""
+""",  # noqa: S608
+        )
+
+
+HOURLY_STATEMENTS = SalesStatements.on("seller_sales_orders", "seller_sales_hourly", "hour")
+
 HOURLY = """
 SELECT hour, product_id, currency, units, revenue_minor, orders FROM seller_sales_hourly
 WHERE seller_id = %(seller)s AND hour >= %(start)s AND hour < %(end)s
@@ -110,6 +130,8 @@ class PostgresSellerSalesUnit(PostgresUnit):
     hourly sums they moved, one statement each.
     """
 
+    statements: ClassVar[SalesStatements] = HOURLY_STATEMENTS
+
     def __init__(self, view: str, cursor: psycopg.Cursor[tuple[object, ...]]) -> None:
         super().__init__(view, cursor)
         self.placed: list[dict[str, Any]] = []
@@ -145,12 +167,12 @@ class PostgresSellerSalesUnit(PostgresUnit):
     def flush(self) -> None:
         """Write what the batch collected."""
         if self.placed:
-            self.cursor.execute(REMEMBER, (Jsonb(self.placed),))
+            self.cursor.execute(self.statements.remember, (Jsonb(self.placed),))
         if not self.moves:
             return
         ids = list({move[0] for move in self.moves})
         set_json_loads(orjson.loads, self.cursor)
-        found = self.cursor.execute(KNOWN, (ids,), binary=True).fetchall()
+        found = self.cursor.execute(self.statements.known, (ids,), binary=True).fetchall()
         # order -> [version, currency, lines, confirmed hour]
         rows: dict[Any, list[Any]] = {row[0]: list(row[1:]) for row in found}
         sales: dict[tuple[UUID, datetime, UUID, str], list[int]] = {}
@@ -171,12 +193,12 @@ class PostgresSellerSalesUnit(PostgresUnit):
         for order in changed:
             version, _, _, confirmed = rows[order]
             moved.add(order, version, confirmed)
-        self.cursor.execute(MOVE_ORDERS, moved.columns)
+        self.cursor.execute(self.statements.move_orders, moved.columns)
         if sales:
             added = Columns(7)
             for (seller, at, product, currency), (units, revenue, count) in sales.items():
                 added.add(seller, at, product, currency, units, revenue, count)
-            self.cursor.execute(ADD_SALES, added.columns)
+            self.cursor.execute(self.statements.add_sales, added.columns)
 
 
 def add_sales(

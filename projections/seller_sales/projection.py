@@ -61,6 +61,19 @@ def refund_shares(amount_minor: int, line_values: list[int]) -> list[int]:
     return shares
 
 
+def sold_lines(event: Order.Placed) -> tuple[SoldLine, ...]:
+    """What each line of a placed order sells."""
+    return tuple(
+        SoldLine(
+            seller_id=line.seller_id,
+            product_id=line.product_id,
+            quantity=line.quantity,
+            unit_price_minor=line.unit_price.minor,
+        )
+        for line in event.order_lines
+    )
+
+
 def hour_of(at: datetime) -> datetime:
     """The start of the UTC hour that holds at."""
     return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
@@ -79,16 +92,7 @@ class SellerSalesProjection(Projection[SellerSalesUnit]):
     @handles(Order.Placed)
     def remember_order(self, event: Order.Placed, unit: SellerSalesUnit) -> None:
         """Keep a placed order's lines until it is confirmed or ends."""
-        lines = tuple(
-            SoldLine(
-                seller_id=line.seller_id,
-                product_id=line.product_id,
-                quantity=line.quantity,
-                unit_price_minor=line.unit_price.minor,
-            )
-            for line in event.order_lines
-        )
-        unit.remember_order(event.originator_id, event.currency, lines)
+        unit.remember_order(event.originator_id, event.currency, sold_lines(event))
 
     @handles(Order.Confirmed)
     def count_sale(self, event: Order.Confirmed, unit: SellerSalesUnit) -> None:

@@ -1,14 +1,15 @@
-"""Marketplace-wide figures for analysts (and admins): GMV per day and seller, top products.
+"""Marketplace-wide figures for analysts (and admins): GMV, the cart funnel, top products.
 
-Served from the live seller-sales projection in PostgreSQL, net of cancellations and refunds.
-No customer appears in any answer.
+Served from live PostgreSQL projections: GMV and the funnel from marketplace-figures (per
+local day or hour in any IANA zone), top products from seller sales; figures are net of
+cancellations and refunds. No customer appears in any answer.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
-from zoneinfo import available_timezones
+from zoneinfo import ZoneInfo, available_timezones
 
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
@@ -17,9 +18,12 @@ from starlette.responses import Response
 from infra.auth import Principal
 from infra.openapi import problem
 from infra.web import Problem
-from projections.seller_sales.marketplace_reads import gmv_by_day, top_products
+from projections.marketplace_figures import reads as figures
+from projections.marketplace_figures.projection import STAGES
+from projections.marketplace_figures.reads import Bucket, Window
+from projections.seller_sales.marketplace_reads import top_products
 from readapi.caching import PRIVATE, private_json
-from readapi.consistency import consistency_for, parameters
+from readapi.consistency import Consistency, consistency_for, parameters
 from readapi.deps import ReadApiDeps, caller_as
 from readapi.openapi import PRIVATE_HEADERS, READS, UNAUTHENTICATED, UNAVAILABLE
 from readapi.routers.orders import instant, price
@@ -74,44 +78,109 @@ def checked_zone(tz: str) -> str:
     "/v1/analytics/gmv",
     response_model=None,
     responses=RESPONSES,
-    openapi_extra={"parameters": parameters("seller_sales")},
+    openapi_extra={"parameters": parameters("marketplace_figures")},
 )
 async def gmv(
-    caller: AnalystReader, request: Request, start: Start, end: End, tz: Zone = "UTC"
+    caller: AnalystReader,
+    request: Request,
+    start: Start,
+    end: End,
+    tz: Zone = "UTC",
+    bucket: Bucket = Bucket.DAY,
 ) -> Response:
-    """Gross merchandise value per day, seller and currency, net of cancellations and refunds.
+    """Gross merchandise value per local day (or hour), seller, category and currency, net of
+    cancellations and refunds.
 
-    Days are local days in `tz` (UTC by default) of the hour each order was confirmed in.
-    One answer covers at most 366 days: its `to` says where it ends.
+    Buckets are local days or hours in `tz` (UTC by default) of the time each order was
+    confirmed; an hour is named by its start with its offset. A product counts in the
+    category it has now. One answer covers at most 366 days: its `to` says where it ends.
     """
-    start, end = checked_range(start, end)
-    zone = checked_zone(tz)
+    window = checked_window(start, end, tz, bucket)
     deps: ReadApiDeps = request.app.state.deps
-    consistency = await consistency_for(request, deps.seller_sales)
-    view = deps.seller_sales.view
-    days = []
-    if end > start:
-        days = await run_in_threadpool(gmv_by_day, view, start, end, zone, MAX_ROWS + 1)
-    if len(days) > MAX_ROWS:
-        headers = {**consistency.headers(), "Cache-Control": PRIVATE}
-        detail = f"more than {MAX_ROWS} rows: ask for a shorter range"
-        raise Problem(422, "too-many-rows", "Too many rows", detail, headers)
-    document = {
-        "from": instant(start),
-        "to": instant(end),
-        "tz": zone,
-        "days": [
-            {
-                "day": row.day.isoformat(),
-                "seller_id": str(row.seller_id),
-                "units": row.units,
-                "gmv": price(row.gmv_minor, row.currency),
-                "orders": row.orders,
-            }
-            for row in days
-        ],
-    }
+    consistency = await consistency_for(request, deps.marketplace_figures)
+    view = deps.marketplace_figures.view
+    found = []
+    if window.end > window.start:
+        found = await run_in_threadpool(figures.gmv, view, window, MAX_ROWS + 1)
+    document = windowed(window, consistency, found)
+    document["rows"] = [
+        {
+            bucket.value: bucket_name(row.bucket, window.tz),
+            "seller_id": str(row.seller_id),
+            "category": row.category,
+            "units": row.units,
+            "gmv": price(row.gmv_minor, row.currency),
+            "lines": row.lines,
+        }
+        for row in found
+    ]
     return private_json(document, consistency.headers())
+
+
+@router.get(
+    "/v1/analytics/funnel",
+    response_model=None,
+    responses=RESPONSES,
+    openapi_extra={"parameters": parameters("marketplace_figures")},
+)
+async def funnel(
+    caller: AnalystReader,
+    request: Request,
+    start: Start,
+    end: End,
+    tz: Zone = "UTC",
+    bucket: Bucket = Bucket.DAY,
+) -> Response:
+    """The cart funnel per local day (or hour): carts created, items added, checked out,
+    confirmed and abandoned.
+
+    Each stage counts in the bucket (in `tz`, UTC by default) of the event that reached it;
+    a cart is abandoned if it still holds items a day after its last change, and counts in
+    the bucket of that change. One answer covers at most 366 days: its `to` says where it
+    ends.
+    """
+    window = checked_window(start, end, tz, bucket)
+    deps: ReadApiDeps = request.app.state.deps
+    consistency = await consistency_for(request, deps.marketplace_figures)
+    view = deps.marketplace_figures.view
+    found = []
+    if window.end > window.start:
+        now = datetime.now(UTC)
+        found = await run_in_threadpool(figures.funnel, view, window, now, MAX_ROWS + 1)
+    document = windowed(window, consistency, found)
+    document["rows"] = [
+        {bucket.value: bucket_name(row.bucket, window.tz)}
+        | {stage: getattr(row, stage) for stage in STAGES}
+        for row in found
+    ]
+    return private_json(document, consistency.headers())
+
+
+def checked_window(start: datetime, end: datetime, tz: str, bucket: Bucket) -> Window:
+    """The window a request asks for: its range checked_range'd, its zone checked."""
+    start, end = checked_range(start, end)
+    return Window(start, end, checked_zone(tz), bucket)
+
+
+def windowed(window: Window, consistency: Consistency, found: list[Any]) -> dict[str, Any]:
+    """The answer's frame (from, to, tz, bucket), or a 422 if found holds more than MAX_ROWS."""
+    if len(found) > MAX_ROWS:
+        headers = {**consistency.headers(), "Cache-Control": PRIVATE}
+        detail = f"more than {MAX_ROWS} rows: ask for a shorter range or larger buckets"
+        raise Problem(422, "too-many-rows", "Too many rows", detail, headers)
+    return {
+        "from": instant(window.start),
+        "to": instant(window.end),
+        "tz": window.tz,
+        "bucket": window.bucket.value,
+    }
+
+
+def bucket_name(bucket: date | datetime, tz: str) -> str:
+    """A day as YYYY-MM-DD; an hour as its local start with its offset, in tz."""
+    if isinstance(bucket, datetime):
+        return bucket.astimezone(ZoneInfo(tz)).isoformat()
+    return bucket.isoformat()
 
 
 @router.get(

@@ -1,5 +1,6 @@
 """A small golden marketplace for the analytics tests: two products, four orders, a
-cancellation, a refund, two currencies, over two UTC days; every event at a known time."""
+cancellation, a refund, two currencies, over two UTC days, then a flash sale of a third
+product that sells out in two minutes; every event at a known time."""
 
 from __future__ import annotations
 
@@ -66,5 +67,49 @@ def afternoon(commands: Commands, shop: Shop) -> None:
     d = desk.place(second, [(shop.seller, shop.lamp, "Lamp", 1500, 1)], T0 + timedelta(days=1))
     desk.confirm(d, T0 + timedelta(days=1))
 
+
+FLASH = T0 + timedelta(days=1, hours=2)
+"""The flash sale opens: three kettles, one per buyer, sold out at FLASH + 2 minutes."""
+
+
+def flash_sale(commands: Commands, shop: Shop) -> uuid.UUID:
+    """The seller lists a kettle (kitchen, 40.00 EUR), receives 3, caps buyers at 1; three
+    buyers each order one, a minute apart, each held and sold as it is confirmed; the kettle."""
+    kettle, seller = uuid.uuid4(), shop.seller
+    opening = as_of(seller, "seller", FLASH - timedelta(hours=1))
+    commands.catalog.list_product(
+        kettle, seller, "Kettle", "d", "kitchen", {}, Money(4000, "EUR"), opening
+    )
+    commands.receive_stock(kettle, 3, opening)
+    commands.inventory.set_purchase_limit(kettle, 1, opening)
+    desk = OrderDesk(commands)
+    for minute in range(3):
+        at, buyer = FLASH + timedelta(minutes=minute), uuid.uuid4()
+        order = desk.place(buyer, [(seller, kettle, "Kettle", 4000, 1)], at)
+        system = as_of(uuid.UUID(int=0), "admin", at)
+        commands.inventory.reserve(kettle, order, 1, at + timedelta(minutes=15), system, buyer)
+        desk.confirm(order, at)
+        commands.inventory.commit(kettle, order, system)
+    return kettle
+
+
+def golden(commands: Commands) -> Shop:
+    """The whole scenario: morning, afternoon and the next day's flash sale."""
+    shop = morning(commands)
+    afternoon(commands, shop)
+    flash_sale(commands, shop)
+    return shop
+
+
+DAY1, DAY2 = str(T0.date()), str((T0 + timedelta(days=1)).date())
+GOLDEN_GMV = {
+    (DAY1, "home", "EUR"): 3000 - 923,
+    (DAY1, "kitchen", "EUR"): 250 - 77,
+    (DAY1, "kitchen", "USD"): 900,
+    (DAY2, "home", "EUR"): 1500,
+    (DAY2, "kitchen", "EUR"): 3 * 4000,
+}
+"""Net GMV per UTC day, category and currency: A (a 10.00 refund split 3000:250 over its
+lines), B cancelled, C in USD, D, and the flash sale's three kettles."""
 
 PERSONAL = (SHIP_TO["name"], SHIP_TO["line1"], SELLER_EMAIL)

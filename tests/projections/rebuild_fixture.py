@@ -38,6 +38,7 @@ from projections.carts.redis_view import RedisCartView
 from projections.catalog_search.opensearch_view import OpenSearchCatalogSearchView
 from projections.catalog_search.postgres_view import PostgresCatalogSearchView
 from projections.log import ContextLog
+from projections.marketplace_figures.postgres_view import PostgresMarketplaceFiguresView
 from projections.orders.postgres_view import PostgresOrderHistoryView
 from projections.product_detail.redis_view import RedisProductDetailView
 from projections.runtime import Worker
@@ -188,6 +189,7 @@ READ_VIEWS = {
     "catalog-search": "catalog_search",
     "orders": "orders",
     "seller-sales": "seller_sales",
+    "marketplace-figures": "marketplace_figures",
 }
 
 
@@ -294,6 +296,7 @@ def postgres_target(name: str, view: Callable[[ConnectionPool], Any]) -> Target:
 TABLES = {
     "orders": PostgresOrderHistoryView.tables,
     "seller-sales": PostgresSellerSalesView.tables,
+    "marketplace-figures": PostgresMarketplaceFiguresView.tables,
     "catalog-search": PostgresCatalogSearchView.tables,
 }
 
@@ -368,6 +371,9 @@ TARGETS = [
     postgres_target("catalog-search", lambda pool: PostgresCatalogSearchView(pool)),
     postgres_target("orders", lambda pool: PostgresOrderHistoryView(pool, owns_pool=False)),
     postgres_target("seller-sales", lambda pool: PostgresSellerSalesView(pool, owns_pool=False)),
+    postgres_target(
+        "marketplace-figures", lambda pool: PostgresMarketplaceFiguresView(pool, owns_pool=False)
+    ),
     opensearch_target(),
 ]
 

@@ -55,7 +55,7 @@ def test_status_prints_each_log_head_position_and_lag(
     }
     try:
         behind = marketplace("status", env=env)
-        for name in ("product-detail", "catalog-search"):
+        for name in ("product-detail", "catalog-search", "marketplace-figures"):
             with opened(name, settings) as worker:
                 worker.catch_up()
         caught_up = marketplace("status", env=env)
@@ -85,6 +85,9 @@ def test_status_prints_each_log_head_position_and_lag(
         ("catalog-search", "inventory"),
         ("orders", "orders"),
         ("seller-sales", "orders"),
+        ("marketplace-figures", "catalog"),
+        ("marketplace-figures", "carts"),
+        ("marketplace-figures", "orders"),
         ("checkout", "orders"),
         ("labels", "orders"),
         ("notifications", "customers"),
@@ -101,6 +104,7 @@ def test_status_prints_each_log_head_position_and_lag(
         )
         assert float(seconds) > 0
     complete = {"product-detail": "yes", "catalog-search": "yes", "carts": "no"}
+    complete |= {"marketplace-figures": "yes"}
     complete |= {"orders": "no", "seller-sales": "no"}
     for row in [line.split() for line in lag_lines(caught_up.stdout)][1:]:
         if row[0] == "notifications" and row[1] == "catalog":  # its worker never ran

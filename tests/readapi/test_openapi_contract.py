@@ -19,10 +19,11 @@ from infra.eventstore import eventsourcing_env
 from infra.settings import Settings
 from marketplace import catalog_search
 from marketplace.bootstrap import build_read_deps
-from marketplace.order_views import order_history_view, seller_sales_view
+from marketplace.order_views import marketplace_figures_view, order_history_view, seller_sales_view
 from projections.carts.projection import CartProjection
 from projections.catalog_search.projection import CatalogSearchProjection
 from projections.log import ContextLog
+from projections.marketplace_figures.projection import MarketplaceFiguresProjection
 from projections.orders.projection import OrderHistoryProjection
 from projections.product_detail.projection import ProductDetailProjection
 from projections.runtime import Projection, Worker
@@ -89,11 +90,13 @@ def query_api_schema(
         catalog_search.projector_view(settings, module_postgres_url),
         order_history_view(module_postgres_url),
         seller_sales_view(module_postgres_url),
+        marketplace_figures_view(module_postgres_url),
     ]
     projections: list[Projection[Any]] = [
         CatalogSearchProjection(),
         OrderHistoryProjection(),
         SellerSalesProjection(),
+        MarketplaceFiguresProjection(),
         ProductDetailProjection(),
         CartProjection(),
     ]
