@@ -78,7 +78,14 @@ async def test_a_stopped_redis_makes_reads_503_until_it_is_back(
     own_redis.start()
     back = await reader.client.get("/health/ready")
     assert back.status_code == 200
-    views = ("product-detail", "catalog-search", "carts", "orders", "seller-sales")
+    views = (
+        "product-detail",
+        "catalog-search",
+        "carts",
+        "orders",
+        "seller-sales",
+        "marketplace-figures",
+    )
     lost = {"complete": False, "positions": {}, "target": {}}
     assert back.json() == {
         "status": "ready",
