@@ -41,13 +41,15 @@ class Shape:
     carts: int = 2000
 
 
-def server_env(url: str, *, split_logs: bool) -> dict[str, str]:
-    """The MARKETPLACE_* environment of a serve-write process on this schema URL."""
+def server_env(url: str, *, split_logs: bool, sealed: bool = True) -> dict[str, str]:
+    """The MARKETPLACE_* environment of a serve-write process on this schema URL; sealed
+    turns personal-data encryption on (the default) or off."""
     return {
         "MARKETPLACE_ENVIRONMENT": "development",
         "MARKETPLACE_EVENT_STORE": "postgres",
         "MARKETPLACE_POSTGRES_URL": url,
         "MARKETPLACE_SPLIT_LOGS": "true" if split_logs else "false",
+        "MARKETPLACE_ENCRYPT_PERSONAL_DATA": "true" if sealed else "false",
         "MARKETPLACE_JWT_SECRET": JWT_SECRET,
         "MARKETPLACE_LOG_LEVEL": "WARNING",
     }
@@ -80,6 +82,20 @@ def _ctx(actor: UUID, role: str) -> Context:
 def _parallel(pool: ThreadPoolExecutor, fn: Callable[[T], object], items: Iterable[T]) -> None:
     for _ in pool.map(fn, items):
         pass
+
+
+def prepare_registrations(url: str, customers: int) -> LoadData:
+    """The idempotency table and one new shopper's token per registration to come."""
+    settings = settings_for(url, split_logs=True)
+    pool = postgres_pool(settings, max_size=2)
+    try:
+        IdempotencyStore(pool, settings.idempotency.ttl_hours).create_table()
+    finally:
+        pool.close()
+    tokens = token_codec(settings.auth)
+    return LoadData(
+        register_auth=[f"Bearer {tokens.issue(uuid4(), 'shopper')}" for _ in range(customers)]
+    )
 
 
 def prepare(url: str, *, split_logs: bool, shape: Shape) -> LoadData:

@@ -12,7 +12,12 @@ from psycopg import sql
 # The request id is in the event's audit metadata (ours) or in the item's "ref" (naive).
 META_REQUEST_ID = "convert_from(state, 'UTF8')::jsonb -> 'meta' ->> 'request_id'"
 NAIVE_REF = "convert_from(state, 'UTF8')::jsonb ->> 'ref'"
-EXPECTED_TOPIC = {"c": "Cart.ItemAdded", "s": "StockItem.StockReceived", "n": "Item.Created"}
+EXPECTED_TOPIC = {
+    "c": "Cart.ItemAdded",
+    "s": "StockItem.StockReceived",
+    "n": "Item.Created",
+    "r": "Customer.Registered",
+}
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,8 @@ class LoadData:
     stock_paths: Sequence[str] = ()
     stock_owner: Sequence[int] = ()
     seller_auth: Sequence[str] = ()
+    register_auth: Sequence[str] = ()
+    """One new shopper's token per registration (a second use of one answers 409)."""
 
     def write_lua(self, path: Path) -> Path:
         """Write the tables as a Lua chunk returning them (1-based owner indexes)."""
@@ -43,6 +45,7 @@ class LoadData:
             f"stock_paths={strings(self.stock_paths)},\n"
             f"stock_owner={owners},\n"
             f"seller_auth={strings(self.seller_auth)},\n"
+            f"register_auth={strings(self.register_auth)},\n"
             "}\n"
         )
         return path

@@ -2,7 +2,7 @@
 --
 -- Configured through the environment (read by every thread and by done()):
 --   BENCH_DATA    Lua file returning the request tables (written by benchmarks/loadgen.py)
---   BENCH_MODE    naive | cart | stock | mixed (mixed alternates cart and stock)
+--   BENCH_MODE    naive | cart | stock | mixed (mixed alternates cart and stock) | register
 --   BENCH_PREFIX  request id prefix of this invocation (X-Request-Id header, naive "ref")
 --   BENCH_START   first request index (runs continue where the previous one stopped)
 --   BENCH_THREADS wrk thread count (the index stride)
@@ -34,6 +34,7 @@ function init(args)
    ncarts = #data.cart_paths
    nproducts = #data.cart_bodies
    nstock = #data.stock_paths
+   nregister = #data.register_auth
 end
 
 local function cart_request(k, id)
@@ -55,6 +56,14 @@ local function stock_request(k, id)
    }, '{"quantity":1}')
 end
 
+local function register_request(k, id)
+   return wrk.format("POST", "/v1/customers", {
+      ["Content-Type"] = "application/json",
+      ["Authorization"] = data.register_auth[(k % nregister) + 1],
+      ["X-Request-Id"] = id,
+   }, '{"name":"Benchmark Customer","email":"customer@bench.example"}')
+end
+
 function request()
    local i = counter
    local j = sent
@@ -68,6 +77,8 @@ function request()
       return cart_request(i, prefix .. "-c" .. i)
    elseif mode == "stock" then
       return stock_request(i, prefix .. "-s" .. i)
+   elseif mode == "register" then
+      return register_request(i, prefix .. "-r" .. i)
    elseif j % 2 == 0 then
       return cart_request(math.floor(i / 2), prefix .. "-c" .. i)
    else

@@ -26,13 +26,15 @@ from benchmarks.write_lag import LagRun, measure_lag
 from infra.local.postgres import LocalPostgres
 from infra.local.redis import LocalRedis
 
-SCENARIOS = ("naive", "cart", "stock", "mixed", "chain", "lag")
+SCENARIOS = ("naive", "cart", "stock", "mixed", "chain", "register", "lag")
 LABELS = {
     "naive": "naive: new aggregate",
     "cart": "ours: add to cart",
     "stock": "ours: receive stock",
     "mixed-split": "ours: mixed, split logs",
     "mixed-single": "ours: mixed, one log",
+    "register-sealed": "ours: register, sealed",
+    "register-plain": "ours: register, plain",
     "chained": "ours: mixed, chained",
     "unchained": "ours: mixed, unchained",
 }
@@ -94,6 +96,19 @@ def our_target(
     # Every wrk connection comes from 127.0.0.1: a per-IP budget would answer most with 429.
     env = fixtures.server_env(url, split_logs=split_logs)
     env = clean_env({**env, "MARKETPLACE_RATE_LIMITS_ENABLED": "false"})
+    lua = data.write_lua(workdir / f"{schema}.lua")
+    return Target(marketplace_command, env, "/health/ready", url, tables, lua)
+
+
+def register_target(
+    server_url: str, schema: str, *, sealed: bool, customers: int, workdir: Path
+) -> Target:
+    """serve-write registering new customers, with personal-data encryption on or off."""
+    url = fixtures.create_schema(server_url, schema)
+    data = fixtures.prepare_registrations(url, customers)
+    env = fixtures.server_env(url, split_logs=True, sealed=sealed)
+    env = clean_env({**env, "MARKETPLACE_RATE_LIMITS_ENABLED": "false"})
+    tables = [Table(schema, "customers_events", kinds="r")]
     lua = data.write_lua(workdir / f"{schema}.lua")
     return Target(marketplace_command, env, "/health/ready", url, tables, lua)
 
@@ -160,6 +175,22 @@ class Bench:
         return None
 
 
+def measure_registrations(bench: Bench, server_url: str, workdir: Path) -> list[Target]:
+    """New customers registered with personal-data encryption on and off, alternating."""
+    customers = bench.args.customers
+    sealed = register_target(
+        server_url, "reg_sealed", sealed=True, customers=customers, workdir=workdir
+    )
+    plain = register_target(
+        server_url, "reg_plain", sealed=False, customers=customers, workdir=workdir
+    )
+    log("registration tokens ready on schemas reg_sealed and reg_plain", bench.started)
+    for workers in (1, 2):
+        bench.measure("register-sealed", sealed, "register", workers)
+        bench.measure("register-plain", plain, "register", workers)
+    return [sealed, plain]
+
+
 def print_report(bench: Bench, targets: Sequence[Target], args: argparse.Namespace) -> bool:
     """Print the table, the ratios and the invariants; True when every invariant holds."""
     header = f"{'scenario':<26}{'workers':>8}{'2xx/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
@@ -185,6 +216,7 @@ def print_report(bench: Bench, targets: Sequence[Target], args: argparse.Namespa
         ("add to cart / naive", "cart", "naive"),
         ("receive stock / naive", "stock", "naive"),
         ("mixed: split / one log", "mixed-split", "mixed-single"),
+        ("register: sealed / plain", "register-sealed", "register-plain"),
         ("mixed: chained / unchained", "chained", "unchained"),
     ]
     for name, top, bottom in pairs:
@@ -278,6 +310,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--stock-products", type=int, default=400)
     parser.add_argument("--sellers", type=int, default=4)
     parser.add_argument(
+        "--customers", type=int, default=40_000, help="new shoppers' tokens per register target"
+    )
+    parser.add_argument(
         "--scenarios", default=",".join(SCENARIOS), help=f"comma-separated: {','.join(SCENARIOS)}"
     )
     args = parser.parse_args(argv)
@@ -335,6 +370,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for workers in (1, 2):
                     bench.measure("mixed-split", split, "mixed", workers)
                     bench.measure("mixed-single", single, "mixed", workers)
+            if "register" in args.scenarios:
+                targets += measure_registrations(bench, server_url, workdir)
             if "chain" in args.scenarios:
                 targets += chain_runs(bench, server_url, shape)
             lag = lag_run(bench, server_url, shape) if "lag" in args.scenarios else None

@@ -13,7 +13,7 @@ from commands.access import require_owner
 from commands.base import ContextApplication, Outcome
 from commands.carts import CartsApplication
 from commands.catalog import CatalogApplication
-from commands.customers import CustomersApplication
+from commands.customers import CustomersApplication, Shredder
 from commands.errors import SoldOut
 from commands.inventory import InventoryApplication
 from commands.orders import OrdersApplication
@@ -24,7 +24,7 @@ from domain.cart import Cart, cart_id_for
 from domain.customer import Customer
 from domain.errors import NotFound, RuleViolated
 from domain.order import Order, order_id_for
-from domain.order_lines import OrderLine
+from domain.order_lines import OrderLine, OrderStatus
 from domain.product import Product
 
 SINGLE_LOG = "marketplace"
@@ -37,6 +37,35 @@ class Availability(Protocol):
     def sold_out(self, product_ids: Collection[UUID]) -> set[UUID]:
         """Those of the products whose projected availability is zero."""
         ...
+
+
+class CustomerOrders(Protocol):
+    """Which orders each customer placed, noted by checkout before it appends the order."""
+
+    def add(self, customer_id: UUID, order_id: UUID) -> None:
+        """Note the customer's order; noting it again changes nothing."""
+        ...
+
+    def orders_of(self, customer_id: UUID) -> list[UUID]:
+        """Every order noted for the customer."""
+        ...
+
+
+class UnshippedOrders(RuleViolated):
+    """The customer still has orders on their way: their address is still needed."""
+
+
+SETTLED = frozenset(
+    {
+        OrderStatus.SHIPPED,
+        OrderStatus.DELIVERED,
+        OrderStatus.REJECTED,
+        OrderStatus.PAYMENT_FAILED,
+        OrderStatus.CANCELLED,
+        OrderStatus.EXPIRED,
+    }
+)
+"""Order states in which nothing more is shipped: the shopper's address is no longer needed."""
 
 
 class Commands:
@@ -54,8 +83,10 @@ class Commands:
         split_logs: bool = True,
         availability: Availability | None = None,
         write_path: WritePathFactory = BatchedWritePath,
+        customer_orders: CustomerOrders | None = None,
     ) -> None:
         self.availability = availability
+        self.customer_orders = customer_orders
         log = None if split_logs else SINGLE_LOG
         self.catalog = CatalogApplication(env, log, write_path=write_path)
         shared = None if split_logs else self.catalog.recorder
@@ -108,6 +139,8 @@ class Commands:
             placed = self.orders.order(order_id)
         except NotFound:
             order = self._order_from(cart, order_id, address_id, idempotency_key, expires_at, ctx)
+            if self.customer_orders is not None:
+                self.customer_orders.add(shopper_id, order_id)
             outcome, _ = self.orders.place(order)
             placed = order
         else:
@@ -116,6 +149,39 @@ class Commands:
         if cart.lines and cart.lines == ordered:
             self.carts.clear(cart.id, ctx)
         return outcome
+
+    def erase_customer(self, customer_id: UUID, ctx: Context) -> Outcome:
+        """Erase the customer's personal data, unless an order of theirs is still unshipped.
+
+        Which orders are theirs comes from the orders noted at checkout; each one's state from
+        the event store. Without a note of orders, erasure is refused rather than guessed.
+        """
+        require_owner(ctx, customer_id)
+        if self.customer_orders is None:
+            raise RuleViolated("this command API keeps no note of orders: erasure is refused")
+        open_orders = [
+            order.id
+            for order in self._orders(self.customer_orders.orders_of(customer_id))
+            if order.status not in SETTLED
+        ]
+        if open_orders:
+            listed = ", ".join(map(str, open_orders))
+            raise UnshippedOrders(f"orders not yet shipped or closed: {listed}")
+        outcome = self.customers.erase(customer_id, ctx)
+        for application in self.applications:
+            if isinstance(application.mapper, Shredder):
+                application.mapper.forget(str(customer_id))
+        return outcome
+
+    def _orders(self, order_ids: Collection[UUID]) -> list[Order]:
+        """The orders of these ids that exist (a noted order's append may have failed)."""
+        found = []
+        for order_id in order_ids:
+            try:
+                found.append(self.orders.order(order_id))
+            except NotFound:
+                continue
+        return found
 
     def refuse_if_sold_out(self, shopper_id: UUID, idempotency_key: str) -> None:
         """Refuse a first checkout of a cart holding a product shown sold out, changing nothing.
@@ -144,6 +210,8 @@ class Commands:
             raise RuleViolated("the cart is empty")
         self._refuse_sold_out(cart.lines)
         customer = self.customers.load(cart.shopper_id, Customer)
+        if customer.erased:
+            raise RuleViolated("the customer's personal data is erased")
         address = customer.addresses.get(address_id)
         if address is None:
             raise NotFound(f"address {address_id} does not exist")

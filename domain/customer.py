@@ -1,4 +1,4 @@
-"""Customer: a shopper's profile and delivery addresses."""
+"""Customer: a shopper's profile and delivery addresses, until their personal data is erased."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from domain.errors import InvalidValue, RuleViolated
 from domain.text import bounded, iso_country
 
 MAX_ADDRESSES = 10
+ERASED = "erased"
+"""What an erased customer's personal data reads as (domain.personal.ERASED)."""
 
 
 class Customer(MarketplaceAggregate):
@@ -35,10 +37,23 @@ class Customer(MarketplaceAggregate):
                 "country": self.country,
             }
 
+    class Erased(MarketplaceAggregate.Event):
+        """The customer's data key was deleted: their personal data reads ERASED everywhere.
+
+        It holds no personal data itself; views that copied some remove it when it arrives.
+        """
+
+        def apply(self, customer: Customer) -> None:
+            customer.erased = True
+            customer.name = customer.email = ERASED
+            for address in customer.addresses.values():
+                address.update({key: ERASED for key in address if key != "country"})
+
     def __init__(self, name: str, email: str) -> None:
         self.name = name
         self.email = email
         self.addresses: dict[UUID, dict[str, str]] = {}
+        self.erased = False
 
     @classmethod
     def register(cls, customer_id: UUID, name: str, email: str, ctx: Context) -> Customer:
@@ -66,6 +81,7 @@ class Customer(MarketplaceAggregate):
         """Add a delivery address; adding the same address id again changes nothing."""
         if address_id in self.addresses:
             return
+        self._require_not_erased()
         if len(self.addresses) >= MAX_ADDRESSES:
             raise RuleViolated(f"a customer has at most {MAX_ADDRESSES} addresses")
         self._emit(
@@ -78,3 +94,15 @@ class Customer(MarketplaceAggregate):
             postal_code=bounded("postal_code", postal_code, 20),
             country=iso_country(country),
         )
+
+    def erase(self, ctx: Context) -> None:
+        """Record that the customer's personal data is erased; erasing twice changes nothing.
+
+        The caller deletes their data key first (the event store's business, not the domain's).
+        """
+        if not self.erased:
+            self._emit(self.Erased, ctx)
+
+    def _require_not_erased(self) -> None:
+        if self.erased:
+            raise RuleViolated("the customer's personal data is erased")

@@ -38,6 +38,10 @@ class BlobStore(Protocol):
         """The data and content type under key, or BlobNotFound."""
         ...
 
+    def delete(self, key: str) -> None:
+        """Remove what is under key; deleting a missing key changes nothing."""
+        ...
+
 
 def checked_key(key: str) -> str:
     """The key if it is a safe relative path (no '..', no leading slash), else ValueError."""
@@ -71,6 +75,12 @@ class LocalBlobStore:
             return path.read_bytes(), Path(f"{path}.type").read_text()
         except FileNotFoundError:
             raise BlobNotFound(key) from None
+
+    def delete(self, key: str) -> None:
+        """Remove the file and its type; deleting a missing key changes nothing."""
+        path = self.root / checked_key(key)
+        path.unlink(missing_ok=True)
+        Path(f"{path}.type").unlink(missing_ok=True)
 
 
 class S3BlobStore:
@@ -139,6 +149,11 @@ class S3BlobStore:
             with answer["Body"] as body:
                 data = body.read()
         return data, str(answer.get("ContentType", "application/octet-stream"))
+
+    def delete(self, key: str) -> None:
+        """Remove the object; deleting a missing key changes nothing (as S3 does)."""
+        with _s3_errors():
+            self.client.delete_object(Bucket=self.bucket, Key=checked_key(key))
 
 
 def _status(error: Any) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, unquote, urlencode, urlparse, urlunparse
 
 from infra.kurrentdb_recorder import CALL_TIMEOUT as KURRENTDB_CALL_TIMEOUT
+from infra.personal.factory import KEYS_SCHEMA, KEYS_URL, POLICY
 from infra.postgres_recorder import CALL_TIMEOUT
 from infra.settings import PostgresSettings, Settings
 
@@ -12,6 +13,8 @@ POSTGRES_FACTORY = "infra.postgres_recorder:MarketplacePostgresFactory"
 """The library's PostgreSQL persistence, with our connections (infra.postgres_recorder)."""
 KURRENTDB_FACTORY = "infra.kurrentdb_recorder:MarketplaceKurrentDBFactory"
 """The library's KurrentDB persistence, with a deadline on each call (infra.kurrentdb_recorder)."""
+PERSONAL_DATA_POLICY = "domain.personal:POLICY"
+"""Which events carry whose personal data: the mapper seals it per person (infra.personal)."""
 
 
 def eventsourcing_env(
@@ -22,6 +25,8 @@ def eventsourcing_env(
     postgres_url overrides settings.postgres.url (the embedded server's URL, once started).
     call_timeout bounds each event-store call: on PostgreSQL the wait for a pooled connection
     and each answer, on KurrentDB each call (the command API's; workers leave it unset).
+    Personal data is sealed per person unless settings turn it off, or the store is in memory
+    (which has no PostgreSQL for the keys); KurrentDB keeps the keys in the PostgreSQL.
     """
     common = {
         "AGGREGATE_CACHE_MAXSIZE": "10000",
@@ -29,6 +34,9 @@ def eventsourcing_env(
     }
     if settings.events.store == "memory":
         return {**common, "PERSISTENCE_MODULE": "eventsourcing.popo"}
+    url = postgres_url or settings.postgres.url
+    if settings.events.encrypt_personal_data:
+        common[POLICY] = PERSONAL_DATA_POLICY
     if settings.events.store == "kurrentdb":
         assert settings.events.kurrentdb_uri
         env = {
@@ -41,8 +49,7 @@ def eventsourcing_env(
             env["KURRENTDB_ROOT_CERTIFICATES"] = settings.events.kurrentdb_root_certificates
         if call_timeout is not None:
             env[KURRENTDB_CALL_TIMEOUT] = str(call_timeout)
-        return env
-    url = postgres_url or settings.postgres.url
+        return {**env, **_keys_env(url)} if POLICY in common else env
     if not url:
         raise ValueError("no PostgreSQL URL: set MARKETPLACE_POSTGRES_URL")
     return {**common, **postgres_env(url, settings.postgres, call_timeout)}
@@ -74,6 +81,14 @@ def postgres_env(
     if call_timeout is not None:
         env[CALL_TIMEOUT] = str(call_timeout)
     return env
+
+
+def _keys_env(url: str | None) -> dict[str, str]:
+    """Where KurrentDB's personal-data keys live: the PostgreSQL of the views (the factory
+    refuses to build the mapper without it)."""
+    if not url:
+        return {}
+    return {KEYS_URL: url, KEYS_SCHEMA: search_path_of(url) or "public"}
 
 
 def search_path_of(url: str) -> str | None:

@@ -19,15 +19,18 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal
 
+from eventsourcing.domain import TAggregateID
 from eventsourcing.persistence import (
     AggregateRecorder,
     ApplicationRecorder,
     InfrastructureFactory,
     InfrastructureFactoryError,
+    Mapper,
     Notification,
     OperationalError,
     PersistenceError,
     StoredEvent,
+    Transcoder,
 )
 from eventsourcing.utils import Environment
 from eventsourcing_kurrentdb.factory import KurrentDBFactory
@@ -38,6 +41,9 @@ from eventsourcing_kurrentdb.recorders import (
 from kurrentdbclient import KurrentDBClient, NewEvent, StreamState
 from kurrentdbclient.exceptions import DeadlineExceededError, ServiceUnavailableError
 from kurrentdbclient.streams import AbstractReadResponse
+
+from infra.personal.factory import KEYS_SCHEMA, KEYS_URL, personal_mapper, url_key_store
+from infra.personal.keys import KeyStore
 
 CALL_TIMEOUT = "KURRENTDB_CALL_TIMEOUT"
 """Environment key: seconds one KurrentDB call may take (the command API's write store
@@ -189,3 +195,19 @@ class MarketplaceKurrentDBFactory(KurrentDBFactory):
     def application_recorder(self) -> ApplicationRecorder:
         """The log's recorder, on the bounded client."""
         return DeadlineApplicationRecorder(self.bounded_client)
+
+    def mapper(
+        self,
+        transcoder: Transcoder | None = None,
+        mapper_class: type[Mapper[TAggregateID]] | None = None,
+    ) -> Mapper[TAggregateID]:
+        """The personal-data mapper, its keys in PostgreSQL, when the environment asks."""
+        mapper = personal_mapper(self, transcoder, self.key_store)
+        return mapper or super().mapper(transcoder, mapper_class)
+
+    def key_store(self) -> KeyStore:
+        """The data keys, in the PostgreSQL that KEYS_URL names (in schema KEYS_SCHEMA)."""
+        url = self.env.get(KEYS_URL)
+        if not url:
+            raise InfrastructureFactoryError(f"{KEYS_URL!r} not found in environment")
+        return url_key_store(url, self.env.get(KEYS_SCHEMA) or "public")

@@ -15,7 +15,8 @@ from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import ProgrammingError, StoredEvent
+from eventsourcing.domain import TAggregateID
+from eventsourcing.persistence import Mapper, ProgrammingError, StoredEvent, Transcoder
 from eventsourcing.postgres import (
     PostgresAggregateRecorder,
     PostgresApplicationRecorder,
@@ -29,6 +30,8 @@ from psycopg.sql import SQL, Identifier
 
 from infra.audit.chain import Head, extend
 from infra.audit.postgres_chain import ChainTable
+from infra.personal.factory import personal_mapper
+from infra.personal.keys import KeyStore, PostgresKeyStore
 from infra.postgres_pool import (
     EVENT_STORE_APPLICATION,
     MIN_CONNECT_TIMEOUT_SECONDS,
@@ -93,6 +96,19 @@ class MarketplacePostgresFactory(PostgresFactory):
         if seconds:
             pool.connection_class = deadline_connection(float(seconds))
             pool.timeout = float(seconds)
+
+    def mapper(
+        self,
+        transcoder: Transcoder | None = None,
+        mapper_class: type[Mapper[TAggregateID]] | None = None,
+    ) -> Mapper[TAggregateID]:
+        """The personal-data mapper, with its keys in this schema, when the environment asks."""
+        mapper = personal_mapper(self, transcoder, self.key_store)
+        return mapper or super().mapper(transcoder, mapper_class)
+
+    def key_store(self) -> KeyStore:
+        """The data keys, in the event store's own schema and pool."""
+        return PostgresKeyStore(self.datastore.get_connection, self.datastore.schema)
 
 
 class ArrayInsertPostgresRecorder(PostgresApplicationRecorder):

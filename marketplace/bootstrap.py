@@ -8,13 +8,14 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from fastapi import FastAPI
 from psycopg_pool import ConnectionPool
 
-from commands.services import Availability, Commands
+from commands.services import Availability, Commands, CustomerOrders
 from commands.stream_batch import BatchedWritePath
 from commands.write_path import WritePathFactory
 from infra.apps import Closer
 from infra.auth import JwksKeys, TokenCodec
 from infra.blobs import blob_store
 from infra.clock import DatabaseClock
+from infra.customer_orders import PostgresCustomerOrders
 from infra.eventstore import eventsourcing_env
 from infra.idempotency import IdempotencyStore
 from infra.logging import configure_logging
@@ -80,14 +81,17 @@ def build_commands(
     settings: Settings,
     availability: Availability | None = None,
     write_path: WritePathFactory = BatchedWritePath,
+    customer_orders: CustomerOrders | None = None,
 ) -> Commands:
     """The command side on the configured event store, appending through write_path; each
-    PostgreSQL call ends within the command API's store timeout."""
+    PostgreSQL call ends within the command API's store timeout. With customer_orders,
+    checkout notes each customer's orders there and erasure reads them."""
     return Commands(
         eventsourcing_env(settings, call_timeout=settings.deadlines.write_store_timeout_seconds),
         split_logs=settings.events.split_logs,
         availability=availability,
         write_path=write_path,
+        customer_orders=customer_orders,
     )
 
 
@@ -142,7 +146,9 @@ def build_write_deps(
     """
     pool = postgres_pool(settings, IDEMPOTENCY_POOL_SIZE)
     availability = projected_availability(settings) if sold_out_fast_path else None
-    commands = build_commands(settings, availability, write_path)
+    customer_orders = PostgresCustomerOrders(pool)
+    customer_orders.create_table()
+    commands = build_commands(settings, availability, write_path, customer_orders)
     idempotency = IdempotencyStore(pool, settings.idempotency.ttl_hours, log_tables(commands))
     idempotency.create_table()
     idempotency.purge_expired()

@@ -6,6 +6,10 @@ PDF, puts it at `labels/<fulfilment_id>.pdf` and records Fulfilment.LabelAttache
 the orders application. Each step is idempotent: a fulfilment that already has its label is
 left alone, a repeated put writes the same key, and attaching the same label again appends
 nothing. So a crash before the position commits only makes the restart redo that work.
+
+It follows the customers log for erasures: it notes whose each fulfilment is (label_owners,
+with its position), and when a customer is erased it deletes the labels of their fulfilments,
+which print their name and address.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from commands.catalog import CatalogApplication
 from commands.orders import OrdersApplication
 from commands.services import Commands
 from domain.base import Cause
+from domain.customer import Customer
 from domain.fulfilment import Fulfilment
 from domain.seller import Seller
 from infra.blobs import BlobStore, BlobStoreUnavailable, blob_store
@@ -33,6 +38,7 @@ from infra.labels import LabelContent, address_lines, render_label
 from infra.settings import Settings
 from infra.stores import stores
 from projections.failures import Policy
+from projections.handlers import handles
 from projections.log import TRANSIENT as LOG_TRANSIENT
 from projections.runtime import Projection, Worker
 from projections.stores.postgres.deadletters import PostgresDeadLetters
@@ -45,6 +51,15 @@ PDF = "application/pdf"
 ACTOR = "label-worker"
 POOL_SIZE = 2
 LABELS = Counter("labels_rendered_total", "Shipping labels rendered and attached")
+
+
+OWNERS = """
+CREATE TABLE IF NOT EXISTS label_owners (
+    fulfilment_id uuid PRIMARY KEY,
+    customer_id uuid NOT NULL
+);
+CREATE INDEX IF NOT EXISTS label_owners_customer ON label_owners (customer_id);
+"""
 
 
 def label_key(fulfilment_id: UUID) -> str:
@@ -91,27 +106,51 @@ class LabelProjection(Projection[PostgresUnit]):
     """
 
     name = "labels"
-    contexts: ClassVar[tuple[str, ...]] = ("orders",)
+    contexts: ClassVar[tuple[str, ...]] = ("orders", "customers")
     failure_policy = Policy.PARK
     """A label that cannot be made waits in the dead letters; the others are still made."""
 
-    def __init__(self, labeller: Labeller) -> None:
+    def __init__(self, labeller: Labeller, owned_by: Callable[[UUID], list[UUID]]) -> None:
         self.labeller = labeller
+        self.owned_by = owned_by
+        """The fulfilments of a customer, as label_owners holds them."""
 
     def prepare(self, events: Sequence[Any]) -> None:
-        """Render, store and attach the label of each opened fulfilment of the batch."""
+        """Render, store and attach the label of each opened fulfilment of the batch; delete
+        the labels of each erased customer's fulfilments."""
         for event in events:
             if isinstance(event, Fulfilment.Opened):
                 self.labeller.label(event)
+            elif isinstance(event, Customer.Erased):
+                for fulfilment_id in self.owned_by(event.originator_id):
+                    self.labeller.blobs.delete(label_key(fulfilment_id))
+
+    @handles(Fulfilment.Opened)
+    def note_owner(self, event: Fulfilment.Opened, unit: PostgresUnit) -> None:
+        """Note whose the fulfilment is, for an erasure later."""
+        unit.cursor.execute(
+            "INSERT INTO label_owners (fulfilment_id, customer_id) VALUES (%s, %s) "
+            "ON CONFLICT DO NOTHING",
+            (event.originator_id, event.customer_id),
+        )
 
 
 class LabelView(PostgresView):
-    """Only the worker's position, in projection_positions under "labels".
+    """The worker's position, in projection_positions under "labels", and label_owners.
 
     A blob store or event store that is unavailable is retried like the view's own store.
     """
 
     transient_errors = (*PostgresView.transient_errors, BlobStoreUnavailable, *LOG_TRANSIENT)
+    create_statements = (OWNERS,)
+
+    def owned_by(self, customer_id: UUID) -> list[UUID]:
+        """The fulfilments noted as the customer's."""
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT fulfilment_id FROM label_owners WHERE customer_id = %s", (customer_id,)
+            ).fetchall()
+        return [row[0] for row in rows]
 
     @contextmanager
     def unit_of_work(self) -> Iterator[PostgresUnit]:
@@ -131,11 +170,11 @@ def opened(settings: Settings, batch_size: int = 50) -> Iterator[Worker[Postgres
         )
         resources.callback(commands.close)
         labeller = Labeller(blob_store(settings), commands.orders, commands.catalog)
-        projection = LabelProjection(labeller)
-        logs = followed_logs(projection, settings, where, resources)
         pool = worker_pool(settings, where, resources, POOL_SIZE)
         view = LabelView(pool, LabelProjection.name)
         view.create()
+        projection = LabelProjection(labeller, view.owned_by)
+        logs = followed_logs(projection, settings, where, resources)
         failures = PostgresDeadLetters(pool)
         failures.create()
         yield Worker(projection, view, logs, batch_size=batch_size, failures=failures)

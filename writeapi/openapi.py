@@ -89,6 +89,12 @@ NOT_FOUND: Answers = {404: problem("No such resource")}
 PRECONDITION: Answers = {
     412: problem("If-Match names no current version: another one, a weak or a malformed tag"),
 }
+ERASURE_REFUSED: Answers = {
+    409: problem(
+        "An order of the customer's is not yet shipped or closed (`unshipped-orders`, the detail "
+        "lists them), or a request with the same Idempotency-Key is still running"
+    ),
+}
 LIMITED: Answers = {429: RATE_LIMITED}
 KEY_REQUIRED: Answers = {400: problem("No Idempotency-Key, or a body that is not JSON")}
 

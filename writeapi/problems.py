@@ -11,6 +11,7 @@ from psycopg_pool import PoolTimeout
 from starlette.responses import Response
 
 from commands.errors import Forbidden, SoldOut, StaleVersion, TooMuchContention
+from commands.services import UnshippedOrders
 from domain.errors import DomainError, InsufficientStock, InvalidValue, NotFound, RuleViolated
 from infra.web import Problem, install_http_problems, problem_response, unavailable_handler
 
@@ -36,6 +37,7 @@ psycopg.OperationalError): a 503 with Retry-After."""
 ERROR_MAP: list[tuple[type[Exception], int, str, str]] = [
     (InsufficientStock, 409, "insufficient-stock", "Not enough stock"),
     (SoldOut, 409, "sold-out", "Sold out"),
+    (UnshippedOrders, 409, "unshipped-orders", "Orders not yet shipped"),
     (NotFound, 404, "not-found", "Not found"),
     (InvalidValue, 422, "invalid-value", "Invalid value"),
     (RuleViolated, 409, "rule-violated", "Business rule violated"),

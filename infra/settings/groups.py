@@ -125,6 +125,8 @@ class EventStoreSettings(Group):
     env_names: ClassVar[Mapping[str, str]] = {"store": "event_store"}
     store: Literal["postgres", "kurrentdb", "memory"] = "postgres"
     split_logs: bool = True
+    encrypt_personal_data: bool = True
+    """Seal personal data in events with a per-person key, so that erasure can shred it."""
     kurrentdb_uri: str | None = None
     kurrentdb_root_certificates: str | None = None
     snapshot_every: int = Field(default=500, ge=0, le=1_000_000)

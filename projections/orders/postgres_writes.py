@@ -20,8 +20,9 @@ import orjson
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
-from psycopg.types.json import set_json_loads
+from psycopg.types.json import Jsonb, set_json_loads
 
+from domain.personal import ADDRESS_LINES, ERASED
 from projections.orders import fold, rows, staging
 from projections.orders.projection import PlacedOrder
 from projections.stores.postgres.unit import Columns, PostgresUnit
@@ -54,6 +55,12 @@ WHERE l.customer_id = f.customer_id AND l.order_id = f.order_id AND l.seller_id 
 """
 """The latest label of each fulfilment, on its seller's lines whose label is older."""
 
+ERASE_SHIP_TO = """
+UPDATE orders SET ship_to = ship_to || %b::jsonb WHERE customer_id = ANY(%b)
+"""
+"""The erased placeholder over the personal parts of the customers' delivery addresses."""
+ERASED_ADDRESS = {line: ERASED for line in ADDRESS_LINES}
+
 FIELDS = frozenset({"status", *rows.SET_COLUMNS})
 
 
@@ -75,6 +82,7 @@ class PostgresOrderHistoryUnit(PostgresUnit):
         self.opened = Columns(4)
         self.changes: dict[UUID, list[fold.Change]] = {}
         self.labels: dict[UUID, tuple[int, str, str]] = {}
+        self.erased: set[UUID] = set()
         self.staged = False
 
     def place_order(self, order: PlacedOrder) -> None:
@@ -126,6 +134,11 @@ class PostgresOrderHistoryUnit(PostgresUnit):
         if known is None or known[0] < version:
             self.labels[fulfilment_id] = (version, blob_key, content_type)
 
+    def erase_customer(self, customer_id: UUID) -> None:
+        """Put the placeholder over the customer's delivery addresses, after the batch's other
+        writes (an order placed earlier in the batch included)."""
+        self.erased.add(customer_id)
+
     def flush(self) -> None:
         """Write what the batch collected."""
         changes = self.changes
@@ -145,6 +158,8 @@ class PostgresOrderHistoryUnit(PostgresUnit):
             for fulfilment_id, (version, blob_key, content_type) in self.labels.items():
                 labels.add(fulfilment_id, blob_key, content_type, version)
             self.cursor.execute(LABEL_LINES, labels.columns)
+        if self.erased:
+            self.cursor.execute(ERASE_SHIP_TO, (Jsonb(ERASED_ADDRESS), list(self.erased)))
 
     def _place(self) -> set[Any]:
         """Insert the placed orders with their changes of the batch folded in; those that

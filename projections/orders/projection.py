@@ -8,6 +8,7 @@ from types import MappingProxyType
 from typing import Any, ClassVar, NamedTuple, Protocol
 from uuid import UUID
 
+from domain.customer import Customer
 from domain.fulfilment import Fulfilment
 from domain.order import Order
 from projections.handlers import handles, nearest
@@ -122,12 +123,16 @@ class OrderHistoryUnit(Unit, Protocol):
     ) -> None:
         """Record where a seller's shipping label is stored, and its content type."""
 
+    def erase_customer(self, customer_id: UUID) -> None:
+        """Put the erased placeholder in place of the customer's personal data in their orders."""
+
 
 class OrderHistoryProjection(Projection[OrderHistoryUnit]):
     """Every order with its status and payment, and every seller's lines with their label."""
 
     name = "orders"
-    contexts: ClassVar[tuple[str, ...]] = ("orders",)
+    contexts: ClassVar[tuple[str, ...]] = ("orders", "customers")
+    """The customers log only for erasures: the orders keep no one's data once it is erased."""
 
     @handles(Order.Placed)
     def place_order(self, event: Order.Placed, unit: OrderHistoryUnit) -> None:
@@ -176,6 +181,11 @@ class OrderHistoryProjection(Projection[OrderHistoryUnit]):
         unit.capture_payment(
             event.originator_id, event.amount_minor, event.originator_version, event.timestamp
         )
+
+    @handles(Customer.Erased)
+    def erase_customer(self, event: Customer.Erased, unit: OrderHistoryUnit) -> None:
+        """Remove an erased customer's personal data from their orders."""
+        unit.erase_customer(event.originator_id)
 
     @handles(Order.Refunded)
     def refund_payment(self, event: Order.Refunded, unit: OrderHistoryUnit) -> None:

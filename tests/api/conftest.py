@@ -29,6 +29,7 @@ from domain.money import Money
 from domain.order import Order
 from domain.order_lines import OrderLine
 from infra.auth import Role
+from infra.customer_orders import PostgresCustomerOrders
 from infra.idempotency import IdempotencyStore
 from infra.settings import (
     AuthSettings,
@@ -232,6 +233,8 @@ class World:
         ship_to = {"name": "Shopper A", **delivery}
         order = Order.place(uuid4(), shopper_a, [line], expires, "world", ship_to, as_shopper)
         commands.orders.place(order)
+        assert commands.customer_orders is not None
+        commands.customer_orders.add(shopper_a, order.id)  # as checkout notes it
         confirm_order(api, order.id)
         return cls(
             seller_a,
@@ -272,7 +275,9 @@ def command_api(url: str, **overrides: Any) -> Iterator[tuple[WriteApiDeps, Fast
     """A command API's dependencies and app on the PostgreSQL at url, with settings overrides."""
     settings = api_settings(url).updated(**overrides)
     pool = postgres_pool(settings, max_size=8)
-    commands = build_commands(settings)
+    customer_orders = PostgresCustomerOrders(pool)
+    customer_orders.create_table()
+    commands = build_commands(settings, customer_orders=customer_orders)
     try:
         logs = log_tables(commands)
         idempotency = IdempotencyStore(pool, settings.idempotency.ttl_hours, logs)

@@ -88,6 +88,7 @@ ROWS = [
         {"shopper_a": 201, "admin": 201},
         lambda w: address_body(),
     ),
+    Row("POST", "/v1/customers/{customer_id}/erasure", {"shopper_a": 409, "admin": 409}),
     Row(
         "POST",
         "/v1/products",

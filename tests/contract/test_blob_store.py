@@ -113,6 +113,16 @@ def test_an_empty_blob_is_a_blob(store: BlobStore) -> None:
     assert store.get("empty") == (b"", "text/plain")
 
 
+def test_a_deleted_blob_is_gone_and_deleting_again_changes_nothing(store: BlobStore) -> None:
+    store.put("labels/gone.pdf", b"%PDF-secret", "application/pdf")
+    store.put("labels/kept.pdf", b"%PDF-kept", "application/pdf")
+    store.delete("labels/gone.pdf")
+    store.delete("labels/gone.pdf")
+    with pytest.raises(BlobNotFound):
+        store.get("labels/gone.pdf")
+    assert store.get("labels/kept.pdf") == (b"%PDF-kept", "application/pdf")
+
+
 def test_a_missing_key_is_blob_not_found(store: BlobStore) -> None:
     with pytest.raises(BlobNotFound):
         store.get("labels/missing.pdf")

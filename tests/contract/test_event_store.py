@@ -55,8 +55,9 @@ def store_env(backend: str, request: pytest.FixtureRequest) -> dict[str, str]:
         )
         return eventsourcing_env(settings, request.getfixturevalue("postgres_url"))
     uri = os.environ["KURRENTDB_URI"]
-    return eventsourcing_env(
-        Settings(events=EventStoreSettings(store="kurrentdb", kurrentdb_uri=uri))
+    return eventsourcing_env(  # the personal-data keys live in PostgreSQL
+        Settings(events=EventStoreSettings(store="kurrentdb", kurrentdb_uri=uri)),
+        request.getfixturevalue("postgres_url"),
     )
 
 

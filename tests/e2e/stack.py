@@ -50,6 +50,8 @@ class Stack:
     offset: int = 0
     log_level: str = "WARNING"
     """Of the processes `up` runs (their lines go to files under the data directory)."""
+    settings: dict[str, str] = field(default_factory=dict)
+    """MARKETPLACE_* variables to set for `up` and the commands run beside it."""
 
     @property
     def url(self) -> str:
@@ -67,7 +69,7 @@ class Stack:
         env["MARKETPLACE_SMTP_PORT"] = str(self.smtp_port)
         env["MARKETPLACE_CHECKOUT_METRICS_PORT"] = str(self.checkout_metrics_port)
         env["MARKETPLACE_LOG_LEVEL"] = self.log_level
-        return env
+        return {**env, **self.settings}
 
     def start(self) -> str:
         """Run `marketplace up` in a session of its own; its output once the ready block shows."""

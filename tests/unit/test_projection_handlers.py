@@ -188,6 +188,7 @@ PROJECTIONS: dict[type[Projection[Any]], set[type]] = {
     },
     NotificationProjection: {
         Customer.Registered,
+        Customer.Erased,
         Seller.Registered,
         Seller.ProfileUpdated,
         Order.Placed,
@@ -212,9 +213,10 @@ PROJECTIONS: dict[type[Projection[Any]], set[type]] = {
         Order.Refunded,
         Fulfilment.Opened,
         Fulfilment.LabelAttached,
+        Customer.Erased,
     },
     SellerSalesProjection: {Order.Placed, Order.Confirmed, Order.Cancelled, Order.Refunded},
-    LabelProjection: set(),  # it labels in prepare, outside the view transaction
+    LabelProjection: {Fulfilment.Opened},  # it notes the owner; labels in prepare
 }
 PROJECTIONS[CheckoutManager] = PROJECTIONS[CheckoutBookProjection]
 

@@ -57,6 +57,7 @@ VARIABLES: list[tuple[str, str, str, Any]] = [
     ("JWT_JWKS_REFRESH_COOLDOWN_SECONDS", "12", "auth.jwks_refresh_cooldown_seconds", 12),
     ("EVENT_STORE", "memory", "events.store", "memory"),
     ("SPLIT_LOGS", "false", "events.split_logs", False),
+    ("ENCRYPT_PERSONAL_DATA", "false", "events.encrypt_personal_data", False),
     ("SNAPSHOT_EVERY", "50", "events.snapshot_every", 50),
     ("KURRENTDB_URI", "kurrentdb://h:2113", "events.kurrentdb_uri", "kurrentdb://h:2113"),
     ("KURRENTDB_ROOT_CERTIFICATES", "PEM", "events.kurrentdb_root_certificates", "PEM"),

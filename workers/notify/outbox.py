@@ -24,8 +24,9 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from domain.base import Cause
+from domain.personal import ADDRESS_LINES, ERASED
 from projections.stores.postgres.unit import PostgresUnit, PostgresView
-from workers.notify.mails import LineForMail, OrderForMail, OutboxMail
+from workers.notify.mails import CUSTOMER, LineForMail, OrderForMail, OutboxMail
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS mail_directory (
@@ -70,6 +71,22 @@ ORDER BY o.next_attempt_at
 LIMIT 1
 FOR UPDATE OF o SKIP LOCKED
 """
+
+
+FORGET_CUSTOMER = """
+WITH orders AS (SELECT order_id, ship_to FROM mail_orders WHERE customer_id = %(customer)s),
+unsent AS (
+    DELETE FROM mail_outbox
+    WHERE recipient_kind = %(kind)s AND recipient_id = %(customer)s
+)
+SELECT order_id::text, ship_to FROM orders
+"""
+REDACT_MAILS = """
+UPDATE mail_outbox SET body = replace(body, %(value)s, %(erased)s),
+    subject = replace(subject, %(value)s, %(erased)s)
+WHERE strpos(body, %(order)s) > 0 AND strpos(body, %(value)s) > 0
+"""
+"""The value in place of the erased one, in mails about the order (a seller's new order)."""
 
 
 class PostgresNotificationUnit(PostgresUnit):
@@ -122,6 +139,26 @@ class PostgresNotificationUnit(PostgresUnit):
                 for x in lines  # type: ignore[attr-defined]
             ),
             ship_to=dict(ship_to),  # type: ignore[call-overload]
+        )
+
+    def forget_customer(self, customer_id: UUID) -> None:
+        """Delete the customer's directory entry and their mails; redact the mails about their
+        orders sent to others (each personal value of the order's address), and those orders."""
+        found = self.cursor.execute(
+            FORGET_CUSTOMER, {"customer": customer_id, "kind": CUSTOMER}
+        ).fetchall()
+        for order_id, ship_to in found:
+            for line in ADDRESS_LINES:
+                value = ship_to.get(line)  # type: ignore[attr-defined]
+                if value and value != ERASED:
+                    params = {"value": value, "erased": ERASED, "order": order_id}
+                    self.cursor.execute(REDACT_MAILS, params)
+        self.cursor.execute(
+            "UPDATE mail_orders SET ship_to = ship_to || %s WHERE customer_id = %s",
+            (Jsonb(dict.fromkeys(ADDRESS_LINES, ERASED)), customer_id),
+        )
+        self.cursor.execute(
+            "DELETE FROM mail_directory WHERE kind = %s AND id = %s", (CUSTOMER, customer_id)
         )
 
     def enqueue(self, mail: OutboxMail) -> None:

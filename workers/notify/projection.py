@@ -45,6 +45,9 @@ class NotificationUnit(Unit, Protocol):
     def enqueue(self, mail: OutboxMail) -> None:
         """Put a mail in the outbox unless one with its id is there."""
 
+    def forget_customer(self, customer_id: UUID) -> None:
+        """Remove an erased customer's address, name and mails; redact mails about their orders."""
+
 
 class NotificationProjection(Projection[NotificationUnit]):
     """Mails to shoppers (confirmed, shipped, cancelled, expired) and sellers (new order)."""
@@ -61,6 +64,11 @@ class NotificationProjection(Projection[NotificationUnit]):
         unit.remember_recipient(
             CUSTOMER, event.originator_id, event.email, event.name, event.originator_version
         )
+
+    @handles(Customer.Erased)
+    def forget_customer(self, event: Customer.Erased, unit: NotificationUnit) -> None:
+        """Forget an erased customer: no mail goes to them, none keeps their data."""
+        unit.forget_customer(event.originator_id)
 
     @handles(Seller.Registered, Seller.ProfileUpdated)
     def remember_seller(

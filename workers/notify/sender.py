@@ -129,11 +129,10 @@ class OutboxSender:
             self.sender.send(mail)
         except MailRejected as error:
             delay = retry_delay(due.attempts + 1)
-            claimed.retry_in(delay, str(error))
+            reason = str(error).replace(due.to_address, "<recipient>")
+            claimed.retry_in(delay, reason)
             MAIL_FAILURES.labels("rejected").inc()
-            log.warning(
-                "mail_rejected", message_id=mail.message_id, error=str(error), retry_in=delay
-            )
+            log.warning("mail_rejected", message_id=mail.message_id, error=reason, retry_in=delay)
             return
         claimed.mark_sent()
         MAILS_SENT.inc()

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from commands.base import Outcome
 from writeapi.deps import AdminCall, SellerCall, ShopperCall
 from writeapi.execution import Reply
-from writeapi.openapi import NOT_FOUND, command
+from writeapi.openapi import ERASURE_REFUSED, NOT_FOUND, command
 from writeapi.schemas import (
     AddAddress,
     RegisterCustomer,
@@ -109,3 +109,16 @@ def add_address(
         ),
         added,
     )
+
+
+@router.post("/customers/{customer_id}/erasure", **command(NOT_FOUND, ERASURE_REFUSED))
+def erase_customer(customer_id: UUID, call: ShopperCall) -> Response:
+    """Erase a customer's personal data for good (the customer themself, or an admin).
+
+    Their data key is deleted: their name, email and addresses read `erased` in every event,
+    view and rebuild from then on, while their orders and every total stay. An event that
+    holds no personal data records it. Refused with 409 `unshipped-orders` while an order of
+    theirs is not yet shipped or closed; erasing again changes nothing.
+    """
+    commands = call.commands
+    return call.run(None, lambda ctx: Reply(commands.erase_customer(customer_id, ctx)))

@@ -1,0 +1,134 @@
+"""Where the per-person data keys live: a key-store interface and its PostgreSQL table.
+
+A person's row is kept when their key is erased (data_key NULL, erased_at set), so that
+nothing written later for them gets a fresh key: it is written already erased. A cloud KMS
+can stand in for the table behind the same three methods.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+import psycopg
+from cachetools import TTLCache
+from psycopg.rows import tuple_row
+from psycopg.sql import SQL, Identifier
+
+from infra.personal.cipher import new_data_key
+from infra.schema_lock import lock_schema_in_transaction
+
+KEY_TABLE = "personal_data_keys"
+KEY_CACHE_SECONDS = 10.0
+"""How long a process reuses a key it read; an erasure is seen by every process after this."""
+KEY_CACHE_SIZE = 100_000
+
+Connect = Callable[[], AbstractContextManager[psycopg.Connection[Any]]]
+
+
+class KeyStore(Protocol):
+    """The data keys of persons, by person id."""
+
+    def key_for_writing(self, person: str) -> bytes | None:
+        """The person's key, made now if they have none; None once they are erased."""
+
+    def key_for_reading(self, person: str) -> bytes | None:
+        """The person's key; None once they are erased (or if they never had one)."""
+
+    def erase(self, person: str) -> None:
+        """Delete the person's key for good; erasing twice changes nothing."""
+
+    def forget(self, person: str) -> None:
+        """Drop any copy of the person's key this process holds (it was erased elsewhere)."""
+
+
+class PostgresKeyStore:
+    """Data keys in a PostgreSQL table of the given schema, each read cached for a moment."""
+
+    def __init__(self, connect: Connect, schema: str) -> None:
+        self._connect = connect
+        self._table = Identifier(schema, KEY_TABLE)
+        self._cache: TTLCache[str, bytes] = TTLCache(KEY_CACHE_SIZE, KEY_CACHE_SECONDS)
+        self._erased: set[str] = set()
+        self._lock = threading.Lock()
+        self._ready = False
+
+    def key_for_writing(self, person: str) -> bytes | None:
+        """The person's key, made now if they have none; None once they are erased."""
+        return self._cached(person) or self._fetch(person, create=True)
+
+    def key_for_reading(self, person: str) -> bytes | None:
+        """The person's key; None once they are erased (or if they never had one)."""
+        return self._cached(person) or self._fetch(person, create=False)
+
+    def erase(self, person: str) -> None:
+        """Delete the person's key for good, keeping the row that says they are erased."""
+        self._create_table()
+        statement = SQL(
+            "INSERT INTO {} (person_id, data_key, erased_at) VALUES (%s, NULL, now()) "
+            "ON CONFLICT (person_id) DO UPDATE SET data_key = NULL, "
+            "erased_at = coalesce({}.erased_at, now())"
+        ).format(self._table, self._table)
+        with self._connect() as conn, conn.transaction():
+            conn.execute(statement, (person,))
+        with self._lock:
+            self._cache.pop(person, None)
+            self._erased.add(person)
+
+    def forget(self, person: str) -> None:
+        """Drop the cached key: the next read asks the table (which knows of the erasure)."""
+        with self._lock:
+            self._cache.pop(person, None)
+
+    def _cached(self, person: str) -> bytes | None:
+        with self._lock:
+            return None if person in self._erased else self._cache.get(person)
+
+    def _fetch(self, person: str, *, create: bool) -> bytes | None:
+        with self._lock:
+            if person in self._erased:
+                return None
+        self._create_table()
+        row = self._insert(person) if create else self._select(person)
+        if row is None and create:  # another process inserted it under our snapshot
+            row = self._select(person)
+        key = None if row is None else row[0]
+        with self._lock:
+            if key is not None:
+                self._cache[person] = bytes(key)
+            elif row is not None:
+                self._erased.add(person)
+        return None if key is None else bytes(key)
+
+    def _select(self, person: str) -> tuple[Any, ...] | None:
+        statement = SQL("SELECT data_key FROM {} WHERE person_id = %s").format(self._table)
+        with self._connect() as conn, conn.cursor(row_factory=tuple_row) as cursor:
+            return cursor.execute(statement, (person,)).fetchone()
+
+    def _insert(self, person: str) -> tuple[Any, ...] | None:
+        statement = SQL(
+            "WITH made AS (INSERT INTO {} (person_id, data_key) VALUES (%s, %s) "
+            "ON CONFLICT (person_id) DO NOTHING RETURNING data_key) "
+            "SELECT data_key FROM made UNION ALL "
+            "SELECT data_key FROM {} WHERE person_id = %s LIMIT 1"
+        ).format(self._table, self._table)
+        with (
+            self._connect() as conn,
+            conn.transaction(),
+            conn.cursor(row_factory=tuple_row) as cursor,
+        ):
+            return cursor.execute(statement, (person, new_data_key(), person)).fetchone()
+
+    def _create_table(self) -> None:
+        if self._ready:
+            return
+        statement = SQL(
+            "CREATE TABLE IF NOT EXISTS {} (person_id text PRIMARY KEY, data_key bytea, "
+            "erased_at timestamptz)"
+        ).format(self._table)
+        with self._connect() as conn, conn.transaction():
+            lock_schema_in_transaction(conn)
+            conn.execute(statement)
+        self._ready = True
