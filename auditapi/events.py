@@ -18,6 +18,9 @@ from eventsourcing.persistence import (
     UUIDAsHex,
 )
 
+from infra.personal.keys import KeyStore
+from infra.personal.mapper import PersonalTranscoder
+
 METADATA_KEYS = ("actor", "role", "request_id", "correlation_id", "causation_id", "event_id")
 """The audit metadata every event carries (domain.base.Context.meta_for)."""
 
@@ -55,9 +58,11 @@ def transcoder() -> JSONTranscoder:
     return json
 
 
-def mapper() -> Mapper[UUID]:
-    """Turns stored events back into domain events (for replaying an aggregate)."""
-    return Mapper(transcoder=transcoder())
+def mapper(keys: KeyStore | None = None) -> Mapper[UUID]:
+    """Turns stored events back into domain events (for replaying an aggregate), with their
+    sealed personal data opened with keys (ERASED once a person's key is erased)."""
+    json = transcoder()
+    return Mapper(transcoder=json if keys is None else PersonalTranscoder(json, keys))
 
 
 def plain(value: Any) -> Any:
@@ -82,14 +87,17 @@ def plain(value: Any) -> Any:
 
 
 class EventDecoder:
-    """Decodes recorded events into the audit API's JSON (one per process: it holds no state)."""
+    """Decodes recorded events into the audit API's JSON, personal data opened with keys (the
+    event store's data keys, infra.personal) where events are sealed."""
 
-    def __init__(self) -> None:
-        self._transcoder = transcoder()
+    def __init__(self, keys: KeyStore | None = None) -> None:
+        self.mapper = mapper(keys)
+        self._transcoder = self.mapper.transcoder
 
     def document(self, recorded: Recorded, chain_hash: str | None = None) -> dict[str, Any]:
         """The event as JSON: where it is, what it is, its payload and its audit metadata."""
         state: dict[str, Any] = dict(self._transcoder.decode(recorded.stored.state))
+        state.pop("class_version", None)
         meta = state.pop("meta", None) or {}
         timestamp = state.pop("timestamp", None)
         return {

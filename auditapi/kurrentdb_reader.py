@@ -18,7 +18,7 @@ from eventsourcing.persistence import StoredEvent
 from kurrentdbclient import DEFAULT_EXCLUDE_FILTER, KurrentDBClient, RecordedEvent
 from kurrentdbclient.exceptions import NotFoundError
 
-from auditapi.events import Recorded, event_type
+from auditapi.events import EventDecoder, Recorded, event_type
 from auditapi.reader import CONTEXT_OF_MODULE, LogQuery, context_of
 
 PAGE = 500
@@ -30,9 +30,12 @@ class KurrentDBEventReader:
     """Reads the contexts' events from one KurrentDB; logs names the contexts (or the one
     shared log, which holds every event)."""
 
-    def __init__(self, client: KurrentDBClient, logs: tuple[str, ...]) -> None:
+    def __init__(
+        self, client: KurrentDBClient, logs: tuple[str, ...], decoder: EventDecoder | None = None
+    ) -> None:
         self.client = client
         self.logs = logs
+        self.decoder = decoder or EventDecoder()
 
     def stream(
         self,

@@ -15,7 +15,7 @@ from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composable, Composed, Identifier, Literal
 from psycopg_pool import ConnectionPool
 
-from auditapi.events import Recorded
+from auditapi.events import EventDecoder, Recorded
 from auditapi.reader import LogQuery
 from infra.audit.postgres_chain import ChainTable
 
@@ -31,9 +31,16 @@ def table_of(log: str) -> str:
 class PostgresEventReader:
     """Reads the logs of one schema through pool; tables maps each log to its table."""
 
-    def __init__(self, pool: ConnectionPool, schema: str, tables: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        pool: ConnectionPool,
+        schema: str,
+        tables: Mapping[str, str],
+        decoder: EventDecoder | None = None,
+    ) -> None:
         self.pool = pool
         self.logs = tuple(tables)
+        self.decoder = decoder or EventDecoder()
         self._tables = {log: Identifier(schema, table) for log, table in tables.items()}
         self._chains = {log: ChainTable(schema, table) for log, table in tables.items()}
 

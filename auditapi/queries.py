@@ -9,12 +9,11 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from auditapi.events import EventDecoder, Recorded, mapper, plain
+from auditapi.events import Recorded, plain
 from auditapi.reader import EventReader
 from domain.fulfilment import fulfilment_id
 from domain.inventory import stock_item_id
 
-DECODER = EventDecoder()
 PAGE = 1000
 """Events read at a time when a whole stream is walked."""
 PAYMENT_EVENTS = frozenset(
@@ -29,7 +28,7 @@ def documents(reader: EventReader, page: Sequence[Recorded]) -> list[dict[str, A
         positions = [recorded.position for recorded in page if recorded.log == log]
         found = reader.chain_hashes(log, positions)
         hashes.update(((log, position), digest) for position, digest in found.items())
-    return [DECODER.document(r, hashes.get((r.log, r.position))) for r in page]
+    return [reader.decoder.document(r, hashes.get((r.log, r.position))) for r in page]
 
 
 class UnknownStream(LookupError):
@@ -53,8 +52,7 @@ def links(reader: EventReader, stream_id: UUID) -> dict[str, Any]:
     """The streams this one points at, derived as the commands derive them: a product's stock
     item, a stock item's product, an order's fulfilments, stock items and payment events, a
     fulfilment's order; each id shown with the context whose log holds it."""
-    decoder = EventDecoder()
-    events = [decoder.document(recorded) for recorded in whole_stream(reader, stream_id)]
+    events = documents(reader, list(whole_stream(reader, stream_id)))
     if not events:
         raise UnknownStream(str(stream_id))
     first = events[0]
@@ -117,7 +115,7 @@ def state_at(
 ) -> PastState | None:
     """The aggregate replayed from its first event up to version, or up to the last event at
     or before at; None if it did not exist yet. UnknownStream if it never existed."""
-    to_domain = mapper().to_domain_event
+    to_domain = reader.decoder.mapper.to_domain_event
     aggregate: Any = None
     seen = False
     for recorded in whole_stream(reader, stream_id, version):

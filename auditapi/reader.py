@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
-from auditapi.events import Recorded
+from auditapi.events import EventDecoder, Recorded
 
 CONTEXT_OF_MODULE = {
     "domain.product": "catalog",
@@ -51,6 +51,8 @@ class EventReader(Protocol):
 
     logs: tuple[str, ...]
     """The logs it reads, by name (a context, or the single shared log)."""
+    decoder: EventDecoder
+    """Decodes what it reads, with the store's data keys for sealed personal data."""
 
     def stream(
         self,

@@ -19,12 +19,14 @@ from psycopg_pool import ConnectionPool
 from auditapi.access import Access, PostgresAccessLog
 from auditapi.app import create_app
 from auditapi.deps import AuditApiDeps
+from auditapi.events import EventDecoder
 from auditapi.kurrentdb_reader import KurrentDBEventReader
 from auditapi.postgres_reader import PostgresEventReader, table_of
 from auditapi.reader import CONTEXTS, EventReader
 from commands.services import SINGLE_LOG
 from infra.eventstore import search_path_of
 from infra.logging import configure_logging
+from infra.personal.keys import PostgresKeyStore
 from infra.postgres_pool import postgres_pool
 from infra.settings import Settings, load_settings
 from infra.stores import stores
@@ -51,18 +53,24 @@ def log_names(settings: Settings) -> tuple[str, ...]:
 
 
 def event_reader(settings: Settings, pool: ConnectionPool) -> EventReader:
-    """The reader of the configured event store (PostgreSQL reads through pool)."""
+    """The reader of the configured event store (PostgreSQL reads through pool), opening
+    sealed personal data with the data keys kept in the PostgreSQL (infra.personal)."""
+    schema = search_path_of(stores(settings).postgres_url) or "public"
+    keys = (
+        PostgresKeyStore(pool.connection, schema) if settings.events.encrypt_personal_data else None
+    )
+    decoder = EventDecoder(keys)
     if settings.events.store == "kurrentdb":
         assert settings.events.kurrentdb_uri
         client = KurrentDBClient(
             settings.events.kurrentdb_uri,
             root_certificates=settings.events.kurrentdb_root_certificates,
         )
-        return KurrentDBEventReader(client, log_names(settings))
+        return KurrentDBEventReader(client, log_names(settings), decoder)
     if settings.events.store != "postgres":
         raise ValueError("the audit API reads a PostgreSQL or KurrentDB event store")
-    schema = search_path_of(stores(settings).postgres_url) or "public"
-    return PostgresEventReader(pool, schema, {log: table_of(log) for log in log_names(settings)})
+    tables = {log: table_of(log) for log in log_names(settings)}
+    return PostgresEventReader(pool, schema, tables, decoder)
 
 
 def access_log(settings: Settings, pool: ConnectionPool) -> PostgresAccessLog:

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 
 from auditapi.app import create_app
 from auditapi.deps import AuditApiDeps
-from auditapi.events import Recorded, mapper
+from auditapi.events import EventDecoder, Recorded, mapper
 from auditapi.reader import LogQuery
 from auditapi.routers.logs import EXPORT_PAGE
 from domain.base import Context
@@ -33,6 +33,7 @@ class MadeOnDemand:
     """A log of events made as they are asked for, counting the pages asked for."""
 
     logs = ("catalog",)
+    decoder = EventDecoder()
 
     def __init__(self, events: int) -> None:
         self.events = events

@@ -19,6 +19,7 @@ from commands.services import Commands
 from domain.inventory import stock_item_id
 from infra.audit.logs import chain_hashes
 from infra.eventstore import eventsourcing_env, search_path_of
+from infra.personal.keys import PostgresKeyStore
 from infra.postgres_pool import postgres_pool
 from infra.settings import EventStoreSettings, PostgresSettings, Settings
 from marketplace.bootstrap import log_tables
@@ -41,9 +42,10 @@ def commands(backend: str, request: pytest.FixtureRequest) -> Iterator[Commands]
         env = eventsourcing_env(settings, request.getfixturevalue("postgres_url"))
     else:
         uri = os.environ["KURRENTDB_URI"]
-        env = eventsourcing_env(
-            Settings(events=EventStoreSettings(store="kurrentdb", kurrentdb_uri=uri))
+        store = EventStoreSettings(
+            store="kurrentdb", kurrentdb_uri=uri, encrypt_personal_data=False
         )
+        env = eventsourcing_env(Settings(events=store))
     opened = Commands(env)
     yield opened
     opened.close()
@@ -58,7 +60,9 @@ def reader(
         url = request.getfixturevalue("postgres_url")
         schema = search_path_of(url) or "public"
         tables = {app.log_name: table_of(app.log_name) for app in commands.applications}
-        opened = PostgresEventReader(postgres_pool(url, max_size=2), schema, tables)
+        pool = postgres_pool(url, max_size=2)
+        decoder = EventDecoder(PostgresKeyStore(pool.connection, schema))
+        opened = PostgresEventReader(pool, schema, tables, decoder)
     else:
         opened = KurrentDBEventReader(KurrentDBClient(os.environ["KURRENTDB_URI"]), CONTEXTS)
     yield opened
@@ -161,7 +165,8 @@ def test_a_flow_is_found_across_contexts(reader: EventReader, shop: Shop) -> Non
 
 def test_an_event_decodes_to_plain_json(reader: EventReader, shop: Shop) -> None:
     (placed,) = [r for r in reader.stream(shop.order_id, limit=1)]
-    document = EventDecoder().document(placed)
+    document = reader.decoder.document(placed)
+    assert document["payload"]["ship_to"]["city"] == "Lyon"  # sealed personal data, opened
     assert document["stream_id"] == str(shop.order_id)
     assert (document["log"], document["version"], document["type"]) == ("orders", 0, "Order.Placed")
     assert document["position"] == placed.position
