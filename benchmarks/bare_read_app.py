@@ -24,6 +24,7 @@ DOCUMENT: dict[str, Any] = {
     "units_available": 42,
     "delisted": False,
     "listed_at": "2026-01-01T00:00:00+00:00",
+    "images": [],
     "version": 0,
 }
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from uuid import UUID
+from collections.abc import Mapping, Sequence
+from uuid import UUID, uuid5
 
 from commands.access import require_owner
 from commands.base import ContextApplication, Outcome
@@ -11,6 +11,7 @@ from domain.base import Context
 from domain.errors import RuleViolated
 from domain.money import Money
 from domain.product import Product
+from domain.product_images import Gallery
 from domain.seller import Seller
 
 
@@ -106,6 +107,76 @@ class CatalogApplication(ContextApplication):
         self.product_owned_by_actor(product_id, ctx)
         return self.change(product_id, Product, lambda p: p.delist(reason, ctx), expected_version)
 
+    def image_room(self, product_id: UUID, content_hash: str, limit: int, ctx: Context) -> UUID:
+        """The id an upload of these bytes gets, once the actor may add it to the product and
+        the product has room for it (checked again when it is added)."""
+        product = self.product_owned_by_actor(product_id, ctx)
+        image_id = product_image_id(product_id, content_hash)
+        if product.delisted:
+            raise RuleViolated("product is delisted")
+        product.gallery.require_room(image_id, limit)
+        return image_id
+
+    def add_product_image(
+        self,
+        product_id: UUID,
+        blob_key: str,
+        original: tuple[str, str, int, int, int],
+        limit: int,
+        ctx: Context,
+    ) -> Outcome:
+        """Add an uploaded original (hash, type, width, height, bytes) stored at blob_key;
+        the same bytes again change nothing."""
+        self.product_owned_by_actor(product_id, ctx)
+        image_id = product_image_id(product_id, original[0])
+        return self.change(
+            product_id, Product, lambda p: p.add_image(image_id, blob_key, original, limit, ctx)
+        )
+
+    def reorder_product_images(
+        self, product_id: UUID, image_ids: list[UUID], ctx: Context, expected_version: int | None
+    ) -> Outcome:
+        """Show a product's images in a new order."""
+        self.product_owned_by_actor(product_id, ctx)
+        return self.change(
+            product_id, Product, lambda p: p.reorder_images(image_ids, ctx), expected_version
+        )
+
+    def remove_product_image(
+        self, product_id: UUID, image_id: UUID, ctx: Context, expected_version: int | None
+    ) -> Outcome:
+        """Remove one of a product's images."""
+        self.product_owned_by_actor(product_id, ctx)
+        return self.change(
+            product_id, Product, lambda p: p.remove_image(image_id, ctx), expected_version
+        )
+
+    def gallery(self, product_id: UUID) -> Gallery:
+        """The product's images as the store has them now (for the image worker)."""
+        return self.load(product_id, Product).gallery
+
+    def record_image_variants(
+        self,
+        product_id: UUID,
+        image_id: UUID,
+        variants: Sequence[tuple[str, tuple[int, int], dict[str, str]]],
+        ctx: Context,
+    ) -> Outcome:
+        """Record an image's rendered variants (name, size, rendition keys) in one append;
+        those already recorded are left alone."""
+
+        def record(product: Product) -> None:
+            for name, size, renditions in variants:
+                product.record_variant(image_id, name, size, renditions, ctx)
+
+        return self.change(product_id, Product, record)
+
+    def fail_product_image(
+        self, product_id: UUID, image_id: UUID, reason: str, ctx: Context
+    ) -> Outcome:
+        """Record that an image cannot be rendered, and why; once."""
+        return self.change(product_id, Product, lambda p: p.fail_image(image_id, reason, ctx))
+
     def product_owned_by_actor(self, product_id: UUID, ctx: Context) -> Product:
         """Load a product and check that the actor may change it."""
         product = self.recent(product_id, Product)
@@ -129,3 +200,11 @@ class CatalogApplication(ContextApplication):
         if seller.suspended:
             raise RuleViolated("the seller is suspended")
         return seller
+
+
+IMAGE_ID_NAMESPACE = UUID("3b1f6c52-8d0e-4f7a-b2c9-5e4d6a7f8091")
+
+
+def product_image_id(product_id: UUID, content_hash: str) -> UUID:
+    """An image's id: the same bytes uploaded to the same product are the same image."""
+    return uuid5(IMAGE_ID_NAMESPACE, f"{product_id}/{content_hash}")

@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from uuid import UUID
 
 from domain.base import Context, MarketplaceAggregate
 from domain.errors import InvalidValue, RuleViolated
 from domain.money import Money
+from domain.product_images import (
+    Gallery,
+    GalleryImage,
+    checked_original,
+    checked_variant,
+)
 from domain.text import bounded
 
 MAX_ATTRIBUTES = 30
 
 
 class Product(MarketplaceAggregate):
-    """A listed product; once delisted it cannot change again."""
+    """A listed product; once delisted it cannot change again.
+
+    Its gallery holds at most the limit the command names; the image worker's variants and
+    failures are recorded whatever the product's state, and each at most once.
+    """
 
     class Listed(MarketplaceAggregate.Created):
         seller_id: UUID
@@ -49,6 +60,52 @@ class Product(MarketplaceAggregate):
         def apply(self, product: Product) -> None:
             product.delisted = True
 
+    class ImageAdded(MarketplaceAggregate.Event):
+        image_id: UUID
+        blob_key: str
+        content_hash: str
+        content_type: str
+        width: int
+        height: int
+        size_bytes: int
+        image_ids: list[str]
+        """The product's images after it, in display order (this one last)."""
+
+        def apply(self, product: Product) -> None:
+            product.gallery.images[self.image_id] = GalleryImage(self.content_hash)
+
+    class ImagesReordered(MarketplaceAggregate.Event):
+        image_ids: list[str]
+
+        def apply(self, product: Product) -> None:
+            product.gallery.reorder(self.image_ids)
+
+    class ImageRemoved(MarketplaceAggregate.Event):
+        image_id: UUID
+        image_ids: list[str]
+        """The product's images after it, in display order."""
+
+        def apply(self, product: Product) -> None:
+            product.gallery.images.pop(self.image_id, None)
+
+    class ImageVariantRendered(MarketplaceAggregate.Event):
+        image_id: UUID
+        variant: str
+        width: int
+        height: int
+        renditions: dict[str, str]
+        """The blob key of each format's rendition, by format."""
+
+        def apply(self, product: Product) -> None:
+            product.gallery.images[self.image_id].variants.add(self.variant)
+
+    class ImageFailed(MarketplaceAggregate.Event):
+        image_id: UUID
+        reason: str
+
+        def apply(self, product: Product) -> None:
+            product.gallery.images[self.image_id].failure = self.reason
+
     def __init__(
         self,
         seller_id: UUID,
@@ -66,6 +123,7 @@ class Product(MarketplaceAggregate):
         self.attributes = dict(attributes)
         self.price = Money(price_minor, currency)
         self.delisted = False
+        self.gallery = Gallery()
 
     @classmethod
     def list(
@@ -110,9 +168,88 @@ class Product(MarketplaceAggregate):
         if not self.delisted:
             self._emit(self.Delisted, ctx, reason=bounded("reason", reason, 500, allow_empty=True))
 
+    def add_image(
+        self,
+        image_id: UUID,
+        blob_key: str,
+        original: tuple[str, str, int, int, int],
+        limit: int,
+        ctx: Context,
+    ) -> None:
+        """Add an image (original: hash, type, width, height, bytes) unless the product has
+        it already; at most limit images."""
+        self._require_listed()
+        content_hash, content_type, width, height, size_bytes = original
+        checked_original(content_hash, content_type, width, height)
+        if image_id in self.gallery.images:
+            return
+        self.gallery.require_room(image_id, limit)
+        self._emit(
+            self.ImageAdded,
+            ctx,
+            image_id=image_id,
+            blob_key=blob_key,
+            content_hash=content_hash,
+            content_type=content_type,
+            width=width,
+            height=height,
+            size_bytes=size_bytes,
+            image_ids=[*map(str, self.gallery.images), str(image_id)],
+        )
+
+    def reorder_images(self, image_ids: Sequence[UUID], ctx: Context) -> None:
+        """Show the images in this order, which names each exactly once; the same order is
+        no change."""
+        self._require_listed()
+        order = self.gallery.checked_order(image_ids)
+        if order != [str(image_id) for image_id in self.gallery.images]:
+            self._emit(self.ImagesReordered, ctx, image_ids=order)
+
+    def remove_image(self, image_id: UUID, ctx: Context) -> None:
+        """Remove one of the product's images."""
+        self._require_listed()
+        self.gallery.require(image_id)
+        rest = [str(other) for other in self.gallery.images if other != image_id]
+        self._emit(self.ImageRemoved, ctx, image_id=image_id, image_ids=rest)
+
+    def record_variant(
+        self,
+        image_id: UUID,
+        variant: str,
+        size: tuple[int, int],
+        renditions: dict[str, str],
+        ctx: Context,
+    ) -> None:
+        """Record a rendered variant of an image the product still has; once per variant."""
+        checked_variant(variant, *size, renditions)
+        image = self.gallery.images.get(image_id)
+        if image is None or image.failure is not None or variant in image.variants:
+            return
+        width, height = size
+        self._emit(
+            self.ImageVariantRendered,
+            ctx,
+            image_id=image_id,
+            variant=variant,
+            width=width,
+            height=height,
+            renditions=dict(renditions),
+        )
+
+    def fail_image(self, image_id: UUID, reason: str, ctx: Context) -> None:
+        """Record that an image the product still has cannot be rendered; once."""
+        image = self.gallery.images.get(image_id)
+        if image is None or image.settled:
+            return
+        self._emit(self.ImageFailed, ctx, image_id=image_id, reason=_reason(reason))
+
     def _require_listed(self) -> None:
         if self.delisted:
             raise RuleViolated("product is delisted")
+
+
+def _reason(reason: str) -> str:
+    return " ".join(reason.split())[:500] or "unreadable image"
 
 
 def _require_positive(price: Money) -> None:

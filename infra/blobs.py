@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 import boto3
 from botocore.config import Config
@@ -38,6 +39,10 @@ class BlobStore(Protocol):
         """The data and content type under key, or BlobNotFound."""
         ...
 
+    def put_file(self, key: str, file: BinaryIO, content_type: str) -> None:
+        """Store what file holds from its position on under key, streamed in chunks."""
+        ...
+
     def delete(self, key: str) -> None:
         """Remove what is under key; deleting a missing key changes nothing."""
         ...
@@ -58,15 +63,28 @@ class LocalBlobStore:
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
         """Store data under key, atomically."""
+        with self._writing(key, content_type) as file:
+            file.write(data)
+
+    def put_file(self, key: str, file: BinaryIO, content_type: str) -> None:
+        """Store what file holds from its position on under key, atomically."""
+        with self._writing(key, content_type) as target:
+            shutil.copyfileobj(file, target, 1024 * 1024)
+
+    @contextmanager
+    def _writing(self, key: str, content_type: str) -> Iterator[BinaryIO]:
         path = self.root / checked_key(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         Path(f"{path}.type").write_text(content_type)
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".blob-")
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
+        try:
+            with os.fdopen(handle, "wb") as file:
+                yield file
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temporary, path)
+        finally:
+            Path(temporary).unlink(missing_ok=True)
 
     def get(self, key: str) -> tuple[bytes, str]:
         """The data and content type under key, or BlobNotFound."""
@@ -135,6 +153,13 @@ class S3BlobStore:
         with _s3_errors():
             self.client.put_object(
                 Bucket=self.bucket, Key=checked_key(key), Body=data, ContentType=content_type
+            )
+
+    def put_file(self, key: str, file: BinaryIO, content_type: str) -> None:
+        """Store what file holds under key, in a multipart upload past a few megabytes."""
+        with _s3_errors():
+            self.client.upload_fileobj(
+                file, self.bucket, checked_key(key), ExtraArgs={"ContentType": content_type}
             )
 
     def get(self, key: str) -> tuple[bytes, str]:

@@ -163,6 +163,8 @@ def build_write_deps(
         read_api_url=read_api_public_url(settings),
         event_store=settings.events.store,
         store_timeout_seconds=settings.deadlines.write_store_timeout_seconds,
+        blobs=blob_store(settings),
+        images=settings.images,
         clock=clock,
     )
 

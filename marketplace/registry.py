@@ -21,6 +21,7 @@ from projections.runtime import Worker
 from projections.stores.postgres.unit import PostgresView
 from workers.checkout.book import PostgresCheckoutBook
 from workers.checkout.book_projection import CheckoutBookProjection
+from workers.images.worker import ImageProjection, ImageView
 from workers.labels import LabelProjection, LabelView
 from workers.notify.outbox import PostgresNotificationView
 from workers.notify.projection import NotificationProjection
@@ -192,12 +193,35 @@ def _labels_worker(settings: Settings) -> AbstractContextManager[Worker[Any]]:
     return labels(settings)
 
 
+def _images_worker(settings: Settings) -> AbstractContextManager[Worker[Any]]:
+    from workers.images.worker import opened as images
+
+    return images(settings)
+
+
 @contextmanager
 def _notify_worker(settings: Settings) -> Iterator[Worker[Any]]:
     from workers.notify.sender import opened as notify
 
     with notify(settings) as (worker, _):
         yield worker
+
+
+def _images_process() -> Process:
+    return Process(
+        "images",
+        Kind.WORKER,
+        "renders each uploaded product image into its variants",
+        ("images",),
+        lambda s: ["--metrics-port", str(s.images.metrics_port)] if s.images.metrics_port else [],
+        positions=book_lag(
+            ImageProjection,
+            _book_positions(lambda pool: ImageView(pool, ImageProjection.name)),
+        ),
+        batch_size=20,
+        projection=ImageProjection.name,
+        worker=_images_worker,
+    )
 
 
 def _workers() -> list[Process]:
@@ -238,6 +262,7 @@ def _workers() -> list[Process]:
             projection=LabelProjection.name,
             worker=_labels_worker,
         ),
+        _images_process(),
         Process(
             "notify",
             Kind.WORKER,

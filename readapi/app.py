@@ -18,7 +18,7 @@ from readapi.deps import ReadApiDeps
 from readapi.fastpath import ProductDetailFastPath
 from readapi.openapi import name_followed_logs
 from readapi.problems import RETRY_AFTER_SECONDS, install_problem_handlers
-from readapi.routers import analytics, carts, me, orders, products, search, sellers
+from readapi.routers import analytics, carts, images, me, orders, products, search, sellers
 
 DESCRIPTION = """
 Queries read views that projections keep from the event logs, so they trail the commands
@@ -82,7 +82,10 @@ def create_app(
         "Marketplace query API",
         DESCRIPTION,
         ("products", "search", "carts", "me", "orders", "sellers", "health"),
-        (module.router for module in (products, search, carts, me, orders, sellers, analytics)),
+        (
+            module.router
+            for module in (products, images, search, carts, me, orders, sellers, analytics)
+        ),
         deps,
         owned,
     )

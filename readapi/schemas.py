@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
@@ -30,6 +30,27 @@ class SellerName(Answer):
     name: str | None
 
 
+class ImageVariant(Answer):
+    """One rendered size of an image: its pixels and the URL of each format."""
+
+    width: int
+    height: int
+    webp: str
+    """The WebP rendition's path on this API (`/images/<sha256>.webp`), cacheable for ever."""
+    jpeg: str
+    """The JPEG rendition, for clients without WebP."""
+
+
+class ProductImage(Answer):
+    """One of a product's images: `processing` until its variants are rendered (show none of
+    them yet), `ready`, or `failed` (the original could not be rendered)."""
+
+    id: UUID
+    status: Literal["processing", "ready", "failed"]
+    variants: dict[Literal["thumbnail", "card", "zoom"], ImageVariant]
+    """The variants rendered so far: thumbnail (200 px), card (600 px), zoom (1600 px)."""
+
+
 class ProductDetail(Answer):
     """A product as shoppers see it, with its seller's name and the units on sale."""
 
@@ -43,6 +64,8 @@ class ProductDetail(Answer):
     units_available: int
     delisted: bool
     listed_at: str
+    images: list[ProductImage]
+    """The product's images in display order."""
     version: int
 
 

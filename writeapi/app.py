@@ -17,7 +17,7 @@ from infra.shedding import LoadShedder
 from writeapi.deps import WriteApiDeps
 from writeapi.middleware import BodySizeLimitMiddleware
 from writeapi.problems import RETRY_AFTER_SECONDS, install_problem_handlers
-from writeapi.routers import carts, orders, products, sellers
+from writeapi.routers import carts, images, orders, products, sellers
 
 DESCRIPTION = """
 Commands change the marketplace. Every successful answer carries:
@@ -48,6 +48,9 @@ RATE_LIMITED = ("cart", "checkout")
 """The budgets the command API spends (see request_category)."""
 CHECKOUT_PATH = re.compile(r"^/v1/carts/[^/]+/checkout$")
 CHANGES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+UPLOAD_PATH = re.compile(r"/v1/products/[^/]+/images")
+MULTIPART_ROOM = 64 * 1024
+"""Bytes an upload's body may have beside the file: the multipart boundaries and headers."""
 
 
 def request_category(method: str, path: str) -> str | None:
@@ -77,7 +80,7 @@ def create_app(
         "Marketplace command API",
         DESCRIPTION,
         ("sellers and customers", "products and stock", "carts", "orders", "health"),
-        (module.router for module in (sellers, products, carts, orders)),
+        (module.router for module in (sellers, products, images, carts, orders)),
         deps,
         owned,
     )
@@ -98,7 +101,12 @@ def create_app(
         return readiness_response(request, down, {"positions": positions}, RETRY_AFTER_SECONDS)
 
     # Request ids, shedding and rate limits run first, then the body cap.
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=deps.max_body_bytes)
+    upload_limit = deps.images.max_upload_bytes + MULTIPART_ROOM
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=deps.max_body_bytes,
+        larger=[("POST", UPLOAD_PATH, upload_limit)],
+    )
     add_guards(
         app,
         rate_limiter=rate_limiter,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -12,8 +12,10 @@ from fastapi.security import HTTPAuthorizationCredentials
 
 from commands.services import Commands
 from infra.auth import Role, TokenCodec
+from infra.blobs import BlobStore
 from infra.idempotency import IdempotencyStore
 from infra.openapi import BEARER
+from infra.settings import ImageSettings
 from infra.web import principal_in
 from writeapi.execution import Call
 
@@ -35,6 +37,10 @@ class WriteApiDeps:
     store_timeout_seconds: float = 1.0
     """Each store call's bound (settings.deadlines.write_store_timeout_seconds); readiness answers
     within twice it."""
+    blobs: BlobStore | None = None
+    """Where uploaded originals go; without one, uploads answer 503."""
+    images: ImageSettings = field(default_factory=ImageSettings)
+    """What an upload may be: bytes, pixels, images per product."""
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     """The time commands are decided at, payment deadlines included: the database's clock
     (infra.clock), which the checkout worker enforcing the deadlines reads too."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -10,19 +12,36 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class BodySizeLimitMiddleware:
-    """Answer 413 problem+json for a body over max_bytes, declared or streamed."""
+    """Answer 413 problem+json for a body over max_bytes, declared or streamed.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    larger names the (method, path pattern, limit) of routes that take more, like uploads.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        larger: Sequence[tuple[str, re.Pattern[str], int]] = (),
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = tuple(larger)
+
+    def limit(self, scope: Scope) -> int:
+        """The most bytes this request's body may have."""
+        for method, path, limit in self.larger:
+            if scope.get("method") == method and path.fullmatch(scope.get("path", "")):
+                return limit
+        return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.limit(scope)
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await _too_large(scope, send, self.max_bytes)
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await _too_large(scope, send, limit)
             return
         received = 0
 
@@ -31,8 +50,8 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise HTTPException(413, f"the body must be at most {self.max_bytes} bytes")
+                if received > limit:
+                    raise HTTPException(413, f"the body must be at most {limit} bytes")
             return message
 
         await self.app(scope, counting_receive, send)

@@ -13,6 +13,7 @@ from starlette.responses import Response
 from commands.errors import Forbidden, SoldOut, StaleVersion, TooMuchContention
 from commands.services import UnshippedOrders
 from domain.errors import DomainError, InsufficientStock, InvalidValue, NotFound, RuleViolated
+from domain.product_images import TooManyImages
 from infra.web import Problem, install_http_problems, problem_response, unavailable_handler
 
 __all__ = [
@@ -40,6 +41,7 @@ ERROR_MAP: list[tuple[type[Exception], int, str, str]] = [
     (UnshippedOrders, 409, "unshipped-orders", "Orders not yet shipped"),
     (NotFound, 404, "not-found", "Not found"),
     (InvalidValue, 422, "invalid-value", "Invalid value"),
+    (TooManyImages, 422, "too-many-images", "Too many images"),
     (RuleViolated, 409, "rule-violated", "Business rule violated"),
     (DomainError, 409, "rule-violated", "Business rule violated"),
     (Forbidden, 403, "forbidden", "Forbidden"),

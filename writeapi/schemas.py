@@ -233,3 +233,24 @@ class SellerPart(Body):
         description="the seller whose part shipped or arrived; defaults to the calling "
         "seller, or for an admin to the order's only seller (409 if it has several)",
     )
+
+
+def _each_once(ids: list[UUID]) -> list[UUID]:
+    if len(set(ids)) != len(ids):
+        raise ValueError("name each image once")
+    return ids
+
+
+class ReorderImages(Body):
+    image_ids: Annotated[
+        list[UUID],
+        Field(min_length=1, max_length=100, json_schema_extra={"uniqueItems": True}),
+        AfterValidator(_each_once),
+    ]
+    """Every image of the product, each once, in the order to show them."""
+
+
+class UploadedImage(Body):
+    """What an upload's Idempotency-Key is checked against: the bytes' SHA-256."""
+
+    content_hash: str

@@ -35,6 +35,7 @@ from infra.settings.groups import (
     Group,
     HttpSettings,
     IdempotencySettings,
+    ImageSettings,
     MailSettings,
     OpenSearchSettings,
     PaymentSettings,
@@ -59,6 +60,7 @@ __all__ = [
     "Group",
     "HttpSettings",
     "IdempotencySettings",
+    "ImageSettings",
     "MailSettings",
     "OpenSearchSettings",
     "PaymentSettings",
@@ -104,6 +106,7 @@ class Settings(BaseSettings):
     breaker: BreakerSettings = Field(default_factory=BreakerSettings)
     mail: MailSettings = Field(default_factory=MailSettings)
     blobs: BlobSettings = Field(default_factory=BlobSettings)
+    images: ImageSettings = Field(default_factory=ImageSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -288,3 +288,14 @@ class BlobSettings(Group):
     region: str = "us-east-1"
     access_key_id: str | None = None
     secret_access_key: SecretStr | None = None
+
+
+class ImageSettings(Group):
+    """What a product image upload may be, and the variants the image worker renders."""
+
+    env_prefix: ClassVar[str] = "image_"
+    max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=200 * 1024 * 1024)
+    max_pixels: int = Field(default=40_000_000, ge=1024, le=200_000_000)
+    """Width times height an upload may have; Pillow's decompression-bomb guard uses it too."""
+    max_per_product: int = Field(default=12, ge=1, le=100)
+    metrics_port: int = Field(default=0, ge=0, le=65535)

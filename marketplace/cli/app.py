@@ -63,6 +63,7 @@ ProjectorBatchSize = Annotated[
     int, batch_size_option("product-detail", 1000, "events per view transaction")
 ]
 LabelsBatchSize = Annotated[int, batch_size_option("labels", 50, "events per position commit")]
+ImagesBatchSize = Annotated[int, batch_size_option("images", 20, "events per position commit")]
 NotifyBatchSize = Annotated[int, batch_size_option("notify", 20, "mails sent per SMTP connection")]
 
 

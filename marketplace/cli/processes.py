@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from marketplace.cli.app import (
+    ImagesBatchSize,
     LabelsBatchSize,
     MetricsPort,
     NotifyBatchSize,
@@ -159,6 +160,17 @@ def labels(batch_size: LabelsBatchSize, metrics_port: MetricsPort = 0) -> None:
     from workers import labels as worker
 
     run_worker("labels", worker.run, batch_size, metrics_port)
+
+
+@app.command()
+def images(batch_size: ImagesBatchSize, metrics_port: MetricsPort = 0) -> None:
+    """Render each uploaded product image into its variants until SIGTERM or SIGINT.
+
+    Example: marketplace images --batch-size 20
+    """
+    from workers.images import worker
+
+    run_worker("images", worker.run, batch_size, metrics_port)
 
 
 @app.command()

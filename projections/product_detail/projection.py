@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar, Protocol
 from uuid import UUID
 
 from domain.product import Product
+from domain.product_images import VARIANTS
 from domain.seller import Seller
 from projections.handlers import handles
 from projections.stock import StockCountersUnit, StockCounting
@@ -17,6 +19,36 @@ def units_available(received: int, reserved: int, sold: int) -> int:
     Every read model computes it here (the Redis read script too: a test pins it to this).
     """
     return received - reserved - sold
+
+
+def image_url(key: str) -> str:
+    """The query API's path of a rendition's blob key (images/<sha256>.<ext>)."""
+    return f"/{key}"
+
+
+def variant_field(image_id: UUID | str, name: str) -> str:
+    """The product field holding one variant of an image (or `failed`, its failure)."""
+    return f"image:{image_id}:{name}"
+
+
+def gallery(fields: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A product's images as its document shows them, from its fields: in order, each
+    processing, ready (every variant rendered) or failed, with the variants rendered so far.
+
+    The Redis read script renders the same (READ_PRODUCT_JSON; a test pins the two).
+    """
+    images = []
+    for image_id in fields.get("images", []):
+        variants = {
+            name: fields[variant_field(image_id, name)]
+            for name in VARIANTS
+            if variant_field(image_id, name) in fields
+        }
+        status = "ready" if len(variants) == len(VARIANTS) else "processing"
+        if variant_field(image_id, "failed") in fields:
+            status = "failed"
+        images.append({"id": image_id, "status": status, "variants": variants})
+    return images
 
 
 class ProductDetailUnit(StockCountersUnit, Protocol):
@@ -101,3 +133,28 @@ class ProductDetailProjection(StockCounting[ProductDetailUnit]):
     def delist_product(self, event: Product.Delisted, unit: ProductDetailUnit) -> None:
         """Mark a product as delisted."""
         unit.update_product(event.originator_id, {"delisted": True}, event.originator_version)
+
+    @handles(Product.ImageAdded, Product.ImageRemoved, Product.ImagesReordered)
+    def order_images(
+        self,
+        event: Product.ImageAdded | Product.ImageRemoved | Product.ImagesReordered,
+        unit: ProductDetailUnit,
+    ) -> None:
+        """Show the product's images in their order; a new one as processing."""
+        unit.update_product(
+            event.originator_id, {"images": list(event.image_ids)}, event.originator_version
+        )
+
+    @handles(Product.ImageVariantRendered)
+    def show_variant(self, event: Product.ImageVariantRendered, unit: ProductDetailUnit) -> None:
+        """Show a rendered variant: its size and the URL of each format."""
+        urls = {fmt: image_url(key) for fmt, key in sorted(event.renditions.items())}
+        variant = {"width": event.width, "height": event.height, **urls}
+        field = variant_field(event.image_id, event.variant)
+        unit.update_product(event.originator_id, {field: variant}, event.originator_version)
+
+    @handles(Product.ImageFailed)
+    def fail_image(self, event: Product.ImageFailed, unit: ProductDetailUnit) -> None:
+        """Show an image as failed: it will never have variants."""
+        field = variant_field(event.image_id, "failed")
+        unit.update_product(event.originator_id, {field: event.reason}, event.originator_version)

@@ -20,10 +20,12 @@ import redis
 import redis.asyncio
 
 from domain.inventory import stock_item_id
+from domain.product_images import VARIANTS
 from projections.completeness import ViewIncomplete
 from projections.product_detail.projection import (
     ProductDetailProjection,
     ProductDetailUnit,
+    gallery,
     units_available,
 )
 from projections.stores.redis.unit import (
@@ -213,6 +215,34 @@ def stock_key_id(product_id: str) -> str:
     return str(stock_item_id(UUID(product_id)))
 
 
+# The Lua twin of projections.product_detail.projection.gallery: the images in order, each
+# with its status and the variants rendered so far (their JSON as the projection stored it).
+IMAGES_LUA = (
+    "local variant_names = {"
+    + ", ".join(f"'{name}'" for name in VARIANTS)
+    + "}\n"
+    + """local function images()
+  local out = {}
+  for _, id in ipairs(p['images'] and cjson.decode(p['images']) or {}) do
+    local parts = {}
+    for _, name in ipairs(variant_names) do
+      local variant = p['image:' .. id .. ':' .. name]
+      if variant then parts[#parts + 1] = cjson.encode(name) .. ':' .. variant end
+    end
+    local status = 'processing'
+    if p['image:' .. id .. ':failed'] then
+      status = 'failed'
+    elseif #parts == #variant_names then
+      status = 'ready'
+    end
+    out[#out + 1] = '{"id":' .. cjson.encode(id) .. ',"status":"' .. status
+      .. '","variants":{' .. table.concat(parts, ',') .. '}}'
+  end
+  return '[' .. table.concat(out, ',') .. ']'
+end
+"""
+)
+
 # As READ_PRODUCT, but renders the query API's public document (readapi.schemas.ProductDetail:
 # these fields in this order, compact) so the API serves the bytes as they come.
 # Strings go through cjson.encode; attributes are stored as JSON text already. units_available
@@ -234,6 +264,9 @@ local function raw(value)
   return value or 'null'
 end
 local units = (tonumber(stock[1]) or 0) - (tonumber(stock[2]) or 0) - (tonumber(stock[3]) or 0)
+"""
+    + IMAGES_LUA
+    + """
 return table.concat({
   '{"id":', cjson.encode(ARGV[3]),
   ',"title":', str(p['title']),
@@ -247,6 +280,7 @@ return table.concat({
   '},"units_available":', string.format('%d', units),
   ',"delisted":', (p['delisted'] == '1') and 'true' or 'false',
   ',"listed_at":', str(p['listed_at']),
+  ',"images":', images(),
   ',"version":', raw(p['version']),
   '}'})
 """
@@ -264,7 +298,8 @@ def _document(product_id: UUID, reply: list[Any] | int | None) -> dict[str, Any]
     doc["id"] = str(product_id)
     doc["seller_name"] = text(seller_name) if seller_name is not None else None
     doc["units_available"] = units_available(received, reserved, sold)
-    return doc
+    doc["images"] = gallery(doc)
+    return {name: value for name, value in doc.items() if not name.startswith("image:")}
 
 
 INTEGER_FIELDS = {"price_minor", "version"}
@@ -273,7 +308,7 @@ INTEGER_FIELDS = {"price_minor", "version"}
 def _encode(value: Any) -> str:
     if isinstance(value, bool):
         return "1" if value else "0"
-    if isinstance(value, dict):
+    if isinstance(value, dict | list):
         return json.dumps(value, sort_keys=True)
     return str(value)
 
@@ -283,6 +318,8 @@ def _decode(name: str, value: str) -> Any:
         return int(value)
     if name == "delisted":
         return value == "1"
-    if name == "attributes":
+    if name in ("attributes", "images") or (
+        name.startswith("image:") and not name.endswith(":failed")
+    ):
         return json.loads(value)
     return value

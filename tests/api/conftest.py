@@ -7,10 +7,12 @@ module for the table-driven tests, whose rows each make their own aggregates.
 from __future__ import annotations
 
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -29,6 +31,7 @@ from domain.money import Money
 from domain.order import Order
 from domain.order_lines import OrderLine
 from infra.auth import Role
+from infra.blobs import BlobStore, LocalBlobStore
 from infra.customer_orders import PostgresCustomerOrders
 from infra.idempotency import IdempotencyStore
 from infra.settings import (
@@ -271,7 +274,9 @@ def json_logs() -> Iterator[None]:
 
 
 @contextmanager
-def command_api(url: str, **overrides: Any) -> Iterator[tuple[WriteApiDeps, FastAPI]]:
+def command_api(
+    url: str, blobs: BlobStore | None = None, **overrides: Any
+) -> Iterator[tuple[WriteApiDeps, FastAPI]]:
     """A command API's dependencies and app on the PostgreSQL at url, with settings overrides."""
     settings = api_settings(url).updated(**overrides)
     pool = postgres_pool(settings, max_size=8)
@@ -290,6 +295,8 @@ def command_api(url: str, **overrides: Any) -> Iterator[tuple[WriteApiDeps, Fast
             checkout_expiry_seconds=settings.checkout.expiry_seconds,
             read_api_url=READ_API_URL,
             store_timeout_seconds=settings.deadlines.write_store_timeout_seconds,
+            blobs=blobs or LocalBlobStore(Path(tempfile.mkdtemp(prefix="blobs-"))),
+            images=settings.images,
         )
         yield deps, create_app(deps)
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 import time
@@ -105,6 +106,16 @@ def test_keys_are_separate_and_nested_keys_do_not_clash(store: BlobStore) -> Non
         b"2",
         b"3",
     ]
+
+
+def test_a_file_is_streamed_in_from_where_it_stands(store: BlobStore) -> None:
+    data = bytes(range(256)) * 40_000  # 10 MB: S3 takes it as a multipart upload
+    file = io.BytesIO(b"skipped" + data)
+    file.seek(len(b"skipped"))
+
+    store.put_file("originals/p/big", file, "image/jpeg")
+
+    assert store.get("originals/p/big") == (data, "image/jpeg")
 
 
 def test_an_empty_blob_is_a_blob(store: BlobStore) -> None:

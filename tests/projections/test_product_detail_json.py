@@ -11,6 +11,7 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
+import orjson
 import pytest
 import redis
 import redis.asyncio
@@ -137,3 +138,64 @@ async def test_the_script_counts_units_available_as_python_does(
     )
     assert detail.units_available == units_available(received, reserved, sold)
     assert detail.seller.name is None
+
+
+async def test_images_show_in_order_with_their_status_and_variants_as_python_shows_them(
+    env: dict[str, str], view: RedisProductDetailView
+) -> None:
+    commands = Commands(env)
+    try:
+        product, images = gallery_shop(commands)
+    finally:
+        commands.close()
+    logs = [ContextLog(env, "catalog"), ContextLog(env, "inventory")]
+    Worker(ProductDetailProjection(), view, logs, batch_size=3).catch_up()
+
+    body = await view.product_json_async(str(product))
+    detail = ProductDetail.model_validate_json(body or b"", strict=True)
+    ready, processing, failed = images
+    assert [(i.id, i.status) for i in detail.images] == [
+        (failed, "failed"),
+        (ready, "ready"),
+        (processing, "processing"),
+    ]
+    variants = detail.images[1].variants
+    assert {name: (v.width, v.height) for name, v in variants.items()} == {
+        "thumbnail": (200, 150),
+        "card": (600, 450),
+        "zoom": (1600, 1200),
+    }
+    assert variants["card"].webp == "/images/card.webp"
+    assert variants["card"].jpeg == "/images/card.jpg"
+    assert detail.images[0].variants == {}
+    assert set(detail.images[2].variants) == {"zoom"}
+    python = view.product(product)
+    assert python is not None
+    assert orjson.loads(body or b"")["images"] == python["images"]
+    assert not any(name.startswith("image:") for name in python)
+
+
+def gallery_shop(commands: Commands) -> tuple[uuid.UUID, tuple[uuid.UUID, ...]]:
+    """A product with a ready, a processing, a failed and a removed image, reordered."""
+    seller, product = uuid.uuid4(), uuid.uuid4()
+    ctx = as_seller(seller)
+    catalog = commands.catalog
+    catalog.register_seller(seller, "Acme", "a@acme.test", ctx)
+    catalog.list_product(product, seller, "Lamp", "", "home", {}, Money(1999, "EUR"), ctx)
+    ids = []
+    for digit in "abcd":
+        original = (digit * 64, "image/jpeg", 2000, 1500, 1000)
+        catalog.add_product_image(product, f"originals/{digit}", original, 10, ctx)
+        ids.append(list(catalog.gallery(product).images)[-1])
+    ready, processing, failed, removed = ids
+    sizes = {"zoom": (1600, 1200), "card": (600, 450), "thumbnail": (200, 150)}
+    variants = [
+        (name, size, {"webp": f"images/{name}.webp", "jpeg": f"images/{name}.jpg"})
+        for name, size in sizes.items()
+    ]
+    catalog.record_image_variants(product, ready, variants, ctx)
+    catalog.record_image_variants(product, processing, variants[:1], ctx)
+    catalog.fail_product_image(product, failed, "cannot decode", ctx)
+    catalog.remove_product_image(product, removed, ctx, None)
+    catalog.reorder_product_images(product, [failed, ready, processing], ctx, None)
+    return product, (ready, processing, failed)

@@ -99,8 +99,9 @@ class Shop:
         return self.reader.auth(self.shopper, "shopper")
 
 
-def start_query_api(settings: Settings, log: Path) -> QueryApi:
-    """`marketplace serve-read` on a free port, as an operator runs it, once it is ready."""
+def start_query_api(settings: Settings, log: Path, blob_dir: Path | None = None) -> QueryApi:
+    """`marketplace serve-read` on a free port, as an operator runs it, once it is ready;
+    with a local blob store in blob_dir, if given."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("MARKETPLACE_")}
     env.update(
         MARKETPLACE_ENVIRONMENT="test",
@@ -109,6 +110,8 @@ def start_query_api(settings: Settings, log: Path) -> QueryApi:
         MARKETPLACE_REDIS_PREFIX=settings.redis.prefix,
         MARKETPLACE_LOG_LEVEL="WARNING",
     )
+    if blob_dir is not None:
+        env["MARKETPLACE_BLOB_DIR"] = str(blob_dir)
     port = free_port()
     with log.open("ab") as out:
         process = subprocess.Popen(

@@ -43,6 +43,7 @@ async def test_the_document_has_the_catalog_fields_seller_name_and_units_availab
         "units_available": 10 - 3 - 2,
         "delisted": False,
         "listed_at": body["listed_at"],
+        "images": [],
         "version": 0,
     }
     assert datetime.fromisoformat(body["listed_at"]) <= datetime.now(UTC)

@@ -30,6 +30,7 @@ from projections.runtime import Projection
 from projections.seller_sales.projection import SellerSalesProjection
 from workers.checkout.book_projection import CheckoutBookProjection
 from workers.checkout.manager import CheckoutManager
+from workers.images.worker import ImageProjection
 from workers.labels import LabelProjection
 from workers.notify.projection import NotificationProjection
 
@@ -165,6 +166,11 @@ PROJECTIONS: dict[type[Projection[Any]], set[type]] = {
         Product.DetailsUpdated,
         Product.PriceChanged,
         Product.Delisted,
+        Product.ImageAdded,
+        Product.ImagesReordered,
+        Product.ImageRemoved,
+        Product.ImageVariantRendered,
+        Product.ImageFailed,
         StockItem.Opened,
         StockItem.StockReceived,
         StockItem.StockAdjusted,
@@ -217,6 +223,7 @@ PROJECTIONS: dict[type[Projection[Any]], set[type]] = {
     },
     SellerSalesProjection: {Order.Placed, Order.Confirmed, Order.Cancelled, Order.Refunded},
     LabelProjection: {Fulfilment.Opened},  # it notes the owner; labels in prepare
+    ImageProjection: set(),  # it renders in prepare, outside the view transaction
 }
 PROJECTIONS[CheckoutManager] = PROJECTIONS[CheckoutBookProjection]
 

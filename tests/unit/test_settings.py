@@ -111,6 +111,10 @@ VARIABLES: list[tuple[str, str, str, Any]] = [
     ("S3_REGION", "eu-west-1", "blobs.region", "eu-west-1"),
     ("S3_ACCESS_KEY_ID", "AKIA", "blobs.access_key_id", "AKIA"),
     ("S3_SECRET_ACCESS_KEY", "shh", "blobs.secret_access_key", "shh"),
+    ("IMAGE_MAX_UPLOAD_BYTES", "2048", "images.max_upload_bytes", 2048),
+    ("IMAGE_MAX_PIXELS", "5000000", "images.max_pixels", 5_000_000),
+    ("IMAGE_MAX_PER_PRODUCT", "8", "images.max_per_product", 8),
+    ("IMAGE_METRICS_PORT", "9108", "images.metrics_port", 9108),
 ]
 """Every variable an operator may set, the value set, the setting it lands in, as read."""
 

@@ -1,0 +1,1 @@
+"""Product images: checking an upload before anything is recorded, rendering its variants."""
