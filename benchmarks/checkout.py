@@ -81,7 +81,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--raw-seconds", type=float, default=5.0, help="per raw-append baseline")
     parser.add_argument("--timeout", type=float, default=120.0, help="wait for confirmations")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="steady arrivals: checkouts per second (default: all at once, a burst)",
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=None, help="with --rate: --shoppers = rate x seconds"
+    )
     args = parser.parse_args(argv)
+    if args.rate is not None and args.seconds is not None:
+        args.shoppers = round(args.rate * args.seconds)
+    if args.rate is not None and not 0 < args.rate <= 10_000:
+        parser.error("--rate must be 0..10000 checkouts per second")
     if not 1 <= args.shoppers <= 100_000 or not 1 <= args.threads <= 128:
         parser.error("--shoppers must be 1..100000 and --threads 1..128")
     if not 1 <= args.payment_workers <= 128:
@@ -183,7 +196,7 @@ def run_checkout(
         cpu_before, own_before = cpu_busy(), time.process_time()
         pg_before = tree_cpu(postgres.pid())
         first = datetime.now(UTC)
-        calls = check_out_all(commands, plan, args.threads)
+        calls = check_out_all(commands, plan, args.threads, args.rate)
         calls_done = datetime.now(UTC)
         log(f"{len(calls)} check_out calls returned", started)
         orders = {c.order_id for c in calls if c.order_id}

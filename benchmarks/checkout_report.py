@@ -38,6 +38,9 @@ class Figures:
     load: str
 
 
+PLACED_TO_CONFIRMED = "placed -> confirmed"
+
+
 def order_times(figures: Figures) -> dict[str, list[float]]:
     """Per-order durations in seconds, from the orders' event timestamps.
 
@@ -60,7 +63,7 @@ def order_times(figures: Figures) -> dict[str, list[float]]:
             out["call returned -> confirmed"].append(
                 (confirmed - returned[order_id]).total_seconds()
             )
-        out["placed -> confirmed"].append((confirmed - placed).total_seconds())
+        out[PLACED_TO_CONFIRMED].append((confirmed - placed).total_seconds())
         reserved = seen.get(Order.StockReserved)
         authorised = seen.get(Order.PaymentAuthorised)
         if reserved and authorised:
@@ -145,6 +148,14 @@ def print_setup(figures: Figures) -> None:
         f"checkout worker (`marketplace checkout`, {args.payment_workers} payment workers) and "
         f"sandbox gateway (`marketplace gateway`) as processes of their own"
     )
+    if args.rate:
+        placing = (figures.calls_done - figures.first).total_seconds()
+        print(
+            f"Steady arrivals: {args.rate:.0f} checkouts/s asked for {n / args.rate:.0f} s; "
+            f"{n / placing if placing else 0:.1f}/s kept over {placing:.1f} s"
+        )
+    else:
+        print("One burst: times to confirmation measure how long the burst takes to drain")
 
 
 def print_figures(figures: Figures, rates: Rates) -> dict[str, list[datetime]]:
@@ -223,6 +234,14 @@ def print_order_times(figures: Figures) -> None:
     for name, values in table.items():
         marks = [percentile(values, p) for p in (50, 95, 99, 100)]
         print(f"{name:<32}" + "".join(f"{v:8.3f}" for v in marks))
+    placed = table.get(PLACED_TO_CONFIRMED, [])
+    if figures.args.rate and placed:
+        p99 = percentile(placed, 99)
+        print(
+            f"  steady {figures.args.rate:.0f}/s: placed to confirmed p50 "
+            f"{percentile(placed, 50):.3f} s, p99 {p99:.3f} s "
+            f"(goal p99 < 1 s: {'met' if p99 < 1 else 'missed'})"
+        )
     authorise = 'operation="authorise"'
     count = figures.metrics.get(f"payment_gateway_call_seconds_count{{{authorise}}}", 0.0)
     if count:

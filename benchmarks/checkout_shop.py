@@ -168,10 +168,19 @@ class Call:
     error: str | None
 
 
-def check_out_all(commands: Commands, plan: Plan, threads: int) -> list[Call]:
-    """Check out every cart from a pool of threads, as the command API's handlers would."""
+def check_out_all(
+    commands: Commands, plan: Plan, threads: int, rate: float | None = None
+) -> list[Call]:
+    """Check out every cart from a pool of threads, as the command API's handlers would: all
+    at once, or with rate, the i-th cart due i / rate seconds after the first (a steady
+    arrival rate; a call starts late only if every thread is busy)."""
+    began_at = time.perf_counter()
+    due = {shopper: i / rate for i, shopper in enumerate(plan.carts)} if rate else {}
 
     def one(shopper: UUID) -> Call:
+        wait = due.get(shopper, 0.0) - (time.perf_counter() - began_at)
+        if wait > 0:
+            time.sleep(wait)
         ctx = acting(shopper, "shopper")
         began = time.perf_counter()
         try:

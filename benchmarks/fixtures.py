@@ -41,6 +41,9 @@ class Shape:
     carts: int = 2000
 
 
+PREPARE_TIMEOUT_SECONDS = 30.0
+
+
 def server_env(url: str, *, split_logs: bool, sealed: bool = True) -> dict[str, str]:
     """The MARKETPLACE_* environment of a serve-write process on this schema URL; sealed
     turns personal-data encryption on (the default) or off."""
@@ -84,6 +87,13 @@ def _parallel(pool: ThreadPoolExecutor, fn: Callable[[T], object], items: Iterab
         pass
 
 
+def patient_settings(url: str, *, split_logs: bool) -> Settings:
+    """settings_for(), for setting fixtures up (not measured): each store call may wait
+    PREPARE_TIMEOUT_SECONDS, so a busy machine slows the set-up instead of failing it."""
+    settings = settings_for(url, split_logs=split_logs)
+    return settings.updated(deadlines={"write_store_timeout_seconds": PREPARE_TIMEOUT_SECONDS})
+
+
 def prepare_registrations(url: str, customers: int) -> LoadData:
     """The idempotency table and one new shopper's token per registration to come."""
     settings = settings_for(url, split_logs=True)
@@ -100,7 +110,7 @@ def prepare_registrations(url: str, customers: int) -> LoadData:
 
 def prepare(url: str, *, split_logs: bool, shape: Shape) -> LoadData:
     """Create every table, then the fixtures; returns the tables the Lua script rotates over."""
-    settings = settings_for(url, split_logs=split_logs)
+    settings = patient_settings(url, split_logs=split_logs)
     pool = postgres_pool(settings, max_size=2)
     try:
         IdempotencyStore(pool, settings.idempotency.ttl_hours).create_table()

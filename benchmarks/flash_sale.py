@@ -48,8 +48,9 @@ from infra.settings import PostgresSettings, Settings
 from marketplace.bootstrap import token_codec
 
 MODES = ("naive", "batched")
-LAUNCHERS = {"naive": "benchmarks.naive_stack", "batched": "marketplace.cli"}
-"""What runs `up` for each write path."""
+LAUNCHERS = {"naive": (), "batched": ("--production",)}
+"""How benchmarks.naive_stack runs `up` for each write path (its processes get 180 s to be
+ready, where `marketplace up` gives 60: too few on a busy shared machine)."""
 DECISIONS = (Order.StockReserved, Order.Rejected)
 SERVED = frozenset({"reserved", "rejected", "sold-out"})
 """Outcomes that tell a buyer whether it got a unit."""
@@ -251,7 +252,10 @@ def run_mode(mode: str, args: argparse.Namespace, workdir: Path, started: float)
         "MARKETPLACE_MAX_REQUESTS_IN_FLIGHT": str(args.max_in_flight),
         "MARKETPLACE_SNAPSHOT_EVERY": str(args.snapshot_every),
     }
-    with marketplace_up(workdir / mode, extra, launcher=LAUNCHERS[mode]) as stack:
+    launcher = "benchmarks.naive_stack"
+    with marketplace_up(
+        workdir / mode, extra, launcher=launcher, launcher_args=LAUNCHERS[mode]
+    ) as stack:
         settings = Settings(log_level="WARNING", postgres=PostgresSettings(url=stack.postgres_url))
         env = eventsourcing_env(settings)
         commands = Commands(env)

@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +34,7 @@ def marketplace_up(
     extra_env: Mapping[str, str],
     workers: int = 2,
     launcher: str = "marketplace.cli",
+    launcher_args: Sequence[str] = (),
 ) -> Iterator[RunningStack]:
     """Start `marketplace up` with workers API processes each; stop the whole group after.
 
@@ -53,7 +54,7 @@ def marketplace_up(
             **extra_env,
         }
     )
-    command = [sys.executable, "-m", launcher, "up", "--data-dir", str(data_dir)]
+    command = [sys.executable, "-m", launcher, "up", *launcher_args, "--data-dir", str(data_dir)]
     command += ["--write-port", str(ports["write"]), "--read-port", str(ports["read"])]
     command += ["--workers", str(workers)]
     log = data_dir.with_suffix(".log")

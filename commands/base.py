@@ -54,6 +54,7 @@ class ContextApplication(Application[UUID]):
             RECENT_CACHE_SIZE, RECENT_SECONDS
         )
         self._recent_lock = threading.Lock()
+        self._reads_recent = False
         super().__init__(env=dict(env))
         self._snapshot_every = int(self.env.get(SNAPSHOT_EVERY) or 0) if self.snapshots else 0
         self._write_path = write_path(self)
@@ -97,6 +98,7 @@ class ContextApplication(Application[UUID]):
         listed, is the seller active), where a moment's staleness is acceptable. A change
         made through this process is seen at once; one made elsewhere within RECENT_SECONDS.
         """
+        self._reads_recent = True
         with self._recent_lock:
             seen = self._recent.get(aggregate_id)
         if isinstance(seen, kind):
@@ -129,7 +131,9 @@ class ContextApplication(Application[UUID]):
 
     def append(self, aggregate: MarketplaceAggregate) -> list[Recording[UUID]]:
         """Append the aggregate's pending events through the write path; their recordings."""
-        if self._recent:  # most contexts never read through recent(): nothing to forget
+        # Most contexts never read through recent(): nothing to forget. (Not len(): a TTL
+        # cache's len() expires entries, a change that needs the lock.)
+        if self._reads_recent:
             with self._recent_lock:
                 self._recent.pop(aggregate.id, None)
         events = aggregate.collect_events()

@@ -9,7 +9,7 @@ book and done by PaymentSettlement, so a slow gateway never holds up the log.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,7 +26,7 @@ from domain.base import Cause, Context
 from domain.errors import InsufficientStock, InvalidValue, NotFound, RuleViolated
 from domain.money import Money
 from domain.order import Order
-from domain.order_lines import OrderStatus
+from domain.order_lines import OrderLine, OrderStatus
 from domain.seller import Seller
 
 log = structlog.get_logger()
@@ -85,7 +85,10 @@ class CheckoutProcess:
         if failed is None:
             self._ignore_if_moved_on(lambda: self.orders.reserve_stock(order_id, ctx))
             return
-        self._give_back(order_id, "order rejected", ctx)
+        # The line that failed holds nothing for the order (a repeated reserve succeeds), so
+        # only the others are given back: a one-line order's rejection costs no stock change.
+        held = [line for line in order.lines if line.product_id != failed]
+        self._return_lines(order.id, held, "order rejected", ctx)
         self._ignore_if_moved_on(lambda: self.orders.reject(order_id, [failed], ctx))
 
     def _fulfil(self, order_id: UUID, ctx: Context) -> None:
@@ -98,10 +101,14 @@ class CheckoutProcess:
 
     def _give_back(self, order_id: UUID, reason: str, ctx: Context) -> None:
         """Put every line's units back, held or sold; a product never stocked holds none."""
-        order = self.orders.order(order_id)
-        for line in order.lines:
+        self._return_lines(order_id, self.orders.order(order_id).lines, reason, ctx)
+
+    def _return_lines(
+        self, order_id: UUID, lines: Sequence[OrderLine], reason: str, ctx: Context
+    ) -> None:
+        for line in lines:
             with suppress(NotFound):
-                self.inventory.return_units(line.product_id, order.id, reason, ctx)
+                self.inventory.return_units(line.product_id, order_id, reason, ctx)
 
     @staticmethod
     def _ignore_if_moved_on(command: Callable[[], object]) -> None:

@@ -22,7 +22,8 @@ from analytics.replay import STORE_FILE, Progress, Replayed
 from analytics.replay import replay as replay_into
 from analytics.stock import StockMovementsProjection
 from analytics.until import BoundedLog, Until, parse_until
-from infra.settings import DEV_ANALYTICS_KEY, Settings, load_settings
+from infra.settings import DEV_ANALYTICS_KEY, Settings, load_settings, production_key
+from infra.settings import DevelopmentKey as DevelopmentKey
 from infra.stores import stores
 from workers.logs import log_names, reader_env
 
@@ -34,19 +35,15 @@ BUILT_IN: dict[str, Callable[[Settings], AnalyticProjection]] = {
 }
 
 
-class DevelopmentKey(ValueError):
-    """A production replay with the development analytics key."""
-
-
 def key(settings: Settings) -> bytes:
     """The key of the pseudonymous customer keys; production refuses the development key."""
-    secret = settings.analytics.key.get_secret_value()
-    if settings.environment == "production" and secret == DEV_ANALYTICS_KEY:
-        raise DevelopmentKey(
-            "in production, set MARKETPLACE_ANALYTICS_KEY: under the development key, anyone "
-            "who knows a customer's id can find their rows"
-        )
-    return secret.encode()
+    return production_key(
+        settings,
+        settings.analytics.key,
+        DEV_ANALYTICS_KEY,
+        "MARKETPLACE_ANALYTICS_KEY",
+        "anyone who knows a customer's id can find their rows",
+    ).encode()
 
 
 def analytic_projection(spec: str, settings: Settings) -> AnalyticProjection:

@@ -74,6 +74,8 @@ class Process:
     """The projection it runs, if it follows logs: its failures' name in the dead letters."""
     worker: Callable[[Settings], AbstractContextManager[Worker[Any]]] | None = None
     """Opens its projection's worker on its own (`marketplace deadletters retry`)."""
+    workers: Callable[[Settings], int] | None = None
+    """How many server processes an API runs by default."""
 
     def __post_init__(self) -> None:
         if not self.deployment:
@@ -104,52 +106,53 @@ def read_api_public_url(settings: Settings) -> str:
 PROJECTOR_BATCH_SIZE = 1000
 
 
+def _api(
+    name: str,
+    summary: str,
+    command: str,
+    port: Callable[[Settings], int],
+    workers: Callable[[Settings], int],
+    deployment: str,
+) -> Process:
+    """An API: run on its port with its worker processes, both from the settings."""
+    return Process(
+        name,
+        Kind.API,
+        summary,
+        (command,),
+        lambda s: ["--port", str(port(s)), "--workers", str(workers(s))],
+        port,
+        "/health/ready",
+        deployment=deployment,
+        workers=workers,
+    )
+
+
 def _apis() -> list[Process]:
     return [
-        Process(
+        _api(
             "command-api",
-            Kind.API,
             "the command API: validates commands and appends events",
-            ("serve-write",),
-            lambda s: [
-                "--port",
-                str(s.http.write_api_port),
-                "--workers",
-                str(s.http.write_api_workers),
-            ],
+            "serve-write",
             lambda s: s.http.write_api_port,
-            "/health/ready",
-            deployment="writeapi",
+            lambda s: s.http.write_api_workers,
+            "writeapi",
         ),
-        Process(
+        _api(
             "query-api",
-            Kind.API,
             "the query API: answers from the read models",
-            ("serve-read",),
-            lambda s: [
-                "--port",
-                str(s.http.read_api_port),
-                "--workers",
-                str(s.http.read_api_workers),
-            ],
+            "serve-read",
             lambda s: s.http.read_api_port,
-            "/health/ready",
-            deployment="readapi",
+            lambda s: s.http.read_api_workers,
+            "readapi",
         ),
-        Process(
+        _api(
             "audit-api",
-            Kind.API,
             "the audit API: reads the event stores for auditors, apart from shoppers' reads",
-            ("serve-audit",),
-            lambda s: [
-                "--port",
-                str(s.http.audit_api_port),
-                "--workers",
-                str(s.http.audit_api_workers),
-            ],
+            "serve-audit",
             lambda s: s.http.audit_api_port,
-            "/health/ready",
-            deployment="auditapi",
+            lambda s: s.http.audit_api_workers,
+            "auditapi",
         ),
     ]
 

@@ -140,8 +140,9 @@ def describe(error: BaseException, limit: int = 2000) -> str:
 
 
 @dataclass(frozen=True)
-class Failed:
-    """One failure as a worker meets it: where, on which event, of which kind and why.
+class FailureSite:
+    """Where a failure happened: in which projection, at which position of which log, on
+    which event.
 
     stream is the event's originator id and version; a bug names no event (empty strings).
     """
@@ -152,6 +153,12 @@ class Failed:
     event_id: str
     stream: str
     topic: str
+
+
+@dataclass(frozen=True)
+class Failed(FailureSite):
+    """One failure as a worker meets it: where, on which event, of which kind and why."""
+
     kind: Kind
     error: str
 

@@ -15,6 +15,7 @@ is the unversioned layout used before versions existed (where the store has one)
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any, Protocol
 
 from projections.runtime import View
@@ -71,6 +72,23 @@ class ViewVersions(Protocol):
     def close(self) -> None:
         """Release the store clients."""
         ...
+
+
+class Pointers(ABC):
+    """readers() and writers() of view versions whose store keeps each as a pointer (an
+    alias, a row), which _pointer reads."""
+
+    def readers(self) -> int:
+        """The version the query API reads (0 before any rebuild)."""
+        return self._pointer(READERS)
+
+    def writers(self) -> int:
+        """The version the live projector writes (0 before any rebuild)."""
+        return self._pointer(WRITERS)
+
+    @abstractmethod
+    def _pointer(self, follows: str) -> int:
+        """The version the readers' (READERS) or the writers' (WRITERS) pointer names."""
 
 
 class CreatedView(View[Any], Protocol):

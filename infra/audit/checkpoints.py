@@ -23,13 +23,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from infra.audit.chain import Head
 from infra.audit.verify import Checkpoint
 from infra.blobs import BlobNotFound, BlobStore
-from infra.settings import DEV_AUDIT_SIGNING_KEY, Settings
+from infra.settings import DEV_AUDIT_SIGNING_KEY, Settings, production_key
+from infra.settings import DevelopmentKey as DevelopmentKey
 
 CONTENT_TYPE = "application/json"
-
-
-class DevelopmentKey(ValueError):
-    """Checkpoints signed in production with the development key."""
 
 
 class ForgedCheckpoint(ValueError):
@@ -42,12 +39,13 @@ class ForgedCheckpoint(ValueError):
 
 def signing_key(settings: Settings) -> Ed25519PrivateKey:
     """The checkpoints' key; production refuses the development key."""
-    secret = settings.audit.signing_key.get_secret_value()
-    if settings.environment == "production" and secret == DEV_AUDIT_SIGNING_KEY:
-        raise DevelopmentKey(
-            "in production, set MARKETPLACE_AUDIT_SIGNING_KEY: under the development key, "
-            "anyone can sign the checkpoint of a rewritten log"
-        )
+    secret = production_key(
+        settings,
+        settings.audit.signing_key,
+        DEV_AUDIT_SIGNING_KEY,
+        "MARKETPLACE_AUDIT_SIGNING_KEY",
+        "anyone can sign the checkpoint of a rewritten log",
+    )
     return Ed25519PrivateKey.from_private_bytes(bytes.fromhex(secret))
 
 

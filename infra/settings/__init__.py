@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -142,6 +142,21 @@ class Settings(BaseSettings):
                 "in production, set MARKETPLACE_JWT_JWKS_URL (or MARKETPLACE_JWT_SECRET)"
             )
         return self
+
+
+class DevelopmentKey(ValueError):
+    """A production process given a key whose development value anyone can read here."""
+
+
+def production_key(
+    settings: Settings, secret: SecretStr, development: str, variable: str, risk: str
+) -> str:
+    """The secret's value; in production, DevelopmentKey (saying to set variable, and the
+    risk) while it is still the development value."""
+    value = secret.get_secret_value()
+    if settings.environment == "production" and value == development:
+        raise DevelopmentKey(f"in production, set {variable}: under the development key, {risk}")
+    return value
 
 
 def _top_level_name(field: str) -> str:

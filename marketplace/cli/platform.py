@@ -104,13 +104,21 @@ def status(
     print(supervised_table(settings.data_dir.resolve()))
 
 
-def serve(factory: str, port: int, workers: int) -> None:
-    """Run an API app factory under uvicorn; metrics are summed over its worker processes."""
+def serve(name: str, factory: str, port: int | None, workers: int | None) -> None:
+    """Run the registry's API of that name from its app factory under uvicorn; port and
+    workers default to those its entry takes from the settings. Metrics are summed over its
+    worker processes."""
     import uvicorn
 
     from infra.metrics import share_between_workers
+    from marketplace.registry import UnknownProcess, process
 
     settings = load_settings()
+    api = process(name)
+    if api.port is None or api.workers is None:
+        raise UnknownProcess(f"{name} is no API")
+    port = port or api.port(settings)
+    workers = workers or api.workers(settings)
     if workers > 1:
         share_between_workers(settings.data_dir / "metrics" / f"{factory.rsplit(':')[-1]}-{port}")
     uvicorn.run(
@@ -132,12 +140,7 @@ def serve_write(port: Port = None, workers: Workers = None) -> None:
 
     Example: marketplace serve-write --port 8000 --workers 2
     """
-    settings = load_settings()
-    serve(
-        "marketplace.bootstrap:write_app",
-        port or settings.http.write_api_port,
-        workers or settings.http.write_api_workers,
-    )
+    serve("command-api", "marketplace.bootstrap:write_app", port, workers)
 
 
 @app.command("serve-read")
@@ -146,12 +149,7 @@ def serve_read(port: Port = None, workers: Workers = None) -> None:
 
     Example: marketplace serve-read --port 8001 --workers 2
     """
-    settings = load_settings()
-    serve(
-        "marketplace.bootstrap:read_app",
-        port or settings.http.read_api_port,
-        workers or settings.http.read_api_workers,
-    )
+    serve("query-api", "marketplace.bootstrap:read_app", port, workers)
 
 
 @app.command("serve-audit")
@@ -160,9 +158,4 @@ def serve_audit(port: Port = None, workers: Workers = None) -> None:
 
     Example: marketplace serve-audit --port 8002
     """
-    settings = load_settings()
-    serve(
-        "marketplace.audit:audit_app",
-        port or settings.http.audit_api_port,
-        workers or settings.http.audit_api_workers,
-    )
+    serve("audit-api", "marketplace.audit:audit_app", port, workers)

@@ -18,13 +18,11 @@ from projections.catalog_search.search import (
     MIN_FUZZY_LENGTH,
     MIN_TWO_TYPO_LENGTH,
     PRICE_BUCKETS,
-    FacetBucket,
-    Facets,
     SearchHit,
     SearchQuery,
     SearchResult,
     Sort,
-    top_buckets,
+    counted_facets,
 )
 
 TITLE_BOOST = 3
@@ -93,11 +91,8 @@ def search_result(response: dict[str, Any]) -> SearchResult:
     """The SearchResult of a _search response to search_body."""
     hits = tuple(_hit(item["_source"]) for item in response["hits"]["hits"])
     aggs = response["aggregations"]
-    prices = {bucket["key"]: bucket["doc_count"] for bucket in aggs["prices"]["buckets"]}
-    facets = Facets(
-        categories=_terms(aggs["categories"]),
-        sellers=_terms(aggs["sellers"]),
-        prices=tuple(FacetBucket(b.key, int(prices.get(b.key, 0))) for b in PRICE_BUCKETS),
+    facets = counted_facets(
+        _counts(aggs["categories"]), _counts(aggs["sellers"]), _counts(aggs["prices"])
     )
     return SearchResult(hits=hits, total=int(response["hits"]["total"]["value"]), facets=facets)
 
@@ -136,8 +131,8 @@ def _price_ranges() -> list[dict[str, Any]]:
     return ranges
 
 
-def _terms(aggregation: dict[str, Any]) -> tuple[FacetBucket, ...]:
-    return top_buckets({str(b["key"]): int(b["doc_count"]) for b in aggregation["buckets"]})
+def _counts(aggregation: dict[str, Any]) -> dict[str, int]:
+    return {str(b["key"]): int(b["doc_count"]) for b in aggregation["buckets"]}
 
 
 def _hit(source: dict[str, Any]) -> SearchHit:

@@ -36,12 +36,10 @@ from projections.catalog_search.postgres_query import (
 from projections.catalog_search.projection import Listing
 from projections.catalog_search.search import (
     PRICE_BUCKETS,
-    FacetBucket,
-    Facets,
     SearchHit,
     SearchQuery,
     SearchResult,
-    top_buckets,
+    counted_facets,
 )
 from projections.stores.postgres.unit import Columns, PostgresUnit, PostgresView
 from projections.versions import WRITERS
@@ -313,7 +311,7 @@ class PostgresCatalogSearchView(PostgresView):
 def _result(hits: tuple[SearchHit, ...], groups: list[tuple[Any, ...]]) -> SearchResult:
     categories: dict[str, int] = {}
     sellers: dict[str, int] = {}
-    prices = [0] * len(PRICE_BUCKETS)
+    prices: dict[str, int] = {}
     total = 0
     for grouping, category, seller_id, bucket, count in groups:
         if grouping == GROUPED_BY_CATEGORY:
@@ -321,12 +319,7 @@ def _result(hits: tuple[SearchHit, ...], groups: list[tuple[Any, ...]]) -> Searc
         elif grouping == GROUPED_BY_SELLER:
             sellers[seller_id] = count
         elif grouping == GROUPED_BY_BUCKET:
-            prices[bucket] = count
+            prices[PRICE_BUCKETS[bucket].key] = count
         elif grouping == GROUPED_BY_NOTHING:
             total = count
-    facets = Facets(
-        categories=top_buckets(categories),
-        sellers=top_buckets(sellers),
-        prices=tuple(FacetBucket(b.key, n) for b, n in zip(PRICE_BUCKETS, prices, strict=True)),
-    )
-    return SearchResult(hits=hits, total=total, facets=facets)
+    return SearchResult(hits=hits, total=total, facets=counted_facets(categories, sellers, prices))

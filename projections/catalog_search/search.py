@@ -178,3 +178,15 @@ def _require_int(name: str, value: object, low: int, high: int, *, optional: boo
         return
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise InvalidSearch(f"{name} must be a whole number from {low} to {high}")
+
+
+def counted_facets(
+    categories: dict[str, int], sellers: dict[str, int], prices: dict[str, int]
+) -> Facets:
+    """The facets of the counts per category, per seller id and per price bucket key: the
+    top buckets of the first two, and every price bucket in order (0 where none is counted)."""
+    return Facets(
+        categories=top_buckets(categories),
+        sellers=top_buckets(sellers),
+        prices=tuple(FacetBucket(b.key, prices.get(b.key, 0)) for b in PRICE_BUCKETS),
+    )

@@ -23,9 +23,9 @@ from projections.marketplace_figures.projection import STAGES
 from projections.marketplace_figures.reads import Bucket, Window
 from projections.seller_sales.marketplace_reads import top_products
 from readapi.caching import PRIVATE, private_json
-from readapi.consistency import Consistency, consistency_for, parameters
+from readapi.consistency import Consistency, consistency_for
 from readapi.deps import ReadApiDeps, caller_as
-from readapi.openapi import PRIVATE_HEADERS, READS, UNAUTHENTICATED, UNAVAILABLE
+from readapi.openapi import READS, private_read
 from readapi.routers.orders import instant, price
 from readapi.routers.sellers import as_utc
 
@@ -48,16 +48,14 @@ Zone = Annotated[
         json_schema_extra={"enum": ZONES},
     ),
 ]
-RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"headers": PRIVATE_HEADERS},
-    401: UNAUTHENTICATED,
+ERRORS: dict[int | str, dict[str, Any]] = {
     403: FORBIDDEN,
     422: problem(
         "A malformed time, an unknown time zone, a malformed X-Min-Position, or more rows "
         "than one answer holds"
     ),
-    503: UNAVAILABLE,
 }
+"""What an analytics route answers beside its 200, 401 and 503."""
 
 
 def checked_range(start: datetime, end: datetime) -> tuple[datetime, datetime]:
@@ -76,9 +74,7 @@ def checked_zone(tz: str) -> str:
 
 @router.get(
     "/v1/analytics/gmv",
-    response_model=None,
-    responses=RESPONSES,
-    openapi_extra={"parameters": parameters("marketplace_figures")},
+    **private_read({}, ("marketplace_figures",), ERRORS),
 )
 async def gmv(
     caller: AnalystReader,
@@ -119,9 +115,7 @@ async def gmv(
 
 @router.get(
     "/v1/analytics/funnel",
-    response_model=None,
-    responses=RESPONSES,
-    openapi_extra={"parameters": parameters("marketplace_figures")},
+    **private_read({}, ("marketplace_figures",), ERRORS),
 )
 async def funnel(
     caller: AnalystReader,
@@ -185,9 +179,7 @@ def bucket_name(bucket: date | datetime, tz: str) -> str:
 
 @router.get(
     "/v1/analytics/top-products",
-    response_model=None,
-    responses=RESPONSES,
-    openapi_extra={"parameters": parameters("seller_sales")},
+    **private_read({}, ("seller_sales",), ERRORS),
 )
 async def top(
     caller: AnalystReader,

@@ -15,9 +15,9 @@ from infra.web import Problem
 from projections.carts.redis_view import CartLines
 from projections.product_detail.redis_view import RedisProductDetailView
 from readapi.caching import PRIVATE, private_json
-from readapi.consistency import consistency_across, parameters
+from readapi.consistency import consistency_across
 from readapi.deps import ReadApiDeps, caller_as
-from readapi.openapi import PRIVATE_HEADERS, READS, UNAUTHENTICATED, UNAVAILABLE
+from readapi.openapi import READS, private_read
 from readapi.schemas import Cart
 
 router = APIRouter(tags=["carts"], responses=READS)
@@ -66,16 +66,15 @@ def priced(cart: CartLines, products: RedisProductDetailView) -> dict[str, Any]:
 
 @router.get(
     "/v1/carts/{cart_id}",
-    response_model=None,
-    responses={
-        200: {"model": Cart, "headers": PRIVATE_HEADERS},
-        401: UNAUTHENTICATED,
-        403: problem("Neither the cart's shopper nor an admin"),
-        404: problem("No such cart (in the view, once it reached X-Min-Position)"),
-        422: problem("Malformed id, X-Min-Position, or a log these views do not follow"),
-        503: UNAVAILABLE,
-    },
-    openapi_extra={"parameters": parameters("carts", "product_detail")},
+    **private_read(
+        {"model": Cart},
+        ("carts", "product_detail"),
+        {
+            403: problem("Neither the cart's shopper nor an admin"),
+            404: problem("No such cart (in the view, once it reached X-Min-Position)"),
+            422: problem("Malformed id, X-Min-Position, or a log these views do not follow"),
+        },
+    ),
 )
 async def cart(cart_id: UUID, caller: CartReader, request: Request) -> Response:
     """A cart's lines priced from the product view, with a total per currency.

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -14,11 +15,12 @@ from starlette.responses import Response
 from infra.auth import Principal
 from infra.openapi import problem
 from infra.web import Problem
-from projections.orders.history import MAX_PAGE_SIZE, After, OrderRecord
+from projections.orders.history import MAX_PAGE_SIZE, After, OrderRecord, Page
+from projections.orders.postgres_view import PostgresOrderHistoryView
 from readapi.caching import PRIVATE, private_json
-from readapi.consistency import consistency_for, parameters
+from readapi.consistency import consistency_for
 from readapi.deps import ReadApiDeps, caller_as
-from readapi.openapi import PRIVATE_HEADERS, READS, UNAUTHENTICATED, UNAVAILABLE
+from readapi.openapi import READS, private_read
 from readapi.order_schemas import Order, OrderPage
 
 router = APIRouter(tags=["orders"], responses=READS)
@@ -30,6 +32,14 @@ Cursor = Annotated[
     str | None,
     Query(max_length=MAX_CURSOR_LENGTH, description="`next_cursor` of the previous page"),
 ]
+PAGES: dict[int | str, dict[str, Any]] = {
+    404: problem("A cursor this API did not make: no such page"),
+    422: problem(
+        "A limit out of bounds, a cursor over 200 characters or a malformed X-Min-Position"
+    ),
+}
+"""The errors of a paged read beside its 401, 403 and 503."""
+T = TypeVar("T")
 
 
 def encode_cursor(after: After | None) -> str | None:
@@ -56,6 +66,25 @@ def decode_cursor(cursor: str | None) -> After | None:
         raise Problem(
             404, "unknown-cursor", "No such page", "pass back a next_cursor as it was given"
         ) from None
+
+
+async def orders_page(
+    request: Request,
+    cursor: str | None,
+    read: Callable[[PostgresOrderHistoryView, After | None], Page[T]],
+    document: Callable[[T], dict[str, Any]],
+) -> Response:
+    """A page of orders that read finds in the orders view from the cursor on, once the view
+    reached X-Min-Position: each order as document shapes it, and the next page's cursor."""
+    after = decode_cursor(cursor)
+    deps: ReadApiDeps = request.app.state.deps
+    consistency = await consistency_for(request, deps.orders)
+    page = await run_in_threadpool(read, deps.orders.view, after)
+    body = {
+        "orders": [document(order) for order in page.items],
+        "next_cursor": encode_cursor(page.after),
+    }
+    return private_json(body, consistency.headers())
 
 
 def price(amount_minor: int, currency: str) -> dict[str, Any]:
@@ -115,18 +144,7 @@ def order_document(order: OrderRecord) -> dict[str, Any]:
 
 @router.get(
     "/v1/me/orders",
-    response_model=None,
-    responses={
-        200: {"model": OrderPage, "headers": PRIVATE_HEADERS},
-        401: UNAUTHENTICATED,
-        403: problem("Not a shopper"),
-        404: problem("A cursor this API did not make: no such page"),
-        422: problem(
-            "A limit out of bounds, a cursor over 200 characters or a malformed X-Min-Position"
-        ),
-        503: UNAVAILABLE,
-    },
-    openapi_extra={"parameters": parameters("orders")},
+    **private_read({"model": OrderPage}, ("orders",), {403: problem("Not a shopper"), **PAGES}),
 )
 async def my_orders(
     caller: Shopper, request: Request, limit: Limit = 20, cursor: Cursor = None
@@ -135,29 +153,27 @@ async def my_orders(
 
     X-Min-Position may name the orders log. Never cached.
     """
-    after = decode_cursor(cursor)
-    deps: ReadApiDeps = request.app.state.deps
-    consistency = await consistency_for(request, deps.orders)
-    page = await run_in_threadpool(deps.orders.view.customer_orders, caller.sub, limit, after)
-    document = {
-        "orders": [order_document(order) for order in page.items],
-        "next_cursor": encode_cursor(page.after),
-    }
-    return private_json(document, consistency.headers())
+    return await orders_page(
+        request,
+        cursor,
+        lambda view, after: view.customer_orders(caller.sub, limit, after),
+        order_document,
+    )
 
 
 @router.get(
     "/v1/me/orders/{order_id}",
-    response_model=None,
-    responses={
-        200: {"model": Order, "headers": PRIVATE_HEADERS},
-        401: UNAUTHENTICATED,
-        403: problem("Not a shopper"),
-        404: problem("None of the caller's orders (in the view, once it reached X-Min-Position)"),
-        422: problem("Malformed id or X-Min-Position"),
-        503: UNAVAILABLE,
-    },
-    openapi_extra={"parameters": parameters("orders")},
+    **private_read(
+        {"model": Order},
+        ("orders",),
+        {
+            403: problem("Not a shopper"),
+            404: problem(
+                "None of the caller's orders (in the view, once it reached X-Min-Position)"
+            ),
+            422: problem("Malformed id or X-Min-Position"),
+        },
+    ),
 )
 async def my_order(order_id: UUID, caller: Shopper, request: Request) -> Response:
     """One of the caller's orders: status, lines, payment and each seller's shipment.

@@ -10,9 +10,9 @@ from starlette.responses import Response
 from infra.openapi import problem
 from infra.web import Problem
 from readapi.caching import PUBLIC, public_json
-from readapi.consistency import consistency_for, parameters
+from readapi.consistency import consistency_for
 from readapi.deps import ReadApiDeps
-from readapi.openapi import IF_NONE_MATCH_DOC, NOT_MODIFIED, READS, UNAVAILABLE, public_headers
+from readapi.openapi import READS, public_read
 from readapi.schemas import ProductDetail
 
 router = APIRouter(tags=["products"], responses=READS)
@@ -20,15 +20,15 @@ router = APIRouter(tags=["products"], responses=READS)
 
 @router.get(
     "/v1/products/{product_id}",
-    response_model=None,
-    responses={
-        200: {"model": ProductDetail, "headers": public_headers(PUBLIC)},
-        304: NOT_MODIFIED,
-        404: problem("No such product (in the view, once it reached X-Min-Position)"),
-        422: problem("Malformed id, X-Min-Position, or a log this view does not follow"),
-        503: UNAVAILABLE,
-    },
-    openapi_extra={"parameters": [*parameters("product_detail"), IF_NONE_MATCH_DOC]},
+    **public_read(
+        ProductDetail,
+        PUBLIC,
+        ("product_detail",),
+        {
+            404: problem("No such product (in the view, once it reached X-Min-Position)"),
+            422: problem("Malformed id, X-Min-Position, or a log this view does not follow"),
+        },
+    ),
 )
 async def product_detail(product_id: UUID, request: Request) -> Response:
     """A product with its price, seller name and units available. Public and cacheable."""

@@ -30,9 +30,9 @@ from projections.catalog_search.search import (
     Sort,
 )
 from readapi.caching import SEARCH, public_json
-from readapi.consistency import consistency_for, parameters
+from readapi.consistency import consistency_for
 from readapi.deps import ReadApiDeps
-from readapi.openapi import IF_NONE_MATCH_DOC, NOT_MODIFIED, READS, public_headers
+from readapi.openapi import READS, public_read
 from readapi.schemas import SearchPage
 
 router = APIRouter(tags=["search"], responses=READS)
@@ -79,20 +79,21 @@ def page_body(result: SearchResult, page: int, page_size: int) -> bytes:
 
 @router.get(
     "/v1/search",
-    response_model=None,
-    responses={
-        200: {"model": SearchPage, "headers": public_headers(SEARCH)},
-        304: NOT_MODIFIED,
-        422: problem(
-            "A parameter out of bounds, a page past the result window, "
-            "a malformed X-Min-Position, or a log this view does not follow"
-        ),
-        503: unavailable(
-            "The search store does not answer (store-unavailable), or the view is being built "
-            "or rebuilt from empty (view-incomplete); see Retry-After"
-        ),
-    },
-    openapi_extra={"parameters": [*parameters("catalog_search"), IF_NONE_MATCH_DOC]},
+    **public_read(
+        SearchPage,
+        SEARCH,
+        ("catalog_search",),
+        {
+            422: problem(
+                "A parameter out of bounds, a page past the result window, "
+                "a malformed X-Min-Position, or a log this view does not follow"
+            ),
+            503: unavailable(
+                "The search store does not answer (store-unavailable), or the view is being "
+                "built or rebuilt from empty (view-incomplete); see Retry-After"
+            ),
+        },
+    ),
 )
 async def search(
     request: Request,

@@ -18,12 +18,12 @@ from infra.web import Problem
 from projections.orders.history import SellerOrder
 from projections.seller_sales.postgres_view import MAX_BUCKETS, MAX_RANGE, SalesBucket
 from readapi.caching import PRIVATE, private_json
-from readapi.consistency import consistency_for, parameters
+from readapi.consistency import consistency_for
 from readapi.deps import ReadApiDeps, caller_as
-from readapi.openapi import PRIVATE_HEADERS, READS, UNAUTHENTICATED, UNAVAILABLE
+from readapi.openapi import READS, private_read
 from readapi.order_schemas import SellerOrderPage, SellerSales
 from readapi.problems import RETRY_AFTER_SECONDS
-from readapi.routers.orders import Cursor, Limit, decode_cursor, encode_cursor, instant, price
+from readapi.routers.orders import PAGES, Cursor, Limit, instant, orders_page, price
 
 router = APIRouter(tags=["sellers"], responses=READS)
 log = structlog.get_logger()
@@ -67,18 +67,7 @@ def seller_order_document(order: SellerOrder) -> dict[str, Any]:
 
 @router.get(
     "/v1/sellers/{seller_id}/orders",
-    response_model=None,
-    responses={
-        200: {"model": SellerOrderPage, "headers": PRIVATE_HEADERS},
-        401: UNAUTHENTICATED,
-        403: FORBIDDEN,
-        404: problem("A cursor this API did not make: no such page"),
-        422: problem(
-            "A limit out of bounds, a cursor over 200 characters or a malformed X-Min-Position"
-        ),
-        503: UNAVAILABLE,
-    },
-    openapi_extra={"parameters": parameters("orders")},
+    **private_read({"model": SellerOrderPage}, ("orders",), {403: FORBIDDEN, **PAGES}),
 )
 async def seller_orders(
     seller_id: UUID,
@@ -92,33 +81,26 @@ async def seller_orders(
     At most 100 orders per page. X-Min-Position may name the orders log. Never cached.
     """
     require_seller(caller, seller_id)
-    after = decode_cursor(cursor)
-    deps: ReadApiDeps = request.app.state.deps
-    consistency = await consistency_for(request, deps.orders)
-    page = await run_in_threadpool(deps.orders.view.seller_orders, seller_id, limit, after)
-    document = {
-        "orders": [seller_order_document(order) for order in page.items],
-        "next_cursor": encode_cursor(page.after),
-    }
-    return private_json(document, consistency.headers())
+    return await orders_page(
+        request,
+        cursor,
+        lambda view, after: view.seller_orders(seller_id, limit, after),
+        seller_order_document,
+    )
 
 
 @router.get(
     "/v1/sellers/{seller_id}/orders/{order_id}/label",
-    response_model=None,
-    responses={
-        200: {
-            "description": "The label",
-            "content": {"application/pdf": {}, "image/png": {}},
-            "headers": PRIVATE_HEADERS,
+    **private_read(
+        {"description": "The label", "content": {"application/pdf": {}, "image/png": {}}},
+        ("orders",),
+        {
+            403: FORBIDDEN,
+            404: problem("The order has no lines of this seller, or no label yet"),
+            422: problem("Malformed id or X-Min-Position"),
+            503: unavailable("The read store or the blob store does not answer; see Retry-After"),
         },
-        401: UNAUTHENTICATED,
-        403: FORBIDDEN,
-        404: problem("The order has no lines of this seller, or no label yet"),
-        422: problem("Malformed id or X-Min-Position"),
-        503: unavailable("The read store or the blob store does not answer; see Retry-After"),
-    },
-    openapi_extra={"parameters": parameters("orders")},
+    ),
 )
 async def label(
     seller_id: UUID, order_id: UUID, caller: SellerReader, request: Request
@@ -233,17 +215,17 @@ def sales_document(
 
 @router.get(
     "/v1/sellers/{seller_id}/sales",
-    response_model=None,
-    responses={
-        200: {"model": SellerSales, "headers": PRIVATE_HEADERS},
-        401: UNAUTHENTICATED,
-        403: FORBIDDEN,
-        422: problem(
-            "A malformed time or X-Min-Position, or one hour with more rows than an answer holds"
-        ),
-        503: UNAVAILABLE,
-    },
-    openapi_extra={"parameters": parameters("seller_sales")},
+    **private_read(
+        {"model": SellerSales},
+        ("seller_sales",),
+        {
+            403: FORBIDDEN,
+            422: problem(
+                "A malformed time or X-Min-Position, or one hour with more rows than an answer "
+                "holds"
+            ),
+        },
+    ),
 )
 async def sales(
     seller_id: UUID,

@@ -53,8 +53,9 @@ class OrderForMail:
 
 
 @dataclass(frozen=True)
-class OutboxMail:
-    """A mail to put in the outbox: its id is stable for its cause and recipient."""
+class Letter:
+    """A mail as the outbox keeps it: its id, its recipient by kind and id, its text, and
+    when its cause happened."""
 
     message_id: UUID
     recipient_kind: str
@@ -62,6 +63,12 @@ class OutboxMail:
     subject: str
     body: str
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class OutboxMail(Letter):
+    """A mail to put in the outbox: its id is stable for its cause and recipient."""
+
     cause: Cause
 
 

@@ -26,7 +26,7 @@ from psycopg_pool import ConnectionPool
 from domain.base import Cause
 from domain.personal import ADDRESS_LINES, ERASED
 from projections.stores.postgres.unit import PostgresUnit, PostgresView
-from workers.notify.mails import CUSTOMER, LineForMail, OrderForMail, OutboxMail
+from workers.notify.mails import CUSTOMER, Letter, LineForMail, OrderForMail, OutboxMail
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS mail_directory (
@@ -207,15 +207,9 @@ class DueMail:
 
 
 @dataclass(frozen=True)
-class OutboxRow:
-    """One outbox row as stored (for inspection and tests)."""
+class OutboxRow(Letter):
+    """One outbox row as stored (for inspection and tests): the letter, and how sending went."""
 
-    message_id: UUID
-    recipient_kind: str
-    recipient_id: UUID
-    subject: str
-    body: str
-    created_at: datetime
     sent_at: datetime | None
     attempts: int
     last_error: str | None

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter
+from pydantic import BaseModel
 from starlette.responses import Response
 
 from commands.base import Outcome
+from domain.base import Context
 from domain.money import Money
 from writeapi.deps import SellerCall
-from writeapi.execution import Reply
+from writeapi.execution import Call, Reply
 from writeapi.openapi import NOT_FOUND, command
 from writeapi.schemas import (
     AdjustStock,
@@ -100,10 +103,8 @@ def delist_product(product_id: UUID, body: Delist, call: SellerCall) -> Response
 def receive_stock(product_id: UUID, body: ReceiveStock, call: SellerCall) -> Response:
     """Record units delivered into stock; the answer names the product's stock item."""
     commands = call.commands
-    return call.run(
-        body,
-        lambda ctx: stock_reply(product_id, commands.receive_stock(product_id, body.quantity, ctx)),
-        lambda outcome: stock_reply(product_id, outcome),
+    return stock_change(
+        call, product_id, body, lambda ctx: commands.receive_stock(product_id, body.quantity, ctx)
     )
 
 
@@ -112,13 +113,11 @@ def adjust_stock(product_id: UUID, body: AdjustStock, call: SellerCall) -> Respo
     """Correct the units on hand (never below what is reserved or sold). Honors If-Match."""
     version = call.expected_version()
     inventory = call.commands.inventory
-    return call.run(
-        body,
-        lambda ctx: stock_reply(
-            product_id, inventory.adjust_stock(product_id, body.delta, body.reason, ctx, version)
-        ),
-        lambda outcome: stock_reply(product_id, outcome),
-    )
+
+    def change(ctx: Context) -> Outcome:
+        return inventory.adjust_stock(product_id, body.delta, body.reason, ctx, version)
+
+    return stock_change(call, product_id, body, change)
 
 
 @router.put("/{product_id}/stock/purchase-limit", **command(NOT_FOUND, if_match=True))
@@ -126,15 +125,20 @@ def set_purchase_limit(product_id: UUID, body: PurchaseLimit, call: SellerCall) 
     """Cap the units one buyer may hold or buy (flash sales); null lifts it. Honors If-Match."""
     version = call.expected_version()
     inventory = call.commands.inventory
-    return call.run(
-        body,
-        lambda ctx: stock_reply(
-            product_id, inventory.set_purchase_limit(product_id, body.limit, ctx, version)
-        ),
-        lambda outcome: stock_reply(product_id, outcome),
-    )
+
+    def change(ctx: Context) -> Outcome:
+        return inventory.set_purchase_limit(product_id, body.limit, ctx, version)
+
+    return stock_change(call, product_id, body, change)
 
 
-def stock_reply(product_id: UUID, outcome: Outcome) -> Reply:
-    """The answer of a stock command: the stock item it changed, and whose product it is."""
-    return Reply(outcome, id_name="stock_item_id", extra={"product_id": str(product_id)})
+def stock_change(
+    call: Call, product_id: UUID, body: BaseModel, change: Callable[[Context], Outcome]
+) -> Response:
+    """Run a command that changes a product's stock; the answer names the stock item it
+    changed, and whose product it is."""
+
+    def answer(outcome: Outcome) -> Reply:
+        return Reply(outcome, id_name="stock_item_id", extra={"product_id": str(product_id)})
+
+    return call.run(body, lambda ctx: answer(change(ctx)), answer)

@@ -27,7 +27,7 @@ from projections.stores.opensearch.errors import (
     OpenSearchUnavailable,
     unavailable_is_transient,
 )
-from projections.versions import READERS, WRITERS, CreatedView, VersionConflict, reached
+from projections.versions import READERS, WRITERS, CreatedView, Pointers, VersionConflict, reached
 
 VIEW_VERSION = 1
 """The version of the index an unversioned deployment has (before aliases existed)."""
@@ -112,7 +112,7 @@ class DeferredRefresh(Protocol):
         """Stop refreshing the index, per batch and periodically."""
 
 
-class OpenSearchVersions:
+class OpenSearchVersions(Pointers):
     """The versions of the view under prefix; view(n) opens the view pinned to version n.
 
     A node that does not answer, or answers 429 or 5xx, raises one of transient_errors.
@@ -132,14 +132,6 @@ class OpenSearchVersions:
         self.view = view
         self.grace_seconds = grace_seconds
         self.lock_name = f"opensearch:{prefix}{INDEX}"
-
-    def readers(self) -> int:
-        """The version the readers' alias names."""
-        return self._pointer(READERS)
-
-    def writers(self) -> int:
-        """The version the writers' alias names."""
-        return self._pointer(WRITERS)
 
     def existing(self) -> set[int]:
         """Every version with an index."""

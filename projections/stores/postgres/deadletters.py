@@ -22,7 +22,7 @@ from psycopg_pool import ConnectionPool
 
 from infra.postgres_pool import postgres_pool
 from infra.schema_lock import lock_schema_in_transaction
-from projections.failures import Failed, State
+from projections.failures import Failed, FailureSite, State
 from projections.stores.postgres.unit import TRANSIENT
 
 DEAD_LETTERS_SQL = """
@@ -63,16 +63,10 @@ SELECT = sql.SQL(
 
 
 @dataclass(frozen=True)
-class DeadLetter:
+class DeadLetter(FailureSite):
     """One recorded failure: where, which event, why, how often, and how it was resolved."""
 
     id: int
-    projection: str
-    log: str
-    position: int
-    event_id: str
-    stream: str
-    topic: str
     kind: str
     state: str
     error: str

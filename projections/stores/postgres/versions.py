@@ -22,7 +22,7 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from projections.versions import READERS, WRITERS, CreatedView, VersionConflict, reached
+from projections.versions import READERS, WRITERS, CreatedView, Pointers, VersionConflict, reached
 
 TRANSIENT: tuple[type[BaseException], ...] = (psycopg.OperationalError, PoolTimeout)
 """A server that is down, restarting or unreachable, or a pool with no connection to give."""
@@ -121,7 +121,7 @@ def schema_name(conn: psycopg.Connection[Any], view: str, version: int) -> str:
     return name
 
 
-class PostgresVersions:
+class PostgresVersions(Pointers):
     """The versions of one PostgreSQL view; view(n) opens the view pinned to version n."""
 
     grace_seconds = 0.0
@@ -143,14 +143,6 @@ class PostgresVersions:
         assert row is not None
         self.base = str(row[0])
         self.lock_name = f"postgres:{self.base}:{name}"
-
-    def readers(self) -> int:
-        """The version the query API reads (0 before any rebuild)."""
-        return self._pointer(READERS)
-
-    def writers(self) -> int:
-        """The version the live projector writes (0 before any rebuild)."""
-        return self._pointer(WRITERS)
 
     def existing(self) -> set[int]:
         """Versions with a schema, and 0 if any of the view's tables is in the base schema."""
