@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from auditapi.deps import AuditApiDeps
-from auditapi.routers import access, logs, streams, traces
+from auditapi.routers import access, logs, streams, traces, verify
 from infra.apps import Closer, api_app
 from infra.openapi import READY_RESPONSES
 from infra.readiness import Probe, probe_all, readiness_response
@@ -32,6 +32,10 @@ recorded (`GET /v1/audit/access` answers who read what).
 **Events.** Payloads are plain JSON (ids with dashes, money as minor units and a currency);
 the metadata names the actor, role, request, correlation and causation, and the event's id.
 
+**Tamper evidence.** Each event carries its hash in its log's chain; `GET /v1/audit/verify`
+recomputes every chain against the signed checkpoints of its head and names the first
+position that breaks.
+
 **Errors** are RFC 9457 `application/problem+json`: an unknown stream, log or flow is a 404;
 a malformed id or time, a limit out of bounds or a reversed range is a 422. Large answers
 are paged (`next_after`, `next_after_version`), never cut short silently.
@@ -43,8 +47,8 @@ def create_app(deps: AuditApiDeps, *, owned: Sequence[Closer] = ()) -> FastAPI:
     app = api_app(
         "Marketplace audit API",
         DESCRIPTION,
-        ("streams", "logs", "traces", "access", "health"),
-        (module.router for module in (streams, logs, traces, access)),
+        ("streams", "logs", "traces", "access", "verify", "health"),
+        (module.router for module in (streams, logs, traces, access, verify)),
         deps,
         owned,
     )

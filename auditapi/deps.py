@@ -12,6 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 
 from auditapi.access import Access
 from auditapi.reader import EventReader
+from infra.audit.verify import Verdict
 from infra.auth import Principal, Role, TokenCodec
 from infra.openapi import BEARER
 from infra.web import principal_in
@@ -42,6 +43,8 @@ class AuditApiDeps:
     access: AccessLog
     tokens: TokenCodec
     closers: tuple[Callable[[], object], ...] = field(default=())
+    verify: Callable[[], list[Verdict]] = field(default=lambda: [])
+    """Recompute every log's chain against its checkpoints (infra.audit); one verdict each."""
 
 
 async def _auditor(

@@ -84,3 +84,25 @@ class AccessPage(BaseModel):
 
     reads: list[dict[str, Any]]
     next_after: int | None
+
+
+class LogVerdict(BaseModel):
+    """One log's verification: OK, or the first position that breaks and how."""
+
+    log: str
+    ok: bool
+    verified: int = Field(description="Events checked.")
+    head: int = Field(description="The last position reached.")
+    broken: str | None = Field(
+        description="How it broke: payload changed, row deleted, rows reordered, row inserted, "
+        "head truncated, chain rewritten or checkpoint forged; null when OK."
+    )
+    position: int | None = Field(description="The first position that breaks.")
+    detail: str
+
+
+class Verification(BaseModel):
+    """Every log's chain recomputed against its signed checkpoints."""
+
+    ok: bool
+    logs: list[LogVerdict]

@@ -31,6 +31,7 @@ from infra.postgres_pool import postgres_pool
 from infra.settings import Settings, load_settings
 from infra.stores import stores
 from infra.web import freeze_startup_heap
+from marketplace.audit_chain import verify_logs
 from marketplace.bootstrap import token_codec
 
 POOL_SIZE = 8
@@ -87,7 +88,11 @@ def build_audit_deps(settings: Settings) -> AuditApiDeps:
     reader = event_reader(settings, pool)
     closers = (reader.close, pool.close) if settings.events.store == "kurrentdb" else (pool.close,)
     return AuditApiDeps(
-        reader, access_log(settings, pool), token_codec(settings.auth), closers=closers
+        reader,
+        access_log(settings, pool),
+        token_codec(settings.auth),
+        closers=closers,
+        verify=lambda: verify_logs(settings),
     )
 
 

@@ -37,10 +37,15 @@ def verify(as_json: Json = False) -> None:
         bar = bars.setdefault(log, ProgressBar(f"verify {log}", head, sys.stderr, unit="positions"))
         bar.update(position, head)
 
+    from marketplace.audit import audit_session, operator_access
+
+    settings = configured()
     try:
-        verdicts = verify_logs(configured(), progress)
+        verdicts = verify_logs(settings, progress)
     except DevelopmentKey as error:
         fail(str(error))
+    with audit_session(settings) as (_, access):
+        access.record(operator_access("verify", "*"))
     for bar in bars.values():
         bar.close()
     if as_json:

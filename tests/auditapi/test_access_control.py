@@ -21,6 +21,7 @@ def routes(audit: Audit) -> list[str]:
         "/v1/audit/logs/orders/export",
         f"/v1/audit/traces/{shop.correlation_id}",
         "/v1/audit/access",
+        "/v1/audit/verify",
     ]
 
 
