@@ -9,6 +9,8 @@ from fastapi import APIRouter, Request
 from auditapi.deps import Auditor, Deps, record
 from auditapi.params import ANSWERS
 from auditapi.schemas import Verification
+from infra.audit.checkpoints import DevelopmentKey
+from infra.web import Problem
 
 router = APIRouter(tags=["verify"], responses=ANSWERS)
 
@@ -21,10 +23,14 @@ def verify(request: Request, caller: Auditor, deps: Deps) -> dict[str, Any]:
     that breaks and how: `payload changed`, `row deleted`, `rows reordered`, `row inserted`,
     `head truncated`, `chain rewritten` (consistently, caught by a checkpoint) or `checkpoint
     forged`. It reads every event of every log, so it takes time on large logs; the result
-    is also published as metrics (`audit_chain_intact` and others, per log).
+    is also published as metrics (`audit_chain_intact` and others, per log). In production
+    without MARKETPLACE_AUDIT_VERIFY_KEY (or the signing key) it answers 503.
     """
     record(request, deps, caller, "verify", "*")
-    verdicts = deps.verify()
+    try:
+        verdicts = deps.verify()
+    except DevelopmentKey as error:
+        raise Problem(503, "audit-key-missing", "No key to check checkpoints with", str(error))
     return {
         "ok": all(v.ok for v in verdicts),
         "logs": [

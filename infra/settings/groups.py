@@ -109,7 +109,7 @@ class AuditSettings(Group):
     signing_key: SecretStr = SecretStr(DEV_AUDIT_SIGNING_KEY)
     """The Ed25519 private key (its 32-byte seed, 64 hex digits) that signs checkpoints. Set
     your own: under the development key, anyone can sign a rewritten log's checkpoint."""
-    verify_key: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{64}$")
+    verify_key: str | None = None
     """The matching Ed25519 public key (64 hex digits), for processes that only verify
     (`marketplace audit verify`, the audit API): set it there instead of the signing key."""
     checkpoint_seconds: float = Field(default=60.0, ge=1, le=86400)
