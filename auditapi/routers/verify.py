@@ -30,7 +30,9 @@ def verify(request: Request, caller: Auditor, deps: Deps) -> dict[str, Any]:
     try:
         verdicts = deps.verify()
     except DevelopmentKey as error:
-        raise Problem(503, "audit-key-missing", "No key to check checkpoints with", str(error))
+        raise Problem(
+            503, "audit-key-missing", "No key to check checkpoints with", str(error)
+        ) from None
     return {
         "ok": all(v.ok for v in verdicts),
         "logs": [
