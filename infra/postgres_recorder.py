@@ -107,8 +107,10 @@ class MarketplacePostgresFactory(PostgresFactory):
         return mapper or super().mapper(transcoder, mapper_class)
 
     def key_store(self) -> KeyStore:
-        """The data keys, in the event store's own schema and pool."""
-        return PostgresKeyStore(self.datastore.get_connection, self.datastore.schema)
+        """The data keys, in the event store's own schema and pool (see beside_events)."""
+        return PostgresKeyStore(
+            self.datastore.get_connection, self.datastore.schema, beside_events=True
+        )
 
 
 class ArrayInsertPostgresRecorder(PostgresApplicationRecorder):

@@ -45,10 +45,17 @@ class KeyStore(Protocol):
 
 
 class PostgresKeyStore:
-    """Data keys in a PostgreSQL table of the given schema, each read cached for a moment."""
+    """Data keys in a PostgreSQL table of the given schema, each read cached for a moment.
 
-    def __init__(self, connect: Connect, schema: str) -> None:
+    beside_events: the events sealed with these keys are appended to the same server, after
+    the key is made. A new key then commits without waiting for its WAL flush: the append's
+    own (synchronous) commit flushes the WAL up to it, so no stored event ever outlives its
+    key, and a new person costs no second flush (the write path's group commit shares one).
+    """
+
+    def __init__(self, connect: Connect, schema: str, *, beside_events: bool = False) -> None:
         self._connect = connect
+        self._beside_events = beside_events
         self._table = Identifier(schema, KEY_TABLE)
         self._cache: TTLCache[str, bytes] = TTLCache(KEY_CACHE_SIZE, KEY_CACHE_SECONDS)
         self._erased: set[str] = set()
@@ -119,6 +126,8 @@ class PostgresKeyStore:
             conn.transaction(),
             conn.cursor(row_factory=tuple_row) as cursor,
         ):
+            if self._beside_events:
+                cursor.execute("SET LOCAL synchronous_commit = off")
             return cursor.execute(statement, (person, new_data_key(), person)).fetchone()
 
     def _create_table(self) -> None:

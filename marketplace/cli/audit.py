@@ -10,7 +10,10 @@ import typer
 
 from marketplace.cli.app import app, configured, done, stop_on_signals
 
-audit = typer.Typer(help="Inspect the event logs and prove them untampered.", no_args_is_help=True)
+audit = typer.Typer(
+    help="Inspect the event logs (stream, log, trace, state, export) and prove them untampered.",
+    no_args_is_help=True,
+)
 app.add_typer(audit, name="audit")
 
 Json = Annotated[bool, typer.Option("--json", help="one JSON document, for machines")]

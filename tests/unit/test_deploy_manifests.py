@@ -39,7 +39,11 @@ STORELESS = {p.deployment for p in PROCESSES if p.kind is Kind.SANDBOX}
 """Apps that use no store: they neither wait for the stores nor need production settings."""
 STORE_APPS = [app for app in APPS if app not in STORELESS]
 IMAGE = "marketplace"
-API_PORT_FIELD = {"writeapi": "write_api_port", "readapi": "read_api_port"}
+API_PORT_FIELD = {
+    "writeapi": "write_api_port",
+    "readapi": "read_api_port",
+    "auditapi": "audit_api_port",
+}
 LOAD_TEST = re.compile(r"\bloadtest\b|\blocust\b|\bmatplotlib\b", re.IGNORECASE)
 """The load test, its extra and the extra's packages: none of them belongs in the image."""
 SENSITIVE = re.compile(r"PASSWORD|SECRET|TOKEN|KEY", re.IGNORECASE)
@@ -520,7 +524,7 @@ def test_deployments_have_probes_and_resources() -> None:
     deployments = by_kind(docs, "Deployment")
     assert set(APPS) <= deployments.keys()
     assert deployment_problems(docs) == []
-    for name in ("writeapi", "readapi"):
+    for name in API_PORT_FIELD:
         (container,) = containers(deployments[name])
         assert container["readinessProbe"]["httpGet"]["path"] == "/health/ready"
         assert container["livenessProbe"]["httpGet"]["path"] == "/health/live"
