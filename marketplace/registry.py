@@ -146,6 +146,14 @@ def _apis() -> list[Process]:
             lambda s: s.http.read_api_workers,
             "readapi",
         ),
+        _api(
+            "audit-api",
+            "the audit API: reads the event stores for auditors, apart from shoppers' reads",
+            "serve-audit",
+            lambda s: s.http.audit_api_port,
+            lambda s: s.http.audit_api_workers,
+            "auditapi",
+        ),
     ]
 
 

@@ -23,17 +23,15 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 import structlog
-from prometheus_client import Counter, start_http_server
+from prometheus_client import Counter
 
 from commands.catalog import CatalogApplication
 from commands.orders import OrdersApplication
-from commands.services import Commands
 from domain.base import Cause
 from domain.customer import Customer
 from domain.fulfilment import Fulfilment
 from domain.seller import Seller
 from infra.blobs import BlobStore, BlobStoreUnavailable, blob_store
-from infra.eventstore import eventsourcing_env
 from infra.labels import LabelContent, address_lines, render_label
 from infra.settings import Settings
 from infra.stores import stores
@@ -43,7 +41,7 @@ from projections.log import TRANSIENT as LOG_TRANSIENT
 from projections.runtime import Projection, Worker
 from projections.stores.postgres.deadletters import PostgresDeadLetters
 from projections.stores.postgres.unit import PostgresUnit, PostgresView
-from workers.logs import followed_logs, log_names, worker_pool
+from workers.logs import followed_logs, run_until_stopped, worker_commands, worker_pool
 
 log = structlog.get_logger()
 
@@ -163,12 +161,8 @@ class LabelView(PostgresView):
 def opened(settings: Settings, batch_size: int = 50) -> Iterator[Worker[PostgresUnit]]:
     """The label worker on the configured stores; closed on exit."""
     where = stores(settings)
-    small = settings.updated(postgres={"pool_size": POOL_SIZE, "max_overflow": 1})
     with ExitStack() as resources:
-        commands = Commands(
-            eventsourcing_env(small, where.postgres_url), split_logs=settings.events.split_logs
-        )
-        resources.callback(commands.close)
+        commands = worker_commands(settings, where, resources, POOL_SIZE)
         labeller = Labeller(blob_store(settings), commands.orders, commands.catalog)
         pool = worker_pool(settings, where, resources, POOL_SIZE)
         view = LabelView(pool, LabelProjection.name)
@@ -184,10 +178,4 @@ def run(
     settings: Settings, stop: threading.Event, *, batch_size: int = 50, metrics_port: int = 0
 ) -> int:
     """Label fulfilments until stop is set, then return 0; a non-transient failure raises."""
-    if metrics_port:
-        start_http_server(metrics_port, addr=settings.http.host)
-    with opened(settings, batch_size) as worker:
-        log.info("labels_started", logs=log_names(worker.projection, settings))
-        worker.run(stop)
-    log.info("labels_stopped")
-    return 0
+    return run_until_stopped("labels", opened(settings, batch_size), settings, stop, metrics_port)

@@ -3,18 +3,23 @@ its own PostgreSQL pool."""
 
 from __future__ import annotations
 
-from contextlib import ExitStack
+import threading
+from contextlib import AbstractContextManager, ExitStack
 from typing import Any
 
+import structlog
+from prometheus_client import start_http_server
 from psycopg_pool import ConnectionPool
 
-from commands.services import SINGLE_LOG
+from commands.services import SINGLE_LOG, Commands
 from infra.eventstore import eventsourcing_env
 from infra.postgres_pool import postgres_pool
 from infra.settings import Settings
 from infra.stores import Stores
 from projections.log import ContextLog
-from projections.runtime import Projection
+from projections.runtime import Projection, Worker
+
+log = structlog.get_logger()
 
 LOG_POOL_SIZE = 1
 """A worker reads one batch at a time, so each log needs one connection (plus one spare)."""
@@ -76,3 +81,34 @@ def worker_pool(
         connect_timeout=settings.postgres.connect_timeout_seconds,
     )
     return resources.enter_context(pool)
+
+
+def worker_commands(
+    settings: Settings, where: Stores, resources: ExitStack, pool_size: int
+) -> Commands:
+    """The command applications a worker issues its commands through, on a pool of pool_size
+    (and one more) connections to the event store; closed with resources."""
+    small = settings.updated(postgres={"pool_size": pool_size, "max_overflow": 1})
+    commands = Commands(
+        eventsourcing_env(small, where.postgres_url), split_logs=settings.events.split_logs
+    )
+    resources.callback(commands.close)
+    return commands
+
+
+def run_until_stopped(
+    name: str,
+    opened: AbstractContextManager[Worker[Any]],
+    settings: Settings,
+    stop: threading.Event,
+    metrics_port: int,
+) -> int:
+    """Run the opened worker until stop is set, then return 0, serving its metrics on
+    metrics_port if given; a non-transient failure raises. name prefixes its log events."""
+    if metrics_port:
+        start_http_server(metrics_port, addr=settings.http.host)
+    with opened as worker:
+        log.info(f"{name}_started", logs=log_names(worker.projection, settings))
+        worker.run(stop)
+    log.info(f"{name}_stopped")
+    return 0

@@ -1,6 +1,8 @@
 """What an uploaded file really is: its type sniffed from its bytes, its size, its pixels.
 
-Nothing here trusts a file name or a declared content type. Pillow's decompression-bomb
+Nothing here trusts a file name or a declared content type: the type is read from the bytes,
+and a name or content type that claims another image type (a PNG renamed `.jpg`) is refused,
+as a renamed file is no honest upload. Pillow's decompression-bomb
 guard stays on (its warning is an error here), and the declared dimensions are bounded
 before a single pixel is decoded; then the image is decoded once (JPEG at an eighth of its
 scale) so that a truncated or corrupt file is refused too.
@@ -42,6 +44,13 @@ class UnsupportedImageType(ImageRefused):
     title = "Unsupported image type"
 
 
+class MisnamedImage(UnsupportedImageType):
+    """The file's name or declared content type claims another image type than its bytes."""
+
+    slug = "image-type-mismatch"
+    title = "Image type mismatch"
+
+
 class TooManyPixels(ImageRefused):
     """More pixels than allowed, or a decompression bomb."""
 
@@ -74,15 +83,41 @@ def sniffed_type(head: bytes) -> str:
 
 
 PIL_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP", "image/avif": "AVIF"}
+EXTENSIONS = {
+    **{ext: "image/jpeg" for ext in ("jpg", "jpeg", "jpe", "jfif")},
+    **{ext: f"image/{ext}" for ext in ("png", "webp", "avif", "gif", "bmp", "tiff", "heic")},
+}
+"""The image type a file name's extension claims; other extensions claim none."""
+ALIASES = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg"}
 
 
-def checked_image(file: BinaryIO, max_bytes: int, max_pixels: int) -> CheckedImage:
+def claimed_types(filename: str | None, declared_type: str | None) -> set[str]:
+    """The image types an upload's name and declared content type claim (`.bin` or
+    `application/octet-stream` claim none)."""
+    claims = set()
+    if filename and "." in filename:
+        claims.add(EXTENSIONS.get(filename.rsplit(".", 1)[1].lower()))
+    if declared_type:
+        declared = declared_type.split(";", 1)[0].strip().lower()
+        claims.add(ALIASES.get(declared, declared))
+    return {claim for claim in claims if claim and claim.startswith("image/")}
+
+
+def checked_image(
+    file: BinaryIO,
+    max_bytes: int,
+    max_pixels: int,
+    filename: str | None = None,
+    declared_type: str | None = None,
+) -> CheckedImage:
     """Check an upload read from file (left at its start), or raise an ImageRefused."""
     digest, size = _digest(file, max_bytes)
     content_type = sniffed_type(file.read(32))
     file.seek(0)
     width, height = _decoded_size(file, content_type, max_pixels)
     file.seek(0)
+    if claims := claimed_types(filename, declared_type) - {content_type}:
+        raise MisnamedImage(f"the file claims {', '.join(sorted(claims))} but is {content_type}")
     return CheckedImage(digest, content_type, size, width, height)
 
 

@@ -31,13 +31,15 @@ class Group(BaseModel):
 
 
 class HttpSettings(Group):
-    """Where the two APIs listen, how many processes serve them, and what one admits."""
+    """Where the APIs listen, how many processes serve them, and what one admits."""
 
     host: str = "127.0.0.1"
     write_api_port: int = Field(default=8000, ge=1, le=65535)
     read_api_port: int = Field(default=8001, ge=1, le=65535)
     write_api_workers: int = Field(default=2, ge=1, le=64)
     read_api_workers: int = Field(default=2, ge=1, le=64)
+    audit_api_port: int = Field(default=8002, ge=1, le=65535)
+    audit_api_workers: int = Field(default=1, ge=1, le=16)
     read_api_public_url: str | None = Field(default=None, pattern=r"^https?://[^/?#]+(/[^?#]*)?$")
     """The query API's base URL as clients reach it (a proxy, a CDN): the command API's
     Location headers point into it. Unset, http://<host>:<read_api_port>."""
@@ -107,7 +109,7 @@ class AuditSettings(Group):
     signing_key: SecretStr = SecretStr(DEV_AUDIT_SIGNING_KEY)
     """The Ed25519 private key (its 32-byte seed, 64 hex digits) that signs checkpoints. Set
     your own: under the development key, anyone can sign a rewritten log's checkpoint."""
-    verify_key: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{64}$")
+    verify_key: str | None = None
     """The matching Ed25519 public key (64 hex digits), for processes that only verify
     (`marketplace audit verify`, the audit API): set it there instead of the signing key."""
     checkpoint_seconds: float = Field(default=60.0, ge=1, le=86400)

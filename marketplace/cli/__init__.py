@@ -1,7 +1,8 @@
 """The `marketplace` command line: one command tree, each process's defaults from the registry.
 
-`app` holds the tree; `platform`, `processes`, `deadletters`, `analytics` and `audit` add
-their commands to it, and `tooling` the load test's when the loadtest extra is installed.
+`app` holds the tree; `platform`, `processes`, `deadletters`, `analytics`, `audit` and
+`audit_reads` add their commands to it, and `tooling` the load test's when the loadtest
+extra is installed.
 """
 
 from __future__ import annotations
@@ -13,10 +14,19 @@ import typer
 from typer.core import TyperGroup
 
 from infra.settings import UnknownSettings
-from marketplace.cli import analytics, audit, deadletters, platform, processes
+from marketplace.cli import analytics, audit, audit_reads, deadletters, platform, processes
 from marketplace.cli.app import app
 
-__all__ = ["analytics", "audit", "command", "deadletters", "main", "platform", "processes"]
+__all__ = [
+    "analytics",
+    "audit",
+    "audit_reads",
+    "command",
+    "deadletters",
+    "main",
+    "platform",
+    "processes",
+]
 
 
 def command() -> TyperGroup:

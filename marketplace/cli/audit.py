@@ -10,7 +10,10 @@ import typer
 
 from marketplace.cli.app import app, configured, done, stop_on_signals
 
-audit = typer.Typer(help="Inspect the event logs and prove them untampered.", no_args_is_help=True)
+audit = typer.Typer(
+    help="Inspect the event logs (stream, log, trace, state, export) and prove them untampered.",
+    no_args_is_help=True,
+)
 app.add_typer(audit, name="audit")
 
 Json = Annotated[bool, typer.Option("--json", help="one JSON document, for machines")]
@@ -34,10 +37,15 @@ def verify(as_json: Json = False) -> None:
         bar = bars.setdefault(log, ProgressBar(f"verify {log}", head, sys.stderr, unit="positions"))
         bar.update(position, head)
 
+    from marketplace.audit import audit_session, operator_access
+
+    settings = configured()
     try:
-        verdicts = verify_logs(configured(), progress)
+        verdicts = verify_logs(settings, progress)
     except DevelopmentKey as error:
         fail(str(error))
+    with audit_session(settings) as (_, access):
+        access.record(operator_access("verify", "*"))
     for bar in bars.values():
         bar.close()
     if as_json:

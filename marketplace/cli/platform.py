@@ -150,3 +150,12 @@ def serve_read(port: Port = None, workers: Workers = None) -> None:
     Example: marketplace serve-read --port 8001 --workers 2
     """
     serve("query-api", "marketplace.bootstrap:read_app", port, workers)
+
+
+@app.command("serve-audit")
+def serve_audit(port: Port = None, workers: Workers = None) -> None:
+    """Run the audit API alone, on the configured event store (read-only; auditors and admins).
+
+    Example: marketplace serve-audit --port 8002
+    """
+    serve("audit-api", "marketplace.audit:audit_app", port, workers)

@@ -41,11 +41,17 @@ async def product_of_new_seller(api: Api) -> tuple[UUID, UUID]:
 
 
 async def upload(
-    api: Api, seller: UUID, product: UUID, data: bytes, name: str = "photo.jpg", **headers: str
+    api: Api,
+    seller: UUID,
+    product: UUID,
+    data: bytes,
+    name: str = "photo",
+    content_type: str = "application/octet-stream",
+    **headers: str,
 ) -> httpx.Response:
     return await api.client.post(
         f"/v1/products/{product}/images",
-        files={"image": (name, data, "image/jpeg")},
+        files={"image": (name, data, content_type)},
         headers=api.auth(seller, "seller", **headers),
     )
 
@@ -90,13 +96,34 @@ async def test_the_same_bytes_again_are_the_same_image(api: Api) -> None:
     assert again.json()["position"] is None
 
 
-async def test_a_png_named_jpg_is_recorded_as_the_png_it_is(api: Api) -> None:
+async def test_a_png_named_for_what_it_is_is_recorded_as_a_png(api: Api) -> None:
     seller, product = await product_of_new_seller(api)
-    response = await upload(api, seller, product, encoded(picture(64, 64), "png"), "x.jpg")
+    png = encoded(picture(64, 64), "png")
+    response = await upload(api, seller, product, png, "x.PNG", "image/png")
 
     assert response.status_code == 202, response.text
     gallery_event = list(api.deps.commands.catalog.repository.event_store.get(product))[-1]
     assert gallery_event.content_type == "image/png"
+
+
+@pytest.mark.parametrize(
+    ("name", "content_type"),
+    [("x.jpg", "application/octet-stream"), ("x", "image/jpeg"), ("x.png", "image/jpg")],
+)
+async def test_a_png_claiming_to_be_a_jpeg_is_refused_and_leaves_nothing(
+    api: Api, name: str, content_type: str
+) -> None:
+    seller, product = await product_of_new_seller(api)
+    before_blobs, before = blob_files(api), api.positions()
+    png = encoded(picture(64, 64), "png")
+
+    response = await upload(api, seller, product, png, name, content_type)
+
+    assert response.status_code == 415, response.text
+    assert response.json()["type"].endswith("image-type-mismatch")
+    assert "image/jpeg" in response.json()["detail"]
+    assert blob_files(api) == before_blobs
+    assert api.positions() == before
 
 
 REFUSED = [

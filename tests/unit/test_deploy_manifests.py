@@ -39,9 +39,15 @@ STORELESS = {p.deployment for p in PROCESSES if p.kind is Kind.SANDBOX}
 """Apps that use no store: they neither wait for the stores nor need production settings."""
 STORE_APPS = [app for app in APPS if app not in STORELESS]
 IMAGE = "marketplace"
-API_PORT_FIELD = {"writeapi": "write_api_port", "readapi": "read_api_port"}
+API_PORT_FIELD = {
+    "writeapi": "write_api_port",
+    "readapi": "read_api_port",
+    "auditapi": "audit_api_port",
+}
 LOAD_TEST = re.compile(r"\bloadtest\b|\blocust\b|\bmatplotlib\b", re.IGNORECASE)
 """The load test, its extra and the extra's packages: none of them belongs in the image."""
+AUDIT_BLOBS = ("auditapi", "audit-checkpoints")
+"""Services that keep (audit-checkpoints) or read (auditapi) the signed audit checkpoints."""
 SENSITIVE = re.compile(r"PASSWORD|SECRET|TOKEN|KEY", re.IGNORECASE)
 REQUIRED_VAR = r"\$\{[A-Za-z_][A-Za-z0-9_]*:\?[^}]+\}"
 URL_PASSWORD = re.compile(r"://[^/@\s:]+:([^@\s/]+)@")
@@ -360,7 +366,8 @@ def compose_wiring_problems(compose: dict[str, Any]) -> list[str]:
         problems.append(f"notify does not wait for {smtp_host} to be service_healthy")
 
     sources = set()
-    for name, writes in (("labels", True), ("readapi", False)):
+    audit = [(name, name == "audit-checkpoints") for name in AUDIT_BLOBS if name in services]
+    for name, writes in (("labels", True), ("readapi", False), *audit):
         service = services.get(name, {})
         blob_dir = str(service_env(service).get(f"{PREFIX}BLOB_DIR"))
         source, read_only = volume_mounts(service).get(blob_dir, ("", False))
@@ -370,7 +377,7 @@ def compose_wiring_problems(compose: dict[str, Any]) -> list[str]:
             problems.append(f"{name} mounts the blob volume read-only")
         sources.add(source)
     if len(sources) != 1:
-        problems.append(f"labels and readapi use different blob volumes: {sorted(sources)}")
+        problems.append(f"the blob store's services use different volumes: {sorted(sources)}")
     return problems
 
 
@@ -387,6 +394,8 @@ def k8s_wiring_problems(docs: list[dict[str, Any]]) -> list[str]:
     needs = {
         "labels": ("S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"),
         "readapi": ("S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"),
+        "auditapi": ("S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY", "AUDIT_VERIFY_KEY"),
+        "audit-checkpoints": ("S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY", "AUDIT_SIGNING_KEY"),
         "notify": ("SMTP_USERNAME", "SMTP_PASSWORD"),
     }
     for deployment, names in needs.items():
@@ -520,7 +529,7 @@ def test_deployments_have_probes_and_resources() -> None:
     deployments = by_kind(docs, "Deployment")
     assert set(APPS) <= deployments.keys()
     assert deployment_problems(docs) == []
-    for name in ("writeapi", "readapi"):
+    for name in API_PORT_FIELD:
         (container,) = containers(deployments[name])
         assert container["readinessProbe"]["httpGet"]["path"] == "/health/ready"
         assert container["livenessProbe"]["httpGet"]["path"] == "/health/live"
@@ -772,7 +781,7 @@ def test_compose_wiring_check_catches() -> None:
         "checkout does not wait for gw to be service_healthy",
         "notify sends mail to 'smtp.example.com', which is no service",
         "labels mounts the blob volume read-only",
-        "labels and readapi use different blob volumes: ['b', 'c']",
+        "the blob store's services use different volumes: ['b', 'c']",
     ]
     compose = broken_compose()
     compose["services"]["gw"]["command"] = ["serve-write"]

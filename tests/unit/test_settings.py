@@ -32,6 +32,8 @@ VARIABLES: list[tuple[str, str, str, Any]] = [
     ("READ_API_PORT", "9101", "http.read_api_port", 9101),
     ("WRITE_API_WORKERS", "5", "http.write_api_workers", 5),
     ("READ_API_WORKERS", "6", "http.read_api_workers", 6),
+    ("AUDIT_API_PORT", "9102", "http.audit_api_port", 9102),
+    ("AUDIT_API_WORKERS", "3", "http.audit_api_workers", 3),
     ("READ_API_PUBLIC_URL", "https://q.example", "http.read_api_public_url", "https://q.example"),
     ("MAX_BODY_BYTES", "2048", "http.max_body_bytes", 2048),
     ("MAX_REQUESTS_IN_FLIGHT", "77", "http.max_requests_in_flight", 77),

@@ -21,14 +21,12 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import structlog
-from prometheus_client import Counter, start_http_server
+from prometheus_client import Counter
 
 from commands.catalog import CatalogApplication
-from commands.services import Commands
 from domain.base import Cause
 from domain.product import Product
 from infra.blobs import BlobNotFound, BlobStore, BlobStoreUnavailable, blob_store
-from infra.eventstore import eventsourcing_env
 from infra.settings import Settings
 from infra.stores import stores
 from projections.failures import Policy
@@ -37,7 +35,7 @@ from projections.runtime import Projection, Worker
 from projections.stores.postgres.deadletters import PostgresDeadLetters
 from projections.stores.postgres.unit import PostgresUnit, PostgresView
 from workers.images.render import UnreadableImage, Variant, render_variants
-from workers.logs import followed_logs, log_names, worker_pool
+from workers.logs import followed_logs, run_until_stopped, worker_commands, worker_pool
 
 log = structlog.get_logger()
 
@@ -136,12 +134,8 @@ class ImageView(PostgresView):
 def opened(settings: Settings, batch_size: int = BATCH_SIZE) -> Iterator[Worker[PostgresUnit]]:
     """The image worker on the configured stores; closed on exit."""
     where = stores(settings)
-    small = settings.updated(postgres={"pool_size": POOL_SIZE, "max_overflow": 1})
     with ExitStack() as resources:
-        commands = Commands(
-            eventsourcing_env(small, where.postgres_url), split_logs=settings.events.split_logs
-        )
-        resources.callback(commands.close)
+        commands = worker_commands(settings, where, resources, POOL_SIZE)
         projection = ImageProjection(ImageRenderer(blob_store(settings), commands.catalog))
         logs = followed_logs(projection, settings, where, resources)
         pool = worker_pool(settings, where, resources, POOL_SIZE)
@@ -160,10 +154,4 @@ def run(
     metrics_port: int = 0,
 ) -> int:
     """Render images until stop is set, then return 0; a non-transient failure raises."""
-    if metrics_port:
-        start_http_server(metrics_port, addr=settings.http.host)
-    with opened(settings, batch_size) as worker:
-        log.info("images_started", logs=log_names(worker.projection, settings))
-        worker.run(stop)
-    log.info("images_stopped")
-    return 0
+    return run_until_stopped("images", opened(settings, batch_size), settings, stop, metrics_port)

@@ -23,7 +23,10 @@ router = APIRouter(prefix="/v1/products", tags=["products and stock"])
 
 REFUSED_UPLOAD: Answers = {
     413: problem("The file is larger than the upload limit (MARKETPLACE_IMAGE_MAX_UPLOAD_BYTES)"),
-    415: problem("The bytes are no JPEG, PNG, WebP or AVIF image, whatever the name says"),
+    415: problem(
+        "The bytes are no JPEG, PNG, WebP or AVIF image, or the file's name or content type "
+        "claims another image type than its bytes (a PNG renamed .jpg)"
+    ),
     422: problem(
         "The image is truncated or corrupt, has too many pixels (a decompression bomb "
         "included), the product has as many images as it may have, or the form is invalid"
@@ -39,13 +42,20 @@ def upload_image(product_id: UUID, image: ImageFile, call: SellerCall) -> Respon
     """Upload an image of the product (multipart/form-data, field `image`). It is checked,
     stored and recorded with its SHA-256; the variants follow, rendered off the request path,
     on the product's page in the query API (Location). The same bytes again change nothing.
-    A refused upload leaves nothing behind."""
+    The type is read from the bytes; a name or content type claiming another image type is
+    refused. A refused upload leaves nothing behind."""
     deps = call.request.app.state.deps
     limits = deps.images
     if deps.blobs is None:
         raise Problem(503, "no-blob-store", "No blob store", "this server takes no uploads")
     try:
-        checked = checked_image(image.file, limits.max_upload_bytes, limits.max_pixels)
+        checked = checked_image(
+            image.file,
+            limits.max_upload_bytes,
+            limits.max_pixels,
+            image.filename,
+            image.content_type,
+        )
     except ImageRefused as refused:
         raise Problem(refused.status, refused.slug, refused.title, str(refused)) from None
     catalog = call.commands.catalog

@@ -1,0 +1,76 @@
+"""What the audit API needs, and the dependencies naming and recording its callers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Protocol
+from uuid import UUID
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials
+
+from auditapi.access import Access
+from auditapi.reader import EventReader
+from infra.audit.verify import Verdict
+from infra.auth import Principal, Role, TokenCodec
+from infra.openapi import BEARER
+from infra.web import principal_in
+
+AUDIT_ROLES: tuple[Role, ...] = ("auditor", "admin")
+"""The roles let in; every other role gets 403."""
+
+
+class AccessLog(Protocol):
+    """Where audit reads are recorded, and read back."""
+
+    def record(self, access: Access) -> None:
+        """Keep one read."""
+        ...
+
+    def reads(
+        self, *, subject: str | None, reader: UUID | None, after: int, limit: int
+    ) -> list[dict[str, Any]]:
+        """Recorded reads after an id, of one subject or by one reader."""
+        ...
+
+
+@dataclass
+class AuditApiDeps:
+    """The audit API's dependencies, built by the composition root."""
+
+    reader: EventReader
+    access: AccessLog
+    tokens: TokenCodec
+    closers: tuple[Callable[[], object], ...] = field(default=())
+    verify: Callable[[], list[Verdict]] = field(default=lambda: [])
+    """Recompute every log's chain against its checkpoints (infra.audit); one verdict each."""
+
+
+async def _auditor(
+    request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
+) -> Principal:
+    deps: AuditApiDeps = request.app.state.deps
+    return principal_in(request, deps.tokens, AUDIT_ROLES, "read the audit trail")
+
+
+Auditor = Annotated[Principal, Depends(_auditor)]
+"""The caller, an auditor or an admin: 401 without a valid token, else 403."""
+
+
+def deps_of(request: Request) -> AuditApiDeps:
+    """The app's dependencies."""
+    deps: AuditApiDeps = request.app.state.deps
+    return deps
+
+
+Deps = Annotated[AuditApiDeps, Depends(deps_of)]
+
+
+def record(
+    request: Request, deps: AuditApiDeps, caller: Principal, action: str, subject: str, **query: Any
+) -> None:
+    """Record that caller read subject (what the action names), with the query's values."""
+    shown = {key: str(value) for key, value in query.items() if value is not None}
+    request_id = getattr(request.state, "request_id", None)
+    deps.access.record(Access(caller.sub, caller.role, action, subject, shown, request_id))

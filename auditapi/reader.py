@@ -1,0 +1,88 @@
+"""What the audit API reads, whatever the event store: one interface, one contract suite
+(tests/contract/test_audit_reader.py) over PostgreSQL and KurrentDB."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+from uuid import UUID
+
+from auditapi.events import EventDecoder, Recorded
+
+CONTEXT_OF_MODULE = {
+    "domain.product": "catalog",
+    "domain.seller": "catalog",
+    "domain.inventory": "inventory",
+    "domain.cart": "carts",
+    "domain.customer": "customers",
+    "domain.order": "orders",
+    "domain.fulfilment": "orders",
+}
+"""The bounded context whose log holds each aggregate module's events."""
+CONTEXTS = ("catalog", "inventory", "carts", "customers", "orders")
+
+
+def context_of(topic: str) -> str:
+    """The context of an event's topic, `domain.order:Order.Placed` -> `orders`."""
+    return CONTEXT_OF_MODULE.get(topic.partition(":")[0], "unknown")
+
+
+@dataclass(frozen=True)
+class LogQuery:
+    """Which events of a log to read: after a position, up to one, and filtered.
+
+    Every filter is optional; time bounds are inclusive since and exclusive until.
+    """
+
+    after: int = 0
+    until_position: int | None = None
+    event_type: str | None = None
+    """`Order.Placed`: the event class as the API shows it."""
+    actor: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    stream_id: UUID | None = None
+
+
+class EventReader(Protocol):
+    """Reads the event logs for audit; never writes. Positions are the store's own."""
+
+    logs: tuple[str, ...]
+    """The logs it reads, by name (a context, or the single shared log)."""
+    decoder: EventDecoder
+    """Decodes what it reads, with the store's data keys for sealed personal data."""
+
+    def stream(
+        self,
+        stream_id: UUID,
+        *,
+        after_version: int = -1,
+        to_version: int | None = None,
+        limit: int,
+    ) -> list[Recorded]:
+        """Up to limit events of one aggregate after after_version (up to to_version), in
+        version order; empty if there are none (or no such aggregate)."""
+        ...
+
+    def log(self, name: str, query: LogQuery, limit: int) -> list[Recorded]:
+        """Up to limit events of the named log that match query, in position order."""
+        ...
+
+    def head(self, name: str) -> int:
+        """The position of the named log's last event (0 when empty)."""
+        ...
+
+    def chain_hashes(self, log: str, positions: Sequence[int]) -> dict[int, str]:
+        """The chain hash (hex) of each event of the log at positions, where its store keeps
+        a hash chain (infra.audit); none otherwise."""
+        ...
+
+    def correlated(self, correlation_id: str, limit: int) -> list[Recorded]:
+        """Up to limit events of every log that carry this correlation id."""
+        ...
+
+    def close(self) -> None:
+        """Release its connections."""
+        ...

@@ -1,0 +1,1 @@
+"""The audit API's routes."""

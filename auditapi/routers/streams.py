@@ -1,0 +1,97 @@
+"""One aggregate's stream: its events by version, its links, and its state at a past point."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request
+
+from auditapi.deps import Auditor, Deps, record
+from auditapi.params import ANSWERS, NOT_FOUND, Limit, Time, aware, not_found, refuse
+from auditapi.queries import UnknownStream, documents, links, state_at
+from auditapi.schemas import PastState, StreamPage
+
+router = APIRouter(tags=["streams"], responses=ANSWERS)
+AfterVersion = Annotated[
+    int, Query(ge=-1, le=2**62, description="Answer versions after this one (-1: from the first).")
+]
+
+
+@router.get(
+    "/v1/audit/streams/{stream_id}",
+    response_model=StreamPage,
+    responses={404: NOT_FOUND},
+)
+def stream(
+    stream_id: UUID,
+    request: Request,
+    caller: Auditor,
+    deps: Deps,
+    after_version: AfterVersion = -1,
+    limit: Limit = 100,
+) -> dict[str, Any]:
+    """All events of one aggregate, in any context, paged by version."""
+    record(request, deps, caller, "stream", str(stream_id), after_version=after_version)
+    page = deps.reader.stream(stream_id, after_version=after_version, limit=limit)
+    if not page and not deps.reader.stream(stream_id, limit=1):
+        raise not_found(f"stream {stream_id}")
+    return {
+        "stream_id": str(stream_id),
+        "events": documents(deps.reader, page),
+        "next_after_version": page[-1].stored.originator_version if len(page) == limit else None,
+    }
+
+
+@router.get(
+    "/v1/audit/streams/{stream_id}/links",
+    responses={
+        200: {
+            "description": "The streams this one points at",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        },
+        404: NOT_FOUND,
+    },
+)
+def stream_links(stream_id: UUID, request: Request, caller: Auditor, deps: Deps) -> dict[str, Any]:
+    """The streams this one points at: a product's stock item, a stock item's product, an
+    order's fulfilments, stock items and payments, a fulfilment's order."""
+    record(request, deps, caller, "links", str(stream_id))
+    try:
+        return links(deps.reader, stream_id)
+    except UnknownStream:
+        raise not_found(f"stream {stream_id}") from None
+
+
+@router.get(
+    "/v1/audit/streams/{stream_id}/state",
+    response_model=PastState,
+    responses={404: NOT_FOUND},
+)
+def past_state(
+    stream_id: UUID,
+    request: Request,
+    caller: Auditor,
+    deps: Deps,
+    version: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+    at: Time = None,
+) -> dict[str, Any]:
+    """The aggregate as of a version, or as of a time (after its last event at or before
+    it), as JSON; exactly one of version and at."""
+    if (version is None) == (at is None):
+        raise refuse("give exactly one of version and at")
+    aware("at", at)
+    record(request, deps, caller, "state", str(stream_id), version=version, at=at)
+    try:
+        found = state_at(deps.reader, stream_id, version=version, at=at)
+    except UnknownStream:
+        raise not_found(f"stream {stream_id}") from None
+    if found is None or (version is not None and found.version != version):
+        raise not_found(f"state of {stream_id} at {version if at is None else at}")
+    return {
+        "stream_id": str(stream_id),
+        "aggregate": found.aggregate,
+        "version": found.version,
+        "timestamp": found.timestamp.isoformat(),
+        "state": found.state,
+    }
