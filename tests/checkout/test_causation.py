@@ -78,11 +78,11 @@ def test_an_expired_order_answers_to_the_checkout_that_set_its_deadline(
                 shopper,
                 shop.address_ids[shopper],
                 "unpaid",
-                datetime.now(UTC) + timedelta(seconds=4),
+                datetime.now(UTC) + timedelta(seconds=10),
                 request(shopper, "shopper", "late"),
             ).aggregate_id
-            shop.wait_until_final([order_id], 30)
-            wait_for(lambda: shop.stock(product).reserved == 0, 30)
+            shop.wait_until_final([order_id], 60)
+            wait_for(lambda: shop.stock(product).reserved == 0, 60)
     finally:
         gateway.faults(stall=False)
 

@@ -25,7 +25,7 @@ def test_a_buyer_gets_at_most_the_limit_across_orders_and_cancelling_frees_it(
             orders.append(shop.check_out(bot, f"bot-{attempt}"))
         shop.fill_carts(product, [human])
         orders.append(shop.check_out(human, "human"))
-        final = shop.wait_until_final(orders, 30)
+        final = shop.wait_until_final(orders, 90)
         bot_orders, human_order = orders[:3], orders[3]
         confirmed = [o for o in bot_orders if final[o].status is OrderStatus.CONFIRMED]
         rejected = [o for o in bot_orders if final[o].status is OrderStatus.REJECTED]
@@ -33,10 +33,10 @@ def test_a_buyer_gets_at_most_the_limit_across_orders_and_cancelling_frees_it(
         assert final[human_order].status is OrderStatus.CONFIRMED
 
         shop.commands.orders.cancel(confirmed[0], "changed my mind", acting(bot, "shopper"))
-        wait_for(lambda: shop.stock(product).bought[bot] == 1, 30)
+        wait_for(lambda: shop.stock(product).bought[bot] == 1, 90)
         shop.fill_carts(product, [bot])
         again = shop.check_out(bot, "bot-after-cancel")
-        assert shop.wait_until_final([again], 30)[again].status is OrderStatus.CONFIRMED
+        assert shop.wait_until_final([again], 90)[again].status is OrderStatus.CONFIRMED
 
     item = shop.stock(product)
     assert (item.bought[bot], item.bought[human], item.sold) == (2, 1, 3)
