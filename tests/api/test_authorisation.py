@@ -25,6 +25,7 @@ from tests.api.conftest import (
     ship_from_body,
 )
 from tests.api.test_validation import assert_problem
+from tests.support.images import encoded, picture
 
 pytestmark = pytest.mark.postgres
 
@@ -48,6 +49,11 @@ class Row:
     allowed: dict[str, int]
     body: Callable[[World], Any] = field(default=lambda w: None)
     headers: Callable[[], dict[str, str]] = field(default=dict)
+    files: Callable[[], dict[str, Any] | None] = field(default=lambda: None)
+
+
+def png_upload() -> dict[str, Any]:
+    return {"image": ("photo.png", encoded(picture(32, 24), "png"), "image/png")}
 
 
 def details(w: World) -> dict[str, Any]:
@@ -126,6 +132,19 @@ ROWS = [
         {"seller_a": 200, "admin": 200},
         lambda w: {"limit": 2},
     ),
+    Row(
+        "POST",
+        "/v1/products/{product_id}/images",
+        {"seller_a": 202, "admin": 202},
+        files=png_upload,
+    ),
+    Row(
+        "PUT",
+        "/v1/products/{product_id}/image-order",
+        {"seller_a": 409, "admin": 409},
+        lambda w: {"image_ids": [str(uuid4())]},
+    ),
+    Row("DELETE", "/v1/products/{product_id}/images/{image_id}", {"seller_a": 404, "admin": 404}),
     Row("POST", "/v1/carts", {"shopper_a": 200, "shopper_b": 201, "admin": 201}),
     Row(
         "POST",
@@ -196,6 +215,7 @@ def url_for(row: Row, w: World) -> str:
         cart_id=w.cart,
         customer_id=w.shopper_a,
         address_id=uuid4(),
+        image_id=uuid4(),
         order_id=w.order,
     )
 
@@ -256,7 +276,7 @@ async def test_authorisation(
     before = api.positions()
 
     response = await api.client.request(
-        row.method, url_for(row, world), json=row.body(world), headers=headers
+        row.method, url_for(row, world), json=row.body(world), files=row.files(), headers=headers
     )
 
     assert response.status_code == status, response.text
