@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from commands.base import ContextApplication
+from commands.catalog import product_image_id
 from domain.cart import Cart
 from domain.customer import Customer
 from domain.inventory import StockItem, stock_item_id
@@ -194,6 +195,23 @@ def _orders(a: Api) -> ContextApplication:
     return a.deps.commands.orders
 
 
+IMAGE_HASHES = ("ab" * 32, "cd" * 32)
+
+
+def _image(w: World, n: int = 0) -> UUID:
+    return product_image_id(w.product, IMAGE_HASHES[n])
+
+
+def _add_images(a: Api, w: World) -> None:
+    """Two images on the world's product, so that an order can change."""
+    for content_hash in IMAGE_HASHES:
+        original = (content_hash, "image/png", 32, 24, 100)
+        key = f"originals/{w.product}/{content_hash}"
+        a.deps.commands.catalog.add_product_image(
+            w.product, key, original, 10, context(w.seller_a, "seller")
+        )
+
+
 VERSIONED = {
     "update-seller": Versioned(
         "PATCH",
@@ -244,6 +262,28 @@ VERSIONED = {
         _catalog,
         lambda w: w.product,
         Product,
+    ),
+    "reorder-images": Versioned(
+        "PUT",
+        lambda w: f"/v1/products/{w.product}/image-order",
+        lambda w: {"image_ids": [str(_image(w, 1)), str(_image(w, 0))]},
+        "seller",
+        _seller,
+        _catalog,
+        lambda w: w.product,
+        Product,
+        prepare=_add_images,
+    ),
+    "remove-image": Versioned(
+        "DELETE",
+        lambda w: f"/v1/products/{w.product}/images/{_image(w)}",
+        lambda w: None,
+        "seller",
+        _seller,
+        _catalog,
+        lambda w: w.product,
+        Product,
+        prepare=_add_images,
     ),
     "adjust-stock": Versioned(
         "POST",
