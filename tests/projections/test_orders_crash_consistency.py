@@ -214,14 +214,19 @@ def test_kill_9_at_random_points_leaves_the_tables_equal_to_a_replay(
     schema = fresh_schema(postgres_server)
     replay_url = with_search_path(postgres_server, schema)
     replayed = order_history_view(replay_url)
-    log = ContextLog(eventsourcing_env(Settings(), postgres_url), "orders")
+    env = eventsourcing_env(Settings(), postgres_url)
+    orders_log, customers_log = ContextLog(env, "orders"), ContextLog(env, "customers")
     try:
-        Worker(OrderHistoryProjection(), replayed, [log], batch_size=1).catch_up()
+        replay = Worker(
+            OrderHistoryProjection(), replayed, [orders_log, customers_log], batch_size=1
+        )
+        replay.catch_up()
         assert dump(postgres_url, *TABLES, "projection_positions") == dump(
             replay_url, *TABLES, "projection_positions"
         )
     finally:
-        log.close()
+        orders_log.close()
+        customers_log.close()
         replayed.close()
         drop_schema(postgres_server, schema)
     top_ups = sum(k.top_ups for k in kills)
