@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, File, UploadFile
+from pydantic import BaseModel
 from starlette.responses import Response
 
 from commands.base import Outcome
 from commands.catalog import product_image_id
+from domain.base import Context
 from domain.errors import DomainError
 from infra.images.check import ImageRefused, checked_image
 from infra.openapi import problem
@@ -92,19 +95,26 @@ def upload_image(product_id: UUID, image: ImageFile, call: SellerCall) -> Respon
         raise
 
 
+def _gallery_reply(outcome: Outcome) -> Reply:
+    return Reply(outcome, id_name="product_id")
+
+
+def _change_gallery(
+    call: SellerCall, body: BaseModel | None, change: Callable[[Context], Outcome]
+) -> Response:
+    """Run one change of a product's gallery; the answer names the product."""
+    return call.run(body, lambda ctx: _gallery_reply(change(ctx)), _gallery_reply)
+
+
 @router.put("/{product_id}/image-order", **command(NOT_FOUND, if_match=True))
 def reorder_images(product_id: UUID, body: ReorderImages, call: SellerCall) -> Response:
     """Show the product's images in this order, which names each of them once. Honors
     If-Match."""
     version = call.expected_version()
     catalog = call.commands.catalog
-    return call.run(
-        body,
-        lambda ctx: Reply(
-            catalog.reorder_product_images(product_id, list(body.image_ids), ctx, version),
-            id_name="product_id",
-        ),
-        lambda outcome: Reply(outcome, id_name="product_id"),
+    order = list(body.image_ids)
+    return _change_gallery(
+        call, body, lambda ctx: catalog.reorder_product_images(product_id, order, ctx, version)
     )
 
 
@@ -114,11 +124,6 @@ def remove_image(product_id: UUID, image_id: UUID, call: SellerCall) -> Response
     If-Match."""
     version = call.expected_version()
     catalog = call.commands.catalog
-    return call.run(
-        None,
-        lambda ctx: Reply(
-            catalog.remove_product_image(product_id, image_id, ctx, version),
-            id_name="product_id",
-        ),
-        lambda outcome: Reply(outcome, id_name="product_id"),
+    return _change_gallery(
+        call, None, lambda ctx: catalog.remove_product_image(product_id, image_id, ctx, version)
     )
