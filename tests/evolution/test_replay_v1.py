@@ -99,12 +99,7 @@ def store_as_v1(postgres_url: str) -> int:
     v1_sample = Sample.from_json((CORPUS / f"{RELEASED.replace(':', '.')}.v1.json").read_text())
     v1_fields = set(json.loads(v1_sample.state))
     with psycopg.connect(postgres_url, autocommit=True) as conn:
-        (table,) = conn.execute(
-            "SELECT table_name FROM information_schema.columns WHERE column_name = 'topic' "
-            "AND table_schema = current_schema() AND table_name LIKE %s",
-            ("%inventory%",),
-        ).fetchone() or (None,)
-        assert table is not None
+        table = "inventory_events"
         rows = conn.execute(
             sql.SQL("SELECT notification_id, state FROM {} WHERE topic = %s").format(
                 sql.Identifier(table)
