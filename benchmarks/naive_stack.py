@@ -43,15 +43,9 @@ def write_app() -> FastAPI:
 
 def serve_write(port: int | None, workers: int | None) -> int:
     """Serve write_app() as `marketplace serve-write` serves the production one."""
-    from infra.settings import load_settings
     from marketplace.cli.platform import serve
 
-    settings = load_settings()
-    serve(
-        f"{THIS_MODULE}:write_app",
-        port or settings.http.write_api_port,
-        workers or settings.http.write_api_workers,
-    )
+    serve("command-api", f"{THIS_MODULE}:write_app", port, workers)
     return 0
 
 

@@ -74,4 +74,4 @@ def unchained_command(port: int, workers: int) -> list[str]:
 
 
 if __name__ == "__main__":
-    serve("benchmarks.unchained:write_app", int(sys.argv[1]), int(sys.argv[2]))
+    serve("command-api", "benchmarks.unchained:write_app", int(sys.argv[1]), int(sys.argv[2]))
