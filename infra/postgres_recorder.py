@@ -16,7 +16,14 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import TAggregateID
-from eventsourcing.persistence import Mapper, ProgrammingError, StoredEvent, Transcoder
+from eventsourcing.persistence import (
+    AggregateRecorder,
+    EventStore,
+    Mapper,
+    ProgrammingError,
+    StoredEvent,
+    Transcoder,
+)
 from eventsourcing.postgres import (
     PostgresAggregateRecorder,
     PostgresApplicationRecorder,
@@ -30,8 +37,10 @@ from psycopg.sql import SQL, Identifier
 
 from infra.audit.chain import Head, extend
 from infra.audit.postgres_chain import ChainTable
-from infra.personal.factory import personal_mapper
-from infra.personal.keys import KeyStore, PostgresKeyStore
+from infra.personal.append import SealingEventStore
+from infra.personal.factory import POLICY, personal_mapper
+from infra.personal.keys import KeyStore, PostgresKeyStore, create_key_table, new_keys_insert
+from infra.personal.mapper import PersonalDataMapper
 from infra.postgres_pool import (
     EVENT_STORE_APPLICATION,
     MIN_CONNECT_TIMEOUT_SECONDS,
@@ -102,9 +111,26 @@ class MarketplacePostgresFactory(PostgresFactory):
         transcoder: Transcoder | None = None,
         mapper_class: type[Mapper[TAggregateID]] | None = None,
     ) -> Mapper[TAggregateID]:
-        """The personal-data mapper, with its keys in this schema, when the environment asks."""
-        mapper = personal_mapper(self, transcoder, self.key_store)
+        """The personal-data mapper, with its keys in this schema, when the environment asks:
+        a new person's key is made in the append that seals their data."""
+        mapper = personal_mapper(self, transcoder, self.key_store, keys_in_append=True)
         return mapper or super().mapper(transcoder, mapper_class)
+
+    def application_recorder(self) -> Any:
+        """The library's recorder; with sealed personal data, the key table made beside it."""
+        recorder = super().application_recorder()
+        if self.env.get(POLICY) and self.env_create_table():
+            with creating_schema(self.datastore), self.datastore.get_connection() as conn:
+                create_key_table(conn, self.datastore.schema)
+        return recorder
+
+    def event_store(
+        self, mapper: Mapper[Any] | None = None, recorder: AggregateRecorder | None = None
+    ) -> EventStore[Any]:
+        """The library's event store; with sealed personal data, one that stores new keys."""
+        if isinstance(mapper, PersonalDataMapper):
+            return SealingEventStore(mapper, recorder or self.application_recorder())
+        return super().event_store(mapper, recorder)
 
     def key_store(self) -> KeyStore:
         """The data keys, in the event store's own schema and pool (see beside_events)."""
@@ -138,16 +164,18 @@ class ArrayInsertPostgresRecorder(PostgresApplicationRecorder):
         connection_class = datastore.pool.connection_class  # a class, or a generic alias
         self.bounded = getattr(connection_class, "call_timeout", None) is not None
         self.chain = ChainTable(self.datastore.schema, self.events_table_name)
-        self.array_insert_statement = self.chain.chained(
-            SQL(
-                "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
-                "SELECT * FROM unnest(%s::{id_type}[], %s::bigint[], %s::text[], %s::bytea[]) "
-                "RETURNING notification_id"
-            ).format(
-                schema=Identifier(self.datastore.schema),
-                table=Identifier(self.events_table_name),
-                id_type=Identifier(self.datastore.originator_id_type),
-            )
+        insert = SQL(
+            "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
+            "SELECT * FROM unnest(%s::{id_type}[], %s::bigint[], %s::text[], %s::bytea[]) "
+            "RETURNING notification_id"
+        ).format(
+            schema=Identifier(self.datastore.schema),
+            table=Identifier(self.events_table_name),
+            id_type=Identifier(self.datastore.originator_id_type),
+        )
+        self.array_insert_statement = self.chain.chained(insert)
+        self.keyed_insert_statement = self.chain.chained(
+            insert, new_keys_insert(self.datastore.schema)
         )
 
     def create_table(self) -> None:
@@ -202,17 +230,20 @@ class ArrayInsertPostgresRecorder(PostgresApplicationRecorder):
     ) -> None:
         self._lock_table(curs)
         self._notify_channel(curs)
-        curs.execute(
-            self.array_insert_statement,
-            (
-                [e.originator_id for e in stored_events],
-                [e.originator_version for e in stored_events],
-                [e.topic for e in stored_events],
-                [e.state for e in stored_events],
-            ),
-            prepare=True,
-            binary=True,
+        events = (
+            [e.originator_id for e in stored_events],
+            [e.originator_version for e in stored_events],
+            [e.topic for e in stored_events],
+            [e.state for e in stored_events],
         )
+        new_keys = [k for e in stored_events for k in getattr(e, "new_keys", ())]
+        if new_keys:  # stored in the same statement: they commit or roll back with the events
+            persons, keys = [p for p, _ in new_keys], [k for _, k in new_keys]
+            curs.execute(
+                self.keyed_insert_statement, (persons, keys, *events), prepare=True, binary=True
+            )
+        else:
+            curs.execute(self.array_insert_statement, events, prepare=True, binary=True)
 
     def _fetch_ids_after_insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **_: Any

@@ -42,14 +42,16 @@ class ChainTable:
             "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bytea[], %s::bytea[])"
         ).format(self.qualified)
 
-    def chained(self, insert_events: Composed) -> Composed:
+    def chained(self, insert_events: Composed, before: Composed | None = None) -> Composed:
         """An events insert (RETURNING notification_id) that also answers, on each returned
-        row in position order, the chain's head as it was before the insert."""
+        row in position order, the chain's head as it was before the insert; `before`, a
+        statement run in the same one (its parameters first)."""
+        side = SQL("side AS ({}), ").format(before) if before is not None else SQL("")
         return SQL(
-            "WITH head AS ({head}), ins AS ({insert}) "
+            "WITH {side}head AS ({head}), ins AS ({insert}) "
             "SELECT ins.notification_id, head.notification_id AS head_id, head.hash AS head_hash "
             "FROM ins LEFT JOIN head ON true ORDER BY ins.notification_id"
-        ).format(head=self.head, insert=insert_events)
+        ).format(side=side, head=self.head, insert=insert_events)
 
     @staticmethod
     def rows(links: Sequence[Link]) -> tuple[list[Any], ...]:

@@ -28,8 +28,12 @@ def personal_mapper(
     factory: InfrastructureFactory[Any],
     transcoder: Transcoder | None,
     keys: Callable[[], KeyStore],
+    *,
+    keys_in_append: bool = False,
 ) -> Mapper[Any] | None:
-    """The personal-data mapper the factory's environment asks for; None if it asks for none."""
+    """The personal-data mapper the factory's environment asks for; None if it asks for none.
+
+    keys_in_append: the factory's recorder stores new persons' keys in their append."""
     topic = factory.env.get(POLICY)
     if not topic:
         return None
@@ -37,6 +41,7 @@ def personal_mapper(
         transcoder or factory.transcoder(),
         keys(),
         resolve_topic(topic),
+        keys_in_append=keys_in_append,
         cipher=factory.cipher(),
         compressor=factory.compressor(),
     )

@@ -2,7 +2,13 @@
 
 A person's row is kept when their key is erased (data_key NULL, erased_at set), so that
 nothing written later for them gets a fresh key: it is written already erased. A cloud KMS
-can stand in for the table behind the same three methods.
+can stand in for the table behind the same methods.
+
+A person who is new (their own stream's first event) gets a key made in the append that
+seals their data: the mapper makes it, and the recorder inserts it in the append's own
+statement (new_keys_insert), so it commits or rolls back with their events. A key row found
+there already (they had one, or were erased) fails the append with a unique violation of
+this table (key_taken): the event store then seals again with the stored key.
 """
 
 from __future__ import annotations
@@ -13,9 +19,9 @@ from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 import psycopg
-from cachetools import TTLCache
+from cachetools import LRUCache, TTLCache
 from psycopg.rows import tuple_row
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Composed, Identifier
 
 from infra.personal.cipher import new_data_key
 from infra.schema_lock import lock_schema_in_transaction
@@ -43,6 +49,15 @@ class KeyStore(Protocol):
     def forget(self, person: str) -> None:
         """Drop any copy of the person's key this process holds (it was erased elsewhere)."""
 
+    def may_be_new(self, person: str) -> bool:
+        """Whether the person may have no key row yet (this process knows of none)."""
+
+    def has_row(self, person: str) -> None:
+        """Note that the person has a key row (made, or erased): never make one in an append."""
+
+    def remember(self, person: str, key: bytes) -> None:
+        """Cache a key this process made in an append that committed."""
+
 
 class PostgresKeyStore:
     """Data keys in a PostgreSQL table of the given schema, each read cached for a moment.
@@ -56,9 +71,11 @@ class PostgresKeyStore:
     def __init__(self, connect: Connect, schema: str, *, beside_events: bool = False) -> None:
         self._connect = connect
         self._beside_events = beside_events
+        self._schema = schema
         self._table = Identifier(schema, KEY_TABLE)
         self._cache: TTLCache[str, bytes] = TTLCache(KEY_CACHE_SIZE, KEY_CACHE_SECONDS)
         self._erased: set[str] = set()
+        self._rows: LRUCache[str, bool] = LRUCache(KEY_CACHE_SIZE)
         self._lock = threading.Lock()
         self._ready = False
 
@@ -88,6 +105,21 @@ class PostgresKeyStore:
         """Drop the cached key: the next read asks the table (which knows of the erasure)."""
         with self._lock:
             self._cache.pop(person, None)
+
+    def may_be_new(self, person: str) -> bool:
+        """Whether the person may have no key row yet (this process knows of none)."""
+        with self._lock:
+            return not (person in self._erased or person in self._cache or person in self._rows)
+
+    def has_row(self, person: str) -> None:
+        """Note that the person has a key row: their next key comes from the table."""
+        with self._lock:
+            self._rows[person] = True
+
+    def remember(self, person: str, key: bytes) -> None:
+        """Cache a key this process made in an append that committed."""
+        with self._lock:
+            self._cache[person] = key
 
     def _cached(self, person: str) -> bytes | None:
         with self._lock:
@@ -133,11 +165,30 @@ class PostgresKeyStore:
     def _create_table(self) -> None:
         if self._ready:
             return
-        statement = SQL(
-            "CREATE TABLE IF NOT EXISTS {} (person_id text PRIMARY KEY, data_key bytea, "
-            "erased_at timestamptz)"
-        ).format(self._table)
         with self._connect() as conn, conn.transaction():
             lock_schema_in_transaction(conn)
-            conn.execute(statement)
+            create_key_table(conn, self._schema)
         self._ready = True
+
+
+def create_key_table(conn: psycopg.Connection[Any], schema: str) -> None:
+    """Create the schema's key table if it is not there (under the caller's schema lock)."""
+    conn.execute(
+        SQL(
+            "CREATE TABLE IF NOT EXISTS {} (person_id text PRIMARY KEY, data_key bytea, "
+            "erased_at timestamptz)"
+        ).format(Identifier(schema, KEY_TABLE))
+    )
+
+
+def new_keys_insert(schema: str) -> Composed:
+    """An insert of new persons' keys (two arrays: ids, keys) that fails if one has a row."""
+    return SQL(
+        "INSERT INTO {} (person_id, data_key) SELECT * FROM unnest(%s::text[], %s::bytea[])"
+    ).format(Identifier(schema, KEY_TABLE))
+
+
+def key_taken(error: BaseException) -> bool:
+    """Whether error is (or was caused by) a unique violation of a key table."""
+    cause = error if isinstance(error, psycopg.errors.UniqueViolation) else error.__cause__
+    return isinstance(cause, psycopg.errors.UniqueViolation) and cause.diag.table_name == KEY_TABLE

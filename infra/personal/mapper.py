@@ -5,21 +5,35 @@ of its state and sealed, with the person's data key, into the `_personal_` list 
 stored state: `{"person": id, "paths": [...], "sealed": base64}`. Decoding puts them back
 before upcasting, so upcasters see whole events; once the person's key is erased, each path
 reads ERASED. An event written for a person already erased is stored with ERASED in place.
+
+With keys_in_append, the first event of a person's own stream is sealed with a key made
+here, carried to the recorder on the stored event (SealedStoredEvent.new_keys) and stored
+in the append's transaction (infra.personal.keys), at no extra round trip.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
+from eventsourcing.domain import AggregateCreated
 from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
 
-from infra.personal.cipher import seal, unseal
+from infra.personal.cipher import new_data_key, seal, unseal
 from infra.personal.keys import KeyStore
 
 ENVELOPE = "_personal_"
 ERASED = "erased"
+OWN_STREAM = "originator_id"
+
+
+@dataclass(frozen=True)
+class SealedStoredEvent(StoredEvent):
+    """A stored event with the keys made to seal it: (person, key) pairs to store with it."""
+
+    new_keys: tuple[tuple[str, bytes], ...] = ()
 
 
 class PersonalFields(Protocol):
@@ -79,18 +93,44 @@ class PersonalTranscoder(Transcoder):
 class PersonalDataMapper(Mapper[Any]):
     """A mapper that seals the personal paths of the policy's event classes (see the module)."""
 
-    def __init__(self, transcoder: Transcoder, keys: KeyStore, policy: Policy, **kwargs: Any):
+    def __init__(
+        self,
+        transcoder: Transcoder,
+        keys: KeyStore,
+        policy: Policy,
+        *,
+        keys_in_append: bool = False,
+        **kwargs: Any,
+    ):
         super().__init__(PersonalTranscoder(transcoder, keys), **kwargs)
         self.keys = keys
+        self.keys_in_append = keys_in_append
         self.policy = {cls: tuple(groups) for cls, groups in policy.fields.items()}
         self.erasures = dict(policy.erasures)
 
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
         """The stored event, with the personal paths sealed for their persons."""
         groups = self.policy.get(type(domain_event))
-        if groups:
-            domain_event = self._sealed(domain_event, groups)
-        return super().to_stored_event(domain_event)
+        if not groups:
+            return super().to_stored_event(domain_event)
+        new_keys: list[tuple[str, bytes]] = []
+        stored = super().to_stored_event(self._sealed(domain_event, groups, new_keys))
+        if not new_keys:
+            return stored
+        return SealedStoredEvent(
+            stored.originator_id,
+            stored.originator_version,
+            stored.topic,
+            stored.state,
+            new_keys=tuple(new_keys),
+        )
+
+    def key_rows_exist(self, domain_events: Iterable[Any]) -> None:
+        """Note that the persons new in these events have key rows (an append found them)."""
+        for event in domain_events:
+            for group in self.policy.get(type(event), ()):
+                if group.person == OWN_STREAM:
+                    self.keys.has_row(str(event.originator_id))
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
         """The domain event; an erasure also makes this process forget the person's key."""
@@ -108,14 +148,31 @@ class PersonalDataMapper(Mapper[Any]):
         """Drop this process's copy of the person's key (erased through another mapper)."""
         self.keys.forget(person)
 
-    def _sealed(self, event: Any, groups: tuple[PersonalFields, ...]) -> Any:
+    def _key(
+        self, event: Any, group: PersonalFields, new_keys: list[tuple[str, bytes]]
+    ) -> bytes | None:
+        person = str(getattr(event, group.person))
+        if (
+            self.keys_in_append
+            and group.person == OWN_STREAM
+            and isinstance(event, AggregateCreated)
+            and self.keys.may_be_new(person)
+        ):
+            key = new_data_key()
+            new_keys.append((person, key))
+            return key
+        return self.keys.key_for_writing(person)
+
+    def _sealed(
+        self, event: Any, groups: tuple[PersonalFields, ...], new_keys: list[tuple[str, bytes]]
+    ) -> Any:
         state = dict(vars(event))
         envelope = []
         for group in groups:
             person = str(state[group.person])
             values = {path: _take(state, path) for path in group.paths}
             present = {path: value for path, value in values.items() if value is not None}
-            key = self.keys.key_for_writing(person)
+            key = self._key(event, group, new_keys)
             if key is None:
                 for path in present:
                     _put(state, path, ERASED)
