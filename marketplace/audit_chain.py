@@ -112,7 +112,7 @@ def _verify_one(
         return Verdict(name, 0, 0, Break.CHECKPOINT_FORGED, forged.position, str(forged))
     head = chain_head(context_log.recorder).position
     reached = (lambda position: progress(name, position, head)) if progress else None
-    return verify_log(name, context_log.recorder, checkpoints, reached)
+    return verify_log(name, context_log.recorder, checkpoints, reached, book.public)
 
 
 def checkpoint_forever(settings: Settings, stop: threading.Event) -> None:

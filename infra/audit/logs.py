@@ -7,11 +7,14 @@ chain (chain_hashes answers nothing, chain_head and verify_log raise Unchained).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from eventsourcing.persistence import ApplicationRecorder
 
 from infra.audit.chain import Head
-from infra.audit.verify import Checkpoint, Progress, Verdict, verify
+from infra.audit.rewrites import vouched
+from infra.audit.verify import Break, Checkpoint, Progress, Verdict, verify
 from infra.postgres_recorder import ArrayInsertPostgresRecorder
 
 
@@ -45,15 +48,28 @@ def verify_log(
     recorder: ApplicationRecorder,
     checkpoints: Sequence[Checkpoint],
     progress: Progress | None = None,
+    public: Ed25519PublicKey | None = None,
 ) -> Verdict:
-    """Recompute the recorder's chain against checkpoints, on one snapshot of the log."""
+    """Recompute the recorder's chain against checkpoints, on one snapshot of the log; with
+    public (the checkpoints' key), against what its signed rewrite records leave standing
+    (infra.audit.rewrites), naming the positions they rewrote."""
     chained = _chained(recorder)
     with chained.datastore.get_connection() as conn, conn.transaction():
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        return verify(
+        rewrites = chained.chain.recorded_rewrites(conn, log) if public else []
+        for rewrite in rewrites:
+            if public is not None and not rewrite.genuine(public):
+                detail = f"rewrite record {rewrite.number} is not signed by this key"
+                return Verdict(log, 0, 0, Break.CHECKPOINT_FORGED, rewrite.head, detail)
+        verdict = verify(
             log,
             chained.chain.walk(conn),
-            checkpoints,
+            vouched(checkpoints, rewrites),
             lambda digest: chained.chain.find_digest(conn, digest),
             progress,
         )
+    return replace(
+        verdict,
+        rewritten=tuple(p for r in rewrites for p in r.positions),
+        reasons=tuple(dict.fromkeys(r.reason for r in rewrites)),
+    )

@@ -16,7 +16,9 @@ from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
 from infra.audit.chain import Head, Link, extend
+from infra.audit.rewrites import Rewrite
 from infra.audit.verify import Event, Row
+from infra.schema_lock import lock_schema_in_transaction
 
 BACKFILL_BATCH = 5000
 READ_BATCH = 5000
@@ -37,6 +39,7 @@ class ChainTable:
         self.head = SQL(
             "SELECT notification_id, hash FROM {} ORDER BY notification_id DESC LIMIT 1"
         ).format(self.qualified)
+        self.rewrites = Identifier(schema, f"{events_table}_rewrites")
         self.insert = SQL(
             "INSERT INTO {} (notification_id, previous_id, digest, hash) "
             "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bytea[], %s::bytea[])"
@@ -134,3 +137,88 @@ class ChainTable:
             curs.execute(self.head)
             row = curs.fetchone()
         return Head() if row is None else Head(int(row[0]), bytes(row[1]))
+
+    def rechain(self, conn: psycopg.Connection[Any], start: int) -> Head:
+        """Recompute every link from position start to the head (the events table locked by
+        the caller's transaction); the new head."""
+        before = SQL(
+            "SELECT notification_id, hash FROM {} WHERE notification_id < %s "
+            "ORDER BY notification_id DESC LIMIT 1"
+        ).format(self.qualified)
+        select = SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state "
+            "FROM {} WHERE notification_id >= %s ORDER BY notification_id"
+        ).format(self.events)
+        update = SQL(
+            "UPDATE {} c SET previous_id = u.previous_id, digest = u.digest, hash = u.hash "
+            "FROM unnest(%s::bigint[], %s::bigint[], %s::bytea[], %s::bytea[]) "
+            "AS u(notification_id, previous_id, digest, hash) "
+            "WHERE c.notification_id = u.notification_id"
+        ).format(self.qualified)
+        with conn.cursor(row_factory=tuple_row) as curs:
+            row = curs.execute(before, (start,)).fetchone()
+        head = Head() if row is None else Head(int(row[0]), bytes(row[1]))
+        reading = conn.cursor(name="chain_rechain", row_factory=tuple_row)
+        with reading, conn.cursor() as writing:
+            reading.execute(select, (start,))
+            while batch := reading.fetchmany(BACKFILL_BATCH):
+                links = extend(head, [r[0] for r in batch], (r[1:] for r in batch))
+                writing.execute(update, self.rows(links))
+                head = Head(links[-1].position, links[-1].hash)
+        return head
+
+    def record_rewrite(self, conn: psycopg.Connection[Any], rewrite: Rewrite) -> None:
+        """Keep a signed rewrite record beside the chain (its table made the first time)."""
+        if not self._has(conn, self.rewrites):
+            lock_schema_in_transaction(conn)
+            conn.execute(
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {} (number bigint PRIMARY KEY, start bigint NOT "
+                    "NULL, head bigint NOT NULL, hash bytea NOT NULL, positions bigint[] NOT NULL, "
+                    "reason text NOT NULL, done_at text NOT NULL, signature bytea NOT NULL)"
+                ).format(self.rewrites)
+            )
+        conn.execute(
+            SQL("INSERT INTO {} VALUES (%s, %s, %s, %s, %s, %s, %s, %s)").format(self.rewrites),
+            (
+                rewrite.number,
+                rewrite.start,
+                rewrite.head,
+                rewrite.hash,
+                list(rewrite.positions),
+                rewrite.reason,
+                rewrite.done_at,
+                rewrite.signature,
+            ),
+        )
+
+    def next_rewrite(self, conn: psycopg.Connection[Any]) -> int:
+        """The number the log's next rewrite record takes."""
+        if not self._has(conn, self.rewrites):
+            return 1
+        select = SQL("SELECT coalesce(max(number), 0) + 1 FROM {}").format(self.rewrites)
+        with conn.cursor(row_factory=tuple_row) as curs:
+            row = curs.execute(select).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    def recorded_rewrites(self, conn: psycopg.Connection[Any], log: str) -> list[Rewrite]:
+        """The log's rewrite records, in order (none when it was never rewritten)."""
+        if not self._has(conn, self.rewrites):
+            return []
+        select = SQL(
+            "SELECT number, start, head, hash, positions, reason, done_at, signature "
+            "FROM {} ORDER BY number"
+        ).format(self.rewrites)
+        with conn.cursor(row_factory=tuple_row) as curs:
+            rows = curs.execute(select).fetchall()
+        return [
+            Rewrite(log, n, s, h, bytes(hh), tuple(p), r, d, bytes(sig))
+            for n, s, h, hh, p, r, d, sig in rows
+        ]
+
+    def _has(self, conn: psycopg.Connection[Any], table: Identifier) -> bool:
+        with conn.cursor(row_factory=tuple_row) as curs:
+            curs.execute("SELECT to_regclass(%s)", (table.as_string(conn),))
+            row = curs.fetchone()
+        return row is not None and row[0] is not None

@@ -67,6 +67,10 @@ class Verdict:
     broken: Break | None = None
     position: int | None = None
     detail: str = ""
+    rewritten: tuple[int, ...] = ()
+    """Positions rewritten on purpose, each by a signed rewrite record (infra.audit.rewrites)."""
+    reasons: tuple[str, ...] = ()
+    """The reasons those records give."""
 
     @property
     def ok(self) -> bool:

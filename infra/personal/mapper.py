@@ -14,7 +14,7 @@ in the append's transaction (infra.personal.keys), at no extra round trip.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -167,12 +167,27 @@ class PersonalDataMapper(Mapper[Any]):
         self, event: Any, groups: tuple[PersonalFields, ...], new_keys: list[tuple[str, bytes]]
     ) -> Any:
         state = dict(vars(event))
+        self.seal_state(state, groups, lambda group: self._key(event, group, new_keys))
+        copy = object.__new__(type(event))
+        object.__setattr__(copy, "__dict__", state)
+        return copy
+
+    def seal_state(
+        self,
+        state: dict[str, Any],
+        groups: Sequence[PersonalFields],
+        key_of: Callable[[PersonalFields], bytes | None] | None = None,
+    ) -> bool:
+        """Seal the groups' paths of an event's state in place, each with its person's key
+        (ERASED where the person is erased); whether any path held a value."""
+        held = False
         envelope = []
         for group in groups:
             person = str(state[group.person])
             values = {path: _take(state, path) for path in group.paths}
             present = {path: value for path, value in values.items() if value is not None}
-            key = self._key(event, group, new_keys)
+            held = held or bool(present)
+            key = key_of(group) if key_of else self.keys.key_for_writing(person)
             if key is None:
                 for path in present:
                     _put(state, path, ERASED)
@@ -187,9 +202,7 @@ class PersonalDataMapper(Mapper[Any]):
             )
         if envelope:
             state[ENVELOPE] = envelope
-        copy = object.__new__(type(event))
-        object.__setattr__(copy, "__dict__", state)
-        return copy
+        return held
 
 
 def _take(state: dict[str, Any], path: str) -> Any:

@@ -1,8 +1,8 @@
 """The `marketplace` command line: one command tree, each process's defaults from the registry.
 
-`app` holds the tree; `platform`, `processes`, `deadletters`, `analytics`, `audit` and
-`audit_reads` add their commands to it, and `tooling` the load test's when the loadtest
-extra is installed.
+`app` holds the tree; `platform`, `processes`, `deadletters`, `analytics`, `audit`,
+`audit_reads` and `personal` add their commands to it, and `tooling` the load test's when
+the loadtest extra is installed.
 """
 
 from __future__ import annotations
@@ -14,7 +14,15 @@ import typer
 from typer.core import TyperGroup
 
 from infra.settings import UnknownSettings
-from marketplace.cli import analytics, audit, audit_reads, deadletters, platform, processes
+from marketplace.cli import (
+    analytics,
+    audit,
+    audit_reads,
+    deadletters,
+    personal,
+    platform,
+    processes,
+)
 from marketplace.cli.app import app
 
 __all__ = [
@@ -24,6 +32,7 @@ __all__ = [
     "command",
     "deadletters",
     "main",
+    "personal",
     "platform",
     "processes",
 ]

@@ -111,6 +111,8 @@ def as_dict(verdict: object) -> dict[str, object]:
         "broken": verdict.broken.value if verdict.broken else None,
         "position": verdict.position,
         "detail": verdict.detail,
+        "rewritten": list(verdict.rewritten),
+        "rewrite_reasons": list(verdict.reasons),
     }
 
 
@@ -118,7 +120,12 @@ def line(verdict: object) -> str:
     """A verdict as a table row."""
     row = as_dict(verdict)
     if row["ok"]:
-        return f"{row['log']:<12} OK      {row['verified']:>10} events up to {row['head']}"
+        ok = f"{row['log']:<12} OK      {row['verified']:>10} events up to {row['head']}"
+        if not row["rewritten"]:
+            return ok
+        positions = ", ".join(map(str, row["rewritten"]))  # type: ignore[call-overload]
+        reasons = "; ".join(row["rewrite_reasons"])  # type: ignore[arg-type]
+        return f"{ok}; sanctioned rewrite at {positions} ({reasons})"
     return f"{row['log']:<12} BROKEN  at {row['position']}: {row['broken']} ({row['detail']})"
 
 

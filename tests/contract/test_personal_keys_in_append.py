@@ -14,6 +14,7 @@ from uuid import UUID, uuid4
 import psycopg
 import pytest
 from eventsourcing.persistence import RecordConflictError
+from psycopg.sql import SQL, Identifier
 
 from commands.services import Commands
 from domain.personal import ERASED
@@ -40,12 +41,10 @@ def open_commands(postgres_url: str) -> Iterator[Any]:
 
 
 def key_row(postgres_url: str, person: UUID) -> tuple[Any, ...] | None:
-    schema = search_path_of(postgres_url)
+    schema = search_path_of(postgres_url) or "public"
     with psycopg.connect(postgres_url) as conn:
-        return conn.execute(
-            f'SELECT data_key, erased_at FROM "{schema}".{KEY_TABLE} WHERE person_id = %s',
-            (str(person),),
-        ).fetchone()
+        select = SQL("SELECT data_key, erased_at FROM {} WHERE person_id = %s")
+        return conn.execute(select.format(Identifier(schema, KEY_TABLE)), (str(person),)).fetchone()
 
 
 def mapper_of(commands: Commands) -> PersonalDataMapper:
