@@ -13,7 +13,14 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import ApplicationRecorder, EventStore, Recording
 from eventsourcing.utils import Environment
 
-from commands.snapshots import SNAPSHOT_EVERY, StateSnapshot, UsableSnapshots, due
+from commands.snapshots import (
+    SNAPSHOT_EVERY,
+    StateSnapshot,
+    UsableSnapshots,
+    creation_topics,
+    due,
+    short_replay,
+)
 from commands.stream_batch import BatchedWritePath
 from commands.write_path import Change, Outcome, WritePathFactory
 from domain.base import MarketplaceAggregate
@@ -144,15 +151,49 @@ class ContextApplication(Application[UUID]):
             self._snapshot_if_due(aggregate.id, events)
         return recordings
 
+    def take_snapshots(self, batch: int = 1000) -> int:
+        """Snapshot every stream of the snapshotted aggregates whose latest snapshot is an
+        interval or more behind its head, as loaded from the store; how many were taken.
+        The snapshot pass, off the request path (`marketplace snapshots take`)."""
+        every, taken = self._snapshot_every, 0
+        if every <= 0 or self.snapshots is None:
+            return 0
+        topics = creation_topics(type(self).snapshotted)
+        start = 1
+        while found := self.recorder.select_notifications(start, batch, topics=topics):
+            for created in found:
+                stream = UUID(str(created.originator_id))
+                head = self.recorder.select_events(stream, desc=True, limit=1)
+                last = self._last_snapshot(stream)
+                if head and head[0].originator_version - (last or 0) >= every:
+                    self._take_snapshot(stream, head[0].originator_version)
+                    taken += 1
+            start = found[-1].id + 1
+        return taken
+
+    def _last_snapshot(self, aggregate_id: UUID) -> int | None:
+        assert self.snapshots is not None
+        stored = self.snapshots.recorder.select_events(aggregate_id, desc=True, limit=1)
+        return stored[0].originator_version if stored else None
+
+    def _take_snapshot(self, aggregate_id: UUID, version: int) -> None:
+        assert self.snapshots is not None
+        aggregate: MarketplaceAggregate = self.repository.get(aggregate_id, version=version)
+        self.snapshots.put([StateSnapshot.take(aggregate)])
+
     def _snapshot_if_due(self, aggregate_id: UUID, events: Sequence[Any]) -> None:
         """Snapshot the aggregate at the version its appended events reached that is due,
-        as loaded from the store. A snapshot is only an aid: failing to take one is logged,
-        and the change it follows stands."""
+        as loaded from the store, when the replay that costs is short (short_replay; else
+        the snapshot pass takes it). A snapshot is only an aid: failing to take one is
+        logged, and the change it follows stands."""
         version = due(events, self._snapshot_every)
         if version is None or self.snapshots is None:
             return
         try:
-            aggregate: MarketplaceAggregate = self.repository.get(aggregate_id, version=version)
-            self.snapshots.put([StateSnapshot.take(aggregate)])
+            last = self._last_snapshot(aggregate_id)
+            if not short_replay(version, last, self._snapshot_every):
+                log.info("snapshot_deferred", aggregate_id=str(aggregate_id), version=version)
+                return
+            self._take_snapshot(aggregate_id, version)
         except Exception as error:
             log.warning("snapshot_failed", aggregate_id=str(aggregate_id), error=str(error))

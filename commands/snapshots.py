@@ -16,12 +16,17 @@ from typing import Any
 from uuid import UUID
 
 import structlog
-from eventsourcing.domain import Snapshot
+from eventsourcing.domain import AggregateCreated, Snapshot
 from eventsourcing.persistence import EventStore
 from eventsourcing.utils import get_topic, resolve_topic
 
 log = structlog.get_logger()
 
+REQUEST_REPLAY_INTERVALS = 10
+"""The write path takes a due snapshot only when the replay it costs (from the stream's
+latest snapshot, or its start) spans at most this many intervals; a stream further behind
+(one that grew long before snapshots were on) gets its snapshot from the snapshot pass
+(ContextApplication.take_snapshots, `marketplace snapshots take`), off the request path."""
 SNAPSHOT_EVERY = "SNAPSHOT_EVERY"
 """Environment key: snapshot a snapshotted aggregate at every version divisible by it (0: never)."""
 LIBRARY_STATE = ("_created_on", "_modified_on")
@@ -134,3 +139,21 @@ def due(events: Sequence[Any], every: int) -> int | None:
         return None
     versions = [e.originator_version for e in events]
     return max((v for v in versions if v > 0 and v % every == 0), default=None)
+
+
+def short_replay(version: int, last_snapshot: int | None, every: int) -> bool:
+    """Whether snapshotting at version replays few enough events for a request to pay."""
+    replayed = version - (-1 if last_snapshot is None else last_snapshot)
+    return replayed <= REQUEST_REPLAY_INTERVALS * every
+
+
+def creation_topics(classes: Sequence[type]) -> list[str]:
+    """The topics of the events that start a stream of each of classes."""
+    return [
+        get_topic(member)
+        for cls in classes
+        for member in (getattr(cls, name) for name in dir(cls))
+        if isinstance(member, type)
+        and issubclass(member, AggregateCreated)
+        and member.__qualname__.startswith(f"{cls.__qualname__}.")
+    ]

@@ -1,8 +1,8 @@
 """The `marketplace` command line: one command tree, each process's defaults from the registry.
 
 `app` holds the tree; `platform`, `processes`, `deadletters`, `analytics`, `audit`,
-`audit_reads` and `personal` add their commands to it, and `tooling` the load test's when
-the loadtest extra is installed.
+`audit_reads`, `personal` and `snapshots` add their commands to it, and `tooling` the load
+test's when the loadtest extra is installed.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from marketplace.cli import (
     personal,
     platform,
     processes,
+    snapshots,
 )
 from marketplace.cli.app import app
 
@@ -35,6 +36,7 @@ __all__ = [
     "personal",
     "platform",
     "processes",
+    "snapshots",
 ]
 
 
