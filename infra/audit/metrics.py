@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from prometheus_client import REGISTRY, Gauge
 
 from infra.audit.verify import Verdict
 from infra.metric_set import MetricSet, metric
+
+LAST_RUN_PER_LOG: dict[str, Any] = {"labels": ["log"], "multiprocess_mode": "mostrecent"}
+"""Each gauge holds, per log, the last run's value (the most recent across processes)."""
 
 
 @dataclass(frozen=True)
@@ -18,26 +22,22 @@ class AuditMetrics(MetricSet):
     intact: Gauge = metric(
         "audit_chain_intact",
         "1 if the log's chain verified against its checkpoints at the last run, else 0",
-        ["log"],
-        multiprocess_mode="mostrecent",
+        **LAST_RUN_PER_LOG,
     )
     broken_position: Gauge = metric(
         "audit_chain_broken_position",
         "The first position that broke at the last run (0 when intact)",
-        ["log"],
-        multiprocess_mode="mostrecent",
+        **LAST_RUN_PER_LOG,
     )
     verified_events: Gauge = metric(
         "audit_chain_verified_events",
         "Events checked by the last run",
-        ["log"],
-        multiprocess_mode="mostrecent",
+        **LAST_RUN_PER_LOG,
     )
     verified_at: Gauge = metric(
         "audit_chain_verified_timestamp_seconds",
         "When the last run ended (Unix time)",
-        ["log"],
-        multiprocess_mode="mostrecent",
+        **LAST_RUN_PER_LOG,
     )
 
     def record(self, verdict: Verdict) -> None:
