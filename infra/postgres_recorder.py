@@ -15,20 +15,19 @@ from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import TAggregateID
 from eventsourcing.persistence import (
     AggregateRecorder,
     EventStore,
     Mapper,
     ProgrammingError,
     StoredEvent,
-    Transcoder,
 )
 from eventsourcing.postgres import (
     PostgresAggregateRecorder,
     PostgresApplicationRecorder,
     PostgresDatastore,
     PostgresFactory,
+    PostgresTrackingRecorder,
 )
 from eventsourcing.utils import Environment, EnvType
 from psycopg import Cursor
@@ -38,7 +37,7 @@ from psycopg.sql import SQL, Identifier
 from infra.audit.chain import Head, extend
 from infra.audit.postgres_chain import ChainTable
 from infra.personal.append import SealingEventStore
-from infra.personal.factory import POLICY, personal_mapper
+from infra.personal.factory import POLICY, PersonalDataFactory
 from infra.personal.keys import KeyStore, PostgresKeyStore, create_key_table, new_keys_insert
 from infra.personal.mapper import PersonalDataMapper
 from infra.postgres_pool import (
@@ -80,7 +79,7 @@ class SnapshotsPostgresRecorder(PostgresAggregateRecorder):
             super().create_table()
 
 
-class MarketplacePostgresFactory(PostgresFactory):
+class MarketplacePostgresFactory(PersonalDataFactory[PostgresTrackingRecorder], PostgresFactory):
     """The library's PostgreSQL factory, with our pools' ways (infra.postgres_pool).
 
     Its connections carry our libpq parameters (connect timeout, TCP keepalives and user
@@ -91,6 +90,7 @@ class MarketplacePostgresFactory(PostgresFactory):
     """
 
     aggregate_recorder_class = SnapshotsPostgresRecorder
+    keys_in_append = True
 
     def __init__(self, env: Environment | EnvType | None) -> None:
         super().__init__(env)
@@ -105,16 +105,6 @@ class MarketplacePostgresFactory(PostgresFactory):
         if seconds:
             pool.connection_class = deadline_connection(float(seconds))
             pool.timeout = float(seconds)
-
-    def mapper(
-        self,
-        transcoder: Transcoder | None = None,
-        mapper_class: type[Mapper[TAggregateID]] | None = None,
-    ) -> Mapper[TAggregateID]:
-        """The personal-data mapper, with its keys in this schema, when the environment asks:
-        a new person's key is made in the append that seals their data."""
-        mapper = personal_mapper(self, transcoder, self.key_store, keys_in_append=True)
-        return mapper or super().mapper(transcoder, mapper_class)
 
     def application_recorder(self) -> Any:
         """The library's recorder; with sealed personal data, the key table made beside it."""

@@ -8,10 +8,17 @@ schema, or, on another event store, in the PostgreSQL that PERSONAL_DATA_KEYS_UR
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
-from eventsourcing.persistence import InfrastructureFactory, Mapper, Transcoder
+from eventsourcing.domain import TAggregateID
+from eventsourcing.persistence import (
+    InfrastructureFactory,
+    Mapper,
+    Transcoder,
+    TTrackingRecorder,
+)
 from eventsourcing.utils import resolve_topic
 from psycopg_pool import ConnectionPool
 
@@ -45,6 +52,29 @@ def personal_mapper(
         cipher=factory.cipher(),
         compressor=factory.compressor(),
     )
+
+
+class PersonalDataFactory(InfrastructureFactory[TTrackingRecorder]):
+    """An event store's factory whose mapper seals personal data when the environment asks."""
+
+    keys_in_append: ClassVar[bool] = False
+    """Whether this store's recorder stores new persons' keys in their append (see
+    infra.personal.append); otherwise the key store makes them."""
+
+    @abstractmethod
+    def key_store(self) -> KeyStore:
+        """Where this event store keeps the data keys."""
+
+    def mapper(
+        self,
+        transcoder: Transcoder | None = None,
+        mapper_class: type[Mapper[TAggregateID]] | None = None,
+    ) -> Mapper[TAggregateID]:
+        """The personal-data mapper when the environment asks; the library's otherwise."""
+        mapper = personal_mapper(
+            self, transcoder, self.key_store, keys_in_append=self.keys_in_append
+        )
+        return mapper or super().mapper(transcoder, mapper_class)
 
 
 def url_key_store(url: str, schema: str) -> KeyStore:
