@@ -23,6 +23,8 @@ def test_a_stream_of_100000_events_loads_the_same_with_and_without_snapshots(
         assert bulk_stream(app, product, seller, EVENTS + 1 - TAIL) == EVENTS + 1 - TAIL
         assert snapshot_versions(app, stock_item_id(product)) == []
         finish_through_the_write_path(app, product, seller)
+        assert snapshot_versions(app, stock_item_id(product)) == []  # left to the pass
+        assert app.take_snapshots() == 1
         assert snapshot_versions(app, stock_item_id(product)) == [EVENTS]
 
     with inventory(postgres_url, 0) as plain:
