@@ -13,7 +13,7 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import tuple_row
-from psycopg.sql import SQL, Composed, Identifier
+from psycopg.sql import SQL, Composable, Composed, Identifier
 
 from infra.audit.chain import Head, Link, extend
 from infra.audit.verify import Event, Row
@@ -42,14 +42,16 @@ class ChainTable:
             "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bytea[], %s::bytea[])"
         ).format(self.qualified)
 
-    def chained(self, insert_events: Composed) -> Composed:
-        """An events insert (RETURNING notification_id) that also answers, on each returned
-        row in position order, the chain's head as it was before the insert."""
+    def chained(self, insert_events: Composed, *also: Composable) -> Composed:
+        """An events insert (a CTE `ins`, RETURNING notification_id) that also answers, on
+        each returned row in position order, the chain's head as it was before the insert;
+        also: further CTEs to run with it (on `ins`)."""
+        ctes = SQL("").join(SQL(", ") + cte for cte in also)
         return SQL(
-            "WITH head AS ({head}), ins AS ({insert}) "
+            "WITH head AS ({head}), ins AS ({insert}){ctes} "
             "SELECT ins.notification_id, head.notification_id AS head_id, head.hash AS head_hash "
             "FROM ins LEFT JOIN head ON true ORDER BY ins.notification_id"
-        ).format(head=self.head, insert=insert_events)
+        ).format(head=self.head, insert=insert_events, ctes=ctes)
 
     @staticmethod
     def rows(links: Sequence[Link]) -> tuple[list[Any], ...]:
