@@ -8,14 +8,12 @@ from typing import Annotated, Any, Protocol
 from uuid import UUID
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials
 
 from auditapi.access import Access
 from auditapi.reader import EventReader
 from infra.audit.verify import Verdict
 from infra.auth import Principal, Role, TokenCodec
-from infra.openapi import BEARER
-from infra.web import principal_in
+from infra.web import caller_in
 
 AUDIT_ROLES: tuple[Role, ...] = ("auditor", "admin")
 """The roles let in; every other role gets 403."""
@@ -47,14 +45,7 @@ class AuditApiDeps:
     """Recompute every log's chain against its checkpoints (infra.audit); one verdict each."""
 
 
-async def _auditor(
-    request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
-) -> Principal:
-    deps: AuditApiDeps = request.app.state.deps
-    return principal_in(request, deps.tokens, AUDIT_ROLES, "read the audit trail")
-
-
-Auditor = Annotated[Principal, Depends(_auditor)]
+Auditor = Annotated[Principal, Depends(caller_in(AUDIT_ROLES, "read the audit trail"))]
 """The caller, an auditor or an admin: 401 without a valid token, else 403."""
 
 
