@@ -76,7 +76,7 @@ class Marks(dict[str, str]):
     def spelt(self, name: str) -> str:
         """The value called name."""
         spec, kind, n = self.spec, name.rstrip("0123456789"), int(name[-1])
-        line = spec.lines[n] if kind in ("product", "seller", "title", "price") else None
+        line = spec.lines[n] if kind in ("product", "seller", "title", "price") else spec.lines[0]
         spellings = {
             "order": lambda: str(spec.order_id),
             "customer": lambda: str(spec.customer),

@@ -15,13 +15,13 @@ from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import TAggregateID
-from eventsourcing.persistence import Mapper, ProgrammingError, StoredEvent, Transcoder
+from eventsourcing.persistence import ProgrammingError, StoredEvent
 from eventsourcing.postgres import (
     PostgresAggregateRecorder,
     PostgresApplicationRecorder,
     PostgresDatastore,
     PostgresFactory,
+    PostgresTrackingRecorder,
 )
 from eventsourcing.utils import Environment, EnvType
 from psycopg import Cursor
@@ -30,7 +30,7 @@ from psycopg.sql import SQL, Identifier
 
 from infra.audit.chain import Head, extend
 from infra.audit.postgres_chain import ChainTable
-from infra.personal.factory import personal_mapper
+from infra.personal.factory import PersonalDataFactory
 from infra.personal.keys import KeyStore, PostgresKeyStore
 from infra.postgres_pool import (
     EVENT_STORE_APPLICATION,
@@ -71,7 +71,7 @@ class SnapshotsPostgresRecorder(PostgresAggregateRecorder):
             super().create_table()
 
 
-class MarketplacePostgresFactory(PostgresFactory):
+class MarketplacePostgresFactory(PersonalDataFactory[PostgresTrackingRecorder], PostgresFactory):
     """The library's PostgreSQL factory, with our pools' ways (infra.postgres_pool).
 
     Its connections carry our libpq parameters (connect timeout, TCP keepalives and user
@@ -96,15 +96,6 @@ class MarketplacePostgresFactory(PostgresFactory):
         if seconds:
             pool.connection_class = deadline_connection(float(seconds))
             pool.timeout = float(seconds)
-
-    def mapper(
-        self,
-        transcoder: Transcoder | None = None,
-        mapper_class: type[Mapper[TAggregateID]] | None = None,
-    ) -> Mapper[TAggregateID]:
-        """The personal-data mapper, with its keys in this schema, when the environment asks."""
-        mapper = personal_mapper(self, transcoder, self.key_store)
-        return mapper or super().mapper(transcoder, mapper_class)
 
     def key_store(self) -> KeyStore:
         """The data keys, in the event store's own schema and pool (see beside_events)."""

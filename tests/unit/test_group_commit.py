@@ -25,26 +25,43 @@ def cart_events(shopper: UUID) -> list[Any]:
     return list(Cart.create(shopper, CTX).collect_events())
 
 
-def slow_first_save(app: Application[UUID], batches: list[int]) -> Callable[..., Any]:
-    """A save that records batch sizes and holds the first batch until others queue up."""
+def slow_first_save(
+    app: Application[UUID], batches: list[int], callers: threading.Semaphore | None = None
+) -> Callable[..., Any]:
+    """A save that records batch sizes and holds the first batch until others queue up: until
+    every caller counted in `callers` has called (on a loaded machine a fixed pause may end
+    before another thread runs), or for 0.2 s."""
     first = threading.Event()
 
     def save(*events: Any) -> Any:
         batches.append(len(events))
         if not first.is_set():
             first.set()
+            if callers is not None:
+                for _ in range(CALLERS - 1):
+                    assert callers.acquire(timeout=60)
             time.sleep(0.2)
         return app.save(*events)
 
     return save
 
 
+CALLERS = 20
+
+
 def test_concurrent_appends_share_transactions_and_all_succeed() -> None:
     app: Application[UUID] = Application(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
     batches: list[int] = []
-    committer = GroupCommitter(slow_first_save(app, batches))
-    with ThreadPoolExecutor(20) as pool:
-        results = list(pool.map(lambda _: committer.append(cart_events(uuid4())), range(40)))
+    called = threading.Semaphore(0)
+    committer = GroupCommitter(slow_first_save(app, batches, called))
+
+    def append(_: int) -> Any:
+        events = cart_events(uuid4())
+        called.release()
+        return committer.append(events)
+
+    with ThreadPoolExecutor(CALLERS) as pool:
+        results = list(pool.map(append, range(40)))
     positions = [r[0].notification.id for r in results]
     assert sorted(positions) == list(range(1, 41))
     assert sum(batches) == 40
