@@ -46,10 +46,9 @@ class WriteApiDeps:
 
 def call_as(*roles: Role) -> Callable[..., Coroutine[Any, Any, Call]]:
     """A dependency giving an authorised call to callers in one of the roles; 403 for others."""
+    caller = caller_in(roles, "do this")
 
-    async def authorise(
-        request: Request, principal: Annotated[Principal, Depends(caller_in(roles, "do this"))]
-    ) -> Call:
+    async def authorise(request: Request, principal: Principal = Depends(caller)) -> Call:
         deps: WriteApiDeps = request.app.state.deps
         return Call(
             request, principal, deps.commands, deps.idempotency, deps.read_api_url, deps.clock
