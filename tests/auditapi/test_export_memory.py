@@ -61,7 +61,7 @@ class MadeOnDemand:
     def stream(self, *args: Any, **kwargs: Any) -> list[Recorded]:
         return []
 
-    def correlated(self, correlation_id: str, limit: int) -> list[Recorded]:
+    def correlated(self, correlation_id: str, limit: int, after: Any = None) -> list[Recorded]:
         return []
 
     def close(self) -> None:

@@ -68,6 +68,12 @@ def test_a_log_is_filtered(audit: Audit) -> None:
         ("/v1/audit/traces/no%20spaces", 422),
         ("/v1/audit/traces/nobody-traced-this", 404),
         ("/v1/audit/traces/x?limit=0", 422),
+        ("/v1/audit/traces/x?limit=1001", 422),
+        ("/v1/audit/traces/x?after=not%20base64", 422),
+        ("/v1/audit/traces/x?after=bm90LWpzb24", 422),
+        ("/v1/audit/traces/x?after=WyJ5ZXN0ZXJkYXkiLCAib3JkZXJzIiwgMV0", 422),
+        ("/v1/audit/traces/x?after=WyIyMDI2LTAzLTAxVDA5OjAwOjAwIiwgIm9yZGVycyIsIDFd", 422),
+        ("/v1/audit/traces/x?after=WyIyMDI2LTAzLTAxVDA5OjAwOjAwWiIsICJvcmRlcnMiLCAtMV0", 422),
         ("/v1/audit/access?reader=me", 422),
     ],
 )
@@ -109,8 +115,20 @@ def test_a_trace_is_one_causation_tree_across_contexts(audit: Audit) -> None:
         stack.extend(node["caused"])
     assert sorted(flat) == sorted(e["metadata"]["event_id"] for e in events)
     assert {n["caused_by"] for n in trace["tree"]} == {"req-checkout"}
-    partial: Any = audit.get(f"/v1/audit/traces/{shop.correlation_id}", limit=2)
-    assert partial["complete"] is False and len(partial["events"]) == 2
+    assert trace["next_after"] is None
+
+
+def test_a_trace_is_paged_with_a_cursor_never_truncated(audit: Audit) -> None:
+    path = f"/v1/audit/traces/{audit.shop.correlation_id}"
+    whole: Any = audit.get(path)
+    pages: list[Any] = [audit.get(path, limit=2)]
+    while pages[-1]["next_after"] is not None:
+        assert pages[-1]["complete"] is False and len(pages[-1]["events"]) == 2
+        pages.append(audit.get(path, limit=2, after=pages[-1]["next_after"]))
+    assert len(pages) == 4 and pages[-1]["complete"] is True
+    assert [e for page in pages for e in page["events"]] == whole["events"]
+    (placed,) = [n for n in whole["tree"] if n["type"] == "Order.Placed"]
+    assert placed["caused"] and all(n["caused_by"] != "req-checkout" for n in pages[-1]["tree"])
 
 
 def test_every_read_is_logged_and_recorded_with_who_read_what(audit: Audit) -> None:
