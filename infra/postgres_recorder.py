@@ -3,7 +3,7 @@
 The recorder keeps everything that makes the log safe to follow (the table lock in every
 append transaction, so positions become visible in commit order), and only changes how rows
 travel: four binary arrays instead of an array of composite values dumped as text. Each
-append also extends the log's hash chain (infra.audit), in the same transaction.
+append also extends the log's hash chain (infra.audit), in the same statement.
 The gap-detector contract test runs against this class.
 """
 
@@ -30,12 +30,11 @@ from eventsourcing.postgres import (
     PostgresTrackingRecorder,
 )
 from eventsourcing.utils import Environment, EnvType
-from psycopg import Cursor
-from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
-from infra.audit.chain import Head, extend
+from infra.audit.chain import digest
 from infra.audit.postgres_chain import ChainTable
+from infra.audit.postgres_correlation import CorrelationTable
 from infra.personal.append import SealingEventStore
 from infra.personal.factory import POLICY, PersonalDataFactory
 from infra.personal.keys import KeyStore, PostgresKeyStore, create_key_table, new_keys_insert
@@ -141,8 +140,13 @@ class ArrayInsertPostgresRecorder(PostgresApplicationRecorder):
     On bounded connections (a CALL_TIMEOUT), reads are tried once too: the request answers
     503 within its bound rather than retrying ten times past it.
 
-    Every append chains its events (infra.audit.chain): under the table lock, the insert
-    also answers the chain's head, and the links go into the chain table before the commit.
+    Every append chains its events (infra.audit.chain): the statement that inserts them also
+    links them after the chain's head, in SQL, under the table lock. BEGIN, the lock, the
+    statement and COMMIT travel in one pipeline, one round trip: the lock is held while the
+    server inserts and flushes the commit, never while this process waits for its turn to
+    run (a lock held across round trips would make every other process's appends wait on
+    this one's scheduling). The events' digests are computed before, outside the lock.
+    The same statement indexes the events by correlation id (infra.audit.postgres_correlation).
     The database's insert function (POSTGRES_ENABLE_DB_FUNCTIONS) would bypass both the lock
     and the chain; the platform never enables it.
     """
@@ -154,30 +158,33 @@ class ArrayInsertPostgresRecorder(PostgresApplicationRecorder):
         connection_class = datastore.pool.connection_class  # a class, or a generic alias
         self.bounded = getattr(connection_class, "call_timeout", None) is not None
         self.chain = ChainTable(self.datastore.schema, self.events_table_name)
+        self.correlation = CorrelationTable(self.datastore.schema, self.events_table_name)
         insert = SQL(
             "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
             "SELECT * FROM unnest(%s::{id_type}[], %s::bigint[], %s::text[], %s::bytea[]) "
-            "RETURNING notification_id"
+            "RETURNING notification_id, state"
         ).format(
             schema=Identifier(self.datastore.schema),
             table=Identifier(self.events_table_name),
             id_type=Identifier(self.datastore.originator_id_type),
         )
-        self.array_insert_statement = self.chain.chained(insert)
-        self.keyed_insert_statement = self.chain.chained(
-            insert, new_keys_insert(self.datastore.schema)
+        kept = self.correlation.kept_by("ins")
+        self.append_statement = self.chain.appending(insert, kept)
+        self.keyed_append_statement = self.chain.appending(
+            insert, kept, SQL("made_keys AS ({})").format(new_keys_insert(self.datastore.schema))
         )
 
     def create_table(self) -> None:
         """Create the log's table, type, index and function, one process at a time (at
         startup: with no call timeout, as it may wait behind other processes' DDL); then
-        its chain table, chaining the events already there (once: the upgrade)."""
+        its chain and correlation tables, over the events already there (once: the upgrade)."""
         if self.bounded:  # its connections ready before its bounded checkouts begin
             self.datastore.pool.open(wait=True, timeout=STARTUP_TIMEOUT_SECONDS)
         with creating_schema(self.datastore):
             super().create_table()
             with self.datastore.get_connection() as conn:
                 self.chain.create_and_backfill(conn)
+                self.correlation.create_and_backfill(conn)
 
     def chain_hashes(self, positions: Sequence[int]) -> dict[int, bytes]:
         """The chain hash recorded for each of positions that has an event."""
@@ -187,9 +194,38 @@ class ArrayInsertPostgresRecorder(PostgresApplicationRecorder):
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        """Append the events in one transaction, once (see the class)."""
-        ids: Sequence[int] | None = _insert_once(self, stored_events, **kwargs)
-        return ids
+        """Append the events in one transaction, once, in one round trip (see the class);
+        with the database's insert function (never in the platform), as the library does."""
+        if not stored_events or self.datastore.enable_db_functions:
+            ids: Sequence[int] | None = _insert_once(self, stored_events, **kwargs)
+            return ids
+        parameters = self.append_parameters(stored_events)
+        statement = self.append_statement
+        new_keys = [k for e in stored_events for k in getattr(e, "new_keys", ())]
+        if new_keys:  # stored in the same statement: they commit or roll back with the events
+            statement = self.keyed_append_statement
+            parameters += ([p for p, _ in new_keys], [k for _, k in new_keys])
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            with conn.pipeline() as pipeline:
+                with conn.transaction():
+                    self._lock_table(curs)
+                    self._notify_channel(curs)
+                    curs.execute(statement, parameters, prepare=True, binary=True)
+                pipeline.sync()
+            rows = curs.fetchall()
+        if len(rows) != len(stored_events):
+            raise ProgrammingError(f"got {len(rows)} positions for {len(stored_events)} events")
+        return [row["notification_id"] for row in rows]
+
+    def append_parameters(self, events: Sequence[StoredEvent]) -> tuple[list[Any], ...]:
+        """The append statement's parameters: the events' columns, then their digests."""
+        return (
+            [e.originator_id for e in events],
+            [e.originator_version for e in events],
+            [e.topic for e in events],
+            [e.state for e in events],
+            [digest(e.originator_id, e.originator_version, e.topic, e.state) for e in events],
+        )
 
     def select_events(
         self,
@@ -214,40 +250,3 @@ class ArrayInsertPostgresRecorder(PostgresApplicationRecorder):
             last: int | None = _max_notification_id_once(self)
             return last
         return super().max_notification_id()
-
-    def _insert_stored_events(
-        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **_: Any
-    ) -> None:
-        self._lock_table(curs)
-        self._notify_channel(curs)
-        events = (
-            [e.originator_id for e in stored_events],
-            [e.originator_version for e in stored_events],
-            [e.topic for e in stored_events],
-            [e.state for e in stored_events],
-        )
-        new_keys = [k for e in stored_events for k in getattr(e, "new_keys", ())]
-        if new_keys:  # stored in the same statement: they commit or roll back with the events
-            persons, keys = [p for p, _ in new_keys], [k for _, k in new_keys]
-            curs.execute(
-                self.keyed_insert_statement, (persons, keys, *events), prepare=True, binary=True
-            )
-        else:
-            curs.execute(self.array_insert_statement, events, prepare=True, binary=True)
-
-    def _fetch_ids_after_insert_events(
-        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **_: Any
-    ) -> Sequence[int] | None:
-        rows = curs.fetchall()
-        if len(rows) != len(stored_events):
-            raise ProgrammingError(f"got {len(rows)} positions for {len(stored_events)} events")
-        ids = [row["notification_id"] for row in rows]
-        first = rows[0]
-        head = (
-            Head(first["head_id"], bytes(first["head_hash"]))
-            if first["head_id"] is not None
-            else Head()
-        )
-        events = ((e.originator_id, e.originator_version, e.topic, e.state) for e in stored_events)
-        curs.execute(self.chain.insert, self.chain.rows(extend(head, ids, events)), prepare=True)
-        return ids
