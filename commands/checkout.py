@@ -96,7 +96,7 @@ class CheckoutProcess:
         for line in order.lines:
             self.inventory.commit(line.product_id, order.id, ctx)
         for seller_id in order.lines_by_seller:
-            seller = self.catalog.load(seller_id, Seller)
+            seller = self.catalog.recent(seller_id, Seller)
             self.orders.open_fulfilment(order, seller_id, seller.address, ctx)
 
     def _give_back(self, order_id: UUID, reason: str, ctx: Context) -> None:
@@ -200,7 +200,7 @@ class PaymentSettlement:
             if answer.payment_id is None:
                 raise ValueError("an approved authorisation has a payment id")
             amount = Money(job.amount_minor, job.currency)
-            self.orders.authorise_payment(job.order_id, answer.payment_id, amount, ctx)
+            self.orders.authorise_and_confirm(job.order_id, answer.payment_id, amount, ctx)
         except (RuleViolated, NotFound) as error:
             log.info("payment_arrived_late", order_id=str(job.order_id), reason=str(error))
             late = answer.payment_id if answer.status == "approved" else None

@@ -65,6 +65,8 @@ REACTION_THREADS = 16
 RETRY_CAP_SECONDS = 5.0
 """Longest wait before a gateway call that found the gateway unavailable is tried again."""
 EXPIRY_RETRY = timedelta(seconds=5)
+PAYMENT_IDLE_SECONDS = 0.02
+"""How long the payment loop waits before looking again when no call was due."""
 POOL_TIMEOUT_SECONDS = 5.0
 """How long a loop waits for a connection; short, so a stop during an outage is prompt."""
 
@@ -90,12 +92,27 @@ class CheckoutManager(CheckoutBookProjection):
         list(self._pool.map(self._react_in_order, by_order.values()))
 
     def _react_in_order(self, events: list[Any]) -> None:
-        for event in events:
-            self.process.react(event)
+        """React to one order's events in turn, but not to an authorisation whose
+        confirmation follows it (the payment thread appends both at once)."""
+        for event, following in zip(events, [*events[1:], None], strict=True):
+            confirmed = isinstance(following, Order.Confirmed)
+            if not (isinstance(event, Order.PaymentAuthorised) and confirmed):
+                self.process.react(event)
 
     def close(self) -> None:
         """Stop the reaction threads."""
         self._pool.shutdown()
+
+
+def _take_free(free: threading.BoundedSemaphore, stop: threading.Event) -> int:
+    """Wait for a free payment thread (or stop), then take every free one; how many taken."""
+    while not free.acquire(timeout=0.2):
+        if stop.is_set():
+            return 0
+    taken = 1
+    while free.acquire(blocking=False):
+        taken += 1
+    return taken
 
 
 def retry_at(now: datetime, attempts: int) -> datetime:
@@ -114,20 +131,32 @@ class PaymentLoop:
     lease: timedelta
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
-    def run(self, stop: threading.Event, idle_seconds: float = 0.05) -> None:
-        """Make due calls until stop is set."""
+    def run(self, stop: threading.Event, idle_seconds: float = PAYMENT_IDLE_SECONDS) -> None:
+        """Make due calls until stop is set, claiming more as soon as a thread is free."""
+        free = threading.BoundedSemaphore(self.workers)
         with ThreadPoolExecutor(self.workers, thread_name_prefix="payments") as pool:
             while not stop.is_set():
+                slots = _take_free(free, stop)
+                if not slots:
+                    continue
                 try:
-                    due = self.book.claim_payments(self.clock(), self.workers * 2, self.lease)
+                    due = self.book.claim_payments(self.clock(), slots, self.lease)
                 except Exception:
                     log.exception("payment_claim_failed")
+                    due = []
                     stop.wait(1.0)
-                    continue
-                if not due:
+                for job in due:
+                    pool.submit(self._settle_freeing, job, free)
+                for _ in range(slots - len(due)):
+                    free.release()
+                if len(due) < slots:
                     stop.wait(idle_seconds)
-                    continue
-                list(pool.map(self.settle, due))
+
+    def _settle_freeing(self, due: PaymentJob, free: threading.BoundedSemaphore) -> None:
+        try:
+            self.settle(due)
+        finally:
+            free.release()
 
     def settle(self, due: PaymentJob) -> None:
         """Make one call; on an error the claim's lease runs out and the call is retried."""
