@@ -200,7 +200,9 @@ class PaymentSettlement:
             if answer.payment_id is None:
                 raise ValueError("an approved authorisation has a payment id")
             amount = Money(job.amount_minor, job.currency)
-            self.orders.authorise_and_confirm(job.order_id, answer.payment_id, amount, ctx)
+            self.orders.authorise_and_confirm(
+                job.order_id, answer.payment_id, amount, ctx, confirmed_at=self.clock()
+            )
         except (RuleViolated, NotFound) as error:
             log.info("payment_arrived_late", order_id=str(job.order_id), reason=str(error))
             late = answer.payment_id if answer.status == "approved" else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -50,17 +51,18 @@ class OrdersApplication(ContextApplication):
         return self._change(order_id, lambda o: o.authorise_payment(payment_id, amount, ctx))
 
     def authorise_and_confirm(
-        self, order_id: UUID, payment_id: str, amount: Money, ctx: Context
+        self, order_id: UUID, payment_id: str, amount: Money, ctx: Context, confirmed_at: datetime
     ) -> Outcome:
-        """Record the gateway's authorisation and confirm the order in the same append; the
-        confirmation answers to the authorisation. A repeated authorisation confirms nothing
-        (whoever follows the log confirms it)."""
+        """Record the gateway's authorisation and confirm the order (at confirmed_at) in the
+        same append; the confirmation answers to the authorisation. A repeated authorisation
+        confirms nothing (whoever follows the log confirms it)."""
 
         def authorise_then_confirm(order: Order) -> None:
             before = len(order.pending_events)
             order.authorise_payment(payment_id, amount, ctx)
             if len(order.pending_events) > before:
-                order.confirm(Cause.of(order.pending_events[-1]).context(ctx.at, ctx.actor))
+                cause = Cause.of(order.pending_events[-1])
+                order.confirm(cause.context(max(confirmed_at, ctx.at), ctx.actor))
 
         return self._change(order_id, authorise_then_confirm)
 
