@@ -39,6 +39,7 @@ from commands.payments import PaymentGateway
 from commands.services import Commands
 from commands.stream_batch import BatchedWritePath
 from commands.write_path import WritePathFactory
+from domain.base import Cause
 from domain.errors import NotFound, RuleViolated
 from domain.order import Order
 from infra.clock import DatabaseClock
@@ -48,7 +49,7 @@ from infra.stores import stores
 from projections.runtime import Worker
 from projections.stores.postgres.deadletters import PostgresDeadLetters
 from workers.checkout.book import DueExpiry, PostgresCheckoutBook
-from workers.checkout.book_projection import CheckoutBookProjection
+from workers.checkout.book_projection import CheckoutBookProjection, CheckoutBookUnit
 from workers.logs import followed_logs, worker_pool
 
 log = structlog.get_logger()
@@ -77,14 +78,19 @@ class CheckoutManager(CheckoutBookProjection):
     Its book entries are the checkout book projection's (its handlers are inherited).
     Orders are independent, so each order's events of a batch are reacted to on a thread
     of their own, in log order; concurrent appends then share commits (group commit).
+    An order whose stock it reserves is queued for authorisation with the batch that
+    placed it, a pass sooner than its StockReserved event would queue it (the book
+    queues an order's authorisation once).
     """
 
     def __init__(self, process: CheckoutProcess, threads: int = REACTION_THREADS) -> None:
         self.process = process
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="reactions")
+        self._reserved: dict[UUID, Cause] = {}
 
     def prepare(self, events: Sequence[Any]) -> None:
         """Issue the commands of a batch's order events, one thread per order."""
+        self._reserved.clear()
         by_order: dict[UUID, list[Any]] = defaultdict(list)
         for event in events:
             if isinstance(event, Order.Event):
@@ -96,8 +102,18 @@ class CheckoutManager(CheckoutBookProjection):
         confirmation follows it (the payment thread appends both at once)."""
         for event, following in zip(events, [*events[1:], None], strict=True):
             confirmed = isinstance(following, Order.Confirmed)
-            if not (isinstance(event, Order.PaymentAuthorised) and confirmed):
-                self.process.react(event)
+            if isinstance(event, Order.PaymentAuthorised) and confirmed:
+                continue
+            reserved = self.process.react(event)
+            if reserved is not None:
+                self._reserved[event.originator_id] = reserved
+
+    def open_order(self, event: Order.Placed, unit: CheckoutBookUnit) -> None:
+        """Watch a placed order's deadline; queue its authorisation if this batch reserved it."""
+        super().open_order(event, unit)
+        reserved = self._reserved.pop(event.originator_id, None)
+        if reserved is not None:
+            unit.await_authorisation(event.originator_id, reserved)
 
     def close(self) -> None:
         """Stop the reaction threads."""
