@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from auditapi.deps import AuditApiDeps
+from auditapi.reader import WHOLE_STREAM
 from auditapi.routers import access, logs, streams, traces, verify
 from infra.apps import Closer, api_app
 from infra.openapi import READY_RESPONSES
@@ -66,7 +67,7 @@ def create_app(deps: AuditApiDeps, *, owned: Sequence[Closer] = ()) -> FastAPI:
     async def ready(request: Request) -> Response:
         """The event store and the access log answer; otherwise 503 with Retry-After."""
         probes = [
-            Probe("events", "events", lambda: deps.reader.stream(UUID(int=0), limit=1)),
+            Probe("events", "events", lambda: deps.reader.stream(UUID(int=0), WHOLE_STREAM, 1)),
             Probe(
                 "access",
                 "postgres",

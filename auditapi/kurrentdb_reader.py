@@ -19,7 +19,7 @@ from kurrentdbclient import DEFAULT_EXCLUDE_FILTER, KurrentDBClient, RecordedEve
 from kurrentdbclient.exceptions import NotFoundError
 
 from auditapi.events import EventDecoder, Recorded, event_type
-from auditapi.reader import CONTEXT_OF_MODULE, LogQuery, context_of
+from auditapi.reader import CONTEXT_OF_MODULE, LogQuery, StreamQuery, context_of
 
 PAGE = 500
 """Events read from the server at a time while a filter is applied here."""
@@ -37,23 +37,15 @@ class KurrentDBEventReader:
         self.logs = logs
         self.decoder = decoder or EventDecoder()
 
-    def stream(
-        self,
-        stream_id: UUID,
-        *,
-        after_version: int = -1,
-        to_version: int | None = None,
-        limit: int,
-    ) -> list[Recorded]:
-        """Up to limit events of one aggregate after after_version, in version order."""
-        if to_version is not None:
-            limit = max(0, min(limit, to_version - after_version))
+    def stream(self, stream_id: UUID, query: StreamQuery, limit: int) -> list[Recorded]:
+        """Up to limit events of one aggregate that match query, in version order."""
+        after = query.after_version
+        if query.to_version is not None:
+            limit = max(0, min(limit, query.to_version - after))
         if limit == 0:
             return []
         try:
-            found = self.client.read_stream(
-                str(stream_id), stream_position=after_version + 1, limit=limit
-            )
+            found = self.client.read_stream(str(stream_id), stream_position=after + 1, limit=limit)
             return [self._recorded(event) for event in found]
         except NotFoundError:
             return []

@@ -16,7 +16,7 @@ from psycopg.sql import SQL, Composable, Composed, Identifier, Literal
 from psycopg_pool import ConnectionPool
 
 from auditapi.events import EventDecoder, Recorded
-from auditapi.reader import LogQuery
+from auditapi.reader import LogQuery, StreamQuery
 from infra.audit.postgres_chain import ChainTable
 
 DOCUMENT = "convert_from(state, 'UTF8')::jsonb"
@@ -44,19 +44,13 @@ class PostgresEventReader:
         self._tables = {log: Identifier(schema, table) for log, table in tables.items()}
         self._chains = {log: ChainTable(schema, table) for log, table in tables.items()}
 
-    def stream(
-        self,
-        stream_id: UUID,
-        *,
-        after_version: int = -1,
-        to_version: int | None = None,
-        limit: int,
-    ) -> list[Recorded]:
-        """Up to limit events of one aggregate after after_version, in version order."""
+    def stream(self, stream_id: UUID, query: StreamQuery, limit: int) -> list[Recorded]:
+        """Up to limit events of one aggregate that match query, in version order."""
         where = [SQL("originator_id = %(id)s"), SQL("originator_version > %(after)s")]
-        if to_version is not None:
+        if query.to_version is not None:
             where.append(SQL("originator_version <= %(to)s"))
-        params = {"id": stream_id, "after": after_version, "to": to_version, "limit": limit}
+        after, to = query.after_version, query.to_version
+        params = {"id": stream_id, "after": after, "to": to, "limit": limit}
         return self._union(where, SQL("originator_version"), params)
 
     def log(self, name: str, query: LogQuery, limit: int) -> list[Recorded]:

@@ -10,7 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from auditapi.events import Recorded, plain
-from auditapi.reader import EventReader
+from auditapi.reader import EventReader, StreamQuery
 from domain.fulfilment import fulfilment_id
 from domain.inventory import stock_item_id
 
@@ -41,7 +41,7 @@ def whole_stream(
     """Every event of one stream (up to to_version), read a page at a time."""
     after = -1
     while True:
-        page = reader.stream(stream_id, after_version=after, to_version=to_version, limit=PAGE)
+        page = reader.stream(stream_id, StreamQuery(after, to_version), PAGE)
         yield from page
         if len(page) < PAGE:
             return

@@ -46,6 +46,18 @@ class LogQuery:
     stream_id: UUID | None = None
 
 
+@dataclass(frozen=True)
+class StreamQuery:
+    """Which events of one aggregate to read: after a version, up to one (inclusive)."""
+
+    after_version: int = -1
+    to_version: int | None = None
+
+
+WHOLE_STREAM = StreamQuery()
+"""From the first version to the last."""
+
+
 class EventReader(Protocol):
     """Reads the event logs for audit; never writes. Positions are the store's own."""
 
@@ -54,16 +66,9 @@ class EventReader(Protocol):
     decoder: EventDecoder
     """Decodes what it reads, with the store's data keys for sealed personal data."""
 
-    def stream(
-        self,
-        stream_id: UUID,
-        *,
-        after_version: int = -1,
-        to_version: int | None = None,
-        limit: int,
-    ) -> list[Recorded]:
-        """Up to limit events of one aggregate after after_version (up to to_version), in
-        version order; empty if there are none (or no such aggregate)."""
+    def stream(self, stream_id: UUID, query: StreamQuery, limit: int) -> list[Recorded]:
+        """Up to limit events of one aggregate that match query, in version order; empty if
+        there are none (or no such aggregate)."""
         ...
 
     def log(self, name: str, query: LogQuery, limit: int) -> list[Recorded]:

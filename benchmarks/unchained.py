@@ -1,20 +1,19 @@
 """The command API with its appends unchained, to measure what the audit chain costs.
 
 `python -m benchmarks.unchained PORT WORKERS` serves what `marketplace serve-write` serves,
-except that each log's recorder appends as it did before the chain: the same table lock and
-insert, without reading the chain's head or writing links. Nothing of it is in production.
+except that each log's recorder appends as it did before the chain: the same table lock, one
+round trip and insert, without reading the chain's head or writing links. Nothing of it is in
+production.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from eventsourcing.persistence import StoredEvent
 from fastapi import FastAPI
-from psycopg import Cursor
-from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
 from commands.base import ContextApplication
@@ -25,41 +24,34 @@ from marketplace.cli.platform import serve
 
 
 class UnchainedRecorder(ArrayInsertPostgresRecorder):
-    """The platform's recorder without the chain: lock, notify, insert, positions."""
+    """The platform's recorder without the chain: the same lock, notify and one round trip,
+    inserting the events alone (no head read, no links)."""
 
-    def _insert_stored_events(
-        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **_: Any
-    ) -> None:
-        self._lock_table(curs)
-        self._notify_channel(curs)
-        statement = SQL(
+    def unchain(self) -> None:
+        """Append with the plain insert from now on."""
+        self.append_statement = SQL(
             "INSERT INTO {}.{} (originator_id, originator_version, topic, state) "
             "SELECT * FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[]) "
             "RETURNING notification_id"
         ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
-        curs.execute(
-            statement,
-            (
-                [e.originator_id for e in stored_events],
-                [e.originator_version for e in stored_events],
-                [e.topic for e in stored_events],
-                [e.state for e in stored_events],
-            ),
-            prepare=True,
-            binary=True,
-        )
 
-    def _fetch_ids_after_insert_events(
-        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **_: Any
-    ) -> Sequence[int] | None:
-        return [row["notification_id"] for row in curs.fetchall()]
+    def append_parameters(self, stored_events: Sequence[StoredEvent]) -> tuple[list[Any], ...]:
+        """The plain insert's parameters: the events' columns, no digests."""
+        return (
+            [e.originator_id for e in stored_events],
+            [e.originator_version for e in stored_events],
+            [e.topic for e in stored_events],
+            [e.state for e in stored_events],
+        )
 
 
 def unchained_write_path(app: ContextApplication) -> BatchedWritePath:
     """The production write path, on the application's recorder turned UnchainedRecorder
     (the settings choose the recorder's class, so the benchmark swaps it here)."""
-    assert type(app.recorder) is ArrayInsertPostgresRecorder
-    app.recorder.__class__ = UnchainedRecorder
+    recorder = app.recorder
+    assert type(recorder) is ArrayInsertPostgresRecorder
+    recorder.__class__ = UnchainedRecorder
+    cast(UnchainedRecorder, recorder).unchain()
     return BatchedWritePath(app)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from uuid import UUID, uuid5
 
 from commands.access import require_owner
@@ -83,10 +83,9 @@ class CatalogApplication(ContextApplication):
         expected_version: int | None,
     ) -> Outcome:
         """Replace a product's details."""
-        self.product_owned_by_actor(product_id, ctx)
-        return self.change(
+        return self._change_own_product(
             product_id,
-            Product,
+            ctx,
             lambda p: p.update_details(title, description, category, attributes, ctx),
             expected_version,
         )
@@ -95,17 +94,17 @@ class CatalogApplication(ContextApplication):
         self, product_id: UUID, price: Money, ctx: Context, expected_version: int | None
     ) -> Outcome:
         """Set a product's price."""
-        self.product_owned_by_actor(product_id, ctx)
-        return self.change(
-            product_id, Product, lambda p: p.change_price(price, ctx), expected_version
+        return self._change_own_product(
+            product_id, ctx, lambda p: p.change_price(price, ctx), expected_version
         )
 
     def delist_product(
         self, product_id: UUID, reason: str, ctx: Context, expected_version: int | None
     ) -> Outcome:
         """Take a product off sale."""
-        self.product_owned_by_actor(product_id, ctx)
-        return self.change(product_id, Product, lambda p: p.delist(reason, ctx), expected_version)
+        return self._change_own_product(
+            product_id, ctx, lambda p: p.delist(reason, ctx), expected_version
+        )
 
     def image_room(self, product_id: UUID, content_hash: str, limit: int, ctx: Context) -> UUID:
         """The id an upload of these bytes gets, once the actor may add it to the product and
@@ -127,28 +126,25 @@ class CatalogApplication(ContextApplication):
     ) -> Outcome:
         """Add an uploaded original (hash, type, width, height, bytes) stored at blob_key;
         the same bytes again change nothing."""
-        self.product_owned_by_actor(product_id, ctx)
         image_id = product_image_id(product_id, original[0])
-        return self.change(
-            product_id, Product, lambda p: p.add_image(image_id, blob_key, original, limit, ctx)
+        return self._change_own_product(
+            product_id, ctx, lambda p: p.add_image(image_id, blob_key, original, limit, ctx)
         )
 
     def reorder_product_images(
         self, product_id: UUID, image_ids: list[UUID], ctx: Context, expected_version: int | None
     ) -> Outcome:
         """Show a product's images in a new order."""
-        self.product_owned_by_actor(product_id, ctx)
-        return self.change(
-            product_id, Product, lambda p: p.reorder_images(image_ids, ctx), expected_version
+        return self._change_own_product(
+            product_id, ctx, lambda p: p.reorder_images(image_ids, ctx), expected_version
         )
 
     def remove_product_image(
         self, product_id: UUID, image_id: UUID, ctx: Context, expected_version: int | None
     ) -> Outcome:
         """Remove one of a product's images."""
-        self.product_owned_by_actor(product_id, ctx)
-        return self.change(
-            product_id, Product, lambda p: p.remove_image(image_id, ctx), expected_version
+        return self._change_own_product(
+            product_id, ctx, lambda p: p.remove_image(image_id, ctx), expected_version
         )
 
     def gallery(self, product_id: UUID) -> Gallery:
@@ -182,6 +178,17 @@ class CatalogApplication(ContextApplication):
         product = self.recent(product_id, Product)
         require_owner(ctx, product.seller_id)
         return product
+
+    def _change_own_product(
+        self,
+        product_id: UUID,
+        ctx: Context,
+        decide: Callable[[Product], None],
+        expected_version: int | None = None,
+    ) -> Outcome:
+        """Apply decide() to a product the actor may change (product_owned_by_actor)."""
+        self.product_owned_by_actor(product_id, ctx)
+        return self.change(product_id, Product, decide, expected_version)
 
     def listed_product(self, product_id: UUID) -> Product:
         """A product that is on sale, as read at most RECENT_SECONDS ago.

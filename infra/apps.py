@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 import structlog
 from fastapi import APIRouter, FastAPI
+from starlette.middleware import Middleware
 
 from infra import openapi
 from infra.auth import TokenCodec
@@ -80,11 +81,13 @@ def add_guards(
     tokens: TokenCodec,
     speculate: Callable[[str, str], bool] | None = None,
     reserved: Callable[[str, str], bool] = nothing_reserved,
+    unshed: Sequence[Middleware] = (),
 ) -> None:
     """Put the guards given in front of the app's middleware so far.
 
-    The last added runs first: request ids, then shedding (a counter), then rate limits (a
-    Redis round trip), then what the app added before.
+    The last added runs first: request ids, then unshed (answers cheap enough to give before
+    any cap), then shedding (a counter), then rate limits (a Redis round trip), then what the
+    app added before.
     """
     if rate_limiter is not None:
         app.add_middleware(
@@ -96,4 +99,6 @@ def add_guards(
         )
     if shedder is not None:
         app.add_middleware(LoadSheddingMiddleware, shedder=shedder, reserved=reserved)
+    for middleware in reversed(unshed):
+        app.add_middleware(middleware.cls, *middleware.args, **middleware.kwargs)
     app.add_middleware(RequestContextMiddleware)

@@ -19,18 +19,16 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal
 
-from eventsourcing.domain import TAggregateID
 from eventsourcing.persistence import (
     AggregateRecorder,
     ApplicationRecorder,
     InfrastructureFactory,
     InfrastructureFactoryError,
-    Mapper,
     Notification,
     OperationalError,
     PersistenceError,
     StoredEvent,
-    Transcoder,
+    TrackingRecorder,
 )
 from eventsourcing.utils import Environment
 from eventsourcing_kurrentdb.factory import KurrentDBFactory
@@ -42,7 +40,7 @@ from kurrentdbclient import KurrentDBClient, NewEvent, StreamState
 from kurrentdbclient.exceptions import DeadlineExceededError, ServiceUnavailableError
 from kurrentdbclient.streams import AbstractReadResponse
 
-from infra.personal.factory import KEYS_SCHEMA, KEYS_URL, personal_mapper, url_key_store
+from infra.personal.factory import KEYS_SCHEMA, KEYS_URL, PersonalDataFactory, url_key_store
 from infra.personal.keys import KeyStore
 
 CALL_TIMEOUT = "KURRENTDB_CALL_TIMEOUT"
@@ -172,7 +170,7 @@ class DeadlineApplicationRecorder(KurrentDBApplicationRecorder):
             return super().max_notification_id()
 
 
-class MarketplaceKurrentDBFactory(KurrentDBFactory):
+class MarketplaceKurrentDBFactory(PersonalDataFactory[TrackingRecorder], KurrentDBFactory):
     """The library's KurrentDB factory, whose client bounds each call by the environment's
     CALL_TIMEOUT (see the module)."""
 
@@ -195,15 +193,6 @@ class MarketplaceKurrentDBFactory(KurrentDBFactory):
     def application_recorder(self) -> ApplicationRecorder:
         """The log's recorder, on the bounded client."""
         return DeadlineApplicationRecorder(self.bounded_client)
-
-    def mapper(
-        self,
-        transcoder: Transcoder | None = None,
-        mapper_class: type[Mapper[TAggregateID]] | None = None,
-    ) -> Mapper[TAggregateID]:
-        """The personal-data mapper, its keys in PostgreSQL, when the environment asks."""
-        mapper = personal_mapper(self, transcoder, self.key_store)
-        return mapper or super().mapper(transcoder, mapper_class)
 
     def key_store(self) -> KeyStore:
         """The data keys, in the PostgreSQL that KEYS_URL names (in schema KEYS_SCHEMA)."""

@@ -3,7 +3,7 @@
 The recorder keeps everything that makes the log safe to follow (the table lock in every
 append transaction, so positions become visible in commit order), and only changes how rows
 travel: four binary arrays instead of an array of composite values dumped as text. Each
-append also extends the log's hash chain (infra.audit), in the same transaction.
+append also extends the log's hash chain (infra.audit), in the same statement.
 The gap-detector contract test runs against this class.
 """
 
@@ -15,22 +15,20 @@ from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import TAggregateID
-from eventsourcing.persistence import Mapper, ProgrammingError, StoredEvent, Transcoder
+from eventsourcing.persistence import ProgrammingError, StoredEvent
 from eventsourcing.postgres import (
     PostgresAggregateRecorder,
     PostgresApplicationRecorder,
     PostgresDatastore,
     PostgresFactory,
+    PostgresTrackingRecorder,
 )
 from eventsourcing.utils import Environment, EnvType
-from psycopg import Cursor
-from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
-from infra.audit.chain import Head, extend
+from infra.audit.chain import digest
 from infra.audit.postgres_chain import ChainTable
-from infra.personal.factory import personal_mapper
+from infra.personal.factory import PersonalDataFactory
 from infra.personal.keys import KeyStore, PostgresKeyStore
 from infra.postgres_pool import (
     EVENT_STORE_APPLICATION,
@@ -71,7 +69,7 @@ class SnapshotsPostgresRecorder(PostgresAggregateRecorder):
             super().create_table()
 
 
-class MarketplacePostgresFactory(PostgresFactory):
+class MarketplacePostgresFactory(PersonalDataFactory[PostgresTrackingRecorder], PostgresFactory):
     """The library's PostgreSQL factory, with our pools' ways (infra.postgres_pool).
 
     Its connections carry our libpq parameters (connect timeout, TCP keepalives and user
@@ -97,15 +95,6 @@ class MarketplacePostgresFactory(PostgresFactory):
             pool.connection_class = deadline_connection(float(seconds))
             pool.timeout = float(seconds)
 
-    def mapper(
-        self,
-        transcoder: Transcoder | None = None,
-        mapper_class: type[Mapper[TAggregateID]] | None = None,
-    ) -> Mapper[TAggregateID]:
-        """The personal-data mapper, with its keys in this schema, when the environment asks."""
-        mapper = personal_mapper(self, transcoder, self.key_store)
-        return mapper or super().mapper(transcoder, mapper_class)
-
     def key_store(self) -> KeyStore:
         """The data keys, in the event store's own schema and pool (see beside_events)."""
         return PostgresKeyStore(
@@ -125,8 +114,12 @@ class ArrayInsertPostgresRecorder(PostgresApplicationRecorder):
     On bounded connections (a CALL_TIMEOUT), reads are tried once too: the request answers
     503 within its bound rather than retrying ten times past it.
 
-    Every append chains its events (infra.audit.chain): under the table lock, the insert
-    also answers the chain's head, and the links go into the chain table before the commit.
+    Every append chains its events (infra.audit.chain): the statement that inserts them also
+    links them after the chain's head, in SQL, under the table lock. BEGIN, the lock, the
+    statement and COMMIT travel in one pipeline, one round trip: the lock is held while the
+    server inserts and flushes the commit, never while this process waits for its turn to
+    run (a lock held across round trips would make every other process's appends wait on
+    this one's scheduling). The events' digests are computed before, outside the lock.
     The database's insert function (POSTGRES_ENABLE_DB_FUNCTIONS) would bypass both the lock
     and the chain; the platform never enables it.
     """
@@ -138,7 +131,7 @@ class ArrayInsertPostgresRecorder(PostgresApplicationRecorder):
         connection_class = datastore.pool.connection_class  # a class, or a generic alias
         self.bounded = getattr(connection_class, "call_timeout", None) is not None
         self.chain = ChainTable(self.datastore.schema, self.events_table_name)
-        self.array_insert_statement = self.chain.chained(
+        self.append_statement = self.chain.appending(
             SQL(
                 "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
                 "SELECT * FROM unnest(%s::{id_type}[], %s::bigint[], %s::text[], %s::bytea[]) "
@@ -169,9 +162,33 @@ class ArrayInsertPostgresRecorder(PostgresApplicationRecorder):
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        """Append the events in one transaction, once (see the class)."""
-        ids: Sequence[int] | None = _insert_once(self, stored_events, **kwargs)
-        return ids
+        """Append the events in one transaction, once, in one round trip (see the class);
+        with the database's insert function (never in the platform), as the library does."""
+        if not stored_events or self.datastore.enable_db_functions:
+            ids: Sequence[int] | None = _insert_once(self, stored_events, **kwargs)
+            return ids
+        parameters = self.append_parameters(stored_events)
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            with conn.pipeline() as pipeline:
+                with conn.transaction():
+                    self._lock_table(curs)
+                    self._notify_channel(curs)
+                    curs.execute(self.append_statement, parameters, prepare=True, binary=True)
+                pipeline.sync()
+            rows = curs.fetchall()
+        if len(rows) != len(stored_events):
+            raise ProgrammingError(f"got {len(rows)} positions for {len(stored_events)} events")
+        return [row["notification_id"] for row in rows]
+
+    def append_parameters(self, events: Sequence[StoredEvent]) -> tuple[list[Any], ...]:
+        """The append statement's parameters: the events' columns, then their digests."""
+        return (
+            [e.originator_id for e in events],
+            [e.originator_version for e in events],
+            [e.topic for e in events],
+            [e.state for e in events],
+            [digest(e.originator_id, e.originator_version, e.topic, e.state) for e in events],
+        )
 
     def select_events(
         self,
@@ -196,37 +213,3 @@ class ArrayInsertPostgresRecorder(PostgresApplicationRecorder):
             last: int | None = _max_notification_id_once(self)
             return last
         return super().max_notification_id()
-
-    def _insert_stored_events(
-        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **_: Any
-    ) -> None:
-        self._lock_table(curs)
-        self._notify_channel(curs)
-        curs.execute(
-            self.array_insert_statement,
-            (
-                [e.originator_id for e in stored_events],
-                [e.originator_version for e in stored_events],
-                [e.topic for e in stored_events],
-                [e.state for e in stored_events],
-            ),
-            prepare=True,
-            binary=True,
-        )
-
-    def _fetch_ids_after_insert_events(
-        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **_: Any
-    ) -> Sequence[int] | None:
-        rows = curs.fetchall()
-        if len(rows) != len(stored_events):
-            raise ProgrammingError(f"got {len(rows)} positions for {len(stored_events)} events")
-        ids = [row["notification_id"] for row in rows]
-        first = rows[0]
-        head = (
-            Head(first["head_id"], bytes(first["head_hash"]))
-            if first["head_id"] is not None
-            else Head()
-        )
-        events = ((e.originator_id, e.originator_version, e.topic, e.state) for e in stored_events)
-        curs.execute(self.chain.insert, self.chain.rows(extend(head, ids, events)), prepare=True)
-        return ids

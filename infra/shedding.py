@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from prometheus_client import REGISTRY, Counter, Gauge
 from starlette.requests import Request
@@ -36,22 +36,16 @@ def nothing_reserved(method: str, path: str) -> bool:
 class SheddingMetrics(MetricSet):
     """Requests in flight and requests shed, per API."""
 
-    in_flight: Gauge = field(
-        metadata=metric(
-            Gauge,
-            "api_requests_in_flight",
-            "Requests this API process is serving now",
-            ["api"],
-            multiprocess_mode="livesum",
-        )
+    in_flight: Gauge = metric(
+        "api_requests_in_flight",
+        "Requests this API process is serving now",
+        ["api"],
+        multiprocess_mode="livesum",
     )
-    shed: Counter = field(
-        metadata=metric(
-            Counter,
-            "api_requests_shed_total",
-            "Requests answered 503 at once because the process was at its cap",
-            ["api", "kind"],
-        )
+    shed: Counter = metric(
+        "api_requests_shed_total",
+        "Requests answered 503 at once because the process was at its cap",
+        ["api", "kind"],
     )
 
 

@@ -25,7 +25,7 @@ from typing import IO, Protocol
 
 import httpx
 
-from infra.local.processes import parent_death_signal
+from infra.local.processes import parent_death_signal, stop_child
 from marketplace.restarts import Backoff, Record, State, UpState, publish, rows
 
 READY_TIMEOUT_SECONDS = 60.0
@@ -180,14 +180,8 @@ class ChildProcess:
         """SIGTERM, then SIGKILL after a grace period; then kill leftovers of its group."""
         if self.process is None:
             return
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(STOP_TIMEOUT_SECONDS)
-            except subprocess.TimeoutExpired:
-                print(f"{self.name} did not stop in time; killing it", flush=True)
-                self.process.kill()
-                self.process.wait()
+        if stop_child(self.process, signal.SIGTERM, STOP_TIMEOUT_SECONDS):
+            print(f"{self.name} did not stop in time; killed it", flush=True)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, signal.SIGKILL)
 

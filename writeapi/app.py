@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 
 from fastapi import FastAPI
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -18,6 +19,7 @@ from writeapi.deps import WriteApiDeps
 from writeapi.middleware import BodySizeLimitMiddleware
 from writeapi.problems import RETRY_AFTER_SECONDS, install_problem_handlers
 from writeapi.routers import carts, images, orders, products, sellers
+from writeapi.sold_out_gate import SoldOutGate
 
 DESCRIPTION = """
 Commands change the marketplace. Every successful answer carries:
@@ -114,5 +116,6 @@ def create_app(
         classify=request_category,
         tokens=deps.tokens,
         reserved=is_checkout,
+        unshed=[Middleware(SoldOutGate, commands=deps.commands, tokens=deps.tokens)],
     )
     return app

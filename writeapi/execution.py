@@ -164,6 +164,17 @@ class Call:
         )
         return response
 
+    def create(
+        self, body: BaseModel | None, command: Callable[[Context], Outcome], under: str = ""
+    ) -> Response:
+        """Run a command that creates a resource: a 201, located at `under/<id>` if under is
+        given (a path of the query API)."""
+
+        def created(outcome: Outcome) -> Reply:
+            return Reply(outcome, 201, f"{under}/{outcome.aggregate_id}" if under else None)
+
+        return self.run(body, lambda ctx: created(command(ctx)), created)
+
     def _run(
         self,
         body: BaseModel | None,

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request
 from auditapi.deps import Auditor, Deps, record
 from auditapi.params import ANSWERS, NOT_FOUND, Limit, Time, aware, not_found, refuse
 from auditapi.queries import UnknownStream, documents, links, state_at
+from auditapi.reader import WHOLE_STREAM, StreamQuery
 from auditapi.schemas import PastState, StreamPage
 
 router = APIRouter(tags=["streams"], responses=ANSWERS)
@@ -33,8 +34,8 @@ def stream(
 ) -> dict[str, Any]:
     """All events of one aggregate, in any context, paged by version."""
     record(request, deps, caller, "stream", str(stream_id), after_version=after_version)
-    page = deps.reader.stream(stream_id, after_version=after_version, limit=limit)
-    if not page and not deps.reader.stream(stream_id, limit=1):
+    page = deps.reader.stream(stream_id, StreamQuery(after_version), limit)
+    if not page and not deps.reader.stream(stream_id, WHOLE_STREAM, 1):
         raise not_found(f"stream {stream_id}")
     return {
         "stream_id": str(stream_id),

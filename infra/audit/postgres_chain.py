@@ -1,9 +1,11 @@
 """Where a PostgreSQL log keeps its chain: a table beside the events table, one row per event.
 
 `<events table>_chain` holds each event's position, the position before it, its digest and
-its hash (infra.audit.chain). Rows are written by the recorder in the transaction of the
-append, after the table lock that serialises appends (so the previous hash is the last
-committed one), and by the backfill once, when the table is created.
+its hash (infra.audit.chain). Rows are written by the recorder in the statement that inserts
+the events, after the table lock that serialises appends (so the previous hash is the last
+committed one), and by the backfill once, when the table is created. The appending statement
+computes the links in SQL (sha256 of the previous hash, the position as 8 big-endian bytes,
+the digest), exactly as infra.audit.chain.link_hash does.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import tuple_row
-from psycopg.sql import SQL, Composed, Identifier
+from psycopg.sql import SQL, Composed, Identifier, Literal
 
-from infra.audit.chain import Head, Link, extend
+from infra.audit.chain import GENESIS, NO_POSITION, Head, Link, extend
 from infra.audit.verify import Event, Row
 
 BACKFILL_BATCH = 5000
@@ -42,14 +44,35 @@ class ChainTable:
             "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bytea[], %s::bytea[])"
         ).format(self.qualified)
 
-    def chained(self, insert_events: Composed) -> Composed:
-        """An events insert (RETURNING notification_id) that also answers, on each returned
-        row in position order, the chain's head as it was before the insert."""
+    def appending(self, insert_events: Composed) -> Composed:
+        """One statement that runs insert_events (RETURNING notification_id, from arrays
+        whose rows keep their order) and links the rows it inserted after the chain's head,
+        in SQL; it answers their positions in order. Its last parameter is the events'
+        digests (infra.audit.chain.digest), computed before the append takes its lock."""
         return SQL(
-            "WITH head AS ({head}), ins AS ({insert}) "
-            "SELECT ins.notification_id, head.notification_id AS head_id, head.hash AS head_hash "
-            "FROM ins LEFT JOIN head ON true ORDER BY ins.notification_id"
-        ).format(head=self.head, insert=insert_events)
+            "WITH RECURSIVE head AS ({head}), ins AS ({insert}), "
+            "digests AS (SELECT %s::bytea[] AS d), "
+            "numbered AS (SELECT notification_id, "
+            "row_number() OVER (ORDER BY notification_id) AS n FROM ins), "
+            "links (n, notification_id, previous_id, digest, hash) AS ("
+            "SELECT x.n, x.notification_id, coalesce(h.notification_id, {none}), d.d[1], "
+            "sha256(coalesce(h.hash, {genesis}) || int8send(x.notification_id) || d.d[1]) "
+            "FROM numbered x CROSS JOIN digests d LEFT JOIN head h ON true WHERE x.n = 1 "
+            "UNION ALL "
+            "SELECT x.n, x.notification_id, l.notification_id, d.d[x.n], "
+            "sha256(l.hash || int8send(x.notification_id) || d.d[x.n]) "
+            "FROM links l JOIN numbered x ON x.n = l.n + 1 CROSS JOIN digests d), "
+            "linked AS (INSERT INTO {chain} (notification_id, previous_id, digest, hash) "
+            "SELECT notification_id, previous_id, digest, hash FROM links "
+            "RETURNING notification_id) "
+            "SELECT notification_id FROM linked ORDER BY notification_id"
+        ).format(
+            head=self.head,
+            insert=insert_events,
+            chain=self.qualified,
+            none=Literal(NO_POSITION),
+            genesis=Literal(GENESIS),
+        )
 
     @staticmethod
     def rows(links: Sequence[Link]) -> tuple[list[Any], ...]:

@@ -7,12 +7,18 @@ import pwd
 import signal
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 
-from infra.local.processes import leftover, parent_death_signal, stop_leftover
+from infra.local.processes import (
+    LocalServer,
+    leftover,
+    parent_death_signal,
+    stop_child,
+    stop_leftover,
+)
 from infra.local.wheels import open_to_all, traversable_parents, wheel_path
 
 SERVICE_USER = "marketplace-pg"
@@ -22,7 +28,7 @@ STOP_SECONDS = 60.0
 
 
 @dataclass
-class LocalPostgres:
+class LocalPostgres(LocalServer):
     """Initialises, starts and stops one PostgreSQL cluster under data_dir.
 
     PostgreSQL refuses to run as root, so under root it runs as a dedicated system user.
@@ -32,11 +38,7 @@ class LocalPostgres:
     directory (by its postmaster.pid) and stops it first.
     """
 
-    data_dir: Path
-    port: int
-    durable: bool = True
     max_connections: int = 400
-    _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
 
     @property
     def url(self) -> str:
@@ -100,19 +102,9 @@ class LocalPostgres:
         """Stop the server cleanly (a fast shutdown: open transactions roll back), if it runs."""
         process, pid = self._process, self.pid()
         if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(STOP_SECONDS)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_child(process, signal.SIGINT, STOP_SECONDS)
         elif pid is not None:
             stop_leftover(pid, signal.SIGINT, STOP_SECONDS)
-
-    @property
-    def returncode(self) -> int | None:
-        """How the postmaster started here ended (negative: the signal), None while it runs."""
-        return self._process.poll() if self._process else None
 
     def pid(self) -> int | None:
         """The postmaster's process id, if it runs (started here, or found by its pid file)."""

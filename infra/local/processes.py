@@ -11,10 +11,13 @@ import contextlib
 import ctypes
 import os
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 PR_SET_PDEATHSIG = 1
 """prctl option (linux/prctl.h): the signal a process gets when its parent dies."""
@@ -121,3 +124,33 @@ def stop_leftover(
         if gone_within(pid, seconds):
             return
     raise RuntimeError(f"process {pid} survived SIGKILL")
+
+
+def stop_child(process: subprocess.Popen[Any], sig: signal.Signals, seconds: float) -> bool:
+    """Send sig to our child if it still runs and wait for it; SIGKILL it if it has not
+    stopped within seconds. Whether it had to be killed."""
+    if process.poll() is not None:
+        return False
+    process.send_signal(sig)
+    try:
+        process.wait(seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        return True
+    return False
+
+
+@dataclass
+class LocalServer:
+    """A server run here as a child process, its data under data_dir, on a loopback port."""
+
+    data_dir: Path
+    port: int
+    durable: bool = True
+    _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+
+    @property
+    def returncode(self) -> int | None:
+        """How the last server started here ended (negative: the signal), None while it runs."""
+        return self._process.poll() if self._process else None

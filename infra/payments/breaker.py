@@ -13,7 +13,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import IntEnum
 
 import structlog
@@ -42,20 +42,14 @@ class BreakerState(IntEnum):
 class BreakerMetrics(MetricSet):
     """The breaker's Prometheus metrics, registered once per registry."""
 
-    state: Gauge = field(
-        metadata=metric(
-            Gauge,
-            "payment_breaker_state",
-            "Payment gateway circuit breaker state (0 closed, 1 open, 2 half-open)",
-        )
+    state: Gauge = metric(
+        "payment_breaker_state",
+        "Payment gateway circuit breaker state (0 closed, 1 open, 2 half-open)",
     )
-    transitions: Counter = field(
-        metadata=metric(
-            Counter,
-            "payment_breaker_transitions_total",
-            "Payment gateway circuit breaker state changes",
-            ["from_state", "to_state"],
-        )
+    transitions: Counter = metric(
+        "payment_breaker_transitions_total",
+        "Payment gateway circuit breaker state changes",
+        ["from_state", "to_state"],
     )
 
 

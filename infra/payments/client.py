@@ -10,7 +10,7 @@ decline or another 4xx is a healthy answer); a refused permit answers "unavailab
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -47,22 +47,16 @@ class ClientMetrics(MetricSet):
     refused (the breaker refused the attempt: no request was sent, no duration observed).
     """
 
-    calls: Counter = field(
-        metadata=metric(
-            Counter,
-            "payment_gateway_calls_total",
-            "Payment gateway HTTP attempts by outcome",
-            ["operation", "outcome"],
-        )
+    calls: Counter = metric(
+        "payment_gateway_calls_total",
+        "Payment gateway HTTP attempts by outcome",
+        ["operation", "outcome"],
     )
-    seconds: Histogram = field(
-        metadata=metric(
-            Histogram,
-            "payment_gateway_call_seconds",
-            "Duration of payment gateway HTTP attempts",
-            ["operation"],
-            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
-        )
+    seconds: Histogram = metric(
+        "payment_gateway_call_seconds",
+        "Duration of payment gateway HTTP attempts",
+        ["operation"],
+        buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
     )
 
 

@@ -8,10 +8,17 @@ schema, or, on another event store, in the PostgreSQL that PERSONAL_DATA_KEYS_UR
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Callable
 from typing import Any
 
-from eventsourcing.persistence import InfrastructureFactory, Mapper, Transcoder
+from eventsourcing.domain import TAggregateID
+from eventsourcing.persistence import (
+    InfrastructureFactory,
+    Mapper,
+    Transcoder,
+    TTrackingRecorder,
+)
 from eventsourcing.utils import resolve_topic
 from psycopg_pool import ConnectionPool
 
@@ -40,6 +47,23 @@ def personal_mapper(
         cipher=factory.cipher(),
         compressor=factory.compressor(),
     )
+
+
+class PersonalDataFactory(InfrastructureFactory[TTrackingRecorder]):
+    """An event store's factory whose mapper seals personal data when the environment asks."""
+
+    @abstractmethod
+    def key_store(self) -> KeyStore:
+        """Where this event store keeps the data keys."""
+
+    def mapper(
+        self,
+        transcoder: Transcoder | None = None,
+        mapper_class: type[Mapper[TAggregateID]] | None = None,
+    ) -> Mapper[TAggregateID]:
+        """The personal-data mapper when the environment asks; the library's otherwise."""
+        mapper = personal_mapper(self, transcoder, self.key_store)
+        return mapper or super().mapper(transcoder, mapper_class)
 
 
 def url_key_store(url: str, schema: str) -> KeyStore:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from prometheus_client import REGISTRY, Counter, Gauge
 
@@ -13,28 +13,19 @@ from infra.metric_set import MetricSet, metric
 class RateLimitMetrics(MetricSet):
     """The store's health, requests decided without it, and requests refused."""
 
-    store_up: Gauge = field(
-        metadata=metric(
-            Gauge,
-            "rate_limit_store_up",
-            "1 while the shared rate-limit store (Redis) answers, 0 while on the fallback",
-            multiprocess_mode="livemin",
-        )
+    store_up: Gauge = metric(
+        "rate_limit_store_up",
+        "1 while the shared rate-limit store (Redis) answers, 0 while on the fallback",
+        multiprocess_mode="livemin",
     )
-    fallback: Counter = field(
-        metadata=metric(
-            Counter,
-            "rate_limit_fallback_total",
-            "Requests whose budgets this process decided alone, in memory",
-        )
+    fallback: Counter = metric(
+        "rate_limit_fallback_total",
+        "Requests whose budgets this process decided alone, in memory",
     )
-    limited: Counter = field(
-        metadata=metric(
-            Counter,
-            "rate_limited_requests_total",
-            "Requests answered 429, by the budget that refused them",
-            ["policy"],
-        )
+    limited: Counter = metric(
+        "rate_limited_requests_total",
+        "Requests answered 429, by the budget that refused them",
+        ["policy"],
     )
 
 

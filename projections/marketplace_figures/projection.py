@@ -19,8 +19,7 @@ from domain.cart import Cart
 from domain.order import Order
 from domain.product import Product
 from projections.handlers import handles
-from projections.runtime import Projection
-from projections.seller_sales.projection import SellerSalesUnit, sold_lines
+from projections.seller_sales.projection import SalesCounting, SellerSalesUnit
 
 STAGES = ("carts_created", "items_added", "checked_out", "confirmed", "abandoned")
 """The funnel's stages, in order; the last is read from the carts, not counted."""
@@ -51,11 +50,15 @@ class MarketplaceFiguresUnit(SellerSalesUnit, Protocol):
         product empties the cart (a new cart is an empty one)."""
 
 
-class MarketplaceFiguresProjection(Projection[MarketplaceFiguresUnit]):
+class MarketplaceFiguresProjection(SalesCounting[MarketplaceFiguresUnit]):
     """GMV per quarter hour, seller, product and currency; categories; the cart funnel."""
 
     name = "marketplace-figures"
     contexts: ClassVar[tuple[str, ...]] = ("catalog", "carts", "orders")
+
+    def period_of(self, at: datetime) -> datetime:
+        """Sales count per quarter hour."""
+        return quarter_of(at)
 
     @handles(Product.Listed, Product.DetailsUpdated)
     def categorise(
@@ -94,24 +97,13 @@ class MarketplaceFiguresProjection(Projection[MarketplaceFiguresUnit]):
         unit.change_cart(event.originator_id, event.timestamp, None, 0, add=False)
 
     @handles(Order.Placed)
-    def check_out(self, event: Order.Placed, unit: MarketplaceFiguresUnit) -> None:
+    def remember_order(self, event: Order.Placed, unit: MarketplaceFiguresUnit) -> None:
         """A checkout placed an order: keep its lines until it is confirmed or ends."""
-        unit.remember_order(event.originator_id, event.currency, sold_lines(event))
+        super().remember_order(event, unit)
         unit.count_stage("checked_out", quarter_of(event.timestamp))
 
     @handles(Order.Confirmed)
-    def confirm(self, event: Order.Confirmed, unit: MarketplaceFiguresUnit) -> None:
+    def count_sale(self, event: Order.Confirmed, unit: MarketplaceFiguresUnit) -> None:
         """Add a confirmed order to its sellers' sales in the quarter hour of confirmation."""
-        quarter = quarter_of(event.timestamp)
-        unit.count_sale(event.originator_id, quarter, event.originator_version)
-        unit.count_stage("confirmed", quarter)
-
-    @handles(Order.Cancelled)
-    def cancel(self, event: Order.Cancelled, unit: MarketplaceFiguresUnit) -> None:
-        """Take a cancelled order back out of its sellers' sales, if it was confirmed."""
-        unit.uncount_sale(event.originator_id, event.originator_version)
-
-    @handles(Order.Refunded)
-    def refund(self, event: Order.Refunded, unit: MarketplaceFiguresUnit) -> None:
-        """Take a refund out of the order's revenue in its quarter hour of confirmation."""
-        unit.refund_sale(event.originator_id, event.amount_minor, event.originator_version)
+        super().count_sale(event, unit)
+        unit.count_stage("confirmed", quarter_of(event.timestamp))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import ClassVar, Protocol
+from typing import ClassVar, Protocol, TypeVar
 from uuid import UUID
 
 from domain.order import Order
@@ -79,7 +79,42 @@ def hour_of(at: datetime) -> datetime:
     return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
-class SellerSalesProjection(Projection[SellerSalesUnit]):
+S = TypeVar("S", bound=SellerSalesUnit)
+
+
+class SalesCounting(Projection[S]):
+    """A projection that keeps seller sales: its handlers of the order events.
+
+    A confirmation counts in the period that period_of gives.
+    """
+
+    def period_of(self, at: datetime) -> datetime:
+        """The start of the period that holds at: its UTC hour."""
+        return hour_of(at)
+
+    @handles(Order.Placed)
+    def remember_order(self, event: Order.Placed, unit: S) -> None:
+        """Keep a placed order's lines until it is confirmed or ends."""
+        unit.remember_order(event.originator_id, event.currency, sold_lines(event))
+
+    @handles(Order.Confirmed)
+    def count_sale(self, event: Order.Confirmed, unit: S) -> None:
+        """Add a confirmed order to its sellers' sales in the period of confirmation."""
+        period = self.period_of(event.timestamp)
+        unit.count_sale(event.originator_id, period, event.originator_version)
+
+    @handles(Order.Cancelled)
+    def uncount_sale(self, event: Order.Cancelled, unit: S) -> None:
+        """Take a cancelled order back out of its sellers' sales, if it was confirmed."""
+        unit.uncount_sale(event.originator_id, event.originator_version)
+
+    @handles(Order.Refunded)
+    def refund_sale(self, event: Order.Refunded, unit: S) -> None:
+        """Take a refund out of the order's revenue in its sellers' period of confirmation."""
+        unit.refund_sale(event.originator_id, event.amount_minor, event.originator_version)
+
+
+class SellerSalesProjection(SalesCounting[SellerSalesUnit]):
     """Units and revenue per seller, product and UTC hour in which the order was confirmed.
 
     A refund (an amount on the whole order) is taken out of the revenue of the order's lines
@@ -88,23 +123,3 @@ class SellerSalesProjection(Projection[SellerSalesUnit]):
 
     name = "seller-sales"
     contexts: ClassVar[tuple[str, ...]] = ("orders",)
-
-    @handles(Order.Placed)
-    def remember_order(self, event: Order.Placed, unit: SellerSalesUnit) -> None:
-        """Keep a placed order's lines until it is confirmed or ends."""
-        unit.remember_order(event.originator_id, event.currency, sold_lines(event))
-
-    @handles(Order.Confirmed)
-    def count_sale(self, event: Order.Confirmed, unit: SellerSalesUnit) -> None:
-        """Add a confirmed order to its sellers' sales in the hour of confirmation."""
-        unit.count_sale(event.originator_id, hour_of(event.timestamp), event.originator_version)
-
-    @handles(Order.Cancelled)
-    def uncount_sale(self, event: Order.Cancelled, unit: SellerSalesUnit) -> None:
-        """Take a cancelled order back out of its sellers' sales, if it was confirmed."""
-        unit.uncount_sale(event.originator_id, event.originator_version)
-
-    @handles(Order.Refunded)
-    def refund_sale(self, event: Order.Refunded, unit: SellerSalesUnit) -> None:
-        """Take a refund out of the order's revenue in its sellers' hour of confirmation."""
-        unit.refund_sale(event.originator_id, event.amount_minor, event.originator_version)

@@ -7,6 +7,7 @@ cancellations and refunds. No customer appears in any answer.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, available_timezones
@@ -19,6 +20,7 @@ from infra.auth import Principal
 from infra.openapi import problem
 from infra.web import Problem
 from projections.marketplace_figures import reads as figures
+from projections.marketplace_figures.postgres_view import PostgresMarketplaceFiguresView
 from projections.marketplace_figures.projection import STAGES
 from projections.marketplace_figures.reads import Bucket, Window
 from projections.seller_sales.marketplace_reads import top_products
@@ -72,18 +74,22 @@ def checked_zone(tz: str) -> str:
     return tz
 
 
+async def checked_window(
+    start: Start, end: End, tz: Zone = "UTC", bucket: Bucket = Bucket.DAY
+) -> Window:
+    """The window a request asks for: its range checked_range'd, its zone checked."""
+    start, end = checked_range(start, end)
+    return Window(start, end, checked_zone(tz), bucket)
+
+
+AskedWindow = Annotated[Window, Depends(checked_window)]
+
+
 @router.get(
     "/v1/analytics/gmv",
     **private_read({}, ("marketplace_figures",), ERRORS),
 )
-async def gmv(
-    caller: AnalystReader,
-    request: Request,
-    start: Start,
-    end: End,
-    tz: Zone = "UTC",
-    bucket: Bucket = Bucket.DAY,
-) -> Response:
+async def gmv(caller: AnalystReader, request: Request, window: AskedWindow) -> Response:
     """Gross merchandise value per local day (or hour), seller, category and currency, net of
     cancellations and refunds.
 
@@ -91,40 +97,25 @@ async def gmv(
     confirmed; an hour is named by its start with its offset. A product counts in the
     category it has now. One answer covers at most 366 days: its `to` says where it ends.
     """
-    window = checked_window(start, end, tz, bucket)
-    deps: ReadApiDeps = request.app.state.deps
-    consistency = await consistency_for(request, deps.marketplace_figures)
-    view = deps.marketplace_figures.view
-    found = []
-    if window.end > window.start:
-        found = await run_in_threadpool(figures.gmv, view, window, MAX_ROWS + 1)
-    document = windowed(window, consistency, found)
-    document["rows"] = [
-        {
-            bucket.value: bucket_name(row.bucket, window.tz),
+    return await figures_answer(
+        request,
+        window,
+        figures.gmv,
+        lambda row: {
             "seller_id": str(row.seller_id),
             "category": row.category,
             "units": row.units,
             "gmv": price(row.gmv_minor, row.currency),
             "lines": row.lines,
-        }
-        for row in found
-    ]
-    return private_json(document, consistency.headers())
+        },
+    )
 
 
 @router.get(
     "/v1/analytics/funnel",
     **private_read({}, ("marketplace_figures",), ERRORS),
 )
-async def funnel(
-    caller: AnalystReader,
-    request: Request,
-    start: Start,
-    end: End,
-    tz: Zone = "UTC",
-    bucket: Bucket = Bucket.DAY,
-) -> Response:
+async def funnel(caller: AnalystReader, request: Request, window: AskedWindow) -> Response:
     """The cart funnel per local day (or hour): carts created, items added, checked out,
     confirmed and abandoned.
 
@@ -133,30 +124,36 @@ async def funnel(
     the bucket of that change. One answer covers at most 366 days: its `to` says where it
     ends.
     """
-    window = checked_window(start, end, tz, bucket)
+    now = datetime.now(UTC)
+    return await figures_answer(
+        request,
+        window,
+        lambda view, window, limit: figures.funnel(view, window, now, limit),
+        lambda row: {stage: getattr(row, stage) for stage in STAGES},
+    )
+
+
+async def figures_answer(
+    request: Request,
+    window: Window,
+    read: Callable[[PostgresMarketplaceFiguresView, Window, int], Sequence[Any]],
+    fields: Callable[[Any], dict[str, Any]],
+) -> Response:
+    """The rows read over window, each named by its bucket then given its fields, in the
+    answer's frame (a 422 if there are more than MAX_ROWS)."""
     deps: ReadApiDeps = request.app.state.deps
     consistency = await consistency_for(request, deps.marketplace_figures)
-    view = deps.marketplace_figures.view
-    found = []
+    found: Sequence[Any] = []
     if window.end > window.start:
-        now = datetime.now(UTC)
-        found = await run_in_threadpool(figures.funnel, view, window, now, MAX_ROWS + 1)
+        found = await run_in_threadpool(read, deps.marketplace_figures.view, window, MAX_ROWS + 1)
     document = windowed(window, consistency, found)
     document["rows"] = [
-        {bucket.value: bucket_name(row.bucket, window.tz)}
-        | {stage: getattr(row, stage) for stage in STAGES}
-        for row in found
+        {window.bucket.value: bucket_name(row.bucket, window.tz)} | fields(row) for row in found
     ]
     return private_json(document, consistency.headers())
 
 
-def checked_window(start: datetime, end: datetime, tz: str, bucket: Bucket) -> Window:
-    """The window a request asks for: its range checked_range'd, its zone checked."""
-    start, end = checked_range(start, end)
-    return Window(start, end, checked_zone(tz), bucket)
-
-
-def windowed(window: Window, consistency: Consistency, found: list[Any]) -> dict[str, Any]:
+def windowed(window: Window, consistency: Consistency, found: Sequence[Any]) -> dict[str, Any]:
     """The answer's frame (from, to, tz, bucket), or a 422 if found holds more than MAX_ROWS."""
     if len(found) > MAX_ROWS:
         headers = {**consistency.headers(), "Cache-Control": PRIVATE}

@@ -9,23 +9,31 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+import httpx
 import pytest
 import redis
+from prometheus_client import CollectorRegistry
 
 from commands.base import Outcome
 from commands.errors import SoldOut
 from commands.services import Commands
+from domain.cart import cart_id_for
 from domain.errors import NotFound
 from domain.order import order_id_for
 from domain.order_lines import OrderStatus
 from infra.eventstore import eventsourcing_env
-from infra.settings import Settings
+from infra.idempotency import IdempotencyStore
+from infra.settings import PostgresSettings, RedisSettings, Settings
+from infra.shedding import LoadShedder, SheddingMetrics
+from marketplace.bootstrap import log_tables, postgres_pool, token_codec
 from marketplace.projectors import opened, redis_prefix
 from projections.product_detail.availability import ProjectedAvailability
 from projections.product_detail.projection import ProductDetailProjection
 from projections.product_detail.redis_view import RedisProductDetailView
 from tests.checkout.shop import Gateway, Shop, acting, checkout_worker
 from tests.conftest import free_port
+from writeapi.app import create_app
+from writeapi.deps import WriteApiDeps
 
 pytestmark = pytest.mark.postgres
 
@@ -79,3 +87,71 @@ def check_out(commands: Commands, shop: Shop, shopper: uuid.UUID, key: str) -> O
     return commands.check_out(
         shopper, shop.address_ids[shopper], key, deadline, acting(shopper, "shopper")
     )
+
+
+async def test_the_command_api_refuses_a_sold_out_checkout_before_its_cap(
+    postgres_url: str, redis_server: str
+) -> None:
+    redis_settings = RedisSettings(url=redis_server, prefix=f"t{uuid.uuid4().hex[:8]}")
+    settings = Settings(postgres=PostgresSettings(url=postgres_url), redis=redis_settings)
+    plain = Commands(eventsourcing_env(settings))
+    shop = Shop(plain)
+    shop.open()
+    prefix = redis_prefix(settings, ProductDetailProjection.name)
+    view = RedisProductDetailView(redis.Redis.from_url(redis_server), prefix)
+    fast = Commands(eventsourcing_env(settings), availability=ProjectedAvailability(view))
+    gone, stocked = shop.product(1), shop.product(5)
+    shop.register_shoppers(3)
+    refused, admitted, retried = shop.shoppers
+    shop.fill_carts(gone, [refused, retried])
+    shop.fill_carts(stocked, [admitted])
+    shop.check_out(retried, "placed")  # placed before the product sold out, the cart emptied
+    shop.fill_carts(gone, [retried])  # and filled again
+    shop.commands.inventory.adjust_stock(gone, -1, "damaged", acting(shop.seller, "seller"))
+    with opened(ProductDetailProjection.name, settings) as worker:
+        worker.catch_up()
+    assert view.product(gone)["units_available"] == 0  # type: ignore[index]
+
+    pool = postgres_pool(settings, 2)
+    idempotency = IdempotencyStore(pool, 24, log_tables(fast))
+    idempotency.create_table()
+    codec = token_codec(settings.auth)
+    deps = WriteApiDeps(commands=fast, tokens=codec, idempotency=idempotency)
+    shedder = LoadShedder(1, metrics=SheddingMetrics.on(CollectorRegistry()))
+    app = create_app(deps, shedder=shedder)
+    assert shedder.admit(reserved=True)  # the only slot is taken: what reaches the cap is shed
+
+    async def check_out(shopper: uuid.UUID, key: str) -> httpx.Response:
+        return await client.post(
+            f"/v1/carts/{cart_id_for(shopper)}/checkout",
+            json={"address_id": str(shop.address_ids[shopper])},
+            headers={
+                "Authorization": f"Bearer {codec.issue(shopper, 'shopper')}",
+                "Idempotency-Key": key,
+            },
+        )
+
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            answer = await check_out(refused, "late")
+            assert answer.status_code == 409, answer.text
+            assert answer.json()["type"] == "urn:marketplace:problem:sold-out"
+            assert answer.json()["request_id"] == answer.headers["X-Request-ID"]
+            assert (await check_out(admitted, "fine")).status_code == 503
+            assert (await check_out(retried, "placed")).status_code == 503
+            shedder.release()
+            assert (await check_out(admitted, "fine")).status_code == 202
+            again = await check_out(retried, "placed")
+            assert again.status_code == 202, again.text
+            assert again.json()["order_id"] == str(order_id_for(retried, "placed"))
+        with pytest.raises(NotFound):
+            shop.order(order_id_for(refused, "late"))
+        with pool.connection() as conn:
+            keys = [row[0] for row in conn.execute("SELECT key FROM idempotency_keys")]
+        assert "late" not in keys
+    finally:
+        view.clear()
+        fast.close()
+        plain.close()
+        pool.close()

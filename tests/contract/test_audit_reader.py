@@ -14,7 +14,7 @@ from kurrentdbclient import KurrentDBClient
 from auditapi.events import EventDecoder
 from auditapi.kurrentdb_reader import KurrentDBEventReader
 from auditapi.postgres_reader import PostgresEventReader, table_of
-from auditapi.reader import CONTEXTS, EventReader, LogQuery
+from auditapi.reader import CONTEXTS, WHOLE_STREAM, EventReader, LogQuery, StreamQuery
 from commands.services import Commands
 from domain.inventory import stock_item_id
 from infra.audit.logs import chain_hashes
@@ -93,7 +93,7 @@ def test_the_tables_read_are_those_the_library_writes(postgres_url: str) -> None
 
 def test_a_stream_is_read_in_version_order_and_paged(reader: EventReader, shop: Shop) -> None:
     item = stock_item_id(shop.product_id)
-    whole = reader.stream(item, limit=100)
+    whole = reader.stream(item, WHOLE_STREAM, 100)
     assert [r.stored.originator_version for r in whole] == [0, 1, 2]
     assert [r.type for r in whole] == [
         "StockItem.Opened",
@@ -103,14 +103,11 @@ def test_a_stream_is_read_in_version_order_and_paged(reader: EventReader, shop: 
     assert {r.log for r in whole} == {"inventory"}
     assert [r.position for r in whole] == sorted(r.position for r in whole)
     assert all(r.stream_id == item for r in whole)
-    assert [r.stored.originator_version for r in reader.stream(item, after_version=0, limit=1)] == [
-        1
-    ]
-    assert [r.stored.originator_version for r in reader.stream(item, to_version=1, limit=100)] == [
-        0,
-        1,
-    ]
-    assert reader.stream(item, after_version=2, limit=10) == []
+    after_first = reader.stream(item, StreamQuery(after_version=0), 1)
+    assert [r.stored.originator_version for r in after_first] == [1]
+    up_to_second = reader.stream(item, StreamQuery(to_version=1), 100)
+    assert [r.stored.originator_version for r in up_to_second] == [0, 1]
+    assert reader.stream(item, StreamQuery(after_version=2), 10) == []
 
 
 def test_the_head_is_the_last_position_of_the_log(reader: EventReader, shop: Shop) -> None:
@@ -120,7 +117,7 @@ def test_the_head_is_the_last_position_of_the_log(reader: EventReader, shop: Sho
 
 
 def test_an_unknown_stream_reads_empty(reader: EventReader) -> None:
-    assert reader.stream(uuid4(), limit=10) == []
+    assert reader.stream(uuid4(), WHOLE_STREAM, 10) == []
 
 
 def test_a_log_is_filtered_by_type_actor_time_stream_and_position(
@@ -164,7 +161,7 @@ def test_a_flow_is_found_across_contexts(reader: EventReader, shop: Shop) -> Non
 
 
 def test_an_event_decodes_to_plain_json(reader: EventReader, shop: Shop) -> None:
-    (placed,) = [r for r in reader.stream(shop.order_id, limit=1)]
+    (placed,) = [r for r in reader.stream(shop.order_id, WHOLE_STREAM, 1)]
     document = reader.decoder.document(placed)
     assert document["payload"]["ship_to"]["city"] == "Lyon"  # sealed personal data, opened
     assert document["stream_id"] == str(shop.order_id)
@@ -185,7 +182,7 @@ def test_an_event_decodes_to_plain_json(reader: EventReader, shop: Shop) -> None
 def test_chain_hashes_are_those_the_appends_chained(
     backend: str, reader: EventReader, commands: Commands, shop: Shop
 ) -> None:
-    order = reader.stream(shop.order_id, limit=10)
+    order = reader.stream(shop.order_id, WHOLE_STREAM, 10)
     positions = [r.position for r in order]
     hashes = reader.chain_hashes("orders", positions)
     expected = chain_hashes(commands.orders.recorder, positions)

@@ -16,7 +16,7 @@ import pytest
 import redis
 
 from infra.local.postgres import LocalPostgres
-from infra.local.processes import alive, gone_within
+from infra.local.processes import alive, gone_within, stop_child
 from infra.local.redis import LocalRedis
 from tests.conftest import free_port
 
@@ -114,3 +114,33 @@ def test_the_servers_stop_when_the_process_that_started_them_is_killed(
         for pid in pids.values():
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def child(code: str) -> subprocess.Popen[bytes]:
+    """A Python child running code, once it has said it is ready (its handlers are set)."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", f"{code}\nprint('ready', flush=True)\nimport time; time.sleep(600)"],
+        stdout=subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline() == b"ready\n"
+    return process
+
+
+def test_stop_child_waits_for_a_child_that_stops_on_the_signal() -> None:
+    process = child("")
+    assert stop_child(process, signal.SIGTERM, WAIT_SECONDS) is False
+    assert process.returncode == -signal.SIGTERM
+
+
+def test_stop_child_kills_a_child_that_ignores_the_signal() -> None:
+    process = child("import signal; signal.signal(signal.SIGTERM, signal.SIG_IGN)")
+    assert stop_child(process, signal.SIGTERM, 0.5) is True
+    assert process.returncode == -signal.SIGKILL
+
+
+def test_stop_child_leaves_a_child_that_already_ended() -> None:
+    process = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    process.wait(WAIT_SECONDS)
+    assert stop_child(process, signal.SIGTERM, WAIT_SECONDS) is False
+    assert process.returncode == 3

@@ -35,25 +35,19 @@ def list_product(body: ListProduct, call: SellerCall) -> Response:
     seller_id = body.seller_id or call.principal.sub
     price = Money(body.price.amount_minor, body.price.currency)
     catalog = call.commands.catalog
-
-    def listed(outcome: Outcome) -> Reply:
-        return Reply(outcome, 201, f"/v1/products/{outcome.aggregate_id}")
-
-    return call.run(
+    return call.create(
         body,
-        lambda ctx: listed(
-            catalog.list_product(
-                product_id,
-                seller_id,
-                body.title,
-                body.description,
-                body.category,
-                dict(body.attributes),
-                price,
-                ctx,
-            )
+        lambda ctx: catalog.list_product(
+            product_id,
+            seller_id,
+            body.title,
+            body.description,
+            body.category,
+            dict(body.attributes),
+            price,
+            ctx,
         ),
-        listed,
+        "/v1/products",
     )
 
 

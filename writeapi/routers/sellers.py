@@ -7,7 +7,6 @@ from uuid import UUID
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from commands.base import Outcome
 from writeapi.deps import AdminCall, SellerCall, ShopperCall
 from writeapi.execution import Reply
 from writeapi.openapi import ERASURE_REFUSED, NOT_FOUND, command
@@ -28,14 +27,10 @@ def register_seller(body: RegisterSeller, call: SellerCall) -> Response:
     """Register the calling seller (an admin may name another seller id)."""
     seller_id = body.seller_id or call.principal.sub
     catalog = call.commands.catalog
-
-    def registered(outcome: Outcome) -> Reply:
-        return Reply(outcome, 201, f"/v1/sellers/{outcome.aggregate_id}")
-
-    return call.run(
+    return call.create(
         body,
-        lambda ctx: registered(catalog.register_seller(seller_id, body.name, body.email, ctx)),
-        registered,
+        lambda ctx: catalog.register_seller(seller_id, body.name, body.email, ctx),
+        "/v1/sellers",
     )
 
 
@@ -75,16 +70,10 @@ def register_customer(body: RegisterCustomer, call: ShopperCall) -> Response:
     """Register the calling shopper as a customer."""
     customer_id = body.customer_id or call.principal.sub
     customers = call.commands.customers
-
-    def registered(outcome: Outcome) -> Reply:
-        return Reply(outcome, 201, f"/v1/customers/{outcome.aggregate_id}")
-
-    return call.run(
+    return call.create(
         body,
-        lambda ctx: registered(
-            customers.register_customer(customer_id, body.name, body.email, ctx)
-        ),
-        registered,
+        lambda ctx: customers.register_customer(customer_id, body.name, body.email, ctx),
+        "/v1/customers",
     )
 
 
@@ -98,16 +87,9 @@ def add_address(
     """Add a delivery address under a client-chosen address id."""
     version = call.expected_version()
     customers = call.commands.customers
-
-    def added(outcome: Outcome) -> Reply:
-        return Reply(outcome, 201)
-
-    return call.run(
+    return call.create(
         body,
-        lambda ctx: added(
-            customers.add_address(customer_id, address_id, body.model_dump(), ctx, version)
-        ),
-        added,
+        lambda ctx: customers.add_address(customer_id, address_id, body.model_dump(), ctx, version),
     )
 
 
