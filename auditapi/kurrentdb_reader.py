@@ -19,7 +19,7 @@ from kurrentdbclient import DEFAULT_EXCLUDE_FILTER, KurrentDBClient, RecordedEve
 from kurrentdbclient.exceptions import NotFoundError
 
 from auditapi.events import EventDecoder, Recorded, event_type
-from auditapi.reader import CONTEXT_OF_MODULE, LogQuery, StreamQuery, context_of
+from auditapi.reader import CONTEXT_OF_MODULE, LogQuery, StreamQuery, TracePoint, context_of
 
 PAGE = 500
 """Events read from the server at a time while a filter is applied here."""
@@ -72,16 +72,23 @@ class KurrentDBEventReader:
         """None yet: the KurrentDB appends are not chained (infra.audit chains PostgreSQL's)."""
         return {}
 
-    def correlated(self, correlation_id: str, limit: int) -> list[Recorded]:
-        """Up to limit events of every context carrying this correlation id (a full scan:
-        the correlation id is inside the payload, which KurrentDB does not index)."""
-        found: list[Recorded] = []
+    def correlated(
+        self, correlation_id: str, limit: int, after: TracePoint | None = None
+    ) -> list[Recorded]:
+        """Up to limit events of every context carrying this correlation id, after the point
+        given, in trace order. A scan of the log of all streams: the correlation id is inside
+        the payload, which KurrentDB does not index; only the flow's events are held."""
+        flow: list[tuple[TracePoint, Recorded]] = []
         for event in self._all([], 0):
-            if _document(event).get("meta", {}).get("correlation_id") == correlation_id:
-                found.append(self._recorded(event))
-                if len(found) == limit:
-                    break
-        return found
+            document = _document(event)
+            if document.get("meta", {}).get("correlation_id") == correlation_id:
+                recorded = self._recorded(event)
+                at = datetime.fromisoformat(document["timestamp"]["_data_"])
+                point = TracePoint(at, recorded.log, recorded.position)
+                if after is None or after < point:
+                    flow.append((point, recorded))
+        flow.sort(key=lambda found: found[0])
+        return [recorded for _, recorded in flow[:limit]]
 
     def close(self) -> None:
         """Close the client."""

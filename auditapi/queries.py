@@ -10,7 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from auditapi.events import Recorded, plain
-from auditapi.reader import EventReader, StreamQuery
+from auditapi.reader import EventReader, StreamQuery, TracePoint
 from domain.fulfilment import fulfilment_id
 from domain.inventory import stock_item_id
 
@@ -29,6 +29,27 @@ def documents(reader: EventReader, page: Sequence[Recorded]) -> list[dict[str, A
         found = reader.chain_hashes(log, positions)
         hashes.update(((log, position), digest) for position, digest in found.items())
     return [reader.decoder.document(r, hashes.get((r.log, r.position))) for r in page]
+
+
+def trace_pages(
+    reader: EventReader, correlation_id: str, size: int = PAGE
+) -> Iterator[list[dict[str, Any]]]:
+    """Every event of one flow as documents, in trace order, a page at a time."""
+    after: TracePoint | None = None
+    while True:
+        page = documents(reader, reader.correlated(correlation_id, size, after))
+        if page:
+            yield page
+        if len(page) < size:
+            return
+        after = trace_point(page[-1])
+
+
+def trace_point(document: dict[str, Any]) -> TracePoint:
+    """The place of an event (as a document) in its trace."""
+    return TracePoint(
+        datetime.fromisoformat(document["timestamp"]), document["log"], document["position"]
+    )
 
 
 class UnknownStream(LookupError):

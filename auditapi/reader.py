@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -46,6 +49,36 @@ class LogQuery:
     stream_id: UUID | None = None
 
 
+@dataclass(frozen=True, order=True)
+class TracePoint:
+    """A place in a trace: an event's time, log and position. A trace runs in this order, and
+    a page of it ends at the point of its last event (its cursor, encoded)."""
+
+    at: datetime
+    log: str
+    position: int
+
+    def encode(self) -> str:
+        """The point as an opaque cursor."""
+        text = json.dumps([self.at.isoformat(), self.log, self.position])
+        return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, cursor: str) -> TracePoint:
+        """The point a cursor names; ValueError if it names none."""
+        try:
+            text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+            at, log, position = json.loads(text)
+            point = cls(datetime.fromisoformat(at), log, position)
+        except (ValueError, TypeError, binascii.Error) as error:
+            raise ValueError(f"not a trace cursor: {cursor!r}") from error
+        if point.at.utcoffset() is None or not isinstance(log, str):
+            raise ValueError(f"not a trace cursor: {cursor!r}")
+        if not isinstance(position, int) or isinstance(position, bool) or position < 0:
+            raise ValueError(f"not a trace cursor: {cursor!r}")
+        return point
+
+
 @dataclass(frozen=True)
 class StreamQuery:
     """Which events of one aggregate to read: after a version, up to one (inclusive)."""
@@ -84,8 +117,11 @@ class EventReader(Protocol):
         a hash chain (infra.audit); none otherwise."""
         ...
 
-    def correlated(self, correlation_id: str, limit: int) -> list[Recorded]:
-        """Up to limit events of every log that carry this correlation id."""
+    def correlated(
+        self, correlation_id: str, limit: int, after: TracePoint | None = None
+    ) -> list[Recorded]:
+        """Up to limit events of every log that carry this correlation id, after the point
+        given, in trace order (TracePoint: time, log, position)."""
         ...
 
     def close(self) -> None:

@@ -66,7 +66,8 @@ class Trace(BaseModel):
     correlation_id: str
     events: list[AuditEvent]
     tree: list[dict[str, Any]]
-    complete: bool = Field(description="False when the flow has more events than the limit.")
+    next_after: str | None = Field(description="The cursor of the next page; null on the last.")
+    complete: bool = Field(description="True on the flow's last page.")
 
 
 class PastState(BaseModel):

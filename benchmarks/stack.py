@@ -14,7 +14,7 @@ from pathlib import Path
 
 from benchmarks.servers import REPO, clean_env, free_port
 
-START_TIMEOUT_SECONDS = 180.0
+START_TIMEOUT_SECONDS = 360.0
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from psycopg.sql import SQL, Identifier
 
 from infra.audit.chain import digest
 from infra.audit.postgres_chain import ChainTable
+from infra.audit.postgres_correlation import CorrelationTable
 from infra.personal.factory import PersonalDataFactory
 from infra.personal.keys import KeyStore, PostgresKeyStore
 from infra.postgres_pool import (
@@ -120,6 +121,7 @@ class ArrayInsertPostgresRecorder(PostgresApplicationRecorder):
     server inserts and flushes the commit, never while this process waits for its turn to
     run (a lock held across round trips would make every other process's appends wait on
     this one's scheduling). The events' digests are computed before, outside the lock.
+    The same statement indexes the events by correlation id (infra.audit.postgres_correlation).
     The database's insert function (POSTGRES_ENABLE_DB_FUNCTIONS) would bypass both the lock
     and the chain; the platform never enables it.
     """
@@ -131,28 +133,31 @@ class ArrayInsertPostgresRecorder(PostgresApplicationRecorder):
         connection_class = datastore.pool.connection_class  # a class, or a generic alias
         self.bounded = getattr(connection_class, "call_timeout", None) is not None
         self.chain = ChainTable(self.datastore.schema, self.events_table_name)
+        self.correlation = CorrelationTable(self.datastore.schema, self.events_table_name)
         self.append_statement = self.chain.appending(
             SQL(
                 "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
                 "SELECT * FROM unnest(%s::{id_type}[], %s::bigint[], %s::text[], %s::bytea[]) "
-                "RETURNING notification_id"
+                "RETURNING notification_id, state"
             ).format(
                 schema=Identifier(self.datastore.schema),
                 table=Identifier(self.events_table_name),
                 id_type=Identifier(self.datastore.originator_id_type),
-            )
+            ),
+            self.correlation.kept_by("ins"),
         )
 
     def create_table(self) -> None:
         """Create the log's table, type, index and function, one process at a time (at
         startup: with no call timeout, as it may wait behind other processes' DDL); then
-        its chain table, chaining the events already there (once: the upgrade)."""
+        its chain and correlation tables, over the events already there (once: the upgrade)."""
         if self.bounded:  # its connections ready before its bounded checkouts begin
             self.datastore.pool.open(wait=True, timeout=STARTUP_TIMEOUT_SECONDS)
         with creating_schema(self.datastore):
             super().create_table()
             with self.datastore.get_connection() as conn:
                 self.chain.create_and_backfill(conn)
+                self.correlation.create_and_backfill(conn)
 
     def chain_hashes(self, positions: Sequence[int]) -> dict[int, bytes]:
         """The chain hash recorded for each of positions that has an event."""

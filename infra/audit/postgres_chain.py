@@ -15,7 +15,7 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import tuple_row
-from psycopg.sql import SQL, Composed, Identifier, Literal
+from psycopg.sql import SQL, Composable, Composed, Identifier, Literal
 
 from infra.audit.chain import GENESIS, NO_POSITION, Head, Link, extend
 from infra.audit.verify import Event, Row
@@ -44,11 +44,12 @@ class ChainTable:
             "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bytea[], %s::bytea[])"
         ).format(self.qualified)
 
-    def appending(self, insert_events: Composed) -> Composed:
-        """One statement that runs insert_events (RETURNING notification_id, from arrays
-        whose rows keep their order) and links the rows it inserted after the chain's head,
-        in SQL; it answers their positions in order. Its last parameter is the events'
-        digests (infra.audit.chain.digest), computed before the append takes its lock."""
+    def appending(self, insert_events: Composed, *also: Composable) -> Composed:
+        """One statement that runs insert_events (a CTE `ins`, RETURNING notification_id,
+        from arrays whose rows keep their order) and links the rows it inserted after the
+        chain's head, in SQL; it answers their positions in order. Its last parameter is the
+        events' digests (infra.audit.chain.digest), computed before the append takes its
+        lock. also: further data-modifying CTEs to run in it (on `ins`)."""
         return SQL(
             "WITH RECURSIVE head AS ({head}), ins AS ({insert}), "
             "digests AS (SELECT %s::bytea[] AS d), "
@@ -64,9 +65,10 @@ class ChainTable:
             "FROM links l JOIN numbered x ON x.n = l.n + 1 CROSS JOIN digests d), "
             "linked AS (INSERT INTO {chain} (notification_id, previous_id, digest, hash) "
             "SELECT notification_id, previous_id, digest, hash FROM links "
-            "RETURNING notification_id) "
+            "RETURNING notification_id){also} "
             "SELECT notification_id FROM linked ORDER BY notification_id"
         ).format(
+            also=SQL("").join(SQL(", ") + cte for cte in also),
             head=self.head,
             insert=insert_events,
             chain=self.qualified,

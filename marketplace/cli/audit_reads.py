@@ -132,16 +132,12 @@ def trace(correlation_id: str, as_json: Json = False) -> None:
 
     Example: marketplace audit trace checkout-7f3a
     """
-    from auditapi.queries import causation_tree, documents
+    from auditapi.queries import causation_tree, trace_pages
     from marketplace.audit import audit_session, operator_access
 
     with audit_session(configured()) as (reader, access):
         access.record(operator_access("trace", correlation_id))
-        found = documents(reader, reader.correlated(correlation_id, 100_000))
-    events = sorted(
-        found,
-        key=lambda e: (e["timestamp"] or "", e["log"], e["position"]),
-    )
+        events = [event for page in trace_pages(reader, correlation_id) for event in page]
     if not events:
         raise typer.BadParameter(f"no events with correlation id {correlation_id!r}")
     tree = causation_tree(events)

@@ -61,7 +61,7 @@ class MadeOnDemand:
     def stream(self, *args: Any, **kwargs: Any) -> list[Recorded]:
         return []
 
-    def correlated(self, correlation_id: str, limit: int) -> list[Recorded]:
+    def correlated(self, correlation_id: str, limit: int, after: Any = None) -> list[Recorded]:
         return []
 
     def close(self) -> None:
@@ -69,7 +69,10 @@ class MadeOnDemand:
 
 
 class NoAccessLog:
-    def record(self, access: Any) -> None:
+    def record(self, access: Any) -> int:
+        return 0
+
+    def add_subjects(self, access_id: int, subjects: Any) -> None:
         pass
 
     def reads(self, **kwargs: Any) -> list[dict[str, Any]]:

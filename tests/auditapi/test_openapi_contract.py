@@ -11,6 +11,7 @@ import pytest
 import schemathesis
 
 from auditapi.app import create_app
+from auditapi.reader import TracePoint
 from infra.auth import Role
 from marketplace.audit import build_audit_deps
 from tests.auditapi.conftest import Audit, audit_settings
@@ -28,9 +29,15 @@ def _time(value: Any) -> datetime | None:
 
 def beyond_schema(case: schemathesis.Case) -> bool:
     """The rules the document states in prose only: a time range must end after it starts,
-    until_position must be past after, a past state names exactly one of version and at;
-    and integers come in their plain form (JSON Schema also calls `60.0` an integer)."""
+    until_position must be past after, a past state names exactly one of version and at, a
+    trace's cursor is one the API gave (opaque); and integers come in their plain form (JSON
+    Schema also calls `60.0` an integer)."""
     query = case.query or {}
+    if "/traces/" in case.operation.path and "after" in query:
+        try:
+            TracePoint.decode(str(query["after"]))
+        except ValueError:
+            return True
     if any(isinstance(v, float) or re.fullmatch(r"-?\d+\.\d*", str(v)) for v in query.values()):
         return True
     since, until = _time(query.get("since")), _time(query.get("until"))

@@ -6,21 +6,32 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
 from kurrentdbclient import KurrentDBClient
+from psycopg.sql import SQL
 
-from auditapi.events import EventDecoder
+from auditapi.events import EventDecoder, Recorded
 from auditapi.kurrentdb_reader import KurrentDBEventReader
 from auditapi.postgres_reader import PostgresEventReader, table_of
-from auditapi.reader import CONTEXTS, WHOLE_STREAM, EventReader, LogQuery, StreamQuery
+from auditapi.queries import trace_point
+from auditapi.reader import (
+    CONTEXTS,
+    WHOLE_STREAM,
+    EventReader,
+    LogQuery,
+    StreamQuery,
+    TracePoint,
+)
 from commands.services import Commands
 from domain.inventory import stock_item_id
 from infra.audit.logs import chain_hashes
 from infra.eventstore import eventsourcing_env, search_path_of
 from infra.personal.keys import PostgresKeyStore
 from infra.postgres_pool import postgres_pool
+from infra.postgres_recorder import ArrayInsertPostgresRecorder
 from infra.settings import EventStoreSettings, PostgresSettings, Settings
 from marketplace.bootstrap import log_tables
 from tests.support.audit import START, Shop, open_shop
@@ -160,6 +171,21 @@ def test_a_flow_is_found_across_contexts(reader: EventReader, shop: Shop) -> Non
     assert reader.correlated(f"none-{uuid4()}", 10) == []
 
 
+def test_a_flow_is_paged_in_trace_order_with_a_cursor(reader: EventReader, shop: Shop) -> None:
+    whole = reader.correlated(shop.correlation_id, 100)
+    points = [trace_point(reader.decoder.document(r)) for r in whole]
+    assert len(whole) == 7 and points == sorted(points) and len(set(points)) == 7
+    paged: list[Recorded] = []
+    after: TracePoint | None = None
+    while page := reader.correlated(shop.correlation_id, 2, after):
+        assert len(page) <= 2
+        paged.extend(page)
+        after = TracePoint.decode(trace_point(reader.decoder.document(page[-1])).encode())
+    assert paged == whole
+    assert reader.correlated(shop.correlation_id, 10, points[-1]) == []
+    assert reader.correlated(shop.correlation_id, 10, points[3]) == whole[4:]
+
+
 def test_an_event_decodes_to_plain_json(reader: EventReader, shop: Shop) -> None:
     (placed,) = [r for r in reader.stream(shop.order_id, WHOLE_STREAM, 1)]
     document = reader.decoder.document(placed)
@@ -190,3 +216,54 @@ def test_chain_hashes_are_those_the_appends_chained(
     if backend == "postgres":
         assert sorted(hashes) == positions and all(len(h) == 64 for h in hashes.values())
     assert reader.chain_hashes("orders", []) == {}
+
+
+@pytest.mark.postgres
+def test_a_trace_reads_only_its_own_events_through_the_correlation_index(
+    backend: str, reader: EventReader, shop: Shop
+) -> None:
+    """The plan of a trace page: an index scan of each log's correlation table, then the
+    flow's events by position; no log is scanned (with sequential scans priced out, as the
+    planner would on logs of real size: on these small tables it may prefer a scan)."""
+    if backend != "postgres":
+        pytest.skip("the correlation tables are PostgreSQL's")
+    assert isinstance(reader, PostgresEventReader)
+    statement = SQL("EXPLAIN (ANALYZE, FORMAT JSON) ") + reader.trace_statement(reader.logs, None)
+    params = {"correlation": shop.correlation_id, "limit": 100}
+    with reader.pool.connection() as conn, conn.transaction():
+        conn.execute("SET LOCAL enable_seqscan = off")
+        ((plan,),) = conn.execute(statement, params).fetchall()
+    nodes = list(plan_nodes(plan[0]["Plan"]))
+    assert not [n for n in nodes if n["Node Type"] == "Seq Scan"]
+    read = {
+        n["Relation Name"]: n["Actual Rows"] * n["Actual Loops"]
+        for n in nodes
+        if "Relation Name" in n
+    }
+    assert {name for name in read if name.endswith("_correlation")} == {
+        f"{table_of(log)}_correlation" for log in CONTEXTS
+    }
+    assert sum(rows for name, rows in read.items() if name.endswith("_events")) == 7
+
+
+@pytest.mark.postgres
+def test_the_correlation_index_is_backfilled_once_at_upgrade(
+    backend: str, reader: EventReader, commands: Commands, shop: Shop
+) -> None:
+    if backend != "postgres":
+        pytest.skip("the correlation tables are PostgreSQL's")
+    before = reader.correlated(shop.correlation_id, 100)
+    recorder = commands.orders.recorder
+    assert isinstance(recorder, ArrayInsertPostgresRecorder)
+    with recorder.datastore.get_connection() as conn:
+        conn.execute(SQL("DROP TABLE {}").format(recorder.correlation.qualified))
+        assert recorder.correlation.create_and_backfill(conn) >= 5
+        assert recorder.correlation.create_and_backfill(conn) == 0
+    assert reader.correlated(shop.correlation_id, 100) == before
+
+
+def plan_nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """A plan node and every node under it."""
+    yield node
+    for child in node.get("Plans", []):
+        yield from plan_nodes(child)
