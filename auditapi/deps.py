@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Protocol
 from uuid import UUID
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials
 
 from auditapi.access import Access
+from auditapi.owners import owners, stream_owners
 from auditapi.reader import EventReader
 from infra.audit.verify import Verdict
 from infra.auth import Principal, Role, TokenCodec
-from infra.openapi import BEARER
-from infra.web import principal_in
+from infra.web import caller_in
 
 AUDIT_ROLES: tuple[Role, ...] = ("auditor", "admin")
 """The roles let in; every other role gets 403."""
@@ -24,8 +23,12 @@ AUDIT_ROLES: tuple[Role, ...] = ("auditor", "admin")
 class AccessLog(Protocol):
     """Where audit reads are recorded, and read back."""
 
-    def record(self, access: Access) -> None:
-        """Keep one read."""
+    def record(self, access: Access) -> int:
+        """Keep one read; its id."""
+        ...
+
+    def add_subjects(self, access_id: int, subjects: Iterable[str]) -> None:
+        """Keep whose data the read access_id showed."""
         ...
 
     def reads(
@@ -47,14 +50,7 @@ class AuditApiDeps:
     """Recompute every log's chain against its checkpoints (infra.audit); one verdict each."""
 
 
-async def _auditor(
-    request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
-) -> Principal:
-    deps: AuditApiDeps = request.app.state.deps
-    return principal_in(request, deps.tokens, AUDIT_ROLES, "read the audit trail")
-
-
-Auditor = Annotated[Principal, Depends(_auditor)]
+Auditor = Annotated[Principal, Depends(caller_in(AUDIT_ROLES, "read the audit trail"))]
 """The caller, an auditor or an admin: 401 without a valid token, else 403."""
 
 
@@ -69,8 +65,19 @@ Deps = Annotated[AuditApiDeps, Depends(deps_of)]
 
 def record(
     request: Request, deps: AuditApiDeps, caller: Principal, action: str, subject: str, **query: Any
-) -> None:
-    """Record that caller read subject (what the action names), with the query's values."""
+) -> int:
+    """Record that caller read subject (what the action names), with the query's values;
+    the read's id, for showed."""
     shown = {key: str(value) for key, value in query.items() if value is not None}
     request_id = getattr(request.state, "request_id", None)
-    deps.access.record(Access(caller.sub, caller.role, action, subject, shown, request_id))
+    return deps.access.record(Access(caller.sub, caller.role, action, subject, shown, request_id))
+
+
+def showed(deps: AuditApiDeps, access_id: int, events: Iterable[dict[str, Any]]) -> None:
+    """Record, before they are sent, whose data the read's events are (auditapi.owners)."""
+    deps.access.add_subjects(access_id, owners(deps.reader, events))
+
+
+def showed_stream(deps: AuditApiDeps, access_id: int, stream_id: UUID) -> None:
+    """Record, before the answer is sent, whose data one stream is."""
+    deps.access.add_subjects(access_id, stream_owners(deps.reader, stream_id))

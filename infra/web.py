@@ -6,18 +6,20 @@ import gc
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Collection
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
 import structlog
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.exceptions import RequestValidationError
+from fastapi.security import HTTPAuthorizationCredentials
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from infra.auth import InvalidToken, KeysUnavailable, Principal, TokenCodec
+from infra.openapi import BEARER
 
 PROBLEM_JSON = "application/problem+json"
 KEYS_RETRY_AFTER_SECONDS = 5
@@ -184,14 +186,21 @@ def principal_of(request: Request, tokens: TokenCodec) -> Principal:
     return tokens.verify(token.strip())
 
 
-def principal_in(
-    request: Request, tokens: TokenCodec, roles: Collection[str], refusal: str
-) -> Principal:
-    """The caller if its role is in roles: 401 without a valid token, else 403 (cannot refusal)."""
-    principal = principal_of(request, tokens)
-    if principal.role not in roles:
-        raise Problem(403, "forbidden", "Forbidden", f"the {principal.role} role cannot {refusal}")
-    return principal
+def caller_in(roles: Collection[str], refusal: str) -> Callable[..., Awaitable[Principal]]:
+    """A dependency naming the caller, by the token codec of the app's deps, if its role is in
+    roles: 401 without a valid token, else 403 (cannot refusal). It declares the bearer scheme
+    the OpenAPI document shows."""
+
+    async def caller(
+        request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
+    ) -> Principal:
+        principal = principal_of(request, request.app.state.deps.tokens)
+        if principal.role not in roles:
+            detail = f"the {principal.role} role cannot {refusal}"
+            raise Problem(403, "forbidden", "Forbidden", detail)
+        return principal
+
+    return caller
 
 
 class RequestContextMiddleware:

@@ -64,23 +64,6 @@ def marketplace_figures_view(postgres_url: str) -> PostgresMarketplaceFiguresVie
     )
 
 
-def order_history_versions(postgres_url: str) -> PostgresVersions:
-    """The versions of the order-history view, for a rebuild."""
-    return view_versions(PostgresOrderHistoryView, OrderHistoryProjection.name, postgres_url)
-
-
-def seller_sales_versions(postgres_url: str) -> PostgresVersions:
-    """The versions of the seller-sales view, for a rebuild."""
-    return view_versions(PostgresSellerSalesView, SellerSalesProjection.name, postgres_url)
-
-
-def marketplace_figures_versions(postgres_url: str) -> PostgresVersions:
-    """The versions of the marketplace-figures view, for a rebuild."""
-    return view_versions(
-        PostgresMarketplaceFiguresView, MarketplaceFiguresProjection.name, postgres_url
-    )
-
-
 def close_view(view: Any) -> None:
     """Release a view's pool."""
     if isinstance(view, PostgresReadView):

@@ -17,6 +17,7 @@ import structlog
 from infra.settings import Settings
 from infra.stores import Stores, stores
 from marketplace import catalog_search, order_views, redis_views
+from marketplace.order_views import V
 from marketplace.redis_views import close_redis_view
 from marketplace.redis_views import redis_client as redis_client
 from marketplace.redis_views import redis_prefix as redis_prefix
@@ -24,12 +25,14 @@ from projections.carts.projection import CartProjection
 from projections.carts.redis_view import RedisCartView
 from projections.catalog_search.opensearch_view import OpenSearchCatalogSearchView
 from projections.catalog_search.projection import CatalogSearchProjection
+from projections.marketplace_figures.postgres_view import PostgresMarketplaceFiguresView
 from projections.marketplace_figures.projection import MarketplaceFiguresProjection
 from projections.orders.postgres_view import PostgresOrderHistoryView
 from projections.orders.projection import OrderHistoryProjection
 from projections.product_detail.projection import ProductDetailProjection
 from projections.product_detail.redis_view import RedisProductDetailView
 from projections.runtime import Projection, View, Worker
+from projections.seller_sales.postgres_view import PostgresSellerSalesView
 from projections.seller_sales.projection import SellerSalesProjection
 from projections.stores.postgres.deadletters import dead_letters_at
 from projections.versions import ViewVersions
@@ -79,19 +82,16 @@ def catalog_search_view(settings: Settings, stores: Stores) -> catalog_search.Ca
     return catalog_search.projector_view(settings, stores.postgres_url)
 
 
-def order_history_view(settings: Settings, stores: Stores) -> View[Any]:
-    """The order-history view in the event store's PostgreSQL."""
-    return order_views.order_history_view(stores.postgres_url)
-
-
-def seller_sales_view(settings: Settings, stores: Stores) -> View[Any]:
-    """The seller-sales view in the event store's PostgreSQL."""
-    return order_views.seller_sales_view(stores.postgres_url)
-
-
-def marketplace_figures_view(settings: Settings, stores: Stores) -> View[Any]:
-    """The marketplace-figures view in the event store's PostgreSQL."""
-    return order_views.marketplace_figures_view(stores.postgres_url)
+def postgres_projector(projection: type[Projection[Any]], view_type: type[V]) -> Projector:
+    """A projector whose view is in the event store's PostgreSQL (see marketplace.order_views)."""
+    name = projection.name
+    return Projector(
+        name,
+        projection,
+        lambda settings, at: order_views.projector_view(view_type, name, at.postgres_url),
+        order_views.close_view,
+        lambda settings, at: order_views.view_versions(view_type, name, at.postgres_url),
+    )
 
 
 PROJECTORS: dict[str, Projector] = {
@@ -118,27 +118,9 @@ PROJECTORS: dict[str, Projector] = {
             catalog_search.close_view,
             lambda settings, at: catalog_search.versions(settings, at.postgres_url),
         ),
-        Projector(
-            OrderHistoryProjection.name,
-            OrderHistoryProjection,
-            order_history_view,
-            order_views.close_view,
-            lambda settings, at: order_views.order_history_versions(at.postgres_url),
-        ),
-        Projector(
-            SellerSalesProjection.name,
-            SellerSalesProjection,
-            seller_sales_view,
-            order_views.close_view,
-            lambda settings, at: order_views.seller_sales_versions(at.postgres_url),
-        ),
-        Projector(
-            MarketplaceFiguresProjection.name,
-            MarketplaceFiguresProjection,
-            marketplace_figures_view,
-            order_views.close_view,
-            lambda settings, at: order_views.marketplace_figures_versions(at.postgres_url),
-        ),
+        postgres_projector(OrderHistoryProjection, PostgresOrderHistoryView),
+        postgres_projector(SellerSalesProjection, PostgresSellerSalesView),
+        postgres_projector(MarketplaceFiguresProjection, PostgresMarketplaceFiguresView),
     ]
 }
 

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from psycopg_pool import ConnectionPool
+
 from infra.settings import Settings
 from marketplace.projectors import PROJECTORS, opened
 from marketplace.status import Lag, book_lag, projector_lag, unread
-from projections.runtime import Worker
+from projections.runtime import Projection, Worker
 from projections.stores.postgres.unit import PostgresView
 from workers.checkout.book import PostgresCheckoutBook
 from workers.checkout.book_projection import CheckoutBookProjection
@@ -178,10 +180,6 @@ def _projectors() -> list[Process]:
     ]
 
 
-def _book_positions(view: Callable[..., PostgresView]) -> Callable[..., dict[str, int]]:
-    return lambda pool: view(pool).positions()
-
-
 @contextmanager
 def _checkout_worker(settings: Settings) -> Iterator[Worker[Any]]:
     from workers.checkout.manager import opened as checkout
@@ -210,20 +208,32 @@ def _notify_worker(settings: Settings) -> Iterator[Worker[Any]]:
         yield worker
 
 
-def _images_process() -> Process:
+def _metrics_port(port: Callable[[Settings], int | None]) -> Callable[[Settings], list[str]]:
+    return lambda s: ["--metrics-port", str(port(s))] if port(s) else []
+
+
+def _log_worker(
+    name: str,
+    summary: str,
+    projection: type[Projection[Any]],
+    book: Callable[[ConnectionPool], PostgresView],
+    worker: Callable[[Settings], AbstractContextManager[Worker[Any]]],
+    *,
+    options: Callable[[Settings], list[str]] = _no_options,
+    batch_size: int | None = None,
+) -> Process:
+    """A worker that follows logs through projection, its positions kept in PostgreSQL by the
+    view book opens (its book, outbox or table of work done)."""
     return Process(
-        "images",
+        name,
         Kind.WORKER,
-        "renders each uploaded product image into its variants",
-        ("images",),
-        lambda s: ["--metrics-port", str(s.images.metrics_port)] if s.images.metrics_port else [],
-        positions=book_lag(
-            ImageProjection,
-            _book_positions(lambda pool: ImageView(pool, ImageProjection.name)),
-        ),
-        batch_size=20,
-        projection=ImageProjection.name,
-        worker=_images_worker,
+        summary,
+        (name,),
+        options,
+        positions=book_lag(projection, lambda pool: book(pool).positions()),
+        batch_size=batch_size,
+        projection=projection.name,
+        worker=worker,
     )
 
 
@@ -240,41 +250,38 @@ def _workers() -> list[Process]:
             wanted=lambda s: s.payments.gateway_url is None,
             deployment="payment-gateway",
         ),
-        Process(
+        _log_worker(
             "checkout",
-            Kind.WORKER,
             "the checkout process manager, payment calls and order deadlines",
-            ("checkout",),
-            lambda s: (
-                ["--metrics-port", str(s.checkout.metrics_port)] if s.checkout.metrics_port else []
-            ),
-            positions=book_lag(CheckoutBookProjection, _book_positions(PostgresCheckoutBook)),
-            projection=CheckoutBookProjection.name,
-            worker=_checkout_worker,
+            CheckoutBookProjection,
+            PostgresCheckoutBook,
+            _checkout_worker,
+            options=_metrics_port(lambda s: s.checkout.metrics_port),
         ),
-        Process(
+        _log_worker(
             "labels",
-            Kind.WORKER,
             "renders a shipping label for each opened fulfilment",
-            ("labels",),
-            positions=book_lag(
-                LabelProjection,
-                _book_positions(lambda pool: LabelView(pool, LabelProjection.name)),
-            ),
+            LabelProjection,
+            lambda pool: LabelView(pool, LabelProjection.name),
+            _labels_worker,
             batch_size=50,
-            projection=LabelProjection.name,
-            worker=_labels_worker,
         ),
-        _images_process(),
-        Process(
-            "notify",
-            Kind.WORKER,
-            "fills the mail outbox from order events and sends it over SMTP",
-            ("notify",),
-            positions=book_lag(NotificationProjection, _book_positions(PostgresNotificationView)),
+        _log_worker(
+            "images",
+            "renders each uploaded product image into its variants",
+            ImageProjection,
+            lambda pool: ImageView(pool, ImageProjection.name),
+            _images_worker,
+            options=_metrics_port(lambda s: s.images.metrics_port),
             batch_size=20,
-            projection=NotificationProjection.name,
-            worker=_notify_worker,
+        ),
+        _log_worker(
+            "notify",
+            "fills the mail outbox from order events and sends it over SMTP",
+            NotificationProjection,
+            PostgresNotificationView,
+            _notify_worker,
+            batch_size=20,
         ),
         Process(
             "audit-checkpoints",

@@ -16,6 +16,7 @@ import os
 import signal
 import sys
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,74 +60,67 @@ def server_exit(code: int | None, log: Path) -> str:
     return f"{describe_exit(code)}: {last}" if last else describe_exit(code)
 
 
-@dataclass
-class EmbeddedPostgres:
-    """The embedded PostgreSQL server as a component; restarted on the same data and port."""
+class EmbeddedServer(ABC):
+    """An embedded store server as a component: restarted on the same data and port, its log
+    in its data directory."""
 
-    server: LocalPostgres
-    name: str = "PostgreSQL"
+    server: LocalPostgres | LocalRedis
+    log: str
+    """The log file's name in the server's data directory."""
 
     def start(self, stopping: threading.Event) -> None:
-        """Initialise on first use, start, and create the database."""
+        """Initialise on first use, start, and wait until it answers."""
         try:
             self.server.start()
         except RuntimeError as error:
-            raise StartFailed(f"{error}{log_tail(self.server.data_dir / 'postgres.log')}") from None
+            raise StartFailed(f"{error}{log_tail(self.server.data_dir / self.log)}") from None
 
     def restart(self) -> None:
-        """Spawn the postmaster again (it recovers from its own log if it crashed)."""
+        """Spawn the server again; it recovers from its own log or append-only file."""
         self.server.launch()
 
     def alive(self) -> bool:
-        """Whether the postmaster runs."""
-        return self.server.running()
+        """Whether the server runs."""
+        return self.pid() is not None
+
+    @abstractmethod
+    def pid(self) -> int | None:
+        """The server's process id, while it runs."""
+
+    def stop(self) -> None:
+        """Stop the server cleanly (PostgreSQL rolls running transactions back, Valkey flushes
+        its append-only file)."""
+        self.server.stop()
+
+    def exit_note(self) -> str:
+        """How the server ended, and the last line of its log."""
+        return server_exit(self.server.returncode, self.server.data_dir / self.log)
+
+
+@dataclass
+class EmbeddedPostgres(EmbeddedServer):
+    """The embedded PostgreSQL server as a component."""
+
+    server: LocalPostgres
+    name: str = "PostgreSQL"
+    log: str = "postgres.log"
 
     def pid(self) -> int | None:
         """The postmaster's process id."""
         return self.server.pid()
 
-    def stop(self) -> None:
-        """A fast shutdown: running transactions are rolled back."""
-        self.server.stop()
-
-    def exit_note(self) -> str:
-        """How the postmaster ended, and the last line of its log."""
-        return server_exit(self.server.returncode, self.server.data_dir / "postgres.log")
-
 
 @dataclass
-class EmbeddedRedis:
-    """The embedded Valkey server as a component; restarted on the same data and port."""
+class EmbeddedRedis(EmbeddedServer):
+    """The embedded Valkey server as a component."""
 
     server: LocalRedis
     name: str = "Valkey"
-
-    def start(self, stopping: threading.Event) -> None:
-        """Start valkey-server and wait for PING."""
-        try:
-            self.server.start()
-        except RuntimeError as error:
-            raise StartFailed(f"{error}{log_tail(self.server.data_dir / 'valkey.log')}") from None
-
-    def restart(self) -> None:
-        """Spawn valkey-server again; it reloads its append-only file."""
-        self.server.launch()
-
-    def alive(self) -> bool:
-        """Whether valkey-server runs."""
-        return self.server.pid is not None
+    log: str = "valkey.log"
 
     def pid(self) -> int | None:
         """valkey-server's process id."""
         return self.server.pid
-
-    def stop(self) -> None:
-        """Terminate valkey-server (it flushes its append-only file)."""
-        self.server.stop()
-
-    def exit_note(self) -> str:
-        """How valkey-server ended, and the last line of its log."""
-        return server_exit(self.server.returncode, self.server.data_dir / "valkey.log")
 
 
 @dataclass

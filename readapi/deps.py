@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, Protocol, TypeVar
 
-from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials
+from fastapi import Depends
 
 from infra.auth import ROLES, Principal, Role, TokenCodec
 from infra.blobs import BlobStore
-from infra.openapi import BEARER
-from infra.web import principal_in
+from infra.web import caller_in
 from projections.carts.redis_view import RedisCartView
 from projections.catalog_search.search import CatalogSearch
 from projections.completeness import Completeness
@@ -99,17 +97,9 @@ class ReadApiDeps:
         )
 
 
-def caller_as(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
+def caller_as(*roles: Role) -> Callable[..., Awaitable[Principal]]:
     """A dependency naming a caller in one of the roles: 401 without a valid token, else 403."""
-
-    async def authorise(
-        request: Request,
-        _: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
-    ) -> Principal:
-        deps: ReadApiDeps = request.app.state.deps
-        return principal_in(request, deps.tokens, roles, "read this")
-
-    return authorise
+    return caller_in(roles, "read this")
 
 
 Caller = Annotated[Principal, Depends(caller_as(*ROLES))]

@@ -101,6 +101,8 @@ class SearchHit(Answer):
     seller: SellerName
     units_available: int
     listed_at: str
+    images: list[ProductImage]
+    """The product's images in display order, as product detail shows them."""
 
 
 class SearchPage(Answer):

@@ -8,15 +8,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials
 
 from commands.services import Commands
-from infra.auth import Role, TokenCodec
+from infra.auth import Principal, Role, TokenCodec
 from infra.blobs import BlobStore
 from infra.idempotency import IdempotencyStore
-from infra.openapi import BEARER
 from infra.settings import ImageSettings
-from infra.web import principal_in
+from infra.web import caller_in
 from writeapi.execution import Call
 
 
@@ -48,13 +46,10 @@ class WriteApiDeps:
 
 def call_as(*roles: Role) -> Callable[..., Coroutine[Any, Any, Call]]:
     """A dependency giving an authorised call to callers in one of the roles; 403 for others."""
+    caller = caller_in(roles, "do this")
 
-    async def authorise(
-        request: Request,
-        _: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
-    ) -> Call:
+    async def authorise(request: Request, principal: Principal = Depends(caller)) -> Call:
         deps: WriteApiDeps = request.app.state.deps
-        principal = principal_in(request, deps.tokens, roles, "do this")
         return Call(
             request, principal, deps.commands, deps.idempotency, deps.read_api_url, deps.clock
         )

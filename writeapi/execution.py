@@ -164,6 +164,14 @@ class Call:
         )
         return response
 
+    def update(
+        self, body: BaseModel | None, command: Callable[[Context, int | None], Outcome]
+    ) -> Response:
+        """Run a command that changes an aggregate at the version If-Match names (any version
+        without one); a 200."""
+        version = self.expected_version()
+        return self.run(body, lambda ctx: Reply(command(ctx, version)))
+
     def create(
         self, body: BaseModel | None, command: Callable[[Context], Outcome], under: str = ""
     ) -> Response:

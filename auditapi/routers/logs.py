@@ -11,7 +11,7 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import StreamingResponse
 
-from auditapi.deps import AuditApiDeps, Auditor, Deps, record
+from auditapi.deps import AuditApiDeps, Auditor, Deps, record, showed
 from auditapi.events import Recorded
 from auditapi.params import ANSWERS, NOT_FOUND, After, Limit, Time, not_found, refuse, time_range
 from auditapi.queries import documents
@@ -72,11 +72,13 @@ def log_events(
     """One log's events, paged by position, filtered by event type, actor, time range and
     stream."""
     known_log(deps, log)
-    record(request, deps, caller, "log", log, **vars(filters))
+    read = record(request, deps, caller, "log", log, **vars(filters))
     page = deps.reader.log(log, filters, limit)
+    events = documents(deps.reader, page)
+    showed(deps, read, events)
     return {
         "log": log,
-        "events": documents(deps.reader, page),
+        "events": events,
         "next_after": page[-1].position if len(page) == limit else None,
     }
 
@@ -98,12 +100,18 @@ def export(
     """The log's events matching the filters, as newline-delimited JSON, streamed a page at a
     time: constant memory for any range."""
     known_log(deps, log)
-    record(request, deps, caller, "export", log, **vars(filters))
+    read = record(request, deps, caller, "export", log, **vars(filters))
     chunks = (
-        b"".join(orjson.dumps(document) + b"\n" for document in documents(deps.reader, page))
+        exported(deps, read, documents(deps.reader, page))
         for page in pages(deps.reader, log, filters)
     )  # one chunk per page: a send (and a hop from the thread pool) per page, not per event
     return StreamingResponse(chunks, media_type=NDJSON)
+
+
+def exported(deps: AuditApiDeps, read: int, events: list[dict[str, Any]]) -> bytes:
+    """One page of an export as NDJSON, whose data it is recorded first."""
+    showed(deps, read, events)
+    return b"".join(orjson.dumps(document) + b"\n" for document in events)
 
 
 def pages(

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 
-from auditapi.deps import Auditor, Deps, record
+from auditapi.deps import Auditor, Deps, record, showed, showed_stream
 from auditapi.params import ANSWERS, NOT_FOUND, Limit, Time, aware, not_found, refuse
 from auditapi.queries import UnknownStream, documents, links, state_at
 from auditapi.reader import WHOLE_STREAM, StreamQuery
@@ -33,13 +33,15 @@ def stream(
     limit: Limit = 100,
 ) -> dict[str, Any]:
     """All events of one aggregate, in any context, paged by version."""
-    record(request, deps, caller, "stream", str(stream_id), after_version=after_version)
+    read = record(request, deps, caller, "stream", str(stream_id), after_version=after_version)
     page = deps.reader.stream(stream_id, StreamQuery(after_version), limit)
     if not page and not deps.reader.stream(stream_id, WHOLE_STREAM, 1):
         raise not_found(f"stream {stream_id}")
+    events = documents(deps.reader, page)
+    showed(deps, read, events) if events else showed_stream(deps, read, stream_id)
     return {
         "stream_id": str(stream_id),
-        "events": documents(deps.reader, page),
+        "events": events,
         "next_after_version": page[-1].stored.originator_version if len(page) == limit else None,
     }
 
@@ -57,11 +59,13 @@ def stream(
 def stream_links(stream_id: UUID, request: Request, caller: Auditor, deps: Deps) -> dict[str, Any]:
     """The streams this one points at: a product's stock item, a stock item's product, an
     order's fulfilments, stock items and payments, a fulfilment's order."""
-    record(request, deps, caller, "links", str(stream_id))
+    read = record(request, deps, caller, "links", str(stream_id))
     try:
-        return links(deps.reader, stream_id)
+        found = links(deps.reader, stream_id)
     except UnknownStream:
         raise not_found(f"stream {stream_id}") from None
+    showed_stream(deps, read, stream_id)
+    return found
 
 
 @router.get(
@@ -82,11 +86,12 @@ def past_state(
     if (version is None) == (at is None):
         raise refuse("give exactly one of version and at")
     aware("at", at)
-    record(request, deps, caller, "state", str(stream_id), version=version, at=at)
+    read = record(request, deps, caller, "state", str(stream_id), version=version, at=at)
     try:
         found = state_at(deps.reader, stream_id, version=version, at=at)
     except UnknownStream:
         raise not_found(f"stream {stream_id}") from None
+    showed_stream(deps, read, stream_id)
     if found is None or (version is not None and found.version != version):
         raise not_found(f"state of {stream_id} at {version if at is None else at}")
     return {

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 
-from auditapi.deps import Auditor, Deps, record
+from auditapi.deps import Auditor, Deps, record, showed
 from auditapi.params import ANSWERS, NOT_FOUND, Limit, not_found, refuse
 from auditapi.queries import causation_tree, documents, trace_point
 from auditapi.reader import TracePoint
@@ -39,11 +39,12 @@ def trace(
         point = TracePoint.decode(after) if after is not None else None
     except ValueError as error:
         raise refuse(str(error)) from None
-    record(request, deps, caller, "trace", correlation_id, after=after)
+    read = record(request, deps, caller, "trace", correlation_id, after=after)
     found = deps.reader.correlated(correlation_id, limit, point)
     if not found and point is None:
         raise not_found(f"events with correlation id {correlation_id!r}")
     events = documents(deps.reader, found)
+    showed(deps, read, events)
     next_after = trace_point(events[-1]) if len(found) == limit else None
     return {
         "correlation_id": correlation_id,

@@ -46,6 +46,7 @@ MAPPING: Doc = {
         "reserved": {"type": "long", "index": False},
         "sold": {"type": "long", "index": False},
         "units_available": {"type": "long"},
+        "gallery": {"type": "object", "enabled": False},
         "versions": {"type": "object", "enabled": False},
         "positions": {"type": "object", "enabled": False},
         "name": {"type": "keyword", "index": False, "ignore_above": LONGEST_KEYWORD},
@@ -57,7 +58,8 @@ MAPPING: Doc = {
 """One index, four kinds of document, told apart by kind and id:
 
 - product (id: the product id): text fields for matching (title boosted at query time),
-  keywords for filters and facets, the counters and the versions and positions it reflects;
+  keywords for filters and facets, the counters, the gallery fields its images are shown from
+  (stored, not indexed) and the versions and positions it reflects;
 - seller (id "seller:<id>"): name, aggregate version and position;
 - stock (id "stock:<id>"): the product a stock item belongs to (stock events carry only
   the stock item's id);
@@ -85,6 +87,7 @@ def new_product(product_id: str) -> Doc:
         "reserved": 0,
         "sold": 0,
         "units_available": 0,
+        "gallery": {},
         "versions": {"product": -1, "stock": -1, "seller": -1},
         "positions": {},
     }
@@ -145,6 +148,13 @@ class Batch:
         doc.update(fields)
         doc["versions"]["product"] = version
         self.changed_products.add(doc["id"])
+
+    def show_images(self, product_id: UUID, version: int, fields: dict[str, Any]) -> None:
+        """Merge gallery fields into a listed product's document."""
+        doc = self.products.get(str(product_id))
+        if doc is not None:
+            gallery = {**doc.get("gallery", {}), **fields}
+            self.update_product(product_id, version, gallery=gallery)
 
     def open_stock(self, stock_id: UUID, product_id: UUID, version: int) -> None:
         """Link a stock item to its product's document."""
@@ -235,6 +245,11 @@ class OpenSearchCatalogSearchUnit:
     def delist_product(self, product_id: UUID, version: int) -> None:
         """Keep the document, marked delisted, so a replayed older write cannot revive it."""
         self._update(product_id, version, {"delisted": True})
+
+    def show_images(self, product_id: UUID, fields: dict[str, Any], version: int) -> None:
+        """Merge gallery fields into the product's."""
+        self.products.add(str(product_id))
+        self.ops.append(lambda batch: batch.show_images(product_id, version, fields))
 
     def open_stock(self, stock_id: UUID, product_id: UUID, version: int) -> None:
         """Link a stock item to its product."""

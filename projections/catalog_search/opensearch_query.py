@@ -24,6 +24,7 @@ from projections.catalog_search.search import (
     Sort,
     counted_facets,
 )
+from projections.product_detail.projection import gallery
 
 TITLE_BOOST = 3
 FUZZINESS = f"AUTO:{MIN_FUZZY_LENGTH},{MIN_TWO_TYPO_LENGTH}"
@@ -40,6 +41,7 @@ HIT_FIELDS = [
     "seller_name",
     "units_available",
     "listed_at",
+    "gallery",
 ]
 ORDERS: dict[Sort, list[Any]] = {
     Sort.PRICE_ASC: [{"price_minor": {"order": "asc"}}, {"id": {"order": "asc"}}],
@@ -146,4 +148,5 @@ def _hit(source: dict[str, Any]) -> SearchHit:
         seller_name=source.get("seller_name"),
         units_available=int(source["units_available"]),
         listed_at=datetime.fromisoformat(source["listed_at"]),
+        images=gallery(source.get("gallery") or {}),
     )

@@ -132,9 +132,12 @@ class OpenSearchCatalogSearchView:
         self._resolve()
 
     def _create_index(self, index: str) -> None:
+        """Create the index, or add the fields the mapping gained since it was created."""
         if not self.client.indices.exists(index=index):
             body = {"settings": self.settings, "mappings": MAPPING}
             self.client.indices.create(index=index, body=body)
+        else:
+            self.client.indices.put_mapping(index=index, body=MAPPING)
 
     def defer_refresh(self) -> None:
         """Stop refreshing this view's index, per batch and periodically (a rebuild's)."""

@@ -41,7 +41,7 @@ EXISTS (
 MATCHED = """
 SELECT p.id, p.title, p.price_minor, p.currency, p.category, p.seller_id,
        s.name AS seller_name, coalesce(st.available, 0) AS units_available, p.listed_at,
-       {rank} AS rank
+       p.gallery, {rank} AS rank
 FROM catalog_search_products p
 LEFT JOIN catalog_search_sellers s ON s.seller_id = p.seller_id
 LEFT JOIN catalog_search_stock st ON st.stock_id = p.stock_id
@@ -51,7 +51,7 @@ WHERE {where}
 HITS = """
 WITH matched AS ({matched})
 SELECT id, title, price_minor, currency, category, seller_id, seller_name, units_available,
-       listed_at
+       listed_at, gallery
 FROM matched ORDER BY {order} LIMIT %(limit)s OFFSET %(offset)s
 """
 

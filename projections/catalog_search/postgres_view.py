@@ -20,6 +20,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 from uuid import UUID
 
+import orjson
 import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
@@ -41,6 +42,7 @@ from projections.catalog_search.search import (
     SearchResult,
     counted_facets,
 )
+from projections.product_detail.projection import gallery
 from projections.stores.postgres.unit import Columns, PostgresUnit, PostgresView
 from projections.versions import WRITERS
 
@@ -70,11 +72,14 @@ CREATE TABLE IF NOT EXISTS catalog_search_products (
     currency text NOT NULL,
     listed_at timestamptz NOT NULL,
     delisted boolean NOT NULL DEFAULT false,
+    gallery jsonb NOT NULL DEFAULT '{{}}'::jsonb,
     document tsvector GENERATED ALWAYS AS (
         setweight(to_tsvector('simple'::regconfig, title), 'A')
         || setweight(to_tsvector('simple'::regconfig, description), 'B')
     ) STORED
 );
+ALTER TABLE catalog_search_products
+    ADD COLUMN IF NOT EXISTS gallery jsonb NOT NULL DEFAULT '{{}}'::jsonb;
 CREATE INDEX IF NOT EXISTS catalog_search_products_document
     ON catalog_search_products USING gin (document);
 CREATE INDEX IF NOT EXISTS catalog_search_products_title_trgm
@@ -119,7 +124,7 @@ SET title = coalesce(d.title, p.title), description = coalesce(d.description, p.
     category = coalesce(d.category, p.category),
     price_minor = coalesce(d.price_minor, p.price_minor),
     currency = coalesce(d.currency, p.currency), delisted = coalesce(d.delisted, p.delisted),
-    version = d.version
+    gallery = p.gallery || coalesce(d.gallery, '{}'::jsonb), version = d.version
 FROM (
     SELECT e.id, max(e.version) AS version,
         (array_agg(e.title ORDER BY e.version DESC) FILTER (WHERE e.title IS NOT NULL))[1]
@@ -133,17 +138,21 @@ FROM (
         (array_agg(e.currency ORDER BY e.version DESC) FILTER (WHERE e.currency IS NOT NULL))[1]
             AS currency,
         (array_agg(e.delisted ORDER BY e.version DESC) FILTER (WHERE e.delisted IS NOT NULL))[1]
-            AS delisted
+            AS delisted,
+        jsonb_object_agg(e.field, e.value::jsonb ORDER BY e.version)
+            FILTER (WHERE e.field IS NOT NULL) AS gallery
     FROM unnest(%b::uuid[], %b::integer[], %b::text[], %b::text[], %b::text[], %b::bigint[],
-            %b::text[], %b::boolean[])
-        AS e(id, version, title, description, category, price_minor, currency, delisted)
+            %b::text[], %b::boolean[], %b::text[], %b::text[])
+        AS e(id, version, title, description, category, price_minor, currency, delisted, field,
+            value)
     JOIN catalog_search_products AS c ON c.id = e.id AND e.version > c.version
     GROUP BY e.id
 ) AS d
 WHERE p.id = d.id
 """
 """Each field takes its value from the latest of the batch's events that set it, among those
-above the row's version: what applying them one by one, each only above the version, gives."""
+above the row's version: what applying them one by one, each only above the version, gives.
+The gallery takes each field's latest value (jsonb_object_agg keeps a key's last value)."""
 OPEN_STOCK = """
 INSERT INTO catalog_search_stock (stock_id, version)
 SELECT * FROM unnest(%b::uuid[], %b::integer[])
@@ -178,7 +187,7 @@ class PostgresCatalogSearchUnit(PostgresUnit):
         super().__init__(view, cursor)
         self.sellers: dict[UUID, tuple[int, str]] = {}
         self.listed = Columns(10)
-        self.changed = Columns(8)
+        self.changed = Columns(10)
         self.opened = Columns(2)
         self.moved = Columns(5)
 
@@ -207,17 +216,27 @@ class PostgresCatalogSearchUnit(PostgresUnit):
         self, product_id: UUID, title: str, description: str, category: str, version: int
     ) -> None:
         """Replace a product's details (its tsvector follows, being generated)."""
-        self.changed.add(product_id, version, title, description, category, None, None, None)
+        self.changed.add(
+            product_id, version, title, description, category, None, None, None, None, None
+        )
 
     def reprice_product(
         self, product_id: UUID, price_minor: int, currency: str, version: int
     ) -> None:
         """Set a product's price."""
-        self.changed.add(product_id, version, None, None, None, price_minor, currency, None)
+        self.changed.add(
+            product_id, version, None, None, None, price_minor, currency, None, None, None
+        )
 
     def delist_product(self, product_id: UUID, version: int) -> None:
         """Mark a product delisted; searches skip it."""
-        self.changed.add(product_id, version, None, None, None, None, None, True)
+        self.changed.add(product_id, version, None, None, None, None, None, True, None, None)
+
+    def show_images(self, product_id: UUID, fields: dict[str, Any], version: int) -> None:
+        """Merge gallery fields into the product's, one row per field."""
+        for name, value in fields.items():
+            text = orjson.dumps(value).decode()
+            self.changed.add(product_id, version, None, None, None, None, None, None, name, text)
 
     def open_stock(self, stock_id: UUID, product_id: UUID, version: int) -> None:
         """Create a stock item's counters at zero (products find it by stock_item_id)."""
@@ -303,9 +322,18 @@ class PostgresCatalogSearchView(PostgresView):
             self.require_complete(conn)
             rows = conn.execute(hits_sql, params).fetchall()
             groups = conn.execute(facets_sql, params).fetchall()
-            return _result(tuple(SearchHit(*row) for row in rows), groups)
+            return _result(tuple(_hit(*row) for row in rows), groups)
 
         return self.run(read, SEARCH_SETTINGS, SNAPSHOT)
+
+
+def _hit(*row: Any) -> SearchHit:
+    """A hit from a row of HITS: its columns in SearchHit's order, the gallery fields last."""
+    product, title, price, currency, category, seller, name, units, listed_at, fields = row
+    images = gallery(fields)
+    return SearchHit(
+        product, title, price, currency, category, seller, name, units, listed_at, images
+    )
 
 
 def _result(hits: tuple[SearchHit, ...], groups: list[tuple[Any, ...]]) -> SearchResult:

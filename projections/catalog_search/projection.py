@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 from uuid import UUID
 
 from domain.product import Product
 from domain.seller import Seller
 from projections.failures import Policy
 from projections.handlers import handles
+from projections.product_detail.projection import IMAGE_EVENTS, ImageEvent, gallery_fields
 from projections.stock import StockCountersUnit, StockCounting
 
 
@@ -53,6 +54,9 @@ class CatalogSearchUnit(StockCountersUnit, Protocol):
 
     def delist_product(self, product_id: UUID, version: int) -> None:
         """Stop finding a product."""
+
+    def show_images(self, product_id: UUID, fields: dict[str, Any], version: int) -> None:
+        """Merge gallery fields (product_detail.projection.gallery_fields) into a product's."""
 
 
 class CatalogSearchProjection(StockCounting[CatalogSearchUnit]):
@@ -97,6 +101,12 @@ class CatalogSearchProjection(StockCounting[CatalogSearchUnit]):
     def delist_product(self, event: Product.Delisted, unit: CatalogSearchUnit) -> None:
         """Stop finding a delisted product."""
         unit.delist_product(event.originator_id, event.originator_version)
+
+    @handles(*IMAGE_EVENTS)
+    def show_images(self, event: ImageEvent, unit: CatalogSearchUnit) -> None:
+        """Show a product's images in hits as product detail does: in order, each processing,
+        ready or failed, with its rendered variants' sizes and URLs."""
+        unit.show_images(event.originator_id, gallery_fields(event), event.originator_version)
 
 
 def listing(event: Product.Listed) -> Listing:

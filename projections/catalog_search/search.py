@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
 MAX_PAGE_SIZE = 100
@@ -132,6 +132,9 @@ class SearchHit:
     seller_name: str | None
     units_available: int
     listed_at: datetime
+    images: list[dict[str, Any]]
+    """The product's images as product detail shows them, each processing, ready or failed
+    (projections.product_detail.projection.gallery)."""
 
 
 @dataclass(frozen=True)

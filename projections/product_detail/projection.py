@@ -51,6 +51,40 @@ def gallery(fields: Mapping[str, Any]) -> list[dict[str, Any]]:
     return images
 
 
+ImageEvent = (
+    Product.ImageAdded
+    | Product.ImageRemoved
+    | Product.ImagesReordered
+    | Product.ImageVariantRendered
+    | Product.ImageFailed
+)
+IMAGE_EVENTS = (
+    Product.ImageAdded,
+    Product.ImageRemoved,
+    Product.ImagesReordered,
+    Product.ImageVariantRendered,
+    Product.ImageFailed,
+)
+"""The events that change what gallery() shows."""
+
+
+def gallery_fields(event: ImageEvent) -> dict[str, Any]:
+    """The product fields an image event sets, each replacing its previous value, from which
+    gallery() renders the images: every view that shows images stores these."""
+    if isinstance(event, Product.ImageVariantRendered):
+        urls = {fmt: image_url(key) for fmt, key in sorted(event.renditions.items())}
+        return {
+            variant_field(event.image_id, event.variant): {
+                "width": event.width,
+                "height": event.height,
+                **urls,
+            }
+        }
+    if isinstance(event, Product.ImageFailed):
+        return {variant_field(event.image_id, "failed"): event.reason}
+    return {"images": list(event.image_ids)}
+
+
 class ProductDetailUnit(StockCountersUnit, Protocol):
     """The writes of one batch, named for what they mean.
 
@@ -134,27 +168,8 @@ class ProductDetailProjection(StockCounting[ProductDetailUnit]):
         """Mark a product as delisted."""
         unit.update_product(event.originator_id, {"delisted": True}, event.originator_version)
 
-    @handles(Product.ImageAdded, Product.ImageRemoved, Product.ImagesReordered)
-    def order_images(
-        self,
-        event: Product.ImageAdded | Product.ImageRemoved | Product.ImagesReordered,
-        unit: ProductDetailUnit,
-    ) -> None:
-        """Show the product's images in their order; a new one as processing."""
-        unit.update_product(
-            event.originator_id, {"images": list(event.image_ids)}, event.originator_version
-        )
-
-    @handles(Product.ImageVariantRendered)
-    def show_variant(self, event: Product.ImageVariantRendered, unit: ProductDetailUnit) -> None:
-        """Show a rendered variant: its size and the URL of each format."""
-        urls = {fmt: image_url(key) for fmt, key in sorted(event.renditions.items())}
-        variant = {"width": event.width, "height": event.height, **urls}
-        field = variant_field(event.image_id, event.variant)
-        unit.update_product(event.originator_id, {field: variant}, event.originator_version)
-
-    @handles(Product.ImageFailed)
-    def fail_image(self, event: Product.ImageFailed, unit: ProductDetailUnit) -> None:
-        """Show an image as failed: it will never have variants."""
-        field = variant_field(event.image_id, "failed")
-        unit.update_product(event.originator_id, {field: event.reason}, event.originator_version)
+    @handles(*IMAGE_EVENTS)
+    def show_images(self, event: ImageEvent, unit: ProductDetailUnit) -> None:
+        """Show the product's images in their order (a new one as processing), each rendered
+        variant's size and URLs, or an image's failure."""
+        unit.update_product(event.originator_id, gallery_fields(event), event.originator_version)

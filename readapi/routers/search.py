@@ -52,6 +52,7 @@ def hit(found: SearchHit) -> dict[str, Any]:
         "seller": {"id": str(found.seller_id), "name": found.seller_name},
         "units_available": found.units_available,
         "listed_at": found.listed_at.astimezone(UTC).isoformat(),
+        "images": found.images,
     }
 
 

@@ -10,6 +10,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from auditapi.reader import CONTEXTS
+from domain.cart import cart_id_for
 from domain.inventory import stock_item_id
 from tests.auditapi.conftest import Audit
 
@@ -147,3 +148,33 @@ def test_every_read_is_logged_and_recorded_with_who_read_what(audit: Audit) -> N
     assert mine[0]["request_id"] == answer.headers["x-request-id"]
     by_reader: Any = audit.get("/v1/audit/access", reader=str(reader))
     assert [r["subject"] for r in by_reader["reads"]] == [order]
+
+
+def test_who_looked_at_a_customer_covers_their_orders_carts_and_payments(audit: Audit) -> None:
+    """Reads that never name the customer (a late page of their order, holding the payment;
+    their cart; the orders log filtered to payments; the checkout's trace; an export) are
+    found by the customer's id, and a read of someone else's data is not."""
+    shop, reader = audit.shop, uuid4()
+    as_reader = audit.headers("auditor", reader)
+    cart = str(cart_id_for(shop.shopper_id))
+    reads = [
+        (f"/v1/audit/streams/{shop.order_id}", {"after_version": 1}),
+        (f"/v1/audit/streams/{shop.order_id}/state", {"version": 2}),
+        (f"/v1/audit/streams/{cart}", {}),
+        ("/v1/audit/logs/orders/events", {"type": "Order.PaymentAuthorised"}),
+        (f"/v1/audit/traces/{shop.correlation_id}", {"limit": 1, "after": None}),
+        ("/v1/audit/logs/orders/export", {"type": "Order.Confirmed"}),
+        (f"/v1/audit/streams/{shop.product_id}", {}),
+    ]
+    for path, params in reads:
+        given = {key: value for key, value in params.items() if value is not None}
+        answer = audit.client.get(path, params=given, headers=as_reader)
+        assert answer.status_code == 200, answer.text
+    payments = audit.get("/v1/audit/logs/orders/events", type="Order.PaymentAuthorised")
+    assert "customer_id" not in payments["events"][0]["payload"]  # type: ignore[index]
+    asked: Any = audit.get("/v1/audit/access", role="admin", subject=str(shop.shopper_id))
+    mine = [r for r in asked["reads"] if r["reader"] == str(reader)]
+    assert [r["action"] for r in mine] == ["stream", "state", "stream", "log", "trace", "export"]
+    assert all(r["subjects"] == [str(shop.shopper_id)] for r in mine)
+    nobody: Any = audit.get("/v1/audit/access", subject=str(uuid4()))
+    assert [r["action"] for r in nobody["reads"]] == ["access"]  # the asking, recorded first

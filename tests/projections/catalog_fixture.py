@@ -7,6 +7,7 @@ apart in table order, so "newest" is the table reversed.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from psycopg_pool import ConnectionPool
 from commands.services import Commands
 from domain.base import Context
 from domain.money import Money
+from domain.product_images import VARIANTS
 from infra.eventstore import with_search_path
 from projections.catalog_search.opensearch_view import OpenSearchCatalogSearchView
 from projections.catalog_search.postgres_view import PostgresCatalogSearchView
@@ -91,6 +93,7 @@ class Catalogue:
     sellers: dict[str, uuid.UUID] = field(default_factory=dict)
     products: dict[str, uuid.UUID] = field(default_factory=dict)
     clock: datetime = START
+    images: dict[str, uuid.UUID] = field(default_factory=dict)
 
     def keys(self, ids: Iterable[uuid.UUID]) -> list[str]:
         """The catalogue keys of the given product ids, in their order."""
@@ -125,7 +128,28 @@ class Catalogue:
                 ctx,
             )
         self._stock()
+        self._images()
         return self
+
+    def _images(self) -> None:
+        """The teapot: a processing image (a thumbnail so far) shown before a ready one; the
+        kettle: a failed image. The rest have none."""
+        catalog = self.commands.catalog
+        added = {}
+        for key, name in (("teapot", "front"), ("teapot", "side"), ("kettle", "broken")):
+            product, digest = self.products[key], hashlib.sha256(name.encode()).hexdigest()
+            original = (digest, "image/jpeg", 2400, 1800, 1000)
+            ctx = self.ctx(self.owner(key))
+            catalog.add_product_image(product, f"originals/{digest}", original, 10, ctx)
+            added[name] = next(reversed(catalog.gallery(product).images))
+        teapot, ctx = self.products["teapot"], self.ctx(HARBOR)
+        rendered = [(name, IMAGE_SIZES[name], image_keys(name)) for name in VARIANTS]
+        catalog.record_image_variants(teapot, added["front"], rendered, ctx)
+        catalog.record_image_variants(teapot, added["side"], rendered[:1], ctx)
+        catalog.reorder_product_images(teapot, [added["side"], added["front"]], ctx, None)
+        kettle = self.products["kettle"]
+        catalog.fail_product_image(kettle, added["broken"], "cannot decode", self.ctx(NORTHWIND))
+        self.images = added
 
     def _stock(self) -> None:
         for item in ITEMS:
@@ -155,6 +179,15 @@ class Catalogue:
         if release:
             inventory.release(product, order, "abandoned", self.ctx(self.owner(key)))
         return order
+
+
+IMAGE_SIZES = {"thumbnail": (200, 150), "card": (600, 450), "zoom": (1600, 1200)}
+
+
+def image_keys(variant: str) -> dict[str, str]:
+    """Rendition blob keys of a variant (one per format)."""
+    digest = hashlib.sha256(variant.encode()).hexdigest()
+    return {"webp": f"images/{digest}.webp", "jpeg": f"images/{digest}.jpg"}
 
 
 SearchView = Any

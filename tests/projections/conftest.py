@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 import threading
 import time
@@ -21,6 +22,7 @@ from domain.errors import DomainError
 from domain.inventory import StockItem, stock_item_id
 from domain.money import Money
 from domain.product import Product
+from domain.product_images import VARIANTS
 from infra.eventstore import eventsourcing_env
 from infra.settings import RedisSettings, Settings
 from marketplace.projectors import redis_prefix
@@ -33,6 +35,7 @@ from tests.projections.orders_fixture import OrderDesk
 from tests.worker_process import WorkerProcess
 
 WAIT_SECONDS = 60.0
+IMAGE_LIMIT = 6
 
 
 def as_actor(actor: uuid.UUID) -> Context:
@@ -41,7 +44,8 @@ def as_actor(actor: uuid.UUID) -> Context:
 
 @dataclass
 class Workload:
-    """Sellers, products, and random stock moves and price changes through the command side.
+    """Sellers, products, and random stock moves, price and image changes through the command
+    side.
 
     Each step is one command: a product's stock item or price changed by a burst of one to
     max_burst domain operations, appended together as one write (as a bulk import would).
@@ -89,6 +93,12 @@ class Workload:
                 item.change_price(Money(int(roll * 99_999) + 1, "EUR"), ctx)
                 done += 1
 
+        def change_gallery(item: Product) -> None:
+            nonlocal done
+            done = 0
+            for roll in moves:
+                done += gallery_move(item, roll, ctx)
+
         def move_stock(item: StockItem) -> None:
             nonlocal done
             done = 0
@@ -97,6 +107,8 @@ class Workload:
 
         if moves[0] < 0.1:
             self.commands.catalog.change(product, Product, reprice)
+        elif moves[0] < 0.2:
+            self.commands.catalog.change(product, Product, change_gallery)
         else:
             self.commands.inventory.change(stock_item_id(product), StockItem, move_stock)
         self.events += done
@@ -106,6 +118,33 @@ class Workload:
         target = self.events + events
         while self.events < target:
             self.step()
+
+
+def gallery_move(item: Product, roll: float, ctx: Context) -> int:
+    """Add, render a variant of, fail, reorder or remove an image, chosen by roll; the events
+    emitted (0 or 1)."""
+    images = sorted(item.gallery.images)
+    pick = images[int(roll * 1000) % len(images)] if images else None
+    before = item.version
+    try:
+        if roll < 0.3 or pick is None:
+            image_id = uuid.uuid4()
+            digest = hashlib.sha256(image_id.bytes).hexdigest()
+            original = (digest, "image/jpeg", 2400, 1800, 1000)
+            item.add_image(image_id, f"originals/{digest}", original, IMAGE_LIMIT, ctx)
+        elif roll < 0.75:
+            name, bound = sorted(VARIANTS.items())[int(roll * 100) % len(VARIANTS)]
+            keys = {"webp": f"images/{pick.hex}-{name}.webp", "jpeg": f"images/{pick.hex}.jpg"}
+            item.record_variant(pick, name, (bound, bound * 3 // 4), keys, ctx)
+        elif roll < 0.85:
+            item.fail_image(pick, "cannot decode the image", ctx)
+        elif roll < 0.93:
+            item.reorder_images(images[::-1], ctx)
+        else:
+            item.remove_image(pick, ctx)
+    except DomainError:
+        return 0
+    return item.version - before
 
 
 def stock_move(item: StockItem, roll: float, ctx: Context) -> int:

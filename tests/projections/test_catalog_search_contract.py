@@ -17,6 +17,7 @@ import pytest
 
 from commands.services import Commands
 from domain.money import Money
+from domain.product_images import VARIANTS
 from infra.eventstore import eventsourcing_env, with_search_path
 from infra.settings import Settings
 from projections.catalog_search.opensearch_view import OpenSearchCatalogSearchView
@@ -31,11 +32,13 @@ from projections.runtime import PositionMoved
 from tests.projections.catalog_fixture import (
     BY_KEY,
     HARBOR,
+    IMAGE_SIZES,
     ITEMS,
     NORTHWIND,
     Catalogue,
     SearchView,
     buckets,
+    image_keys,
     keys,
     opensearch_view,
     postgres_view,
@@ -181,6 +184,34 @@ def test_hits_carry_the_product_seller_and_stock(view: SearchView, shop: Catalog
     assert (hit.category, hit.seller_id) == ("kitchen", shop.sellers[HARBOR])
     assert (hit.seller_name, hit.units_available) == (HARBOR, 3)
     assert hit.listed_at.tzinfo is not None
+
+
+def test_hits_carry_the_images_as_product_detail_shows_them(
+    view: SearchView, shop: Catalogue
+) -> None:
+    (teapot,) = view.search(SearchQuery(text="teapot")).hits
+    (kettle,) = view.search(SearchQuery(text="kettle")).hits
+    (lamp,) = view.search(SearchQuery(text="lamp")).hits
+
+    def shown(variant: str) -> dict[str, Any]:
+        urls = {fmt: f"/{key}" for fmt, key in image_keys(variant).items()}
+        width, height = IMAGE_SIZES[variant]
+        return {"width": width, "height": height, **urls}
+
+    assert teapot.images == [
+        {
+            "id": str(shop.images["side"]),
+            "status": "processing",
+            "variants": {"thumbnail": shown("thumbnail")},
+        },
+        {
+            "id": str(shop.images["front"]),
+            "status": "ready",
+            "variants": {name: shown(name) for name in VARIANTS},
+        },
+    ]
+    assert kettle.images == [{"id": str(shop.images["broken"]), "status": "failed", "variants": {}}]
+    assert lamp.images == []
 
 
 @pytest.mark.parametrize(

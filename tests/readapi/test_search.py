@@ -127,6 +127,8 @@ async def test_a_hit_carries_price_seller_and_stock(searcher: Searcher) -> None:
     assert hit["seller"] == {"id": str(searcher.shop.sellers[NORTHWIND]), "name": NORTHWIND}
     assert hit["units_available"] == 5
     assert hit["listed_at"].endswith("+00:00")
+    [image] = hit["images"]
+    assert (image["status"], image["variants"]) == ("failed", {})
 
 
 async def test_filters_narrow_and_facets_count_the_whole_match_set(searcher: Searcher) -> None:

@@ -1,19 +1,26 @@
-"""Rendering an original into its variants: orientation applied, metadata dropped, resized,
-encoded as WebP and JPEG, each under a key named by the SHA-256 of its bytes.
+"""Rendering an original into its variants with libvips (pyvips): orientation applied,
+metadata dropped, resized, encoded as WebP and JPEG, each under a key named by the SHA-256 of
+its bytes.
+
+libvips rather than Pillow: benchmarks/images.py measures both on the same photos, and
+libvips renders the same variants (sizes equal, PSNR against Pillow's over 40 dB, bytes within
+a few per cent) faster in one process (figures in benchmarks/README.md). Each variant is
+decoded from the original with shrink-on-load, so a thumbnail never decodes the full pixels.
 
 The same original always renders the same bytes, so a repeated rendering writes the same
 keys. Nothing of the original's metadata is carried over: EXIF (GPS included), XMP, ICC
-profiles and comments are dropped after the orientation is applied.
+profiles and comments are dropped after the orientation is applied. An original of more
+pixels than Pillow's decompression-bomb bound (PIL.Image.MAX_IMAGE_PIXELS, which the upload
+checks also apply) is refused before any pixel is decoded.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
-import warnings
 from dataclasses import dataclass
 
-from PIL import Image, ImageOps
+import pyvips
+from PIL import Image
 
 from domain.product_images import VARIANTS
 
@@ -54,58 +61,62 @@ def image_key(data: bytes, image_format: str) -> str:
 
 def render_variants(original: bytes) -> list[Variant]:
     """Every variant of VARIANTS, from the largest down, or UnreadableImage."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            return _render(original)
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-            raise UnreadableImage(f"too many pixels: {error}") from None
-        except (OSError, SyntaxError, ValueError, EOFError) as error:
-            raise UnreadableImage(f"cannot decode the image: {error}") from None
+    try:
+        return _render(original)
+    except pyvips.Error as error:
+        reason = " ".join(str(error).split())[:300]
+        raise UnreadableImage(f"cannot decode the image: {reason}") from None
+
+
+def upright_size(original: bytes) -> tuple[int, int]:
+    """The original's width and height once its orientation is applied (header only)."""
+    header = pyvips.Image.new_from_buffer(original, "")
+    orientation = header.get("orientation") if header.get_typeof("orientation") else 1
+    if orientation in (5, 6, 7, 8):
+        return header.height, header.width
+    return header.width, header.height
+
+
+def fitted(size: tuple[int, int], bound: int) -> tuple[int, int]:
+    """size scaled to fit bound x bound, never enlarged."""
+    width, height = size
+    if max(size) <= bound:
+        return size
+    scale = bound / max(size)
+    return max(1, round(width * scale)), max(1, round(height * scale))
 
 
 def _render(original: bytes) -> list[Variant]:
-    with Image.open(io.BytesIO(original)) as opened:
-        largest = max(VARIANTS.values())
-        opened.draft("RGB", (largest, largest))
-        upright = ImageOps.exif_transpose(opened)
-    source = _plain(upright)
+    size = upright_size(original)
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit and size[0] * size[1] > limit:
+        raise UnreadableImage(f"too many pixels: {size[0]} x {size[1]}")
     variants = []
     for name, bound in sorted(VARIANTS.items(), key=lambda item: -item[1]):
-        source = _fitted(source, bound)
-        renditions = {fmt: _encoded(source, fmt) for fmt in QUALITY}
-        variants.append(Variant(name, source.width, source.height, renditions))
+        width, height = fitted(size, bound)
+        image = pyvips.Image.thumbnail_buffer(
+            original, width, height=height, size="force", option_string="fail_on=truncated"
+        )
+        image = _plain(image)
+        renditions = {fmt: _encoded(image, fmt) for fmt in QUALITY}
+        variants.append(Variant(name, image.width, image.height, renditions))
     return variants
 
 
-def _plain(image: Image.Image) -> Image.Image:
-    """The pixels only, in RGB or RGBA, with no metadata left to leak into a rendition."""
-    mode = "RGBA" if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info else "RGB"
-    plain = image.convert(mode)
-    plain.info = {}
-    return plain
+def _plain(image: pyvips.Image) -> pyvips.Image:
+    """sRGB (a grey, 16-bit or CMYK original converted), with its alpha if it has one, decoded
+    into memory once for both savers."""
+    if image.interpretation != "srgb":
+        image = image.colourspace("srgb")
+    return image.copy_memory()
 
 
-def _fitted(image: Image.Image, bound: int) -> Image.Image:
-    """The image scaled to fit bound x bound, never enlarged."""
-    if max(image.size) <= bound:
-        return image
-    scale = bound / max(image.size)
-    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-    fitted = image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
-    fitted.info = {}
-    return fitted
-
-
-def _encoded(image: Image.Image, image_format: str) -> Rendition:
-    buffer = io.BytesIO()
+def _encoded(image: pyvips.Image, image_format: str) -> Rendition:
     if image_format == "jpeg":
-        flat = image
-        if image.mode == "RGBA":
-            flat = Image.new("RGB", image.size, BACKGROUND)
-            flat.paste(image, mask=image.getchannel("A"))
-        flat.save(buffer, "JPEG", quality=QUALITY["jpeg"], optimize=True, progressive=True)
+        flat = image.flatten(background=list(BACKGROUND)) if image.hasalpha() else image
+        data = flat.jpegsave_buffer(
+            Q=QUALITY["jpeg"], optimize_coding=True, interlace=True, keep="none"
+        )
     else:
-        image.save(buffer, "WEBP", quality=QUALITY["webp"], method=4)
-    data = buffer.getvalue()
+        data = image.webpsave_buffer(Q=QUALITY["webp"], effort=4, keep="none")
     return Rendition(image_key(data, image_format), CONTENT_TYPES[image_format], data)

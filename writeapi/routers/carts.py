@@ -48,12 +48,11 @@ def location(outcome: Outcome) -> str:
 @router.post("/{cart_id}/items", **command(LIMITED, NOT_FOUND, if_match=True))
 def add_item(cart_id: UUID, body: AddCartItem, call: ShopperCall) -> Response:
     """Add units of a product on sale; an existing line grows. Honors If-Match."""
-    version = call.expected_version()
     commands = call.commands
-    return call.run(
+    return call.update(
         body,
-        lambda ctx: Reply(
-            commands.add_to_cart(cart_id, body.product_id, body.quantity, ctx, version)
+        lambda ctx, version: commands.add_to_cart(
+            cart_id, body.product_id, body.quantity, ctx, version
         ),
     )
 
@@ -63,28 +62,29 @@ def change_quantity(
     cart_id: UUID, product_id: UUID, body: ChangeCartQuantity, call: ShopperCall
 ) -> Response:
     """Set the quantity of a line. Honors If-Match."""
-    version = call.expected_version()
     carts = call.commands.carts
-    return call.run(
+    return call.update(
         body,
-        lambda ctx: Reply(carts.change_quantity(cart_id, product_id, body.quantity, ctx, version)),
+        lambda ctx, version: carts.change_quantity(
+            cart_id, product_id, body.quantity, ctx, version
+        ),
     )
 
 
 @router.delete("/{cart_id}/items/{product_id}", **command(LIMITED, NOT_FOUND, if_match=True))
 def remove_item(cart_id: UUID, product_id: UUID, call: ShopperCall) -> Response:
     """Remove a line. Honors If-Match."""
-    version = call.expected_version()
     carts = call.commands.carts
-    return call.run(None, lambda ctx: Reply(carts.remove_item(cart_id, product_id, ctx, version)))
+    return call.update(
+        None, lambda ctx, version: carts.remove_item(cart_id, product_id, ctx, version)
+    )
 
 
 @router.delete("/{cart_id}/items", **command(LIMITED, NOT_FOUND, if_match=True))
 def clear_cart(cart_id: UUID, call: ShopperCall) -> Response:
     """Remove every line. Honors If-Match."""
-    version = call.expected_version()
     carts = call.commands.carts
-    return call.run(None, lambda ctx: Reply(carts.clear(cart_id, ctx, version)))
+    return call.update(None, lambda ctx, version: carts.clear(cart_id, ctx, version))
 
 
 @router.post("/{cart_id}/checkout", **command(LIMITED, NOT_FOUND, key_required=True, status=202))

@@ -54,20 +54,17 @@ def list_product(body: ListProduct, call: SellerCall) -> Response:
 @router.patch("/{product_id}", **command(NOT_FOUND, if_match=True))
 def update_product(product_id: UUID, body: UpdateProduct, call: SellerCall) -> Response:
     """Replace a product's title, description, category and attributes. Honors If-Match."""
-    version = call.expected_version()
     catalog = call.commands.catalog
-    return call.run(
+    return call.update(
         body,
-        lambda ctx: Reply(
-            catalog.update_product(
-                product_id,
-                body.title,
-                body.description,
-                body.category,
-                dict(body.attributes),
-                ctx,
-                version,
-            )
+        lambda ctx, version: catalog.update_product(
+            product_id,
+            body.title,
+            body.description,
+            body.category,
+            dict(body.attributes),
+            ctx,
+            version,
         ),
     )
 
@@ -86,10 +83,9 @@ def reprice_product(product_id: UUID, body: Price, call: SellerCall) -> Response
 @router.post("/{product_id}/delisting", **command(NOT_FOUND, if_match=True))
 def delist_product(product_id: UUID, body: Delist, call: SellerCall) -> Response:
     """Take a product off sale. Honors If-Match."""
-    version = call.expected_version()
     catalog = call.commands.catalog
-    return call.run(
-        body, lambda ctx: Reply(catalog.delist_product(product_id, body.reason, ctx, version))
+    return call.update(
+        body, lambda ctx, version: catalog.delist_product(product_id, body.reason, ctx, version)
     )
 
 

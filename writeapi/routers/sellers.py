@@ -37,12 +37,11 @@ def register_seller(body: RegisterSeller, call: SellerCall) -> Response:
 @router.patch("/sellers/{seller_id}", **command(NOT_FOUND, if_match=True))
 def update_seller_profile(seller_id: UUID, body: UpdateSellerProfile, call: SellerCall) -> Response:
     """Change a seller's name and contact email. Honors If-Match."""
-    version = call.expected_version()
     catalog = call.commands.catalog
-    return call.run(
+    return call.update(
         body,
-        lambda ctx: Reply(
-            catalog.update_seller_profile(seller_id, body.name, body.email, ctx, version)
+        lambda ctx, version: catalog.update_seller_profile(
+            seller_id, body.name, body.email, ctx, version
         ),
     )
 
@@ -50,11 +49,10 @@ def update_seller_profile(seller_id: UUID, body: UpdateSellerProfile, call: Sell
 @router.put("/sellers/{seller_id}/address", **command(NOT_FOUND, if_match=True))
 def set_seller_address(seller_id: UUID, body: SellerAddress, call: SellerCall) -> Response:
     """Set the address a seller ships from, printed on its labels. Honors If-Match."""
-    version = call.expected_version()
     catalog = call.commands.catalog
-    return call.run(
+    return call.update(
         body,
-        lambda ctx: Reply(catalog.set_seller_address(seller_id, body.model_dump(), ctx, version)),
+        lambda ctx, version: catalog.set_seller_address(seller_id, body.model_dump(), ctx, version),
     )
 
 
