@@ -72,7 +72,7 @@ def hammer(
 
 def raw_ours(server_url: str, threads: int, seconds: float) -> list[Rate]:
     """New one-event aggregates (sellers) through Commands.catalog, on a schema of their own:
-    from threads, then from one thread (the process manager appends one at a time)."""
+    from threads, then from one thread (the rate of appends that share no commit)."""
     url = fixtures.create_schema(server_url, "raw_ours")
     commands = Commands(
         eventsourcing_env(Settings(log_level="WARNING", postgres=PostgresSettings(url=url)))

@@ -45,8 +45,9 @@ def order_times(figures: Figures) -> dict[str, list[float]]:
     """Per-order durations in seconds, from the orders' event timestamps.
 
     An event's timestamp is its command's Context time: the moment the process manager
-    (StockReserved, Confirmed) or a payment thread (PaymentAuthorised, before its gateway
-    call) took the order up, so the three phases add up to placed -> confirmed.
+    (StockReserved) or a payment thread (PaymentAuthorised before its gateway call,
+    Confirmed after it, appended together) took the order up, so the three phases add up
+    to placed -> confirmed.
     """
     stamps: dict[UUID, dict[type, datetime]] = defaultdict(dict)
     for event in figures.follower.events["orders"]:
@@ -69,7 +70,7 @@ def order_times(figures: Figures) -> dict[str, list[float]]:
         if reserved and authorised:
             out["  placed -> manager reserves"].append((reserved - placed).total_seconds())
             out["  -> payment thread takes it"].append((authorised - reserved).total_seconds())
-            out["  -> manager confirms"].append((confirmed - authorised).total_seconds())
+            out["  -> gateway answers, confirmed"].append((confirmed - authorised).total_seconds())
     return out
 
 

@@ -22,7 +22,7 @@ from commands.catalog import CatalogApplication
 from commands.inventory import InventoryApplication
 from commands.orders import OrdersApplication
 from commands.payments import GatewayAnswer, PaymentGateway
-from domain.base import Cause, Context
+from domain.base import Cause, Context, event_id
 from domain.errors import InsufficientStock, InvalidValue, NotFound, RuleViolated
 from domain.money import Money
 from domain.order import Order
@@ -46,13 +46,14 @@ class CheckoutProcess:
     catalog: CatalogApplication
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
-    def react(self, event: Any) -> None:
-        """Issue the commands that follow from one order event."""
+    def react(self, event: Any) -> Cause | None:
+        """Issue the commands that follow from one order event; for a Placed event whose
+        stock this call reserved, the cause its StockReserved event gives what follows."""
         ctx = Cause.of(event).context(self.clock(), ACTOR)
         order_id = event.originator_id
         match event:
             case Order.Placed():
-                self._reserve(order_id, ctx)
+                return self._reserve(order_id, ctx)
             case Order.PaymentAuthorised():
                 self._ignore_if_moved_on(lambda: self.orders.confirm(order_id, ctx))
             case Order.Confirmed():
@@ -63,11 +64,12 @@ class CheckoutProcess:
                 self._give_back(order_id, "order expired", ctx)
             case Order.Cancelled():
                 self._give_back(order_id, "order cancelled", ctx)
+        return None
 
-    def _reserve(self, order_id: UUID, ctx: Context) -> None:
+    def _reserve(self, order_id: UUID, ctx: Context) -> Cause | None:
         order = self.orders.order(order_id)
         if order.status is not OrderStatus.PLACED or ctx.at >= order.expires_at:
-            return
+            return None
         failed: UUID | None = None
         for line in order.lines:
             try:
@@ -83,20 +85,27 @@ class CheckoutProcess:
                 failed = line.product_id
                 break
         if failed is None:
-            self._ignore_if_moved_on(lambda: self.orders.reserve_stock(order_id, ctx))
-            return
+            try:
+                reserved = self.orders.reserve_stock(order_id, ctx)
+            except RuleViolated as error:
+                log.info("checkout_step_moot", reason=str(error))
+                return None
+            if reserved.position is None:  # reserved before: its event is in the log
+                return None
+            return Cause(str(event_id(order_id, reserved.version)), ctx.correlation_id)
         # The line that failed holds nothing for the order (a repeated reserve succeeds), so
         # only the others are given back: a one-line order's rejection costs no stock change.
         held = [line for line in order.lines if line.product_id != failed]
         self._return_lines(order.id, held, "order rejected", ctx)
         self._ignore_if_moved_on(lambda: self.orders.reject(order_id, [failed], ctx))
+        return None
 
     def _fulfil(self, order_id: UUID, ctx: Context) -> None:
         order = self.orders.order(order_id)
         for line in order.lines:
             self.inventory.commit(line.product_id, order.id, ctx)
         for seller_id in order.lines_by_seller:
-            seller = self.catalog.load(seller_id, Seller)
+            seller = self.catalog.recent(seller_id, Seller)
             self.orders.open_fulfilment(order, seller_id, seller.address, ctx)
 
     def _give_back(self, order_id: UUID, reason: str, ctx: Context) -> None:
@@ -200,7 +209,9 @@ class PaymentSettlement:
             if answer.payment_id is None:
                 raise ValueError("an approved authorisation has a payment id")
             amount = Money(job.amount_minor, job.currency)
-            self.orders.authorise_payment(job.order_id, answer.payment_id, amount, ctx)
+            self.orders.authorise_and_confirm(
+                job.order_id, answer.payment_id, amount, ctx, confirmed_at=self.clock()
+            )
         except (RuleViolated, NotFound) as error:
             log.info("payment_arrived_late", order_id=str(job.order_id), reason=str(error))
             late = answer.payment_id if answer.status == "approved" else None

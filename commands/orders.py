@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -11,7 +12,7 @@ from eventsourcing.persistence import RecordConflictError
 from commands.access import ADMIN, require_owner
 from commands.base import ContextApplication, Outcome
 from commands.errors import Forbidden
-from domain.base import Context
+from domain.base import Cause, Context
 from domain.errors import RuleViolated
 from domain.fulfilment import Fulfilment, fulfilment_id
 from domain.money import Money
@@ -48,6 +49,22 @@ class OrdersApplication(ContextApplication):
     ) -> Outcome:
         """Record the gateway's authorisation of the order total."""
         return self._change(order_id, lambda o: o.authorise_payment(payment_id, amount, ctx))
+
+    def authorise_and_confirm(
+        self, order_id: UUID, payment_id: str, amount: Money, ctx: Context, confirmed_at: datetime
+    ) -> Outcome:
+        """Record the gateway's authorisation and confirm the order (at confirmed_at) in the
+        same append; the confirmation answers to the authorisation. A repeated authorisation
+        confirms nothing (whoever follows the log confirms it)."""
+
+        def authorise_then_confirm(order: Order) -> None:
+            before = len(order.pending_events)
+            order.authorise_payment(payment_id, amount, ctx)
+            if len(order.pending_events) > before:
+                cause = Cause.of(order.pending_events[-1])
+                order.confirm(cause.context(max(confirmed_at, ctx.at), ctx.actor))
+
+        return self._change(order_id, authorise_then_confirm)
 
     def fail_payment(self, order_id: UUID, reason: str, ctx: Context) -> Outcome:
         """Record that the gateway refused the payment."""

@@ -19,6 +19,7 @@ from psycopg.sql import SQL, Composable, Composed, Identifier, Literal
 
 from infra.audit.chain import GENESIS, NO_POSITION, Head, Link, extend
 from infra.audit.rewrites import Rewrite
+from infra.audit.side_table import SideTable
 from infra.audit.verify import Event, Row
 from infra.schema_lock import lock_schema_in_transaction
 
@@ -26,14 +27,13 @@ BACKFILL_BATCH = 5000
 READ_BATCH = 5000
 
 
-class ChainTable:
+class ChainTable(SideTable):
     """The chain table of one events table, and the statements that use it."""
 
+    suffix = "chain"
+
     def __init__(self, schema: str, events_table: str) -> None:
-        self.schema, self.events_table = schema, events_table
-        self.name = f"{events_table}_chain"
-        self.qualified = Identifier(schema, self.name)
-        self.events = Identifier(schema, events_table)
+        super().__init__(schema, events_table)
         self.create = SQL(
             "CREATE TABLE {} (notification_id bigint PRIMARY KEY, previous_id bigint NOT NULL, "
             "digest bytea NOT NULL, hash bytea NOT NULL)"
@@ -89,23 +89,10 @@ class ChainTable:
             [link.hash for link in links],
         )
 
-    def exists(self, conn: psycopg.Connection[Any]) -> bool:
-        """Whether the chain table is there."""
-        with conn.cursor(row_factory=tuple_row) as curs:
-            curs.execute("SELECT to_regclass(%s)", (f'"{self.schema}"."{self.name}"',))
-            row = curs.fetchone()
-        return row is not None and row[0] is not None
-
     def create_and_backfill(self, conn: psycopg.Connection[Any]) -> int:
-        """Create the chain table and chain the events already in the log, once: a no-op
-        when the table exists (a later backfill would chain rows inserted by hand). The
-        number of events chained. Appends wait meanwhile (the events table is locked)."""
-        with conn.transaction():
-            if self.exists(conn):
-                return 0
-            conn.execute(self.create)
-            conn.execute(SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(self.events))
-            return self._backfill(conn)
+        """Create the chain table and chain the events already in the log, once (SideTable;
+        a later backfill would chain rows inserted by hand)."""
+        return self.create_once(conn, self.create, self._backfill)
 
     def _backfill(self, conn: psycopg.Connection[Any]) -> int:
         head, count = Head(), 0

@@ -12,8 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
-from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
+
+from infra.audit.side_table import SideTable
 
 ROWS = SQL(
     "SELECT found.correlation_id, found.at, found.notification_id FROM ("
@@ -26,14 +27,13 @@ ROWS = SQL(
 carries a correlation id."""
 
 
-class CorrelationTable:
+class CorrelationTable(SideTable):
     """The correlation table of one events table, and the statements that use it."""
 
+    suffix = "correlation"
+
     def __init__(self, schema: str, events_table: str) -> None:
-        self.schema, self.events_table = schema, events_table
-        self.name = f"{events_table}_correlation"
-        self.qualified = Identifier(schema, self.name)
-        self.events = Identifier(schema, events_table)
+        super().__init__(schema, events_table)
         self.insert = SQL("INSERT INTO {} (correlation_id, at, notification_id)").format(
             self.qualified
         )
@@ -45,29 +45,13 @@ class CorrelationTable:
             insert=self.insert, rows=ROWS.format(source=Identifier(inserted))
         )
 
-    def exists(self, conn: psycopg.Connection[Any]) -> bool:
-        """Whether the correlation table is there."""
-        with conn.cursor(row_factory=tuple_row) as curs:
-            curs.execute("SELECT to_regclass(%s)", (f'"{self.schema}"."{self.name}"',))
-            row = curs.fetchone()
-        return row is not None and row[0] is not None
-
     def create_and_backfill(self, conn: psycopg.Connection[Any]) -> int:
-        """Create the table and index the events already in the log, once (a no-op when the
-        table exists); appends wait meanwhile (the events table is locked). The number of
-        events indexed."""
-        with conn.transaction():
-            if self.exists(conn):
-                return 0
-            conn.execute(
-                SQL(
-                    "CREATE TABLE {} (correlation_id text NOT NULL, at timestamptz NOT NULL, "
-                    "notification_id bigint NOT NULL, "
-                    "PRIMARY KEY (correlation_id, at, notification_id))"
-                ).format(self.qualified)
-            )
-            conn.execute(SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(self.events))
-            backfill = SQL("{insert} {rows}").format(
-                insert=self.insert, rows=ROWS.format(source=self.events)
-            )
-            return conn.execute(backfill).rowcount
+        """Create the table and index the events already in the log, once (SideTable)."""
+        create = SQL(
+            "CREATE TABLE {} (correlation_id text NOT NULL, at timestamptz NOT NULL, "
+            "notification_id bigint NOT NULL, PRIMARY KEY (correlation_id, at, notification_id))"
+        ).format(self.qualified)
+        backfill = SQL("{insert} {rows}").format(
+            insert=self.insert, rows=ROWS.format(source=self.events)
+        )
+        return self.create_once(conn, create, lambda c: c.execute(backfill).rowcount)

@@ -62,6 +62,20 @@ def test_an_order_with_reserved_stock_is_due_for_authorisation_once_per_lease(
     assert [(d.order_id, d.attempts) for d in after_lease] == [(order_id, 2)]
 
 
+def test_an_authorisation_is_queued_once_even_when_asked_again_after_it_was_made(
+    book: PostgresCheckoutBook,
+) -> None:
+    order_id = placed(book, datetime.now(UTC) + timedelta(minutes=15))
+    booked(book, ("await_authorisation", (order_id, RESERVED)))
+    (due,) = book.claim_payments(datetime.now(UTC), 10, LEASE)
+    book.payment_done(due, None)
+
+    booked(book, ("await_authorisation", (order_id, RESERVED)))
+
+    assert book.claim_payments(datetime.now(UTC) + LEASE * 2, 10, LEASE) == []
+    assert book.pending() == {"awaiting": 1}
+
+
 def test_no_authorisation_is_attempted_past_the_deadline(book: PostgresCheckoutBook) -> None:
     order_id = placed(book, datetime.now(UTC) + timedelta(seconds=60))
     booked(book, ("await_authorisation", (order_id, RESERVED)))

@@ -35,6 +35,8 @@ TABLES = (
     """,
     "ALTER TABLE checkout_orders ADD COLUMN IF NOT EXISTS causation_id text NOT NULL DEFAULT ''",
     "ALTER TABLE checkout_orders ADD COLUMN IF NOT EXISTS correlation_id text NOT NULL DEFAULT ''",
+    "ALTER TABLE checkout_orders "
+    "ADD COLUMN IF NOT EXISTS authorisation_queued boolean NOT NULL DEFAULT false",
     "CREATE INDEX IF NOT EXISTS checkout_orders_due ON checkout_orders (expires_at) WHERE awaiting",
     """
     CREATE TABLE IF NOT EXISTS checkout_payment_jobs (
@@ -93,13 +95,17 @@ class CheckoutBookUnit(PostgresUnit):
         )
 
     def await_authorisation(self, order_id: UUID, cause: Cause) -> None:
-        """Queue the authorisation of the order's total."""
+        """Queue the authorisation of the order's total, once per order: asked again (its
+        StockReserved event after the process manager queued it), nothing changes."""
         self.cursor.execute(
+            "WITH queued AS (UPDATE checkout_orders SET authorisation_queued = true "
+            "  WHERE order_id = %s AND awaiting AND NOT authorisation_queued "
+            "  RETURNING order_id, total_minor, currency, expires_at) "
             "INSERT INTO checkout_payment_jobs (order_id, kind, amount_minor, currency, "
             "expires_at, due_at, causation_id, correlation_id) "
             "SELECT order_id, 'authorise', total_minor, currency, expires_at, now(), %s, %s "
-            "FROM checkout_orders WHERE order_id = %s AND awaiting ON CONFLICT DO NOTHING",
-            (*_ids(cause), order_id),
+            "FROM queued ON CONFLICT DO NOTHING",
+            (order_id, *_ids(cause)),
         )
 
     def authorised(self, order_id: UUID, payment_id: str) -> None:
@@ -192,14 +198,17 @@ class PostgresCheckoutBook(PostgresView):
             yield CheckoutBookUnit(self.name, cursor)
 
     def claim_payments(self, now: datetime, limit: int, lease: timedelta) -> list[PaymentJob]:
-        """Claim due gateway calls for lease; an authorisation only before its deadline."""
+        """Claim up to limit due gateway calls for lease; an authorisation only before its
+        deadline. The due rows are chosen once (a materialised CTE): a subquery in FROM may
+        be scanned again and claim more than limit."""
         with self.pool.connection() as conn:
             rows = conn.execute(
-                "UPDATE checkout_payment_jobs j SET due_at = %(until)s, attempts = attempts + 1 "
-                "FROM (SELECT order_id, kind, reference FROM checkout_payment_jobs "
-                "      WHERE due_at <= %(now)s "
+                "WITH due AS MATERIALIZED (SELECT order_id, kind, reference "
+                "      FROM checkout_payment_jobs WHERE due_at <= %(now)s "
                 "      AND (kind <> 'authorise' OR expires_at > %(now)s) "
-                "      ORDER BY due_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED) due "
+                "      ORDER BY due_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED) "
+                "UPDATE checkout_payment_jobs j SET due_at = %(until)s, attempts = attempts + 1 "
+                "FROM due "
                 "WHERE j.order_id = due.order_id AND j.kind = due.kind "
                 "AND j.reference = due.reference "
                 "RETURNING j.order_id, j.kind, j.amount_minor, j.currency, j.payment_id, "

@@ -21,7 +21,7 @@ class CheckoutBookUnit(Unit, Protocol):
         """Start watching an order's payment deadline, set by the cause."""
 
     def await_authorisation(self, order_id: UUID, cause: Cause) -> None:
-        """Queue the authorisation of the order's total."""
+        """Queue the authorisation of the order's total, once per order."""
 
     def authorised(self, order_id: UUID, payment_id: str) -> None:
         """The authorisation arrived: stop asking for it, remember its payment id."""

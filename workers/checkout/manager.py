@@ -39,6 +39,7 @@ from commands.payments import PaymentGateway
 from commands.services import Commands
 from commands.stream_batch import BatchedWritePath
 from commands.write_path import WritePathFactory
+from domain.base import Cause
 from domain.errors import NotFound, RuleViolated
 from domain.order import Order
 from infra.clock import DatabaseClock
@@ -48,7 +49,7 @@ from infra.stores import stores
 from projections.runtime import Worker
 from projections.stores.postgres.deadletters import PostgresDeadLetters
 from workers.checkout.book import DueExpiry, PostgresCheckoutBook
-from workers.checkout.book_projection import CheckoutBookProjection
+from workers.checkout.book_projection import CheckoutBookProjection, CheckoutBookUnit
 from workers.logs import followed_logs, worker_pool
 
 log = structlog.get_logger()
@@ -65,6 +66,8 @@ REACTION_THREADS = 16
 RETRY_CAP_SECONDS = 5.0
 """Longest wait before a gateway call that found the gateway unavailable is tried again."""
 EXPIRY_RETRY = timedelta(seconds=5)
+PAYMENT_IDLE_SECONDS = 0.02
+"""How long the payment loop waits before looking again when no call was due."""
 POOL_TIMEOUT_SECONDS = 5.0
 """How long a loop waits for a connection; short, so a stop during an outage is prompt."""
 
@@ -75,14 +78,19 @@ class CheckoutManager(CheckoutBookProjection):
     Its book entries are the checkout book projection's (its handlers are inherited).
     Orders are independent, so each order's events of a batch are reacted to on a thread
     of their own, in log order; concurrent appends then share commits (group commit).
+    An order whose stock it reserves is queued for authorisation with the batch that
+    placed it, a pass sooner than its StockReserved event would queue it (the book
+    queues an order's authorisation once).
     """
 
     def __init__(self, process: CheckoutProcess, threads: int = REACTION_THREADS) -> None:
         self.process = process
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="reactions")
+        self._reserved: dict[UUID, Cause] = {}
 
     def prepare(self, events: Sequence[Any]) -> None:
         """Issue the commands of a batch's order events, one thread per order."""
+        self._reserved.clear()
         by_order: dict[UUID, list[Any]] = defaultdict(list)
         for event in events:
             if isinstance(event, Order.Event):
@@ -90,12 +98,37 @@ class CheckoutManager(CheckoutBookProjection):
         list(self._pool.map(self._react_in_order, by_order.values()))
 
     def _react_in_order(self, events: list[Any]) -> None:
-        for event in events:
-            self.process.react(event)
+        """React to one order's events in turn, but not to an authorisation whose
+        confirmation follows it (the payment thread appends both at once)."""
+        for event, following in zip(events, [*events[1:], None], strict=True):
+            confirmed = isinstance(following, Order.Confirmed)
+            if isinstance(event, Order.PaymentAuthorised) and confirmed:
+                continue
+            reserved = self.process.react(event)
+            if reserved is not None:
+                self._reserved[event.originator_id] = reserved
+
+    def open_order(self, event: Order.Placed, unit: CheckoutBookUnit) -> None:
+        """Watch a placed order's deadline; queue its authorisation if this batch reserved it."""
+        super().open_order(event, unit)
+        reserved = self._reserved.pop(event.originator_id, None)
+        if reserved is not None:
+            unit.await_authorisation(event.originator_id, reserved)
 
     def close(self) -> None:
         """Stop the reaction threads."""
         self._pool.shutdown()
+
+
+def _take_free(free: threading.BoundedSemaphore, stop: threading.Event) -> int:
+    """Wait for a free payment thread (or stop), then take every free one; how many taken."""
+    while not free.acquire(timeout=0.2):
+        if stop.is_set():
+            return 0
+    taken = 1
+    while free.acquire(blocking=False):
+        taken += 1
+    return taken
 
 
 def retry_at(now: datetime, attempts: int) -> datetime:
@@ -114,20 +147,32 @@ class PaymentLoop:
     lease: timedelta
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
-    def run(self, stop: threading.Event, idle_seconds: float = 0.05) -> None:
-        """Make due calls until stop is set."""
+    def run(self, stop: threading.Event, idle_seconds: float = PAYMENT_IDLE_SECONDS) -> None:
+        """Make due calls until stop is set, claiming more as soon as a thread is free."""
+        free = threading.BoundedSemaphore(self.workers)
         with ThreadPoolExecutor(self.workers, thread_name_prefix="payments") as pool:
             while not stop.is_set():
+                slots = _take_free(free, stop)
+                if not slots:
+                    continue
                 try:
-                    due = self.book.claim_payments(self.clock(), self.workers * 2, self.lease)
+                    due = self.book.claim_payments(self.clock(), slots, self.lease)
                 except Exception:
                     log.exception("payment_claim_failed")
+                    due = []
                     stop.wait(1.0)
-                    continue
-                if not due:
+                for job in due:
+                    pool.submit(self._settle_freeing, job, free)
+                for _ in range(slots - len(due)):
+                    free.release()
+                if len(due) < slots:
                     stop.wait(idle_seconds)
-                    continue
-                list(pool.map(self.settle, due))
+
+    def _settle_freeing(self, due: PaymentJob, free: threading.BoundedSemaphore) -> None:
+        try:
+            self.settle(due)
+        finally:
+            free.release()
 
     def settle(self, due: PaymentJob) -> None:
         """Make one call; on an error the claim's lease runs out and the call is retried."""
