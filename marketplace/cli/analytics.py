@@ -8,13 +8,12 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from marketplace.cli.app import app, configured, done
+from marketplace.cli.app import command_group, configured, done
 
-analytics = typer.Typer(
-    help="Replay projections to a point in time into DuckDB, Parquet or CSV.",
-    no_args_is_help=True,
+analytics = command_group(
+    "analytics",
+    "Replay projections to a point in time into DuckDB, Parquet or CSV.",
 )
-app.add_typer(analytics, name="analytics")
 
 
 @analytics.command("replay")

@@ -29,6 +29,14 @@ Workers = Annotated[
 MetricsPort = Annotated[
     int, typer.Option(min=0, max=65535, help="serve Prometheus metrics on this port (0: off)")
 ]
+Json = Annotated[bool, typer.Option("--json", help="one JSON document, for machines")]
+
+
+def command_group(name: str, help: str) -> typer.Typer:
+    """A group of subcommands, `marketplace <name> ...`, added to the tree."""
+    group = typer.Typer(help=help, no_args_is_help=True)
+    app.add_typer(group, name=name)
+    return group
 
 
 def registry_batch_size(name: str) -> Callable[[], int]:

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, NoReturn
+from typing import NoReturn
 
 import typer
 
-from marketplace.cli.app import app, configured, done, stop_on_signals
+from marketplace.cli.app import Json, app, command_group, configured, done, stop_on_signals
 
-audit = typer.Typer(
-    help="Inspect the event logs (stream, log, trace, state, export) and prove them untampered.",
-    no_args_is_help=True,
+audit = command_group(
+    "audit",
+    "Inspect the event logs (stream, log, trace, state, export) and prove them untampered.",
 )
-app.add_typer(audit, name="audit")
-
-Json = Annotated[bool, typer.Option("--json", help="one JSON document, for machines")]
 
 
 @audit.command("verify")

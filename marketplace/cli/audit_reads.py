@@ -15,8 +15,8 @@ from uuid import UUID
 import orjson
 import typer
 
-from marketplace.cli.app import configured
-from marketplace.cli.audit import Json, audit
+from marketplace.cli.app import Json, configured
+from marketplace.cli.audit import audit
 
 if TYPE_CHECKING:
     from auditapi.reader import LogQuery

@@ -8,16 +8,15 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from marketplace.cli.app import app, configured
+from marketplace.cli.app import command_group, configured
 
 if TYPE_CHECKING:
     from projections.stores.postgres.deadletters import DeadLetter
 
-deadletters = typer.Typer(
-    help="The events projections and workers parked or stopped at: list, show, retry, skip.",
-    no_args_is_help=True,
+deadletters = command_group(
+    "deadletters",
+    "The events projections and workers parked or stopped at: list, show, retry, skip.",
 )
-app.add_typer(deadletters, name="deadletters")
 
 LetterId = Annotated[int, typer.Argument(min=1, help="the dead letter's id (see `list`)")]
 Actor = Annotated[

@@ -8,13 +8,12 @@ from typing import Annotated
 
 import typer
 
-from marketplace.cli.app import app, configured, done
+from marketplace.cli.app import Json, command_group, configured, done
 
-personal = typer.Typer(
-    help="Upkeep of personal data in the event logs (sealed per person, erased by key).",
-    no_args_is_help=True,
+personal = command_group(
+    "personal",
+    "Upkeep of personal data in the event logs (sealed per person, erased by key).",
 )
-app.add_typer(personal, name="personal")
 
 
 @personal.command("seal-legacy")
@@ -25,7 +24,7 @@ def seal_legacy(
     person: Annotated[
         list[str] | None, typer.Option(help="only this person's data (repeatable)")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="one JSON document")] = False,
+    as_json: Json = False,
 ) -> None:
     """Seal the personal data that events stored in plain text (written while
     MARKETPLACE_ENCRYPT_PERSONAL_DATA was off, or before sealing shipped), so that erasing

@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
 
-import typer
+from marketplace.cli.app import Json, command_group, configured
 
-from marketplace.cli.app import app, configured
-
-snapshots = typer.Typer(
-    help="Snapshots of the streams that grow without bound (stock items, carts).",
-    no_args_is_help=True,
+snapshots = command_group(
+    "snapshots",
+    "Snapshots of the streams that grow without bound (stock items, carts).",
 )
-app.add_typer(snapshots, name="snapshots")
 
 
 @snapshots.command("take")
 def take(
-    as_json: Annotated[bool, typer.Option("--json", help="one JSON document")] = False,
+    as_json: Json = False,
 ) -> None:
     """Snapshot every stock item and cart whose latest snapshot is MARKETPLACE_SNAPSHOT_EVERY
     events or more behind its head, as a replay from the store gives it.
