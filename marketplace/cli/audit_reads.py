@@ -1,5 +1,5 @@
 """`marketplace audit stream|log|trace|state|export`: the audit API's reads from the command
-line, each one recorded.
+line, each one recorded with whose data it showed (auditapi.owners).
 
 Readable tables by default, `--json` for machines; `export` writes newline-delimited JSON
 with a progress bar on stderr.
@@ -86,12 +86,14 @@ def stream(stream_id: UUID, as_json: Json = False) -> None:
 
     Example: marketplace audit stream 0b1c...-... --json
     """
+    from auditapi.owners import owners
     from auditapi.queries import documents, whole_stream
     from marketplace.audit import audit_session, operator_access
 
     with audit_session(configured()) as (reader, access):
-        access.record(operator_access("stream", str(stream_id)))
+        read = access.record(operator_access("stream", str(stream_id)))
         events = documents(reader, list(whole_stream(reader, stream_id)))
+        access.add_subjects(read, owners(reader, events))
     if not events:
         raise typer.BadParameter(f"no stream {stream_id}")
     emit(events) if as_json else table(events)
@@ -114,6 +116,7 @@ def log_(
 
     Example: marketplace audit log orders --type Order.Placed --since 2026-03-01T00:00:00Z
     """
+    from auditapi.owners import owners
     from auditapi.queries import documents
     from marketplace.audit import audit_session, operator_access
 
@@ -121,8 +124,9 @@ def log_(
     with audit_session(configured()) as (reader, access):
         if name not in reader.logs:
             raise typer.BadParameter(f"no log {name!r}; known: {', '.join(reader.logs)}")
-        access.record(operator_access("log", name, **vars(filters)))
+        read = access.record(operator_access("log", name, **vars(filters)))
         events = documents(reader, reader.log(name, filters, limit))
+        access.add_subjects(read, owners(reader, events))
     emit(events) if as_json else table(events)
 
 
@@ -132,12 +136,14 @@ def trace(correlation_id: str, as_json: Json = False) -> None:
 
     Example: marketplace audit trace checkout-7f3a
     """
+    from auditapi.owners import owners
     from auditapi.queries import causation_tree, trace_pages
     from marketplace.audit import audit_session, operator_access
 
     with audit_session(configured()) as (reader, access):
-        access.record(operator_access("trace", correlation_id))
+        read = access.record(operator_access("trace", correlation_id))
         events = [event for page in trace_pages(reader, correlation_id) for event in page]
+        access.add_subjects(read, owners(reader, events))
     if not events:
         raise typer.BadParameter(f"no events with correlation id {correlation_id!r}")
     tree = causation_tree(events)
@@ -164,6 +170,7 @@ def state(
 
     Example: marketplace audit state 0b1c...-... --version 2
     """
+    from auditapi.owners import stream_owners
     from auditapi.queries import UnknownStream, state_at
     from marketplace.audit import audit_session, operator_access
 
@@ -172,11 +179,12 @@ def state(
     if at is not None and at.utcoffset() is None:
         raise typer.BadParameter("--at needs a UTC offset")
     with audit_session(configured()) as (reader, access):
-        access.record(operator_access("state", str(stream_id), version=version, at=at))
+        read = access.record(operator_access("state", str(stream_id), version=version, at=at))
         try:
             found = state_at(reader, stream_id, version=version, at=at)
         except UnknownStream:
             raise typer.BadParameter(f"no stream {stream_id}") from None
+        access.add_subjects(read, stream_owners(reader, stream_id))
     if found is None or (version is not None and found.version != version):
         raise typer.BadParameter(f"{stream_id} has no state at {version if at is None else at}")
     document = {
@@ -211,6 +219,7 @@ def export(
 
     Example: marketplace audit export orders -o orders.ndjson
     """
+    from auditapi.owners import owners
     from auditapi.queries import documents
     from auditapi.routers.logs import pages
     from marketplace.audit import audit_session, operator_access
@@ -220,11 +229,13 @@ def export(
     with audit_session(configured()) as (reader, access):
         if name not in reader.logs:
             raise typer.BadParameter(f"no log {name!r}; known: {', '.join(reader.logs)}")
-        access.record(operator_access("export", name, **vars(filters)))
+        read = access.record(operator_access("export", name, **vars(filters)))
         head = until_position or reader.head(name)
         bar = ProgressBar(f"export {name}", max(head - after, 0), sys.stderr, unit="positions")
         for page in pages(reader, name, filters):
-            for document in documents(reader, page):
+            shown = documents(reader, page)
+            access.add_subjects(read, owners(reader, shown))
+            for document in shown:
                 output.write(orjson.dumps(document) + b"\n")
             bar.update(page[-1].position - after)
         bar.update(max(head - after, 0))

@@ -98,3 +98,27 @@ def test_export_writes_ndjson_with_progress_and_is_recorded(
     reads: Any = cli.get("/v1/audit/access", subject="orders", limit=1000)
     exports = [r for r in reads["reads"] if r["action"] == "export" and r["role"] == "operator"]
     assert exports and exports[-1]["query"]["os_user"] == getpass.getuser()
+
+
+def test_cli_reads_are_found_by_the_customer_whose_data_they_showed(
+    cli: Audit, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Like the API's reads: none of these names the shopper, yet each is found by them."""
+    shop = cli.shop
+    asked_before: Any = cli.get("/v1/audit/access", subject=str(shop.shopper_id), limit=1000)
+    seen = {r["id"] for r in asked_before["reads"]}
+    commands = [
+        ["stream", str(shop.order_id), "--json"],
+        ["log", "orders", "--type", "Order.PaymentAuthorised", "--json"],
+        ["trace", shop.correlation_id, "--json"],
+        ["state", str(shop.order_id), "--version", "1", "--json"],
+        ["export", "orders", "--type", "Order.Confirmed", "--output", str(tmp_path / "o.ndjson")],
+    ]
+    for command in commands:
+        assert run(capsys, *command)[0] == 0, command
+    assert run(capsys, "stream", str(shop.product_id), "--json")[0] == 0
+
+    asked: Any = cli.get("/v1/audit/access", subject=str(shop.shopper_id), limit=1000)
+    new = [r for r in asked["reads"] if r["id"] not in seen and r["role"] == "operator"]
+    assert [r["action"] for r in new] == ["stream", "log", "trace", "state", "export"]
+    assert all(r["subjects"] == [str(shop.shopper_id)] for r in new)
