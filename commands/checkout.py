@@ -9,7 +9,7 @@ book and done by PaymentSettlement, so a slow gateway never holds up the log.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,6 +33,14 @@ log = structlog.get_logger()
 
 ACTOR = "checkout"
 PaymentKind = Literal["authorise", "capture", "void", "refund"]
+FanOut = Callable[[Iterable[Callable[[], object]]], None]
+"""Runs independent commands, perhaps at once; returns when all are done, raises if one did."""
+
+
+def one_by_one(calls: Iterable[Callable[[], object]]) -> None:
+    """Run independent commands in turn."""
+    for call in calls:
+        call()
 
 
 @dataclass(eq=False)
@@ -45,6 +53,7 @@ class CheckoutProcess:
     inventory: InventoryApplication
     catalog: CatalogApplication
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    fan_out: FanOut = one_by_one
 
     def react(self, event: Any) -> Cause | None:
         """Issue the commands that follow from one order event; for a Placed event whose
@@ -101,12 +110,22 @@ class CheckoutProcess:
         return None
 
     def _fulfil(self, order_id: UUID, ctx: Context) -> None:
+        """Sell every line's units and open each seller's fulfilment: independent streams."""
         order = self.orders.order(order_id)
-        for line in order.lines:
-            self.inventory.commit(line.product_id, order.id, ctx)
-        for seller_id in order.lines_by_seller:
-            seller = self.catalog.recent(seller_id, Seller)
-            self.orders.open_fulfilment(order, seller_id, seller.address, ctx)
+
+        def sell(line: OrderLine) -> Callable[[], object]:
+            return lambda: self.inventory.commit(line.product_id, order.id, ctx)
+
+        def open_for(seller_id: UUID) -> Callable[[], object]:
+            def open_fulfilment() -> object:
+                seller = self.catalog.recent(seller_id, Seller)
+                return self.orders.open_fulfilment(order, seller_id, seller.address, ctx)
+
+            return open_fulfilment
+
+        self.fan_out(
+            [*(sell(line) for line in order.lines), *(open_for(s) for s in order.lines_by_seller)]
+        )
 
     def _give_back(self, order_id: UUID, reason: str, ctx: Context) -> None:
         """Put every line's units back, held or sold; a product never stocked holds none."""

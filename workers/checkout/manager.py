@@ -18,10 +18,10 @@ import random
 import signal
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import Any, cast
@@ -63,6 +63,8 @@ BATCH_SIZE = 100
 """Order events per process-manager batch: small, so book entries (and payments) follow fast."""
 REACTION_THREADS = 16
 """Orders of one batch the process manager works on at once."""
+FAN_OUT_THREADS = 32
+"""Independent commands of those orders (a confirmed order's lines and sellers) run at once."""
 RETRY_CAP_SECONDS = 5.0
 """Longest wait before a gateway call that found the gateway unavailable is tried again."""
 EXPIRY_RETRY = timedelta(seconds=5)
@@ -84,8 +86,9 @@ class CheckoutManager(CheckoutBookProjection):
     """
 
     def __init__(self, process: CheckoutProcess, threads: int = REACTION_THREADS) -> None:
-        self.process = process
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="reactions")
+        self._fan_out_pool = ThreadPoolExecutor(FAN_OUT_THREADS, thread_name_prefix="fan-out")
+        self.process = replace(process, fan_out=self._fan_out)
         self._reserved: dict[UUID, Cause] = {}
 
     def prepare(self, events: Sequence[Any]) -> None:
@@ -115,9 +118,17 @@ class CheckoutManager(CheckoutBookProjection):
         if reserved is not None:
             unit.await_authorisation(event.originator_id, reserved)
 
+    def _fan_out(self, calls: Iterable[Callable[[], object]]) -> None:
+        """Run independent commands at once; raise the first one's error, after all ended."""
+        futures = [self._fan_out_pool.submit(call) for call in calls]
+        wait(futures)
+        for future in futures:
+            future.result()
+
     def close(self) -> None:
         """Stop the reaction threads."""
         self._pool.shutdown()
+        self._fan_out_pool.shutdown()
 
 
 def _take_free(free: threading.BoundedSemaphore, stop: threading.Event) -> int:
