@@ -79,21 +79,27 @@ class CheckoutProcess:
         order = self.orders.order(order_id)
         if order.status is not OrderStatus.PLACED or ctx.at >= order.expires_at:
             return None
-        failed: UUID | None = None
-        for line in order.lines:
-            try:
-                self.inventory.reserve(
-                    line.product_id,
-                    order.id,
-                    line.quantity,
-                    order.expires_at,
-                    ctx,
-                    buyer_id=order.customer_id,
-                )
-            except (InsufficientStock, RuleViolated, NotFound, InvalidValue):
-                failed = line.product_id
-                break
-        if failed is None:
+        refused: set[UUID] = set()
+
+        def hold(line: OrderLine) -> Callable[[], None]:
+            def reserve() -> None:
+                try:
+                    self.inventory.reserve(
+                        line.product_id,
+                        order.id,
+                        line.quantity,
+                        order.expires_at,
+                        ctx,
+                        buyer_id=order.customer_id,
+                    )
+                except (InsufficientStock, RuleViolated, NotFound, InvalidValue):
+                    refused.add(line.product_id)
+
+            return reserve
+
+        self.fan_out([hold(line) for line in order.lines])
+        failed = [line.product_id for line in order.lines if line.product_id in refused]
+        if not failed:
             try:
                 reserved = self.orders.reserve_stock(order_id, ctx)
             except RuleViolated as error:
@@ -102,11 +108,11 @@ class CheckoutProcess:
             if reserved.position is None:  # reserved before: its event is in the log
                 return None
             return Cause(str(event_id(order_id, reserved.version)), ctx.correlation_id)
-        # The line that failed holds nothing for the order (a repeated reserve succeeds), so
+        # A line that failed holds nothing for the order (a repeated reserve succeeds), so
         # only the others are given back: a one-line order's rejection costs no stock change.
-        held = [line for line in order.lines if line.product_id != failed]
+        held = [line for line in order.lines if line.product_id not in refused]
         self._return_lines(order.id, held, "order rejected", ctx)
-        self._ignore_if_moved_on(lambda: self.orders.reject(order_id, [failed], ctx))
+        self._ignore_if_moved_on(lambda: self.orders.reject(order_id, failed, ctx))
         return None
 
     def _fulfil(self, order_id: UUID, ctx: Context) -> None:
