@@ -35,6 +35,8 @@ from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID, uuid4
 
+import uvloop
+
 from benchmarks.checkout import Follower, acting, fill_cart, log, parallel, percentile
 from benchmarks.stack import RunningStack, marketplace_up
 from benchmarks.verdict import Verdict, ratio, show_ratio
@@ -274,7 +276,7 @@ def run_mode(mode: str, args: argparse.Namespace, workdir: Path, started: float)
             decisions = Decisions(env)
             try:
                 began = time.perf_counter()
-                answers = asyncio.run(rush(stack, shop, tokens))
+                answers = uvloop.run(rush(stack, shop, tokens))
                 deadline = time.monotonic() + args.timeout
                 placed = [a for a in answers if a.order_id is not None]
                 while time.monotonic() < deadline and any(

@@ -6,6 +6,7 @@ unreadable projection lets checkout go on and the reservation decides.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 
@@ -13,6 +14,8 @@ import httpx
 import pytest
 import redis
 from prometheus_client import CollectorRegistry
+from starlette.responses import PlainTextResponse
+from starlette.types import Receive, Scope, Send
 
 from commands.base import Outcome
 from commands.errors import SoldOut
@@ -34,6 +37,7 @@ from tests.checkout.shop import Gateway, Shop, acting, checkout_worker
 from tests.conftest import free_port
 from writeapi.app import create_app
 from writeapi.deps import WriteApiDeps
+from writeapi.sold_out_gate import SoldOutGate
 
 pytestmark = pytest.mark.postgres
 
@@ -155,3 +159,53 @@ async def test_the_command_api_refuses_a_sold_out_checkout_before_its_cap(
         fast.close()
         plain.close()
         pool.close()
+
+
+async def test_the_sold_out_gate_lets_a_burst_past_its_bound_go_on_at_once(
+    postgres_url: str, redis_server: str
+) -> None:
+    redis_settings = RedisSettings(url=redis_server, prefix=f"t{uuid.uuid4().hex[:8]}")
+    settings = Settings(postgres=PostgresSettings(url=postgres_url), redis=redis_settings)
+    plain = Commands(eventsourcing_env(settings))
+    shop = Shop(plain)
+    shop.open()
+    prefix = redis_prefix(settings, ProductDetailProjection.name)
+    view = RedisProductDetailView(redis.Redis.from_url(redis_server), prefix)
+    fast = Commands(eventsourcing_env(settings), availability=ProjectedAvailability(view))
+    gone = shop.product(1)
+    shop.register_shoppers(4)
+    shop.fill_carts(gone, shop.shoppers)
+    shop.commands.inventory.adjust_stock(gone, -1, "damaged", acting(shop.seller, "seller"))
+    with opened(ProductDetailProjection.name, settings) as worker:
+        worker.catch_up()
+    codec = token_codec(settings.auth)
+
+    async def beyond(scope: Scope, receive: Receive, send: Send) -> None:
+        await PlainTextResponse("past the gate", status_code=418)(scope, receive, send)
+
+    gate = SoldOutGate(beyond, commands=fast, tokens=codec, threads=1, max_waiting=1)
+
+    async def check_out(shopper: uuid.UUID) -> int:
+        answer = await client.post(
+            f"/v1/carts/{cart_id_for(shopper)}/checkout",
+            json={"address_id": str(shop.address_ids[shopper])},
+            headers={
+                "Authorization": f"Bearer {codec.issue(shopper, 'shopper')}",
+                "Idempotency-Key": "burst",
+            },
+        )
+        return answer.status_code
+
+    transport = httpx.ASGITransport(app=gate)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            await gate.limiter.acquire()  # the gate's one thread is busy: its checks wait
+            burst = asyncio.as_completed([check_out(s) for s in shop.shoppers], timeout=60)
+            passed_on = [await next(burst), await next(burst)]  # beyond 1 checking, 1 waiting
+            gate.limiter.release()
+            checked = [await next(burst), await next(burst)]
+        assert (passed_on, checked) == ([418, 418], [409, 409])
+    finally:
+        view.clear()
+        fast.close()
+        plain.close()
