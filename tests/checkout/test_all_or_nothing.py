@@ -1,5 +1,6 @@
-"""All or nothing: when any line of an order cannot be reserved, the lines reserved before it
-are released and the order is rejected, and the checkout worker goes on with the next order."""
+"""All or nothing: when any line of an order cannot be reserved, the lines reserved are
+released and the order is rejected naming every refused line, and the checkout worker goes
+on with the next order."""
 
 from __future__ import annotations
 
@@ -68,3 +69,24 @@ def test_a_line_that_cannot_be_reserved_releases_the_lines_reserved_before_it(
     assert item.version == reserved_released_then_sold
     charged = {c["reference"] for c in gateway.charges()}
     assert str(order_id) not in charged and str(following) in charged
+
+
+def test_every_line_that_cannot_be_reserved_is_named_and_the_others_released(
+    shop: Shop, settings: Settings
+) -> None:
+    first, short = shop.product(5), shop.product(1)
+    unstocked = unstocked_product(shop)
+    shop.register_shoppers(1)
+    (unlucky,) = shop.shoppers
+    cart_of(shop, unlucky, [(first, 2), (short, 2), (unstocked, 1)])
+
+    with checkout_worker(settings):
+        order_id = shop.check_out(unlucky, "order")
+        rejected = shop.wait_until_final([order_id], 30)[order_id]
+
+    assert rejected.status is OrderStatus.REJECTED
+    assert rejected.rejected_product_ids == (short, unstocked)
+    for product_id, units in ((first, 5), (short, 1)):
+        item = shop.stock(product_id)
+        assert order_id not in item.reservations
+        assert (item.reserved, item.available) == (0, units)
