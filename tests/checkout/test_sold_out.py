@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import httpx
@@ -93,9 +95,23 @@ def check_out(commands: Commands, shop: Shop, shopper: uuid.UUID, key: str) -> O
     )
 
 
-async def test_the_command_api_refuses_a_sold_out_checkout_before_its_cap(
-    postgres_url: str, redis_server: str
-) -> None:
+@dataclass
+class Projected:
+    """A shop whose fast command side sees the product-detail projection in Redis."""
+
+    settings: Settings
+    shop: Shop
+    view: RedisProductDetailView
+    fast: Commands
+
+    def project(self) -> None:
+        """Bring the projection up to the logs' heads."""
+        with opened(ProductDetailProjection.name, self.settings) as worker:
+            worker.catch_up()
+
+
+@pytest.fixture
+def projected(postgres_url: str, redis_server: str) -> Iterator[Projected]:
     redis_settings = RedisSettings(url=redis_server, prefix=f"t{uuid.uuid4().hex[:8]}")
     settings = Settings(postgres=PostgresSettings(url=postgres_url), redis=redis_settings)
     plain = Commands(eventsourcing_env(settings))
@@ -104,6 +120,18 @@ async def test_the_command_api_refuses_a_sold_out_checkout_before_its_cap(
     prefix = redis_prefix(settings, ProductDetailProjection.name)
     view = RedisProductDetailView(redis.Redis.from_url(redis_server), prefix)
     fast = Commands(eventsourcing_env(settings), availability=ProjectedAvailability(view))
+    try:
+        yield Projected(settings, shop, view, fast)
+    finally:
+        view.clear()
+        fast.close()
+        plain.close()
+
+
+async def test_the_command_api_refuses_a_sold_out_checkout_before_its_cap(
+    projected: Projected,
+) -> None:
+    settings, shop, view, fast = projected.settings, projected.shop, projected.view, projected.fast
     gone, stocked = shop.product(1), shop.product(5)
     shop.register_shoppers(3)
     refused, admitted, retried = shop.shoppers
@@ -112,8 +140,7 @@ async def test_the_command_api_refuses_a_sold_out_checkout_before_its_cap(
     shop.check_out(retried, "placed")  # placed before the product sold out, the cart emptied
     shop.fill_carts(gone, [retried])  # and filled again
     shop.commands.inventory.adjust_stock(gone, -1, "damaged", acting(shop.seller, "seller"))
-    with opened(ProductDetailProjection.name, settings) as worker:
-        worker.catch_up()
+    projected.project()
     assert view.product(gone)["units_available"] == 0  # type: ignore[index]
 
     pool = postgres_pool(settings, 2)
@@ -155,29 +182,18 @@ async def test_the_command_api_refuses_a_sold_out_checkout_before_its_cap(
             keys = [row[0] for row in conn.execute("SELECT key FROM idempotency_keys")]
         assert "late" not in keys
     finally:
-        view.clear()
-        fast.close()
-        plain.close()
         pool.close()
 
 
 async def test_the_sold_out_gate_lets_a_burst_past_its_bound_go_on_at_once(
-    postgres_url: str, redis_server: str
+    projected: Projected,
 ) -> None:
-    redis_settings = RedisSettings(url=redis_server, prefix=f"t{uuid.uuid4().hex[:8]}")
-    settings = Settings(postgres=PostgresSettings(url=postgres_url), redis=redis_settings)
-    plain = Commands(eventsourcing_env(settings))
-    shop = Shop(plain)
-    shop.open()
-    prefix = redis_prefix(settings, ProductDetailProjection.name)
-    view = RedisProductDetailView(redis.Redis.from_url(redis_server), prefix)
-    fast = Commands(eventsourcing_env(settings), availability=ProjectedAvailability(view))
+    settings, shop, fast = projected.settings, projected.shop, projected.fast
     gone = shop.product(1)
     shop.register_shoppers(4)
     shop.fill_carts(gone, shop.shoppers)
     shop.commands.inventory.adjust_stock(gone, -1, "damaged", acting(shop.seller, "seller"))
-    with opened(ProductDetailProjection.name, settings) as worker:
-        worker.catch_up()
+    projected.project()
     codec = token_codec(settings.auth)
 
     async def beyond(scope: Scope, receive: Receive, send: Send) -> None:
@@ -197,15 +213,10 @@ async def test_the_sold_out_gate_lets_a_burst_past_its_bound_go_on_at_once(
         return answer.status_code
 
     transport = httpx.ASGITransport(app=gate)
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            await gate.limiter.acquire()  # the gate's one thread is busy: its checks wait
-            burst = asyncio.as_completed([check_out(s) for s in shop.shoppers], timeout=60)
-            passed_on = [await next(burst), await next(burst)]  # beyond 1 checking, 1 waiting
-            gate.limiter.release()
-            checked = [await next(burst), await next(burst)]
-        assert (passed_on, checked) == ([418, 418], [409, 409])
-    finally:
-        view.clear()
-        fast.close()
-        plain.close()
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        await gate.limiter.acquire()  # the gate's one thread is busy: its checks wait
+        burst = asyncio.as_completed([check_out(s) for s in shop.shoppers], timeout=60)
+        passed_on = [await next(burst), await next(burst)]  # beyond 1 checking, 1 waiting
+        gate.limiter.release()
+        checked = [await next(burst), await next(burst)]
+    assert (passed_on, checked) == ([418, 418], [409, 409])
