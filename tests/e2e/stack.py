@@ -206,11 +206,21 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
     /tmp/pytest-of-<user> back to 0700, which locks out the PostgreSQL service user.
     """
     ports: set[int] = set()
-    while len(ports) < 4:
+    while len(ports) < 7:  # all drawn together: two free_port() calls may return one port
         ports.add(free_port())
-    write_port, read_port, postgres_port, redis_port = sorted(ports)
+    write_port, read_port, postgres_port, redis_port, gateway, smtp, metrics = sorted(ports)
     data_dir = Path(tempfile.mkdtemp(prefix="marketplace-e2e-"))
-    up = Stack(data_dir, write_port, read_port, postgres_port, redis_port, tmp_path / "up.log")
+    up = Stack(
+        data_dir,
+        write_port,
+        read_port,
+        postgres_port,
+        redis_port,
+        tmp_path / "up.log",
+        gateway_port=gateway,
+        smtp_port=smtp,
+        checkout_metrics_port=metrics,
+    )
     try:
         yield up
     finally:
