@@ -218,15 +218,17 @@ def test_chain_hashes_are_those_the_appends_chained(
     assert reader.chain_hashes("orders", []) == {}
 
 
+POSTGRES_ONLY = pytest.mark.parametrize("backend", ["postgres"])  # the correlation tables
+
+
 @pytest.mark.postgres
+@POSTGRES_ONLY
 def test_a_trace_reads_only_its_own_events_through_the_correlation_index(
-    backend: str, reader: EventReader, shop: Shop
+    reader: EventReader, shop: Shop
 ) -> None:
     """The plan of a trace page: an index scan of each log's correlation table, then the
     flow's events by position; no log is scanned (with sequential scans priced out, as the
     planner would on logs of real size: on these small tables it may prefer a scan)."""
-    if backend != "postgres":
-        pytest.skip("the correlation tables are PostgreSQL's")
     assert isinstance(reader, PostgresEventReader)
     statement = SQL("EXPLAIN (ANALYZE, FORMAT JSON) ") + reader.trace_statement(reader.logs, None)
     params = {"correlation": shop.correlation_id, "limit": 100}
@@ -247,11 +249,10 @@ def test_a_trace_reads_only_its_own_events_through_the_correlation_index(
 
 
 @pytest.mark.postgres
+@POSTGRES_ONLY
 def test_the_correlation_index_is_backfilled_once_at_upgrade(
-    backend: str, reader: EventReader, commands: Commands, shop: Shop
+    reader: EventReader, commands: Commands, shop: Shop
 ) -> None:
-    if backend != "postgres":
-        pytest.skip("the correlation tables are PostgreSQL's")
     before = reader.correlated(shop.correlation_id, 100)
     recorder = commands.orders.recorder
     assert isinstance(recorder, ArrayInsertPostgresRecorder)
