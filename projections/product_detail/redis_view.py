@@ -22,6 +22,7 @@ import redis.asyncio
 from domain.inventory import stock_item_id
 from domain.product_images import VARIANTS
 from projections.completeness import ViewIncomplete
+from projections.product_detail.claims import held_key
 from projections.product_detail.projection import (
     ProductDetailProjection,
     ProductDetailUnit,
@@ -61,9 +62,10 @@ class Keys:
 class RedisProductDetailUnit(RedisUnit, ProductDetailUnit):
     """The Redis writes of one batch, named for what they mean (a ProductDetailUnit)."""
 
-    def __init__(self, keys: Keys) -> None:
+    def __init__(self, keys: Keys, claims_base: str) -> None:
         super().__init__()
         self.keys = keys
+        self.claims_base = claims_base
 
     def name_seller(self, seller_id: UUID, name: str) -> None:
         """Record a seller's display name."""
@@ -97,6 +99,10 @@ class RedisProductDetailUnit(RedisUnit, ProductDetailUnit):
             if delta:
                 self.writes.hincrby(key, name, delta)
         self.writes.hset(key, {"version": str(version)})
+
+    def settle_claim(self, stock_id: UUID, order_id: UUID) -> None:
+        """Drop the checkout claim that the order's reservation, now counted, replaces."""
+        self.writes.hdel(held_key(self.claims_base, str(stock_id)), str(order_id))
 
 
 class ScriptClient(Protocol):
@@ -140,7 +146,7 @@ class RedisProductDetailView(RedisView[RedisProductDetailUnit]):
 
     def new_unit(self) -> RedisProductDetailUnit:
         """A unit for one batch of product-detail writes."""
-        return RedisProductDetailUnit(self.keys)
+        return RedisProductDetailUnit(self.keys, self.base)
 
     def product(self, product_id: UUID) -> dict[str, Any] | None:
         """A product's document with its seller's name and units available, or None.
