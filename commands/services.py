@@ -14,7 +14,7 @@ from commands.base import ContextApplication, Outcome
 from commands.carts import CartsApplication
 from commands.catalog import CatalogApplication
 from commands.customers import CustomersApplication, Shredder
-from commands.errors import SoldOut
+from commands.errors import SoldOut, StaleVersion
 from commands.inventory import InventoryApplication
 from commands.orders import OrdersApplication
 from commands.stream_batch import BatchedWritePath
@@ -130,12 +130,15 @@ class Commands:
         idempotency_key: str,
         expires_at: datetime,
         ctx: Context,
+        cart_version: int | None = None,
     ) -> Outcome:
         """Place an order from the shopper's cart at today's prices, then empty the cart.
 
         The order id derives from the shopper and the idempotency key, so a repeated
         checkout finds the order it already placed instead of placing a second one; it
-        empties the cart only if the cart still holds just what was ordered.
+        empties the cart only if the cart still holds just what was ordered. With
+        cart_version, a first checkout is refused (StaleVersion) unless the cart is still
+        at that version: the order holds the cart the shopper saw.
         """
         require_owner(ctx, shopper_id)
         order_id = order_id_for(shopper_id, idempotency_key)
@@ -144,6 +147,8 @@ class Commands:
             placed = self.orders.order(order_id)
         except NotFound:
             try:
+                if cart_version is not None and cart.version != cart_version:
+                    raise StaleVersion(cart_version, cart.version)
                 order = self._order_from(
                     cart, order_id, address_id, idempotency_key, expires_at, ctx
                 )
@@ -251,7 +256,7 @@ class Commands:
             log.warning("availability_unreadable", exc_info=True)
             return
         if gone:
-            raise SoldOut(f"sold out: {', '.join(sorted(map(str, gone)))}")
+            raise SoldOut.of(gone)
 
     def _release(self, order_id: UUID, product_ids: Collection[UUID]) -> None:
         """Drop the claims of a checkout that placed nothing (they would lapse in time)."""

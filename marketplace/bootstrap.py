@@ -52,6 +52,9 @@ from writeapi.app import create_app as create_write_app
 from writeapi.deps import WriteApiDeps
 
 AVAILABILITY_TIMEOUT_SECONDS = 0.2
+CART_CLAIMS_TIMEOUT_SECONDS = 1.0
+"""The sold-out gate's async Redis calls: they hold no thread, and a burst of a thousand
+checkouts makes the event loop itself late to read the first connection's answer."""
 IDEMPOTENCY_POOL_SIZE = 40
 """Connections of a command-API process for idempotency keys and its clock: a request with
 a key holds one while it runs (its claim's lock), and a process runs up to 40 at once
@@ -102,8 +105,14 @@ def projected_availability(settings: Settings) -> ProjectedAvailability:
         socket_timeout=AVAILABILITY_TIMEOUT_SECONDS,
         socket_connect_timeout=AVAILABILITY_TIMEOUT_SECONDS,
     )
+    url = stores(settings).redis_url
+    scripts = PipelinedRedis.from_url(url, timeout=CART_CLAIMS_TIMEOUT_SECONDS)
+    carts = RedisCartView(
+        client, redis_prefix(settings, CartProjection.name), scripts, follows=READERS
+    )
     prefix = redis_prefix(settings, ProductDetailProjection.name)
-    return ProjectedAvailability(RedisProductDetailView(client, prefix, follows=READERS))
+    view = RedisProductDetailView(client, prefix, follows=READERS)
+    return ProjectedAvailability(view, carts=carts, scripts=scripts)
 
 
 def log_tables(commands: Commands) -> dict[str, str]:
@@ -166,6 +175,7 @@ def build_write_deps(
         blobs=blob_store(settings),
         images=settings.images,
         clock=clock,
+        cart_claims=availability,
     )
 
 

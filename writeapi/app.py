@@ -116,6 +116,10 @@ def create_app(
         classify=request_category,
         tokens=deps.tokens,
         reserved=is_checkout,
-        unshed=[Middleware(SoldOutGate, commands=deps.commands, tokens=deps.tokens)],
+        unshed=[
+            Middleware(
+                SoldOutGate, commands=deps.commands, tokens=deps.tokens, claims=deps.cart_claims
+            )
+        ],
     )
     return app

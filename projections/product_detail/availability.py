@@ -9,12 +9,13 @@ from uuid import UUID
 
 import structlog
 
-from domain.inventory import stock_item_id
+from projections.carts.redis_view import RedisCartView
+from projections.completeness import ViewIncomplete
 from projections.metrics import VIEW_INCOMPLETE
 from projections.product_detail.claims import CLAIM, CLAIM_TTL_MS, RELEASE
 from projections.product_detail.projection import ProductDetailProjection
-from projections.product_detail.redis_view import RedisProductDetailView
-from projections.stores.redis.unit import text
+from projections.product_detail.redis_view import RedisProductDetailView, stock_key_id
+from projections.stores.redis.unit import ScriptClient, text
 
 log = structlog.get_logger()
 
@@ -28,9 +29,18 @@ class ProjectedAvailability:
     empty: products without their stock yet) refuses nothing.
     """
 
-    def __init__(self, view: RedisProductDetailView, ttl_ms: int = CLAIM_TTL_MS) -> None:
+    def __init__(
+        self,
+        view: RedisProductDetailView,
+        ttl_ms: int = CLAIM_TTL_MS,
+        *,
+        carts: RedisCartView | None = None,
+        scripts: ScriptClient | None = None,
+    ) -> None:
         self.view = view
         self.ttl_ms = ttl_ms
+        self.carts = carts
+        self._claim_async = None if scripts is None else scripts.register_script(CLAIM)
 
     @cached_property
     def _claim(self) -> Any:
@@ -43,10 +53,35 @@ class ProjectedAvailability:
     def claim(self, order_id: UUID, lines: Mapping[UUID, int]) -> set[UUID]:
         """Claim the lines' units for the order, or claim none and return the products
         without enough unclaimed units left. An order claimed already is admitted again."""
-        args = [*self.view.resolve_args(), self.view.base, str(order_id), self.ttl_ms]
+        return self._refused(
+            self._claim(keys=[self.view.pointer], args=self._args(order_id, lines))
+        )
+
+    async def claim_cart(
+        self, order_id: UUID, cart_id: UUID, shopper_id: UUID, version: int
+    ) -> set[UUID] | None:
+        """As claim(), for the lines of the shopper's cart as the carts view shows it at
+        version, without a thread or the event store; None when the view does not show that
+        cart at that version (or is incomplete): the caller then reads the cart itself."""
+        if self.carts is None or self._claim_async is None:
+            return None
+        try:
+            cart = await self.carts.cart_async(cart_id)
+        except ViewIncomplete:
+            return None
+        if cart is None or cart.version != version or cart.shopper_id != shopper_id:
+            return None
+        args = self._args(order_id, cart.lines)
+        return self._refused(await self._claim_async(keys=[self.view.pointer], args=args))
+
+    def _args(self, order_id: UUID, lines: Mapping[UUID, int]) -> list[str | int]:
+        args: list[str | int] = [*self.view.resolve_args(), self.view.base, str(order_id)]
+        args.append(self.ttl_ms)
         for product, units in lines.items():
-            args += [str(product), str(stock_item_id(product)), units]
-        reply = self._claim(keys=[self.view.pointer], args=args)
+            args += [str(product), stock_key_id(str(product)), units]
+        return args
+
+    def _refused(self, reply: list[bytes] | int) -> set[UUID]:
         if isinstance(reply, int):
             VIEW_INCOMPLETE.labels(ProductDetailProjection.name, "sold-out-check").inc()
             log.info("sold_out_check_skipped", reason="product-detail view incomplete")
@@ -55,5 +90,5 @@ class ProjectedAvailability:
 
     def release(self, order_id: UUID, product_ids: Collection[UUID]) -> None:
         """Drop the order's claims on these products (its checkout placed nothing)."""
-        stocks = [str(stock_item_id(product)) for product in product_ids]
+        stocks = [stock_key_id(str(product)) for product in product_ids]
         self._release(args=[self.view.base, str(order_id), *stocks])

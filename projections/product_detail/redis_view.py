@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any
 from uuid import UUID
 
 import redis
@@ -33,6 +33,7 @@ from projections.stores.redis.unit import (
     READ_COMPLETE,
     RedisUnit,
     RedisView,
+    ScriptClient,
     positions_key,
     text,
 )
@@ -103,18 +104,6 @@ class RedisProductDetailUnit(RedisUnit, ProductDetailUnit):
     def settle_claim(self, stock_id: UUID, order_id: UUID) -> None:
         """Drop the checkout claim that the order's reservation, now counted, replaces."""
         self.writes.hdel(held_key(self.claims_base, str(stock_id)), str(order_id))
-
-
-class ScriptClient(Protocol):
-    """An async Redis client that runs Lua scripts (redis.asyncio.Redis, or a leaner one)."""
-
-    def register_script(self, script: str) -> Any:
-        """A callable taking (keys, args) and awaiting the script's reply."""
-        ...
-
-    async def aclose(self) -> None:
-        """Close the client's connections."""
-        ...
 
 
 class RedisProductDetailView(RedisView[RedisProductDetailUnit]):
