@@ -11,7 +11,7 @@ from psycopg_pool import ConnectionPool
 from commands.services import Availability, Commands, CustomerOrders
 from commands.stream_batch import BatchedWritePath
 from commands.write_path import WritePathFactory
-from infra.apps import Closer
+from infra.apps import Closer, Serving
 from infra.auth import JwksKeys, TokenCodec
 from infra.blobs import blob_store
 from infra.clock import DatabaseClock
@@ -189,9 +189,11 @@ def write_app(
     limiter = rate_limiter(settings, WRITE_BUDGETS)
     app = create_write_app(
         deps,
-        rate_limiter=limiter,
-        shedder=load_shedder(settings.http, "command", settings.http.checkout_reserved_share),
-        owned=(deps.commands.close, deps.idempotency.close, *closing(limiter)),
+        Serving(
+            limiter,
+            load_shedder(settings.http, "command", settings.http.checkout_reserved_share),
+            (deps.commands.close, deps.idempotency.close, *closing(limiter)),
+        ),
     )
     freeze_startup_heap()
     return app
@@ -282,9 +284,9 @@ def read_app() -> FastAPI:
     limiter = rate_limiter(settings, READ_BUDGETS, scripts=hot)
     app = create_read_app(
         deps,
-        rate_limiter=limiter,
-        shedder=load_shedder(settings.http, "query"),
-        owned=(*deps.closers(), *closing(limiter)),
+        Serving(
+            limiter, load_shedder(settings.http, "query"), (*deps.closers(), *closing(limiter))
+        ),
     )
     freeze_startup_heap()
     return app

@@ -385,8 +385,8 @@ VERSIONED = {
         _orders,
         lambda w: w.order,
         Order,
-        prepare=lambda a, w: a.deps.commands.orders.ship(
-            w.order, w.seller_a, context(w.seller_a, "seller")
+        prepare=lambda a, w: a.deps.commands.orders.advance_part(
+            w.order, w.seller_a, Order.ship, context(w.seller_a, "seller")
         ),
     ),
 }

@@ -26,6 +26,7 @@ from domain.cart import Cart, cart_id_for
 from domain.errors import NotFound
 from domain.order import order_id_for
 from domain.order_lines import OrderStatus
+from infra.apps import Serving
 from infra.eventstore import eventsourcing_env
 from infra.idempotency import IdempotencyStore
 from infra.redis_pipeline import PipelinedRedis
@@ -152,7 +153,7 @@ async def test_the_command_api_refuses_a_sold_out_checkout_before_its_cap(
     codec = token_codec(settings.auth)
     deps = WriteApiDeps(commands=fast, tokens=codec, idempotency=idempotency)
     shedder = LoadShedder(1, metrics=SheddingMetrics.on(CollectorRegistry()))
-    app = create_app(deps, shedder=shedder)
+    app = create_app(deps, Serving(shedder=shedder))
     assert shedder.admit(reserved=True)  # the only slot is taken: what reaches the cap is shed
 
     async def check_out(shopper: uuid.UUID, key: str) -> httpx.Response:
