@@ -63,21 +63,34 @@ def deps_of(request: Request) -> AuditApiDeps:
 Deps = Annotated[AuditApiDeps, Depends(deps_of)]
 
 
-def record(
-    request: Request, deps: AuditApiDeps, caller: Principal, action: str, subject: str, **query: Any
-) -> int:
-    """Record that caller read subject (what the action names), with the query's values;
-    the read's id, for showed."""
-    shown = {key: str(value) for key, value in query.items() if value is not None}
-    request_id = getattr(request.state, "request_id", None)
-    return deps.access.record(Access(caller.sub, caller.role, action, subject, shown, request_id))
+@dataclass(frozen=True)
+class AuditCall:
+    """One audit request: the caller and the app's dependencies; it records what it reads."""
+
+    deps: AuditApiDeps
+    caller: Principal
+    request_id: str | None
+
+    def record(self, action: str, subject: str, **query: Any) -> int:
+        """Record that the caller read subject (what the action names), with the query's
+        values; the read's id, for showed."""
+        shown = {key: str(value) for key, value in query.items() if value is not None}
+        caller = self.caller
+        access = Access(caller.sub, caller.role, action, subject, shown, self.request_id)
+        return self.deps.access.record(access)
+
+    def showed(self, access_id: int, events: Iterable[dict[str, Any]]) -> None:
+        """Record, before they are sent, whose data the read's events are (auditapi.owners)."""
+        self.deps.access.add_subjects(access_id, owners(self.deps.reader, events))
+
+    def showed_stream(self, access_id: int, stream_id: UUID) -> None:
+        """Record, before the answer is sent, whose data one stream is."""
+        self.deps.access.add_subjects(access_id, stream_owners(self.deps.reader, stream_id))
 
 
-def showed(deps: AuditApiDeps, access_id: int, events: Iterable[dict[str, Any]]) -> None:
-    """Record, before they are sent, whose data the read's events are (auditapi.owners)."""
-    deps.access.add_subjects(access_id, owners(deps.reader, events))
+def audit_call(request: Request, caller: Auditor, deps: Deps) -> AuditCall:
+    """The request's caller (401 or 403 unless an auditor or admin) and the app's deps."""
+    return AuditCall(deps, caller, getattr(request.state, "request_id", None))
 
 
-def showed_stream(deps: AuditApiDeps, access_id: int, stream_id: UUID) -> None:
-    """Record, before the answer is sent, whose data one stream is."""
-    deps.access.add_subjects(access_id, stream_owners(deps.reader, stream_id))
+Call = Annotated[AuditCall, Depends(audit_call)]

@@ -145,15 +145,17 @@ def plan_carts(plan: Plan, shoppers: int, hot_share: float, rng: random.Random) 
         plan.addresses[shopper] = uuid4()
 
 
-def fill_cart(commands: Commands, shopper: UUID, address_id: UUID, lines: dict[UUID, int]) -> None:
-    """Register the shopper with one delivery address and put the lines in a new cart."""
+def fill_cart(commands: Commands, shopper: UUID, address_id: UUID, lines: dict[UUID, int]) -> int:
+    """Register the shopper with one delivery address and put the lines in a new cart; the
+    cart's version (its ETag)."""
     ctx = acting(shopper, "shopper")
     commands.customers.register_customer(shopper, "Shopper", "shopper@bench.example", ctx)
     address = {**ADDRESS, "country": "FR"}
     commands.customers.add_address(shopper, address_id, address, ctx, None)
-    commands.carts.create_cart(shopper, ctx)
+    outcome, _ = commands.carts.create_cart(shopper, ctx)
     for product, quantity in lines.items():
-        commands.add_to_cart(cart_id_for(shopper), product, quantity, ctx)
+        outcome = commands.add_to_cart(cart_id_for(shopper), product, quantity, ctx)
+    return outcome.version
 
 
 @dataclass(frozen=True)

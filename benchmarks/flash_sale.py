@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import random
 import sys
 import tempfile
@@ -32,12 +31,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 from uuid import UUID, uuid4
 
 import uvloop
 
 from benchmarks.checkout import Follower, acting, fill_cart, log, parallel, percentile
+from benchmarks.raw_http import Reply, post
 from benchmarks.stack import RunningStack, marketplace_up
 from benchmarks.verdict import Verdict, ratio, show_ratio
 from commands.services import Commands
@@ -48,6 +47,9 @@ from domain.order import Order
 from infra.eventstore import eventsourcing_env
 from infra.settings import PostgresSettings, Settings
 from marketplace.bootstrap import token_codec
+from marketplace.redis_views import cart_view, product_detail_view
+from projections.log import ContextLog
+from projections.stores.redis.unit import RedisView
 
 MODES = ("naive", "batched")
 LAUNCHERS = {"naive": (), "batched": ("--production",)}
@@ -61,11 +63,12 @@ PREPARE_THREADS = 16
 
 @dataclass
 class Shop:
-    """The hot product, its seller, and each buyer's delivery address."""
+    """The hot product, its seller, each buyer's delivery address and cart version (If-Match)."""
 
     product: UUID
     seller: UUID
     buyers: dict[UUID, UUID] = field(default_factory=dict)
+    carts: dict[UUID, int] = field(default_factory=dict)
 
 
 def prepare(commands: Commands, buyers: int, units: int) -> Shop:
@@ -79,7 +82,7 @@ def prepare(commands: Commands, buyers: int, units: int) -> Shop:
     shop.buyers = {uuid4(): uuid4() for _ in range(buyers)}
 
     def fill(buyer: UUID) -> None:
-        fill_cart(commands, buyer, shop.buyers[buyer], {shop.product: 1})
+        shop.carts[buyer] = fill_cart(commands, buyer, shop.buyers[buyer], {shop.product: 1})
 
     parallel(PREPARE_THREADS, fill, list(shop.buyers))
     return shop
@@ -96,6 +99,8 @@ class Answer:
     replied: float | None = None
     answered: float | None = None
     retries: int = 0
+    asked_by: Counter[int] = field(default_factory=Counter)
+    """The statuses that asked for the retries."""
 
 
 class Decisions:
@@ -126,50 +131,6 @@ class Decisions:
         self.follower.close()
 
 
-@dataclass(frozen=True)
-class Reply:
-    """An HTTP answer: status, headers (lower-case names) and JSON body, if any."""
-
-    status: int
-    headers: dict[str, str]
-    body: dict[str, Any]
-
-
-async def post(url: str, path: str, body: dict[str, str], headers: dict[str, str]) -> Reply:
-    """One HTTP/1.1 POST on a connection of its own (httpx costs more than the server here)."""
-    parts = urlsplit(url)
-    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
-    try:
-        payload = json.dumps(body).encode()
-        head = [f"POST {path} HTTP/1.1", f"Host: {parts.netloc}", "Connection: close"]
-        head += ["Content-Type: application/json", f"Content-Length: {len(payload)}"]
-        head += [f"{name}: {value}" for name, value in headers.items()]
-        writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + payload)
-        raw = await reader.read()
-    finally:
-        writer.close()
-    header_block, _, content = raw.partition(b"\r\n\r\n")
-    status_line, *lines = header_block.decode("latin-1").split("\r\n")
-    fields = dict(line.split(":", 1) for line in lines if ":" in line)
-    names = {k.strip().lower(): v.strip() for k, v in fields.items()}
-    if names.get("transfer-encoding") == "chunked":
-        content = unchunk(content)
-    decoded = json.loads(content) if content.strip() else {}
-    return Reply(int(status_line.split()[1]), names, decoded)
-
-
-def unchunk(content: bytes) -> bytes:
-    """The body of a chunked transfer encoding."""
-    out, rest = b"", content
-    while rest:
-        size_line, _, rest = rest.partition(b"\r\n")
-        size = int(size_line.split(b";")[0], 16)
-        if size == 0:
-            break
-        out, rest = out + rest[:size], rest[size + 2 :]
-    return out
-
-
 def asked_to_retry(reply: Reply) -> bool:
     """A 429 or 503, or a 409 saying the key's first request still runs: each with Retry-After."""
     in_progress = str(reply.body.get("type", "")).endswith("idempotency-in-progress")
@@ -184,6 +145,7 @@ async def rush(stack: RunningStack, shop: Shop, tokens: dict[UUID, str]) -> list
         await go.wait()
         answer = Answer(buyer, "error", started=time.perf_counter())
         headers = {"Authorization": f"Bearer {tokens[buyer]}", "Idempotency-Key": "flash"}
+        headers["If-Match"] = f'"{shop.carts[buyer]}"'
         body = {"address_id": str(shop.buyers[buyer])}
         path = f"/v1/carts/{cart_id_for(buyer)}/checkout"
         while True:
@@ -194,6 +156,7 @@ async def rush(stack: RunningStack, shop: Shop, tokens: dict[UUID, str]) -> list
                 return answer
             if asked_to_retry(reply) and answer.retries < 100:
                 answer.retries += 1
+                answer.asked_by[reply.status] += 1
                 wait = float(reply.headers.get("retry-after", "1"))
                 await asyncio.sleep(wait * random.uniform(0.5, 1.5))
                 continue
@@ -243,6 +206,23 @@ class Run:
         return None if self.verdict().failed else percentile(self.latencies(), 99)
 
 
+def wait_projected(
+    stack: RunningStack, settings: Settings, env: dict[str, str], timeout: float = 120.0
+) -> None:
+    """Until the stock and every cart prepare made show in their views (a buyer's If-Match
+    names its cart as the view shows it)."""
+    views: dict[str, RedisView[Any]] = {
+        "inventory": product_detail_view(settings, stack.redis_url),
+        "carts": cart_view(settings, stack.redis_url),
+    }
+    heads = {name: ContextLog(env, name).head() for name in views}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(
+        view.positions().get(name, 0) < heads[name] for name, view in views.items()
+    ):
+        time.sleep(0.2)
+
+
 def settle(commands: Commands, shop: Shop, units: int, timeout: float) -> StockItem:
     """Wait until the reserved orders are paid and their units sold (or the timeout)."""
     deadline = time.monotonic() + timeout
@@ -272,7 +252,7 @@ def run_mode(mode: str, args: argparse.Namespace, workdir: Path, started: float)
             codec = token_codec(settings.auth)
             tokens = {b: codec.issue(b, "shopper") for b in shop.buyers}
             log(f"{mode}: {args.buyers} buyers ready for {args.units} units", started)
-            time.sleep(2.0)  # the product-detail view shows the stock
+            wait_projected(stack, settings, env)
             decisions = Decisions(env)
             try:
                 began = time.perf_counter()
@@ -330,6 +310,8 @@ def describe(run: Run) -> list[str]:
     times = run.latencies()
     outcomes = Counter(a.outcome for a in run.answers)
     retries = sum(a.retries for a in run.answers)
+    asked_by = sum((a.asked_by for a in run.answers), Counter[int]())
+    by = ", ".join(f"{n} by {status}" for status, n in sorted(asked_by.items()))
     verdict = run.verdict()
     if verdict.failed:
         return [
@@ -340,7 +322,7 @@ def describe(run: Run) -> list[str]:
         f"{run.mode:8} answers: " + ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())),
         f"{'':8} time to answer p50 {percentile(times, 50) * 1000:7.0f} ms, "
         f"p99 {percentile(times, 99) * 1000:7.0f} ms, last {run.last_answer():5.2f} s; "
-        f"retries asked for {retries}",
+        f"retries asked for {retries} ({by or 'none'})",
         f"{'':8} HTTP reply p50 {percentile(run.replies(), 50) * 1000:7.0f} ms, "
         f"p99 {percentile(run.replies(), 99) * 1000:7.0f} ms",
     ]

@@ -1,5 +1,10 @@
 """Errors the command handlers raise beside the domain's own."""
 
+from __future__ import annotations
+
+from collections.abc import Iterable
+from uuid import UUID
+
 from domain.errors import RuleViolated
 
 
@@ -21,4 +26,10 @@ class TooMuchContention(Exception):
 
 
 class SoldOut(RuleViolated):
-    """The projected availability already shows none of a product left (refused early)."""
+    """The projected stock, less what other checkouts claimed, cannot cover a product of the
+    cart (refused early)."""
+
+    @classmethod
+    def of(cls, product_ids: Iterable[UUID]) -> SoldOut:
+        """The refusal naming these products."""
+        return cls(f"sold out: {', '.join(sorted(map(str, product_ids)))}")

@@ -74,36 +74,17 @@ class OrdersApplication(ContextApplication):
         """Confirm a paid order."""
         return self._change(order_id, lambda o: o.confirm(ctx))
 
-    def ship(
-        self,
-        order_id: UUID,
-        seller_id: UUID | None,
-        ctx: Context,
-        expected_version: int | None = None,
-    ) -> Outcome:
-        """Record that the seller shipped its part (the acting seller, or an admin; an admin
-        naming no seller ships the part of an order's only seller)."""
-        return self._sellers_part(order_id, seller_id, Order.ship, ctx, expected_version)
-
-    def deliver(
-        self,
-        order_id: UUID,
-        seller_id: UUID | None,
-        ctx: Context,
-        expected_version: int | None = None,
-    ) -> Outcome:
-        """Record that the seller's shipped part arrived (the acting seller, or an admin; an
-        admin naming no seller delivers the part of an order's only seller)."""
-        return self._sellers_part(order_id, seller_id, Order.deliver, ctx, expected_version)
-
-    def _sellers_part(
+    def advance_part(
         self,
         order_id: UUID,
         seller_id: UUID | None,
         step: Callable[[Order, UUID, Context], None],
         ctx: Context,
-        expected_version: int | None,
+        expected_version: int | None = None,
     ) -> Outcome:
+        """Take a step (Order.ship, Order.deliver) with one seller's part of an order: the
+        acting seller's, or an admin's choice; an admin naming no seller takes it with the
+        part of an order's only seller."""
         if seller_id is not None:
             require_owner(ctx, seller_id)
         elif ctx.role != ADMIN:

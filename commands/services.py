@@ -14,7 +14,7 @@ from commands.base import ContextApplication, Outcome
 from commands.carts import CartsApplication
 from commands.catalog import CatalogApplication
 from commands.customers import CustomersApplication, Shredder
-from commands.errors import SoldOut
+from commands.errors import SoldOut, StaleVersion
 from commands.inventory import InventoryApplication
 from commands.orders import OrdersApplication
 from commands.stream_batch import BatchedWritePath
@@ -34,8 +34,13 @@ log = structlog.get_logger()
 class Availability(Protocol):
     """Projected stock, read without the event store: it may refuse early, never grant."""
 
-    def sold_out(self, product_ids: Collection[UUID]) -> set[UUID]:
-        """Those of the products whose projected availability is zero."""
+    def claim(self, order_id: UUID, lines: Mapping[UUID, int]) -> set[UUID]:
+        """Claim the lines' units for the order, or claim none and return the products
+        without enough unclaimed units left; an order claimed already is admitted again."""
+        ...
+
+    def release(self, order_id: UUID, product_ids: Collection[UUID]) -> None:
+        """Drop the order's claims (its checkout placed nothing)."""
         ...
 
 
@@ -125,12 +130,15 @@ class Commands:
         idempotency_key: str,
         expires_at: datetime,
         ctx: Context,
+        cart_version: int | None = None,
     ) -> Outcome:
         """Place an order from the shopper's cart at today's prices, then empty the cart.
 
         The order id derives from the shopper and the idempotency key, so a repeated
         checkout finds the order it already placed instead of placing a second one; it
-        empties the cart only if the cart still holds just what was ordered.
+        empties the cart only if the cart still holds just what was ordered. With
+        cart_version, a first checkout is refused (StaleVersion) unless the cart is still
+        at that version: the order holds the cart the shopper saw.
         """
         require_owner(ctx, shopper_id)
         order_id = order_id_for(shopper_id, idempotency_key)
@@ -138,10 +146,18 @@ class Commands:
         try:
             placed = self.orders.order(order_id)
         except NotFound:
-            order = self._order_from(cart, order_id, address_id, idempotency_key, expires_at, ctx)
-            if self.customer_orders is not None:
-                self.customer_orders.add(shopper_id, order_id)
-            outcome, _ = self.orders.place(order)
+            try:
+                if cart_version is not None and cart.version != cart_version:
+                    raise StaleVersion(cart_version, cart.version)
+                order = self._order_from(
+                    cart, order_id, address_id, idempotency_key, expires_at, ctx
+                )
+                if self.customer_orders is not None:
+                    self.customer_orders.add(shopper_id, order_id)
+                outcome, _ = self.orders.place(order)
+            except Exception:
+                self._release(order_id, cart.lines)
+                raise
             placed = order
         else:
             outcome = Outcome(placed.id, placed.version, self.orders.log_name, None)
@@ -184,7 +200,7 @@ class Commands:
         return found
 
     def refuse_if_sold_out(self, shopper_id: UUID, idempotency_key: str) -> None:
-        """Refuse a first checkout of a cart holding a product shown sold out, changing nothing.
+        """Claim the cart's units for the checkout's order, or refuse it changing nothing.
 
         For the command API to call before it records the idempotency key: a refusal has no
         effect to replay, and a key whose order exists is left to check_out, which finds it.
@@ -194,10 +210,11 @@ class Commands:
         if self.availability is None:
             return
         cart = self.carts.load(cart_id_for(shopper_id), Cart)
+        order_id = order_id_for(shopper_id, idempotency_key)
         try:
-            self._refuse_sold_out(cart.lines)
+            self._refuse_sold_out(order_id, cart.lines)
         except SoldOut:
-            if not self._orders([order_id_for(shopper_id, idempotency_key)]):
+            if not self._orders([order_id]):
                 raise
 
     def _order_from(
@@ -211,7 +228,7 @@ class Commands:
     ) -> Order:
         if not cart.lines:
             raise RuleViolated("the cart is empty")
-        self._refuse_sold_out(cart.lines)
+        self._refuse_sold_out(order_id, cart.lines)
         customer = self.customers.load(cart.shopper_id, Customer)
         if customer.erased:
             raise RuleViolated("the customer's personal data is erased")
@@ -224,8 +241,9 @@ class Commands:
             order_id, cart.shopper_id, lines, expires_at, idempotency_key, ship_to, ctx
         )
 
-    def _refuse_sold_out(self, product_ids: Collection[UUID]) -> None:
-        """Refuse at once if the projected stock shows a product gone (a flash sale's tail).
+    def _refuse_sold_out(self, order_id: UUID, lines: Mapping[UUID, int]) -> None:
+        """Claim the lines for the order, or refuse at once if the projected stock, less what
+        other checkouts claimed, cannot cover them (a flash sale's tail).
 
         Only a refusal comes from the projection; a unit is granted by the reservation in
         the event store alone. If the projection cannot be read, checkout goes on.
@@ -233,12 +251,21 @@ class Commands:
         if self.availability is None:
             return
         try:
-            gone = self.availability.sold_out(product_ids)
+            gone = self.availability.claim(order_id, lines)
         except Exception:
             log.warning("availability_unreadable", exc_info=True)
             return
         if gone:
-            raise SoldOut(f"sold out: {', '.join(sorted(map(str, gone)))}")
+            raise SoldOut.of(gone)
+
+    def _release(self, order_id: UUID, product_ids: Collection[UUID]) -> None:
+        """Drop the claims of a checkout that placed nothing (they would lapse in time)."""
+        if self.availability is None:
+            return
+        try:
+            self.availability.release(order_id, product_ids)
+        except Exception:
+            log.warning("claims_not_released", exc_info=True)
 
     def _order_line(self, product_id: UUID, quantity: int) -> OrderLine:
         """The cart line at the product's current price, checked against the store."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 import structlog
 from fastapi import APIRouter, FastAPI
@@ -23,6 +24,20 @@ log = structlog.get_logger()
 
 Closer = Callable[[], object]
 """Releases something the app owns; may return an awaitable, which is awaited."""
+
+
+@dataclass(frozen=True)
+class Serving:
+    """What the serving process gives an app: the guards to put in front of it, and what
+    the app owns (its lifespan closes them)."""
+
+    rate_limiter: RateLimiter | None = None
+    shedder: LoadShedder | None = None
+    owned: Sequence[Closer] = ()
+
+
+BARE = Serving()
+"""No guards, nothing owned."""
 
 
 def api_app(
@@ -74,31 +89,30 @@ async def close_all(closers: Iterable[Closer]) -> None:
 
 def add_guards(
     app: FastAPI,
+    serving: Serving,
     *,
-    rate_limiter: RateLimiter | None,
-    shedder: LoadShedder | None,
     classify: Callable[[str, str], str | None],
     tokens: TokenCodec,
     speculate: Callable[[str, str], bool] | None = None,
     reserved: Callable[[str, str], bool] = nothing_reserved,
     unshed: Sequence[Middleware] = (),
 ) -> None:
-    """Put the guards given in front of the app's middleware so far.
+    """Put the guards serving gives in front of the app's middleware so far.
 
     The last added runs first: request ids, then unshed (answers cheap enough to give before
     any cap), then shedding (a counter), then rate limits (a Redis round trip), then what the
     app added before.
     """
-    if rate_limiter is not None:
+    if serving.rate_limiter is not None:
         app.add_middleware(
             RateLimitMiddleware,
-            limiter=rate_limiter,
+            limiter=serving.rate_limiter,
             classify=classify,
             tokens=tokens,
             speculate=speculate,
         )
-    if shedder is not None:
-        app.add_middleware(LoadSheddingMiddleware, shedder=shedder, reserved=reserved)
+    if serving.shedder is not None:
+        app.add_middleware(LoadSheddingMiddleware, shedder=serving.shedder, reserved=reserved)
     for middleware in reversed(unshed):
         app.add_middleware(middleware.cls, *middleware.args, **middleware.kwargs)
     app.add_middleware(RequestContextMiddleware)

@@ -6,6 +6,7 @@ import gc
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import orjson
@@ -27,23 +28,18 @@ SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 log = structlog.get_logger()
 
 
+@dataclass(eq=False)
 class Problem(Exception):
     """An HTTP problem raised from inside a route."""
 
-    def __init__(
-        self,
-        status: int,
-        slug: str,
-        title: str,
-        detail: str | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(detail or title)
-        self.status = status
-        self.slug = slug
-        self.title = title
-        self.detail = detail
-        self.headers = headers or {}
+    status: int
+    slug: str
+    title: str
+    detail: str | None = None
+    headers: dict[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        super().__init__(self.detail or self.title)
 
 
 def problem_response(

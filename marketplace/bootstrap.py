@@ -11,7 +11,7 @@ from psycopg_pool import ConnectionPool
 from commands.services import Availability, Commands, CustomerOrders
 from commands.stream_batch import BatchedWritePath
 from commands.write_path import WritePathFactory
-from infra.apps import Closer
+from infra.apps import Closer, Serving
 from infra.auth import JwksKeys, TokenCodec
 from infra.blobs import blob_store
 from infra.clock import DatabaseClock
@@ -52,6 +52,9 @@ from writeapi.app import create_app as create_write_app
 from writeapi.deps import WriteApiDeps
 
 AVAILABILITY_TIMEOUT_SECONDS = 0.2
+CART_CLAIMS_TIMEOUT_SECONDS = 1.0
+"""The sold-out gate's async Redis calls: they hold no thread, and a burst of a thousand
+checkouts makes the event loop itself late to read the first connection's answer."""
 IDEMPOTENCY_POOL_SIZE = 40
 """Connections of a command-API process for idempotency keys and its clock: a request with
 a key holds one while it runs (its claim's lock), and a process runs up to 40 at once
@@ -102,8 +105,14 @@ def projected_availability(settings: Settings) -> ProjectedAvailability:
         socket_timeout=AVAILABILITY_TIMEOUT_SECONDS,
         socket_connect_timeout=AVAILABILITY_TIMEOUT_SECONDS,
     )
+    url = stores(settings).redis_url
+    scripts = PipelinedRedis.from_url(url, timeout=CART_CLAIMS_TIMEOUT_SECONDS)
+    carts = RedisCartView(
+        client, redis_prefix(settings, CartProjection.name), scripts, follows=READERS
+    )
     prefix = redis_prefix(settings, ProductDetailProjection.name)
-    return ProjectedAvailability(RedisProductDetailView(client, prefix, follows=READERS))
+    view = RedisProductDetailView(client, prefix, follows=READERS)
+    return ProjectedAvailability(view, carts=carts, scripts=scripts)
 
 
 def log_tables(commands: Commands) -> dict[str, str]:
@@ -166,6 +175,7 @@ def build_write_deps(
         blobs=blob_store(settings),
         images=settings.images,
         clock=clock,
+        cart_claims=availability,
     )
 
 
@@ -179,9 +189,11 @@ def write_app(
     limiter = rate_limiter(settings, WRITE_BUDGETS)
     app = create_write_app(
         deps,
-        rate_limiter=limiter,
-        shedder=load_shedder(settings.http, "command", settings.http.checkout_reserved_share),
-        owned=(deps.commands.close, deps.idempotency.close, *closing(limiter)),
+        Serving(
+            limiter,
+            load_shedder(settings.http, "command", settings.http.checkout_reserved_share),
+            (deps.commands.close, deps.idempotency.close, *closing(limiter)),
+        ),
     )
     freeze_startup_heap()
     return app
@@ -272,9 +284,9 @@ def read_app() -> FastAPI:
     limiter = rate_limiter(settings, READ_BUDGETS, scripts=hot)
     app = create_read_app(
         deps,
-        rate_limiter=limiter,
-        shedder=load_shedder(settings.http, "query"),
-        owned=(*deps.closers(), *closing(limiter)),
+        Serving(
+            limiter, load_shedder(settings.http, "query"), (*deps.closers(), *closing(limiter))
+        ),
     )
     freeze_startup_heap()
     return app

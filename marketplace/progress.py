@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TextIO
 
 WIDTH = 30
@@ -13,29 +14,26 @@ LINE_SECONDS = 1.0
 """Not on a terminal (a log file, a pipe), a new line at most this often instead of redraws."""
 
 
+@dataclass(eq=False)
 class ProgressBar:
     """Draws `label |####....|  52%  3120/6000 events  2850 events/s  ETA 1s` as work goes on.
 
     On a terminal the line is redrawn in place; elsewhere a line is written now and then.
     """
 
-    def __init__(
-        self,
-        label: str,
-        total: int,
-        stream: TextIO,
-        clock: Callable[[], float] = time.monotonic,
-        unit: str = "events",
-    ) -> None:
-        self.label = label
-        self.unit = unit
-        self.total = total
-        self.stream = stream
-        self.clock = clock
-        self.started = clock()
-        self.done = 0
-        self.tty = stream.isatty()
-        self._drawn = float("-inf")
+    label: str
+    total: int
+    stream: TextIO
+    clock: Callable[[], float] = time.monotonic
+    unit: str = "events"
+    done: int = field(default=0, init=False)
+    started: float = field(init=False)
+    tty: bool = field(init=False)
+    _drawn: float = field(default=float("-inf"), init=False)
+
+    def __post_init__(self) -> None:
+        self.started = self.clock()
+        self.tty = self.stream.isatty()
 
     def update(self, done: int, total: int | None = None) -> None:
         """Record progress (done of total); redraw if it is time to."""

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
 
 from infra import openapi
-from infra.apps import Closer, add_guards, api_app
+from infra.apps import BARE, Serving, add_guards, api_app
 from infra.openapi import READY_RESPONSES
-from infra.ratelimit.limiter import RateLimiter
 from infra.readiness import Probe, probe_all, readiness_response
-from infra.shedding import LoadShedder
 from readapi.deps import ReadApiDeps
 from readapi.fastpath import ProductDetailFastPath
 from readapi.openapi import name_followed_logs
@@ -69,13 +65,7 @@ def cheap_read(method: str, path: str) -> bool:
     return method == "GET" and path.startswith("/v1/products/") and path.count("/") == 3
 
 
-def create_app(
-    deps: ReadApiDeps,
-    *,
-    rate_limiter: RateLimiter | None = None,
-    shedder: LoadShedder | None = None,
-    owned: Sequence[Closer] = (),
-) -> FastAPI:
+def create_app(deps: ReadApiDeps, serving: Serving = BARE) -> FastAPI:
     """Build the query API around its dependencies, with the guards given; its lifespan
     closes what it owns (pools, clients, the limiter) when the server stops."""
     app = api_app(
@@ -87,7 +77,7 @@ def create_app(
             for module in (products, images, search, carts, me, orders, sellers, analytics)
         ),
         deps,
-        owned,
+        serving.owned,
     )
     openapi.install(app, name_followed_logs(deps))
     install_problem_handlers(
@@ -115,8 +105,7 @@ def create_app(
     app.add_middleware(ProductDetailFastPath, deps=deps)
     add_guards(
         app,
-        rate_limiter=rate_limiter,
-        shedder=shedder,
+        serving,
         classify=request_category,
         tokens=deps.tokens,
         speculate=cheap_read,

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 
 from fastapi import FastAPI
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
-from infra.apps import Closer, add_guards, api_app
+from infra.apps import BARE, Serving, add_guards, api_app
 from infra.openapi import READY_RESPONSES
-from infra.ratelimit.limiter import RateLimiter
 from infra.readiness import Probe, probe_all, readiness_response
-from infra.shedding import LoadShedder
 from writeapi.deps import WriteApiDeps
 from writeapi.middleware import BodySizeLimitMiddleware
 from writeapi.problems import RETRY_AFTER_SECONDS, install_problem_handlers
@@ -69,13 +66,7 @@ def is_checkout(method: str, path: str) -> bool:
     return request_category(method, path) == "checkout"
 
 
-def create_app(
-    deps: WriteApiDeps,
-    *,
-    rate_limiter: RateLimiter | None = None,
-    shedder: LoadShedder | None = None,
-    owned: Sequence[Closer] = (),
-) -> FastAPI:
+def create_app(deps: WriteApiDeps, serving: Serving = BARE) -> FastAPI:
     """Build the command API around its dependencies, with the guards given; its lifespan
     closes what it owns (the event store, the idempotency pool, the limiter) when it stops."""
     app = api_app(
@@ -84,7 +75,7 @@ def create_app(
         ("sellers and customers", "products and stock", "carts", "orders", "health"),
         (module.router for module in (sellers, products, images, carts, orders)),
         deps,
-        owned,
+        serving.owned,
     )
     install_problem_handlers(app)
 
@@ -111,11 +102,14 @@ def create_app(
     )
     add_guards(
         app,
-        rate_limiter=rate_limiter,
-        shedder=shedder,
+        serving,
         classify=request_category,
         tokens=deps.tokens,
         reserved=is_checkout,
-        unshed=[Middleware(SoldOutGate, commands=deps.commands, tokens=deps.tokens)],
+        unshed=[
+            Middleware(
+                SoldOutGate, commands=deps.commands, tokens=deps.tokens, claims=deps.cart_claims
+            )
+        ],
     )
     return app

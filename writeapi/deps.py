@@ -16,6 +16,7 @@ from infra.idempotency import IdempotencyStore
 from infra.settings import ImageSettings
 from infra.web import caller_in
 from writeapi.execution import Call
+from writeapi.sold_out_gate import CartClaims
 
 
 @dataclass
@@ -42,6 +43,8 @@ class WriteApiDeps:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     """The time commands are decided at, payment deadlines included: the database's clock
     (infra.clock), which the checkout worker enforcing the deadlines reads too."""
+    cart_claims: CartClaims | None = None
+    """The sold-out gate's check from the projected cart, for a checkout naming its version."""
 
 
 def call_as(*roles: Role) -> Callable[..., Coroutine[Any, Any, Call]]:

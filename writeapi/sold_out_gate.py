@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from typing import Protocol
+from uuid import UUID
 
 import anyio.to_thread
 import structlog
@@ -13,9 +15,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from commands.errors import SoldOut
 from commands.services import Commands
 from domain.cart import cart_id_for
-from infra.auth import InvalidToken, KeysUnavailable, TokenCodec
-from infra.web import principal_of, problem_response
-from writeapi.execution import IDEMPOTENCY_KEY
+from domain.order import order_id_for
+from infra.auth import InvalidToken, KeysUnavailable, Principal, TokenCodec
+from infra.web import Problem, principal_of, problem_response
+from writeapi.execution import IDEMPOTENCY_KEY, expected_version
 
 CHECKOUT = re.compile(r"^/v1/carts/([^/]+)/checkout$")
 CHECKED = "sold_out_checked"
@@ -24,18 +27,30 @@ CALLERS = frozenset({"shopper", "admin"})
 log = structlog.get_logger()
 
 
-class SoldOutGate:
-    """Pure ASGI: answer 409 sold-out to a checkout the projection shows sold out, at once.
+class CartClaims(Protocol):
+    """Checkout claims taken from the projected cart, on the event loop (no thread, no store)."""
 
-    It runs outside the load shedder, so a refusal (two event-store reads and one Redis read,
-    Commands.refuse_if_sold_out) takes no in-flight slot: the tail of a flash sale waits for
-    one of `threads` threads instead of being shed and retried. It only looks at a checkout
-    of the caller's own cart with a valid token and Idempotency-Key, as the route would take
-    it; with `max_waiting` checks waiting already (so that none waits long: a queue of
-    thousands made single requests wait over a minute on a loaded machine), and for anything
-    else, the request goes on to the shedder and the route unchanged, which check again.
-    The checks are counted as they enter, not by the limiter's queue: anyio's to_thread
-    yields before it queues, so a burst of a thousand found that queue empty and all waited.
+    async def claim_cart(
+        self, order_id: UUID, cart_id: UUID, shopper_id: UUID, version: int
+    ) -> set[UUID] | None:
+        """Claim the cart's units for the order as the carts view shows it at version, or
+        return the products refused; None when the view does not show the cart so."""
+        ...
+
+
+class SoldOutGate:
+    """Pure ASGI: answer 409 sold-out to a checkout that the projected stock, less other
+    checkouts' claims, cannot cover, at once.
+
+    It runs outside the load shedder, so a refusal takes no in-flight slot. It only looks at
+    a checkout of the caller's own cart with a valid token and Idempotency-Key, as the route
+    would take it. With If-Match naming the cart's version, as the carts view shows it, the
+    check is one Redis script on the event loop (CartClaims). Otherwise it reads the cart
+    from the event store (Commands.refuse_if_sold_out) on one of `threads` threads, unless
+    `max_waiting` checks wait already (so that none waits long: a queue of thousands made
+    single requests wait over a minute on a loaded machine); the checks are counted as they
+    enter, not by the limiter's queue, since anyio's to_thread yields before it queues.
+    Anything else goes on to the shedder and the route unchanged, which check again.
     """
 
     def __init__(
@@ -43,12 +58,14 @@ class SoldOutGate:
         app: ASGIApp,
         commands: Commands,
         tokens: TokenCodec,
+        claims: CartClaims | None = None,
         threads: int = 8,
         max_waiting: int = 64,
     ) -> None:
         self.app = app
         self.commands = commands
         self.tokens = tokens
+        self.claims = claims
         self.limiter = CapacityLimiter(threads)
         self.max_checks = threads + max_waiting
         self.checking = 0
@@ -58,11 +75,7 @@ class SoldOutGate:
             await self.app(scope, receive, send)
             return
         request = Request(scope)
-        self.checking += 1
-        try:
-            refusal = await self._refusal(request)
-        finally:
-            self.checking -= 1
+        refusal = await self._refusal(request)
         if refusal is None:
             await self.app(scope, receive, send)
             return
@@ -70,13 +83,12 @@ class SoldOutGate:
         await response(scope, receive, send)
 
     def _looks(self, scope: Scope) -> bool:
-        """Whether this is a checkout the gate may answer, with room to wait for a thread."""
+        """Whether this is a checkout the gate may answer."""
         return (
             self.commands.availability is not None
             and scope["type"] == "http"
             and scope["method"] == "POST"
             and CHECKOUT.match(scope["path"]) is not None
-            and self.checking < self.max_checks
         )
 
     async def _refusal(self, request: Request) -> SoldOut | None:
@@ -94,13 +106,45 @@ class SoldOutGate:
         if match.group(1) != str(cart_id_for(caller.sub)):
             return None
         try:
-            await anyio.to_thread.run_sync(
-                self.commands.refuse_if_sold_out, caller.sub, key, limiter=self.limiter
-            )
+            gone = await self._claimed_from_view(request, caller, key)
+            if gone is None:
+                gone = await self._claimed_from_store(caller, key)
         except SoldOut as refused:
             return refused
         except Exception:
             log.warning("sold_out_gate_failed", exc_info=True)
             return None
-        request.state.sold_out_checked = True
+        if gone is not None:
+            request.state.sold_out_checked = True
         return None
+
+    async def _claimed_from_view(
+        self, request: Request, caller: Principal, key: str
+    ) -> set[UUID] | None:
+        """Claim from the projected cart at the If-Match version: SoldOut, or set() when
+        claimed, or None when the view cannot tell (or no If-Match, or no claims)."""
+        try:
+            version = expected_version(request)
+        except Problem:
+            return None
+        if version is None or self.claims is None:
+            return None
+        order_id = order_id_for(caller.sub, key)
+        gone = await self.claims.claim_cart(order_id, cart_id_for(caller.sub), caller.sub, version)
+        if gone:
+            raise SoldOut.of(gone)
+        return gone
+
+    async def _claimed_from_store(self, caller: Principal, key: str) -> set[UUID] | None:
+        """Claim from the cart in the event store on a thread: SoldOut, or set() when claimed,
+        or None when too many checks wait already."""
+        if self.checking >= self.max_checks:
+            return None
+        self.checking += 1
+        try:
+            await anyio.to_thread.run_sync(
+                self.commands.refuse_if_sold_out, caller.sub, key, limiter=self.limiter
+            )
+        finally:
+            self.checking -= 1
+        return set()

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
-from auditapi.deps import Auditor, Deps, record
+from auditapi.deps import Call
 from auditapi.events import plain
 from auditapi.params import ANSWERS, Limit
 from auditapi.schemas import AccessPage
@@ -17,9 +17,7 @@ router = APIRouter(tags=["access"], responses=ANSWERS)
 
 @router.get("/v1/audit/access", response_model=AccessPage)
 def access(
-    request: Request,
-    caller: Auditor,
-    deps: Deps,
+    call: Call,
     subject: Annotated[
         str | None,
         Query(min_length=1, max_length=128, description="What was read: a stream id, log or flow."),
@@ -30,8 +28,8 @@ def access(
 ) -> dict[str, Any]:
     """The recorded audit reads, oldest first: of one subject (who looked at this customer's
     data?), by one reader, or all."""
-    record(request, deps, caller, "access", subject or str(reader or "*"), reader=reader)
-    reads = deps.access.reads(subject=subject, reader=reader, after=after, limit=limit)
+    call.record("access", subject or str(reader or "*"), reader=reader)
+    reads = call.deps.access.reads(subject=subject, reader=reader, after=after, limit=limit)
     return {
         "reads": plain(reads),
         "next_after": reads[-1]["id"] if len(reads) == limit else None,

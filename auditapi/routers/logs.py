@@ -8,10 +8,10 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from starlette.responses import StreamingResponse
 
-from auditapi.deps import AuditApiDeps, Auditor, Deps, record, showed
+from auditapi.deps import AuditCall, Call
 from auditapi.events import Recorded
 from auditapi.params import ANSWERS, NOT_FOUND, After, Limit, Time, not_found, refuse, time_range
 from auditapi.queries import documents
@@ -51,31 +51,30 @@ def log_query(
 Filters = Annotated[LogQuery, Depends(log_query)]
 
 
-def known_log(deps: AuditApiDeps, name: str) -> str:
+def known_log(reader: EventReader, name: str) -> str:
     """name, if the reader reads such a log; else 404."""
-    if name not in deps.reader.logs:
-        raise not_found(f"log {name!r}; known: {', '.join(deps.reader.logs)}")
+    if name not in reader.logs:
+        raise not_found(f"log {name!r}; known: {', '.join(reader.logs)}")
     return name
 
 
 @router.get("/v1/audit/logs", response_model=Logs)
-def logs(request: Request, caller: Auditor, deps: Deps) -> dict[str, Any]:
+def logs(call: Call) -> dict[str, Any]:
     """The logs there are: one per bounded context, or the one shared log."""
-    record(request, deps, caller, "logs", "*")
-    return {"logs": list(deps.reader.logs)}
+    call.record("logs", "*")
+    return {"logs": list(call.deps.reader.logs)}
 
 
 @router.get("/v1/audit/logs/{log}/events", response_model=LogPage, responses={404: NOT_FOUND})
-def log_events(
-    log: str, request: Request, caller: Auditor, deps: Deps, filters: Filters, limit: Limit = 100
-) -> dict[str, Any]:
+def log_events(log: str, call: Call, filters: Filters, limit: Limit = 100) -> dict[str, Any]:
     """One log's events, paged by position, filtered by event type, actor, time range and
     stream."""
-    known_log(deps, log)
-    read = record(request, deps, caller, "log", log, **vars(filters))
-    page = deps.reader.log(log, filters, limit)
-    events = documents(deps.reader, page)
-    showed(deps, read, events)
+    reader = call.deps.reader
+    known_log(reader, log)
+    read = call.record("log", log, **vars(filters))
+    page = reader.log(log, filters, limit)
+    events = documents(reader, page)
+    call.showed(read, events)
     return {
         "log": log,
         "events": events,
@@ -94,23 +93,21 @@ def log_events(
         404: NOT_FOUND,
     },
 )
-def export(
-    log: str, request: Request, caller: Auditor, deps: Deps, filters: Filters
-) -> StreamingResponse:
+def export(log: str, call: Call, filters: Filters) -> StreamingResponse:
     """The log's events matching the filters, as newline-delimited JSON, streamed a page at a
     time: constant memory for any range."""
-    known_log(deps, log)
-    read = record(request, deps, caller, "export", log, **vars(filters))
+    reader = call.deps.reader
+    known_log(reader, log)
+    read = call.record("export", log, **vars(filters))
     chunks = (
-        exported(deps, read, documents(deps.reader, page))
-        for page in pages(deps.reader, log, filters)
+        exported(call, read, documents(reader, page)) for page in pages(reader, log, filters)
     )  # one chunk per page: a send (and a hop from the thread pool) per page, not per event
     return StreamingResponse(chunks, media_type=NDJSON)
 
 
-def exported(deps: AuditApiDeps, read: int, events: list[dict[str, Any]]) -> bytes:
+def exported(call: AuditCall, read: int, events: list[dict[str, Any]]) -> bytes:
     """One page of an export as NDJSON, whose data it is recorded first."""
-    showed(deps, read, events)
+    call.showed(read, events)
     return b"".join(orjson.dumps(document) + b"\n" for document in events)
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
-from auditapi.deps import Auditor, Deps, record, showed, showed_stream
+from auditapi.deps import Call
 from auditapi.params import ANSWERS, NOT_FOUND, Limit, Time, aware, not_found, refuse
 from auditapi.queries import UnknownStream, documents, links, state_at
 from auditapi.reader import WHOLE_STREAM, StreamQuery
@@ -25,20 +25,16 @@ AfterVersion = Annotated[
     responses={404: NOT_FOUND},
 )
 def stream(
-    stream_id: UUID,
-    request: Request,
-    caller: Auditor,
-    deps: Deps,
-    after_version: AfterVersion = -1,
-    limit: Limit = 100,
+    stream_id: UUID, call: Call, after_version: AfterVersion = -1, limit: Limit = 100
 ) -> dict[str, Any]:
     """All events of one aggregate, in any context, paged by version."""
-    read = record(request, deps, caller, "stream", str(stream_id), after_version=after_version)
-    page = deps.reader.stream(stream_id, StreamQuery(after_version), limit)
-    if not page and not deps.reader.stream(stream_id, WHOLE_STREAM, 1):
+    read = call.record("stream", str(stream_id), after_version=after_version)
+    reader = call.deps.reader
+    page = reader.stream(stream_id, StreamQuery(after_version), limit)
+    if not page and not reader.stream(stream_id, WHOLE_STREAM, 1):
         raise not_found(f"stream {stream_id}")
-    events = documents(deps.reader, page)
-    showed(deps, read, events) if events else showed_stream(deps, read, stream_id)
+    events = documents(reader, page)
+    call.showed(read, events) if events else call.showed_stream(read, stream_id)
     return {
         "stream_id": str(stream_id),
         "events": events,
@@ -56,15 +52,15 @@ def stream(
         404: NOT_FOUND,
     },
 )
-def stream_links(stream_id: UUID, request: Request, caller: Auditor, deps: Deps) -> dict[str, Any]:
+def stream_links(stream_id: UUID, call: Call) -> dict[str, Any]:
     """The streams this one points at: a product's stock item, a stock item's product, an
     order's fulfilments, stock items and payments, a fulfilment's order."""
-    read = record(request, deps, caller, "links", str(stream_id))
+    read = call.record("links", str(stream_id))
     try:
-        found = links(deps.reader, stream_id)
+        found = links(call.deps.reader, stream_id)
     except UnknownStream:
         raise not_found(f"stream {stream_id}") from None
-    showed_stream(deps, read, stream_id)
+    call.showed_stream(read, stream_id)
     return found
 
 
@@ -75,9 +71,7 @@ def stream_links(stream_id: UUID, request: Request, caller: Auditor, deps: Deps)
 )
 def past_state(
     stream_id: UUID,
-    request: Request,
-    caller: Auditor,
-    deps: Deps,
+    call: Call,
     version: Annotated[int | None, Query(ge=0, le=2**62)] = None,
     at: Time = None,
 ) -> dict[str, Any]:
@@ -86,12 +80,12 @@ def past_state(
     if (version is None) == (at is None):
         raise refuse("give exactly one of version and at")
     aware("at", at)
-    read = record(request, deps, caller, "state", str(stream_id), version=version, at=at)
+    read = call.record("state", str(stream_id), version=version, at=at)
     try:
-        found = state_at(deps.reader, stream_id, version=version, at=at)
+        found = state_at(call.deps.reader, stream_id, version=version, at=at)
     except UnknownStream:
         raise not_found(f"stream {stream_id}") from None
-    showed_stream(deps, read, stream_id)
+    call.showed_stream(read, stream_id)
     if found is None or (version is not None and found.version != version):
         raise not_found(f"state of {stream_id} at {version if at is None else at}")
     return {

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 
-from auditapi.deps import Auditor, Deps, record, showed
+from auditapi.deps import Call
 from auditapi.params import ANSWERS, NOT_FOUND, Limit, not_found, refuse
 from auditapi.queries import causation_tree, documents, trace_point
 from auditapi.reader import TracePoint
@@ -26,9 +26,7 @@ Cursor = Annotated[
 @router.get("/v1/audit/traces/{correlation_id}", response_model=Trace, responses={404: NOT_FOUND})
 def trace(
     correlation_id: CorrelationId,
-    request: Request,
-    caller: Auditor,
-    deps: Deps,
+    call: Call,
     after: Cursor = None,
     limit: Limit = 1000,
 ) -> dict[str, Any]:
@@ -39,12 +37,12 @@ def trace(
         point = TracePoint.decode(after) if after is not None else None
     except ValueError as error:
         raise refuse(str(error)) from None
-    read = record(request, deps, caller, "trace", correlation_id, after=after)
-    found = deps.reader.correlated(correlation_id, limit, point)
+    read = call.record("trace", correlation_id, after=after)
+    found = call.deps.reader.correlated(correlation_id, limit, point)
     if not found and point is None:
         raise not_found(f"events with correlation id {correlation_id!r}")
-    events = documents(deps.reader, found)
-    showed(deps, read, events)
+    events = documents(call.deps.reader, found)
+    call.showed(read, events)
     next_after = trace_point(events[-1]) if len(found) == limit else None
     return {
         "correlation_id": correlation_id,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
-from auditapi.deps import Auditor, Deps, record
+from auditapi.deps import Call
 from auditapi.params import ANSWERS
 from auditapi.schemas import Verification
 from infra.audit.checkpoints import DevelopmentKey
@@ -16,7 +16,7 @@ router = APIRouter(tags=["verify"], responses=ANSWERS)
 
 
 @router.get("/v1/audit/verify", response_model=Verification)
-def verify(request: Request, caller: Auditor, deps: Deps) -> dict[str, Any]:
+def verify(call: Call) -> dict[str, Any]:
     """Recompute each log's hash chain against the signed checkpoints of its head.
 
     `ok` is true when every log verified; otherwise each broken log names the first position
@@ -26,9 +26,9 @@ def verify(request: Request, caller: Auditor, deps: Deps) -> dict[str, Any]:
     is also published as metrics (`audit_chain_intact` and others, per log). In production
     without MARKETPLACE_AUDIT_VERIFY_KEY (or the signing key) it answers 503.
     """
-    record(request, deps, caller, "verify", "*")
+    call.record("verify", "*")
     try:
-        verdicts = deps.verify()
+        verdicts = call.deps.verify()
     except DevelopmentKey as error:
         raise Problem(
             503, "audit-key-missing", "No key to check checkpoints with", str(error)

@@ -7,9 +7,12 @@ from functools import cached_property
 from typing import Any
 from uuid import UUID
 
+import redis
+
 from projections.carts.projection import CartProjection, CartUnit
 from projections.completeness import ViewIncomplete
-from projections.stores.redis.unit import READ_COMPLETE, RedisUnit, RedisView, text
+from projections.stores.redis.unit import READ_COMPLETE, RedisUnit, RedisView, ScriptClient, text
+from projections.versions import WRITERS
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,19 @@ class RedisCartUnit(RedisUnit, CartUnit):
 
 
 class RedisCartView(RedisView[RedisCartUnit]):
-    """Writes and reads the carts view under one key prefix."""
+    """Writes and reads the carts view under one key prefix (cart_async: on async_client)."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        base: str,
+        async_client: ScriptClient | None = None,
+        *,
+        follows: str = WRITERS,
+        version: int | None = None,
+    ) -> None:
+        super().__init__(client, base, follows=follows, version=version)
+        self._read_async = None if async_client is None else async_client.register_script(READ_CART)
 
     @cached_property
     def _read(self) -> Any:
@@ -74,7 +89,20 @@ class RedisCartView(RedisView[RedisCartUnit]):
 
         ViewIncomplete if the version read is not complete (projections.completeness).
         """
-        reply = self._read(keys=[self.pointer], args=[*self.resolve_args(), str(cart_id)])
+        return self._lines(cart_id, self._read(keys=[self.pointer], args=self._args(cart_id)))
+
+    async def cart_async(self, cart_id: UUID) -> CartLines | None:
+        """As cart(), on the async client: the event loop waits, no thread does."""
+        if self._read_async is None:
+            raise RuntimeError("this view was built without an async client")
+        return self._lines(
+            cart_id, await self._read_async(keys=[self.pointer], args=self._args(cart_id))
+        )
+
+    def _args(self, cart_id: UUID) -> list[str]:
+        return [*self.resolve_args(), str(cart_id)]
+
+    def _lines(self, cart_id: UUID, reply: Any) -> CartLines | None:
         if isinstance(reply, int):
             raise ViewIncomplete(CartProjection.name)
         flat_meta, flat_lines = reply

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, Protocol
 from uuid import UUID
 
+from domain.inventory import StockItem
 from domain.product import Product
 from domain.product_images import VARIANTS
 from domain.seller import Seller
@@ -103,6 +104,9 @@ class ProductDetailUnit(StockCountersUnit, Protocol):
     def update_product(self, product_id: UUID, fields: dict[str, Any], version: int) -> None:
         """Overwrite some fields of a product's document."""
 
+    def settle_claim(self, stock_id: UUID, order_id: UUID) -> None:
+        """Drop the checkout claim that the order's reservation, now counted, replaces."""
+
 
 class ProductDetailProjection(StockCounting[ProductDetailUnit]):
     """Product details with seller name and units available (received - reserved - sold)."""
@@ -121,6 +125,13 @@ class ProductDetailProjection(StockCounting[ProductDetailUnit]):
     def suspend_seller(self, event: Seller.Suspended, unit: ProductDetailUnit) -> None:
         """Mark a seller suspended."""
         unit.suspend_seller(event.originator_id)
+
+    @handles(StockItem.UnitsReserved)
+    def reserve_units(self, event: StockItem.UnitsReserved, unit: ProductDetailUnit) -> None:
+        """Count the reserved units, and settle the order's checkout claim on them in the
+        same batch, so that they never count twice (projections.product_detail.claims)."""
+        self.move_stock(event, unit)
+        unit.settle_claim(event.originator_id, event.order_id)
 
     @handles(Product.Listed)
     def list_product(self, event: Product.Listed, unit: ProductDetailUnit) -> None:

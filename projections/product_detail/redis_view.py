@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any
 from uuid import UUID
 
 import redis
@@ -22,6 +22,7 @@ import redis.asyncio
 from domain.inventory import stock_item_id
 from domain.product_images import VARIANTS
 from projections.completeness import ViewIncomplete
+from projections.product_detail.claims import held_key
 from projections.product_detail.projection import (
     ProductDetailProjection,
     ProductDetailUnit,
@@ -32,6 +33,7 @@ from projections.stores.redis.unit import (
     READ_COMPLETE,
     RedisUnit,
     RedisView,
+    ScriptClient,
     positions_key,
     text,
 )
@@ -61,9 +63,10 @@ class Keys:
 class RedisProductDetailUnit(RedisUnit, ProductDetailUnit):
     """The Redis writes of one batch, named for what they mean (a ProductDetailUnit)."""
 
-    def __init__(self, keys: Keys) -> None:
+    def __init__(self, keys: Keys, claims_base: str) -> None:
         super().__init__()
         self.keys = keys
+        self.claims_base = claims_base
 
     def name_seller(self, seller_id: UUID, name: str) -> None:
         """Record a seller's display name."""
@@ -98,17 +101,9 @@ class RedisProductDetailUnit(RedisUnit, ProductDetailUnit):
                 self.writes.hincrby(key, name, delta)
         self.writes.hset(key, {"version": str(version)})
 
-
-class ScriptClient(Protocol):
-    """An async Redis client that runs Lua scripts (redis.asyncio.Redis, or a leaner one)."""
-
-    def register_script(self, script: str) -> Any:
-        """A callable taking (keys, args) and awaiting the script's reply."""
-        ...
-
-    async def aclose(self) -> None:
-        """Close the client's connections."""
-        ...
+    def settle_claim(self, stock_id: UUID, order_id: UUID) -> None:
+        """Drop the checkout claim that the order's reservation, now counted, replaces."""
+        self.writes.hdel(held_key(self.claims_base, str(stock_id)), str(order_id))
 
 
 class RedisProductDetailView(RedisView[RedisProductDetailUnit]):
@@ -140,7 +135,7 @@ class RedisProductDetailView(RedisView[RedisProductDetailUnit]):
 
     def new_unit(self) -> RedisProductDetailUnit:
         """A unit for one batch of product-detail writes."""
-        return RedisProductDetailUnit(self.keys)
+        return RedisProductDetailUnit(self.keys, self.base)
 
     def product(self, product_id: UUID) -> dict[str, Any] | None:
         """A product's document with its seller's name and units available, or None.

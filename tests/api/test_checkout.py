@@ -41,8 +41,11 @@ async def checkout(
     caller: UUID | None = None,
     role: Role = "shopper",
     cart: UUID | None = None,
+    if_match: str | None = None,
 ) -> httpx.Response:
     headers = api.auth(caller or w.shopper_a, role)
+    if if_match is not None:
+        headers["If-Match"] = if_match
     if key is not None:
         headers["Idempotency-Key"] = key
     return await api.client.post(
@@ -96,6 +99,25 @@ async def test_checkout_places_the_order_empties_the_cart_and_replays(api: Api) 
     assert problem["type"] == "urn:marketplace:problem:rule-violated"
     assert "empty" in problem["detail"]
     assert api.positions() == after
+
+
+async def test_checkout_with_if_match_holds_the_cart_the_shopper_saw(api: Api) -> None:
+    w = World.build(api)
+    current = api.deps.commands.carts.load(w.cart, Cart).version
+    before = api.positions()
+
+    stale = await checkout(api, w, "seen", if_match=f'"{current - 1}"')
+    problem = assert_problem(stale, 412)
+    assert problem["type"] == "urn:marketplace:problem:stale-version"
+    assert f"expected version {current - 1}, aggregate is at version {current}" in problem["detail"]
+    assert api.positions() == before
+
+    placed = await checkout(api, w, "seen-now", if_match=f'"{current}"')
+    assert placed.status_code == 202, placed.text
+    again = await checkout(api, w, "seen-now", if_match=f'"{current}"')
+    assert again.status_code == 202, again.text
+    assert again.json()["order_id"] == placed.json()["order_id"]
+    assert api.deps.commands.carts.load(w.cart, Cart).version == current + 1
 
 
 async def test_a_retry_the_key_store_forgot_finds_the_same_order(api: Api) -> None:

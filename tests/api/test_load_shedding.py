@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 from starlette.responses import Response
 
+from infra.apps import Serving
 from infra.ratelimit.limiter import RateLimiter
 from infra.ratelimit.metrics import RateLimitMetrics
 from infra.settings import RateLimitSettings, RedisSettings, Settings
@@ -68,7 +69,7 @@ async def held_api(
     shedder = LoadShedder(
         shedder_cap, reserved_share=0.2, api="command", metrics=SheddingMetrics.on(registry)
     )
-    app = create_app(api.deps, shedder=shedder, rate_limiter=limiter)
+    app = create_app(api.deps, Serving(limiter, shedder))
     release = asyncio.Event()
 
     async def slow() -> Response:

@@ -15,6 +15,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
+from infra.apps import Serving
 from infra.ratelimit.limiter import RateLimiter
 from infra.ratelimit.metrics import RateLimitMetrics
 from infra.settings import RateLimitSettings, RedisSettings, Settings
@@ -69,7 +70,7 @@ async def limited(api: Api, settings: Settings) -> AsyncIterator[Limited]:
     registry = CollectorRegistry()
     limiter = rate_limiter(settings, RATE_LIMITED, RateLimitMetrics.on(registry))
     assert limiter is not None
-    app = create_app(api.deps, rate_limiter=limiter)
+    app = create_app(api.deps, Serving(rate_limiter=limiter))
     async with AsyncExitStack() as stack:
 
         def client(ip: str) -> httpx.AsyncClient:

@@ -385,8 +385,8 @@ VERSIONED = {
         _orders,
         lambda w: w.order,
         Order,
-        prepare=lambda a, w: a.deps.commands.orders.ship(
-            w.order, w.seller_a, context(w.seller_a, "seller")
+        prepare=lambda a, w: a.deps.commands.orders.advance_part(
+            w.order, w.seller_a, Order.ship, context(w.seller_a, "seller")
         ),
     ),
 }
@@ -433,6 +433,11 @@ IF_MATCH_READERS = ("expected_version(", "call.update(")
 """What a route that honours If-Match calls: the version itself, or Call.update."""
 
 
+TESTED_ELSEWHERE = {("POST", "/v1/carts/{cart_id}/checkout")}
+"""Checkout's If-Match names the cart's version, not the order's it answers with: see
+tests/api/test_checkout.py::test_checkout_with_if_match_holds_the_cart_the_shopper_saw."""
+
+
 def test_every_if_match_route_is_covered(shared: Api) -> None:
     honours = {
         (method, route.path)
@@ -440,7 +445,8 @@ def test_every_if_match_route_is_covered(shared: Api) -> None:
         if any(mark in inspect.getsource(route.endpoint) for mark in IF_MATCH_READERS)
         for method in route.methods
     }
-    assert len(honours) == len(VERSIONED), sorted(honours)
+    assert honours >= TESTED_ELSEWHERE
+    assert len(honours - TESTED_ELSEWHERE) == len(VERSIONED), sorted(honours)
     assert honours <= mutating_operations(shared.app)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from domain.money import Money
+from domain.order import Order
 from domain.order_lines import OrderStatus
 from infra.settings import Settings
 from tests.checkout.shop import Gateway, Shop, acting, checkout_worker, wait_for
@@ -35,7 +36,9 @@ def test_cancel_voids_and_gives_units_back_ship_captures_refunds_give_money_back
         wait_for(lambda: shop.order(cancelled).payment_voided, 30)
         wait_for(lambda: shop.stock(product).available == 2, 30)
 
-        shop.commands.orders.ship(kept, shop.seller, acting(shop.seller, "seller"))
+        shop.commands.orders.advance_part(
+            kept, shop.seller, Order.ship, acting(shop.seller, "seller")
+        )
         wait_for(lambda: (charge_of(gateway, kept) or {}).get("state") == "captured", 30)
 
         seller = acting(shop.seller, "seller")

@@ -11,6 +11,7 @@ from psycopg_pool import ConnectionPool
 
 from commands.checkout import PaymentJob
 from domain.base import Cause
+from domain.money import Money
 from workers.checkout.book import TABLES, DueExpiry, PostgresCheckoutBook
 
 pytestmark = pytest.mark.postgres
@@ -42,7 +43,7 @@ def booked(book: PostgresCheckoutBook, *steps: tuple[str, tuple[object, ...]]) -
 
 def placed(book: PostgresCheckoutBook, expires_at: datetime) -> uuid.UUID:
     order_id = uuid.uuid4()
-    booked(book, ("open_order", (order_id, 4200, "EUR", expires_at, PLACED)))
+    booked(book, ("open_order", (order_id, Money(4200, "EUR"), expires_at, PLACED)))
     return order_id
 
 
@@ -120,7 +121,7 @@ def test_a_shipped_order_is_due_for_capture(book: PostgresCheckoutBook) -> None:
         ("await_authorisation", (order_id, RESERVED)),
         ("authorised", (order_id, "pay_1")),
         ("confirmed", (order_id,)),
-        ("queue_capture", (order_id, "pay_1", 4200, "EUR", CAPTURED)),
+        ("queue_capture", (order_id, "pay_1", Money(4200, "EUR"), CAPTURED)),
     )
     (capture,) = book.claim_payments(datetime.now(UTC), 10, LEASE)
     assert (capture.kind, capture.payment_id, capture.amount_minor) == ("capture", "pay_1", 4200)
@@ -147,10 +148,10 @@ def test_each_refund_of_an_order_is_its_own_call(book: PostgresCheckoutBook) -> 
     order_id = placed(book, datetime.now(UTC) + timedelta(minutes=15))
     booked(
         book,
-        ("queue_capture", (order_id, "pay_1", 4200, "EUR", CAPTURED)),
-        ("queue_refund", (order_id, "r1", "pay_1", 1000, "EUR", REFUNDED)),
-        ("queue_refund", (order_id, "r2", "pay_1", 500, "EUR", REFUNDED)),
-        ("queue_refund", (order_id, "r2", "pay_1", 500, "EUR", REFUNDED)),
+        ("queue_capture", (order_id, "pay_1", Money(4200, "EUR"), CAPTURED)),
+        ("queue_refund", (order_id, "r1", "pay_1", Money(1000, "EUR"), REFUNDED)),
+        ("queue_refund", (order_id, "r2", "pay_1", Money(500, "EUR"), REFUNDED)),
+        ("queue_refund", (order_id, "r2", "pay_1", Money(500, "EUR"), REFUNDED)),
     )
     due = book.claim_payments(datetime.now(UTC), 10, LEASE)
     refunds = sorted((d.reference, d.amount_minor, d.cause) for d in due if d.kind == "refund")

@@ -22,6 +22,7 @@ from starlette.testclient import TestClient
 from domain.cart import cart_id_for
 from domain.order import Order
 from domain.order_lines import OrderStatus
+from infra.apps import Serving
 from infra.settings import Settings
 from marketplace.bootstrap import build_write_deps
 from tests.checkout.shop import Gateway, Shop, checkout_worker, database_now, wait_for
@@ -63,7 +64,7 @@ def check_out_through_the_api(
         environment="test", checkout={"expiry_seconds": int(EXPIRY.total_seconds())}
     )
     deps = build_write_deps(api_settings, sold_out_fast_path=False)
-    app = create_app(deps, owned=(deps.commands.close, deps.idempotency.close))
+    app = create_app(deps, Serving(owned=(deps.commands.close, deps.idempotency.close)))
     headers = {
         "Authorization": f"Bearer {deps.tokens.issue(shopper, 'shopper')}",
         "Idempotency-Key": "skewed",

@@ -14,6 +14,7 @@ from psycopg_pool import ConnectionPool
 from commands.checkout import PaymentSettlement
 from commands.services import Commands
 from domain.base import Cause
+from domain.money import Money
 from infra.eventstore import eventsourcing_env
 from infra.settings import PostgresSettings, Settings
 from tests.checkout.shop import wait_for
@@ -67,7 +68,7 @@ def queue_authorisations(book: PostgresCheckoutBook, count: int) -> list[str]:
         order_id = uuid.uuid4()
         with book.unit_of_work() as unit:
             expires = datetime.now(UTC) + timedelta(minutes=15)
-            unit.open_order(order_id, 4200, "EUR", expires, CAUSE)
+            unit.open_order(order_id, Money(4200, "EUR"), expires, CAUSE)
             unit.await_authorisation(order_id, CAUSE)
             unit.track("orders", position, position + 1)
         ids.append(str(order_id))

@@ -22,16 +22,20 @@ from starlette.types import Receive, Scope, Send
 from commands.base import Outcome
 from commands.errors import SoldOut
 from commands.services import Commands
-from domain.cart import cart_id_for
+from domain.cart import Cart, cart_id_for
 from domain.errors import NotFound
 from domain.order import order_id_for
 from domain.order_lines import OrderStatus
+from infra.apps import Serving
 from infra.eventstore import eventsourcing_env
 from infra.idempotency import IdempotencyStore
+from infra.redis_pipeline import PipelinedRedis
 from infra.settings import PostgresSettings, RedisSettings, Settings
 from infra.shedding import LoadShedder, SheddingMetrics
 from marketplace.bootstrap import log_tables, postgres_pool, token_codec
 from marketplace.projectors import opened, redis_prefix
+from projections.carts.projection import CartProjection
+from projections.carts.redis_view import RedisCartView
 from projections.product_detail.availability import ProjectedAvailability
 from projections.product_detail.projection import ProductDetailProjection
 from projections.product_detail.redis_view import RedisProductDetailView
@@ -149,7 +153,7 @@ async def test_the_command_api_refuses_a_sold_out_checkout_before_its_cap(
     codec = token_codec(settings.auth)
     deps = WriteApiDeps(commands=fast, tokens=codec, idempotency=idempotency)
     shedder = LoadShedder(1, metrics=SheddingMetrics.on(CollectorRegistry()))
-    app = create_app(deps, shedder=shedder)
+    app = create_app(deps, Serving(shedder=shedder))
     assert shedder.admit(reserved=True)  # the only slot is taken: what reaches the cap is shed
 
     async def check_out(shopper: uuid.UUID, key: str) -> httpx.Response:
@@ -220,3 +224,62 @@ async def test_the_sold_out_gate_lets_a_burst_past_its_bound_go_on_at_once(
         gate.limiter.release()
         checked = [await next(burst), await next(burst)]
     assert (passed_on, checked) == ([418, 418], [409, 409])
+
+
+async def test_the_sold_out_gate_claims_from_the_projected_cart_that_if_match_names(
+    projected: Projected, redis_server: str
+) -> None:
+    settings, shop, fast = projected.settings, projected.shop, projected.fast
+    gone, last = shop.product(1), shop.product(1)
+    shop.register_shoppers(4)
+    moved_on, first, second, third = shop.shoppers
+    shop.fill_carts(gone, [moved_on])
+    shop.fill_carts(last, [first, second, third])
+    shop.commands.inventory.adjust_stock(gone, -1, "damaged", acting(shop.seller, "seller"))
+    projected.project()
+    with opened(CartProjection.name, settings) as worker:
+        worker.catch_up()
+    seen = shop.commands.carts.load(cart_id_for(moved_on), Cart).version
+    ctx = acting(moved_on, "shopper")
+    now = shop.commands.carts.remove_item(cart_id_for(moved_on), gone, ctx, seen).version
+    scripts = PipelinedRedis.from_url(redis_server)
+    carts = RedisCartView(
+        redis.Redis.from_url(redis_server), redis_prefix(settings, CartProjection.name), scripts
+    )
+    claims = ProjectedAvailability(projected.view, carts=carts, scripts=scripts)
+    codec = token_codec(settings.auth)
+
+    async def beyond(scope: Scope, receive: Receive, send: Send) -> None:
+        await PlainTextResponse("past the gate", status_code=418)(scope, receive, send)
+
+    gate = SoldOutGate(beyond, commands=fast, tokens=codec, claims=claims)
+
+    async def check_out(shopper: uuid.UUID, version: int | None) -> int:
+        headers = {"Authorization": f"Bearer {codec.issue(shopper, 'shopper')}"}
+        headers["Idempotency-Key"] = "if-match"
+        if version is not None:
+            headers["If-Match"] = f'"{version}"'
+        answer = await client.post(
+            f"/v1/carts/{cart_id_for(shopper)}/checkout",
+            json={"address_id": str(shop.address_ids[shopper])},
+            headers=headers,
+        )
+        return answer.status_code
+
+    def version(shopper: uuid.UUID) -> int:
+        return shop.commands.carts.load(cart_id_for(shopper), Cart).version
+
+    transport = httpx.ASGITransport(app=gate)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            assert await check_out(moved_on, seen) == 409  # the cart as the view shows it
+            assert await check_out(moved_on, now) == 418  # not shown yet: read from the store
+            assert await check_out(moved_on, None) == 418
+            assert await check_out(first, version(first)) == 418  # claims the last unit
+            assert await check_out(second, version(second)) == 409  # first holds it
+            assert await check_out(first, version(first)) == 418  # a retry stays admitted
+            claims.release(order_id_for(first, "if-match"), [last])
+            assert await check_out(third, None) == 418  # the store path claims too
+            assert await check_out(second, version(second)) == 409
+    finally:
+        await scripts.aclose()

@@ -86,7 +86,9 @@ class OrderDesk:
         return self.commands.orders.fail_payment(order_id, "card declined", self._system())
 
     def ship(self, order_id: uuid.UUID, seller: uuid.UUID, at: datetime | None = None) -> Outcome:
-        return self.commands.orders.ship(order_id, seller, self.ctx(seller, "seller", at))
+        return self.commands.orders.advance_part(
+            order_id, seller, Order.ship, self.ctx(seller, "seller", at)
+        )
 
     def deliver(self, order_id: uuid.UUID, seller: uuid.UUID) -> Outcome:
         ctx = self._system()

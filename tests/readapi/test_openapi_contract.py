@@ -14,6 +14,7 @@ import schemathesis
 from commands.services import Commands
 from domain.base import Context
 from domain.money import Money
+from infra.apps import Serving
 from infra.auth import Role
 from infra.eventstore import eventsourcing_env
 from infra.settings import Settings
@@ -107,7 +108,7 @@ def query_api_schema(
         followed = [ContextLog(env, name) for name in projection.contexts]
         logs.extend(followed)
         Worker(projection, view, followed).catch_up()
-    app = create_app(deps, owned=deps.closers())
+    app = create_app(deps, Serving(owned=deps.closers()))
     try:
         yield fuzzing.load(app, deps.tokens, roles_for)
     finally:

@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry
 from starlette.responses import Response
 from structlog.testing import capture_logs
 
+from infra.apps import Serving
 from infra.local.redis import LocalRedis
 from infra.ratelimit.limiter import RateLimiter
 from infra.ratelimit.metrics import RateLimitMetrics
@@ -44,7 +45,7 @@ async def browsing(
     reader: Reader, limiter: RateLimiter | None = None, shedder: LoadShedder | None = None
 ) -> AsyncIterator[tuple[Any, Any]]:
     """The query API on the reader's views with the guards given; clients per client IP."""
-    app = create_app(reader.deps, rate_limiter=limiter, shedder=shedder)
+    app = create_app(reader.deps, Serving(limiter, shedder))
     clients: list[httpx.AsyncClient] = []
 
     def client(ip: str) -> httpx.AsyncClient:

@@ -95,9 +95,7 @@ class RecordingBook:
     def track(self, log: str, after: int, position: int) -> None:
         """Positions are not this test's business."""
 
-    def open_order(
-        self, order_id: UUID, total_minor: int, currency: str, expires_at: datetime, cause: Cause
-    ) -> None:
+    def open_order(self, order_id: UUID, total: Money, expires_at: datetime, cause: Cause) -> None:
         self.causes["deadline"] = cause
 
     def await_authorisation(self, order_id: UUID, cause: Cause) -> None:
@@ -115,19 +113,11 @@ class RecordingBook:
     def abandoned(self, order_id: UUID, cause: Cause) -> None:
         self.causes["void"] = cause
 
-    def queue_capture(
-        self, order_id: UUID, payment_id: str, amount_minor: int, currency: str, cause: Cause
-    ) -> None:
+    def queue_capture(self, order_id: UUID, payment_id: str, amount: Money, cause: Cause) -> None:
         self.causes["capture"] = cause
 
     def queue_refund(
-        self,
-        order_id: UUID,
-        refund_id: str,
-        payment_id: str,
-        amount_minor: int,
-        currency: str,
-        cause: Cause,
+        self, order_id: UUID, refund_id: str, payment_id: str, amount: Money, cause: Cause
     ) -> None:
         self.causes["refund"] = cause
 

@@ -19,6 +19,7 @@ from psycopg_pool import ConnectionPool
 
 from commands.checkout import PaymentJob
 from domain.base import Cause
+from domain.money import Money
 from projections.stores.postgres.unit import PostgresUnit, PostgresView
 
 TABLES = (
@@ -83,15 +84,13 @@ def _ids(cause: Cause) -> tuple[str, str]:
 class CheckoutBookUnit(PostgresUnit):
     """One batch's book changes, in the transaction that moves the position."""
 
-    def open_order(
-        self, order_id: UUID, total_minor: int, currency: str, expires_at: datetime, cause: Cause
-    ) -> None:
+    def open_order(self, order_id: UUID, total: Money, expires_at: datetime, cause: Cause) -> None:
         """Start watching an order's payment deadline, set by the cause."""
         self.cursor.execute(
             "INSERT INTO checkout_orders (order_id, total_minor, currency, expires_at, "
             "causation_id, correlation_id) VALUES (%s, %s, %s, %s, %s, %s) "
             "ON CONFLICT DO NOTHING",
-            (order_id, total_minor, currency, expires_at, *_ids(cause)),
+            (order_id, total.minor, total.currency, expires_at, *_ids(cause)),
         )
 
     def await_authorisation(self, order_id: UUID, cause: Cause) -> None:
@@ -147,33 +146,31 @@ class CheckoutBookUnit(PostgresUnit):
         )
         self.confirmed(order_id)
 
-    def queue_capture(
-        self, order_id: UUID, payment_id: str, amount_minor: int, currency: str, cause: Cause
-    ) -> None:
+    def queue_capture(self, order_id: UUID, payment_id: str, amount: Money, cause: Cause) -> None:
         """Queue the capture of the order's payment; nothing else is due for the order."""
-        self.cursor.execute(
-            "INSERT INTO checkout_payment_jobs (order_id, kind, amount_minor, currency, "
-            "payment_id, due_at, causation_id, correlation_id) "
-            "VALUES (%s, 'capture', %s, %s, %s, now(), %s, %s) ON CONFLICT DO NOTHING",
-            (order_id, amount_minor, currency, payment_id, *_ids(cause)),
-        )
+        self._queue_payment(order_id, "capture", "", payment_id, amount, cause)
         self.cursor.execute("DELETE FROM checkout_orders WHERE order_id = %s", (order_id,))
 
     def queue_refund(
-        self,
-        order_id: UUID,
-        refund_id: str,
-        payment_id: str,
-        amount_minor: int,
-        currency: str,
-        cause: Cause,
+        self, order_id: UUID, refund_id: str, payment_id: str, amount: Money, cause: Cause
     ) -> None:
         """Queue the refund of part of a captured payment."""
+        self._queue_payment(order_id, "refund", refund_id, payment_id, amount, cause)
+
+    def _queue_payment(
+        self,
+        order_id: UUID,
+        kind: str,
+        reference: str,
+        payment_id: str,
+        amount: Money,
+        cause: Cause,
+    ) -> None:
         self.cursor.execute(
             "INSERT INTO checkout_payment_jobs (order_id, kind, reference, amount_minor, "
             "currency, payment_id, due_at, causation_id, correlation_id) "
-            "VALUES (%s, 'refund', %s, %s, %s, %s, now(), %s, %s) ON CONFLICT DO NOTHING",
-            (order_id, refund_id, amount_minor, currency, payment_id, *_ids(cause)),
+            "VALUES (%s, %s, %s, %s, %s, %s, now(), %s, %s) ON CONFLICT DO NOTHING",
+            (order_id, kind, reference, amount.minor, amount.currency, payment_id, *_ids(cause)),
         )
 
     def _drop_job(self, order_id: UUID, kind: str) -> None:

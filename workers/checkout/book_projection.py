@@ -7,6 +7,7 @@ from typing import ClassVar, Protocol
 from uuid import UUID
 
 from domain.base import Cause
+from domain.money import Money
 from domain.order import Order
 from projections.handlers import handles
 from projections.runtime import Projection, Unit
@@ -15,9 +16,7 @@ from projections.runtime import Projection, Unit
 class CheckoutBookUnit(Unit, Protocol):
     """The book changes of one batch, committed with the batch's position."""
 
-    def open_order(
-        self, order_id: UUID, total_minor: int, currency: str, expires_at: datetime, cause: Cause
-    ) -> None:
+    def open_order(self, order_id: UUID, total: Money, expires_at: datetime, cause: Cause) -> None:
         """Start watching an order's payment deadline, set by the cause."""
 
     def await_authorisation(self, order_id: UUID, cause: Cause) -> None:
@@ -35,19 +34,11 @@ class CheckoutBookUnit(Unit, Protocol):
     def abandoned(self, order_id: UUID, cause: Cause) -> None:
         """Cancelled or expired: stop the deadline and authorisation; void a held payment."""
 
-    def queue_capture(
-        self, order_id: UUID, payment_id: str, amount_minor: int, currency: str, cause: Cause
-    ) -> None:
+    def queue_capture(self, order_id: UUID, payment_id: str, amount: Money, cause: Cause) -> None:
         """Queue the capture of the order's payment."""
 
     def queue_refund(
-        self,
-        order_id: UUID,
-        refund_id: str,
-        payment_id: str,
-        amount_minor: int,
-        currency: str,
-        cause: Cause,
+        self, order_id: UUID, refund_id: str, payment_id: str, amount: Money, cause: Cause
     ) -> None:
         """Queue the refund of part of a captured payment."""
 
@@ -65,10 +56,8 @@ class CheckoutBookProjection(Projection[CheckoutBookUnit]):
     @handles(Order.Placed)
     def open_order(self, event: Order.Placed, unit: CheckoutBookUnit) -> None:
         """Watch a placed order's payment deadline."""
-        total = sum(line.subtotal.minor for line in event.order_lines)
-        unit.open_order(
-            event.originator_id, total, event.currency, event.expires_at, Cause.of(event)
-        )
+        total = Money(sum(line.subtotal.minor for line in event.order_lines), event.currency)
+        unit.open_order(event.originator_id, total, event.expires_at, Cause.of(event))
 
     @handles(Order.StockReserved)
     def await_authorisation(self, event: Order.StockReserved, unit: CheckoutBookUnit) -> None:
@@ -102,22 +91,13 @@ class CheckoutBookProjection(Projection[CheckoutBookUnit]):
     @handles(Order.PaymentCaptured)
     def queue_capture(self, event: Order.PaymentCaptured, unit: CheckoutBookUnit) -> None:
         """Queue the capture of an order's payment."""
-        unit.queue_capture(
-            event.originator_id,
-            event.payment_id,
-            event.amount_minor,
-            event.currency,
-            Cause.of(event),
-        )
+        amount = Money(event.amount_minor, event.currency)
+        unit.queue_capture(event.originator_id, event.payment_id, amount, Cause.of(event))
 
     @handles(Order.Refunded)
     def queue_refund(self, event: Order.Refunded, unit: CheckoutBookUnit) -> None:
         """Queue the refund of part of a captured payment."""
+        amount = Money(event.amount_minor, event.currency)
         unit.queue_refund(
-            event.originator_id,
-            event.refund_id,
-            event.payment_id,
-            event.amount_minor,
-            event.currency,
-            Cause.of(event),
+            event.originator_id, event.refund_id, event.payment_id, amount, Cause.of(event)
         )

@@ -87,15 +87,21 @@ def clear_cart(cart_id: UUID, call: ShopperCall) -> Response:
     return call.update(None, lambda ctx, version: carts.clear(cart_id, ctx, version))
 
 
-@router.post("/{cart_id}/checkout", **command(LIMITED, NOT_FOUND, key_required=True, status=202))
+@router.post(
+    "/{cart_id}/checkout",
+    **command(LIMITED, NOT_FOUND, key_required=True, status=202, if_match=True),
+)
 def check_out(cart_id: UUID, body: Checkout, call: ShopperCall, expiry: CheckoutExpiry) -> Response:
     """Place an order from the cart at today's prices and empty the cart.
 
     An Idempotency-Key is required: the order id derives from the shopper and the key,
     so a retry with the same key answers with the same order and never places a second.
     Stock and payment follow asynchronously; the order's status is at the Location.
+    With If-Match (the cart's ETag), a first checkout is refused 412 unless the cart is
+    still at that version, and a flash sale's sold-out answer comes without a store read.
     """
     key = call.required_idempotency_key()
+    cart_version = call.expected_version()
     commands = call.commands
     checked = getattr(call.request.state, CHECKED, False)
     if cart_id == cart_id_for(call.principal.sub) and not checked:
@@ -103,7 +109,9 @@ def check_out(cart_id: UUID, body: Checkout, call: ShopperCall, expiry: Checkout
 
     def place(ctx: Context) -> Reply:
         shopper_id = cart_owner(commands.carts, cart_id, call.principal)
-        outcome = commands.check_out(shopper_id, body.address_id, key, ctx.at + expiry, ctx)
+        outcome = commands.check_out(
+            shopper_id, body.address_id, key, ctx.at + expiry, ctx, cart_version
+        )
         order_id = outcome.aggregate_id
         placed_now = outcome.position is not None
         status = "placed" if placed_now else str(commands.orders.order(order_id).status)

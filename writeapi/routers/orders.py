@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from commands.base import Outcome
 from domain.money import Money
+from domain.order import Order
 from writeapi.deps import SellerCall, ShopperCall
 from writeapi.execution import Call, Reply
 from writeapi.openapi import NOT_FOUND, command
@@ -41,10 +42,12 @@ def ship_order(order_id: UUID, body: SellerPart, call: SellerCall) -> Response:
 
     The first shipment of an order also captures its payment; shipping again changes nothing.
     """
-    version = call.expected_version()
     seller_id = seller_of_part(body, call)
     orders = call.commands.orders
-    return call.run(body, lambda ctx: Reply(orders.ship(order_id, seller_id, ctx, version)))
+    return call.update(
+        body,
+        lambda ctx, version: orders.advance_part(order_id, seller_id, Order.ship, ctx, version),
+    )
 
 
 @router.post("/{order_id}/deliveries", **command(NOT_FOUND, if_match=True))
@@ -53,10 +56,12 @@ def deliver_order(order_id: UUID, body: SellerPart, call: SellerCall) -> Respons
 
     The order is delivered once every seller's part is; delivering again changes nothing.
     """
-    version = call.expected_version()
     seller_id = seller_of_part(body, call)
     orders = call.commands.orders
-    return call.run(body, lambda ctx: Reply(orders.deliver(order_id, seller_id, ctx, version)))
+    return call.update(
+        body,
+        lambda ctx, version: orders.advance_part(order_id, seller_id, Order.deliver, ctx, version),
+    )
 
 
 @router.post("/{order_id}/refunds", **command(NOT_FOUND, key_required=True, status=202))

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from uuid import UUID
 
 from fastapi import APIRouter
 from starlette.responses import Response
 
+from commands.base import Outcome
+from domain.base import Context
 from writeapi.deps import AdminCall, SellerCall, ShopperCall
-from writeapi.execution import Reply
+from writeapi.execution import Call, Reply
 from writeapi.openapi import ERASURE_REFUSED, NOT_FOUND, command
 from writeapi.schemas import (
     AddAddress,
+    Contact,
     RegisterCustomer,
     RegisterSeller,
     SellerAddress,
@@ -25,13 +29,8 @@ router = APIRouter(prefix="/v1", tags=["sellers and customers"])
 @router.post("/sellers", **command(status=201))
 def register_seller(body: RegisterSeller, call: SellerCall) -> Response:
     """Register the calling seller (an admin may name another seller id)."""
-    seller_id = body.seller_id or call.principal.sub
-    catalog = call.commands.catalog
-    return call.create(
-        body,
-        lambda ctx: catalog.register_seller(seller_id, body.name, body.email, ctx),
-        "/v1/sellers",
-    )
+    register = call.commands.catalog.register_seller
+    return registered(call, body, body.seller_id, register, "/v1/sellers")
 
 
 @router.patch("/sellers/{seller_id}", **command(NOT_FOUND, if_match=True))
@@ -66,13 +65,8 @@ def suspend_seller(seller_id: UUID, body: SuspendSeller, call: AdminCall) -> Res
 @router.post("/customers", **command(status=201))
 def register_customer(body: RegisterCustomer, call: ShopperCall) -> Response:
     """Register the calling shopper as a customer."""
-    customer_id = body.customer_id or call.principal.sub
-    customers = call.commands.customers
-    return call.create(
-        body,
-        lambda ctx: customers.register_customer(customer_id, body.name, body.email, ctx),
-        "/v1/customers",
-    )
+    register = call.commands.customers.register_customer
+    return registered(call, body, body.customer_id, register, "/v1/customers")
 
 
 @router.post(
@@ -102,3 +96,16 @@ def erase_customer(customer_id: UUID, call: ShopperCall) -> Response:
     """
     commands = call.commands
     return call.run(None, lambda ctx: Reply(commands.erase_customer(customer_id, ctx)))
+
+
+def registered(
+    call: Call,
+    body: Contact,
+    named: UUID | None,
+    register: Callable[[UUID, str, str, Context], Outcome],
+    under: str,
+) -> Response:
+    """Register the caller, or the id an admin named, with the body's name and email: a 201
+    located under/<id>."""
+    registrant = named or call.principal.sub
+    return call.create(body, lambda ctx: register(registrant, body.name, body.email, ctx), under)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import redis
 
@@ -107,6 +107,18 @@ class RedisUnit:
 
 
 UnitT = TypeVar("UnitT", bound=RedisUnit)
+
+
+class ScriptClient(Protocol):
+    """An async Redis client that runs Lua scripts (redis.asyncio.Redis, or a leaner one)."""
+
+    def register_script(self, script: str) -> Any:
+        """A callable taking (keys, args) and awaiting the script's reply."""
+        ...
+
+    async def aclose(self) -> None:
+        """Close the client's connections."""
+        ...
 
 
 class RedisView(ABC, Generic[UnitT]):
