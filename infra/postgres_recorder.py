@@ -30,7 +30,7 @@ from eventsourcing.postgres import (
     PostgresTrackingRecorder,
 )
 from eventsourcing.utils import Environment, EnvType
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Composable, Composed, Identifier
 
 from infra.audit.chain import digest
 from infra.audit.postgres_chain import ChainTable
@@ -147,6 +147,9 @@ class ArrayInsertPostgresRecorder(PostgresApplicationRecorder):
     run (a lock held across round trips would make every other process's appends wait on
     this one's scheduling). The events' digests are computed before, outside the lock.
     The same statement indexes the events by correlation id (infra.audit.postgres_correlation).
+    New persons' data keys (infra.personal) are inserted in the same pipeline and transaction,
+    before the lock, so they commit or roll back with the events without lengthening the time
+    the lock is held. Statements are rendered once, not at each append.
     The database's insert function (POSTGRES_ENABLE_DB_FUNCTIONS) would bypass both the lock
     and the chain; the platform never enables it.
     """
@@ -168,11 +171,15 @@ class ArrayInsertPostgresRecorder(PostgresApplicationRecorder):
             table=Identifier(self.events_table_name),
             id_type=Identifier(self.datastore.originator_id_type),
         )
-        kept = self.correlation.kept_by("ins")
-        self.append_statement = self.chain.appending(insert, kept)
-        self.keyed_append_statement = self.chain.appending(
-            insert, kept, SQL("made_keys AS ({})").format(new_keys_insert(self.datastore.schema))
-        )
+        self.append_statement: bytes | Composed = self.chain.appending(
+            insert, self.correlation.kept_by("ins")
+        ).as_bytes(None)
+        self.keys_statement = new_keys_insert(self.datastore.schema).as_bytes(None)
+        self.lock_table_statements = [
+            q.as_bytes(None) if isinstance(q, Composable) else q for q in self.lock_table_statements
+        ]
+        notify = SQL("NOTIFY {}").format(Identifier(self.channel_name))
+        self.notify_statement = notify.as_bytes(None)
 
     def create_table(self) -> None:
         """Create the log's table, type, index and function, one process at a time (at
@@ -200,17 +207,16 @@ class ArrayInsertPostgresRecorder(PostgresApplicationRecorder):
             ids: Sequence[int] | None = _insert_once(self, stored_events, **kwargs)
             return ids
         parameters = self.append_parameters(stored_events)
-        statement = self.append_statement
         new_keys = [k for e in stored_events for k in getattr(e, "new_keys", ())]
-        if new_keys:  # stored in the same statement: they commit or roll back with the events
-            statement = self.keyed_append_statement
-            parameters += ([p for p, _ in new_keys], [k for _, k in new_keys])
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             with conn.pipeline() as pipeline:
                 with conn.transaction():
+                    if new_keys:  # in the append's transaction, before its lock
+                        keys = ([p for p, _ in new_keys], [k for _, k in new_keys])
+                        curs.execute(self.keys_statement, keys, prepare=True, binary=True)
                     self._lock_table(curs)
-                    self._notify_channel(curs)
-                    curs.execute(statement, parameters, prepare=True, binary=True)
+                    curs.execute(self.notify_statement)
+                    curs.execute(self.append_statement, parameters, prepare=True, binary=True)
                 pipeline.sync()
             rows = curs.fetchall()
         if len(rows) != len(stored_events):
