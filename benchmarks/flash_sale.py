@@ -190,6 +190,13 @@ class Run:
     def latencies(self) -> list[float]:
         return [a.answered - a.started for a in self.answers if a.answered is not None]
 
+    def latencies_by_outcome(self) -> dict[str, list[float]]:
+        found: dict[str, list[float]] = {}
+        for a in self.answers:
+            if a.answered is not None:
+                found.setdefault(a.outcome, []).append(a.answered - a.started)
+        return found
+
     def replies(self) -> list[float]:
         return [a.replied - a.started for a in self.answers if a.replied is not None]
 
@@ -325,6 +332,11 @@ def describe(run: Run) -> list[str]:
         f"retries asked for {retries} ({by or 'none'})",
         f"{'':8} HTTP reply p50 {percentile(run.replies(), 50) * 1000:7.0f} ms, "
         f"p99 {percentile(run.replies(), 99) * 1000:7.0f} ms",
+        f"{'':8} time to answer p50 / p99 by outcome: "
+        + "; ".join(
+            f"{kind} {percentile(ts, 50) * 1000:.0f} / {percentile(ts, 99) * 1000:.0f} ms"
+            for kind, ts in sorted(run.latencies_by_outcome().items())
+        ),
     ]
 
 

@@ -34,6 +34,9 @@ class Serving:
     rate_limiter: RateLimiter | None = None
     shedder: LoadShedder | None = None
     owned: Sequence[Closer] = ()
+    warmed: Sequence[Closer] = ()
+    """Called (and awaited) as the app starts, to open connections before the first burst;
+    one that fails is logged and left to open on first use."""
 
 
 BARE = Serving()
@@ -47,18 +50,21 @@ def api_app(
     routers: Iterable[APIRouter],
     deps: object,
     owned: Sequence[Closer] = (),
+    warmed: Sequence[Closer] = (),
 ) -> FastAPI:
     """A version 1 API holding deps as app.state.deps: the routers' routes, liveness, metrics.
 
-    Its lifespan closes what it owns when the server shuts down, last opened first.
+    Its lifespan warms what it is given as it starts (Serving.warmed), and closes what it owns
+    when the server shuts down, last opened first.
     """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await call_all(warmed, "warm_failed")
         try:
             yield
         finally:
-            await close_all(reversed(owned))
+            await call_all(reversed(owned), "close_failed")
 
     app = FastAPI(
         title=title,
@@ -76,15 +82,15 @@ def api_app(
     return app
 
 
-async def close_all(closers: Iterable[Closer]) -> None:
-    """Call each closer, awaiting what it returns; one that fails is logged, the rest still run."""
-    for close in closers:
+async def call_all(calls: Iterable[Closer], failed: str) -> None:
+    """Call each, awaiting what it returns; one that fails is logged as failed, the rest run."""
+    for call in calls:
         try:
-            result = close()
+            result = call()
             if inspect.isawaitable(result):
                 await result
         except Exception:
-            log.exception("close_failed", closer=getattr(close, "__qualname__", repr(close)))
+            log.exception(failed, closer=getattr(call, "__qualname__", repr(call)))
 
 
 def add_guards(

@@ -193,6 +193,7 @@ def write_app(
             limiter,
             load_shedder(settings.http, "command", settings.http.checkout_reserved_share),
             (deps.commands.close, deps.idempotency.close, *closing(limiter)),
+            () if deps.cart_claims is None else (deps.cart_claims.warm,),
         ),
     )
     freeze_startup_heap()

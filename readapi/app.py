@@ -78,6 +78,7 @@ def create_app(deps: ReadApiDeps, serving: Serving = BARE) -> FastAPI:
         ),
         deps,
         serving.owned,
+        serving.warmed,
     )
     openapi.install(app, name_followed_logs(deps))
     install_problem_handlers(

@@ -76,6 +76,7 @@ def create_app(deps: WriteApiDeps, serving: Serving = BARE) -> FastAPI:
         (module.router for module in (sellers, products, images, carts, orders)),
         deps,
         serving.owned,
+        serving.warmed,
     )
     install_problem_handlers(app)
 

@@ -37,6 +37,10 @@ class CartClaims(Protocol):
         return the products refused; None when the view does not show the cart so."""
         ...
 
+    async def warm(self) -> None:
+        """Open the connection before the first burst."""
+        ...
+
 
 class SoldOutGate:
     """Pure ASGI: answer 409 sold-out to a checkout that the projected stock, less other

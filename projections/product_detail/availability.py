@@ -41,6 +41,13 @@ class ProjectedAvailability:
         self.ttl_ms = ttl_ms
         self.carts = carts
         self._claim_async = None if scripts is None else scripts.register_script(CLAIM)
+        self._ping = None if scripts is None else scripts.register_script("return 1")
+
+    async def warm(self) -> None:
+        """Open the async client's connection now: a burst of checkouts keeps the event loop
+        too busy to open it within its timeout."""
+        if self._ping is not None:
+            await self._ping(keys=[], args=[])
 
     @cached_property
     def _claim(self) -> Any:

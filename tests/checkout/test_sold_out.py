@@ -271,6 +271,7 @@ async def test_the_sold_out_gate_claims_from_the_projected_cart_that_if_match_na
 
     transport = httpx.ASGITransport(app=gate)
     try:
+        await claims.warm()
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             assert await check_out(moved_on, seen) == 409  # the cart as the view shows it
             assert await check_out(moved_on, now) == 418  # not shown yet: read from the store

@@ -1,4 +1,5 @@
-"""An API's lifespan closes what it owns when the server stops, whatever one closer does."""
+"""An API's lifespan warms what it is given as it starts, and closes what it owns when the
+server stops, whatever one of them does."""
 
 from __future__ import annotations
 
@@ -25,3 +26,21 @@ def test_the_lifespan_closes_what_the_app_owns_last_first_past_a_failing_closer(
         assert closed == []
 
     assert closed == ["limiter", "failing", "pool"]
+
+
+def test_the_lifespan_warms_what_it_is_given_before_the_first_request_past_a_failure() -> None:
+    warmed: list[str] = []
+
+    async def connect() -> None:
+        warmed.append("redis")
+
+    def refuse() -> None:
+        warmed.append("refused")
+        raise ConnectionError("not yet")
+
+    app = api_app("t", "d", ("health",), (), deps=None, warmed=[refuse, connect])
+
+    assert warmed == []
+    with TestClient(app) as client:
+        assert warmed == ["refused", "redis"]
+        assert client.get("/health/live").status_code == 200
