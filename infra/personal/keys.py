@@ -6,10 +6,9 @@ can stand in for the table behind the same methods.
 
 A person who is new (their own stream's first event) gets a key made in the append that
 seals their data: the mapper makes it, and the recorder inserts it in the append's own
-transaction and round trip (new_keys_insert, before the events' table lock), so it commits
-or rolls back with their events. A key row found there already (they had one, or were
-erased) fails the append with a unique violation of this table (key_taken): the event store
-then seals again with the stored key.
+statement (new_keys_insert), so it commits or rolls back with their events. A key row found
+there already (they had one, or were erased) fails the append with a unique violation of
+this table (key_taken): the event store then seals again with the stored key.
 """
 
 from __future__ import annotations

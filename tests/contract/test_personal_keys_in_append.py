@@ -1,4 +1,4 @@
-"""A new person's data key is stored by the append that seals their data, in its transaction.
+"""A new person's data key is stored by the append that seals their data, in its statement.
 
 So a registration costs no separate key round trip; a key commits or rolls back with its
 events; and a person whose key row was there already (or who was erased) is sealed with the
