@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,18 +142,32 @@ class Bench:
         target.next_index += result.requests + self.args.connections + self.args.threads
         return result
 
+    def serve(self, target: Target, mode: str, workers: int) -> AbstractContextManager[str]:
+        """Start the target's server and warm it up; its base URL until the block ends."""
+
+        @contextmanager
+        def served() -> Iterator[str]:
+            self._seq += 1
+            port = free_port()
+            server_log = self.workdir / f"server-{self._seq}.log"
+            command = target.command(port, workers)
+            with serving(command, target.env, port, target.probe, server_log) as base:
+                self.wrk(target, base, mode, f"w{self._seq}", self.args.warmup)
+                yield base
+
+        return served()
+
     def measure(self, key: str, target: Target, mode: str, workers: int) -> Run:
         """Start the server, warm it up, run wrk, stop the server, check the events."""
+        with self.serve(target, mode, workers) as base:
+            return self.timed(key, target, base, mode, workers)
+
+    def timed(self, key: str, target: Target, base: str, mode: str, workers: int) -> Run:
+        """One timed wrk run on a server that is up, and the check of its events."""
         self._seq += 1
         prefix = f"r{self._seq}"
-        port = free_port()
-        server_log = self.workdir / f"server-{self._seq}.log"
-        with serving(
-            target.command(port, workers), target.env, port, target.probe, server_log
-        ) as base:
-            self.wrk(target, base, mode, f"w{self._seq}", self.args.warmup)
-            since = invariants.positions(target.url, target.tables)
-            result = self.wrk(target, base, mode, prefix, self.args.duration)
+        since = invariants.positions(target.url, target.tables)
+        result = self.wrk(target, base, mode, prefix, self.args.duration)
         check = invariants.check_run(
             target.url, target.tables, since, prefix, result.ok_ids, self.args.connections
         )
@@ -168,11 +184,26 @@ class Bench:
         return run
 
     def rate(self, key: str, workers: int) -> float | None:
-        """The measured 2xx rate of a scenario, if it ran and did not fail (over 1 % non-2xx)."""
-        for run in self.runs:
-            if run.key == key and run.workers == workers:
-                return run.result.figure
-        return None
+        """The measured 2xx rate of a scenario (the median of its rounds), if it ran and no
+        run of it failed (over 1 % non-2xx)."""
+        figures = [
+            run.result.figure for run in self.runs if (run.key, run.workers) == (key, workers)
+        ]
+        if not figures or None in figures:
+            return None
+        return statistics.median(f for f in figures if f is not None)
+
+    def ratio(self, top: str, bottom: str, workers: int) -> float | None:
+        """top's rate over bottom's: the median of the ratios of their runs taken in pairs
+        (rounds run side by side), or of their single runs; None if a run failed."""
+        tops, bottoms = (
+            [run.result.figure for run in self.runs if (run.key, run.workers) == (key, workers)]
+            for key in (top, bottom)
+        )
+        if not tops or len(tops) != len(bottoms) or None in tops or None in bottoms:
+            return None
+        pairs = zip(tops, bottoms, strict=True)
+        return statistics.median(a / b for a, b in pairs if a is not None and b)
 
 
 def measure_registrations(bench: Bench, server_url: str, workdir: Path) -> list[Target]:
@@ -185,9 +216,14 @@ def measure_registrations(bench: Bench, server_url: str, workdir: Path) -> list[
         server_url, "reg_plain", sealed=False, customers=customers, workdir=workdir
     )
     log("registration tokens ready on schemas reg_sealed and reg_plain", bench.started)
+    pair = [("register-sealed", sealed), ("register-plain", plain)]
     for workers in (1, 2):
-        bench.measure("register-sealed", sealed, "register", workers)
-        bench.measure("register-plain", plain, "register", workers)
+        with ExitStack() as servers:
+            bases = [servers.enter_context(bench.serve(t, "register", workers)) for _, t in pair]
+            for round_ in range(bench.args.rounds):
+                order = [0, 1] if round_ % 2 == 0 else [1, 0]
+                for i in order:
+                    bench.timed(pair[i][0], pair[i][1], bases[i], "register", workers)
     return [sealed, plain]
 
 
@@ -211,7 +247,7 @@ def print_report(bench: Bench, targets: Sequence[Target], args: argparse.Namespa
             f"{r.non2xx:>9}{r.socket_errors:>10}{'  FAILED' if r.failed else ''}"
         )
     print()
-    print("Ratios of 2xx/s (same run; a failed run gives none)")
+    print("Ratios of 2xx/s (same run; over rounds, the median ratio; a failed run gives none)")
     pairs = [
         ("add to cart / naive", "cart", "naive"),
         ("receive stock / naive", "stock", "naive"),
@@ -222,9 +258,9 @@ def print_report(bench: Bench, targets: Sequence[Target], args: argparse.Namespa
     for name, top, bottom in pairs:
         cells = []
         for workers in (1, 2):
-            a, b = bench.rate(top, workers), bench.rate(bottom, workers)
-            if a is not None and b:
-                cells.append(f"{workers} worker{'s' if workers > 1 else ''}: {a / b:5.2f}")
+            ratio = bench.ratio(top, bottom, workers)
+            if ratio is not None:
+                cells.append(f"{workers} worker{'s' if workers > 1 else ''}: {ratio:5.2f}")
         if cells:
             print(f"  {name:<26}" + "   ".join(cells))
     scaling = []
@@ -310,12 +346,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--stock-products", type=int, default=400)
     parser.add_argument("--sellers", type=int, default=4)
     parser.add_argument(
-        "--customers", type=int, default=40_000, help="new shoppers' tokens per register target"
+        "--customers", type=int, default=120_000, help="new shoppers' tokens per register target"
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="register: timed runs of each server, both up side by side, in alternating order",
     )
     parser.add_argument(
         "--scenarios", default=",".join(SCENARIOS), help=f"comma-separated: {','.join(SCENARIOS)}"
     )
     args = parser.parse_args(argv)
+    if not 1 <= args.rounds <= 20:
+        parser.error("--rounds must be 1..20")
     if not 1 <= args.duration <= 120 or not 1 <= args.warmup <= 30:
         parser.error("--duration must be 1..120 and --warmup 1..30 seconds")
     if not args.threads <= args.connections <= 1000:
