@@ -166,13 +166,13 @@ class ArrayInsertPostgresRecorder(PostgresApplicationRecorder):
         insert = SQL(
             "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
             "SELECT * FROM unnest(%s::{id_type}[], %s::bigint[], %s::text[], %s::bytea[]) "
-            "RETURNING notification_id, state"
+            "RETURNING notification_id"
         ).format(
             schema=Identifier(self.datastore.schema),
             table=Identifier(self.events_table_name),
             id_type=Identifier(self.datastore.originator_id_type),
         )
-        kept = self.correlation.kept_by("ins")
+        kept = self.correlation.kept_by("numbered")
         made_keys = SQL("made_keys AS ({})").format(new_keys_insert(self.datastore.schema))
         self.append_statement: bytes | Composed = self.chain.appending(insert, kept).as_bytes(None)
         self.keyed_append_statement = self.chain.appending(insert, kept, made_keys).as_bytes(None)
@@ -226,13 +226,15 @@ class ArrayInsertPostgresRecorder(PostgresApplicationRecorder):
         return [row["notification_id"] for row in rows]
 
     def append_parameters(self, events: Sequence[StoredEvent]) -> tuple[list[Any], ...]:
-        """The append statement's parameters: the events' columns, then their digests."""
+        """The append statement's parameters: the events' columns, their digests, then their
+        correlation ids and times."""
         return (
             [e.originator_id for e in events],
             [e.originator_version for e in events],
             [e.topic for e in events],
             [e.state for e in events],
             [digest(e.originator_id, e.originator_version, e.topic, e.state) for e in events],
+            *self.correlation.keys([e.state for e in events]),
         )
 
     def select_events(

@@ -52,7 +52,8 @@ class ChainTable(SideTable):
         from arrays whose rows keep their order) and links the rows it inserted after the
         chain's head, in SQL; it answers their positions in order. Its last parameter is the
         events' digests (infra.audit.chain.digest), computed before the append takes its
-        lock. also: further data-modifying CTEs to run in it (on `ins`)."""
+        lock. also: further data-modifying CTEs to run in it (on `ins` or `numbered`), whose
+        parameters follow the digests."""
         return SQL(
             "WITH RECURSIVE head AS ({head}), ins AS ({insert}), "
             "digests AS (SELECT %s::bytea[] AS d), "

@@ -4,13 +4,18 @@ event that carries a correlation id, so a trace reads only its own events, never
 `<events table>_correlation` holds each such event's correlation id, time and position,
 indexed in trace order (correlation id, time, position). Rows are written by the append
 itself (a data-modifying CTE of the recorder's insert, so in its transaction, group commits
-and stream batches included), and by the backfill once, when the table is created.
+and stream batches included), and by the backfill once, when the table is created. The
+append takes each event's correlation id and time from the recorder (`keys`, read before the
+append takes its lock), so the server decodes no event under the lock; the backfill reads
+them from the stored documents.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+import orjson
 import psycopg
 from psycopg.sql import SQL, Composed, Identifier
 
@@ -38,12 +43,33 @@ class CorrelationTable(SideTable):
             self.qualified
         )
 
-    def kept_by(self, inserted: str) -> Composed:
-        """A data-modifying CTE that indexes the rows of the CTE named inserted (an events
-        insert RETURNING notification_id and state)."""
-        return SQL("correlated AS ({insert} {rows})").format(
-            insert=self.insert, rows=ROWS.format(source=Identifier(inserted))
-        )
+    def kept_by(self, numbered: str) -> Composed:
+        """A data-modifying CTE that indexes the appended events, from the CTE named numbered
+        (notification_id and n, each event's place in the append from 1) and its parameters,
+        the events' correlation ids and times in the append's order (keys)."""
+        return SQL(
+            "correlated AS ({insert} SELECT k.correlation_id, k.at::timestamptz, "
+            "x.notification_id FROM {numbered} x "
+            "JOIN unnest(%s::text[], %s::text[]) WITH ORDINALITY AS k (correlation_id, at, n) "
+            "ON k.n = x.n WHERE k.correlation_id <> '' AND k.at <> '')"
+        ).format(insert=self.insert, numbered=Identifier(numbered))
+
+    @staticmethod
+    def keys(states: Sequence[bytes]) -> tuple[list[str], list[str]]:
+        """kept_by's parameters: each stored document's correlation id and time ('' where it
+        has none, or is no JSON document), as the backfill reads them (ROWS)."""
+        ids, times = [], []
+        for state in states:
+            try:
+                document = orjson.loads(state)
+                correlation = document["meta"]["correlation_id"]
+                at = document["timestamp"]["_data_"]
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                correlation, at = "", ""
+            ok = isinstance(correlation, str) and isinstance(at, str)
+            ids.append(correlation if ok else "")
+            times.append(at if ok else "")
+        return ids, times
 
     def create_and_backfill(self, conn: psycopg.Connection[Any]) -> int:
         """Create the table and index the events already in the log, once (SideTable)."""

@@ -23,13 +23,6 @@ LATER = timedelta(minutes=5)
 
 
 @pytest.fixture
-def commands(env: dict[str, str]) -> Iterator[Commands]:
-    commands = Commands(env)
-    yield commands
-    commands.close()
-
-
-@pytest.fixture
 def view(redis_server: str) -> Iterator[RedisProductDetailView]:
     view = RedisProductDetailView(redis.Redis.from_url(redis_server), f"t{uuid.uuid4().hex[:8]}")
     yield view
