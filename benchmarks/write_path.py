@@ -264,7 +264,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--stock-products", type=int, default=400)
     parser.add_argument("--sellers", type=int, default=4)
     parser.add_argument(
-        "--customers", type=int, default=120_000, help="new shoppers' tokens per register target"
+        "--customers",
+        type=int,
+        help="new shoppers' tokens per register target (40,000 per round unless set)",
     )
     parser.add_argument(
         "--rounds",
@@ -278,6 +280,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if not 1 <= args.rounds <= 20:
         parser.error("--rounds must be 1..20")
+    args.customers = args.customers or 40_000 * args.rounds
     if not 1 <= args.duration <= 120 or not 1 <= args.warmup <= 30:
         parser.error("--duration must be 1..120 and --warmup 1..30 seconds")
     if not args.threads <= args.connections <= 1000:
