@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Protocol
 from uuid import UUID
 
 import anyio.to_thread
 import structlog
 from anyio import CapacityLimiter
+from prometheus_client import REGISTRY, Counter
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -17,6 +19,7 @@ from commands.services import Commands
 from domain.cart import cart_id_for
 from domain.order import order_id_for
 from infra.auth import InvalidToken, KeysUnavailable, Principal, TokenCodec
+from infra.metric_set import MetricSet, metric
 from infra.web import Problem, principal_of, problem_response
 from writeapi.execution import IDEMPOTENCY_KEY, expected_version
 
@@ -25,6 +28,22 @@ CHECKED = "sold_out_checked"
 """scope["state"] key: the gate found nothing sold out, so the route need not look again."""
 CALLERS = frozenset({"shopper", "admin"})
 log = structlog.get_logger()
+
+
+@dataclass(frozen=True)
+class GateMetrics(MetricSet):
+    """What the sold-out gate did with the checkouts it looked at."""
+
+    checks: Counter = metric(
+        "sold_out_gate_checks_total",
+        "Checkouts the sold-out gate checked, by where (view: the projected cart If-Match "
+        "named; store: the cart in the event store; none: passed on unchecked, the store "
+        "checks busy or the check failed) and its answer (refused, admitted, passed)",
+        ["checked", "answer"],
+    )
+
+
+GATE_METRICS = GateMetrics.on(REGISTRY)
 
 
 class CartClaims(Protocol):
@@ -109,17 +128,23 @@ class SoldOutGate:
             return None
         if match.group(1) != str(cart_id_for(caller.sub)):
             return None
+        checked = "view"
         try:
             gone = await self._claimed_from_view(request, caller, key)
             if gone is None:
+                checked = "store"
                 gone = await self._claimed_from_store(caller, key)
         except SoldOut as refused:
+            GATE_METRICS.checks.labels(checked, "refused").inc()
             return refused
         except Exception:
             log.warning("sold_out_gate_failed", exc_info=True)
+            gone = None
+        if gone is None:
+            GATE_METRICS.checks.labels("none", "passed").inc()
             return None
-        if gone is not None:
-            request.state.sold_out_checked = True
+        GATE_METRICS.checks.labels(checked, "admitted").inc()
+        request.state.sold_out_checked = True
         return None
 
     async def _claimed_from_view(

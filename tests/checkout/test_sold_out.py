@@ -43,7 +43,7 @@ from tests.checkout.shop import Gateway, Shop, acting, checkout_worker
 from tests.conftest import free_port
 from writeapi.app import create_app
 from writeapi.deps import WriteApiDeps
-from writeapi.sold_out_gate import SoldOutGate
+from writeapi.sold_out_gate import GATE_METRICS, SoldOutGate
 
 pytestmark = pytest.mark.postgres
 
@@ -269,6 +269,11 @@ async def test_the_sold_out_gate_claims_from_the_projected_cart_that_if_match_na
     def version(shopper: uuid.UUID) -> int:
         return shop.commands.carts.load(cart_id_for(shopper), Cart).version
 
+    def counted() -> dict[tuple[str, str], float]:
+        labels = [("view", "refused"), ("view", "admitted"), ("store", "admitted")]
+        return {k: GATE_METRICS.checks.labels(*k)._value.get() for k in labels}
+
+    before = counted()
     transport = httpx.ASGITransport(app=gate)
     try:
         await claims.warm()
@@ -282,5 +287,11 @@ async def test_the_sold_out_gate_claims_from_the_projected_cart_that_if_match_na
             claims.release(order_id_for(first, "if-match"), [last])
             assert await check_out(third, None) == 418  # the store path claims too
             assert await check_out(second, version(second)) == 409
+        after = counted()
+        assert {k: after[k] - before[k] for k in after} == {
+            ("view", "refused"): 3,
+            ("view", "admitted"): 2,
+            ("store", "admitted"): 3,
+        }
     finally:
         await scripts.aclose()
