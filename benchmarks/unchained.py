@@ -1,4 +1,5 @@
-"""The command API with its appends unchained, to measure what the audit chain costs.
+"""The command API with its appends unchained, to measure what the audit chain and the
+correlation index cost.
 
 `python -m benchmarks.unchained PORT WORKERS` serves what `marketplace serve-write` serves,
 except that each log's recorder appends as it did before the chain: the same table lock, one
@@ -24,8 +25,9 @@ from marketplace.cli.platform import serve
 
 
 class UnchainedRecorder(ArrayInsertPostgresRecorder):
-    """The platform's recorder without the chain: the same lock, notify and one round trip,
-    inserting the events alone (no head read, no links)."""
+    """The platform's recorder without the chain or the correlation index: the same lock,
+    notify and one round trip, inserting the events alone (no head read, no links, no
+    correlation rows)."""
 
     def unchain(self) -> None:
         """Append with the plain insert from now on."""
@@ -36,7 +38,7 @@ class UnchainedRecorder(ArrayInsertPostgresRecorder):
         ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
 
     def append_parameters(self, stored_events: Sequence[StoredEvent]) -> tuple[list[Any], ...]:
-        """The plain insert's parameters: the events' columns, no digests."""
+        """The plain insert's parameters: the events' columns, no digests or correlation keys."""
         return (
             [e.originator_id for e in stored_events],
             [e.originator_version for e in stored_events],

@@ -173,6 +173,17 @@ class Bench:
             log(f"  statuses {result.statuses}; first error: {result.first_error}", self.started)
         return run
 
+    def side_by_side(self, pair: Sequence[tuple[str, Target]], mode: str) -> None:
+        """Both targets served at once, at 1 then 2 workers, loaded in turns for --rounds
+        rounds, the first swapping each round: a load swing between two servers run a
+        minute apart no longer decides their ratio."""
+        for workers in (1, 2):
+            with ExitStack() as servers:
+                bases = [servers.enter_context(self.serve(t, mode, workers)) for _, t in pair]
+                for round_ in range(self.args.rounds):
+                    for i in (0, 1) if round_ % 2 == 0 else (1, 0):
+                        self.timed(pair[i][0], pair[i][1], bases[i], mode, workers)
+
     def rate(self, key: str, workers: int) -> float | None:
         """The measured 2xx rate of a scenario (the median of its rounds), if it ran and no
         run of it failed (over 1 % non-2xx)."""
@@ -206,19 +217,13 @@ def measure_registrations(bench: Bench, server_url: str, workdir: Path) -> list[
         server_url, "reg_plain", sealed=False, customers=customers, workdir=workdir
     )
     log("registration tokens ready on schemas reg_sealed and reg_plain", bench.started)
-    pair = [("register-sealed", sealed), ("register-plain", plain)]
-    for workers in (1, 2):
-        with ExitStack() as servers:
-            bases = [servers.enter_context(bench.serve(t, "register", workers)) for _, t in pair]
-            for round_ in range(bench.args.rounds):
-                order = [0, 1] if round_ % 2 == 0 else [1, 0]
-                for i in order:
-                    bench.timed(pair[i][0], pair[i][1], bases[i], "register", workers)
+    bench.side_by_side([("register-sealed", sealed), ("register-plain", plain)], "register")
     return [sealed, plain]
 
 
 def chain_runs(bench: Bench, server_url: str, shape: fixtures.Shape) -> list[Target]:
-    """The mixed load with the audit chain and without (benchmarks.unchained), alternately."""
+    """The mixed load with the audit chain and correlation index and without them
+    (benchmarks.unchained), side by side."""
     from benchmarks.unchained import unchained_command
 
     chained, unchained = (
@@ -227,9 +232,7 @@ def chain_runs(bench: Bench, server_url: str, shape: fixtures.Shape) -> list[Tar
     )
     unchained.command = unchained_command
     log("fixtures ready on schemas chained and unchained", bench.started)
-    for workers in (1, 2):
-        bench.measure("chained", chained, "mixed", workers)
-        bench.measure("unchained", unchained, "mixed", workers)
+    bench.side_by_side([("chained", chained), ("unchained", unchained)], "mixed")
     return [chained, unchained]
 
 
@@ -272,7 +275,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--rounds",
         type=int,
         default=3,
-        help="register: timed runs of each server, both up side by side, in alternating order",
+        help="register and chain: timed runs of each server, both up side by side, in turns",
     )
     parser.add_argument(
         "--scenarios", default=",".join(SCENARIOS), help=f"comma-separated: {','.join(SCENARIOS)}"
