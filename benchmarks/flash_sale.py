@@ -39,6 +39,7 @@ from benchmarks.checkout import Follower, acting, fill_cart, log, parallel, perc
 from benchmarks.raw_http import Reply, post
 from benchmarks.stack import RunningStack, marketplace_up
 from benchmarks.verdict import Verdict, ratio, show_ratio
+from commands.base import ContextApplication
 from commands.services import Commands
 from domain.cart import cart_id_for
 from domain.inventory import StockItem, stock_item_id
@@ -48,7 +49,6 @@ from infra.eventstore import eventsourcing_env
 from infra.settings import PostgresSettings, Settings
 from marketplace.bootstrap import token_codec
 from marketplace.redis_views import cart_view, product_detail_view
-from projections.log import ContextLog
 from projections.stores.redis.unit import RedisView
 
 MODES = ("naive", "batched")
@@ -214,20 +214,24 @@ class Run:
 
 
 def wait_projected(
-    stack: RunningStack, settings: Settings, env: dict[str, str], timeout: float = 120.0
+    stack: RunningStack, settings: Settings, commands: Commands, timeout: float = 120.0
 ) -> None:
     """Until the stock and every cart prepare made show in their views (a buyer's If-Match
     names its cart as the view shows it)."""
-    views: dict[str, RedisView[Any]] = {
-        "inventory": product_detail_view(settings, stack.redis_url),
-        "carts": cart_view(settings, stack.redis_url),
-    }
-    heads = {name: ContextLog(env, name).head() for name in views}
+    watched: list[tuple[RedisView[Any], ContextApplication]] = [
+        (product_detail_view(settings, stack.redis_url), commands.inventory),
+        (cart_view(settings, stack.redis_url), commands.carts),
+    ]
+    heads = [(view, app.log_name, app.recorder.max_notification_id() or 0) for view, app in watched]
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and any(
-        view.positions().get(name, 0) < heads[name] for name, view in views.items()
-    ):
-        time.sleep(0.2)
+    try:
+        while time.monotonic() < deadline and any(
+            view.positions().get(log, 0) < head for view, log, head in heads
+        ):
+            time.sleep(0.2)
+    finally:
+        for view, _ in watched:
+            view.client.close()
 
 
 def settle(commands: Commands, shop: Shop, units: int, timeout: float) -> StockItem:
@@ -259,7 +263,7 @@ def run_mode(mode: str, args: argparse.Namespace, workdir: Path, started: float)
             codec = token_codec(settings.auth)
             tokens = {b: codec.issue(b, "shopper") for b in shop.buyers}
             log(f"{mode}: {args.buyers} buyers ready for {args.units} units", started)
-            wait_projected(stack, settings, env)
+            wait_projected(stack, settings, commands)
             decisions = Decisions(env)
             try:
                 began = time.perf_counter()
